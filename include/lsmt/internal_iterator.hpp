@@ -1,0 +1,41 @@
+// lsmt/internal_iterator.hpp - the iterator interface of every sorted source
+// (memtable, SSTable block, SSTable, merge of several sources).
+//
+// Entries are (internal key, value) pairs in internal-key order (see
+// internal_key.hpp). key() and value() stay valid until the iterator moves or
+// is destroyed. An iterator that meets a corrupt block throws corruption_error.
+//
+// Thread safety: an iterator is used by one thread at a time. The source it
+// reads must outlive it.
+#ifndef LSMT_INTERNAL_ITERATOR_HPP
+#define LSMT_INTERNAL_ITERATOR_HPP
+
+#include <string_view>
+
+namespace lsmt::detail {
+
+class internal_iterator {
+ public:
+  internal_iterator() = default;
+  internal_iterator(const internal_iterator&) = delete;
+  internal_iterator& operator=(const internal_iterator&) = delete;
+  virtual ~internal_iterator() = default;
+
+  virtual bool valid() const = 0;
+  virtual void seek_to_first() = 0;
+  virtual void seek_to_last() = 0;
+  /// Positions at the first entry whose internal key is >= target.
+  virtual void seek(std::string_view internal_target) = 0;
+  /// REQUIRES: valid().
+  virtual void next() = 0;
+  /// REQUIRES: valid().
+  virtual void prev() = 0;
+  /// REQUIRES: valid().
+  virtual std::string_view key() const = 0;
+  /// REQUIRES: valid().
+  virtual std::string_view value() const = 0;
+};
+
+}  // namespace lsmt::detail
+
+#endif  // LSMT_INTERNAL_ITERATOR_HPP

@@ -1,0 +1,89 @@
+// lsmt/internal_key.hpp - the key every table and memtable entry is sorted by.
+//
+// An internal key is the user key followed by an 8-byte tag:
+//
+//   internal_key := user_key | fixed64(tag)
+//   tag          := (sequence << 8) | type        sequence < 2^56
+//
+// Internal keys sort by user key (bytewise, shorter first on a tie of the
+// common prefix) and then by tag in DECREASING order, so the newest version of
+// a key comes first. A lookup for `key` as of snapshot `s` seeks to
+// make_lookup_key(key, s): the first entry at or after it is the newest version
+// with sequence <= s.
+//
+// Thread safety: stateless functions; safe from any thread.
+#ifndef LSMT_INTERNAL_KEY_HPP
+#define LSMT_INTERNAL_KEY_HPP
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "coding.hpp"
+
+namespace lsmt::detail {
+
+/// Entry types. Part of the on-disk format: DO NOT CHANGE THESE VALUES.
+enum class value_type : uint8_t { deletion = 0, value = 1 };
+
+/// The type used when seeking: the highest type, so it sorts before every entry
+/// of the same sequence.
+inline constexpr value_type value_type_for_seek = value_type::value;
+
+inline constexpr uint64_t max_sequence = (uint64_t{1} << 56) - 1;
+inline constexpr size_t tag_size = 8;
+
+inline uint64_t pack_tag(uint64_t seq, value_type t) noexcept {
+  return (seq << 8) | static_cast<uint64_t>(t);
+}
+
+inline void append_internal_key(std::string& dst, std::string_view user_key, uint64_t seq,
+                                value_type t) {
+  dst.append(user_key.data(), user_key.size());
+  put_fixed64(dst, pack_tag(seq, t));
+}
+
+inline std::string make_lookup_key(std::string_view user_key, uint64_t snapshot) {
+  std::string k;
+  k.reserve(user_key.size() + tag_size);
+  append_internal_key(k, user_key, snapshot, value_type_for_seek);
+  return k;
+}
+
+/// REQUIRES: ikey.size() >= 8 (callers validate keys read from disk first).
+inline std::string_view extract_user_key(std::string_view ikey) noexcept {
+  return ikey.substr(0, ikey.size() - tag_size);
+}
+inline uint64_t extract_tag(std::string_view ikey) noexcept {
+  return decode_fixed64(ikey.data() + ikey.size() - tag_size);
+}
+inline uint64_t extract_sequence(std::string_view ikey) noexcept { return extract_tag(ikey) >> 8; }
+inline value_type extract_type(std::string_view ikey) noexcept {
+  return static_cast<value_type>(extract_tag(ikey) & 0xff);
+}
+/// True when ikey is long enough and carries a known type.
+inline bool valid_internal_key(std::string_view ikey) noexcept {
+  return ikey.size() >= tag_size && (extract_tag(ikey) & 0xff) <= 1;
+}
+
+/// Bytewise comparison of user keys: <0, 0, >0.
+inline int compare_user_keys(std::string_view a, std::string_view b) noexcept {
+  const size_t n = a.size() < b.size() ? a.size() : b.size();
+  const int r = n == 0 ? 0 : std::memcmp(a.data(), b.data(), n);
+  if (r != 0) return r;
+  return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
+}
+
+/// Orders internal keys: user key ascending, then tag descending.
+inline int compare_internal_keys(std::string_view a, std::string_view b) noexcept {
+  const int r = compare_user_keys(extract_user_key(a), extract_user_key(b));
+  if (r != 0) return r;
+  const uint64_t ta = extract_tag(a);
+  const uint64_t tb = extract_tag(b);
+  return ta > tb ? -1 : (ta < tb ? 1 : 0);
+}
+
+}  // namespace lsmt::detail
+
+#endif  // LSMT_INTERNAL_KEY_HPP
