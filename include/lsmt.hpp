@@ -1,0 +1,355 @@
+// lsmt.hpp - an embedded, ordered, durable key-value store (a log-structured
+// merge tree) in a header-only C++17 library. Include this one header.
+//
+//   lsmt::db<> store("/tmp/mydb", std::filesystem::perms(0755), 1000, 8, 2);
+//   store.put("hello", "world");
+//   std::optional<std::string> v = store.get("hello");
+//   store.erase("hello");
+//   store.compact();
+//   store.close();
+//
+// Errors: every failure throws a subclass of lsmt::error (lsmt/error.hpp):
+// io_error, corruption_error, invalid_argument_error, closed_error,
+// locked_error, conflict_error. A missing key is not an error.
+//
+// Durability: a write that returned survives a crash of the process. With
+// options::sync or write_options::sync it also survives a crash of the machine
+// (concurrent synced writers share one fsync).
+//
+// Thread safety: a db may be used from any number of threads at once; reads
+// run in parallel with each other and with writes. Iterators, range views,
+// write batches and transactions are each used by one thread at a time.
+#ifndef LSMT_HPP
+#define LSMT_HPP
+
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lsmt/codec.hpp"
+#include "lsmt/engine.hpp"
+#include "lsmt/error.hpp"
+#include "lsmt/iterator.hpp"
+#include "lsmt/options.hpp"
+#include "lsmt/snapshot.hpp"
+#include "lsmt/write_batch.hpp"
+
+namespace lsmt {
+
+/// Puts and deletes applied together, all or nothing (one WAL record).
+template <class Key = std::string, class Value = std::string, class KeyCodec = codec<Key>,
+          class ValueCodec = codec<Value>>
+class write_batch {
+ public:
+  void put(const Key& k, const Value& v) {
+    scratch_key_.clear();
+    scratch_value_.clear();
+    KeyCodec::encode(k, scratch_key_);
+    ValueCodec::encode(v, scratch_value_);
+    raw_.put(scratch_key_, scratch_value_);
+  }
+  void erase(const Key& k) {
+    scratch_key_.clear();
+    KeyCodec::encode(k, scratch_key_);
+    raw_.erase(scratch_key_);
+  }
+  void clear() { raw_.clear(); }
+  size_t size() const { return raw_.count(); }
+  bool empty() const { return raw_.empty(); }
+  detail::raw_batch& raw() { return raw_; }
+
+ private:
+  detail::raw_batch raw_;
+  std::string scratch_key_;
+  std::string scratch_value_;
+};
+
+/// The store. Key and Value are turned into bytes by their codecs
+/// (lsmt/codec.hpp); keys are ordered by those bytes.
+template <class Key = std::string, class Value = std::string, class KeyCodec = codec<Key>,
+          class ValueCodec = codec<Value>>
+class db {
+ public:
+  using key_type = Key;
+  using mapped_type = Value;
+  using iterator = basic_iterator<Key, Value, KeyCodec, ValueCodec>;
+  using view_type = range_view<Key, Value, KeyCodec, ValueCodec>;
+  using batch = write_batch<Key, Value, KeyCodec, ValueCodec>;
+  class transaction;
+
+  /// Opens (creating if needed) the store in dir, with the seed's parameters:
+  /// directory permissions, memtable flush size in entries, compaction
+  /// interval in SSTables (compaction starts when that many exist) and the
+  /// minimum number of SSTables left after a compaction.
+  /// Throws invalid_argument_error (0 entries, minimum > interval, ...),
+  /// locked_error (the directory is open elsewhere), io_error, corruption_error.
+  db(const std::filesystem::path& dir, std::filesystem::perms perms, size_t memtable_flush_size,
+     size_t compaction_interval, size_t minimum_sstables)
+      : db(dir, seed_options(perms, memtable_flush_size, compaction_interval, minimum_sstables)) {}
+
+  /// Opens (creating if options allow) the store in dir.
+  explicit db(const std::filesystem::path& dir, const options& opts = {})
+      : engine_(std::make_shared<detail::engine>(dir, opts)) {}
+
+  db(db&&) noexcept = default;
+  db& operator=(db&&) noexcept = default;
+  db(const db&) = delete;
+  db& operator=(const db&) = delete;
+  /// Closes the store (even if snapshots or iterators still exist); errors are
+  /// swallowed: call close() to see them.
+  ~db() {
+    try {
+      close();
+    } catch (...) {  // NOLINT(bugprone-empty-catch): a destructor must not throw
+    }
+  }
+
+  /// Inserts or overwrites k. Durable when it returns (see the file comment).
+  void put(const Key& k, const Value& v, const write_options& wo = {}) {
+    batch b;
+    b.put(k, v);
+    write(b, wo);
+  }
+  /// Deletes k (a no-op if absent).
+  void erase(const Key& k, const write_options& wo = {}) {
+    batch b;
+    b.erase(k);
+    write(b, wo);
+  }
+  /// Applies every operation of b atomically.
+  void write(batch& b, const write_options& wo = {}) {
+    engine().write(b.raw(), wo.sync);
+  }
+
+  /// The value of k, or nullopt if it is absent or deleted.
+  std::optional<Value> get(const Key& k, const read_options& ro = {}) const {
+    auto v = engine().get(encode_key(k), sequence_for(ro));
+    if (!v) return std::nullopt;
+    return ValueCodec::decode(*v);
+  }
+  bool contains(const Key& k, const read_options& ro = {}) const {
+    return engine().get(encode_key(k), sequence_for(ro)).has_value();
+  }
+
+  /// A consistent point-in-time view for later reads.
+  snapshot get_snapshot() const {
+    return snapshot(engine_ptr(), engine().acquire_snapshot());
+  }
+
+  /// An iterator over the whole store, unpositioned: call seek_to_first() etc.
+  iterator new_iterator(const read_options& ro = {}) const {
+    return iterator(make_segment(std::nullopt, std::nullopt, ro));
+  }
+  /// An iterator over keys in [lower, upper) (either bound may be absent).
+  iterator new_iterator(const std::optional<Key>& lower, const std::optional<Key>& upper,
+                        const read_options& ro = {}) const {
+    return iterator(make_segment(encode_opt(lower), encode_opt(upper), ro));
+  }
+
+  // The seed's range queries. Each returns a lazy view in key order, newest
+  // value per key, deleted keys hidden; `.to_vector()` collects it.
+
+  /// Keys in [start, end].
+  view_type range(const Key& start, const Key& end, const read_options& ro = {}) const {
+    return view({{encode_key(start), successor(encode_key(end))}}, ro);
+  }
+  /// Keys outside [start, end].
+  view_type not_in_range(const Key& start, const Key& end, const read_options& ro = {}) const {
+    return view({{std::nullopt, encode_key(start)}, {successor(encode_key(end)), std::nullopt}},
+                ro);
+  }
+  view_type greater_than(const Key& k, const read_options& ro = {}) const {
+    return view({{successor(encode_key(k)), std::nullopt}}, ro);
+  }
+  view_type greater_or_equal(const Key& k, const read_options& ro = {}) const {
+    return view({{encode_key(k), std::nullopt}}, ro);
+  }
+  view_type less_than(const Key& k, const read_options& ro = {}) const {
+    return view({{std::nullopt, encode_key(k)}}, ro);
+  }
+  view_type less_or_equal(const Key& k, const read_options& ro = {}) const {
+    return view({{std::nullopt, successor(encode_key(k))}}, ro);
+  }
+  /// Every key except k.
+  view_type all_except(const Key& k, const read_options& ro = {}) const {
+    return view({{std::nullopt, encode_key(k)}, {successor(encode_key(k)), std::nullopt}}, ro);
+  }
+  /// Every key.
+  view_type scan(const read_options& ro = {}) const { return view({{std::nullopt, std::nullopt}}, ro); }
+
+  /// Starts an optimistic transaction (see transaction).
+  transaction begin_transaction() { return transaction(*this); }
+
+  /// Writes the memtable to an SSTable now and waits for it.
+  void flush() { engine().flush(); }
+  /// Merges every SSTable, dropping deleted keys, and waits for it.
+  void compact() { engine().compact(); }
+  /// Closes the store. Idempotent. Later calls (other than close and
+  /// is_open) throw closed_error.
+  void close() {
+    if (engine_) engine_->close();
+  }
+  bool is_open() const { return engine_ && engine_->is_open(); }
+  detail::engine_stats stats() const { return engine().stats(); }
+
+  /// An optimistic transaction with snapshot isolation. Reads see the store as
+  /// of begin_transaction() plus the transaction's own writes. commit() applies
+  /// every write atomically, or throws conflict_error (and applies nothing) if
+  /// another writer changed a key this transaction read or wrote since it began.
+  /// rollback() (or destruction without commit) discards everything.
+  /// Thread safety: one thread at a time.
+  class transaction {
+   public:
+    transaction(transaction&&) noexcept = default;
+    transaction& operator=(transaction&&) noexcept = default;
+    ~transaction() = default;
+
+    void put(const Key& k, const Value& v) {
+      ensure_active();
+      std::string ek = encode_key(k);
+      std::string ev;
+      ValueCodec::encode(v, ev);
+      batch_.put(ek, ev);
+      writes_[std::move(ek)] = std::move(ev);
+    }
+    void erase(const Key& k) {
+      ensure_active();
+      std::string ek = encode_key(k);
+      batch_.erase(ek);
+      writes_[std::move(ek)] = std::nullopt;
+    }
+    /// The transaction's own write of k if any, else k as of begin_transaction().
+    std::optional<Value> get(const Key& k) {
+      ensure_active();
+      std::string ek = encode_key(k);
+      if (auto it = writes_.find(ek); it != writes_.end()) {
+        if (!it->second) return std::nullopt;
+        return ValueCodec::decode(*it->second);
+      }
+      auto v = engine_->get(ek, snap_.sequence());
+      reads_.insert(std::move(ek));
+      if (!v) return std::nullopt;
+      return ValueCodec::decode(*v);
+    }
+    /// Applies every write atomically, or throws conflict_error and applies none.
+    /// The transaction is finished either way.
+    void commit(const write_options& wo = {}) {
+      ensure_active();
+      active_ = false;
+      const uint64_t start = snap_.sequence();
+      detail::engine* e = engine_.get();
+      const std::function<void()> check = [&] {
+        auto changed = [&](const std::string& key) { return e->newest_sequence(key) > start; };
+        bool conflict = false;
+        for (const auto& key : reads_) conflict = conflict || changed(key);
+        for (const auto& kv : writes_) conflict = conflict || changed(kv.first);
+        if (conflict) {
+          throw conflict_error("lsmt: transaction conflict: a key it used changed after it began");
+        }
+      };
+      try {
+        e->write(batch_, wo.sync, &check);
+      } catch (...) {
+        snap_.release();
+        throw;
+      }
+      snap_.release();
+    }
+    /// Discards every write. The transaction is finished.
+    void rollback() noexcept {
+      active_ = false;
+      snap_.release();
+    }
+    bool active() const noexcept { return active_; }
+
+   private:
+    friend class db;
+    explicit transaction(const db& d) : engine_(d.engine_ptr()), snap_(d.get_snapshot()) {}
+    void ensure_active() const {
+      if (!active_) {
+        throw invalid_argument_error("lsmt: transaction already committed or rolled back");
+      }
+      engine_->ensure_open();
+    }
+
+    std::shared_ptr<detail::engine> engine_;
+    snapshot snap_;
+    detail::raw_batch batch_;
+    std::map<std::string, std::optional<std::string>> writes_;
+    std::set<std::string> reads_;
+    bool active_ = true;
+  };
+
+ private:
+  static options seed_options(std::filesystem::perms perms, size_t entries, size_t interval,
+                              size_t minimum) {
+    if (entries == 0) throw invalid_argument_error("lsmt: memtable flush size must be > 0");
+    options o;
+    o.directory_permissions = perms;
+    o.memtable_max_entries = entries;
+    o.compaction_interval = interval;
+    o.minimum_sstables = minimum;
+    return o;
+  }
+
+  detail::engine& engine() const {
+    if (!engine_) throw closed_error("lsmt: store was moved from");
+    return *engine_;
+  }
+  std::shared_ptr<detail::engine> engine_ptr() const {
+    engine();
+    return engine_;
+  }
+
+  static std::string encode_key(const Key& k) {
+    std::string s;
+    KeyCodec::encode(k, s);
+    return s;
+  }
+  static std::optional<std::string> encode_opt(const std::optional<Key>& k) {
+    if (!k) return std::nullopt;
+    return encode_key(*k);
+  }
+  // The smallest byte string greater than s.
+  static std::string successor(std::string s) {
+    s.push_back('\0');
+    return s;
+  }
+
+  uint64_t sequence_for(const read_options& ro) const {
+    if (ro.snap == nullptr) return engine().latest_sequence();
+    if (ro.snap->owner() != engine_.get()) {
+      throw invalid_argument_error("lsmt: snapshot is empty or belongs to another store");
+    }
+    return ro.snap->sequence();
+  }
+
+  std::unique_ptr<detail::db_iterator> make_segment(std::optional<std::string> lower,
+                                                    std::optional<std::string> upper,
+                                                    const read_options& ro) const {
+    return engine().new_iterator(sequence_for(ro), std::move(lower), std::move(upper));
+  }
+
+  using segment_bounds = std::pair<std::optional<std::string>, std::optional<std::string>>;
+  view_type view(std::vector<segment_bounds> bounds, const read_options& ro) const {
+    std::vector<std::unique_ptr<detail::db_iterator>> segments;
+    const uint64_t seq = sequence_for(ro);
+    for (auto& [lower, upper] : bounds) {
+      segments.push_back(engine().new_iterator(seq, std::move(lower), std::move(upper)));
+    }
+    return view_type(std::move(segments));
+  }
+
+  std::shared_ptr<detail::engine> engine_;
+};
+
+}  // namespace lsmt
+
+#endif  // LSMT_HPP

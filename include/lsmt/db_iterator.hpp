@@ -1,0 +1,208 @@
+// lsmt/db_iterator.hpp - the user's view of a merged stream of internal entries.
+//
+// Underneath is a merging_iterator over every memtable and SSTable, yielding
+// every version of every key. db_iterator shows one entry per user key: the
+// newest version with sequence <= the snapshot, and no key whose newest such
+// version is a deletion. It honours an optional [lower, upper) bound on user
+// keys.
+//
+// Positioning invariant:
+//   moving forward: the inner iterator sits on the entry shown; key() and
+//                   value() are views into it.
+//   moving backward: the inner iterator sits just before every entry of the
+//                   shown key; key() and value() are copies (saved_*).
+//
+// Thread safety: one thread at a time. The sources it reads are kept alive by
+// the `pin` it is given.
+#ifndef LSMT_DB_ITERATOR_HPP
+#define LSMT_DB_ITERATOR_HPP
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "internal_iterator.hpp"
+#include "internal_key.hpp"
+
+namespace lsmt::detail {
+
+class db_iterator {
+ public:
+  db_iterator(std::unique_ptr<internal_iterator> inner, uint64_t snapshot,
+              std::shared_ptr<const void> pin, std::optional<std::string> lower,
+              std::optional<std::string> upper)
+      : inner_(std::move(inner)),
+        snapshot_(snapshot),
+        pin_(std::move(pin)),
+        lower_(std::move(lower)),
+        upper_(std::move(upper)) {}
+
+  bool valid() const { return valid_; }
+  std::string_view key() const {
+    return direction_ == forward ? extract_user_key(inner_->key()) : std::string_view(saved_key_);
+  }
+  std::string_view value() const {
+    return direction_ == forward ? inner_->value() : std::string_view(saved_value_);
+  }
+
+  void seek_to_first() {
+    direction_ = forward;
+    if (lower_) {
+      inner_->seek(make_lookup_key(*lower_, snapshot_));
+    } else {
+      inner_->seek_to_first();
+    }
+    find_next_user_entry(false);
+  }
+
+  void seek_to_last() {
+    if (upper_) {
+      seek_before(*upper_, /*inclusive=*/false);
+    } else {
+      inner_->seek_to_last();
+      direction_ = reverse;
+      find_prev_user_entry();
+    }
+  }
+
+  /// First key >= target (clamped to the bounds).
+  void seek(std::string_view target) {
+    if (lower_ && compare_user_keys(target, *lower_) < 0) target = *lower_;
+    direction_ = forward;
+    inner_->seek(make_lookup_key(target, snapshot_));
+    find_next_user_entry(false);
+  }
+
+  /// Last key <= target (inclusive) or < target (exclusive), clamped to the bounds.
+  void seek_before(std::string_view target, bool inclusive) {
+    if (upper_ && compare_user_keys(target, *upper_) >= 0) {
+      target = *upper_;
+      inclusive = false;
+    }
+    // The smallest internal key of `target` is (target, 0, deletion); the largest
+    // is (target, max, value). Seeking just past the side we keep and stepping
+    // back leaves the inner iterator on the last entry to consider.
+    std::string ikey;
+    if (inclusive) {
+      append_internal_key(ikey, target, 0, value_type::deletion);
+    } else {
+      append_internal_key(ikey, target, max_sequence, value_type_for_seek);
+    }
+    inner_->seek(ikey);
+    if (inner_->valid()) {
+      // With `inclusive`, (target, 0, deletion) never exists (sequences start at 1),
+      // so the entry found lies past target; exclusive lands on target's newest entry.
+      inner_->prev();
+    } else {
+      inner_->seek_to_last();
+    }
+    direction_ = reverse;
+    find_prev_user_entry();
+  }
+
+  void next() {
+    if (direction_ == reverse) {
+      // inner_ sits before the entries of key(); step into them so the skipping
+      // below passes all of them.
+      direction_ = forward;
+      if (inner_->valid()) {
+        inner_->next();
+      } else {
+        inner_->seek_to_first();
+      }
+    } else {
+      saved_key_.assign(extract_user_key(inner_->key()));
+      inner_->next();
+    }
+    // saved_key_ holds the key just shown: skip its older versions.
+    find_next_user_entry(true);
+  }
+
+  void prev() {
+    if (direction_ == forward) {
+      // Walk back to before every entry of the current key.
+      saved_key_.assign(extract_user_key(inner_->key()));
+      for (;;) {
+        inner_->prev();
+        if (!inner_->valid()) break;
+        if (compare_user_keys(extract_user_key(inner_->key()), saved_key_) < 0) break;
+      }
+      direction_ = reverse;
+    }
+    find_prev_user_entry();
+  }
+
+ private:
+  enum direction_t { forward, reverse };
+
+  // Forward: stop at the first visible, live entry whose user key is past
+  // saved_key_ (when skipping).
+  void find_next_user_entry(bool skipping) {
+    while (inner_->valid()) {
+      const std::string_view ikey = inner_->key();
+      const uint64_t tag = extract_tag(ikey);
+      if ((tag >> 8) <= snapshot_) {
+        const std::string_view user_key = extract_user_key(ikey);
+        if (upper_ && compare_user_keys(user_key, *upper_) >= 0) break;
+        if (skipping && compare_user_keys(user_key, saved_key_) <= 0) {
+          // an older version of a key already shown or deleted
+        } else if (static_cast<value_type>(tag & 0xff) == value_type::deletion) {
+          saved_key_.assign(user_key);  // hide every older version of it
+          skipping = true;
+        } else {
+          valid_ = true;
+          return;
+        }
+      }
+      inner_->next();
+    }
+    valid_ = false;
+  }
+
+  // Backward: collect the newest visible version of the key before the inner
+  // position; skip keys whose newest visible version is a deletion.
+  void find_prev_user_entry() {
+    bool have_value = false;
+    while (inner_->valid()) {
+      const std::string_view ikey = inner_->key();
+      const uint64_t tag = extract_tag(ikey);
+      if ((tag >> 8) <= snapshot_) {
+        const std::string_view user_key = extract_user_key(ikey);
+        if (lower_ && compare_user_keys(user_key, *lower_) < 0) break;
+        // Entries of one key arrive oldest first: the last seen wins.
+        if (have_value && compare_user_keys(user_key, saved_key_) < 0) break;
+        if (static_cast<value_type>(tag & 0xff) == value_type::deletion) {
+          have_value = false;
+          saved_key_.clear();
+          saved_value_.clear();
+        } else {
+          have_value = true;
+          saved_key_.assign(user_key);
+          saved_value_.assign(inner_->value());
+        }
+      }
+      inner_->prev();
+    }
+    valid_ = have_value;
+    if (!valid_) {
+      saved_key_.clear();
+      saved_value_.clear();
+    }
+  }
+
+  std::unique_ptr<internal_iterator> inner_;
+  uint64_t snapshot_;
+  std::shared_ptr<const void> pin_;  // keeps memtables and tables alive
+  std::optional<std::string> lower_;
+  std::optional<std::string> upper_;
+  direction_t direction_ = forward;
+  bool valid_ = false;
+  std::string saved_key_;
+  std::string saved_value_;
+};
+
+}  // namespace lsmt::detail
+
+#endif  // LSMT_DB_ITERATOR_HPP

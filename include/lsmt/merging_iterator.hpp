@@ -1,0 +1,135 @@
+// lsmt/merging_iterator.hpp - a k-way merge of sorted internal iterators.
+//
+// The children (memtables, SSTables) are merged with a binary heap whose top is
+// the current entry: a min-heap while moving forward, a max-heap while moving
+// backward. Moving one step costs O(log k) key comparisons and never touches
+// more than the one child that moved, so a scan does not re-read whole tables.
+// Changing direction re-seeks the other children around the current key once.
+//
+// Internal keys are unique across children (each sequence number is written
+// once), so ties never need breaking.
+//
+// Thread safety: one thread at a time, like every internal_iterator.
+#ifndef LSMT_MERGING_ITERATOR_HPP
+#define LSMT_MERGING_ITERATOR_HPP
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "internal_iterator.hpp"
+#include "internal_key.hpp"
+
+namespace lsmt::detail {
+
+class merging_iterator final : public internal_iterator {
+ public:
+  explicit merging_iterator(std::vector<std::unique_ptr<internal_iterator>> children)
+      : children_(std::move(children)) {
+    heap_.reserve(children_.size());
+  }
+
+  bool valid() const override { return !heap_.empty(); }
+  std::string_view key() const override { return heap_.front()->key(); }
+  std::string_view value() const override { return heap_.front()->value(); }
+
+  void seek_to_first() override {
+    for (auto& c : children_) c->seek_to_first();
+    rebuild(forward);
+  }
+  void seek_to_last() override {
+    for (auto& c : children_) c->seek_to_last();
+    rebuild(reverse);
+  }
+  void seek(std::string_view target) override {
+    for (auto& c : children_) c->seek(target);
+    rebuild(forward);
+  }
+
+  void next() override {
+    if (direction_ != forward) {
+      // Every other child must move to its first entry after the current key.
+      internal_iterator* current = heap_.front();
+      const std::string k(current->key());
+      for (auto& c : children_) {
+        if (c.get() == current) continue;
+        c->seek(k);
+        if (c->valid() && compare_internal_keys(c->key(), k) == 0) c->next();
+      }
+      rebuild(forward);  // current still sits on k, the smallest key
+    }
+    heap_.front()->next();
+    fix_top();
+  }
+
+  void prev() override {
+    if (direction_ != reverse) {
+      // Every other child must move to its last entry before the current key.
+      internal_iterator* current = heap_.front();
+      const std::string k(current->key());
+      for (auto& c : children_) {
+        if (c.get() == current) continue;
+        c->seek(k);
+        if (c->valid()) {
+          c->prev();
+        } else {
+          c->seek_to_last();
+        }
+      }
+      rebuild(reverse);
+    }
+    heap_.front()->prev();
+    fix_top();
+  }
+
+ private:
+  enum direction_t { forward, reverse };
+
+  // True when a must sit below b in the heap.
+  bool below(const internal_iterator* a, const internal_iterator* b) const {
+    const int c = compare_internal_keys(a->key(), b->key());
+    return direction_ == forward ? c > 0 : c < 0;
+  }
+
+  void rebuild(direction_t d) {
+    direction_ = d;
+    heap_.clear();
+    for (auto& c : children_) {
+      if (c->valid()) heap_.push_back(c.get());
+    }
+    for (size_t i = heap_.size() / 2; i-- > 0;) sift_down(i);
+  }
+
+  // The top child moved: drop it if exhausted, then restore the heap order.
+  void fix_top() {
+    if (!heap_.front()->valid()) {
+      heap_.front() = heap_.back();
+      heap_.pop_back();
+      if (heap_.empty()) return;
+    }
+    sift_down(0);
+  }
+
+  void sift_down(size_t i) {
+    const size_t n = heap_.size();
+    for (;;) {
+      size_t best = i;
+      const size_t l = 2 * i + 1;
+      const size_t r = l + 1;
+      if (l < n && below(heap_[best], heap_[l])) best = l;
+      if (r < n && below(heap_[best], heap_[r])) best = r;
+      if (best == i) return;
+      std::swap(heap_[i], heap_[best]);
+      i = best;
+    }
+  }
+
+  std::vector<std::unique_ptr<internal_iterator>> children_;
+  std::vector<internal_iterator*> heap_;
+  direction_t direction_ = forward;
+};
+
+}  // namespace lsmt::detail
+
+#endif  // LSMT_MERGING_ITERATOR_HPP

@@ -1,0 +1,79 @@
+// lsmt/options.hpp - the settings of a store, with their defaults.
+//
+// Thread safety: plain values; a store copies them when it opens.
+#ifndef LSMT_OPTIONS_HPP
+#define LSMT_OPTIONS_HPP
+
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "error.hpp"
+#include "file_system.hpp"
+
+namespace lsmt {
+
+struct options {
+  /// Permissions of the directory when the store creates it.
+  std::filesystem::perms directory_permissions = std::filesystem::perms(0755);
+  /// Flush the memtable once it holds this many entries; 0 means no entry limit.
+  size_t memtable_max_entries = 0;
+  /// Flush the memtable once its arena holds this many bytes. Must be > 0.
+  size_t memtable_max_bytes = size_t{8} << 20;
+  /// Immutable memtables waiting for their flush before writers are made to wait.
+  size_t max_immutable_memtables = 2;
+  /// Compaction starts when this many SSTables exist. Must be >= 2.
+  size_t compaction_interval = 8;
+  /// Tables left after a compaction: an automatic one never goes below this, and
+  /// compact() splits its output by key range into at most this many tables.
+  /// Must be >= 1 and <= compaction_interval.
+  size_t minimum_sstables = 2;
+  /// Target size of an SSTable data block, in bytes (1 KiB .. 1 MiB).
+  size_t block_size = 4096;
+  /// Bloom filter bits per key; 0 disables filters (0 .. 40).
+  int bloom_bits_per_key = 10;
+  /// Bytes of the LRU cache of SSTable blocks read with pread (mapped reads need none).
+  size_t block_cache_bytes = size_t{8} << 20;
+  /// Map SSTables into memory for reading (faster; the default) instead of pread.
+  bool use_mmap_reads = true;
+  /// Make every write durable against power loss (fsync before acknowledging).
+  /// Otherwise a write survives a crash of the process but not of the machine.
+  bool sync = false;
+  /// Create the directory and an empty store if there is none.
+  bool create_if_missing = true;
+  /// Fail with invalid_argument if a store already exists in the directory.
+  bool error_if_exists = false;
+  /// Where all file I/O goes; null means posix_file_system().
+  std::shared_ptr<file_system> fs;
+};
+
+/// Per-write settings.
+struct write_options {
+  /// fsync before acknowledging this write (it is also synced if options::sync).
+  bool sync = false;
+};
+
+namespace detail {
+inline void validate(const options& o, const std::filesystem::path& dir) {
+  auto fail = [](const std::string& what) { throw invalid_argument_error("lsmt: " + what); };
+  if (dir.empty()) fail("directory path is empty");
+  if (o.memtable_max_bytes == 0) fail("memtable_max_bytes must be > 0");
+  if (o.max_immutable_memtables == 0) fail("max_immutable_memtables must be > 0");
+  if (o.compaction_interval < 2) fail("compaction_interval must be >= 2");
+  if (o.minimum_sstables < 1) fail("minimum_sstables must be >= 1");
+  if (o.minimum_sstables > o.compaction_interval) {
+    fail("minimum_sstables must not exceed compaction_interval");
+  }
+  if (o.block_size < 1024 || o.block_size > (size_t{1} << 20)) {
+    fail("block_size must be between 1 KiB and 1 MiB");
+  }
+  if (o.bloom_bits_per_key < 0 || o.bloom_bits_per_key > 40) {
+    fail("bloom_bits_per_key must be between 0 and 40");
+  }
+}
+}  // namespace detail
+
+}  // namespace lsmt
+
+#endif  // LSMT_OPTIONS_HPP

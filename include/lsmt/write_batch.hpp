@@ -1,0 +1,98 @@
+// lsmt/write_batch.hpp - a group of puts and deletes applied all-or-nothing.
+//
+// A batch is the unit the engine writes to the WAL: one batch is one WAL
+// record, so a crash can never leave half of it applied. Its encoding is both
+// the WAL record payload and the in-memory representation:
+//
+//   batch := fixed64(first_sequence) | fixed32(count) | op*
+//   op    := byte(value_type::value)    | lp(key) | lp(value)
+//          | byte(value_type::deletion) | lp(key)
+//   lp(s) := varint32(length) | bytes
+//
+// The n-th op (from 0) gets sequence first_sequence + n.
+//
+// Thread safety: a batch is a plain value; use it from one thread at a time.
+#ifndef LSMT_WRITE_BATCH_HPP
+#define LSMT_WRITE_BATCH_HPP
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "coding.hpp"
+#include "error.hpp"
+#include "internal_key.hpp"
+
+namespace lsmt::detail {
+
+inline constexpr size_t batch_header_size = 12;
+
+class raw_batch {
+ public:
+  raw_batch() : rep_(batch_header_size, '\0') {}
+
+  void put(std::string_view key, std::string_view value) {
+    rep_.push_back(static_cast<char>(value_type::value));
+    put_length_prefixed(rep_, key);
+    put_length_prefixed(rep_, value);
+    set_count(count() + 1);
+  }
+  void erase(std::string_view key) {
+    rep_.push_back(static_cast<char>(value_type::deletion));
+    put_length_prefixed(rep_, key);
+    set_count(count() + 1);
+  }
+  void clear() { rep_.assign(batch_header_size, '\0'); }
+  /// Appends every op of other (used to merge a group of batches into one record).
+  void append(const raw_batch& other) {
+    rep_.append(other.rep_, batch_header_size, std::string::npos);
+    set_count(count() + other.count());
+  }
+
+  uint32_t count() const { return decode_fixed32(rep_.data() + 8); }
+  uint64_t sequence() const { return decode_fixed64(rep_.data()); }
+  void set_sequence(uint64_t seq) { encode_fixed64(rep_.data(), seq); }
+  bool empty() const { return count() == 0; }
+  size_t byte_size() const { return rep_.size(); }
+  const std::string& rep() const { return rep_; }
+
+  /// Replaces the contents with bytes read from a WAL; validates them fully.
+  void set_rep(std::string rep) {
+    rep_ = std::move(rep);
+    if (rep_.size() < batch_header_size) throw corruption_error("lsmt: WAL batch too short");
+    for_each([](value_type, std::string_view, std::string_view, uint64_t) {});
+  }
+
+  /// Calls f(type, key, value, sequence) for each op, in order.
+  /// Throws corruption_error if the encoding is malformed.
+  template <class F>
+  void for_each(F&& f) const {
+    std::string_view in(rep_);
+    in.remove_prefix(batch_header_size);
+    uint64_t seq = sequence();
+    uint32_t seen = 0;
+    while (!in.empty()) {
+      const auto type = static_cast<value_type>(in.front());
+      in.remove_prefix(1);
+      std::string_view key, value;
+      if (!get_length_prefixed(in, &key)) throw corruption_error("lsmt: bad key in WAL batch");
+      if (type == value_type::value) {
+        if (!get_length_prefixed(in, &value)) throw corruption_error("lsmt: bad value in WAL batch");
+      } else if (type != value_type::deletion) {
+        throw corruption_error("lsmt: unknown op type in WAL batch");
+      }
+      f(type, key, value, seq++);
+      ++seen;
+    }
+    if (seen != count()) throw corruption_error("lsmt: WAL batch count mismatch");
+  }
+
+ private:
+  void set_count(uint32_t n) { encode_fixed32(rep_.data() + 8, n); }
+
+  std::string rep_;
+};
+
+}  // namespace lsmt::detail
+
+#endif  // LSMT_WRITE_BATCH_HPP
