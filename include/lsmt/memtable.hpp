@@ -1,0 +1,352 @@
+// lsmt/memtable.hpp - the in-memory sorted buffer every write goes to first.
+//
+// An AVL tree over internal keys (internal_key.hpp). Why AVL: writes are the
+// hot path, and an AVL tree gives a worst-case O(log n) insert with at most
+// one (single or double) rotation per insert and a depth <= 1.44 log2(n), so
+// get() and seek() are a single short descent, whatever the key order (a
+// sequential load does not degenerate it). Why an arena: nodes are never
+// removed, only dropped with the whole memtable, so a bump allocator makes an
+// insert allocation-free in the common case and keeps nodes dense in memory.
+//
+// Each node is one arena allocation: the node header, then the internal key
+// (user key | 8-byte tag, contiguous so key() is a plain view), then the value.
+//
+// Invariants (checked by check_invariants()): in-order traversal is strictly
+// increasing by compare_internal_keys; every node's height is 1 + the larger
+// child height (null = 0) and the child heights differ by at most 1; each
+// child's parent pointer points at its parent, and the root's is null.
+//
+// Thread safety: add() takes the internal std::shared_mutex exclusively;
+// get(), iterator steps and check_invariants() take it shared; entry_count()
+// and memory_usage() are atomics. Nodes are never removed or moved, so node
+// pointers and the key/value views stay valid for the memtable's lifetime.
+#ifndef LSMT_MEMTABLE_HPP
+#define LSMT_MEMTABLE_HPP
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+
+#include "arena.hpp"
+#include "error.hpp"
+#include "internal_iterator.hpp"
+#include "internal_key.hpp"
+
+namespace lsmt::detail {
+
+/// Sorted in-memory table of internal keys. Thread safety: see the file comment.
+class memtable {
+ public:
+  memtable() = default;
+  memtable(const memtable&) = delete;
+  memtable& operator=(const memtable&) = delete;
+
+  /// Inserts (user_key, seq, type) -> value. Sequences are unique, so the
+  /// internal key is never already present. Throws invalid_argument_error if
+  /// a key or value does not fit the 32-bit length fields.
+  void add(uint64_t seq, value_type type, std::string_view user_key, std::string_view value);
+
+  /// Newest entry for user_key with sequence <= snapshot. Returns false if
+  /// there is none; otherwise sets *type, *seq and (if a value) *value.
+  bool get(std::string_view user_key, uint64_t snapshot, value_type* type, std::string* value,
+           uint64_t* seq) const;
+
+  size_t entry_count() const noexcept { return count_.load(std::memory_order_relaxed); }
+  /// Arena bytes; what the database compares against memtable_max_bytes.
+  size_t memory_usage() const noexcept { return arena_.memory_usage(); }
+
+  /// The iterator must not outlive the memtable. It sees entries added after
+  /// its creation if it reaches their position.
+  std::unique_ptr<internal_iterator> new_iterator() const;
+
+  /// Test hook: verifies the invariants listed in the file comment. O(n).
+  bool check_invariants() const;
+
+ private:
+  struct node {
+    node* left;
+    node* right;
+    node* parent;
+    uint32_t ikey_len;
+    uint32_t value_len;
+    int8_t height;  // AVL depth is <= 1.44 log2(n) + 2, far below 127
+
+    const char* key_data() const { return reinterpret_cast<const char*>(this + 1); }
+    std::string_view key() const { return {key_data(), ikey_len}; }
+    std::string_view value() const { return {key_data() + ikey_len, value_len}; }
+  };
+  class iterator;
+
+  static int height(const node* n) { return n == nullptr ? 0 : n->height; }
+  static void update_height(node* n) {
+    const int l = height(n->left), r = height(n->right);
+    n->height = static_cast<int8_t>(1 + (l > r ? l : r));
+  }
+
+  // Compares node n's key with the internal key (user_key, tag). Takes the
+  // target pre-split so the tag is decoded once per descent, not per node.
+  static int compare(const node* n, std::string_view user_key, uint64_t tag) {
+    const std::string_view nk(n->key_data(), n->ikey_len - tag_size);
+    const int r = compare_user_keys(nk, user_key);
+    if (r != 0) return r;
+    const uint64_t nt = decode_fixed64(n->key_data() + nk.size());
+    return nt > tag ? -1 : (nt < tag ? 1 : 0);  // tags sort descending
+  }
+
+  // First node >= (user_key, tag), or null. REQUIRES: shared lock held.
+  const node* lower_bound(std::string_view user_key, uint64_t tag) const {
+    const node* best = nullptr;
+    for (const node* n = root_; n != nullptr;) {
+      if (compare(n, user_key, tag) >= 0) {
+        best = n;
+        n = n->left;
+      } else {
+        n = n->right;
+      }
+    }
+    return best;
+  }
+
+  void replace_child(node* parent, node* old_child, node* new_child);
+  node* rotate_left(node* x);
+  node* rotate_right(node* x);
+  void rebalance_after_insert(node* n);
+  static bool check_subtree(const node* n, const node* parent, int* h);
+
+  mutable std::shared_mutex mu_;
+  node* root_ = nullptr;  // guarded by mu_
+  arena arena_;           // allocations guarded by mu_ (exclusive)
+  std::atomic<size_t> count_{0};
+};
+
+// In-order walk over the tree. Every step takes the shared lock: a concurrent
+// add() may rotate the tree between steps, but nodes never leave it and the
+// order is global, so a parent-pointer successor walk under the lock is still
+// correct. key()/value() need no lock: node bytes are immutable.
+class memtable::iterator final : public internal_iterator {
+ public:
+  explicit iterator(const memtable& mt) : mt_(mt) {}
+
+  bool valid() const override { return n_ != nullptr; }
+
+  void seek_to_first() override {
+    std::shared_lock lock(mt_.mu_);
+    n_ = mt_.root_;
+    if (n_ != nullptr) n_ = leftmost(n_);
+  }
+
+  void seek_to_last() override {
+    std::shared_lock lock(mt_.mu_);
+    n_ = mt_.root_;
+    if (n_ != nullptr) n_ = rightmost(n_);
+  }
+
+  void seek(std::string_view target) override {
+    // A target too short to carry a tag is taken as a bare user key, which
+    // sorts before all of its versions (the largest tag sorts first).
+    std::string_view user_key = target;
+    uint64_t tag = UINT64_MAX;
+    if (target.size() >= tag_size) {
+      user_key = extract_user_key(target);
+      tag = extract_tag(target);
+    }
+    std::shared_lock lock(mt_.mu_);
+    n_ = mt_.lower_bound(user_key, tag);
+  }
+
+  void next() override {
+    std::shared_lock lock(mt_.mu_);
+    if (n_->right != nullptr) {
+      n_ = leftmost(n_->right);
+      return;
+    }
+    const node* child = n_;
+    n_ = n_->parent;
+    while (n_ != nullptr && n_->right == child) {
+      child = n_;
+      n_ = n_->parent;
+    }
+  }
+
+  void prev() override {
+    std::shared_lock lock(mt_.mu_);
+    if (n_->left != nullptr) {
+      n_ = rightmost(n_->left);
+      return;
+    }
+    const node* child = n_;
+    n_ = n_->parent;
+    while (n_ != nullptr && n_->left == child) {
+      child = n_;
+      n_ = n_->parent;
+    }
+  }
+
+  std::string_view key() const override { return n_->key(); }
+  std::string_view value() const override { return n_->value(); }
+
+ private:
+  static const node* leftmost(const node* n) {
+    while (n->left != nullptr) n = n->left;
+    return n;
+  }
+  static const node* rightmost(const node* n) {
+    while (n->right != nullptr) n = n->right;
+    return n;
+  }
+
+  const memtable& mt_;
+  const node* n_ = nullptr;
+};
+
+inline void memtable::add(uint64_t seq, value_type type, std::string_view user_key,
+                          std::string_view value) {
+  constexpr size_t max_len = UINT32_MAX - tag_size;
+  if (user_key.size() > max_len || value.size() > max_len) {
+    throw invalid_argument_error("lsmt: key or value longer than 4 GiB");
+  }
+  const uint64_t tag = pack_tag(seq, type);
+  const size_t ikey_len = user_key.size() + tag_size;
+
+  std::unique_lock lock(mu_);
+  char* mem = arena_.allocate_aligned(sizeof(node) + ikey_len + value.size());
+  node* x = new (mem) node{};  // null links
+  x->ikey_len = static_cast<uint32_t>(ikey_len);
+  x->value_len = static_cast<uint32_t>(value.size());
+  x->height = 1;
+  char* p = mem + sizeof(node);
+  if (!user_key.empty()) std::memcpy(p, user_key.data(), user_key.size());
+  encode_fixed64(p + user_key.size(), tag);
+  if (!value.empty()) std::memcpy(p + ikey_len, value.data(), value.size());
+
+  // Iterative descent to the leaf position; the parent pointers then serve as
+  // the recorded path for the upward retrace.
+  node* parent = nullptr;
+  node** link = &root_;
+  while (*link != nullptr) {
+    parent = *link;
+    link = compare(parent, user_key, tag) > 0 ? &parent->left : &parent->right;
+  }
+  x->parent = parent;
+  *link = x;
+  rebalance_after_insert(parent);
+  count_.store(count_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+inline bool memtable::get(std::string_view user_key, uint64_t snapshot, value_type* type,
+                          std::string* value, uint64_t* seq) const {
+  // The first entry >= (user_key, snapshot) is the newest version visible at
+  // the snapshot, if it still belongs to user_key.
+  if (snapshot > max_sequence) snapshot = max_sequence;
+  std::shared_lock lock(mu_);
+  const node* n = lower_bound(user_key, pack_tag(snapshot, value_type_for_seek));
+  if (n == nullptr || compare_user_keys(extract_user_key(n->key()), user_key) != 0) return false;
+  const uint64_t tag = extract_tag(n->key());
+  *type = static_cast<value_type>(tag & 0xff);
+  *seq = tag >> 8;
+  if (*type == value_type::value) value->assign(n->value().data(), n->value_len);
+  return true;
+}
+
+inline std::unique_ptr<internal_iterator> memtable::new_iterator() const {
+  return std::make_unique<iterator>(*this);
+}
+
+inline void memtable::replace_child(node* parent, node* old_child, node* new_child) {
+  if (parent == nullptr) {
+    root_ = new_child;
+  } else if (parent->left == old_child) {
+    parent->left = new_child;
+  } else {
+    parent->right = new_child;
+  }
+}
+
+// Lifts x->right above x; returns the new subtree root. Heights of x and the
+// new root are recomputed (in that order: x is now the lower one).
+inline memtable::node* memtable::rotate_left(node* x) {
+  node* y = x->right;
+  x->right = y->left;
+  if (y->left != nullptr) y->left->parent = x;
+  y->parent = x->parent;
+  replace_child(x->parent, x, y);
+  y->left = x;
+  x->parent = y;
+  update_height(x);
+  update_height(y);
+  return y;
+}
+
+inline memtable::node* memtable::rotate_right(node* x) {
+  node* y = x->left;
+  x->left = y->right;
+  if (y->right != nullptr) y->right->parent = x;
+  y->parent = x->parent;
+  replace_child(x->parent, x, y);
+  y->right = x;
+  x->parent = y;
+  update_height(x);
+  update_height(y);
+  return y;
+}
+
+// Walks up from the new leaf's parent fixing heights. Stops as soon as a
+// height is unchanged, or after the first rotation: an insert rotation
+// restores the subtree's previous height, so nothing above changes.
+inline void memtable::rebalance_after_insert(node* n) {
+  for (; n != nullptr; n = n->parent) {
+    const int old_height = n->height;
+    const int balance = height(n->left) - height(n->right);
+    if (balance > 1) {
+      if (height(n->left->left) < height(n->left->right)) rotate_left(n->left);
+      rotate_right(n);
+      return;
+    }
+    if (balance < -1) {
+      if (height(n->right->right) < height(n->right->left)) rotate_right(n->right);
+      rotate_left(n);
+      return;
+    }
+    update_height(n);
+    if (n->height == old_height) return;
+  }
+}
+
+inline bool memtable::check_invariants() const {
+  {
+    std::shared_lock lock(mu_);
+    int h = 0;
+    if (!check_subtree(root_, nullptr, &h)) return false;
+  }
+  // In-order keys strictly increasing (iterator steps take the lock).
+  iterator it(*this);
+  std::string_view prev;
+  for (it.seek_to_first(); it.valid(); it.next()) {
+    if (!prev.empty() && compare_internal_keys(prev, it.key()) >= 0) return false;
+    prev = it.key();  // node bytes never move, so the view stays valid
+  }
+  return true;
+}
+
+inline bool memtable::check_subtree(const node* n, const node* parent, int* h) {
+  if (n == nullptr) {
+    *h = 0;
+    return true;
+  }
+  int lh = 0, rh = 0;
+  if (n->parent != parent || !check_subtree(n->left, n, &lh) || !check_subtree(n->right, n, &rh)) {
+    return false;
+  }
+  *h = 1 + (lh > rh ? lh : rh);
+  return n->height == *h && lh - rh <= 1 && rh - lh <= 1;
+}
+
+}  // namespace lsmt::detail
+
+#endif  // LSMT_MEMTABLE_HPP

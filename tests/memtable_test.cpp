@@ -1,0 +1,304 @@
+// Tests for arena.hpp and memtable.hpp: a std::map model of internal keys is
+// the reference for get() at snapshots, iteration and seek.
+#include "lsmt/memtable.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test_catch.hpp"
+
+namespace {
+
+using lsmt::detail::arena;
+using lsmt::detail::compare_internal_keys;
+using lsmt::detail::internal_iterator;
+using lsmt::detail::memtable;
+using lsmt::detail::value_type;
+
+struct ikey_less {
+  bool operator()(const std::string& a, const std::string& b) const {
+    return compare_internal_keys(a, b) < 0;
+  }
+};
+using model = std::map<std::string, std::string, ikey_less>;
+
+std::string ikey(std::string_view user_key, uint64_t seq, value_type t) {
+  std::string k;
+  lsmt::detail::append_internal_key(k, user_key, seq, t);
+  return k;
+}
+
+// Keys from a tiny alphabet that includes NUL and 0xFF, so many user keys get
+// several versions and prefixes of each other occur.
+std::string random_key(std::mt19937_64& rng) {
+  static const char alphabet[] = {'\0', 'a', 'b', '\xff'};
+  std::string k(rng() % 4, '\0');
+  for (char& c : k) c = alphabet[rng() % 4];
+  return k;
+}
+
+// Fills mt and m with n random entries, sequences 1..n.
+void fill_random(memtable& mt, model& m, int n, std::mt19937_64& rng) {
+  for (int seq = 1; seq <= n; ++seq) {
+    const std::string k = random_key(rng);
+    const value_type t = rng() % 4 == 0 ? value_type::deletion : value_type::value;
+    const std::string v = t == value_type::value ? "v" + std::to_string(seq) : "";
+    mt.add(static_cast<uint64_t>(seq), t, k, v);
+    m.emplace(ikey(k, static_cast<uint64_t>(seq), t), v);
+  }
+}
+
+void check_same_position(const internal_iterator& it, model::const_iterator mi, const model& m) {
+  REQUIRE(it.valid() == (mi != m.end()));
+  if (it.valid()) {
+    REQUIRE(it.key() == mi->first);
+    REQUIRE(it.value() == mi->second);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("arena: alignment, large blocks, usage", "[memtable]") {
+  arena a;
+  REQUIRE(a.memory_usage() == 0);
+  for (size_t n : {1, 3, 7, 8, 13, 100, 5000}) {
+    char* p = a.allocate(n);
+    std::memset(p, 1, n);
+    char* q = a.allocate_aligned(n);
+    REQUIRE(reinterpret_cast<uintptr_t>(q) % arena::alignment == 0);
+    std::memset(q, 2, n);
+  }
+  const size_t before = a.memory_usage();
+  REQUIRE(before >= arena::block_size);
+  char* big = a.allocate(1 << 20);  // gets its own block
+  std::memset(big, 3, 1 << 20);
+  REQUIRE(a.memory_usage() >= before + (1 << 20));
+  REQUIRE(a.memory_usage() < before + (1 << 20) + 1024);
+}
+
+TEST_CASE("memtable: random entries match a std::map model", "[memtable]") {
+  std::mt19937_64 rng(42);
+  memtable mt;
+  model m;
+  const int n = 5000;
+  fill_random(mt, m, n, rng);
+  REQUIRE(mt.entry_count() == static_cast<size_t>(n));
+  REQUIRE(mt.memory_usage() > 0);
+  REQUIRE(mt.check_invariants());
+
+  SECTION("get at snapshots") {
+    for (int i = 0; i < 20000; ++i) {
+      const std::string k = random_key(rng);
+      const uint64_t snap = rng() % (n + 10);
+      auto mi = m.lower_bound(lsmt::detail::make_lookup_key(k, snap));
+      const bool expect = mi != m.end() && lsmt::detail::extract_user_key(mi->first) == k;
+      value_type t{};
+      uint64_t seq = 0;
+      std::string v = "unchanged";
+      REQUIRE(mt.get(k, snap, &t, &v, &seq) == expect);
+      if (!expect) continue;
+      REQUIRE(seq == lsmt::detail::extract_sequence(mi->first));
+      REQUIRE(seq <= snap);
+      REQUIRE(t == lsmt::detail::extract_type(mi->first));
+      REQUIRE(v == (t == value_type::value ? mi->second : "unchanged"));
+    }
+    value_type t{};
+    uint64_t seq = 0;
+    std::string v;
+    REQUIRE_FALSE(mt.get("not-in-alphabet", lsmt::detail::max_sequence, &t, &v, &seq));
+    REQUIRE_FALSE(mt.get("a", 0, &t, &v, &seq));  // sequences start at 1
+  }
+
+  SECTION("forward and backward iteration") {
+    auto it = mt.new_iterator();
+    auto mi = m.begin();
+    for (it->seek_to_first(); it->valid(); it->next(), ++mi) check_same_position(*it, mi, m);
+    REQUIRE(mi == m.end());
+    auto rmi = m.rbegin();
+    for (it->seek_to_last(); it->valid(); it->prev(), ++rmi) {
+      REQUIRE(rmi != m.rend());
+      REQUIRE(it->key() == rmi->first);
+      REQUIRE(it->value() == rmi->second);
+    }
+    REQUIRE(rmi == m.rend());
+  }
+
+  SECTION("seek then step both ways") {
+    auto it = mt.new_iterator();
+    for (int i = 0; i < 2000; ++i) {
+      const std::string target = ikey(random_key(rng), rng() % (n + 10), value_type::value);
+      it->seek(target);
+      auto mi = m.lower_bound(target);
+      check_same_position(*it, mi, m);
+      const int steps = static_cast<int>(rng() % 5);
+      for (int s = 0; s < steps && it->valid(); ++s) {
+        if (rng() % 2 == 0) {
+          it->next();
+          ++mi;
+        } else if (mi == m.begin()) {
+          it->prev();
+          REQUIRE_FALSE(it->valid());
+          break;
+        } else {
+          it->prev();
+          --mi;
+        }
+        check_same_position(*it, mi, m);
+      }
+    }
+    it->seek("");  // shorter than a tag: treated as the empty user key
+    check_same_position(*it, m.begin(), m);
+    it->seek(std::string(5, '\xff'));
+    check_same_position(
+        *it, m.lower_bound(ikey(std::string(5, '\xff'), UINT64_MAX >> 8, value_type::value)), m);
+  }
+}
+
+TEST_CASE("memtable: empty table", "[memtable]") {
+  memtable mt;
+  REQUIRE(mt.entry_count() == 0);
+  REQUIRE(mt.check_invariants());
+  value_type t{};
+  uint64_t seq = 0;
+  std::string v;
+  REQUIRE_FALSE(mt.get("", lsmt::detail::max_sequence, &t, &v, &seq));
+  auto it = mt.new_iterator();
+  REQUIRE_FALSE(it->valid());
+  it->seek_to_first();
+  REQUIRE_FALSE(it->valid());
+  it->seek_to_last();
+  REQUIRE_FALSE(it->valid());
+  it->seek(ikey("x", 1, value_type::value));
+  REQUIRE_FALSE(it->valid());
+}
+
+TEST_CASE("memtable: AVL balance after 100k inserts in several orders", "[memtable]") {
+  const int n = 100000;
+  for (int order = 0; order < 3; ++order) {
+    memtable mt;
+    std::mt19937_64 rng(7);
+    for (int i = 0; i < n; ++i) {
+      const uint64_t k = order == 0 ? rng() : order == 1 ? uint64_t(i) : uint64_t(n - i);
+      char buf[8];
+      lsmt::detail::encode_fixed64(buf, __builtin_bswap64(k));  // big-endian: bytes sort as ints
+      mt.add(static_cast<uint64_t>(i + 1), value_type::value, std::string_view(buf, 8), "v");
+    }
+    REQUIRE(mt.entry_count() == static_cast<size_t>(n));
+    REQUIRE(mt.check_invariants());
+  }
+}
+
+TEST_CASE("memtable: empty, binary and 1 MiB keys and values", "[memtable]") {
+  memtable mt;
+  const std::string nul_key("\0\0k\0", 4);
+  const std::string ff_key("\xff\xff\xff", 3);
+  const std::string big(1 << 20, 'x');
+  const std::string big_key(1 << 20, '\xff');
+  mt.add(1, value_type::value, "", "");
+  mt.add(2, value_type::value, nul_key, std::string("\0v\xff", 3));
+  mt.add(3, value_type::value, ff_key, big);
+  mt.add(4, value_type::deletion, ff_key, "");
+  mt.add(5, value_type::value, big_key, big);
+  REQUIRE(mt.check_invariants());
+  REQUIRE(mt.memory_usage() > 3 * big.size());
+
+  value_type t{};
+  uint64_t seq = 0;
+  std::string v = "x";
+  REQUIRE(mt.get("", 10, &t, &v, &seq));
+  REQUIRE((t == value_type::value && seq == 1 && v.empty()));
+  REQUIRE(mt.get(nul_key, 10, &t, &v, &seq));
+  REQUIRE(v == std::string("\0v\xff", 3));
+  REQUIRE_FALSE(mt.get(std::string("\0\0k", 3), 10, &t, &v, &seq));
+  REQUIRE(mt.get(ff_key, 3, &t, &v, &seq));
+  REQUIRE((t == value_type::value && seq == 3 && v == big));
+  REQUIRE(mt.get(ff_key, 10, &t, &v, &seq));
+  REQUIRE((t == value_type::deletion && seq == 4));
+  REQUIRE(mt.get(big_key, 10, &t, &v, &seq));
+  REQUIRE(v == big);
+
+  // Order: "" < "\0\0k\0" < "\xff\xff\xff"@4 < @3 < big_key.
+  auto it = mt.new_iterator();
+  it->seek_to_first();
+  REQUIRE(it->key() == ikey("", 1, value_type::value));
+  it->next();
+  REQUIRE(it->key() == ikey(nul_key, 2, value_type::value));
+  it->next();
+  REQUIRE(it->key() == ikey(ff_key, 4, value_type::deletion));
+  it->next();
+  REQUIRE(it->value() == big);
+  it->next();
+  REQUIRE(it->key() == ikey(big_key, 5, value_type::value));
+  it->next();
+  REQUIRE_FALSE(it->valid());
+}
+
+TEST_CASE("memtable: concurrent readers with one writer", "[memtable]") {
+  memtable mt;
+  const int n = 20000;
+  std::atomic<int> published{0};  // entries 1..published are in the table
+  std::atomic<bool> failed{false};
+  auto key_of = [](int i) { return "key" + std::to_string(i * 7919 % 100003); };
+
+  std::thread writer([&] {
+    for (int i = 1; i <= n; ++i) {
+      mt.add(static_cast<uint64_t>(i), value_type::value, key_of(i), std::to_string(i));
+      published.store(i, std::memory_order_release);
+    }
+  });
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 2; ++r) {  // point readers
+    readers.emplace_back([&, r] {
+      std::mt19937_64 rng(static_cast<uint64_t>(r));
+      while (published.load(std::memory_order_acquire) < n) {
+        const int p = published.load(std::memory_order_acquire);
+        if (p == 0) continue;
+        const int i = 1 + static_cast<int>(rng() % static_cast<uint64_t>(p));
+        value_type t{};
+        uint64_t seq = 0;
+        std::string v;
+        if (!mt.get(key_of(i), lsmt::detail::max_sequence, &t, &v, &seq) ||
+            v != std::to_string(i) || seq != static_cast<uint64_t>(i)) {
+          failed = true;
+        }
+        // glibc's shared_mutex prefers readers: spinning readers would starve the writer.
+        std::this_thread::yield();
+      }
+    });
+  }
+  for (int r = 0; r < 2; ++r) {  // scanners: forward and backward, plus seeks
+    readers.emplace_back([&, r] {
+      auto it = mt.new_iterator();
+      while (published.load(std::memory_order_acquire) < n) {
+        const size_t at_start = static_cast<size_t>(published.load(std::memory_order_acquire));
+        size_t seen = 0;
+        std::string prev;
+        for (r == 0 ? it->seek_to_first() : it->seek_to_last(); it->valid();
+             r == 0 ? it->next() : it->prev()) {
+          const std::string k(it->key());
+          if (!prev.empty() && (compare_internal_keys(prev, k) < 0) != (r == 0)) failed = true;
+          prev = k;
+          ++seen;
+        }
+        if (seen < at_start) failed = true;
+        it->seek(ikey("key5", lsmt::detail::max_sequence, value_type::value));
+        if (it->valid() &&
+            compare_internal_keys(it->key(), ikey("key5", 0, value_type::value)) < 0) {
+          failed = true;
+        }
+        std::this_thread::yield();
+      }
+    });
+  }
+  writer.join();
+  for (auto& t : readers) t.join();
+  REQUIRE_FALSE(failed.load());
+  REQUIRE(mt.entry_count() == static_cast<size_t>(n));
+  REQUIRE(mt.check_invariants());
+}
