@@ -22,6 +22,7 @@
 #ifndef LSMT_HPP
 #define LSMT_HPP
 
+#include <algorithm>
 #include <cstddef>
 #include <filesystem>
 #include <functional>
@@ -161,9 +162,11 @@ class db {
     return view({{encode_key(start), successor(encode_key(end))}}, ro);
   }
   /// Keys outside [start, end].
+  /// (With start > end, [start, end] is empty: every key, each once.)
   view_type not_in_range(const Key& start, const Key& end, const read_options& ro = {}) const {
-    return view({{std::nullopt, encode_key(start)}, {successor(encode_key(end)), std::nullopt}},
-                ro);
+    std::string lo = encode_key(start);
+    std::string hi = std::max(lo, successor(encode_key(end)));  // segments must not overlap
+    return view({{std::nullopt, std::move(lo)}, {std::move(hi), std::nullopt}}, ro);
   }
   view_type greater_than(const Key& k, const read_options& ro = {}) const {
     return view({{successor(encode_key(k)), std::nullopt}}, ro);
@@ -323,28 +326,25 @@ class db {
     return s;
   }
 
-  uint64_t sequence_for(const read_options& ro) const {
-    if (ro.snap == nullptr) return engine().latest_sequence();
+  // The snapshot's sequence, or nullopt for the latest state.
+  std::optional<uint64_t> sequence_for(const read_options& ro) const {
+    if (ro.snap == nullptr) return std::nullopt;
     if (ro.snap->owner() != engine_.get()) {
       throw invalid_argument_error("lsmt: snapshot is empty or belongs to another store");
     }
     return ro.snap->sequence();
   }
 
+  using segment_bounds = detail::engine::key_bounds;
   std::unique_ptr<detail::db_iterator> make_segment(std::optional<std::string> lower,
                                                     std::optional<std::string> upper,
                                                     const read_options& ro) const {
-    return engine().new_iterator(sequence_for(ro), std::move(lower), std::move(upper));
+    std::vector<segment_bounds> one;
+    one.emplace_back(std::move(lower), std::move(upper));
+    return std::move(engine().new_iterators(sequence_for(ro), std::move(one)).front());
   }
-
-  using segment_bounds = std::pair<std::optional<std::string>, std::optional<std::string>>;
   view_type view(std::vector<segment_bounds> bounds, const read_options& ro) const {
-    std::vector<std::unique_ptr<detail::db_iterator>> segments;
-    const uint64_t seq = sequence_for(ro);
-    for (auto& [lower, upper] : bounds) {
-      segments.push_back(engine().new_iterator(seq, std::move(lower), std::move(upper)));
-    }
-    return view_type(std::move(segments));
+    return view_type(engine().new_iterators(sequence_for(ro), std::move(bounds)));
   }
 
   std::shared_ptr<detail::engine> engine_;

@@ -107,14 +107,18 @@ class engine {
     run_writer(writer_kind::write, &batch, sync || opts_.sync, check);
   }
 
-  /// Value of key as of snapshot; nullopt if absent or deleted.
-  std::optional<std::string> get(std::string_view key, uint64_t snapshot) const {
+  /// Value of key as of snapshot (nullopt: the latest state); nullopt if absent
+  /// or deleted.
+  std::optional<std::string> get(std::string_view key, std::optional<uint64_t> snapshot) const {
     ensure_open();
     const auto view = current_view();
+    // Without a snapshot, read the sequence only after pinning the view: every
+    // version a pinned table dropped is shadowed by one at or below it.
+    const uint64_t seq = snapshot ? *snapshot : latest_sequence();
     value_type type{};
-    uint64_t seq = 0;
+    uint64_t found_seq = 0;
     std::string value;
-    if (lookup(*view, key, snapshot, &type, &value, &seq) && type == value_type::value) {
+    if (lookup(*view, key, seq, &type, &value, &found_seq) && type == value_type::value) {
       return value;
     }
     return std::nullopt;
@@ -130,21 +134,30 @@ class engine {
 
   uint64_t latest_sequence() const { return last_sequence_.load(std::memory_order_acquire); }
 
-  std::unique_ptr<db_iterator> new_iterator(uint64_t snapshot, std::optional<std::string> lower,
-                                            std::optional<std::string> upper) const {
+  using key_bounds = std::pair<std::optional<std::string>, std::optional<std::string>>;
+
+  /// Iterators over [lower, upper) segments, all at one point in time: the
+  /// snapshot, or (nullopt) the latest state.
+  std::vector<std::unique_ptr<db_iterator>> new_iterators(std::optional<uint64_t> snapshot,
+                                                          std::vector<key_bounds> segments) const {
     ensure_open();
-    auto view = current_view();
-    std::vector<std::unique_ptr<internal_iterator>> children;
-    children.push_back(view->mem->new_iterator());
-    for (const auto& m : view->imms) children.push_back(m->new_iterator());
-    for (const auto& t : view->tables->tables) {
-      if (lower && compare_user_keys(extract_user_key(t->meta().largest), *lower) < 0) continue;
-      if (upper && compare_user_keys(extract_user_key(t->meta().smallest), *upper) >= 0) continue;
-      children.push_back(t->reader().new_iterator());
+    std::shared_ptr<const read_view> view = current_view();
+    const uint64_t seq = snapshot ? *snapshot : latest_sequence();  // after the pin, as in get()
+    std::vector<std::unique_ptr<db_iterator>> out;
+    for (auto& [lower, upper] : segments) {
+      std::vector<std::unique_ptr<internal_iterator>> children;
+      children.push_back(view->mem->new_iterator());
+      for (const auto& m : view->imms) children.push_back(m->new_iterator());
+      for (const auto& t : view->tables->tables) {
+        if (lower && compare_user_keys(extract_user_key(t->meta().largest), *lower) < 0) continue;
+        if (upper && compare_user_keys(extract_user_key(t->meta().smallest), *upper) >= 0) continue;
+        children.push_back(t->reader().new_iterator());
+      }
+      out.push_back(std::make_unique<db_iterator>(
+          std::make_unique<merging_iterator>(std::move(children)), seq, view, std::move(lower),
+          std::move(upper)));
     }
-    return std::make_unique<db_iterator>(std::make_unique<merging_iterator>(std::move(children)),
-                                         snapshot, std::move(view), std::move(lower),
-                                         std::move(upper));
+    return out;
   }
 
   /// Registers a snapshot at the latest sequence; compactions keep what it sees.
@@ -211,6 +224,7 @@ class engine {
   bool is_open() const { return !closed_.load(); }
 
   engine_stats stats() const {
+    ensure_open();
     std::lock_guard<std::mutex> s(state_mutex_);
     engine_stats st;
     st.tables = current_->tables.size();
@@ -693,6 +707,7 @@ class engine {
         uint64_t total = 0;
         for (uint64_t sz : sizes) total += sz;
         plan.target_size = std::max<uint64_t>(1, total / opts_.minimum_sstables);
+        plan.max_files = opts_.minimum_sstables;
       }
       s.unlock();
       try {

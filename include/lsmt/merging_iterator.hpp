@@ -76,6 +76,10 @@ class merging_iterator final : public internal_iterator {
         } else {
           c->seek_to_last();
         }
+        // A memtable child can gain entries between those two calls (a
+        // concurrent write), leaving it on an entry past k; without this the
+        // heap's top would not be `current` and the wrong child would step.
+        while (c->valid() && compare_internal_keys(c->key(), k) >= 0) c->prev();
       }
       rebuild(reverse);
     }

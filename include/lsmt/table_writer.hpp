@@ -7,8 +7,8 @@
 //   - a deletion visible to every reader, when the caller says no older
 //     version of the key can exist in a table outside this merge
 //     (drop_tombstones: the merge includes the oldest table).
-// Output is cut into files of about target_size bytes, only between two user
-// keys, so every version of a key stays in one file.
+// Output is cut into files of about target_size bytes (at most max_files of
+// them), only between two user keys, so every version of a key stays in one file.
 //
 // Thread safety: a free function; it touches only what it is given.
 #ifndef LSMT_TABLE_WRITER_HPP
@@ -36,6 +36,7 @@ struct table_write_plan {
   uint64_t smallest_snapshot = max_sequence;
   bool drop_tombstones = false;
   uint64_t target_size = 0;  // 0: a single file
+  size_t max_files = 0;      // 0: no limit
   const std::atomic<bool>* cancel = nullptr;
 };
 
@@ -50,7 +51,6 @@ inline std::vector<table_meta> write_tables(
   std::vector<table_meta> out;
   std::unique_ptr<table_builder> builder;
   table_meta meta;
-  uint64_t bytes = 0;
 
   auto finish = [&] {
     builder->finish();
@@ -74,7 +74,10 @@ inline std::vector<table_meta> write_tables(
       const std::string_view ikey = in.key();
       const std::string_view user_key = extract_user_key(ikey);
       if (!has_key || compare_user_keys(user_key, current_key) != 0) {
-        if (builder && plan.target_size != 0 && bytes >= plan.target_size) finish();
+        if (builder && plan.target_size != 0 && builder->file_size() >= plan.target_size &&
+            (plan.max_files == 0 || out.size() + 1 < plan.max_files)) {
+          finish();
+        }
         current_key.assign(user_key);
         has_key = true;
         last_seq_for_key = max_sequence + 1;  // no newer version seen yet
@@ -91,10 +94,8 @@ inline std::vector<table_meta> write_tables(
         created.push_back(number);
         meta.number = number;
         builder = std::make_unique<table_builder>(topts, fs.new_writable_file(path));
-        bytes = 0;
       }
       builder->add(ikey, in.value());
-      bytes += ikey.size() + in.value().size();
     }
     if (builder) finish();
   } catch (...) {

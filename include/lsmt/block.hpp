@@ -1,0 +1,321 @@
+// lsmt/block.hpp - the sorted, prefix-compressed run of entries that SSTable data and index
+// blocks are made of: a builder, and an iterator that decodes a block in place.
+//
+// Format of a block's contents (the trailer that follows it on disk is in sstable_builder.hpp):
+//
+//   contents     := entry* restart* num_restarts
+//   entry        := varint32(shared) varint32(unshared) varint32(value_len)
+//                   key_suffix[unshared] value[value_len]
+//   restart      := fixed32(offset of an entry with shared == 0)
+//   num_restarts := fixed32, >= 1
+//
+// An entry's key is the first `shared` bytes of the previous entry's key followed by its
+// key_suffix. Consecutive keys share long prefixes, so this saves space; but it means a key can
+// only be rebuilt by decoding forward from an entry that stores its key whole. Every
+// restart_interval-th entry does so (shared == 0) and is listed in the restart array, so a seek
+// binary-searches the restart keys in place and then decodes at most restart_interval entries.
+// Keys are internal keys (internal_key.hpp) in strictly increasing order. An empty block has
+// no entries and one restart pointing at offset 0.
+//
+// Decoding trusts nothing: every varint, length, restart offset and key is checked against the
+// block's bounds before use, and a violation throws corruption_error naming the block.
+//
+// Thread safety: a block_builder and a block_iter are each used by one thread at a time; block
+// bytes are immutable once built and may be read by any number of iterators at once.
+#ifndef LSMT_BLOCK_HPP
+#define LSMT_BLOCK_HPP
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "coding.hpp"
+#include "error.hpp"
+#include "internal_iterator.hpp"
+#include "internal_key.hpp"
+
+namespace lsmt::detail {
+
+/// Builds one block. Not thread-safe.
+class block_builder {
+ public:
+  explicit block_builder(int restart_interval)
+      : interval_(restart_interval < 1 ? 1 : restart_interval) {
+    restarts_.push_back(0);
+  }
+
+  /// REQUIRES: key is greater than every key added since the last reset().
+  void add(std::string_view key, std::string_view value) {
+    // Offsets and lengths are 32-bit on disk; refuse rather than write an unreadable block.
+    if (size_estimate() + key.size() + value.size() + 3 * 5 + 4 > UINT32_MAX) {
+      throw invalid_argument_error("lsmt: block entry too large");
+    }
+    size_t shared = 0;
+    if (count_ < interval_) {
+      const size_t n = std::min(last_key_.size(), key.size());
+      while (shared < n && last_key_[shared] == key[shared]) ++shared;
+    } else {
+      restarts_.push_back(static_cast<uint32_t>(buf_.size()));
+      count_ = 0;
+    }
+    const size_t unshared = key.size() - shared;
+    put_varint32(buf_, static_cast<uint32_t>(shared));
+    put_varint32(buf_, static_cast<uint32_t>(unshared));
+    put_varint32(buf_, static_cast<uint32_t>(value.size()));
+    buf_.append(key.data() + shared, unshared);
+    buf_.append(value.data(), value.size());
+    last_key_.resize(shared);
+    last_key_.append(key.data() + shared, unshared);
+    ++count_;
+  }
+
+  /// Appends the restart array; the view is valid until the next reset().
+  std::string_view finish() {
+    for (uint32_t r : restarts_) put_fixed32(buf_, r);
+    put_fixed32(buf_, static_cast<uint32_t>(restarts_.size()));
+    return buf_;
+  }
+
+  void reset() {
+    buf_.clear();
+    restarts_.assign(1, 0);
+    count_ = 0;
+    last_key_.clear();
+  }
+
+  /// Size finish() would return now.
+  size_t size_estimate() const { return buf_.size() + 4 * restarts_.size() + 4; }
+  bool empty() const { return buf_.empty(); }
+
+ private:
+  int interval_;
+  int count_ = 0;  // entries since the last restart
+  std::string buf_;
+  std::vector<uint32_t> restarts_;
+  std::string last_key_;
+};
+
+/// Where a block lives, for error messages.
+struct block_location {
+  uint64_t file_number = 0;
+  uint64_t offset = 0;
+};
+
+[[noreturn]] inline void throw_block_corruption(const block_location& where, const char* why) {
+  throw corruption_error("lsmt: table " + std::to_string(where.file_number) + ", block at offset " +
+                         std::to_string(where.offset) + ": " + why);
+}
+
+/// A rebuilt (prefix + suffix) key. Keys up to 64 bytes live inline, so seeking and scanning a
+/// block does not touch the heap. Not copyable: views into it would dangle.
+class key_buffer {
+ public:
+  key_buffer() = default;
+  key_buffer(const key_buffer&) = delete;
+  key_buffer& operator=(const key_buffer&) = delete;
+
+  /// Stores the first `shared` bytes of prev (which may live in this buffer) followed by suffix.
+  std::string_view splice(std::string_view prev, size_t shared, std::string_view suffix) {
+    const size_t n = shared + suffix.size();
+    if (n > capacity_) {
+      capacity_ = std::max(n, 2 * capacity_);
+      auto bigger = std::make_unique<char[]>(capacity_);
+      if (shared != 0) std::memcpy(bigger.get(), prev.data(), shared);  // before prev is freed
+      heap_ = std::move(bigger);
+      data_ = heap_.get();
+    } else if (shared != 0 && prev.data() != data_) {
+      std::memcpy(data_, prev.data(), shared);
+    }
+    if (!suffix.empty()) std::memcpy(data_ + shared, suffix.data(), suffix.size());
+    return {data_, n};
+  }
+
+ private:
+  char inline_[64];
+  std::unique_ptr<char[]> heap_;
+  char* data_ = inline_;
+  size_t capacity_ = sizeof(inline_);
+};
+
+/// Iterates one block in place. Reusable: reset() points it at another block, which is how the
+/// table iterator and table_reader::get avoid allocating. Not thread-safe.
+class block_iter final : public internal_iterator {
+ public:
+  block_iter() = default;
+
+  /// Points the iterator (unpositioned) at `contents`. `pin` owns the bytes unless they live in a
+  /// mapping that outlives the iterator. Throws corruption_error if the restart array is bad.
+  void reset(std::string_view contents, const block_location& where,
+             std::shared_ptr<const std::string> pin = nullptr) {
+    where_ = where;
+    const size_t size = contents.size();
+    if (size < 4 || size > UINT32_MAX) throw_block_corruption(where, "bad block size");
+    const uint32_t n = decode_fixed32(contents.data() + size - 4);
+    if (n == 0 || n > (size - 4) / 4) throw_block_corruption(where, "bad restart count");
+    data_ = contents.data();
+    num_restarts_ = n;
+    limit_ = static_cast<uint32_t>(size - 4 - 4 * size_t{n});
+    pin_ = std::move(pin);
+    invalidate();
+  }
+
+  /// Forgets the block (and releases its pin).
+  void clear() {
+    data_ = nullptr;
+    limit_ = num_restarts_ = 0;
+    pin_.reset();
+    invalidate();
+  }
+
+  bool valid() const override { return current_ < limit_; }
+  std::string_view key() const override { return key_; }
+  std::string_view value() const override { return value_; }
+  /// The restart point the current entry belongs to; in a block built with restart interval 1
+  /// (the index) this is the entry's ordinal.
+  uint32_t restart_index() const { return restart_index_; }
+
+  void seek_to_first() override {
+    if (data_ == nullptr) return;
+    seek_to_restart(0);
+    parse_next();
+  }
+
+  void seek_to_last() override {
+    if (data_ == nullptr) return;
+    seek_to_restart(num_restarts_ - 1);
+    while (parse_next() && next_ < limit_) {
+    }
+  }
+
+  void seek(std::string_view target) override {
+    if (data_ == nullptr) return;
+    // Find the last restart whose key is < target; the answer is at or after it.
+    uint32_t lo = 0;
+    uint32_t hi = num_restarts_ - 1;
+    while (lo < hi) {
+      const uint32_t mid = lo + (hi - lo + 1) / 2;
+      if (compare_internal_keys(restart_key(mid), target) < 0) {
+        lo = mid;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    seek_to_restart(lo);
+    while (parse_next() && compare_internal_keys(key_, target) < 0) {
+    }
+  }
+
+  void next() override { parse_next(); }
+
+  void prev() override {
+    // Entries only decode forward: back up to the restart before the current entry and scan.
+    const uint32_t target = current_;
+    while (restart_point(restart_index_) >= target) {
+      if (restart_index_ == 0) {
+        invalidate();
+        return;
+      }
+      --restart_index_;
+    }
+    seek_to_restart(restart_index_);
+    while (parse_next() && next_ < target) {
+    }
+  }
+
+ private:
+  void invalidate() {
+    current_ = next_ = limit_;
+    restart_index_ = num_restarts_;
+    key_ = value_ = {};
+  }
+
+  uint32_t restart_point(uint32_t i) const {
+    const uint32_t offset = decode_fixed32(data_ + limit_ + 4 * size_t{i});
+    if (offset > limit_) throw_block_corruption(where_, "restart offset out of range");
+    return offset;
+  }
+
+  void seek_to_restart(uint32_t i) {
+    next_ = restart_point(i);
+    restart_index_ = i;
+    key_ = {};  // a restart entry must not borrow from the previous key
+  }
+
+  /// Decodes the header of the entry at `offset`; returns the start of its key suffix.
+  const char* decode_header(uint32_t offset, uint32_t* shared, uint32_t* unshared,
+                            uint32_t* value_len) const {
+    const char* p = data_ + offset;
+    const char* end = data_ + limit_;
+    // Fast path: short keys and values have three one-byte varints.
+    if (end - p >= 3 && ((p[0] | p[1] | p[2]) & 0x80) == 0) {
+      *shared = static_cast<unsigned char>(p[0]);
+      *unshared = static_cast<unsigned char>(p[1]);
+      *value_len = static_cast<unsigned char>(p[2]);
+      p += 3;
+    } else {
+      uint64_t v[3];
+      for (auto& x : v) {
+        if ((p = decode_varint(p, end, &x, 5)) == nullptr || x > UINT32_MAX) {
+          throw_block_corruption(where_, "bad entry header");
+        }
+      }
+      *shared = static_cast<uint32_t>(v[0]);
+      *unshared = static_cast<uint32_t>(v[1]);
+      *value_len = static_cast<uint32_t>(v[2]);
+    }
+    if (uint64_t{*unshared} + *value_len > static_cast<uint64_t>(end - p)) {
+      throw_block_corruption(where_, "entry overruns block");
+    }
+    return p;
+  }
+
+  std::string_view restart_key(uint32_t i) const {
+    uint32_t shared, unshared, value_len;
+    const char* p = decode_header(restart_point(i), &shared, &unshared, &value_len);
+    const std::string_view key(p, unshared);
+    if (shared != 0 || !valid_internal_key(key)) throw_block_corruption(where_, "bad restart key");
+    return key;
+  }
+
+  /// Moves to the entry at next_; returns false (invalid) at the end of the block.
+  bool parse_next() {
+    current_ = next_;
+    if (current_ >= limit_) {
+      invalidate();
+      return false;
+    }
+    uint32_t shared, unshared, value_len;
+    const char* p = decode_header(current_, &shared, &unshared, &value_len);
+    if (shared > key_.size()) throw_block_corruption(where_, "shared prefix exceeds previous key");
+    // A whole key is used in place; only prefix-compressed keys are rebuilt.
+    key_ = shared == 0 ? std::string_view(p, unshared)
+                       : buf_.splice(key_, shared, std::string_view(p, unshared));
+    if (!valid_internal_key(key_)) throw_block_corruption(where_, "invalid internal key");
+    value_ = std::string_view(p + unshared, value_len);
+    next_ = static_cast<uint32_t>(p + unshared + value_len - data_);
+    while (restart_index_ + 1 < num_restarts_ && restart_point(restart_index_ + 1) <= current_) {
+      ++restart_index_;
+    }
+    return true;
+  }
+
+  const char* data_ = nullptr;
+  uint32_t limit_ = 0;  // end of the entries = start of the restart array
+  uint32_t num_restarts_ = 0;
+  uint32_t current_ = 0;  // offset of the current entry; limit_ when invalid
+  uint32_t next_ = 0;     // offset of the entry after it
+  uint32_t restart_index_ = 0;
+  std::string_view key_;
+  std::string_view value_;
+  key_buffer buf_;
+  block_location where_;
+  std::shared_ptr<const std::string> pin_;
+};
+
+}  // namespace lsmt::detail
+
+#endif  // LSMT_BLOCK_HPP

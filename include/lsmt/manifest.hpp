@@ -1,0 +1,196 @@
+// lsmt/manifest.hpp - the MANIFEST file: which SSTables make up the store,
+// and the counters that must survive a restart.
+//
+// The whole state is rewritten on every change (it is small: one entry per
+// table) and replaced atomically: written to MANIFEST.tmp, synced, renamed over
+// MANIFEST, and the directory synced. A crash therefore leaves either the old or
+// the new MANIFEST, never a mix.
+//
+// Format (integers as in coding.hpp):
+//
+//   manifest := fixed64(magic = 0x6c736d745f6d6e66 "lsmt_mnf") fixed32(version = 1)
+//               fixed32(payload length) payload fixed32(masked crc32c of payload)
+//   payload  := varint64(next_file_number) varint64(last_sequence) varint64(log_number)
+//               varint32(table count) table*
+//   table    := varint64(number) varint64(size) varint64(entries)
+//               length_prefixed(smallest) length_prefixed(largest)     (internal keys)
+//
+// Decoding validates everything, so a decoded state can be trusted: the file is
+// exactly as long as it says, the checksum matches, every count and length is
+// checked against the bytes left before anything is allocated, keys are valid
+// internal keys with smallest <= largest, table numbers are distinct and below
+// next_file_number, and nothing trails the last table.
+//
+// Thread safety: stateless functions; concurrent write_manifest calls on one
+// directory must be serialized by the caller.
+#ifndef LSMT_MANIFEST_HPP
+#define LSMT_MANIFEST_HPP
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "coding.hpp"
+#include "crc32c.hpp"
+#include "error.hpp"
+#include "file_system.hpp"
+#include "internal_key.hpp"
+
+namespace lsmt::detail {
+
+struct table_meta {
+  uint64_t number = 0;
+  uint64_t size = 0;
+  uint64_t entries = 0;
+  std::string smallest, largest;  // internal keys
+};
+
+struct manifest_state {
+  uint64_t next_file_number = 1;
+  uint64_t last_sequence = 0;
+  uint64_t log_number = 0;         // WALs with number >= this are replayed
+  std::vector<table_meta> tables;  // newest first
+};
+
+inline constexpr uint64_t manifest_magic = 0x6c736d745f6d6e66;  // "lsmt_mnf"
+inline constexpr uint32_t manifest_version = 1;
+inline constexpr size_t manifest_header_size = 16;  // magic, version, payload length
+inline constexpr size_t manifest_trailer_size = 4;  // crc
+
+inline std::string encode_manifest(const manifest_state& state) {
+  std::string payload;
+  put_varint64(payload, state.next_file_number);
+  put_varint64(payload, state.last_sequence);
+  put_varint64(payload, state.log_number);
+  put_varint32(payload, static_cast<uint32_t>(state.tables.size()));
+  for (const table_meta& t : state.tables) {
+    put_varint64(payload, t.number);
+    put_varint64(payload, t.size);
+    put_varint64(payload, t.entries);
+    put_length_prefixed(payload, t.smallest);
+    put_length_prefixed(payload, t.largest);
+  }
+  std::string out;
+  out.reserve(manifest_header_size + payload.size() + manifest_trailer_size);
+  put_fixed64(out, manifest_magic);
+  put_fixed32(out, manifest_version);
+  put_fixed32(out, static_cast<uint32_t>(payload.size()));
+  out += payload;
+  put_fixed32(out, crc32c::mask(crc32c::value(payload.data(), payload.size())));
+  return out;
+}
+
+/// Throws corruption_error unless bytes is a well-formed manifest.
+inline manifest_state decode_manifest(std::string_view bytes) {
+  const auto fail = [&](const std::string& why, size_t offset) {
+    throw corruption_error("lsmt: MANIFEST is corrupt: " + why + " (at offset " +
+                           std::to_string(offset) + ")");
+  };
+  if (bytes.size() < manifest_header_size + manifest_trailer_size) fail("file too short", 0);
+  if (decode_fixed64(bytes.data()) != manifest_magic) fail("bad magic number", 0);
+  if (decode_fixed32(bytes.data() + 8) != manifest_version) fail("unknown version", 8);
+  const uint32_t length = decode_fixed32(bytes.data() + 12);
+  if (length != bytes.size() - manifest_header_size - manifest_trailer_size) {
+    fail("payload length does not match the file size", 12);
+  }
+  std::string_view in = bytes.substr(manifest_header_size, length);
+  const size_t crc_offset = manifest_header_size + length;
+  if (crc32c::unmask(decode_fixed32(bytes.data() + crc_offset)) !=
+      crc32c::value(in.data(), in.size())) {
+    fail("checksum mismatch", crc_offset);
+  }
+
+  // From here on the checksum vouches for the bytes; the checks below catch
+  // a writer bug (or a forged file), and keep decoding safe regardless.
+  const auto at = [&] { return static_cast<size_t>(in.data() - bytes.data()); };
+  manifest_state state;
+  uint32_t count = 0;
+  if (!get_varint64(in, &state.next_file_number) || !get_varint64(in, &state.last_sequence) ||
+      !get_varint64(in, &state.log_number) || !get_varint32(in, &count)) {
+    fail("truncated header fields", at());
+  }
+  if (state.last_sequence > max_sequence) fail("last_sequence out of range", at());
+  if (state.log_number > state.next_file_number) fail("log_number beyond next_file_number", at());
+  // Every table takes at least 21 bytes (three 1-byte varints, two 9-byte keys):
+  // a damaged count cannot make us reserve more than the input could hold.
+  constexpr size_t min_table_size = 3 + 2 * (1 + tag_size);
+  if (count > in.size() / min_table_size) fail("table count exceeds the file size", at());
+  state.tables.reserve(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    const size_t offset = at();
+    table_meta t;
+    std::string_view smallest;
+    std::string_view largest;
+    if (!get_varint64(in, &t.number) || !get_varint64(in, &t.size) ||
+        !get_varint64(in, &t.entries) || !get_length_prefixed(in, &smallest) ||
+        !get_length_prefixed(in, &largest)) {
+      fail("truncated table entry", offset);
+    }
+    if (t.number >= state.next_file_number) fail("table number >= next_file_number", offset);
+    if (!valid_internal_key(smallest) || !valid_internal_key(largest)) {
+      fail("invalid internal key in table entry", offset);
+    }
+    if (compare_internal_keys(smallest, largest) > 0) fail("smallest key > largest key", offset);
+    t.smallest.assign(smallest.data(), smallest.size());
+    t.largest.assign(largest.data(), largest.size());
+    state.tables.push_back(std::move(t));
+  }
+  if (!in.empty()) fail("trailing bytes after the last table", at());
+
+  std::vector<uint64_t> numbers;
+  numbers.reserve(state.tables.size());
+  for (const table_meta& t : state.tables) numbers.push_back(t.number);
+  std::sort(numbers.begin(), numbers.end());
+  if (std::adjacent_find(numbers.begin(), numbers.end()) != numbers.end()) {
+    fail("duplicate table number", manifest_header_size);
+  }
+  return state;
+}
+
+inline std::string manifest_path(const std::string& dir) {
+  return (std::filesystem::path(dir) / "MANIFEST").string();
+}
+
+/// Atomically replaces dir/MANIFEST with state (see the top of this file).
+inline void write_manifest(file_system& fs, const std::string& dir, const manifest_state& state) {
+  const std::string path = manifest_path(dir);
+  const std::string tmp = path + ".tmp";
+  {
+    const std::unique_ptr<writable_file> file = fs.new_writable_file(tmp);
+    file->append(encode_manifest(state));
+    file->sync();
+    file->close();
+  }
+  fs.rename_file(tmp, path);
+  // Without this the rename itself may be lost in a power failure, and the old
+  // MANIFEST would come back, naming tables the caller may already have deleted.
+  fs.sync_directory(dir);
+}
+
+/// The state in dir/MANIFEST, or nullopt if there is none. Throws
+/// corruption_error if it is damaged.
+inline std::optional<manifest_state> read_manifest(file_system& fs, const std::string& dir) {
+  const std::string path = manifest_path(dir);
+  if (!fs.file_exists(path)) return std::nullopt;
+  const std::unique_ptr<readable_file> file = fs.new_readable_file(path, false);
+  const uint64_t size = file->size();
+  if (size > manifest_header_size + manifest_trailer_size + UINT32_MAX) {
+    throw corruption_error("lsmt: '" + path + "' is too large to be a MANIFEST");
+  }
+  std::string scratch(static_cast<size_t>(size), '\0');
+  const std::string_view bytes = file->read(0, scratch.size(), scratch.data());
+  if (bytes.size() != size) throw io_error("lsmt: '" + path + "' shrank while being read");
+  try {
+    return decode_manifest(bytes);
+  } catch (const corruption_error& e) {
+    throw corruption_error(std::string(e.what()) + " in '" + path + "'");
+  }
+}
+
+}  // namespace lsmt::detail
+
+#endif  // LSMT_MANIFEST_HPP

@@ -1,0 +1,217 @@
+// lsmt/sstable_builder.hpp - writes an SSTable: an immutable, sorted file of internal keys.
+//
+// File format (all integers little-endian; varints and blocks as in coding.hpp / block.hpp):
+//
+//   sstable      := data_block* filter_block index_block footer
+//   data_block   := block whose keys are the table's internal keys, in order
+//   filter_block := block_body(bloom filter over the table's distinct user keys, bloom.hpp)
+//   index_block  := block (restart interval 1) with one entry per data block:
+//                   key   = an internal key >= every key of that block and < every key of the
+//                           next block (a short separator when one exists, else its last key)
+//                   value = varint64(offset) varint64(size)   of the data block, size without
+//                           its trailer
+//   block        := block_body(contents as in block.hpp)
+//   block_body(x):= x byte(compression = 0, none) fixed32(mask(crc32c(x | compression)))
+//   footer       := fixed64(filter_offset) fixed64(filter_size)
+//                   fixed64(index_offset) fixed64(index_size)
+//                   fixed32(format_version = 1) fixed32(mask(crc32c(previous 36 bytes)))
+//                   fixed64(magic = 0x6c736d745f737374, "lsmt_sst")            48 bytes
+//
+// Data blocks are cut once they reach table_options::block_size, so one big value makes one big
+// block. Every part a reader depends on is covered by a checksum: the footer by its own CRC, the
+// filter and index blocks by theirs (verified when the table is opened), each data block by its
+// trailer (verified before its first use). A flipped bit can therefore only produce an error,
+// never a wrong answer or a silent miss.
+//
+// Thread safety: a table_builder is used by one thread at a time.
+#ifndef LSMT_SSTABLE_BUILDER_HPP
+#define LSMT_SSTABLE_BUILDER_HPP
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "block.hpp"
+#include "bloom.hpp"
+#include "coding.hpp"
+#include "crc32c.hpp"
+#include "error.hpp"
+#include "file_system.hpp"
+#include "internal_key.hpp"
+
+namespace lsmt::detail {
+
+struct table_options {
+  size_t block_size = 4096;
+  int restart_interval = 16;
+  int bloom_bits_per_key = 10;  // <= 0: no filter
+};
+
+inline constexpr size_t block_trailer_size = 5;
+inline constexpr size_t footer_size = 48;
+inline constexpr uint32_t table_format_version = 1;
+inline constexpr uint64_t table_magic = 0x6c736d745f737374;  // "lsmt_sst"
+inline constexpr char no_compression = 0;
+
+/// The position of a block in the file; size excludes the trailer.
+struct block_handle {
+  uint64_t offset = 0;
+  uint64_t size = 0;
+};
+
+/// The masked CRC stored in a block trailer: it covers the contents and the compression byte.
+inline uint32_t block_checksum(std::string_view contents, char compression) {
+  return crc32c::mask(
+      crc32c::extend(crc32c::value(contents.data(), contents.size()), &compression, 1));
+}
+
+/// A key k with a <= k < b (internal keys, a < b), shortened when the user keys allow, so the
+/// index holds short keys. Shortened keys get the largest tag, i.e. sort first for their user key.
+inline std::string index_separator(std::string_view a, std::string_view b) {
+  const std::string_view ua = extract_user_key(a);
+  const std::string_view ub = extract_user_key(b);
+  const size_t n = std::min(ua.size(), ub.size());
+  size_t i = 0;
+  while (i < n && ua[i] == ub[i]) ++i;
+  if (i < n) {
+    const auto c = static_cast<unsigned char>(ua[i]);
+    if (c < 0xff && c + 1 < static_cast<unsigned char>(ub[i])) {
+      std::string k(ua.substr(0, i));
+      k.push_back(static_cast<char>(c + 1));
+      put_fixed64(k, pack_tag(max_sequence, value_type_for_seek));
+      return k;
+    }
+  }
+  return std::string(a);
+}
+
+/// A short key >= a: the first byte that can be incremented is, and the rest dropped.
+inline std::string index_successor(std::string_view a) {
+  const std::string_view ua = extract_user_key(a);
+  for (size_t i = 0; i < ua.size(); ++i) {
+    const auto c = static_cast<unsigned char>(ua[i]);
+    if (c != 0xff) {
+      std::string k(ua.substr(0, i));
+      k.push_back(static_cast<char>(c + 1));
+      put_fixed64(k, pack_tag(max_sequence, value_type_for_seek));
+      return k;
+    }
+  }
+  return std::string(a);
+}
+
+/// Streams sorted entries into a new table file. Used by one thread at a time.
+class table_builder {
+ public:
+  table_builder(const table_options& options, std::unique_ptr<writable_file> file)
+      : options_(options),
+        file_(std::move(file)),
+        data_(options.restart_interval),
+        index_(1),  // every index key whole: get() binary-searches it in place
+        bloom_(options.bloom_bits_per_key) {}
+
+  /// REQUIRES: internal_key is valid and greater than every key added before.
+  void add(std::string_view internal_key, std::string_view value) {
+    if (done_) throw invalid_argument_error("lsmt: table_builder::add after finish/abandon");
+    if (!valid_internal_key(internal_key)) {
+      throw invalid_argument_error("lsmt: table_builder::add: invalid internal key");
+    }
+    const bool first = entries_ == 0;
+    if (!first && compare_internal_keys(last_key_, internal_key) >= 0) {
+      throw invalid_argument_error("lsmt: table_builder::add: keys out of order");
+    }
+    if (pending_index_) {
+      add_index_entry(index_separator(last_key_, internal_key));
+    }
+    const std::string_view user_key = extract_user_key(internal_key);
+    if (first || user_key != extract_user_key(last_key_)) bloom_.add_key(user_key);
+    if (first) smallest_.assign(internal_key);
+    last_key_.assign(internal_key);
+    ++entries_;
+    data_.add(internal_key, value);
+    if (data_.size_estimate() >= options_.block_size) flush_data_block();
+  }
+
+  /// Writes the remaining data, the filter, the index and the footer; syncs and closes the file.
+  void finish() {
+    if (done_) throw invalid_argument_error("lsmt: table_builder::finish called twice");
+    done_ = true;
+    flush_data_block();
+    const block_handle filter = write_block(bloom_.finish());
+    if (pending_index_) add_index_entry(index_successor(last_key_));
+    const block_handle index = write_block(index_.finish());
+
+    char footer[footer_size];
+    encode_fixed64(footer, filter.offset);
+    encode_fixed64(footer + 8, filter.size);
+    encode_fixed64(footer + 16, index.offset);
+    encode_fixed64(footer + 24, index.size);
+    encode_fixed32(footer + 32, table_format_version);
+    encode_fixed32(footer + 36, crc32c::mask(crc32c::value(footer, 36)));
+    encode_fixed64(footer + 40, table_magic);
+    file_->append(std::string_view(footer, footer_size));
+    offset_ += footer_size;
+    file_->sync();
+    file_->close();
+  }
+
+  /// Closes the file without completing the table; the caller deletes it.
+  void abandon() {
+    done_ = true;
+    file_->close();
+  }
+
+  uint64_t entry_count() const { return entries_; }
+  /// Bytes written so far; the table's size once finish() returned.
+  /// Bytes written so far; after finish(), the size of the file.
+  uint64_t file_size() const { return offset_; }
+  const std::string& smallest_key() const { return smallest_; }
+  const std::string& largest_key() const { return last_key_; }
+
+ private:
+  void flush_data_block() {
+    if (data_.empty()) return;
+    pending_handle_ = write_block(data_.finish());
+    data_.reset();
+    // The index entry waits for the next key, which lets it be a short separator.
+    pending_index_ = true;
+  }
+
+  void add_index_entry(const std::string& key) {
+    std::string handle;
+    put_varint64(handle, pending_handle_.offset);
+    put_varint64(handle, pending_handle_.size);
+    index_.add(key, handle);
+    pending_index_ = false;
+  }
+
+  block_handle write_block(std::string_view contents) {
+    char trailer[block_trailer_size];
+    trailer[0] = no_compression;
+    encode_fixed32(trailer + 1, block_checksum(contents, no_compression));
+    file_->append(contents);
+    file_->append(std::string_view(trailer, block_trailer_size));
+    const block_handle h{offset_, contents.size()};
+    offset_ += contents.size() + block_trailer_size;
+    return h;
+  }
+
+  table_options options_;
+  std::unique_ptr<writable_file> file_;
+  block_builder data_;
+  block_builder index_;
+  bloom_builder bloom_;
+  block_handle pending_handle_;
+  bool pending_index_ = false;
+  bool done_ = false;
+  uint64_t entries_ = 0;
+  uint64_t offset_ = 0;
+  std::string smallest_;
+  std::string last_key_;
+};
+
+}  // namespace lsmt::detail
+
+#endif  // LSMT_SSTABLE_BUILDER_HPP

@@ -1,0 +1,315 @@
+// lsmt/sstable_reader.hpp - reads an SSTable (format in sstable_builder.hpp): point lookups,
+// bloom-filter checks and a two-level iterator over the index and data blocks.
+//
+// Opening validates the footer and loads and checksums the filter and index blocks; the index
+// is walked once so that every data block handle is known to be in bounds and contiguous.
+// Data blocks are checksummed before their first use:
+//   * mapped file: blocks are read in place (no copy, no cache); a per-table bitmap remembers
+//     which blocks were verified so the CRC is computed once per block, not once per read;
+//   * otherwise: blocks are read into memory, verified, and shared through the block_cache.
+//
+// Thread safety: a table_reader is immutable after open(); all its methods may be called from
+// any number of threads at once. Each iterator is used by one thread at a time; it keeps its
+// table alive.
+#ifndef LSMT_SSTABLE_READER_HPP
+#define LSMT_SSTABLE_READER_HPP
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "block.hpp"
+#include "block_cache.hpp"
+#include "bloom.hpp"
+#include "coding.hpp"
+#include "crc32c.hpp"
+#include "error.hpp"
+#include "file_system.hpp"
+#include "internal_iterator.hpp"
+#include "internal_key.hpp"
+#include "sstable_builder.hpp"
+
+namespace lsmt::detail {
+
+class table_iter;
+
+/// An open SSTable. Immutable after open(); thread-safe.
+class table_reader : public std::enable_shared_from_this<table_reader> {
+ public:
+  /// Validates the footer and loads the filter and index blocks. Throws corruption_error if the
+  /// file is not a well-formed table, io_error if it cannot be read.
+  static std::shared_ptr<table_reader> open(std::unique_ptr<readable_file> file,
+                                            uint64_t file_number, const table_options& /*unused*/,
+                                            std::shared_ptr<block_cache> cache) {
+    std::shared_ptr<table_reader> t(
+        new table_reader(std::move(file), file_number, std::move(cache)));
+    t->load();
+    return t;
+  }
+
+  /// Finds the newest entry for the user key of lookup_key (make_lookup_key(user_key, snapshot))
+  /// with sequence <= snapshot. Returns false if this table has none; else sets *type, *seq and,
+  /// for a value, *value. Allocates nothing on a mapped file except the copy into *value.
+  bool get(std::string_view lookup_key, value_type* type, std::string* value, uint64_t* seq) const {
+    const std::string_view user_key = extract_user_key(lookup_key);
+    if (!may_contain(user_key)) return false;
+    block_iter index;
+    index.reset(index_, {file_number_, index_offset_});
+    index.seek(lookup_key);
+    if (!index.valid()) return false;  // past the table's last key
+    block_iter block;
+    load_block(block, index);
+    block.seek(lookup_key);
+    // The index key bounds the block, so the answer (if any) is in this block.
+    if (!block.valid() || extract_user_key(block.key()) != user_key) return false;
+    const std::string_view k = block.key();
+    *seq = extract_sequence(k);
+    *type = extract_type(k);
+    if (*type == value_type::value) value->assign(block.value().data(), block.value().size());
+    return true;
+  }
+
+  /// False only if the table certainly holds no entry for user_key.
+  bool may_contain(std::string_view user_key) const {
+    return filter_.empty() || bloom_may_match(filter_, user_key);
+  }
+
+  std::unique_ptr<internal_iterator> new_iterator() const;
+
+  uint64_t file_number() const { return file_number_; }
+  uint64_t file_size() const { return file_size_; }
+
+ private:
+  friend class table_iter;
+
+  table_reader(std::unique_ptr<readable_file> file, uint64_t file_number,
+               std::shared_ptr<block_cache> cache)
+      : file_(std::move(file)),
+        file_number_(file_number),
+        cache_(std::move(cache)),
+        mapped_(file_->is_mapped()) {}
+
+  [[noreturn]] void corrupt(const std::string& why) const {
+    throw corruption_error("lsmt: table " + std::to_string(file_number_) + ": " + why);
+  }
+
+  /// Reads a block and its trailer; returns the contents after checking length and trailer.
+  /// Non-mapped reads land in *storage.
+  std::string_view read_block(const block_handle& h, std::string* storage, bool verify) const {
+    const size_t n = h.size + block_trailer_size;
+    std::string_view got;
+    if (mapped_) {
+      got = file_->read(h.offset, n, nullptr);  // a mapped file returns a view, never copies
+    } else {
+      storage->resize(n);
+      got = file_->read(h.offset, n, storage->data());
+    }
+    if (got.size() != n) corrupt("block at offset " + std::to_string(h.offset) + " is truncated");
+    const std::string_view contents = got.substr(0, h.size);
+    if (verify) {
+      if (got[h.size] != no_compression) {
+        corrupt("block at offset " + std::to_string(h.offset) + ": unknown compression");
+      }
+      if (decode_fixed32(got.data() + h.size + 1) != block_checksum(contents, got[h.size])) {
+        corrupt("block at offset " + std::to_string(h.offset) + ": checksum mismatch");
+      }
+    }
+    return contents;
+  }
+
+  void load() {
+    file_size_ = file_->size();
+    if (file_size_ < footer_size) corrupt("file too short to be a table");
+    const uint64_t footer_offset = file_size_ - footer_size;
+    char buf[footer_size];
+    const std::string_view footer = file_->read(footer_offset, footer_size, buf);
+    if (footer.size() != footer_size) corrupt("short read of the footer");
+    const char* f = footer.data();
+    if (decode_fixed64(f + 40) != table_magic) corrupt("bad magic number (not a table)");
+    if (crc32c::unmask(decode_fixed32(f + 36)) != crc32c::value(f, 36)) {
+      corrupt("footer checksum mismatch");
+    }
+    if (decode_fixed32(f + 32) != table_format_version) corrupt("unsupported format version");
+    const block_handle filter{decode_fixed64(f), decode_fixed64(f + 8)};
+    const block_handle index{decode_fixed64(f + 16), decode_fixed64(f + 24)};
+    // Layout: data blocks, filter, index, footer; anything else is corrupt.
+    if (!fits(index, footer_offset) || !fits(filter, index.offset)) {
+      corrupt("footer block handles out of bounds");
+    }
+    filter_ = read_block(filter, &filter_storage_, true);
+    index_ = read_block(index, &index_storage_, true);
+    index_offset_ = index.offset;
+    data_end_ = filter.offset;
+    check_index();
+  }
+
+  /// True when block h plus its trailer lies within [0, end).
+  static bool fits(const block_handle& h, uint64_t end) {
+    return h.size <= end && end - h.size >= block_trailer_size &&
+           h.offset <= end - h.size - block_trailer_size;
+  }
+
+  /// Walks the index once: keys increase, one entry per restart (so restart_index() is the
+  /// block's ordinal), and the data blocks tile [0, data_end_) exactly.
+  void check_index() {
+    block_iter it;
+    it.reset(index_, {file_number_, index_offset_});
+    uint64_t expected = 0;
+    uint32_t n = 0;
+    std::string prev;
+    for (it.seek_to_first(); it.valid(); it.next(), ++n) {
+      if (n != 0 && compare_internal_keys(prev, it.key()) >= 0) corrupt("index keys out of order");
+      if (it.restart_index() != n) corrupt("index block is prefix-compressed");
+      const block_handle h = decode_handle(it.value());
+      if (h.offset != expected) corrupt("index handles are not contiguous");
+      expected = h.offset + h.size + block_trailer_size;
+      prev.assign(it.key());
+    }
+    if (expected != data_end_) corrupt("index does not cover the data blocks");
+    num_blocks_ = n;
+    verified_ = std::make_unique<std::atomic<uint64_t>[]>((n + 63) / 64);
+  }
+
+  block_handle decode_handle(std::string_view v) const {
+    block_handle h;
+    if (!get_varint64(v, &h.offset) || !get_varint64(v, &h.size) || !v.empty() ||
+        !fits(h, data_end_)) {
+      corrupt("bad block handle in index");
+    }
+    return h;
+  }
+
+  /// Points `block` at the data block the index iterator is on, verifying it on first use.
+  void load_block(block_iter& block, const block_iter& index) const {
+    const block_handle h = decode_handle(index.value());
+    const uint32_t ordinal = index.restart_index();
+    if (ordinal >= num_blocks_) corrupt("index entry without a block");
+    const block_location where{file_number_, h.offset};
+    if (mapped_) {
+      std::atomic<uint64_t>& word = verified_[ordinal / 64];
+      const uint64_t bit = uint64_t{1} << (ordinal % 64);
+      // Relaxed suffices: the bit only caches a fact about immutable bytes; racing threads
+      // at worst both verify.
+      const bool verify = (word.load(std::memory_order_relaxed) & bit) == 0;
+      block.reset(read_block(h, nullptr, verify), where);
+      if (verify) word.fetch_or(bit, std::memory_order_relaxed);
+      return;
+    }
+    std::shared_ptr<const std::string> cached =
+        cache_ ? cache_->lookup(file_number_, h.offset) : nullptr;
+    if (!cached) {
+      auto fresh = std::make_shared<std::string>();
+      const std::string_view contents = read_block(h, fresh.get(), true);
+      if (contents.data() != fresh->data()) {
+        fresh->assign(contents.data(), contents.size());  // file returned its own memory
+      } else {
+        fresh->resize(h.size);  // drop the trailer
+      }
+      cached = std::move(fresh);
+      if (cache_) cache_->insert(file_number_, h.offset, cached);
+    }
+    block.reset(*cached, where, cached);
+  }
+
+  std::unique_ptr<readable_file> file_;
+  uint64_t file_number_;
+  std::shared_ptr<block_cache> cache_;
+  bool mapped_;
+  uint64_t file_size_ = 0;
+  uint64_t index_offset_ = 0;
+  uint64_t data_end_ = 0;  // = filter offset: data blocks live in [0, data_end_)
+  uint32_t num_blocks_ = 0;
+  std::string filter_storage_;  // filter_ and index_ point here unless the file is mapped
+  std::string index_storage_;
+  std::string_view filter_;
+  std::string_view index_;
+  std::unique_ptr<std::atomic<uint64_t>[]> verified_;  // one bit per data block (mapped only)
+};
+
+/// Two-level iterator: an index iterator picks the data block, a block iterator walks it.
+/// Used by one thread at a time; holds its table alive.
+class table_iter final : public internal_iterator {
+ public:
+  explicit table_iter(std::shared_ptr<const table_reader> table) : table_(std::move(table)) {
+    index_.reset(table_->index_, {table_->file_number_, table_->index_offset_});
+  }
+
+  bool valid() const override { return block_.valid(); }
+  std::string_view key() const override { return block_.key(); }
+  std::string_view value() const override { return block_.value(); }
+
+  void seek_to_first() override {
+    index_.seek_to_first();
+    if (load()) block_.seek_to_first();
+    skip_empty_forward();
+  }
+
+  void seek_to_last() override {
+    index_.seek_to_last();
+    if (load()) block_.seek_to_last();
+    skip_empty_backward();
+  }
+
+  void seek(std::string_view target) override {
+    index_.seek(target);
+    if (load()) block_.seek(target);
+    skip_empty_forward();
+  }
+
+  void next() override {
+    block_.next();
+    skip_empty_forward();
+  }
+
+  void prev() override {
+    block_.prev();
+    skip_empty_backward();
+  }
+
+ private:
+  /// Loads the block under the index iterator (unless already loaded); false if none.
+  bool load() {
+    if (!index_.valid()) {
+      block_.clear();
+      loaded_ = no_block;
+      return false;
+    }
+    if (index_.restart_index() != loaded_) {
+      table_->load_block(block_, index_);
+      loaded_ = index_.restart_index();
+    }
+    return true;
+  }
+
+  // A seek can land past the last key of a block (keys between it and the index separator);
+  // the entry wanted is then the first of the next block.
+  void skip_empty_forward() {
+    while (!block_.valid() && index_.valid()) {
+      index_.next();
+      if (load()) block_.seek_to_first();
+    }
+  }
+
+  void skip_empty_backward() {
+    while (!block_.valid() && index_.valid()) {
+      index_.prev();
+      if (load()) block_.seek_to_last();
+    }
+  }
+
+  static constexpr uint32_t no_block = UINT32_MAX;
+  std::shared_ptr<const table_reader> table_;
+  block_iter index_;
+  block_iter block_;
+  uint32_t loaded_ = no_block;
+};
+
+inline std::unique_ptr<internal_iterator> table_reader::new_iterator() const {
+  return std::make_unique<table_iter>(shared_from_this());
+}
+
+}  // namespace lsmt::detail
+
+#endif  // LSMT_SSTABLE_READER_HPP

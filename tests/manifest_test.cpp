@@ -1,0 +1,199 @@
+#include "lsmt/manifest.hpp"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "lsmt/posix_file_system.hpp"
+#include "test_util.hpp"
+
+namespace {
+
+using lsmt::detail::manifest_state;
+using lsmt::detail::table_meta;
+using lsmt::detail::value_type;
+
+std::string ikey(std::string_view user_key, uint64_t seq, value_type t = value_type::value) {
+  std::string k;
+  lsmt::detail::append_internal_key(k, user_key, seq, t);
+  return k;
+}
+
+manifest_state sample_state() {
+  manifest_state s;
+  s.next_file_number = 300;
+  s.last_sequence = 123456789;
+  s.log_number = 299;
+  s.tables.push_back({17, 4 << 20, 1000, ikey("apple", 5), ikey("zebra", 9)});
+  s.tables.push_back({3, 12345, 1, ikey(std::string("\0\xff", 2), 1, value_type::deletion),
+                      ikey(std::string("\0\xff", 2), 1, value_type::deletion)});
+  s.tables.push_back({250, 1, 2, ikey("", 0), ikey(std::string(300, 'k'), 7)});
+  return s;
+}
+
+bool same(const manifest_state& a, const manifest_state& b) {
+  if (a.next_file_number != b.next_file_number || a.last_sequence != b.last_sequence ||
+      a.log_number != b.log_number || a.tables.size() != b.tables.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < a.tables.size(); ++i) {
+    const table_meta& x = a.tables[i];
+    const table_meta& y = b.tables[i];
+    if (x.number != y.number || x.size != y.size || x.entries != y.entries ||
+        x.smallest != y.smallest || x.largest != y.largest) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// A manifest around an arbitrary payload, with a correct header and checksum:
+// tests what the decoder checks beyond the checksum.
+std::string wrap(const std::string& payload) {
+  std::string out;
+  lsmt::detail::put_fixed64(out, lsmt::detail::manifest_magic);
+  lsmt::detail::put_fixed32(out, 1);
+  lsmt::detail::put_fixed32(out, static_cast<uint32_t>(payload.size()));
+  out += payload;
+  lsmt::detail::put_fixed32(
+      out, lsmt::detail::crc32c::mask(lsmt::detail::crc32c::value(payload.data(), payload.size())));
+  return out;
+}
+
+std::string payload_header(uint64_t next_file, uint64_t last_seq, uint64_t log, uint32_t count) {
+  std::string p;
+  lsmt::detail::put_varint64(p, next_file);
+  lsmt::detail::put_varint64(p, last_seq);
+  lsmt::detail::put_varint64(p, log);
+  lsmt::detail::put_varint32(p, count);
+  return p;
+}
+
+void put_table(std::string& p, uint64_t number, const std::string& smallest,
+               const std::string& largest) {
+  lsmt::detail::put_varint64(p, number);
+  lsmt::detail::put_varint64(p, 100);
+  lsmt::detail::put_varint64(p, 10);
+  lsmt::detail::put_length_prefixed(p, smallest);
+  lsmt::detail::put_length_prefixed(p, largest);
+}
+
+}  // namespace
+
+TEST_CASE("manifest encode/decode round trip", "[manifest]") {
+  const manifest_state s = sample_state();
+  CHECK(same(lsmt::detail::decode_manifest(lsmt::detail::encode_manifest(s)), s));
+  const manifest_state empty;
+  CHECK(same(lsmt::detail::decode_manifest(lsmt::detail::encode_manifest(empty)), empty));
+}
+
+TEST_CASE("every bit flip and every truncation of a manifest is rejected", "[manifest]") {
+  const std::string good = lsmt::detail::encode_manifest(sample_state());
+  for (size_t i = 0; i < good.size(); ++i) {
+    for (int bit = 0; bit < 8; ++bit) {
+      INFO("byte " << i << " bit " << bit);
+      std::string bad = good;
+      bad[i] = static_cast<char>(bad[i] ^ (1 << bit));
+      CHECK_THROWS_AS(lsmt::detail::decode_manifest(bad), lsmt::corruption_error);
+    }
+  }
+  for (size_t n = 0; n < good.size(); ++n) {
+    INFO("truncated to " << n);
+    CHECK_THROWS_AS(lsmt::detail::decode_manifest(good.substr(0, n)), lsmt::corruption_error);
+  }
+  CHECK_THROWS_AS(lsmt::detail::decode_manifest(good + '\0'), lsmt::corruption_error);
+}
+
+TEST_CASE("manifest contents are validated beyond the checksum", "[manifest]") {
+  const std::string a = ikey("a", 1);
+  const std::string b = ikey("b", 1);
+  const auto rejects = [](const std::string& payload) {
+    CHECK_THROWS_AS(lsmt::detail::decode_manifest(wrap(payload)), lsmt::corruption_error);
+  };
+  {
+    std::string ok = payload_header(10, 5, 9, 1);
+    put_table(ok, 9, a, b);
+    CHECK(lsmt::detail::decode_manifest(wrap(ok)).tables.size() == 1);
+    rejects(ok + "x");  // trailing bytes
+  }
+  SECTION("huge counts and lengths are refused before anything is allocated") {
+    rejects(payload_header(10, 5, 9, 0xffffffffu));
+    std::string p = payload_header(10, 5, 9, 1);
+    lsmt::detail::put_varint64(p, 1);
+    lsmt::detail::put_varint64(p, 1);
+    lsmt::detail::put_varint64(p, 1);
+    lsmt::detail::put_varint32(p, 0xffffffffu);  // smallest key length
+    p += std::string(100, 'k');
+    rejects(p);
+    rejects(std::string(11, '\xff'));  // a varint longer than 10 bytes
+  }
+  SECTION("table entries") {
+    std::string p = payload_header(10, 5, 9, 1);
+    put_table(p, 10, a, b);  // number >= next_file_number
+    rejects(p);
+    p = payload_header(10, 5, 9, 1);
+    put_table(p, 1, b, a);  // smallest > largest
+    rejects(p);
+    p = payload_header(10, 5, 9, 1);
+    put_table(p, 1, "short", b);  // not an internal key
+    rejects(p);
+    std::string bad_type = a;
+    bad_type[bad_type.size() - 8] = 7;
+    p = payload_header(10, 5, 9, 1);
+    put_table(p, 1, bad_type, b);  // unknown value type
+    rejects(p);
+    p = payload_header(10, 5, 9, 2);
+    put_table(p, 4, a, b);
+    put_table(p, 4, a, b);  // duplicate number
+    rejects(p);
+    p = payload_header(10, 5, 9, 2);
+    put_table(p, 4, a, b);  // count says 2, one present
+    rejects(p);
+  }
+  SECTION("counters") {
+    rejects(payload_header(10, 5, 11, 0));                              // log_number beyond next
+    rejects(payload_header(10, lsmt::detail::max_sequence + 1, 9, 0));  // sequence overflow
+  }
+}
+
+TEST_CASE("write_manifest replaces MANIFEST atomically", "[manifest]") {
+  lsmt_test::temp_dir dir;
+  auto fs = lsmt::posix_file_system();
+  CHECK_FALSE(lsmt::detail::read_manifest(*fs, dir.str()).has_value());
+
+  manifest_state s = sample_state();
+  lsmt::detail::write_manifest(*fs, dir.str(), s);
+  auto read = lsmt::detail::read_manifest(*fs, dir.str());
+  REQUIRE(read.has_value());
+  CHECK(same(*read, s));
+
+  s.tables.pop_back();
+  s.next_file_number = 400;
+  lsmt::detail::write_manifest(*fs, dir.str(), s);
+  read = lsmt::detail::read_manifest(*fs, dir.str());
+  REQUIRE(read.has_value());
+  CHECK(same(*read, s));
+  CHECK(fs->list_directory(dir.str()) == std::vector<std::string>{"MANIFEST"});
+
+  // A stale MANIFEST.tmp from a crash mid-write is simply overwritten.
+  std::ofstream(dir.str() + "/MANIFEST.tmp") << "half-written";
+  lsmt::detail::write_manifest(*fs, dir.str(), sample_state());
+  CHECK(same(*lsmt::detail::read_manifest(*fs, dir.str()), sample_state()));
+  CHECK(fs->list_directory(dir.str()) == std::vector<std::string>{"MANIFEST"});
+}
+
+TEST_CASE("a damaged MANIFEST on disk is a corruption_error naming it", "[manifest]") {
+  lsmt_test::temp_dir dir;
+  auto fs = lsmt::posix_file_system();
+  lsmt::detail::write_manifest(*fs, dir.str(), sample_state());
+  const std::string path = dir.str() + "/MANIFEST";
+  std::filesystem::resize_file(path, std::filesystem::file_size(path) - 1);
+  try {
+    lsmt::detail::read_manifest(*fs, dir.str());
+    FAIL("no exception");
+  } catch (const lsmt::corruption_error& e) {
+    CHECK(std::string(e.what()).find(path) != std::string::npos);
+  }
+}

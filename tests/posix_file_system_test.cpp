@@ -1,0 +1,276 @@
+#include "lsmt/posix_file_system.hpp"
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <filesystem>
+#include <random>
+#include <string>
+
+#include "test_util.hpp"
+
+namespace {
+
+using lsmt::detail::posix_file_system_impl;
+
+std::string file_in(const lsmt_test::temp_dir& dir, const std::string& name) {
+  return dir.sub(name).string();
+}
+
+std::string random_bytes(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::string s(n, '\0');
+  for (char& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+std::string read_all(lsmt::file_system& fs, const std::string& path, bool mmap) {
+  auto file = fs.new_readable_file(path, mmap);
+  std::string scratch(file->size(), '\0');
+  return std::string(file->read(0, scratch.size(), scratch.data()));
+}
+
+// Waits for a child and returns its exit code (-1 if it did not exit normally).
+int wait_exit_code(pid_t pid) {
+  int status = 0;
+  if (::waitpid(pid, &status, 0) != pid) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+mode_t mode_of(const std::string& path) {
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  return st.st_mode & 07777;
+}
+
+}  // namespace
+
+TEST_CASE("writable file round trips through pread and mmap readers", "[posix_file_system]") {
+  lsmt_test::temp_dir dir;
+  auto fs = lsmt::posix_file_system();
+  const std::string path = file_in(dir, "data");
+  const std::string big = random_bytes(200 << 10, 1);  // bigger than the 64 KiB buffer
+  std::string expected;
+  {
+    auto file = fs->new_writable_file(path);
+    for (int i = 0; i < 1000; ++i) {
+      const std::string piece = "record-" + std::to_string(i) + ";";
+      file->append(piece);
+      expected += piece;
+    }
+    file->append(big);
+    expected += big;
+    file->append("");
+    file->append("tail");
+    expected += "tail";
+    CHECK(file->size() == expected.size());
+    file->sync();
+    file->close();
+    file->close();  // idempotent
+    CHECK_THROWS_AS(file->append("x"), lsmt::io_error);
+  }
+  for (bool mmap : {false, true}) {
+    auto file = fs->new_readable_file(path, mmap);
+    CHECK(file->is_mapped() == mmap);
+    REQUIRE(file->size() == expected.size());
+    std::string scratch(expected.size() + 100, '\0');
+    CHECK(file->read(0, expected.size(), scratch.data()) == expected);
+    // Reads are clamped to the end of the file.
+    CHECK(file->read(expected.size() - 4, 100, scratch.data()) == "tail");
+    CHECK(file->read(expected.size(), 10, scratch.data()).empty());
+    CHECK(file->read(expected.size() + 1000, 10, scratch.data()).empty());
+    CHECK(file->read(7, 3, scratch.data()) == "0;r");
+  }
+}
+
+TEST_CASE("an empty file is readable, mapped or not", "[posix_file_system]") {
+  lsmt_test::temp_dir dir;
+  auto fs = lsmt::posix_file_system();
+  fs->new_writable_file(file_in(dir, "empty"))->close();
+  auto file = fs->new_readable_file(file_in(dir, "empty"), true);
+  CHECK(file->size() == 0);
+  char scratch[4];
+  CHECK(file->read(0, 4, scratch).empty());
+}
+
+TEST_CASE("destroying a writable file without close keeps its data", "[posix_file_system]") {
+  lsmt_test::temp_dir dir;
+  auto fs = lsmt::posix_file_system();
+  fs->new_writable_file(file_in(dir, "a"))->append("buffered");
+  fs->new_log_file(file_in(dir, "b"))->append("mapped");
+  CHECK(read_all(*fs, file_in(dir, "a"), false) == "buffered");
+  CHECK(read_all(*fs, file_in(dir, "b"), false) == "mapped");
+}
+
+TEST_CASE("mapped log file crosses chunk boundaries and is truncated on close",
+          "[posix_file_system]") {
+  lsmt_test::temp_dir dir;
+  posix_file_system_impl fs(64 << 10);
+  const std::string path = file_in(dir, "000001.log");
+  std::mt19937 rng(7);
+  std::string expected;
+  {
+    auto file = fs.new_log_file(path);
+    while (expected.size() < (300 << 10)) {
+      // Mostly small pieces, now and then one larger than a whole chunk.
+      const size_t n = rng() % 50 == 0 ? (100 << 10) : rng() % 3000;
+      const std::string piece = random_bytes(n, static_cast<uint32_t>(expected.size()));
+      file->append(piece);
+      expected += piece;
+      if (rng() % 20 == 0) file->sync();
+      if (rng() % 10 == 0) file->flush();
+    }
+    CHECK(file->size() == expected.size());
+    // Before close the file extends to the end of its preallocated chunk.
+    CHECK(std::filesystem::file_size(path) % (64 << 10) == 0);
+    CHECK(std::filesystem::file_size(path) >= expected.size());
+    file->sync();
+    file->close();
+    file->close();
+    CHECK_THROWS_AS(file->sync(), lsmt::io_error);
+  }
+  CHECK(std::filesystem::file_size(path) == expected.size());
+  CHECK(read_all(fs, path, false) == expected);
+  CHECK(read_all(fs, path, true) == expected);
+}
+
+TEST_CASE("a log file whose writer dies without close ends in zeros", "[posix_file_system]") {
+  lsmt_test::temp_dir dir;
+  const size_t chunk = 64 << 10;
+  posix_file_system_impl fs(chunk);
+  const std::string path = file_in(dir, "000002.log");
+  const std::string data = random_bytes(150 << 10, 3);  // ends inside the third chunk
+  const int status = lsmt_test::run_in_child([&] {
+    auto file = fs.new_log_file(path);
+    for (size_t i = 0; i < data.size(); i += 1000) file->append(data.substr(i, 1000));
+    static_cast<void>(file.release());  // never closed: the child's _exit is the crash
+  });
+  REQUIRE(status == 0);
+  const std::string contents = read_all(fs, path, false);
+  REQUIRE(contents.size() == 3 * chunk);
+  CHECK(contents.compare(0, data.size(), data) == 0);
+  CHECK(contents.find_first_not_of('\0', data.size()) == std::string::npos);
+}
+
+TEST_CASE("lock_file excludes a second holder in the same process", "[posix_file_system]") {
+  lsmt_test::temp_dir dir;
+  auto fs = lsmt::posix_file_system();
+  const std::string path = file_in(dir, "LOCK");
+  auto lock = fs->lock_file(path);
+  CHECK_THROWS_AS(fs->lock_file(path), lsmt::locked_error);
+  CHECK_THROWS_AS(fs->lock_file(path), lsmt::locked_error);  // a failed attempt holds nothing
+  lock.reset();
+  auto again = fs->lock_file(path);
+  CHECK(again != nullptr);
+}
+
+TEST_CASE("lock_file excludes another process", "[posix_file_system]") {
+  lsmt_test::temp_dir dir;
+  auto fs = lsmt::posix_file_system();
+  const std::string path = file_in(dir, "LOCK");
+  auto lock = fs->lock_file(path);
+  const int status = lsmt_test::run_in_child([&] {
+    try {
+      fs->lock_file(path);
+    } catch (const lsmt::locked_error&) {
+      lsmt_test::simulated_crash(42);
+    }
+  });
+  CHECK(status == 42);                                       // 0: the child took the lock
+  CHECK_THROWS_AS(fs->lock_file(path), lsmt::locked_error);  // still ours
+}
+
+TEST_CASE("a lock is released when its holder process is killed", "[posix_file_system]") {
+  lsmt_test::temp_dir dir;
+  auto fs = lsmt::posix_file_system();
+  const std::string path = file_in(dir, "LOCK");
+  int ready[2];
+  REQUIRE(::pipe(ready) == 0);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::close(ready[0]);
+    try {
+      auto lock = fs->lock_file(path);
+      const char byte = 'L';
+      if (::write(ready[1], &byte, 1) != 1) ::_exit(3);
+      for (;;) ::pause();  // hold the lock until killed
+    } catch (...) {
+      ::_exit(2);
+    }
+  }
+  ::close(ready[1]);
+  char byte = 0;
+  REQUIRE(::read(ready[0], &byte, 1) == 1);
+  ::close(ready[0]);
+  CHECK_THROWS_AS(fs->lock_file(path), lsmt::locked_error);
+  REQUIRE(::kill(pid, SIGKILL) == 0);
+  CHECK(wait_exit_code(pid) == -1);
+  auto lock = fs->lock_file(path);
+  CHECK(lock != nullptr);
+}
+
+TEST_CASE("created files and directories have the requested permissions", "[posix_file_system]") {
+  lsmt_test::temp_dir dir;
+  auto fs = lsmt::posix_file_system();
+  const mode_t old_umask = ::umask(0);  // so the modes asked for are the modes we get
+  const std::string sub = dir.str() + "/a/b";
+  fs->create_directory(sub, std::filesystem::perms(0750));
+  fs->create_directory(sub, std::filesystem::perms(0700));  // exists: no error, unchanged
+  fs->new_writable_file(sub + "/table")->close();
+  fs->new_log_file(sub + "/log")->close();
+  auto lock = fs->lock_file(sub + "/LOCK");
+  ::umask(old_umask);
+  CHECK(mode_of(sub) == 0750);
+  for (const char* name : {"/table", "/log", "/LOCK"}) {
+    INFO(name);
+    CHECK(mode_of(sub + name) == 0644);  // in particular, never world-writable
+  }
+}
+
+TEST_CASE("directory operations", "[posix_file_system]") {
+  lsmt_test::temp_dir dir;
+  auto fs = lsmt::posix_file_system();
+  fs->new_writable_file(file_in(dir, "x"))->close();
+  fs->new_writable_file(file_in(dir, "y"))->close();
+  auto names = fs->list_directory(dir.str());
+  std::sort(names.begin(), names.end());
+  CHECK(names == std::vector<std::string>{"x", "y"});
+  CHECK(fs->file_exists(file_in(dir, "x")));
+  fs->rename_file(file_in(dir, "x"), file_in(dir, "y"));
+  CHECK_FALSE(fs->file_exists(file_in(dir, "x")));
+  fs->remove_file(file_in(dir, "y"));
+  CHECK(fs->list_directory(dir.str()).empty());
+  fs->sync_directory(dir.str());
+}
+
+TEST_CASE("errors on missing files are io_errors carrying ENOENT and the path",
+          "[posix_file_system]") {
+  lsmt_test::temp_dir dir;
+  auto fs = lsmt::posix_file_system();
+  const std::string missing = file_in(dir, "missing");
+  const auto expect_enoent = [&](const auto& call) {
+    try {
+      call();
+      FAIL("no exception");
+    } catch (const lsmt::io_error& e) {
+      CHECK(e.sys_errno() == ENOENT);
+      CHECK(e.code() == lsmt::errc::io_error);
+      CHECK(std::string(e.what()).find(missing) != std::string::npos);
+    }
+  };
+  expect_enoent([&] { fs->new_readable_file(missing, false); });
+  expect_enoent([&] { fs->new_readable_file(missing, true); });
+  expect_enoent([&] { fs->new_writable_file(missing + "/file"); });
+  expect_enoent([&] { fs->new_log_file(missing + "/file"); });
+  expect_enoent([&] { fs->remove_file(missing); });
+  expect_enoent([&] { fs->rename_file(missing, file_in(dir, "other")); });
+  expect_enoent([&] { fs->list_directory(missing); });
+  expect_enoent([&] { fs->sync_directory(missing); });
+  expect_enoent([&] { fs->lock_file(missing + "/LOCK"); });
+  CHECK_FALSE(fs->file_exists(missing));
+  CHECK_FALSE(fs->file_exists(missing + "/below"));
+}
