@@ -31,7 +31,7 @@ namespace lsmt::detail {
 /// Thread safety: all methods are thread-safe.
 class arena_block_pool {
  public:
-  static constexpr size_t max_bytes = 64 << 20;
+  static constexpr size_t max_bytes = 16 << 20;  // two default memtables
 
   /// Never destroyed, so arenas in static objects can still return blocks
   /// at exit; the pooled blocks stay reachable, so leak checkers stay quiet.

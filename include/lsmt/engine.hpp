@@ -373,6 +373,15 @@ class engine {
       if (!full) return;
       {
         std::unique_lock<std::mutex> s(state_mutex_);
+        // Like LevelDB's level-0 stop trigger: when compaction falls far behind,
+        // every read would pay for the extra tables, so writers wait for it.
+        if (current_->tables.size() >= stall_tables()) {
+          flush_cv_.wait(s, [&] {
+            return current_->tables.size() < stall_tables() || bg_failed_ || closing_;
+          });
+          if (closing_) throw closed_error();
+          continue;
+        }
         if (imms_.size() >= opts_.max_immutable_memtables) {
           flush_cv_.wait(s, [&] {
             return imms_.size() < opts_.max_immutable_memtables || bg_failed_ || closing_;
@@ -385,6 +394,8 @@ class engine {
       if (force) return;
     }
   }
+
+  size_t stall_tables() const { return std::max<size_t>(3 * opts_.compaction_interval, 12); }
 
   void rotate_memtable() {
     const uint64_t number = next_file_number_.fetch_add(1);

@@ -23,8 +23,10 @@ struct options {
   size_t memtable_max_bytes = size_t{8} << 20;
   /// Immutable memtables waiting for their flush before writers are made to wait.
   size_t max_immutable_memtables = 2;
-  /// Compaction starts when this many SSTables exist. Must be >= 2.
-  size_t compaction_interval = 8;
+  /// Compaction starts when this many SSTables exist. Must be >= 2. Fewer
+  /// tables make reads and seeks cheaper; more make writes cheaper. Writers
+  /// wait while compaction is 3x this far behind.
+  size_t compaction_interval = 4;
   /// Tables left after a compaction: an automatic one never goes below this, and
   /// compact() splits its output by key range into at most this many tables.
   /// Must be >= 1 and <= compaction_interval.
