@@ -125,9 +125,7 @@ class db {
     write(b, wo);
   }
   /// Applies every operation of b atomically.
-  void write(batch& b, const write_options& wo = {}) {
-    engine().write(b.raw(), wo.sync);
-  }
+  void write(batch& b, const write_options& wo = {}) { engine().write(b.raw(), wo.sync); }
 
   /// The value of k, or nullopt if it is absent or deleted.
   std::optional<Value> get(const Key& k, const read_options& ro = {}) const {
@@ -140,9 +138,7 @@ class db {
   }
 
   /// A consistent point-in-time view for later reads.
-  snapshot get_snapshot() const {
-    return snapshot(engine_ptr(), engine().acquire_snapshot());
-  }
+  snapshot get_snapshot() const { return snapshot(engine_ptr(), engine().acquire_snapshot()); }
 
   /// An iterator over the whole store, unpositioned: call seek_to_first() etc.
   iterator new_iterator(const read_options& ro = {}) const {
@@ -185,7 +181,9 @@ class db {
     return view({{std::nullopt, encode_key(k)}, {successor(encode_key(k)), std::nullopt}}, ro);
   }
   /// Every key.
-  view_type scan(const read_options& ro = {}) const { return view({{std::nullopt, std::nullopt}}, ro); }
+  view_type scan(const read_options& ro = {}) const {
+    return view({{std::nullopt, std::nullopt}}, ro);
+  }
 
   /// Starts an optimistic transaction (see transaction).
   transaction begin_transaction() { return transaction(*this); }

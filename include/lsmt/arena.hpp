@@ -36,7 +36,7 @@ class arena_block_pool {
   /// Never destroyed, so arenas in static objects can still return blocks
   /// at exit; the pooled blocks stay reachable, so leak checkers stay quiet.
   static arena_block_pool& instance() {
-    static arena_block_pool* pool = new arena_block_pool;
+    static auto* pool = new arena_block_pool;
     return *pool;
   }
 
@@ -79,7 +79,7 @@ class arena_block_pool {
 /// Thread safety: see the file comment (one allocating thread at a time).
 class arena {
  public:
-  static constexpr size_t block_size = 64 * 1024;
+  static constexpr size_t block_size = size_t{64} * 1024;
   /// Alignment of allocate_aligned(): enough for pointers and 64-bit integers.
   static constexpr size_t alignment = std::max(alignof(void*), alignof(uint64_t));
 

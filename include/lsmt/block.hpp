@@ -51,7 +51,7 @@ class block_builder {
   /// REQUIRES: key is greater than every key added since the last reset().
   void add(std::string_view key, std::string_view value) {
     // Offsets and lengths are 32-bit on disk; refuse rather than write an unreadable block.
-    if (size_estimate() + key.size() + value.size() + 3 * 5 + 4 > UINT32_MAX) {
+    if (size_estimate() + key.size() + value.size() + size_t{3 * 5 + 4} > UINT32_MAX) {
       throw invalid_argument_error("lsmt: block entry too large");
     }
     size_t shared = 0;
@@ -135,7 +135,7 @@ class key_buffer {
   }
 
  private:
-  char inline_[64];
+  char inline_[64]{};
   std::unique_ptr<char[]> heap_;
   char* data_ = inline_;
   size_t capacity_ = sizeof(inline_);
@@ -274,7 +274,9 @@ class block_iter final : public internal_iterator {
   }
 
   std::string_view restart_key(uint32_t i) const {
-    uint32_t shared, unshared, value_len;
+    uint32_t shared = 0;
+    uint32_t unshared = 0;
+    uint32_t value_len = 0;
     const char* p = decode_header(restart_point(i), &shared, &unshared, &value_len);
     const std::string_view key(p, unshared);
     if (shared != 0 || !valid_internal_key(key)) throw_block_corruption(where_, "bad restart key");
@@ -288,7 +290,9 @@ class block_iter final : public internal_iterator {
       invalidate();
       return false;
     }
-    uint32_t shared, unshared, value_len;
+    uint32_t shared = 0;
+    uint32_t unshared = 0;
+    uint32_t value_len = 0;
     const char* p = decode_header(current_, &shared, &unshared, &value_len);
     if (shared > key_.size()) throw_block_corruption(where_, "shared prefix exceeds previous key");
     // A whole key is used in place; only prefix-compressed keys are rebuilt.

@@ -5,7 +5,8 @@
 //
 //   template <> struct lsmt::codec<T> {
 //     static void encode(const T& v, std::string& out);   // append v's bytes to out
-//     static T decode(std::string_view bytes);             // throw lsmt::corruption_error if malformed
+//     static T decode(std::string_view bytes);             // throw lsmt::corruption_error if
+//     malformed
 //   };
 //
 // For keys, the encoding must preserve order: a < b exactly when the encoded

@@ -118,7 +118,8 @@ __attribute__((target("sse4.2"))) inline uint32_t hardware_extend(uint32_t crc, 
   for (; n >= 3 * stripe_bytes; data += 3 * stripe_bytes, n -= 3 * stripe_bytes) {
     // Streams 1 and 2 start from a zero register; because the CRC register is linear,
     // crc(A|B|C) = shift(shift(crc(A)) ^ crc0(B)) ^ crc0(C).
-    uint64_t r1 = 0, r2 = 0;
+    uint64_t r1 = 0;
+    uint64_t r2 = 0;
     for (size_t i = 0; i < stripe_bytes; i += 8) {
       r0 = _mm_crc32_u64(r0, load64(data + i));
       r1 = _mm_crc32_u64(r1, load64(data + stripe_bytes + i));

@@ -138,8 +138,10 @@ class engine {
 
   /// Iterators over [lower, upper) segments, all at one point in time: the
   /// snapshot, or (nullopt) the latest state.
-  std::vector<std::unique_ptr<db_iterator>> new_iterators(std::optional<uint64_t> snapshot,
-                                                          std::vector<key_bounds> segments) const {
+  // `segments` is taken by value: its bounds are moved into the iterators.
+  std::vector<std::unique_ptr<db_iterator>> new_iterators(
+      std::optional<uint64_t> snapshot,
+      std::vector<key_bounds> segments) const {  // NOLINT(performance-unnecessary-value-param)
     ensure_open();
     std::shared_ptr<const read_view> view = current_view();
     const uint64_t seq = snapshot ? *snapshot : latest_sequence();  // after the pin, as in get()
@@ -153,9 +155,9 @@ class engine {
         if (upper && compare_user_keys(extract_user_key(t->meta().smallest), *upper) >= 0) continue;
         children.push_back(t->reader().new_iterator());
       }
-      out.push_back(std::make_unique<db_iterator>(
-          std::make_unique<merging_iterator>(std::move(children)), seq, view, std::move(lower),
-          std::move(upper)));
+      out.push_back(
+          std::make_unique<db_iterator>(std::make_unique<merging_iterator>(std::move(children)),
+                                        seq, view, std::move(lower), std::move(upper)));
     }
     return out;
   }
@@ -404,6 +406,10 @@ class engine {
     // The new log's directory entry must be durable before a synced write in
     // it is acknowledged.
     fs_->sync_directory(dir_);
+    // The old log is made durable before any write goes to the new one: the new
+    // log could otherwise reach the disk first (a synced write, or writeback),
+    // and a power loss would keep later writes while losing earlier ones.
+    log_->sync();
     log_->close();
     std::lock_guard<std::mutex> s(state_mutex_);
     imms_.push_front(imm_slot{mem_, log_number_});
@@ -422,8 +428,8 @@ class engine {
     return view_;
   }
 
-  static bool lookup(const read_view& v, std::string_view key, uint64_t snapshot,
-                     value_type* type, std::string* value, uint64_t* seq) {
+  static bool lookup(const read_view& v, std::string_view key, uint64_t snapshot, value_type* type,
+                     std::string* value, uint64_t* seq) {
     std::string scratch;
     std::string* out = value != nullptr ? value : &scratch;
     if (v.mem->get(key, snapshot, type, out, seq)) return true;
@@ -432,15 +438,13 @@ class engine {
     }
     if (v.tables->tables.empty()) return false;
     const std::string lookup_key = make_lookup_key(key, snapshot);
-    for (const auto& t : v.tables->tables) {
+    const auto& tables = v.tables->tables;
+    return std::any_of(tables.begin(), tables.end(), [&](const auto& t) {
       const table_meta& m = t->meta();
-      if (compare_user_keys(key, extract_user_key(m.smallest)) < 0 ||
-          compare_user_keys(key, extract_user_key(m.largest)) > 0) {
-        continue;
-      }
-      if (t->reader().get(lookup_key, type, out, seq)) return true;
-    }
-    return false;
+      return compare_user_keys(key, extract_user_key(m.smallest)) >= 0 &&
+             compare_user_keys(key, extract_user_key(m.largest)) <= 0 &&
+             t->reader().get(lookup_key, type, out, seq);
+    });
   }
 
   // ---- files ----------------------------------------------------------------
@@ -741,6 +745,7 @@ class engine {
   void compact_tables(const std::vector<std::shared_ptr<table_handle>>& inputs,
                       const table_write_plan& plan) {
     std::vector<std::unique_ptr<internal_iterator>> children;
+    children.reserve(inputs.size());
     for (const auto& t : inputs) children.push_back(t->reader().new_iterator());
     merging_iterator merged(std::move(children));
     merged.seek_to_first();
@@ -801,7 +806,7 @@ class engine {
 
   std::mutex close_mutex_;
 
-  std::mutex write_mutex_;          // guards writers_; the leader alone uses log_ and mem_ writes
+  std::mutex write_mutex_;  // guards writers_; the leader alone uses log_ and mem_ writes
   std::deque<writer*> writers_;
   raw_batch group_batch_;
   std::unique_ptr<log_writer> log_;

@@ -35,12 +35,18 @@ class error_category_impl final : public std::error_category {
   const char* name() const noexcept override { return "lsmt"; }
   std::string message(int value) const override {
     switch (static_cast<errc>(value)) {
-      case errc::io_error: return "I/O error";
-      case errc::corruption: return "corruption";
-      case errc::invalid_argument: return "invalid argument";
-      case errc::closed: return "store is closed";
-      case errc::locked: return "directory is locked by another handle";
-      case errc::conflict: return "transaction conflict";
+      case errc::io_error:
+        return "I/O error";
+      case errc::corruption:
+        return "corruption";
+      case errc::invalid_argument:
+        return "invalid argument";
+      case errc::closed:
+        return "store is closed";
+      case errc::locked:
+        return "directory is locked by another handle";
+      case errc::conflict:
+        return "transaction conflict";
     }
     return "unknown lsmt error";
   }
@@ -69,8 +75,7 @@ class error : public std::system_error {
 class io_error : public error {
  public:
   explicit io_error(const std::string& what, int sys_errno = 0)
-      : error(errc::io_error,
-              sys_errno != 0 ? what + ": " + std::strerror(sys_errno) : what),
+      : error(errc::io_error, sys_errno != 0 ? what + ": " + std::strerror(sys_errno) : what),
         errno_(sys_errno) {}
   int sys_errno() const noexcept { return errno_; }
 
@@ -87,8 +92,7 @@ class corruption_error : public error {
 /// A parameter or option was out of range.
 class invalid_argument_error : public error {
  public:
-  explicit invalid_argument_error(const std::string& what)
-      : error(errc::invalid_argument, what) {}
+  explicit invalid_argument_error(const std::string& what) : error(errc::invalid_argument, what) {}
 };
 
 /// The store was closed before (or while) the call was made.

@@ -30,7 +30,7 @@ inline constexpr uint64_t k2 = 0x94d049bb133111ebull;
 /// Low and high halves of the 128-bit product, xor-ed: a cheap, strong 64-bit mixer.
 inline uint64_t multiply_fold(uint64_t a, uint64_t b) noexcept {
 #ifdef __SIZEOF_INT128__
-  __extension__ typedef unsigned __int128 u128;
+  __extension__ using u128 = unsigned __int128;
   const u128 p = static_cast<u128>(a) * b;
   return static_cast<uint64_t>(p) ^ static_cast<uint64_t>(p >> 64);
 #else
@@ -48,7 +48,8 @@ inline uint64_t hash64(std::string_view key) noexcept {
   const char* p = key.data();
   const size_t n = key.size();
   uint64_t state = k0 ^ (n * k1);  // the length is mixed in so "a" and "a\0" differ
-  uint64_t a = 0, b = 0;
+  uint64_t a = 0;
+  uint64_t b = 0;
   if (n <= 16) {
     // Two possibly overlapping windows cover every byte without a byte-by-byte tail loop.
     if (n >= 8) {

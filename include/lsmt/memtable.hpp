@@ -75,7 +75,7 @@ class memtable {
     node* parent;
     uint32_t ikey_len;
     uint32_t value_len;
-    int8_t height;  // AVL depth is <= 1.44 log2(n) + 2, far below 127
+    uint8_t height;  // AVL depth is <= 1.44 log2(n) + 2, far below 255
 
     const char* key_data() const { return reinterpret_cast<const char*>(this + 1); }
     std::string_view key() const { return {key_data(), ikey_len}; }
@@ -85,8 +85,9 @@ class memtable {
 
   static int height(const node* n) { return n == nullptr ? 0 : n->height; }
   static void update_height(node* n) {
-    const int l = height(n->left), r = height(n->right);
-    n->height = static_cast<int8_t>(1 + (l > r ? l : r));
+    const int l = height(n->left);
+    const int r = height(n->right);
+    n->height = static_cast<uint8_t>(1 + (l > r ? l : r));
   }
 
   // Compares node n's key with the internal key (user_key, tag). Takes the
@@ -339,7 +340,8 @@ inline bool memtable::check_subtree(const node* n, const node* parent, int* h) {
     *h = 0;
     return true;
   }
-  int lh = 0, rh = 0;
+  int lh = 0;
+  int rh = 0;
   if (n->parent != parent || !check_subtree(n->left, n, &lh) || !check_subtree(n->right, n, &rh)) {
     return false;
   }

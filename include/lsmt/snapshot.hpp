@@ -51,7 +51,8 @@ class snapshot {
  private:
   template <class, class, class, class>
   friend class db;
-  snapshot(std::shared_ptr<detail::engine> e, uint64_t seq) : engine_(std::move(e)), sequence_(seq) {}
+  snapshot(std::shared_ptr<detail::engine> e, uint64_t seq)
+      : engine_(std::move(e)), sequence_(seq) {}
   const detail::engine* owner() const noexcept { return engine_.get(); }
 
   std::shared_ptr<detail::engine> engine_;

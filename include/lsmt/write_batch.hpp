@@ -45,7 +45,7 @@ class raw_batch {
   void clear() { rep_.assign(batch_header_size, '\0'); }
   /// Appends every op of other (used to merge a group of batches into one record).
   void append(const raw_batch& other) {
-    rep_.append(other.rep_, batch_header_size, std::string::npos);
+    rep_.append(std::string_view(other.rep_).substr(batch_header_size));
     set_count(count() + other.count());
   }
 
@@ -74,10 +74,12 @@ class raw_batch {
     while (!in.empty()) {
       const auto type = static_cast<value_type>(in.front());
       in.remove_prefix(1);
-      std::string_view key, value;
+      std::string_view key;
+      std::string_view value;
       if (!get_length_prefixed(in, &key)) throw corruption_error("lsmt: bad key in WAL batch");
       if (type == value_type::value) {
-        if (!get_length_prefixed(in, &value)) throw corruption_error("lsmt: bad value in WAL batch");
+        if (!get_length_prefixed(in, &value))
+          throw corruption_error("lsmt: bad value in WAL batch");
       } else if (type != value_type::deletion) {
         throw corruption_error("lsmt: unknown op type in WAL batch");
       }

@@ -1,0 +1,669 @@
+// tests/corruption_test.cpp - damaged files give the right data or corruption_error, never
+// wrong data, a crash or a huge allocation.
+//
+// A small reference store (a few hundred keys, some deleted, several SSTables, a MANIFEST and a
+// WAL holding the last writes, two of them synced) is built once, with a model of its state
+// after every WAL record. Then, for every file and for offsets spread over the whole file (every
+// byte of the WAL and the MANIFEST, a stride over the tables), one damage at a time is applied to
+// a fresh copy: a flipped bit, a zeroed aligned 4-byte word, a truncation at that length. The
+// store is opened, every key ever written is read and the store is scanned both ways. What must
+// happen depends on the file (the rules of wal.hpp, manifest.hpp, sstable_builder.hpp):
+//
+//   MANIFEST  every change is caught by its magic / version / length / checksum: opening throws
+//             corruption_error.
+//   *.sst     every byte is covered by a checksum (footer, filter and index at open, a data block
+//             before its first use) and the scan touches every block: each read returns the
+//             right data or throws corruption_error, and at least one read (or the open) throws.
+//   WAL       let R be the first damaged record (for a truncation: the first record cut short).
+//             If an intact sync marker after R says the log was synced past R's start, the damage
+//             hit acknowledged-durable data: opening throws corruption_error. Otherwise R starts
+//             a torn tail: the store opens and holds exactly the state before R's batch (the
+//             model minus the writes of R and later records). A truncated WAL never has a marker
+//             after the cut, so it always recovers cleanly to the last complete record.
+//
+// Also: crafted files whose lengths, counts or handles claim huge sizes (valid checksums, so the
+// bounds checks are what is tested) fail with corruption_error without allocating: they are
+// opened in a child process whose address space is limited (RLIMIT_AS; skipped under
+// sanitizers, whose allocators abort on such requests anyway).
+//
+// Environment: LSMT_TEST_SEED (the seed, printed on failure),
+//              LSMT_CORRUPTION_SST_POSITIONS (damaged offsets per table and kind, default 200;
+//              60 under sanitizers).
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <new>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lsmt.hpp"
+#include "test_catch.hpp"
+#include "test_util.hpp"
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define LSMT_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+    __has_feature(memory_sanitizer)
+#define LSMT_TEST_SANITIZED 1
+#endif
+#endif
+
+namespace {
+
+namespace fs = std::filesystem;
+using model_t = std::map<std::string, std::string>;
+using lsmt::detail::decode_fixed32;
+using lsmt::detail::decode_fixed64;
+
+// Stores live in /dev/shm when possible: thousands of opens, each with fsyncs.
+fs::path base_dir() {
+  if (const char* d = std::getenv("LSMT_TEST_TMPDIR"); d != nullptr && *d != '\0') return d;
+  if (::access("/dev/shm", W_OK | X_OK) == 0) return "/dev/shm";
+  return fs::temp_directory_path();
+}
+
+class scratch_dir {
+ public:
+  explicit scratch_dir(const std::string& tag) {
+    std::string tmpl = (base_dir() / ("lsmt-corruption-" + tag + "-XXXXXX")).string();
+    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp " + tmpl);
+    path_ = tmpl;
+  }
+  ~scratch_dir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  scratch_dir(const scratch_dir&) = delete;
+  scratch_dir& operator=(const scratch_dir&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+void write_file(const fs::path& p, const std::string& bytes) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!out) throw std::runtime_error("cannot write " + p.string());
+}
+
+size_t env_size(const char* name, size_t fallback) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return fallback;
+  return static_cast<size_t>(std::strtoull(v, nullptr, 10));
+}
+
+lsmt::options reference_options() {
+  lsmt::options o;
+  o.memtable_max_entries = 50;
+  o.compaction_interval = 8;
+  o.minimum_sstables = 2;
+  o.block_size = 1024;  // several data blocks per table
+  return o;
+}
+
+struct wal_record {
+  uint64_t offset = 0;
+  uint64_t end = 0;
+  bool marker = false;
+  uint64_t synced_through = 0;  // markers only
+  size_t batches_before = 0;    // batch records before this one
+};
+
+/// The reference store, its files and its model.
+struct reference_store {
+  std::vector<std::pair<std::string, std::string>> files;  // name, bytes (LOCK left out)
+  std::set<std::string> keys;                              // every key ever written
+  std::vector<model_t> wal_states;  // wal_states[k]: the state after the first k WAL batches
+  std::vector<wal_record> wal;      // the WAL's records, parsed
+  const model_t& final_state() const { return wal_states.back(); }
+};
+
+std::string make_key(uint64_t i) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "key%05llu", static_cast<unsigned long long>(i));
+  return buf;
+}
+
+std::string make_value(lsmt_test::seeded_rng& rng) {
+  std::string v(rng.uniform(0, 60), '\0');
+  for (auto& c : v) c = static_cast<char>('a' + rng.uniform(0, 25));
+  return v;
+}
+
+reference_store build_reference(lsmt_test::seeded_rng& rng) {
+  reference_store ref;
+  scratch_dir dir("ref");
+  model_t model;
+  {
+    lsmt::db<> db(dir.path(), reference_options());
+    auto random_op = [&](lsmt::db<>& d, bool sync) {
+      const std::string k = make_key(rng.uniform(0, 399));
+      ref.keys.insert(k);
+      lsmt::write_options wo;
+      wo.sync = sync;
+      const uint64_t what = rng.uniform(0, 9);
+      if (what < 6) {
+        const std::string v = make_value(rng);
+        d.put(k, v, wo);
+        model[k] = v;
+      } else if (what < 8) {
+        d.erase(k, wo);
+        model.erase(k);
+      } else {
+        lsmt::db<>::batch b;
+        b.put(k, "batch-" + k);
+        model[k] = "batch-" + k;
+        const std::string k2 = make_key(rng.uniform(0, 399));
+        ref.keys.insert(k2);
+        b.erase(k2);
+        model.erase(k2);
+        const std::string k3 = make_key(rng.uniform(0, 399));
+        ref.keys.insert(k3);
+        const std::string v3 = make_value(rng);
+        b.put(k3, v3);
+        model[k3] = v3;
+        d.write(b, wo);
+      }
+    };
+    for (int i = 0; i < 300; ++i) random_op(db, false);
+    db.compact();  // tables without tombstones
+    for (int i = 0; i < 150; ++i) random_op(db, false);
+    db.flush();  // the WAL now starts empty; the tables hold `model`
+    ref.wal_states.push_back(model);
+    // The WAL's records: 14 writes of at most 3 entries each (42 < 50: no flush).
+    for (int i = 0; i < 14; ++i) {
+      random_op(db, i == 4 || i == 9);  // two synced writes: sync markers before writes 6 and 11
+      ref.wal_states.push_back(model);
+    }
+    REQUIRE(db.stats().tables >= 3);
+    db.close();
+  }
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir.path())) names.push_back(e.path().filename());
+  std::sort(names.begin(), names.end());
+  size_t logs = 0;
+  for (const std::string& n : names) {
+    if (n == "LOCK") continue;
+    ref.files.emplace_back(n, read_file(dir.path() / n));
+    if (n.size() > 4 && n.compare(n.size() - 4, 4, ".log") == 0) {
+      ++logs;
+      const std::string& b = ref.files.back().second;
+      size_t batches = 0;
+      for (uint64_t off = 0; off < b.size();) {
+        REQUIRE(b.size() - off >= lsmt::detail::log_header_size);
+        wal_record r;
+        r.offset = off;
+        const uint32_t len = decode_fixed32(b.data() + off + 4);
+        r.marker = b[off + 8] == static_cast<char>(lsmt::detail::log_record_type::sync_marker);
+        if (r.marker) r.synced_through = decode_fixed64(b.data() + off + 9);
+        r.batches_before = batches;
+        r.end = off + lsmt::detail::log_header_size + len;
+        REQUIRE(r.end <= b.size());
+        if (!r.marker) ++batches;
+        ref.wal.push_back(r);
+        off = r.end;
+      }
+      REQUIRE(batches + 1 == ref.wal_states.size());
+    }
+  }
+  REQUIRE(logs == 1);
+  REQUIRE(std::count_if(ref.wal.begin(), ref.wal.end(), [](auto& r) { return r.marker; }) == 2);
+  return ref;
+}
+
+/// What a damaged store must do.
+struct expectation {
+  enum kind_t {
+    corrupt_at_open,    // the constructor throws corruption_error
+    exact_state,        // it opens and holds exactly *state
+    right_or_detected,  // each read is right (*state) or throws corruption_error; one throws
+  } kind;
+  const model_t* state = nullptr;
+};
+
+/// Opens the store in dir and checks it against e. Returns "" or what went wrong.
+std::string check_store(const fs::path& dir, const expectation& e,
+                        const std::set<std::string>& keys) {
+  std::optional<lsmt::db<>> db;
+  try {
+    db.emplace(dir, reference_options());
+  } catch (const lsmt::error& err) {
+    if (err.code() == lsmt::errc::corruption &&
+        (e.kind == expectation::corrupt_at_open || e.kind == expectation::right_or_detected)) {
+      return "";
+    }
+    return std::string("open threw: ") + err.what();
+  } catch (const std::exception& err) {
+    return std::string("open threw a non-lsmt exception: ") + err.what();
+  }
+  if (e.kind == expectation::corrupt_at_open) return "opened, but corruption_error was expected";
+
+  const model_t& want = *e.state;
+  const bool lenient = e.kind == expectation::right_or_detected;
+  size_t detected = 0;
+  std::string problem;
+  // Runs one read; a corruption_error counts as detection when lenient.
+  auto attempt = [&](const char* what, auto&& read) {
+    try {
+      read();
+    } catch (const lsmt::error& err) {
+      if (lenient && err.code() == lsmt::errc::corruption) {
+        ++detected;
+      } else if (problem.empty()) {
+        problem = std::string(what) + " threw: " + err.what();
+      }
+    } catch (const std::exception& err) {
+      if (problem.empty())
+        problem = std::string(what) + " threw a non-lsmt exception: " + err.what();
+    }
+  };
+  for (const std::string& k : keys) {
+    attempt("get", [&] {
+      const std::optional<std::string> got = db->get(k);
+      const auto it = want.find(k);
+      const std::optional<std::string> expected =
+          it == want.end() ? std::nullopt : std::optional<std::string>(it->second);
+      if (got != expected && problem.empty()) {
+        problem = "get(" + k + ") = " + (got ? "'" + *got + "'" : "absent") + ", expected " +
+                  (expected ? "'" + *expected + "'" : "absent");
+      }
+    });
+  }
+  attempt("forward scan", [&] {
+    model_t seen;
+    auto it = db->new_iterator();
+    for (it.seek_to_first(); it.valid(); it.next()) seen.emplace(it.key(), it.value());
+    if (seen != want && problem.empty()) {
+      problem = "forward scan returned " + std::to_string(seen.size()) + " keys (expected " +
+                std::to_string(want.size()) + ") or wrong values";
+    }
+  });
+  attempt("backward scan", [&] {
+    model_t seen;
+    auto it = db->new_iterator();
+    for (it.seek_to_last(); it.valid(); it.prev()) seen.emplace(it.key(), it.value());
+    if (seen != want && problem.empty()) problem = "backward scan returned wrong data";
+  });
+  attempt("close", [&] { db->close(); });
+  if (problem.empty() && lenient && detected == 0) {
+    problem = "the damage went unnoticed (every byte of a table is checksummed)";
+  }
+  return problem;
+}
+
+enum class damage { flip_bit, zero_word, truncate };
+const char* damage_name(damage d) {
+  switch (d) {
+    case damage::flip_bit:
+      return "flip bit";
+    case damage::zero_word:
+      return "zero word";
+    case damage::truncate:
+      return "truncate";
+  }
+  return "?";
+}
+
+/// The WAL rule (top of this file): the outcome for damage to bytes [lo, hi) of the log, or a
+/// truncation at lo (hi = SIZE_MAX).
+expectation wal_expectation(const reference_store& ref, uint64_t lo, uint64_t hi) {
+  size_t r = 0;
+  while (r < ref.wal.size() && ref.wal[r].end <= lo) ++r;
+  if (r == ref.wal.size()) return {expectation::exact_state, &ref.final_state()};
+  const uint64_t bad = ref.wal[r].offset;
+  for (size_t j = r + 1; j < ref.wal.size(); ++j) {
+    const wal_record& m = ref.wal[j];
+    const bool intact = m.end <= lo || m.offset >= hi;
+    if (m.marker && intact && m.synced_through > bad) return {expectation::corrupt_at_open};
+  }
+  return {expectation::exact_state, &ref.wal_states[ref.wal[r].batches_before]};
+}
+
+}  // namespace
+
+TEST_CASE("corruption: damaged WAL, tables and MANIFEST give right data or corruption_error",
+          "[corruption]") {
+  LSMT_TEST_RNG(rng);
+  const reference_store ref = build_reference(rng);
+  scratch_dir work("case");
+  const fs::path dir = work.path() / "db";
+#ifdef LSMT_TEST_SANITIZED
+  const size_t default_positions = 60;  // sanitized builds are several times slower
+#else
+  const size_t default_positions = 200;
+#endif
+  const size_t sst_positions =
+      std::max<size_t>(1, env_size("LSMT_CORRUPTION_SST_POSITIONS", default_positions));
+
+  size_t cases = 0;
+  size_t corruption_errors = 0;
+  std::vector<std::string> failures;
+  for (size_t f = 0; f < ref.files.size(); ++f) {
+    const std::string& name = ref.files[f].first;
+    const std::string& original = ref.files[f].second;
+    const bool is_log = name.size() > 4 && name.compare(name.size() - 4, 4, ".log") == 0;
+    const bool is_sst = name.size() > 4 && name.compare(name.size() - 4, 4, ".sst") == 0;
+    // Every byte of the WAL and MANIFEST; a stride with a random phase over each table.
+    const size_t stride = is_sst ? std::max<size_t>(1, original.size() / sst_positions) : 1;
+    const size_t phase = stride > 1 ? rng.uniform(0, stride - 1) : 0;
+    for (damage d : {damage::flip_bit, damage::zero_word, damage::truncate}) {
+      for (size_t pos = phase; pos < original.size(); pos += stride) {
+        std::string bytes = original;
+        uint64_t lo = pos;
+        uint64_t hi = pos + 1;
+        if (d == damage::flip_bit) {
+          bytes[pos] = static_cast<char>(bytes[pos] ^ (1u << rng.uniform(0, 7)));
+        } else if (d == damage::zero_word) {
+          lo = pos & ~size_t{3};
+          hi = std::min<uint64_t>(lo + 4, bytes.size());
+          if (pos != lo && stride == 1) continue;  // each word once
+          std::fill(bytes.begin() + static_cast<std::ptrdiff_t>(lo),
+                    bytes.begin() + static_cast<std::ptrdiff_t>(hi), '\0');
+          if (bytes == original) continue;  // already zero: no damage
+        } else {
+          bytes.resize(pos);
+          hi = SIZE_MAX;
+        }
+        expectation e{expectation::right_or_detected, &ref.final_state()};
+        if (is_log) {
+          e = wal_expectation(ref, lo, hi);
+        } else if (!is_sst) {
+          e = {expectation::corrupt_at_open};  // MANIFEST
+        }
+
+        fs::remove_all(dir);
+        fs::create_directory(dir);
+        for (size_t g = 0; g < ref.files.size(); ++g) {
+          write_file(dir / ref.files[g].first, g == f ? bytes : ref.files[g].second);
+        }
+        const std::string problem = check_store(dir, e, ref.keys);
+        ++cases;
+        if (e.kind != expectation::exact_state) ++corruption_errors;
+        if (!problem.empty()) {
+          failures.push_back(name + ": " + damage_name(d) + " at " + std::to_string(pos) + " (of " +
+                             std::to_string(original.size()) + "): " + problem);
+        }
+      }
+    }
+  }
+  std::printf("corruption cases checked: %zu (%zu of them must report corruption)\n", cases,
+              corruption_errors);
+  for (size_t i = 0; i < failures.size() && i < 20; ++i) UNSCOPED_INFO(failures[i]);
+  CHECK(failures.size() == 0);
+  CHECK(cases > 1000);
+}
+
+// ---- crafted files that claim huge sizes ------------------------------------------------------
+
+namespace {
+
+using namespace lsmt::detail;
+
+std::string block_with_trailer(const std::string& contents) {
+  std::string b = contents;
+  b.push_back(no_compression);
+  put_fixed32(b, block_checksum(contents, no_compression));
+  return b;
+}
+
+std::string make_footer(block_handle filter, block_handle index) {
+  char f[footer_size];
+  encode_fixed64(f, filter.offset);
+  encode_fixed64(f + 8, filter.size);
+  encode_fixed64(f + 16, index.offset);
+  encode_fixed64(f + 24, index.size);
+  encode_fixed32(f + 32, table_format_version);
+  encode_fixed32(f + 36, crc32c::mask(crc32c::value(f, 36)));
+  encode_fixed64(f + 40, table_magic);
+  return std::string(f, footer_size);
+}
+
+std::string ikey(const std::string& user_key, uint64_t seq = 1) {
+  std::string k;
+  append_internal_key(k, user_key, seq, value_type::value);
+  return k;
+}
+
+/// A one-entry index block whose value is `handle` bytes.
+std::string index_block(const std::string& handle) {
+  block_builder b(1);
+  b.add(ikey("zzz"), handle);
+  return std::string(b.finish());
+}
+
+/// A table: `data` bytes (claimed to be data blocks), a filter block, `index` block, footer.
+std::string table_file(const std::string& data, const std::string& filter,
+                       const std::string& index) {
+  std::string t = data;
+  const block_handle fh{t.size(), filter.size()};
+  t += block_with_trailer(filter);
+  const block_handle ih{t.size(), index.size()};
+  t += block_with_trailer(index);
+  t += make_footer(fh, ih);
+  return t;
+}
+
+std::string handle_bytes(uint64_t offset, uint64_t size) {
+  std::string h;
+  put_varint64(h, offset);
+  put_varint64(h, size);
+  return h;
+}
+
+/// Crafted tables, each with valid checksums and a field claiming a huge size.
+std::vector<std::pair<std::string, std::string>> crafted_tables() {
+  std::vector<std::pair<std::string, std::string>> out;
+  const std::string junk(52, 'x');
+  // 1. The footer's handles claim petabytes (the file is 100 bytes).
+  out.emplace_back("footer handles claim 2^50 bytes",
+                   junk + make_footer({0, uint64_t{1} << 50}, {16, uint64_t{1} << 50}));
+  out.emplace_back("footer handles wrap around",
+                   junk + make_footer({UINT64_MAX - 2, 10}, {UINT64_MAX - 4, UINT64_MAX}));
+  // 2. An index entry whose data block handle claims 2^40 bytes.
+  out.emplace_back("index handle claims 2^40 bytes",
+                   table_file("", "", index_block(handle_bytes(0, uint64_t{1} << 40))));
+  // 3. An index block claiming 2^32 - 1 restarts.
+  {
+    std::string idx = index_block(handle_bytes(0, 0));
+    encode_fixed32(idx.data() + idx.size() - 4, UINT32_MAX);
+    out.emplace_back("index claims 2^32-1 restarts", table_file("", "", idx));
+  }
+  // 4. An index entry whose header claims a 4 GiB value and key.
+  {
+    std::string idx;
+    put_varint32(idx, 0);
+    put_varint32(idx, UINT32_MAX);
+    put_varint32(idx, UINT32_MAX);
+    idx += "abc";
+    put_fixed32(idx, 0);
+    put_fixed32(idx, 1);
+    out.emplace_back("index entry claims 4 GiB key and value", table_file("", "", idx));
+  }
+  // 5. A data block (with a good checksum) whose only entry claims a 4 GiB value; the filter
+  // claims 2^32-1 blocks (it must simply match everything).
+  {
+    std::string data;
+    put_varint32(data, 0);
+    put_varint32(data, static_cast<uint32_t>(ikey("a").size()));
+    put_varint32(data, UINT32_MAX - 7);
+    data += ikey("a");
+    put_fixed32(data, 0);
+    put_fixed32(data, 1);
+    std::string filter(6, '\0');
+    encode_fixed32(filter.data(), UINT32_MAX);
+    filter[4] = 6;
+    filter[5] = 1;
+    const std::string d = block_with_trailer(data);
+    out.emplace_back("data entry claims a 4 GiB value",
+                     table_file(d, filter, index_block(handle_bytes(0, data.size()))));
+  }
+  return out;
+}
+
+manifest_state crafted_manifest_state() {
+  manifest_state m;
+  m.next_file_number = 10;
+  m.last_sequence = 5;
+  m.log_number = 2;
+  table_meta t;
+  t.number = 1;
+  t.size = 100;
+  t.entries = 1;
+  t.smallest = ikey("a");
+  t.largest = ikey("zzz");
+  m.tables.push_back(t);
+  return m;
+}
+
+/// A MANIFEST with a valid checksum whose table count claims 2^32 - 1 tables.
+std::string manifest_with_huge_count() {
+  std::string payload;
+  put_varint64(payload, 10);
+  put_varint64(payload, 5);
+  put_varint64(payload, 2);
+  put_varint32(payload, UINT32_MAX);
+  payload += std::string(30, '\x01');
+  std::string out;
+  put_fixed64(out, manifest_magic);
+  put_fixed32(out, manifest_version);
+  put_fixed32(out, static_cast<uint32_t>(payload.size()));
+  out += payload;
+  put_fixed32(out, crc32c::mask(crc32c::value(payload.data(), payload.size())));
+  return out;
+}
+
+/// A WAL whose one record (valid checksum) claims 4 GiB - 1 bytes, followed by a marker.
+std::string wal_with_huge_record() {
+  std::string w;
+  char header[log_header_size];
+  encode_fixed32(header + 4, UINT32_MAX);
+  header[8] = static_cast<char>(log_record_type::batch);
+  encode_fixed32(header, crc32c::mask(crc32c::value(header + 4, 5)));
+  w.append(header, sizeof header);
+  w += std::string(40, 'q');
+  return w;
+}
+
+/// Runs fn in a child process with its address space limited to what it uses now plus 256 MiB
+/// (not under sanitizers): a huge allocation fails there with bad_alloc. fn returns the child's
+/// exit status: 0 when it saw corruption_error as it should.
+int run_limited(const std::function<int()>& fn) {
+  return lsmt_test::run_in_child([&] {
+#ifndef LSMT_TEST_SANITIZED
+    unsigned long pages = 0;
+    if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+      if (std::fscanf(f, "%lu", &pages) != 1) pages = 0;
+      std::fclose(f);
+    }
+    if (pages != 0) {
+      const rlim_t limit =
+          static_cast<rlim_t>(pages) * static_cast<rlim_t>(::sysconf(_SC_PAGESIZE)) + (256u << 20);
+      const rlimit rl{limit, limit};
+      ::setrlimit(RLIMIT_AS, &rl);
+    }
+#endif
+    int status = 0;
+    try {
+      status = fn();
+    } catch (const std::bad_alloc&) {
+      status = 4;
+    }
+    lsmt_test::simulated_crash(status);
+  });
+}
+
+int expect_corruption(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const lsmt::error& e) {
+    if (e.code() == lsmt::errc::corruption) return 0;
+    std::fprintf(stderr, "expected corruption_error, got: %s\n", e.what());
+    return 3;
+  }
+  std::fprintf(stderr, "expected corruption_error, got no error\n");
+  return 5;
+}
+
+}  // namespace
+
+TEST_CASE("corruption: crafted files claiming huge sizes fail without allocating", "[corruption]") {
+  scratch_dir work("crafted");
+  SECTION("tables") {
+    for (const auto& [what, bytes] : crafted_tables()) {
+      INFO(what << " (" << bytes.size() << " bytes)");
+      CHECK(bytes.size() <= 200);
+      const fs::path dir = work.path() / "db";
+      fs::remove_all(dir);
+      fs::create_directory(dir);
+      write_file(dir / "000001.sst", bytes);
+      write_file(dir / "MANIFEST", encode_manifest(crafted_manifest_state()));
+      // Through the table reader, mapped and not, then through the store (reads too: a data block
+      // is only checked when first used).
+      for (const bool mmap : {true, false}) {
+        CHECK(run_limited([&] {
+                return expect_corruption([&] {
+                  auto file = lsmt::posix_file_system()->new_readable_file(
+                      (dir / "000001.sst").string(), mmap);
+                  auto t = table_reader::open(std::move(file), 1, table_options{},
+                                              std::make_shared<block_cache>(1 << 20));
+                  value_type type{};
+                  std::string value;
+                  uint64_t seq = 0;
+                  (void)t->get(make_lookup_key("a", max_sequence), &type, &value, &seq);
+                  auto it = t->new_iterator();
+                  for (it->seek_to_first(); it->valid(); it->next()) {
+                  }
+                });
+              }) == 0);
+      }
+      CHECK(run_limited([&] {
+              return expect_corruption([&] {
+                lsmt::db<> db(dir, reference_options());
+                (void)db.get("a");
+                (void)db.scan().to_vector();
+              });
+            }) == 0);
+    }
+  }
+  SECTION("MANIFEST claiming 2^32-1 tables") {
+    const fs::path dir = work.path() / "db-manifest";
+    fs::create_directory(dir);
+    write_file(dir / "MANIFEST", manifest_with_huge_count());
+    CHECK(run_limited([&] {
+            return expect_corruption([&] { lsmt::db<> db(dir, reference_options()); });
+          }) == 0);
+  }
+  SECTION("WAL record claiming 4 GiB, with data after it") {
+    // A bad record with no marker after it is a torn tail: the store opens, empty.
+    const fs::path dir = work.path() / "db-wal";
+    fs::create_directory(dir);
+    write_file(dir / "000003.log", wal_with_huge_record());
+    CHECK(run_limited([&] {
+            try {
+              lsmt::db<> db(dir, reference_options());
+              return db.scan().to_vector().empty() ? 0 : 6;
+            } catch (const lsmt::error& e) {
+              std::fprintf(stderr, "unexpected: %s\n", e.what());
+              return 3;
+            }
+          }) == 0);
+  }
+}

@@ -1,0 +1,141 @@
+// tests/fuzz/fuzz_common.hpp - helpers shared by the libFuzzer targets and make_corpus.cpp.
+//
+//   mem_file            a readable_file over bytes in memory, mapped (read() returns views) or
+//                       not (read() copies into scratch), so both reader paths get fuzzed.
+//   fix_*_checksums     recompute the checksums of whatever structure the bytes still have, so
+//                       mutations reach the decoders behind the checksums (a fuzzer cannot
+//                       forge a CRC32C by itself). The first input byte of a target chooses.
+//   build_small_store   the deterministic small store fuzz_open_store damages and make_corpus
+//                       takes its seed files from.
+//
+// Every target catches lsmt::error only: any other exception, a crash, a sanitizer report, a
+// leak, a hang (-timeout) or a huge allocation (-malloc_limit_mb) is a finding.
+#ifndef LSMT_FUZZ_COMMON_HPP
+#define LSMT_FUZZ_COMMON_HPP
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <string>
+#include <string_view>
+
+#include "lsmt.hpp"
+
+namespace lsmt_fuzz {
+
+using namespace lsmt::detail;
+
+class mem_file final : public lsmt::readable_file {
+ public:
+  mem_file(std::string data, bool mapped) : data_(std::move(data)), mapped_(mapped) {}
+  uint64_t size() const override { return data_.size(); }
+  bool is_mapped() const override { return mapped_; }
+  std::string_view read(uint64_t offset, size_t n, char* scratch) const override {
+    if (offset >= data_.size()) return {};
+    n = static_cast<size_t>(std::min<uint64_t>(n, data_.size() - offset));
+    if (mapped_) return {data_.data() + offset, n};
+    std::memcpy(scratch, data_.data() + offset, n);
+    return {scratch, n};
+  }
+
+ private:
+  std::string data_;
+  bool mapped_;
+};
+
+/// Recomputes the CRC of every record the log's lengths still delimit.
+inline void fix_wal_checksums(std::string& log) {
+  for (uint64_t off = 0; log.size() - off >= log_header_size;) {
+    const uint32_t len = decode_fixed32(log.data() + off + 4);
+    if (len > log.size() - off - log_header_size) break;
+    const uint32_t crc = crc32c::value(log.data() + off + 4, 5 + size_t{len});
+    encode_fixed32(log.data() + off, crc32c::mask(crc));
+    off += log_header_size + len;
+  }
+}
+
+/// Sets the payload length to what the file holds and recomputes the payload CRC.
+inline void fix_manifest_checksum(std::string& m) {
+  if (m.size() < manifest_header_size + manifest_trailer_size) return;
+  const size_t len = m.size() - manifest_header_size - manifest_trailer_size;
+  encode_fixed32(m.data() + 12, static_cast<uint32_t>(len));
+  encode_fixed32(m.data() + manifest_header_size + len,
+                 crc32c::mask(crc32c::value(m.data() + manifest_header_size, len)));
+}
+
+inline bool handle_fits(uint64_t offset, uint64_t size, uint64_t end) {
+  return size <= end && end - size >= block_trailer_size &&
+         offset <= end - size - block_trailer_size;
+}
+
+inline void fix_block_trailer(std::string& t, uint64_t offset, uint64_t size) {
+  const std::string_view contents(t.data() + offset, static_cast<size_t>(size));
+  encode_fixed32(t.data() + offset + size + 1, block_checksum(contents, t[offset + size]));
+}
+
+/// Recomputes the footer CRC, the filter and index trailers and the trailer of every data
+/// block the index still points at (within bounds).
+inline void fix_table_checksums(std::string& t) {
+  if (t.size() < footer_size) return;
+  char* f = t.data() + t.size() - footer_size;
+  const uint64_t footer_offset = t.size() - footer_size;
+  const uint64_t fo = decode_fixed64(f), fs = decode_fixed64(f + 8);
+  const uint64_t io = decode_fixed64(f + 16), is = decode_fixed64(f + 24);
+  encode_fixed32(f + 36, crc32c::mask(crc32c::value(f, 36)));
+  if (!handle_fits(io, is, footer_offset)) return;
+  fix_block_trailer(t, io, is);
+  if (!handle_fits(fo, fs, io)) return;
+  fix_block_trailer(t, fo, fs);
+  try {
+    block_iter it;
+    it.reset(std::string_view(t.data() + io, static_cast<size_t>(is)), {0, io});
+    for (it.seek_to_first(); it.valid(); it.next()) {
+      std::string_view v = it.value();
+      uint64_t off = 0, size = 0;
+      if (get_varint64(v, &off) && get_varint64(v, &size) && handle_fits(off, size, fo)) {
+        fix_block_trailer(t, off, size);
+      }
+    }
+  } catch (const lsmt::error&) {
+  }
+}
+
+inline lsmt::options small_store_options() {
+  lsmt::options o;
+  o.memtable_max_entries = 24;
+  o.compaction_interval = 6;
+  o.minimum_sstables = 2;
+  o.block_size = 1024;
+  o.block_cache_bytes = 1 << 20;
+  return o;
+}
+
+/// A small store (a few tables with tombstones, a MANIFEST, a WAL with two sync markers),
+/// always the same for a given seed.
+inline void build_small_store(const std::filesystem::path& dir, uint64_t seed = 42) {
+  std::mt19937_64 rng(seed);
+  lsmt::db<> db(dir, small_store_options());
+  auto op = [&](bool sync) {
+    lsmt::write_options wo;
+    wo.sync = sync;
+    const std::string k = "key" + std::to_string(rng() % 120);
+    if (rng() % 4 == 0) {
+      db.erase(k, wo);
+    } else {
+      db.put(k, std::string(rng() % 40, static_cast<char>('a' + rng() % 26)), wo);
+    }
+  };
+  for (int i = 0; i < 60; ++i) op(false);
+  db.compact();
+  for (int i = 0; i < 50; ++i) op(false);
+  db.flush();
+  for (int i = 0; i < 12; ++i) op(i == 3 || i == 7);
+  db.close();
+}
+
+}  // namespace lsmt_fuzz
+
+#endif  // LSMT_FUZZ_COMMON_HPP

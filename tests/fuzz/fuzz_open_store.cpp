@@ -1,0 +1,121 @@
+// tests/fuzz/fuzz_open_store.cpp - a damaged store directory: open it, read it, close it.
+//
+// A small reference store (build_small_store) is created once per process in a temp dir. Each
+// input is a list of 4-byte edits applied to a copy of its files (LOCK excluded):
+//   byte 0: op (top 2 bits: 0 set byte, 1 xor byte, 2 truncate, 3 zero 4 bytes) | file (low 6
+//           bits, modulo the number of files, in name order)
+//   bytes 1-2: offset (little-endian, modulo the file size; for a truncation, modulo size + 1)
+//   byte 3: the value (set / xor)
+// Then the store is opened, every key is read, it is scanned both ways, and closed. Only
+// lsmt::error may be thrown.
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "fuzz_common.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path temp_root() {
+  if (::access("/dev/shm", W_OK | X_OK) == 0) return "/dev/shm";
+  return fs::temp_directory_path();
+}
+
+struct reference {
+  fs::path root;
+  std::vector<std::pair<std::string, std::string>> files;
+  reference() {
+    root = temp_root() / ("lsmt-fuzz-open-" + std::to_string(::getpid()));
+    fs::remove_all(root);
+    fs::create_directories(root);
+    lsmt_fuzz::build_small_store(root / "ref");
+    for (const auto& e : fs::directory_iterator(root / "ref")) {
+      const std::string name = e.path().filename();
+      if (name == "LOCK") continue;
+      std::ifstream in(e.path(), std::ios::binary);
+      files.emplace_back(name, std::string(std::istreambuf_iterator<char>(in), {}));
+    }
+    std::sort(files.begin(), files.end());
+  }
+  ~reference() {
+    std::error_code ec;
+    fs::remove_all(root, ec);
+  }
+};
+
+reference& ref() {
+  static reference r;
+  return r;
+}
+
+void cleanup() {
+  std::error_code ec;
+  fs::remove_all(ref().root, ec);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  ref();
+  std::atexit(cleanup);
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  reference& r = ref();
+  std::vector<std::string> bytes;
+  for (const auto& f : r.files) bytes.push_back(f.second);
+  for (size_t i = 0; i + 4 <= size && i < 4 * 32; i += 4) {
+    const unsigned op = data[i] >> 6;
+    std::string& b = bytes[(data[i] & 63u) % bytes.size()];
+    const size_t raw = data[i + 1] | (size_t{data[i + 2]} << 8);
+    if (op == 2) {
+      b.resize(raw % (b.size() + 1));
+      continue;
+    }
+    if (b.empty()) continue;
+    const size_t off = raw % b.size();
+    if (op == 0) {
+      b[off] = static_cast<char>(data[i + 3]);
+    } else if (op == 1) {
+      b[off] = static_cast<char>(b[off] ^ (data[i + 3] == 0 ? 1 : data[i + 3]));
+    } else {
+      for (size_t j = off; j < b.size() && j < off + 4; ++j) b[j] = 0;
+    }
+  }
+  const fs::path dir = r.root / "work";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  for (size_t f = 0; f < bytes.size(); ++f) {
+    std::ofstream out(dir / r.files[f].first, std::ios::binary);
+    out.write(bytes[f].data(), static_cast<std::streamsize>(bytes[f].size()));
+  }
+  try {
+    lsmt::db<> db(dir, lsmt_fuzz::small_store_options());
+    for (int k = 0; k < 120; ++k) {
+      try {
+        (void)db.get("key" + std::to_string(k));
+      } catch (const lsmt::error&) {
+      }
+    }
+    try {
+      auto it = db.new_iterator();
+      for (it.seek_to_first(); it.valid(); it.next()) (void)it.value();
+      for (it.seek_to_last(); it.valid(); it.prev()) (void)it.key();
+    } catch (const lsmt::error&) {
+    }
+    db.close();
+  } catch (const lsmt::error&) {
+  }
+  return 0;
+}
