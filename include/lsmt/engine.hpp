@@ -409,8 +409,15 @@ class engine {
     // The old log is made durable before any write goes to the new one: the new
     // log could otherwise reach the disk first (a synced write, or writeback),
     // and a power loss would keep later writes while losing earlier ones.
-    log_->sync();
-    log_->close();
+    try {
+      log_->sync();
+      log_->close();
+    } catch (const std::exception& e) {
+      // After a failed fsync the kernel may have dropped the dirty pages: the
+      // log can no longer be trusted, so writes stop until the store is reopened.
+      fail(std::string("WAL sync at rotation failed: ") + e.what());
+      throw;
+    }
     std::lock_guard<std::mutex> s(state_mutex_);
     imms_.push_front(imm_slot{mem_, log_number_});
     ++rotations_;
