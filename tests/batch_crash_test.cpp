@@ -31,42 +31,12 @@
 
 #include "lsmt.hpp"
 #include "test_catch.hpp"
+#include "test_util.hpp"
 
 namespace {
 
 using store_t = lsmt::db<>;
-
-std::filesystem::path base_dir() {
-  if (const char* d = std::getenv("LSMT_TEST_TMPDIR"); d != nullptr && *d != '\0') return d;
-  if (::access("/dev/shm", W_OK | X_OK) == 0) return "/dev/shm";
-  return std::filesystem::temp_directory_path();
-}
-
-class temp_dir {
- public:
-  explicit temp_dir(const std::string& tag) {
-    static std::atomic<int> counter{0};
-    path_ = base_dir() / ("lsmt-test-" + std::to_string(::getpid()) + "-" + tag + "-" +
-                          std::to_string(counter++));
-    std::filesystem::remove_all(path_);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
-
-uint64_t env_u64(const char* name, uint64_t fallback) {
-  const char* v = std::getenv(name);
-  if (v == nullptr || *v == '\0') return fallback;
-  return std::strtoull(v, nullptr, 10);
-}
+using lsmt_test::env_u64;
 
 constexpr int group_keys = 6;  // K
 
@@ -89,16 +59,7 @@ lsmt::options crash_options(std::mt19937_64& rng) {
 // Reports are 8-byte records (<= PIPE_BUF, so each write is atomic):
 // generation * 2 + (0 for a batch, 1 for a transaction).
 void report(int fd, uint64_t gen, bool tx) {
-  const uint64_t rec = gen * 2 + (tx ? 1 : 0);
-  const char* p = reinterpret_cast<const char*>(&rec);
-  size_t left = sizeof rec;
-  while (left > 0) {
-    const ssize_t n = ::write(fd, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) ::_exit(3);
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
+  lsmt_test::write_u64_or_exit(fd, gen * 2 + (tx ? 1 : 0));
 }
 
 // The child: never returns.
@@ -154,8 +115,8 @@ group_state read_group(const store_t& db, std::string (*key)(int)) {
       continue;
     }
     if (g.gen && value_gen(*v) != *g.gen) {
-      g.problem = key(j) + " holds generation " + std::to_string(value_gen(*v)) + " but " +
-                  key(0) + ".. hold " + std::to_string(*g.gen);
+      g.problem = key(j) + " holds generation " + std::to_string(value_gen(*v)) + " but " + key(0) +
+                  ".. hold " + std::to_string(*g.gen);
     }
     if (!g.gen) g.gen = value_gen(*v);
     if (*v != gen_value(value_gen(*v), v->size() - v->find('|') - 1)) {
@@ -168,14 +129,13 @@ group_state read_group(const store_t& db, std::string (*key)(int)) {
 
 }  // namespace
 
-TEST_CASE("batch crash: batches and transactions are never half-applied after a crash",
-          "[crash]") {
+TEST_CASE("batch crash: batches and transactions are never half-applied after a crash", "[crash]") {
   const uint64_t seed = env_u64("LSMT_TEST_SEED", std::random_device{}());
   const uint64_t rounds = env_u64("LSMT_TEST_ITERATIONS", 12);
   CAPTURE(seed);
   INFO("rerun with LSMT_TEST_SEED=" << seed);
   std::mt19937_64 rng(seed);
-  temp_dir dir("crash");
+  lsmt_test::temp_dir dir(lsmt_test::store_base_dir(), "lsmt-test-crash");
   uint64_t acked_batch = 0;
   uint64_t acked_tx = 0;
   uint64_t total_acks = 0;

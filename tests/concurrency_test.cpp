@@ -30,38 +30,18 @@
 
 #include "lsmt.hpp"
 #include "test_catch.hpp"
+#include "test_util.hpp"
 
 namespace {
 
 using store_t = lsmt::db<>;
 using namespace std::chrono_literals;
 
-// Where test stores go: $LSMT_TEST_TMPDIR, else /dev/shm (tmpfs: fsync is cheap),
-// else the system temporary directory.
-std::filesystem::path base_dir() {
-  if (const char* d = std::getenv("LSMT_TEST_TMPDIR"); d != nullptr && *d != '\0') return d;
-  if (::access("/dev/shm", W_OK | X_OK) == 0) return "/dev/shm";
-  return std::filesystem::temp_directory_path();
-}
-
-class temp_dir {
- public:
-  explicit temp_dir(const std::string& tag) {
-    static std::atomic<int> counter{0};
-    path_ = base_dir() / ("lsmt-test-" + std::to_string(::getpid()) + "-" + tag + "-" +
-                          std::to_string(counter++));
-    std::filesystem::remove_all(path_);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
+// Stores go under $LSMT_TEST_TMPDIR, else /dev/shm (tmpfs: fsync is cheap), else the system
+// temporary directory.
+struct temp_dir : lsmt_test::temp_dir {
+  explicit temp_dir(const std::string& tag)
+      : lsmt_test::temp_dir(lsmt_test::store_base_dir(), "lsmt-test-" + tag) {}
 };
 
 std::chrono::milliseconds phase_duration() {
@@ -95,10 +75,10 @@ class failures {
   size_t count_ = 0;
 };
 
-#define REQUIRE_NO_FAILURES(f)   \
-  do {                           \
-    INFO((f).report());          \
-    REQUIRE((f).count() == 0u);  \
+#define REQUIRE_NO_FAILURES(f)  \
+  do {                          \
+    INFO((f).report());         \
+    REQUIRE((f).count() == 0u); \
   } while (0)
 
 // Counter values: 16 decimal digits, then padding so tables grow.
@@ -159,7 +139,8 @@ TEST_CASE("concurrency: monotonic reads and atomic batches under flushes and com
             last_single[w] = c;
           } else {
             store_t::batch b;
-            for (int j = 0; j < batch_keys; ++j) b.put(batch_key(w, j), encode_counter(c, rng() % 40));
+            for (int j = 0; j < batch_keys; ++j)
+              b.put(batch_key(w, j), encode_counter(c, rng() % 40));
             // Churn in the same batch: filler keys come and go.
             const std::string filler = "w" + std::to_string(w) + "/f" + std::to_string(rng() % 64);
             if (rng() % 3 == 0) {
@@ -444,12 +425,17 @@ TEST_CASE("concurrency: close() racing with readers and writers", "[concurrency]
               case 1: {
                 store_t::batch b;
                 ++c;
-                for (int j = 0; j < batch_keys; ++j) b.put(p + std::to_string(j), encode_counter(c));
+                for (int j = 0; j < batch_keys; ++j)
+                  b.put(p + std::to_string(j), encode_counter(c));
                 db->write(b);
                 break;
               }
-              case 2: db->put(p + "x" + std::to_string(rng() % 100), "v"); break;
-              case 3: (void)db->get(p + "0"); break;
+              case 2:
+                db->put(p + "x" + std::to_string(rng() % 100), "v");
+                break;
+              case 3:
+                (void)db->get(p + "0");
+                break;
               case 4: {
                 auto it = db->new_iterator();
                 for (it.seek_to_first(); it.valid(); it.next()) {
@@ -457,7 +443,9 @@ TEST_CASE("concurrency: close() racing with readers and writers", "[concurrency]
                 kept.emplace(db->new_iterator(p, std::nullopt));
                 break;
               }
-              case 5: (void)db->scan().to_vector(); break;
+              case 5:
+                (void)db->scan().to_vector();
+                break;
               case 6: {
                 auto snap = db->get_snapshot();
                 (void)db->get(p + "1", lsmt::read_options{&snap});
@@ -517,8 +505,7 @@ TEST_CASE("concurrency: close() racing with readers and writers", "[concurrency]
   }
 }
 
-TEST_CASE("concurrency: snapshots, iterators and views outlive the db object",
-          "[concurrency]") {
+TEST_CASE("concurrency: snapshots, iterators and views outlive the db object", "[concurrency]") {
   temp_dir dir("outlive");
   auto db = std::make_unique<store_t>(dir.path(), small_options());
   std::vector<std::pair<std::string, std::string>> expected;
@@ -563,8 +550,8 @@ TEST_CASE("concurrency: snapshots, iterators and views outlive the db object",
             for (it.seek_to_last(); it.valid(); it.prev()) got.emplace_back(it.key(), it.value());
             std::reverse(got.begin(), got.end());
           }
-          if (got != expected) fail.add("an iterator's walk changed (db gone: " +
-                                        std::to_string(gone) + ")");
+          if (got != expected)
+            fail.add("an iterator's walk changed (db gone: " + std::to_string(gone) + ")");
           if (gone) {
             ++after;
             walks_after.fetch_add(1);

@@ -67,30 +67,11 @@ using model_t = std::map<std::string, std::string>;
 using lsmt::detail::decode_fixed32;
 using lsmt::detail::decode_fixed64;
 
-// Stores live in /dev/shm when possible: thousands of opens, each with fsyncs.
-fs::path base_dir() {
-  if (const char* d = std::getenv("LSMT_TEST_TMPDIR"); d != nullptr && *d != '\0') return d;
-  if (::access("/dev/shm", W_OK | X_OK) == 0) return "/dev/shm";
-  return fs::temp_directory_path();
-}
-
-class scratch_dir {
- public:
-  explicit scratch_dir(const std::string& tag) {
-    std::string tmpl = (base_dir() / ("lsmt-corruption-" + tag + "-XXXXXX")).string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp " + tmpl);
-    path_ = tmpl;
-  }
-  ~scratch_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  scratch_dir(const scratch_dir&) = delete;
-  scratch_dir& operator=(const scratch_dir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
+// Stores live in /dev/shm when possible (lsmt_test::store_base_dir()): thousands of opens, each
+// with fsyncs.
+struct scratch_dir : lsmt_test::temp_dir {
+  explicit scratch_dir(const std::string& tag)
+      : lsmt_test::temp_dir(lsmt_test::store_base_dir(), "lsmt-corruption-" + tag) {}
 };
 
 std::string read_file(const fs::path& p) {
@@ -102,12 +83,6 @@ void write_file(const fs::path& p, const std::string& bytes) {
   std::ofstream out(p, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   if (!out) throw std::runtime_error("cannot write " + p.string());
-}
-
-size_t env_size(const char* name, size_t fallback) {
-  const char* v = std::getenv(name);
-  if (v == nullptr || *v == '\0') return fallback;
-  return static_cast<size_t>(std::strtoull(v, nullptr, 10));
 }
 
 lsmt::options reference_options() {
@@ -350,8 +325,9 @@ TEST_CASE("corruption: damaged WAL, tables and MANIFEST give right data or corru
 #else
   const size_t default_positions = 200;
 #endif
-  const size_t sst_positions =
-      std::max<size_t>(1, env_size("LSMT_CORRUPTION_SST_POSITIONS", default_positions));
+  const size_t sst_positions = std::max<size_t>(
+      1,
+      static_cast<size_t>(lsmt_test::env_u64("LSMT_CORRUPTION_SST_POSITIONS", default_positions)));
 
   size_t cases = 0;
   size_t corruption_errors = 0;

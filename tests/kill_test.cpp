@@ -43,30 +43,12 @@ namespace {
 namespace fs = std::filesystem;
 using model_t = std::map<std::string, std::string>;
 using clock_type = std::chrono::steady_clock;
+using lsmt_test::wait_child;
 
-fs::path base_dir() {
-  if (const char* d = std::getenv("LSMT_TEST_TMPDIR"); d != nullptr && *d != '\0') return d;
-  if (::access("/dev/shm", W_OK | X_OK) == 0) return "/dev/shm";
-  return fs::temp_directory_path();
-}
-
-class scratch_dir {
- public:
-  explicit scratch_dir(const std::string& tag) {
-    std::string tmpl = (base_dir() / ("lsmt-kill-" + tag + "-XXXXXX")).string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp " + tmpl);
-    path_ = tmpl;
-  }
-  ~scratch_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  scratch_dir(const scratch_dir&) = delete;
-  scratch_dir& operator=(const scratch_dir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
+// Stores live under lsmt_test::store_base_dir() ($LSMT_TEST_TMPDIR, else /dev/shm).
+struct scratch_dir : lsmt_test::temp_dir {
+  explicit scratch_dir(const std::string& tag)
+      : lsmt_test::temp_dir(lsmt_test::store_base_dir(), "lsmt-kill-" + tag) {}
 };
 
 double env_seconds(const char* name, double fallback) {
@@ -157,27 +139,15 @@ lsmt::options cycle_options(uint64_t seed) {
   return o;
 }
 
-void write_u64(int fd, uint64_t v) {
-  const char* p = reinterpret_cast<const char*>(&v);
-  size_t left = sizeof v;  // <= PIPE_BUF: the write is atomic
-  while (left > 0) {
-    const ssize_t n = ::write(fd, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) ::_exit(3);
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
-}
-
 // The child: opens the store, runs the workload, reports each acknowledged op. Never returns.
 [[noreturn]] void child_main(const fs::path& dir, uint64_t seed, int fd) {
   try {
     lsmt::db<> db(dir, cycle_options(seed));
-    write_u64(fd, 0);  // opened
+    lsmt_test::write_u64_or_exit(fd, 0);  // opened
     workload w(seed);
     for (uint64_t i = 1;; ++i) {
       run(db, w.next());
-      write_u64(fd, i);  // ops [0, i) are acknowledged
+      lsmt_test::write_u64_or_exit(fd, i);  // ops [0, i) are acknowledged
     }
   } catch (const std::exception& e) {
     const std::string msg = std::string("kill_test child failed: ") + e.what() + "\n";
@@ -203,15 +173,6 @@ model_t scan(const lsmt::db<>& db) {
   model_t m;
   for (const auto& [k, v] : db.scan().to_vector()) m.emplace(k, v);
   return m;
-}
-
-int wait_child(pid_t pid) {
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return -1;
-  }
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 }  // namespace

@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "test_catch.hpp"
+#include "test_util.hpp"
 
 namespace {
 
@@ -21,18 +21,8 @@ using lsmt::detail::internal_iterator;
 using lsmt::detail::memtable;
 using lsmt::detail::value_type;
 
-struct ikey_less {
-  bool operator()(const std::string& a, const std::string& b) const {
-    return compare_internal_keys(a, b) < 0;
-  }
-};
-using model = std::map<std::string, std::string, ikey_less>;
-
-std::string ikey(std::string_view user_key, uint64_t seq, value_type t) {
-  std::string k;
-  lsmt::detail::append_internal_key(k, user_key, seq, t);
-  return k;
-}
+using lsmt_test::ikey;
+using model = std::map<std::string, std::string, lsmt_test::ikey_less>;
 
 // Keys from a tiny alphabet that includes NUL and 0xFF, so many user keys get
 // several versions and prefixes of each other occur.

@@ -28,45 +28,15 @@
 
 #include "lsmt.hpp"
 #include "test_catch.hpp"
+#include "test_util.hpp"
 
 namespace {
 
 using model_t = std::map<std::string, std::string>;
 using store_t = lsmt::db<>;
+using lsmt_test::env_u64;
 
-// Where test stores go: $LSMT_TEST_TMPDIR, else /dev/shm (tmpfs: fsync is cheap, which
-// keeps this test fast), else the system temporary directory.
-std::filesystem::path base_dir() {
-  if (const char* d = std::getenv("LSMT_TEST_TMPDIR"); d != nullptr && *d != '\0') return d;
-  if (::access("/dev/shm", W_OK | X_OK) == 0) return "/dev/shm";
-  return std::filesystem::temp_directory_path();
-}
-
-class temp_dir {
- public:
-  explicit temp_dir(const std::string& tag) {
-    static std::atomic<int> counter{0};
-    path_ = base_dir() / ("lsmt-test-" + std::to_string(::getpid()) + "-" + tag + "-" +
-             std::to_string(counter++));
-    std::filesystem::remove_all(path_);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
-
-uint64_t env_u64(const char* name, uint64_t fallback) {
-  const char* v = std::getenv(name);
-  if (v == nullptr || *v == '\0') return fallback;
-  return std::strtoull(v, nullptr, 10);
-}
+// Stores go under lsmt_test::store_base_dir(): /dev/shm by default, which keeps this test fast.
 
 // Printable form of arbitrary bytes, for failure messages.
 std::string show(const std::string& s) {
@@ -111,8 +81,8 @@ std::string show(const kv_vector& v, const kv_vector* want = nullptr) {
     out += "first difference at #" + std::to_string(i) + ": got ";
     out += i < v.size() ? show(v[i].first) + "=" + show_short(v[i].second) : "<end>";
     out += ", want ";
-    out += i < want->size() ? show((*want)[i].first) + "=" + show_short((*want)[i].second)
-                            : "<end>";
+    out +=
+        i < want->size() ? show((*want)[i].first) + "=" + show_short((*want)[i].second) : "<end>";
     out += "\n  ";
   }
   out += "[";
@@ -138,7 +108,8 @@ kv_vector model_slice(const model_t& m, const std::optional<std::string>& lo,
 
 class model_runner {
  public:
-  model_runner(uint64_t seed, size_t ops) : seed_(seed), ops_(ops), rng_(seed), dir_("model") {
+  model_runner(uint64_t seed, size_t ops)
+      : seed_(seed), ops_(ops), rng_(seed), dir_(lsmt_test::store_base_dir(), "lsmt-test-model") {
     make_key_pool();
   }
 
@@ -162,7 +133,8 @@ class model_runner {
   bool chance(double p) { return std::bernoulli_distribution(p)(rng_); }
 
   void make_key_pool() {
-    static const char alphabet[] = {'\0', '\x01', 'a', 'b', 'c', 'm', '\x7f', '\x80', '\xfe', '\xff'};
+    static const char alphabet[] = {'\0', '\x01', 'a',    'b',    'c',
+                                    'm',  '\x7f', '\x80', '\xfe', '\xff'};
     std::set<std::string> keys;
     keys.insert("");  // the empty key is a key like any other
     keys.insert(std::string(1, '\0'));
@@ -270,8 +242,8 @@ class model_runner {
   }
 
   std::string where() const {
-    return "seed=" + std::to_string(seed_) + " op#" + std::to_string(op_index_) + " (" +
-           last_op_ + ") " + config_;
+    return "seed=" + std::to_string(seed_) + " op#" + std::to_string(op_index_) + " (" + last_op_ +
+           ") " + config_;
   }
 
   void do_put() {
@@ -306,7 +278,8 @@ class model_runner {
         it == m.end() ? std::nullopt : std::optional<std::string>(it->second);
     MODEL_CHECK(got == want, where() << " get(" << show(k) << ") snapshot=" << (snap != nullptr)
                                      << " got " << show(got) << " want " << show(want));
-    MODEL_CHECK(db_->contains(k, ro) == want.has_value(), where() << " contains(" << show(k) << ")");
+    MODEL_CHECK(db_->contains(k, ro) == want.has_value(), where()
+                                                              << " contains(" << show(k) << ")");
   }
 
   void do_batch() {
@@ -335,9 +308,11 @@ class model_runner {
   void check_view(const View& view, const kv_vector& want, const std::string& what) {
     kv_vector walked;
     for (const auto& kv : view) walked.emplace_back(kv.first, kv.second);
-    MODEL_CHECK(walked == want, where() << " " << what << " by iteration\n  " << show(walked, &want));
+    MODEL_CHECK(walked == want, where()
+                                    << " " << what << " by iteration\n  " << show(walked, &want));
     const kv_vector collected = view.to_vector();  // restarts the walk
-    MODEL_CHECK(collected == want, where() << " " << what << " to_vector\n  " << show(collected, &want));
+    MODEL_CHECK(collected == want,
+                where() << " " << what << " to_vector\n  " << show(collected, &want));
     MODEL_CHECK(view.empty() == want.empty(), where() << " " << what << " empty()");
   }
 
@@ -393,14 +368,16 @@ class model_runner {
             const std::optional<std::string>& hi, const std::string& what) {
     std::optional<size_t> pos;  // index into frozen, nullopt = not valid
     auto first_ge = [&](const std::string& k) -> std::optional<size_t> {
-      auto i = std::lower_bound(frozen.begin(), frozen.end(), k,
-                                [](const auto& kv, const std::string& key) { return kv.first < key; });
+      auto i =
+          std::lower_bound(frozen.begin(), frozen.end(), k,
+                           [](const auto& kv, const std::string& key) { return kv.first < key; });
       if (i == frozen.end()) return std::nullopt;
       return static_cast<size_t>(i - frozen.begin());
     };
     auto last_le = [&](const std::string& k) -> std::optional<size_t> {
-      auto i = std::upper_bound(frozen.begin(), frozen.end(), k,
-                                [](const std::string& key, const auto& kv) { return key < kv.first; });
+      auto i =
+          std::upper_bound(frozen.begin(), frozen.end(), k,
+                           [](const std::string& key, const auto& kv) { return key < kv.first; });
       if (i == frozen.begin()) return std::nullopt;
       return static_cast<size_t>(i - frozen.begin() - 1);
     };
@@ -464,8 +441,8 @@ class model_runner {
       moves += move + " ";
       MODEL_CHECK(it.valid() == pos.has_value(),
                   where() << " " << what << " lo=" << show(lo) << " hi=" << show(hi)
-                          << " valid()=" << it.valid() << " after moves: " << moves
-                          << "\n  want " << (pos ? show(frozen[*pos].first) : "<invalid>")
+                          << " valid()=" << it.valid() << " after moves: " << moves << "\n  want "
+                          << (pos ? show(frozen[*pos].first) : "<invalid>")
                           << (it.valid() ? "\n  got " + show(it.key()) : std::string())
                           << "\n  frozen " << show(frozen));
       if (pos) {
@@ -565,10 +542,11 @@ class model_runner {
     const size_t n = uniform(1, 15);
     for (size_t i = 0; i < n; ++i) {
       const size_t r = uniform(0, 9);
-      const std::string k = chance(0.7) && !touched.empty() && interfere
-                                ? *std::next(touched.begin(), static_cast<std::ptrdiff_t>(
-                                                                  uniform(0, touched.size() - 1)))
-                                : any_key();
+      const std::string k =
+          chance(0.7) && !touched.empty() && interfere
+              ? *std::next(touched.begin(),
+                           static_cast<std::ptrdiff_t>(uniform(0, touched.size() - 1)))
+              : any_key();
       if (r < 4) {
         const std::string v = any_value();
         tx.put(k, v);
@@ -670,7 +648,7 @@ class model_runner {
   const uint64_t seed_;
   const size_t ops_;
   std::mt19937_64 rng_;
-  temp_dir dir_;
+  lsmt_test::temp_dir dir_;
   std::unique_ptr<store_t> db_;
   std::vector<std::string> pool_;
   model_t model_;
@@ -705,7 +683,7 @@ TEST_CASE("model: random operations match std::map", "[model]") {
 
 TEST_CASE("model: empty and NUL/0xFF keys and values round-trip through flush and reopen",
           "[model]") {
-  temp_dir dir("edge");
+  lsmt_test::temp_dir dir(lsmt_test::store_base_dir(), "lsmt-test-edge");
   const std::vector<std::pair<std::string, std::string>> entries = {
       {"", "empty key"},
       {std::string(1, '\0'), ""},

@@ -12,7 +12,7 @@
 #include "lsmt/block_cache.hpp"
 #include "lsmt/sstable_builder.hpp"
 #include "lsmt/sstable_reader.hpp"
-#include "test_catch.hpp"
+#include "test_util.hpp"
 
 namespace {
 
@@ -29,63 +29,24 @@ using lsmt::detail::table_options;
 using lsmt::detail::table_reader;
 using lsmt::detail::value_type;
 
-struct ikey_less {
-  bool operator()(const std::string& a, const std::string& b) const {
-    return compare_internal_keys(a, b) < 0;
-  }
-};
-using model = std::map<std::string, std::string, ikey_less>;
+using lsmt_test::ikey;
+using model = std::map<std::string, std::string, lsmt_test::ikey_less>;
 
-std::string ikey(std::string_view user_key, uint64_t seq, value_type t) {
-  std::string k;
-  lsmt::detail::append_internal_key(k, user_key, seq, t);
-  return k;
-}
-
-class memory_writable_file : public lsmt::writable_file {
- public:
-  explicit memory_writable_file(std::shared_ptr<std::string> out) : out_(std::move(out)) {}
-  void append(std::string_view data) override { out_->append(data.data(), data.size()); }
-  void flush() override {}
-  void sync() override {}
-  void close() override {}
-  uint64_t size() const override { return out_->size(); }
-
- private:
-  std::shared_ptr<std::string> out_;
-};
-
-// mapped == true: read() returns views into the buffer, like an mmap'ed file.
-class memory_readable_file : public lsmt::readable_file {
- public:
-  memory_readable_file(std::string data, bool mapped) : data_(std::move(data)), mapped_(mapped) {}
-  uint64_t size() const override { return data_.size(); }
-  std::string_view read(uint64_t offset, size_t n, char* scratch) const override {
-    if (offset >= data_.size()) return {};
-    n = std::min<uint64_t>(n, data_.size() - offset);
-    if (mapped_) return std::string_view(data_).substr(offset, n);
-    std::memcpy(scratch, data_.data() + offset, n);
-    return {scratch, n};
-  }
-  bool is_mapped() const override { return mapped_; }
-
- private:
-  std::string data_;
-  bool mapped_;
-};
+using lsmt_test::memory_readable_file;  // mapped == true: views into the buffer, like mmap
+using lsmt_test::memory_writable_file;
 
 std::string build_table(const model& m, const table_options& opts = {}) {
-  auto out = std::make_shared<std::string>();
-  table_builder b(opts, std::make_unique<memory_writable_file>(out));
+  std::string out;
+  table_builder b(opts, std::make_unique<memory_writable_file>(&out));
   for (const auto& [k, v] : m) b.add(k, v);
   b.finish();
   REQUIRE(b.entry_count() == m.size());
-  REQUIRE(b.file_size() == out->size());
+  REQUIRE(b.file_size() == out.size());
   if (!m.empty()) {
     REQUIRE(b.smallest_key() == m.begin()->first);
     REQUIRE(b.largest_key() == m.rbegin()->first);
   }
-  return *out;
+  return out;
 }
 
 std::shared_ptr<table_reader> open_table(const std::string& bytes, bool mapped,
@@ -372,7 +333,8 @@ TEST_CASE("sstable: values bigger than a block", "[sstable]") {
 }
 
 TEST_CASE("sstable: builder rejects out-of-order and invalid keys", "[sstable]") {
-  table_builder b({}, std::make_unique<memory_writable_file>(std::make_shared<std::string>()));
+  std::string out;
+  table_builder b({}, std::make_unique<memory_writable_file>(&out));
   b.add(ikey("b", 5, value_type::value), "");
   REQUIRE_THROWS_AS(b.add(ikey("a", 6, value_type::value), ""), lsmt::invalid_argument_error);
   REQUIRE_THROWS_AS(b.add(ikey("b", 5, value_type::value), ""), lsmt::invalid_argument_error);

@@ -1,7 +1,9 @@
 // tests/test_util.hpp - helpers shared by the lsmt test files.
 //
 //   lsmt_test::temp_dir      a fresh directory under /tmp (mkdtemp), removed recursively when
-//                            the object is destroyed.
+//                            the object is destroyed; or under another base directory, such as
+//                            store_base_dir() ($LSMT_TEST_TMPDIR, else /dev/shm, else the system
+//                            temporary directory) for tests that open many stores.
 //   lsmt_test::run_in_child  forks; the child runs a function and then _exit(0)s without running
 //                            destructors or atexit handlers (a simulated process crash: whatever
 //                            the function leaked or left open is abandoned, not closed). Returns
@@ -9,6 +11,11 @@
 //   LSMT_TEST_RNG(name)      declares `lsmt_test::seeded_rng name` and INFOs its seed, so every
 //                            failing assertion after it prints the seed. The seed is random unless
 //                            the environment variable LSMT_TEST_SEED is set (to reproduce a run).
+//   lsmt_test::env_u64       an unsigned integer from the environment, or a default.
+//   lsmt_test::write_u64_or_exit, wait_child
+//                            pipe reports from a forked child, and waiting for it.
+//   lsmt_test::ikey, ikey_less, memory_readable_file, memory_writable_file
+//                            internal keys ordered like the engine's, and files held in memory.
 #ifndef LSMT_TEST_UTIL_HPP
 #define LSMT_TEST_UTIL_HPP
 
@@ -16,28 +23,43 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <filesystem>
 #include <functional>
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
 
+#include "lsmt/file_system.hpp"
+#include "lsmt/internal_key.hpp"
 #include "test_catch.hpp"
 
 namespace lsmt_test {
 
-/// A unique directory under /tmp, removed (with everything in it) by the destructor.
+/// Where tests that open many stores keep them: $LSMT_TEST_TMPDIR, else /dev/shm (tmpfs: fsync
+/// is cheap), else the system temporary directory.
+inline std::filesystem::path store_base_dir() {
+  if (const char* d = std::getenv("LSMT_TEST_TMPDIR"); d != nullptr && *d != '\0') return d;
+  if (::access("/dev/shm", W_OK | X_OK) == 0) return "/dev/shm";
+  return std::filesystem::temp_directory_path();
+}
+
+/// A unique directory (under /tmp unless another base is given), removed (with everything in
+/// it) by the destructor.
 class temp_dir {
  public:
-  explicit temp_dir(const std::string& prefix = "lsmt-test") {
-    std::string tmpl = "/tmp/" + prefix + "-XXXXXX";
+  explicit temp_dir(const std::string& prefix = "lsmt-test") : temp_dir("/tmp", prefix) {}
+  temp_dir(const std::filesystem::path& base, const std::string& prefix) {
+    std::string tmpl = (base / (prefix + "-XXXXXX")).string();
     if (::mkdtemp(tmpl.data()) == nullptr) {
       throw std::system_error(errno, std::generic_category(), "mkdtemp " + tmpl);
     }
@@ -96,6 +118,37 @@ inline int run_in_child(const std::function<void()>& fn) {
   return -1;
 }
 
+/// Waits for child pid: its exit status, 128 + the signal that killed it, or -1 on error.
+inline int wait_child(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return -1;
+  }
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/// Writes v (8 bytes, <= PIPE_BUF: atomic on a pipe) to fd; _exit(3)s if it cannot. For
+/// children reporting progress to their parent.
+inline void write_u64_or_exit(int fd, uint64_t v) {
+  const char* p = reinterpret_cast<const char*>(&v);
+  size_t left = sizeof v;
+  while (left > 0) {
+    const ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) ::_exit(3);
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+}
+
+/// $name as a decimal unsigned integer, or fallback if it is unset or empty.
+inline uint64_t env_u64(const char* name, uint64_t fallback) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return fallback;
+  return std::strtoull(v, nullptr, 10);
+}
+
 /// The seed for randomized tests: $LSMT_TEST_SEED if set, else a fresh random one.
 inline uint64_t test_seed() {
   if (const char* env = std::getenv("LSMT_TEST_SEED"); env != nullptr && *env != '\0') {
@@ -135,6 +188,55 @@ class seeded_rng {
  private:
   uint64_t seed_;
   std::mt19937_64 gen_;
+};
+
+/// An internal key (user key, sequence, type) as the engine encodes it.
+inline std::string ikey(std::string_view user_key, uint64_t seq, lsmt::detail::value_type t) {
+  std::string k;
+  lsmt::detail::append_internal_key(k, user_key, seq, t);
+  return k;
+}
+
+/// Orders encoded internal keys like the engine does, for std::map models.
+struct ikey_less {
+  bool operator()(const std::string& a, const std::string& b) const {
+    return lsmt::detail::compare_internal_keys(a, b) < 0;
+  }
+};
+
+/// A writable_file that appends to a string the caller owns.
+class memory_writable_file final : public lsmt::writable_file {
+ public:
+  explicit memory_writable_file(std::string* out) : out_(out) {}
+  void append(std::string_view data) override { out_->append(data.data(), data.size()); }
+  void flush() override {}
+  void sync() override {}
+  void close() override {}
+  uint64_t size() const override { return out_->size(); }
+
+ private:
+  std::string* out_;
+};
+
+/// A readable_file over bytes in memory. mapped == true: read() returns views into the buffer,
+/// like an mmap'ed file; otherwise it copies into scratch.
+class memory_readable_file final : public lsmt::readable_file {
+ public:
+  explicit memory_readable_file(std::string data, bool mapped = false)
+      : data_(std::move(data)), mapped_(mapped) {}
+  uint64_t size() const override { return data_.size(); }
+  std::string_view read(uint64_t offset, size_t n, char* scratch) const override {
+    if (offset >= data_.size()) return {};
+    n = static_cast<size_t>(std::min<uint64_t>(n, data_.size() - offset));
+    if (mapped_) return std::string_view(data_).substr(static_cast<size_t>(offset), n);
+    std::memcpy(scratch, data_.data() + offset, n);
+    return {scratch, n};
+  }
+  bool is_mapped() const override { return mapped_; }
+
+ private:
+  std::string data_;
+  bool mapped_;
 };
 
 }  // namespace lsmt_test

@@ -17,35 +17,9 @@ namespace {
 using lsmt::detail::log_reader;
 using lsmt::detail::log_writer;
 
-// A readable_file over bytes in memory, for byte-level damage tests.
-class memory_file final : public lsmt::readable_file {
- public:
-  explicit memory_file(std::string bytes) : bytes_(std::move(bytes)) {}
-  uint64_t size() const override { return bytes_.size(); }
-  std::string_view read(uint64_t offset, size_t n, char* scratch) const override {
-    if (offset >= bytes_.size()) return {};
-    n = std::min<size_t>(n, bytes_.size() - offset);
-    std::memcpy(scratch, bytes_.data() + offset, n);
-    return {scratch, n};
-  }
-
- private:
-  std::string bytes_;
-};
-
-// A writable_file that keeps its bytes in a string.
-class memory_writable final : public lsmt::writable_file {
- public:
-  explicit memory_writable(std::string* out) : out_(out) {}
-  void append(std::string_view data) override { out_->append(data.data(), data.size()); }
-  void flush() override {}
-  void sync() override {}
-  void close() override {}
-  uint64_t size() const override { return out_->size(); }
-
- private:
-  std::string* out_;
-};
+// In-memory files (copying reads), for byte-level damage tests.
+using memory_file = lsmt_test::memory_readable_file;
+using memory_writable = lsmt_test::memory_writable_file;
 
 std::string payload_for(int i, size_t n) {
   std::string s(n, '\0');
