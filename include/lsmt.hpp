@@ -45,6 +45,7 @@
 namespace lsmt {
 
 /// Puts and deletes applied together, all or nothing (one WAL record).
+/// Thread safety: a plain value; one thread at a time.
 template <class Key = std::string, class Value = std::string, class KeyCodec = codec<Key>,
           class ValueCodec = codec<Value>>
 class write_batch {
@@ -74,6 +75,9 @@ class write_batch {
 
 /// The store. Key and Value are turned into bytes by their codecs
 /// (lsmt/codec.hpp); keys are ordered by those bytes.
+/// Thread safety: every member may be called from any number of threads at
+/// once, close() included (calls racing with it throw closed_error). Moving or
+/// destroying the db needs exclusive access.
 template <class Key = std::string, class Value = std::string, class KeyCodec = codec<Key>,
           class ValueCodec = codec<Value>>
 class db {
