@@ -47,3 +47,24 @@ if(LSMT_BENCH_PEERS)
     message(STATUS "db_bench: RocksDB not found, benchmarking without it")
   endif()
 endif()
+
+# A smoke test: every workload at a tiny size, in a scratch directory emptied first. It proves
+# the benchmark runs to the end (a failure exits non-zero, which run_in_fresh_dir.cmake reports)
+# and that lsmt finds every key it loaded; speed is never asserted. Under sanitizers only lsmt
+# runs (the peers' libraries are not instrumented).
+if(LSMT_BUILD_TESTS)
+  set(lsmt_bench_smoke_dir ${CMAKE_CURRENT_BINARY_DIR}/db_bench_smoke)
+  set(lsmt_bench_smoke_args --num=2000 --db=${lsmt_bench_smoke_dir}/db
+      --benchmarks=fillseq,fillrandom,overwrite,readrandom,readmissing,readseq,readreverse,seekrandom,deleterandom,ycsba,ycsbb,ycsbc,ycsbd,ycsbe,ycsbf,fillsync)
+  if(LSMT_SANITIZE)
+    list(APPEND lsmt_bench_smoke_args --engines=lsmt)
+  endif()
+  list(JOIN lsmt_bench_smoke_args " " lsmt_bench_smoke_args)
+  add_test(NAME db_bench_smoke
+    COMMAND ${CMAKE_COMMAND} -DPROGRAM=$<TARGET_FILE:db_bench> -DDIR=${lsmt_bench_smoke_dir}
+      "-DARGS=${lsmt_bench_smoke_args}" -P ${PROJECT_SOURCE_DIR}/tests/cmake/run_in_fresh_dir.cmake)
+  # PASS_REGULAR_EXPRESSION replaces the exit-code check, so a failure is matched explicitly.
+  set_tests_properties(db_bench_smoke PROPERTIES LABELS example TIMEOUT 600
+    PASS_REGULAR_EXPRESSION "lsmt +readrandom +:[^\n]*[(]2000 of 2000 found[)]"
+    FAIL_REGULAR_EXPRESSION "CMake Error|failed")
+endif()

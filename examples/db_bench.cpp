@@ -16,6 +16,8 @@
 //   --benchmarks=a,b,c  run in this order in the same database [fillseq,fillrandom,overwrite,
 //                       readrandom,readmissing,readseq,readreverse,seekrandom,deleterandom]
 //   --num=N             operations (and keys) per benchmark [1000000]
+//   --reads=N           operations of readrandom, readmissing, seekrandom and ycsba..ycsbf,
+//                       still over the num keys (for large --num) [0: num]
 //   --key_size=N        bytes per key: zero-padded decimal key index [16]
 //   --value_size=N      bytes per value: random, incompressible [100]
 //   --threads=N         the operations of a benchmark are split over N threads [1]
@@ -139,6 +141,7 @@ struct config {
                                          "readrandom",  "readmissing", "readseq",
                                          "readreverse", "seekrandom",  "deleterandom"};
   uint64_t num = 1000000;
+  uint64_t reads = 0;  // 0: num
   int key_size = 16;
   int value_size = 100;
   int threads = 1;
@@ -221,6 +224,7 @@ inline config parse_flags(int argc, char** argv) {
   const std::map<std::string_view, setter_fn> setters = {
       {"benchmarks", list_flag(&cfg.benchmarks)},
       {"num", uint_flag(&cfg.num)},
+      {"reads", uint_flag(&cfg.reads)},
       {"key_size", int_flag(&cfg.key_size)},
       {"value_size", int_flag(&cfg.value_size)},
       {"threads", int_flag(&cfg.threads)},
@@ -246,6 +250,8 @@ inline config parse_flags(int argc, char** argv) {
     setter->second(name, value);
   }
   if (cfg.threads < 1 || cfg.threads > 1024) usage_error("--threads must be in [1, 1024]");
+  // YCSB D/E insert up to 5% of their operations as new keys; the key-size check allows 2*num.
+  if (cfg.reads > 20 * cfg.num) usage_error("--reads is at most 20 * --num");
   if (cfg.value_size > (64 << 20)) usage_error("--value_size is at most 64 MiB");
   // Keys up to 2*num (YCSB D/E insert new keys) must fit, plus one spare digit that
   // readmissing replaces by '.'.
@@ -1078,6 +1084,15 @@ struct result {
   }
 };
 
+// How many operations a benchmark runs: --reads for the point reads, seeks and YCSB mixes,
+// --num for the rest (fills, overwrite, deletes, and the full scans).
+inline uint64_t operations(const workload& w, const config& cfg) {
+  const std::string_view n = w.name;
+  const bool read_mix =
+      n == "readrandom" || n == "readmissing" || n == "seekrandom" || n.substr(0, 4) == "ycsb";
+  return read_mix && cfg.reads != 0 ? cfg.reads : cfg.num;
+}
+
 // Runs one benchmark on `threads` threads and measures it.
 // `position` (the benchmark's index in --benchmarks) seeds the threads, so that e.g.
 // readrandom after deleterandom does not look up exactly the keys just deleted.
@@ -1085,14 +1100,15 @@ inline result run_benchmark(const workload& w, size_t position, const config& cf
                             const value_source& values, uint64_t* records,
                             const std::string& engine_name, const fs::path& dir) {
   zipfian latest_base(*records);  // zeta over the loaded keys: computed before the clock starts
-  progress_meter progress(engine_name + " " + std::string(w.name), cfg.num);
+  const uint64_t ops = operations(w, cfg);
+  progress_meter progress(engine_name + " " + std::string(w.name), ops);
   benchmark_context ctx{cfg,      db,         values,       permutation(cfg.num, cfg.seed),
                         *records, {*records}, &latest_base, progress};
 
   std::vector<thread_state> states;
   for (int t = 0; t < cfg.threads; ++t) {
-    uint64_t begin = cfg.num * static_cast<uint64_t>(t) / static_cast<uint64_t>(cfg.threads);
-    uint64_t end = cfg.num * static_cast<uint64_t>(t + 1) / static_cast<uint64_t>(cfg.threads);
+    uint64_t begin = ops * static_cast<uint64_t>(t) / static_cast<uint64_t>(cfg.threads);
+    uint64_t end = ops * static_cast<uint64_t>(t + 1) / static_cast<uint64_t>(cfg.threads);
     uint64_t seed = mix64(mix64(cfg.seed) + position * 1024 + static_cast<uint64_t>(t));
     states.emplace_back(t, begin, end, seed);
   }
@@ -1286,9 +1302,12 @@ inline void print_header(const config& cfg) {
   std::printf("CPU:        %u x %s\n", std::thread::hardware_concurrency(), cpu_model().c_str());
   std::printf("Keys:       %d bytes each (zero-padded decimal)\n", cfg.key_size);
   std::printf("Values:     %d bytes each (random, incompressible)\n", cfg.value_size);
-  std::printf("Entries:    %llu per benchmark, %d thread(s), seed %llu\n",
-              static_cast<unsigned long long>(cfg.num), cfg.threads,
-              static_cast<unsigned long long>(cfg.seed));
+  std::printf(
+      "Entries:    %llu per benchmark (%llu for reads, seeks and YCSB), %d thread(s), "
+      "seed %llu\n",
+      static_cast<unsigned long long>(cfg.num),
+      static_cast<unsigned long long>(cfg.reads != 0 ? cfg.reads : cfg.num), cfg.threads,
+      static_cast<unsigned long long>(cfg.seed));
   std::printf("Fairness:   no compression; bloom %d bits/key; LRU block cache %s (every engine)\n",
               cfg.bloom_bits, mib(cfg.cache_size).c_str());
   for (const std::string& e : cfg.engines) {

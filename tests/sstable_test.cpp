@@ -408,3 +408,36 @@ TEST_CASE("sstable: every bit flip and truncation is detected or harmless", "[ss
     for (size_t len = 0; len < good.size(); ++len) check_damaged(good.substr(0, len), m, mapped);
   }
 }
+
+namespace {
+
+int sign(int v) { return (v > 0) - (v < 0); }
+
+}  // namespace
+
+// compare_user_keys compares 8-byte words inline before falling back to memcmp; it must order
+// keys exactly as unsigned bytes do (std::string_view::compare), whatever the lengths, the
+// position of the first difference, and bytes >= 0x80.
+TEST_CASE("internal keys: user key comparison is bytewise and unsigned", "[sstable]") {
+  using lsmt::detail::compare_user_keys;
+  LSMT_TEST_RNG(rng);
+  const char alphabet[] = {'\0', '\x01', 'a', 'b', '\x7f', '\x80', '\xfe', '\xff'};
+  size_t checked = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::string a(rng() % 45, '\0');
+    for (char& c : a) c = alphabet[rng() % sizeof(alphabet)];
+    std::string b = a.substr(0, rng() % (a.size() + 1));  // a prefix of a, then changed
+    const size_t extra = rng() % 10;
+    for (size_t i = 0; i < extra; ++i) b.push_back(alphabet[rng() % sizeof(alphabet)]);
+    if (!b.empty() && rng() % 2 == 0) b[rng() % b.size()] = alphabet[rng() % sizeof(alphabet)];
+    const int want = sign(std::string_view(a).compare(b));
+    INFO("round " << round);
+    REQUIRE(sign(compare_user_keys(a, b)) == want);
+    REQUIRE(sign(compare_user_keys(b, a)) == -want);
+    ++checked;
+  }
+  REQUIRE(compare_user_keys("", "") == 0);
+  REQUIRE(compare_user_keys(std::string(40, 'x'), std::string(40, 'x')) == 0);
+  REQUIRE(compare_user_keys(std::string(8, '\x80'), std::string(8, '\x7f')) > 0);
+  REQUIRE(checked == 20000);
+}

@@ -229,6 +229,7 @@ class memory_readable_file final : public lsmt::readable_file {
     if (offset >= data_.size()) return {};
     n = static_cast<size_t>(std::min<uint64_t>(n, data_.size() - offset));
     if (mapped_) return std::string_view(data_).substr(static_cast<size_t>(offset), n);
+    if (scratch == nullptr) return {};  // only a mapped file may be read without scratch
     std::memcpy(scratch, data_.data() + offset, n);
     return {scratch, n};
   }

@@ -7,7 +7,9 @@
 // Changing direction re-seeks the other children around the current key once.
 //
 // Internal keys are unique across children (each sequence number is written
-// once), so ties never need breaking.
+// once), so ties never need breaking. The heap keeps each child's current key
+// beside it (refreshed whenever that child moves), so a heap step compares
+// keys without calling into the children.
 //
 // Thread safety: one thread at a time, like every internal_iterator.
 #ifndef LSMT_MERGING_ITERATOR_HPP
@@ -31,8 +33,8 @@ class merging_iterator final : public internal_iterator {
   }
 
   bool valid() const override { return !heap_.empty(); }
-  std::string_view key() const override { return heap_.front()->key(); }
-  std::string_view value() const override { return heap_.front()->value(); }
+  std::string_view key() const override { return heap_.front().key; }
+  std::string_view value() const override { return heap_.front().child->value(); }
 
   void seek_to_first() override {
     for (auto& c : children_) c->seek_to_first();
@@ -50,8 +52,8 @@ class merging_iterator final : public internal_iterator {
   void next() override {
     if (direction_ != forward) {
       // Every other child must move to its first entry after the current key.
-      internal_iterator* current = heap_.front();
-      const std::string k(current->key());
+      internal_iterator* current = heap_.front().child;
+      const std::string k(heap_.front().key);
       for (auto& c : children_) {
         if (c.get() == current) continue;
         c->seek(k);
@@ -59,15 +61,15 @@ class merging_iterator final : public internal_iterator {
       }
       rebuild(forward);  // current still sits on k, the smallest key
     }
-    heap_.front()->next();
+    heap_.front().child->next();
     fix_top();
   }
 
   void prev() override {
     if (direction_ != reverse) {
       // Every other child must move to its last entry before the current key.
-      internal_iterator* current = heap_.front();
-      const std::string k(current->key());
+      internal_iterator* current = heap_.front().child;
+      const std::string k(heap_.front().key);
       for (auto& c : children_) {
         if (c.get() == current) continue;
         c->seek(k);
@@ -83,16 +85,21 @@ class merging_iterator final : public internal_iterator {
       }
       rebuild(reverse);
     }
-    heap_.front()->prev();
+    heap_.front().child->prev();
     fix_top();
   }
 
  private:
   enum direction_t { forward, reverse };
 
+  struct entry {
+    std::string_view key;  // child's current key, valid until the child moves
+    internal_iterator* child;
+  };
+
   // True when a must sit below b in the heap.
-  bool below(const internal_iterator* a, const internal_iterator* b) const {
-    const int c = compare_internal_keys(a->key(), b->key());
+  bool below(const entry& a, const entry& b) const {
+    const int c = compare_internal_keys(a.key, b.key);
     return direction_ == forward ? c > 0 : c < 0;
   }
 
@@ -100,15 +107,18 @@ class merging_iterator final : public internal_iterator {
     direction_ = d;
     heap_.clear();
     for (auto& c : children_) {
-      if (c->valid()) heap_.push_back(c.get());
+      if (c->valid()) heap_.push_back({c->key(), c.get()});
     }
     for (size_t i = heap_.size() / 2; i-- > 0;) sift_down(i);
   }
 
   // The top child moved: drop it if exhausted, then restore the heap order.
   void fix_top() {
-    if (!heap_.front()->valid()) {
-      heap_.front() = heap_.back();
+    entry& top = heap_.front();
+    if (top.child->valid()) {
+      top.key = top.child->key();
+    } else {
+      top = heap_.back();
       heap_.pop_back();
       if (heap_.empty()) return;
     }
@@ -130,7 +140,7 @@ class merging_iterator final : public internal_iterator {
   }
 
   std::vector<std::unique_ptr<internal_iterator>> children_;
-  std::vector<internal_iterator*> heap_;
+  std::vector<entry> heap_;
   direction_t direction_ = forward;
 };
 
