@@ -422,7 +422,6 @@ TEST_CASE("internal keys: user key comparison is bytewise and unsigned", "[sstab
   using lsmt::detail::compare_user_keys;
   LSMT_TEST_RNG(rng);
   const char alphabet[] = {'\0', '\x01', 'a', 'b', '\x7f', '\x80', '\xfe', '\xff'};
-  size_t checked = 0;
   for (int round = 0; round < 20000; ++round) {
     std::string a(rng() % 45, '\0');
     for (char& c : a) c = alphabet[rng() % sizeof(alphabet)];
@@ -434,10 +433,8 @@ TEST_CASE("internal keys: user key comparison is bytewise and unsigned", "[sstab
     INFO("round " << round);
     REQUIRE(sign(compare_user_keys(a, b)) == want);
     REQUIRE(sign(compare_user_keys(b, a)) == -want);
-    ++checked;
   }
   REQUIRE(compare_user_keys("", "") == 0);
   REQUIRE(compare_user_keys(std::string(40, 'x'), std::string(40, 'x')) == 0);
   REQUIRE(compare_user_keys(std::string(8, '\x80'), std::string(8, '\x7f')) > 0);
-  REQUIRE(checked == 20000);
 }
