@@ -527,6 +527,89 @@ TEST_CASE("edge: compact() drops deleted keys", "[edge][stats][delete]") {
   CHECK(again.scan().empty());
 }
 
+// Read-triggered merging: scans that step over deletions and older versions get the tables
+// merged, which drops them. compaction_interval 64 keeps size-tiered merges out of the way.
+namespace {
+// 10 tables of 1000 keys each, then deletes of 9 keys in 10 and overwrites of the rest:
+// 19 tables, of which a scan shows 1000 keys and steps over 19,000 entries.
+void fill_with_garbage(str_db& d) {
+  for (int i = 0; i < 10000; ++i) d.put(key_of(i), "old");
+  for (int i = 0; i < 10000; ++i) {
+    if (i % 10 == 0) {
+      d.put(key_of(i), "new" + std::to_string(i));
+    } else {
+      d.erase(key_of(i));
+    }
+  }
+  d.flush();
+}
+}  // namespace
+
+TEST_CASE("edge: scans over deleted and overwritten entries get the tables merged",
+          "[edge][stats][delete]") {
+  temp_dir tmp;
+  str_db d(tmp.sub("db"), rwx_r_x, 1000, 64, 2);
+  fill_with_garbage(d);
+  const auto before = d.stats();
+  REQUIRE(before.tables == 20);
+  REQUIRE(before.compactions == 0);
+  // Forward and backward scans both count what they step over.
+  const bool backward = GENERATE(false, true);
+  CAPTURE(backward);
+  std::map<std::string, std::string> seen;
+  if (backward) {
+    auto it = d.new_iterator();
+    for (it.seek_to_last(); it.valid(); it.prev()) seen.emplace(it.key(), it.value());
+  } else {
+    seen = dump(d);
+  }
+  REQUIRE(seen.size() == 1000);
+  CHECK(seen[key_of(9990)] == "new9990");
+  // One scan stepped over 19,000 entries: more than half of the 20,000 the tables hold.
+  CHECK(wait_for_stats(
+      d, [](const lsmt::detail::engine_stats& s) { return s.compactions >= 1 && s.tables == 1; }));
+  const auto after = d.stats();
+  CHECK(after.tables == 1);
+  CHECK(after.table_bytes < before.table_bytes / 5);  // the hidden entries are gone
+  CHECK(dump(d) == seen);
+  CHECK_FALSE(d.contains(key_of(1)));
+  CHECK(d.get(key_of(10)) == opt_str("new10"));
+}
+
+TEST_CASE("edge: scans over live entries only, point reads and writes merge nothing",
+          "[edge][stats]") {
+  temp_dir tmp;
+  str_db d(tmp.sub("db"), rwx_r_x, 1000, 64, 2);
+  for (int i = 0; i < 20000; ++i) d.put(key_of(i), "v");
+  d.flush();
+  for (int round = 0; round < 5; ++round) {
+    CHECK(dump(d).size() == 20000);
+    for (int i = 0; i < 20000; i += 7) CHECK(d.contains(key_of(i)));
+  }
+  // Misses and deleted keys found by get() are not counted either.
+  for (int i = 0; i < 20000; i += 2) d.erase(key_of(i));
+  d.flush();
+  for (int i = 0; i < 20000; ++i) REQUIRE(d.contains(key_of(i)) == (i % 2 == 1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const auto st = d.stats();
+  CHECK(st.compactions == 0);
+  CHECK(st.tables == 30);
+}
+
+TEST_CASE("edge: an iterator stepping over deleted entries after its store is gone",
+          "[edge][delete]") {
+  temp_dir tmp;
+  auto d = std::make_unique<str_db>(tmp.sub("db"), rwx_r_x, 1000, 64, 2);
+  fill_with_garbage(*d);
+  auto it = d->new_iterator();
+  d.reset();  // closes the store; the iterator keeps its tables
+  size_t shown = 0;
+  for (it.seek_to_first(); it.valid(); it.next()) ++shown;
+  CHECK(shown == 1000);
+  for (it.seek_to_last(); it.valid(); it.prev()) --shown;
+  CHECK(shown == 0);
+}
+
 // ---- typed codecs
 // ---------------------------------------------------------------------------------
 

@@ -12,12 +12,21 @@
 //   moving backward: the inner iterator sits just before every entry of the
 //                   shown key; key() and value() are copies (saved_*).
 //
+// It counts the entries it steps over without showing them (older versions
+// and deletions visible at its snapshot) and reports them to a read_sampler,
+// which asks the store for a merge of its tables once scans have stepped over
+// as many such entries as half the tables hold (see engine::compaction_loop).
+//
 // Thread safety: one thread at a time. The sources it reads are kept alive by
-// the `pin` it is given.
+// the `pin` it is given. read_sampler is thread-safe.
 #ifndef LSMT_DB_ITERATOR_HPP
 #define LSMT_DB_ITERATOR_HPP
 
+#include <atomic>
+#include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,16 +37,60 @@
 
 namespace lsmt::detail {
 
+/// Sums the hidden entries iterators stepped over. Once the sum reaches the
+/// threshold, marks a merge as due and calls the wake-up function (once, until
+/// take_due() clears it). Shared by a store and its iterators, which may
+/// outlive it: the store clears the wake-up function when it closes.
+class read_sampler {
+ public:
+  void add(uint64_t skipped) {
+    const uint64_t sum = skipped_.fetch_add(skipped, std::memory_order_relaxed) + skipped;
+    if (sum < threshold_.load(std::memory_order_relaxed)) return;
+    if (due_.exchange(true)) return;
+    std::lock_guard<std::mutex> g(mutex_);
+    if (wake_) wake_();
+  }
+  /// True (once) if a merge became due; restarts the count.
+  bool take_due() {
+    if (!due_.exchange(false)) return false;
+    skipped_.store(0, std::memory_order_relaxed);
+    return true;
+  }
+  bool due() const { return due_.load(); }
+  void reset() {
+    due_.store(false);
+    skipped_.store(0, std::memory_order_relaxed);
+  }
+  void set_threshold(uint64_t entries) { threshold_.store(entries, std::memory_order_relaxed); }
+  void set_wake(std::function<void()> wake) {
+    std::lock_guard<std::mutex> g(mutex_);
+    wake_ = std::move(wake);
+  }
+
+ private:
+  std::atomic<uint64_t> skipped_{0};
+  std::atomic<uint64_t> threshold_{UINT64_MAX};
+  std::atomic<bool> due_{false};
+  std::mutex mutex_;  // guards wake_
+  std::function<void()> wake_;
+};
+
 class db_iterator {
  public:
   db_iterator(std::unique_ptr<internal_iterator> inner, uint64_t snapshot,
               std::shared_ptr<const void> pin, std::optional<std::string> lower,
-              std::optional<std::string> upper)
+              std::optional<std::string> upper, std::shared_ptr<read_sampler> sampler = nullptr)
       : inner_(std::move(inner)),
         snapshot_(snapshot),
         pin_(std::move(pin)),
         lower_(std::move(lower)),
-        upper_(std::move(upper)) {}
+        upper_(std::move(upper)),
+        sampler_(std::move(sampler)) {}
+  db_iterator(const db_iterator&) = delete;
+  db_iterator& operator=(const db_iterator&) = delete;
+  ~db_iterator() {
+    if (sampler_ && skipped_ > 0) sampler_->add(skipped_);
+  }
 
   bool valid() const { return valid_; }
   std::string_view key() const {
@@ -140,6 +193,8 @@ class db_iterator {
   // Forward: stop at the first visible, live entry whose user key is past
   // saved_key_ (when skipping).
   void find_next_user_entry(bool skipping) {
+    uint64_t hidden = 0;
+    valid_ = false;
     while (inner_->valid()) {
       const std::string_view ikey = inner_->key();
       const uint64_t tag = extract_tag(ikey);
@@ -147,24 +202,26 @@ class db_iterator {
         const std::string_view user_key = extract_user_key(ikey);
         if (upper_ && compare_user_keys(user_key, *upper_) >= 0) break;
         if (skipping && compare_user_keys(user_key, saved_key_) <= 0) {
-          // an older version of a key already shown or deleted
+          ++hidden;  // an older version of a key already shown or deleted
         } else if (static_cast<value_type>(tag & 0xff) == value_type::deletion) {
           saved_key_.assign(user_key);  // hide every older version of it
           skipping = true;
+          ++hidden;
         } else {
           valid_ = true;
-          return;
+          break;
         }
       }
       inner_->next();
     }
-    valid_ = false;
+    count_hidden(hidden);
   }
 
   // Backward: collect the newest visible version of the key before the inner
   // position; skip keys whose newest visible version is a deletion.
   void find_prev_user_entry() {
     bool have_value = false;
+    uint64_t visible = 0;  // entries at or below the snapshot looked at
     while (inner_->valid()) {
       const std::string_view ikey = inner_->key();
       const uint64_t tag = extract_tag(ikey);
@@ -173,6 +230,7 @@ class db_iterator {
         if (lower_ && compare_user_keys(user_key, *lower_) < 0) break;
         // Entries of one key arrive oldest first: the last seen wins.
         if (have_value && compare_user_keys(user_key, saved_key_) < 0) break;
+        ++visible;
         if (static_cast<value_type>(tag & 0xff) == value_type::deletion) {
           have_value = false;
           saved_key_.clear();
@@ -190,6 +248,15 @@ class db_iterator {
       saved_key_.clear();
       saved_value_.clear();
     }
+    count_hidden(visible - (have_value ? 1 : 0));
+  }
+
+  void count_hidden(uint64_t n) {
+    skipped_ += n;
+    if (skipped_ >= 1024 && sampler_) {
+      sampler_->add(skipped_);
+      skipped_ = 0;
+    }
   }
 
   std::unique_ptr<internal_iterator> inner_;
@@ -201,6 +268,8 @@ class db_iterator {
   bool valid_ = false;
   std::string saved_key_;
   std::string saved_value_;
+  std::shared_ptr<read_sampler> sampler_;  // null: nothing is counted
+  uint64_t skipped_ = 0;                   // hidden entries not yet reported
 };
 
 }  // namespace lsmt::detail

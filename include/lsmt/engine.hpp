@@ -91,6 +91,10 @@ class engine {
     recover();
     flush_thread_ = std::thread([this] { flush_loop(); });
     compaction_thread_ = std::thread([this] { compaction_loop(); });
+    sampler_->set_wake([this] {
+      std::lock_guard<std::mutex> s(state_mutex_);
+      work_cv_.notify_all();
+    });
   }
   engine(const engine&) = delete;
   engine& operator=(const engine&) = delete;
@@ -157,7 +161,7 @@ class engine {
       }
       out.push_back(
           std::make_unique<db_iterator>(std::make_unique<merging_iterator>(std::move(children)),
-                                        seq, view, std::move(lower), std::move(upper)));
+                                        seq, view, std::move(lower), std::move(upper), sampler_));
     }
     return out;
   }
@@ -203,6 +207,7 @@ class engine {
   void close() {
     std::lock_guard<std::mutex> c(close_mutex_);
     if (closed_.load()) return;
+    sampler_->set_wake(nullptr);  // iterators may outlive the store
     std::exception_ptr err;
     try {
       run_writer(writer_kind::close, nullptr, false, nullptr);  // waits for writes in flight
@@ -624,6 +629,9 @@ class engine {
     for (const auto& slot : imms_) v->imms.push_back(slot.mem);
     v->tables = current_;
     view_ = std::move(v);
+    uint64_t entries = 0;
+    for (const auto& t : current_->tables) entries += t->meta().entries;
+    sampler_->set_threshold(std::max<uint64_t>(entries / 2, min_read_compaction_skips));
   }
 
   uint64_t smallest_snapshot_locked() const {
@@ -695,8 +703,17 @@ class engine {
 
   bool compaction_due_locked() const {
     if (manual_requested_ > manual_done_) return true;
-    return !bg_failed_ && current_->tables.size() >= opts_.compaction_interval;
+    if (bg_failed_) return false;
+    return sampler_->due() || current_->tables.size() >= opts_.compaction_interval;
   }
+
+  // Read-triggered merges (like LevelDB's seek-triggered compaction): scans that
+  // step over older versions and deletions report them to sampler_; once they
+  // have stepped over as many as half the entries the tables hold (and at least
+  // this many), every table is merged into one, which drops what was stepped
+  // over. The scans pay for at most about two merges' worth of hidden entries per
+  // merge, and a store that is only written never merges this way.
+  static constexpr uint64_t min_read_compaction_skips = 4096;
 
   void compaction_loop() {
     std::unique_lock<std::mutex> s(state_mutex_);
@@ -705,10 +722,13 @@ class engine {
       if (closing_) return;
       const uint64_t manual = manual_requested_;
       const bool force = manual > manual_done_;
+      // A read-triggered merge takes every table into one (if there are two).
+      const bool sampled = sampler_->take_due();
+      const bool read_triggered = !force && sampled && current_->tables.size() >= 2;
       std::vector<uint64_t> sizes;
       for (const auto& t : current_->tables) sizes.push_back(t->meta().size);
-      const compaction_pick pick =
-          pick_compaction(sizes, opts_.compaction_interval, opts_.minimum_sstables, force);
+      const compaction_pick pick = pick_compaction(sizes, opts_.compaction_interval,
+                                                   opts_.minimum_sstables, force || read_triggered);
       if (pick.count == 0) {
         if (force) {
           manual_done_ = manual;
@@ -745,6 +765,8 @@ class engine {
       s.lock();
       ++compactions_;
       if (force) manual_done_ = manual;
+      // What scans stepped over during a full merge is gone now.
+      if (force || read_triggered) sampler_->reset();
       flush_cv_.notify_all();  // writers may wait on table count; compact() on manual_done_
     }
   }
@@ -834,6 +856,7 @@ class engine {
   uint64_t rotations_ = 0;
   uint64_t flushes_ = 0;
   uint64_t compactions_ = 0;
+  std::shared_ptr<read_sampler> sampler_ = std::make_shared<read_sampler>();
   std::condition_variable work_cv_;   // wakes the background threads
   std::condition_variable flush_cv_;  // background progress: flushes, compactions, failures
   std::thread flush_thread_;

@@ -19,7 +19,10 @@
 // the adjacent pair with the smallest combined size. A table is rewritten only
 // when merged with runs of comparable total size, so each byte is rewritten
 // O(log(total / memtable)) times: write amplification stays bounded as data
-// grows. A merge never leaves fewer than minimum_sstables tables. A forced
+// grows. A merge never leaves fewer than minimum_sstables tables. Scans that
+// step over many older versions and deletions make the engine merge every
+// table into one (engine.hpp, read-triggered merges), as reads make LevelDB
+// compact files they keep seeking through. A forced
 // compaction (compact()) merges every table, dropping all tombstones, and
 // splits the result by key range into at most minimum_sstables tables of about
 // equal size (fewer when deletions shrink the data).
