@@ -65,7 +65,8 @@
 //
 // Measurement: each engine runs the whole benchmark list in its own child process (this
 // program re-executed with the hidden --child flag), so per-engine peak RSS (VmHWM, reset
-// before each benchmark; the total is wait4's ru_maxrss) and bytes written (/proc/self/io
+// before each benchmark; the total is the largest of those and wait4's ru_maxrss, which only
+// covers the time since the last reset) and bytes written (/proc/self/io
 // write_bytes: bytes sent towards storage, and wchar: bytes passed to write()-like calls) are
 // not mixed up. Write amplification = write_bytes / user bytes (key + value of every put,
 // key of every delete). Disk usage = du of the engine's directory after each benchmark.
@@ -1282,7 +1283,10 @@ inline engine_report run_engine_process(const std::string& name, int argc, char*
   int status = 0;
   struct rusage usage {};
   ::wait4(pid, &status, 0, &usage);
+  // ru_maxrss only covers the time since the last VmHWM reset (the last benchmark), so the
+  // whole run's peak is the largest of it and every benchmark's own peak.
   rep.peak_rss_kb = static_cast<uint64_t>(usage.ru_maxrss);  // KiB on Linux
+  for (const result& r : rep.results) rep.peak_rss_kb = std::max(rep.peak_rss_kb, r.peak_rss_kb);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) rep.ok = false;
   return rep;
 }
