@@ -74,7 +74,10 @@ TEST_CASE("arena: alignment, large blocks, usage", "[memtable]") {
 
 TEST_CASE("memtable: random entries match a std::map model", "[memtable]") {
   std::mt19937_64 rng(42);
-  memtable mt;
+  // No filter, a saturated one-block filter, and a roomy one: none may hide an entry.
+  const size_t filter_bytes = GENERATE(size_t{0}, size_t{64}, size_t{4096});
+  CAPTURE(filter_bytes);
+  memtable mt(filter_bytes);
   model m;
   const int n = 5000;
   fill_random(mt, m, n, rng);
@@ -229,8 +232,35 @@ TEST_CASE("memtable: empty, binary and 1 MiB keys and values", "[memtable]") {
   REQUIRE_FALSE(it->valid());
 }
 
+TEST_CASE("memtable: the bloom filter rules out most absent keys, never a present one",
+          "[memtable][bloom]") {
+  memtable mt(16 << 10);  // 16 KiB: ~13 bits per key for the 10,000 keys below
+  for (int i = 0; i < 10000; ++i) {
+    mt.add(static_cast<uint64_t>(i + 1), value_type::value, "present" + std::to_string(i), "v");
+  }
+  value_type t{};
+  uint64_t seq = 0;
+  std::string v;
+  for (int i = 0; i < 10000; ++i) {
+    const std::string k = "present" + std::to_string(i);
+    REQUIRE(mt.may_contain(lsmt::detail::hash64(k)));
+    REQUIRE(mt.get(k, lsmt::detail::max_sequence, &t, &v, &seq));
+  }
+  int passed = 0;
+  for (int i = 0; i < 100000; ++i) {
+    const std::string k = "absent" + std::to_string(i);
+    passed += mt.may_contain(lsmt::detail::hash64(k)) ? 1 : 0;
+    REQUIRE_FALSE(mt.get(k, lsmt::detail::max_sequence, &t, &v, &seq));
+  }
+  CAPTURE(passed);
+  CHECK(passed < 2000);  // < 2% false positives (expected ~0.3% at 13 bits per key)
+
+  memtable unfiltered;  // without a filter every key may be present
+  CHECK(unfiltered.may_contain(lsmt::detail::hash64("anything")));
+}
+
 TEST_CASE("memtable: concurrent readers with one writer", "[memtable]") {
-  memtable mt;
+  memtable mt(8192);  // readers must see the filter bits of every entry published to them
   const int n = 20000;
   std::atomic<int> published{0};  // entries 1..published are in the table
   std::atomic<bool> failed{false};

@@ -402,6 +402,11 @@ class engine {
     }
   }
 
+  // The memtable's bloom filter: 1/64 of its byte limit, up to 16 MiB.
+  size_t memtable_filter_bytes() const {
+    return std::min<size_t>(opts_.memtable_max_bytes / 64, size_t{16} << 20);
+  }
+
   size_t stall_tables() const { return std::max<size_t>(3 * opts_.compaction_interval, 12); }
 
   void rotate_memtable() {
@@ -426,7 +431,7 @@ class engine {
     std::lock_guard<std::mutex> s(state_mutex_);
     imms_.push_front(imm_slot{mem_, log_number_});
     ++rotations_;
-    mem_ = std::make_shared<memtable>();
+    mem_ = std::make_shared<memtable>(memtable_filter_bytes());
     log_ = std::move(new_log);
     log_number_ = number;
     publish_view_locked();
@@ -444,9 +449,10 @@ class engine {
                      std::string* value, uint64_t* seq) {
     std::string scratch;
     std::string* out = value != nullptr ? value : &scratch;
-    if (v.mem->get(key, snapshot, type, out, seq)) return true;
+    const uint64_t h = hash64(key);  // for every bloom filter on the way
+    if (v.mem->get(key, h, snapshot, type, out, seq)) return true;
     for (const auto& m : v.imms) {
-      if (m->get(key, snapshot, type, out, seq)) return true;
+      if (m->get(key, h, snapshot, type, out, seq)) return true;
     }
     if (v.tables->tables.empty()) return false;
     const std::string lookup_key = make_lookup_key(key, snapshot);
@@ -455,7 +461,7 @@ class engine {
       const table_meta& m = t->meta();
       return compare_user_keys(key, extract_user_key(m.smallest)) >= 0 &&
              compare_user_keys(key, extract_user_key(m.largest)) <= 0 &&
-             t->reader().get(lookup_key, type, out, seq);
+             t->reader().get(lookup_key, h, type, out, seq);
     });
   }
 
@@ -567,7 +573,7 @@ class engine {
 
     // Replay every WAL the MANIFEST does not cover, oldest first.
     std::sort(logs.begin(), logs.end());
-    auto replayed = std::make_shared<memtable>();
+    auto replayed = std::make_shared<memtable>(memtable_filter_bytes());
     uint64_t last_seq = m->last_sequence;
     for (uint64_t n : logs) {
       if (n < m->log_number) continue;
@@ -617,7 +623,7 @@ class engine {
     auto v = std::make_shared<version>();
     v->tables = std::move(tables);
     current_ = std::move(v);
-    mem_ = std::make_shared<memtable>();
+    mem_ = std::make_shared<memtable>(memtable_filter_bytes());
     publish_view_locked();
   }
 

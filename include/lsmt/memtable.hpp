@@ -11,18 +11,28 @@
 // Each node is one arena allocation: the node header, then the internal key
 // (user key | 8-byte tag, contiguous so key() is a plain view), then the value.
 //
+// An optional bloom filter over the user keys (the blocked layout of
+// bloom.hpp, in memory only, 6 probes per key) lets get() skip the descent for
+// keys the memtable certainly lacks -- most point reads of a store bigger than
+// its memtable. Its size is fixed at construction (the engine gives it 1/64 of
+// the memtable's byte limit: ~17 bits per key for 16-byte keys and 100-byte
+// values). Bits are only ever set, with relaxed atomics, before the entry is
+// inserted: a reader that can see an entry's sequence (published with release
+// after the insert) also sees its bits.
+//
 // Invariants (checked by check_invariants()): in-order traversal is strictly
 // increasing by compare_internal_keys; every node's height is 1 + the larger
 // child height (null = 0) and the child heights differ by at most 1; each
 // child's parent pointer points at its parent, and the root's is null.
 //
 // Thread safety: add() takes the internal std::shared_mutex exclusively;
-// get(), iterator steps and check_invariants() take it shared; entry_count()
-// and memory_usage() are atomics. Nodes are never removed or moved, so node
+// get(), iterator steps and check_invariants() take it shared; entry_count(),
+// memory_usage() and the filter's bits are atomics. Nodes are never removed or moved, so node
 // pointers and the key/value views stay valid for the memtable's lifetime.
 #ifndef LSMT_MEMTABLE_HPP
 #define LSMT_MEMTABLE_HPP
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
@@ -34,7 +44,9 @@
 #include <string_view>
 
 #include "arena.hpp"
+#include "bloom.hpp"
 #include "error.hpp"
+#include "hash.hpp"
 #include "internal_iterator.hpp"
 #include "internal_key.hpp"
 
@@ -43,7 +55,13 @@ namespace lsmt::detail {
 /// Sorted in-memory table of internal keys. Thread safety: see the file comment.
 class memtable {
  public:
-  memtable() = default;
+  /// filter_bytes > 0 adds a bloom filter of about that many bytes to get().
+  explicit memtable(size_t filter_bytes = 0)
+      : filter_blocks_(static_cast<uint32_t>(
+            std::min<size_t>((filter_bytes + block_words * 8 - 1) / (block_words * 8), 1u << 24))),
+        filter_(filter_blocks_ == 0
+                    ? nullptr
+                    : new std::atomic<uint64_t>[size_t{filter_blocks_} * block_words]()) {}
   memtable(const memtable&) = delete;
   memtable& operator=(const memtable&) = delete;
 
@@ -55,7 +73,28 @@ class memtable {
   /// Newest entry for user_key with sequence <= snapshot. Returns false if
   /// there is none; otherwise sets *type, *seq and (if a value) *value.
   bool get(std::string_view user_key, uint64_t snapshot, value_type* type, std::string* value,
-           uint64_t* seq) const;
+           uint64_t* seq) const {
+    return get(user_key, hash64(user_key), snapshot, type, value, seq);
+  }
+  /// The same, with key_hash = hash64(user_key) computed by the caller.
+  bool get(std::string_view user_key, uint64_t key_hash, uint64_t snapshot, value_type* type,
+           std::string* value, uint64_t* seq) const;
+
+  /// False only if no entry for the key whose hash64 is key_hash was added
+  /// (always true without a filter).
+  bool may_contain(uint64_t key_hash) const noexcept {
+    if (filter_blocks_ == 0) return true;
+    const std::atomic<uint64_t>* block =
+        &filter_[bloom_format::block_index(key_hash, filter_blocks_) * block_words];
+    const auto g = static_cast<uint32_t>(key_hash);
+    for (int i = 0; i < filter_probes; ++i) {
+      const uint32_t bit = (g * bloom_format::probe_multipliers.m[i]) >> 23;
+      if ((block[bit >> 6].load(std::memory_order_relaxed) & (uint64_t{1} << (bit & 63))) == 0) {
+        return false;
+      }
+    }
+    return true;
+  }
 
   size_t entry_count() const noexcept { return count_.load(std::memory_order_relaxed); }
   /// Arena bytes; what the database compares against memtable_max_bytes.
@@ -120,6 +159,21 @@ class memtable {
   void rebalance_after_insert(node* n);
   static bool check_subtree(const node* n, const node* parent, int* h);
 
+  void add_to_filter(uint64_t key_hash) noexcept {
+    if (filter_blocks_ == 0) return;
+    std::atomic<uint64_t>* block =
+        &filter_[bloom_format::block_index(key_hash, filter_blocks_) * block_words];
+    const auto g = static_cast<uint32_t>(key_hash);
+    for (int i = 0; i < filter_probes; ++i) {
+      const uint32_t bit = (g * bloom_format::probe_multipliers.m[i]) >> 23;
+      block[bit >> 6].fetch_or(uint64_t{1} << (bit & 63), std::memory_order_relaxed);
+    }
+  }
+
+  static constexpr size_t block_words = bloom_format::block_bytes / 8;  // 512-bit blocks
+  static constexpr int filter_probes = 6;
+  const uint32_t filter_blocks_;                           // 0: no filter
+  const std::unique_ptr<std::atomic<uint64_t>[]> filter_;  // filter_blocks_ * block_words
   mutable std::shared_mutex mu_;
   node* root_ = nullptr;  // guarded by mu_
   arena arena_;           // allocations guarded by mu_ (exclusive)
@@ -214,6 +268,7 @@ inline void memtable::add(uint64_t seq, value_type type, std::string_view user_k
   }
   const uint64_t tag = pack_tag(seq, type);
   const size_t ikey_len = user_key.size() + tag_size;
+  add_to_filter(hash64(user_key));  // before the entry is visible (see the file comment)
 
   std::unique_lock lock(mu_);
   char* mem = arena_.allocate_aligned(sizeof(node) + ikey_len + value.size());
@@ -240,8 +295,9 @@ inline void memtable::add(uint64_t seq, value_type type, std::string_view user_k
   count_.store(count_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
-inline bool memtable::get(std::string_view user_key, uint64_t snapshot, value_type* type,
-                          std::string* value, uint64_t* seq) const {
+inline bool memtable::get(std::string_view user_key, uint64_t key_hash, uint64_t snapshot,
+                          value_type* type, std::string* value, uint64_t* seq) const {
+  if (!may_contain(key_hash)) return false;
   // The first entry >= (user_key, snapshot) is the newest version visible at
   // the snapshot, if it still belongs to user_key.
   if (snapshot > max_sequence) snapshot = max_sequence;

@@ -53,8 +53,13 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
   /// with sequence <= snapshot. Returns false if this table has none; else sets *type, *seq and,
   /// for a value, *value. Allocates nothing on a mapped file except the copy into *value.
   bool get(std::string_view lookup_key, value_type* type, std::string* value, uint64_t* seq) const {
+    return get(lookup_key, hash64(extract_user_key(lookup_key)), type, value, seq);
+  }
+  /// The same, with key_hash = hash64(user key of lookup_key) computed by the caller.
+  bool get(std::string_view lookup_key, uint64_t key_hash, value_type* type, std::string* value,
+           uint64_t* seq) const {
     const std::string_view user_key = extract_user_key(lookup_key);
-    if (!may_contain(user_key)) return false;
+    if (!filter_.empty() && !bloom_may_match_hash(filter_, key_hash)) return false;
     block_iter index;
     index.reset(index_, {file_number_, index_offset_});
     index.seek(lookup_key);
