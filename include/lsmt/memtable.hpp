@@ -16,9 +16,9 @@
 // keys the memtable certainly lacks -- most point reads of a store bigger than
 // its memtable. Its size is fixed at construction (the engine gives it 1/64 of
 // the memtable's byte limit: ~17 bits per key for 16-byte keys and 100-byte
-// values). Bits are only ever set, with relaxed atomics, before the entry is
-// inserted: a reader that can see an entry's sequence (published with release
-// after the insert) also sees its bits.
+// values). Bits are only ever set, by add() under the exclusive lock, before
+// the entry is inserted: a reader that can see an entry's sequence (published
+// with release after the insert) also sees its bits.
 //
 // Invariants (checked by check_invariants()): in-order traversal is strictly
 // increasing by compare_internal_keys; every node's height is 1 + the larger
@@ -159,6 +159,8 @@ class memtable {
   void rebalance_after_insert(node* n);
   static bool check_subtree(const node* n, const node* parent, int* h);
 
+  // REQUIRES: mu_ held exclusively. Writers are serialized, so a relaxed load
+  // and store (not a locked read-modify-write) cannot lose a bit.
   void add_to_filter(uint64_t key_hash) noexcept {
     if (filter_blocks_ == 0) return;
     std::atomic<uint64_t>* block =
@@ -166,7 +168,9 @@ class memtable {
     const auto g = static_cast<uint32_t>(key_hash);
     for (int i = 0; i < filter_probes; ++i) {
       const uint32_t bit = (g * bloom_format::probe_multipliers.m[i]) >> 23;
-      block[bit >> 6].fetch_or(uint64_t{1} << (bit & 63), std::memory_order_relaxed);
+      std::atomic<uint64_t>& word = block[bit >> 6];
+      word.store(word.load(std::memory_order_relaxed) | (uint64_t{1} << (bit & 63)),
+                 std::memory_order_relaxed);
     }
   }
 
@@ -268,9 +272,10 @@ inline void memtable::add(uint64_t seq, value_type type, std::string_view user_k
   }
   const uint64_t tag = pack_tag(seq, type);
   const size_t ikey_len = user_key.size() + tag_size;
-  add_to_filter(hash64(user_key));  // before the entry is visible (see the file comment)
+  const uint64_t key_hash = hash64(user_key);
 
   std::unique_lock lock(mu_);
+  add_to_filter(key_hash);  // before the entry is visible (see the file comment)
   char* mem = arena_.allocate_aligned(sizeof(node) + ikey_len + value.size());
   node* x = new (mem) node{};  // null links
   x->ikey_len = static_cast<uint32_t>(ikey_len);
