@@ -31,6 +31,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -118,27 +119,39 @@ class db {
 
   /// Inserts or overwrites k. Durable when it returns (see the file comment).
   void put(const Key& k, const Value& v, const write_options& wo = {}) {
-    batch b;
-    b.put(k, v);
-    write(b, wo);
+    single_op op;  // per-thread buffers: a put allocates nothing once they have grown
+    KeyCodec::encode(k, op.b.key);
+    ValueCodec::encode(v, op.b.value);
+    op.b.batch.put(op.b.key, op.b.value);
+    engine().write(op.b.batch, wo.sync);
   }
   /// Deletes k (a no-op if absent).
   void erase(const Key& k, const write_options& wo = {}) {
-    batch b;
-    b.erase(k);
-    write(b, wo);
+    single_op op;
+    KeyCodec::encode(k, op.b.key);
+    op.b.batch.erase(op.b.key);
+    engine().write(op.b.batch, wo.sync);
   }
   /// Applies every operation of b atomically.
   void write(batch& b, const write_options& wo = {}) { engine().write(b.raw(), wo.sync); }
 
   /// The value of k, or nullopt if it is absent or deleted.
   std::optional<Value> get(const Key& k, const read_options& ro = {}) const {
-    auto v = engine().get(encode_key(k), sequence_for(ro));
+    single_op op;
+    KeyCodec::encode(k, op.b.key);
+    auto v = engine().get(op.b.key, sequence_for(ro));
     if (!v) return std::nullopt;
-    return ValueCodec::decode(*v);
+    if constexpr (std::is_same_v<Value, std::string> &&
+                  std::is_same_v<ValueCodec, codec<std::string>>) {
+      return v;  // the stored bytes are the value: no second copy
+    } else {
+      return ValueCodec::decode(*v);
+    }
   }
   bool contains(const Key& k, const read_options& ro = {}) const {
-    return engine().get(encode_key(k), sequence_for(ro)).has_value();
+    single_op op;
+    KeyCodec::encode(k, op.b.key);
+    return engine().get(op.b.key, sequence_for(ro)).has_value();
   }
 
   /// A consistent point-in-time view for later reads.
@@ -312,6 +325,39 @@ class db {
     engine();
     return engine_;
   }
+
+  // Buffers of one thread's single-key calls (put, erase, get, contains), reused
+  // so that steady-state calls allocate nothing. single_op hands them out
+  // cleared and, when done, gives back any memory beyond 64 KiB that a big key
+  // or value made them hold. A codec that calls back into the store from
+  // encode() would share them: codecs must not do that.
+  struct op_buffers {
+    std::string key;
+    std::string value;
+    detail::raw_batch batch;
+  };
+  class single_op {
+   public:
+    single_op() : b(local()) {}
+    single_op(const single_op&) = delete;
+    single_op& operator=(const single_op&) = delete;
+    ~single_op() {
+      constexpr size_t keep = size_t{64} << 10;
+      if (b.key.capacity() > keep) std::string().swap(b.key);
+      if (b.value.capacity() > keep) std::string().swap(b.value);
+      if (b.batch.byte_size() > keep) b.batch = detail::raw_batch();
+      b.key.clear();
+      b.value.clear();
+      b.batch.clear();
+    }
+    op_buffers& b;
+
+   private:
+    static op_buffers& local() {
+      thread_local op_buffers buffers;
+      return buffers;
+    }
+  };
 
   static std::string encode_key(const Key& k) {
     std::string s;
