@@ -315,6 +315,58 @@ TEST_CASE("sstable: 100k random entries with versions, snapshots, seeks", "[ssta
   }
 }
 
+// Block search uses 8-byte "fences" taken after the prefix the index keys share. Keys here share
+// a 10-byte prefix, then come in groups whose next 8 bytes are equal (many blocks with equal
+// fences, so the search must compare index keys), plus keys that sort before and after the
+// shared prefix, and short keys that end inside it.
+TEST_CASE("sstable: block search with equal fences and keys outside the shared prefix",
+          "[sstable]") {
+  std::mt19937_64 rng(11);
+  const std::string prefix = "tenant0001";
+  std::vector<std::string> users;
+  for (int group = 0; group < 40; ++group) {
+    char window[9];
+    std::snprintf(window, sizeof(window), "g%07d", group * 3);
+    for (int j = 0; j < 60; ++j) users.push_back(prefix + window + "/item" + std::to_string(j));
+  }
+  users.push_back("tenant");      // ends inside the prefix
+  users.push_back("tenant0001");  // the prefix itself
+  users.push_back("a-before");
+  users.push_back("z-after");
+  model m;
+  uint64_t seq = 1;
+  for (const std::string& u : users) {
+    m.emplace(ikey(u, seq, value_type::value), std::string(200, static_cast<char>('a' + seq % 26)));
+    ++seq;
+  }
+  table_options opts;
+  opts.block_size = 1024;  // many blocks: 2,404 entries of ~240 bytes
+  const std::string bytes = build_table(m, opts);
+  for (bool mapped : {true, false}) {
+    auto t = open_table(bytes, mapped, std::make_shared<block_cache>(1 << 20));
+    for (const std::string& u : users) check_get(*t, m, u, seq);
+    // Absent keys in every gap, including inside a group and between groups.
+    for (int i = 0; i < 3000; ++i) {
+      std::string u = users[rng() % users.size()];
+      if (rng() % 2 == 0) {
+        u.push_back(static_cast<char>(rng() % 256));
+      } else if (!u.empty()) {
+        u.pop_back();
+      }
+      check_get(*t, m, u, seq);
+      auto it = t->new_iterator();
+      check_seek(*it, m, make_lookup_key(u, seq));
+    }
+    for (const std::string& u : {std::string(), std::string("t"), std::string("tenant0001g"),
+                                 std::string("tenant0002"), std::string("\xff\xff")}) {
+      check_get(*t, m, u, seq);
+      auto it = t->new_iterator();
+      check_seek(*it, m, make_lookup_key(u, seq));
+    }
+    check_iteration(*t, m);
+  }
+}
+
 TEST_CASE("sstable: values bigger than a block", "[sstable]") {
   std::mt19937_64 rng(7);
   model m;

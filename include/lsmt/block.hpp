@@ -191,11 +191,17 @@ class block_iter final : public internal_iterator {
     }
   }
 
-  void seek(std::string_view target) override {
+  void seek(std::string_view target) override { seek(target, 0, num_restarts_); }
+
+  /// seek() for a block with one entry per restart (an index block), when the caller knows that
+  /// entries before `first` are < target and entries from `last` on are >= target: only keys in
+  /// [first, last) are compared.
+  void seek(std::string_view target, uint32_t first, uint32_t last) {
     if (data_ == nullptr) return;
-    // Find the last restart whose key is < target; the answer is at or after it.
-    uint32_t lo = 0;
-    uint32_t hi = num_restarts_ - 1;
+    // Find the last restart in [first, last) whose key is < target; the answer is at or after
+    // it (at `first` if there is none).
+    uint32_t lo = std::min(first, num_restarts_ - 1);
+    uint32_t hi = std::max(lo, std::min(last, num_restarts_) - (last > 0 ? 1 : 0));
     while (lo < hi) {
       const uint32_t mid = lo + (hi - lo + 1) / 2;
       if (compare_internal_keys(restart_key(mid), target) < 0) {
