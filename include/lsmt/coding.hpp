@@ -20,23 +20,51 @@
 
 namespace lsmt::detail {
 
+// On a little-endian machine the encoding is the in-memory layout, so these are plain
+// (unaligned) loads and stores; the portable loops are for the other byte orders.
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define LSMT_LITTLE_ENDIAN 1
+#else
+#define LSMT_LITTLE_ENDIAN 0
+#endif
+
 inline void encode_fixed32(char* dst, uint32_t v) noexcept {
+#if LSMT_LITTLE_ENDIAN
+  std::memcpy(dst, &v, 4);
+#else
   for (int i = 0; i < 4; ++i) dst[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+#endif
 }
 
 inline void encode_fixed64(char* dst, uint64_t v) noexcept {
+#if LSMT_LITTLE_ENDIAN
+  std::memcpy(dst, &v, 8);
+#else
   for (int i = 0; i < 8; ++i) dst[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+#endif
 }
 
 inline uint32_t decode_fixed32(const char* p) noexcept {
+#if LSMT_LITTLE_ENDIAN
+  uint32_t v = 0;
+  std::memcpy(&v, p, 4);
+  return v;
+#else
   const auto* b = reinterpret_cast<const unsigned char*>(p);
   return static_cast<uint32_t>(b[0]) | (static_cast<uint32_t>(b[1]) << 8) |
          (static_cast<uint32_t>(b[2]) << 16) | (static_cast<uint32_t>(b[3]) << 24);
+#endif
 }
 
 inline uint64_t decode_fixed64(const char* p) noexcept {
+#if LSMT_LITTLE_ENDIAN
+  uint64_t v = 0;
+  std::memcpy(&v, p, 8);
+  return v;
+#else
   return static_cast<uint64_t>(decode_fixed32(p)) |
          (static_cast<uint64_t>(decode_fixed32(p + 4)) << 32);
+#endif
 }
 
 inline void put_fixed32(std::string& dst, uint32_t v) {

@@ -22,6 +22,14 @@
 
 #include "coding.hpp"
 
+// Key comparisons sit in the innermost loops (merge steps, block and memtable
+// searches); GCC's size heuristics otherwise leave them as calls there.
+#if defined(__GNUC__)
+#define LSMT_ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define LSMT_ALWAYS_INLINE
+#endif
+
 namespace lsmt::detail {
 
 /// Entry types. Part of the on-disk format: DO NOT CHANGE THESE VALUES.
@@ -72,7 +80,7 @@ inline bool valid_internal_key(std::string_view ikey) noexcept {
 // keys are short, where a call to memcmp costs more than the comparison itself.
 // So the first 8-byte words are compared inline: a word read big-endian orders
 // like its bytes.
-inline int compare_user_keys(std::string_view a, std::string_view b) noexcept {
+LSMT_ALWAYS_INLINE inline int compare_user_keys(std::string_view a, std::string_view b) noexcept {
   const size_t n = a.size() < b.size() ? a.size() : b.size();
   size_t i = 0;
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -90,7 +98,8 @@ inline int compare_user_keys(std::string_view a, std::string_view b) noexcept {
 }
 
 /// Orders internal keys: user key ascending, then tag descending.
-inline int compare_internal_keys(std::string_view a, std::string_view b) noexcept {
+LSMT_ALWAYS_INLINE inline int compare_internal_keys(std::string_view a,
+                                                    std::string_view b) noexcept {
   const int r = compare_user_keys(extract_user_key(a), extract_user_key(b));
   if (r != 0) return r;
   const uint64_t ta = extract_tag(a);
