@@ -85,7 +85,7 @@ class memtable {
   bool may_contain(uint64_t key_hash) const noexcept {
     if (filter_blocks_ == 0) return true;
     const std::atomic<uint64_t>* block =
-        &filter_[bloom_format::block_index(key_hash, filter_blocks_) * block_words];
+        filter_.get() + bloom_format::block_index(key_hash, filter_blocks_) * block_words;
     const auto g = static_cast<uint32_t>(key_hash);
     for (int i = 0; i < filter_probes; ++i) {
       const uint32_t bit = (g * bloom_format::probe_multipliers.m[i]) >> 23;
@@ -164,7 +164,7 @@ class memtable {
   void add_to_filter(uint64_t key_hash) noexcept {
     if (filter_blocks_ == 0) return;
     std::atomic<uint64_t>* block =
-        &filter_[bloom_format::block_index(key_hash, filter_blocks_) * block_words];
+        filter_.get() + bloom_format::block_index(key_hash, filter_blocks_) * block_words;
     const auto g = static_cast<uint32_t>(key_hash);
     for (int i = 0; i < filter_probes; ++i) {
       const uint32_t bit = (g * bloom_format::probe_multipliers.m[i]) >> 23;
