@@ -580,6 +580,36 @@ int expect_corruption(const std::function<void()>& fn) {
 
 }  // namespace
 
+// An index whose second key is prefix-compressed, with a restart offset pointing inside the first
+// entry so that each entry still seems to start its own restart. The reader keeps views of index
+// keys (for its fences): it must refuse such an index, not keep a view into a scratch buffer.
+TEST_CASE("corruption: an index with a compressed key behind a misplaced restart", "[corruption]") {
+  const std::string k0 = ikey(std::string(40, 'k'));
+  const std::string k1 = ikey(std::string(20, 'k') + std::string(200, 'z'));
+  std::string idx;
+  auto add_entry = [&idx](uint32_t shared, const std::string& key, const std::string& value) {
+    put_varint32(idx, shared);
+    put_varint32(idx, static_cast<uint32_t>(key.size() - shared));
+    put_varint32(idx, static_cast<uint32_t>(value.size()));
+    idx += key.substr(shared);
+    idx += value;
+  };
+  add_entry(0, k0, handle_bytes(0, 0));
+  const auto second = static_cast<uint32_t>(idx.size());
+  add_entry(20, k1, handle_bytes(5, 0));
+  put_fixed32(idx, 0);
+  put_fixed32(idx, second - 1);  // inside the first entry
+  put_fixed32(idx, 2);
+  // Two empty "data blocks" of 5 bytes each tile [0, 10), as the handles say.
+  const std::string bytes = table_file(std::string(10, 'x'), "", idx);
+  for (const bool mapped : {true, false}) {
+    CHECK_THROWS_AS(
+        table_reader::open(std::make_unique<lsmt_test::memory_readable_file>(bytes, mapped), 1,
+                           table_options{}, nullptr),
+        lsmt::corruption_error);
+  }
+}
+
 TEST_CASE("corruption: crafted files claiming huge sizes fail without allocating", "[corruption]") {
   scratch_dir work("crafted");
   SECTION("tables") {

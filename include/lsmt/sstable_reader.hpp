@@ -23,11 +23,13 @@
 #ifndef LSMT_SSTABLE_READER_HPP
 #define LSMT_SSTABLE_READER_HPP
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "block.hpp"
 #include "block_cache.hpp"
@@ -174,14 +176,19 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
     std::vector<std::string_view> user_keys;  // views into index_, which outlives this
     for (it.seek_to_first(); it.valid(); it.next(), ++n) {
       if (n != 0 && compare_internal_keys(prev, it.key()) >= 0) corrupt("index keys out of order");
-      if (it.restart_index() != n) corrupt("index block is prefix-compressed");
+      // Every index key must be stored whole (one entry per restart, none sharing a prefix):
+      // the fences below are built from views into the block.
+      const std::string_view k = it.key();
+      if (it.restart_index() != n || k.data() < index_.data() ||
+          k.data() + k.size() > index_.data() + index_.size()) {
+        corrupt("index block is prefix-compressed");
+      }
       const block_handle h = decode_handle(it.value());
       if (h.offset != expected) corrupt("index handles are not contiguous");
       offsets_.push_back(h.offset);
       expected = h.offset + h.size + block_trailer_size;
       prev.assign(it.key());
-      // Index keys are stored whole (restart interval 1), so the view stays valid.
-      user_keys.push_back(extract_user_key(it.key()));
+      user_keys.push_back(extract_user_key(k));
     }
     if (expected != data_end_) corrupt("index does not cover the data blocks");
     offsets_.push_back(expected);
@@ -245,7 +252,7 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
 
   /// Hints the CPU to fetch the first bytes and the restart count of data block `ordinal` (if it
   /// exists and the file is mapped), so a scan finds the next block in cache.
-  void prefetch_block(uint32_t ordinal) const noexcept {
+  void prefetch_block(uint32_t ordinal) const {
 #if defined(__GNUC__)
     if (!mapped_ || ordinal >= num_blocks_) return;
     const uint64_t offset = offsets_[ordinal];
