@@ -596,6 +596,55 @@ TEST_CASE("edge: scans over live entries only, point reads and writes merge noth
   CHECK(st.tables == 30);
 }
 
+TEST_CASE("edge: deletions still in the memtable do not trigger a merge until flushed",
+          "[edge][stats][delete]") {
+  temp_dir tmp;
+  str_db d(tmp.sub("db"), rwx_r_x, 100000, 64, 2);
+  for (int half = 0; half < 2; ++half) {
+    for (int i = half * 10000; i < (half + 1) * 10000; ++i) d.put(key_of(i), "v");
+    d.flush();
+  }
+  for (int i = 0; i < 20000; ++i) d.erase(key_of(i));  // all in the memtable
+  // Each scan steps over 20,000 memtable deletions hiding 20,000 table entries: a merge of the
+  // tables could drop none of them.
+  for (int round = 0; round < 5; ++round) CHECK(dump(d).empty());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK(d.stats().compactions == 0);
+  CHECK(d.stats().tables == 2);
+  d.flush();  // now the deletions are in a table: the next scan's merge drops everything
+  CHECK(dump(d).empty());
+  CHECK(wait_for_stats(
+      d, [](const lsmt::detail::engine_stats& s) { return s.compactions >= 1 && s.tables == 0; }));
+}
+
+TEST_CASE("edge: merges that a snapshot keeps from dropping anything back off",
+          "[edge][stats][snapshot]") {
+  temp_dir tmp;
+  str_db d(tmp.sub("db"), rwx_r_x, 100000, 64, 2);
+  for (int i = 0; i < 10000; ++i) d.put(key_of(i), "old");
+  d.flush();
+  auto snap = d.get_snapshot();  // keeps every "old" version alive
+  for (int i = 0; i < 10000; ++i) d.put(key_of(i), "new");
+  d.flush();
+  // Each scan steps over the 10,000 old versions: half the 20,000 table entries, enough for a
+  // merge. The merge drops nothing, so each next one needs twice the scans: 12 scans make at
+  // most 4 merges (after scans 1, 3, 7; 12 without the back-off).
+  for (int round = 0; round < 12; ++round) {
+    const auto all = dump(d);
+    REQUIRE(all.size() == 10000);
+    CHECK(all.begin()->second == "new");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(wait_for_stats(d, [](const lsmt::detail::engine_stats& s) { return s.compactions >= 1; }));
+  const auto st = d.stats();
+  CAPTURE(st.compactions);
+  CHECK(st.compactions <= 4);
+  // The snapshot still sees what it saw.
+  lsmt::read_options ro;
+  ro.snap = &snap;
+  CHECK(d.get(key_of(77), ro) == opt_str("old"));
+}
+
 TEST_CASE("edge: an iterator stepping over deleted entries after its store is gone",
           "[edge][delete]") {
   temp_dir tmp;

@@ -13,9 +13,11 @@
 //                   shown key; key() and value() are copies (saved_*).
 //
 // It counts the entries it steps over without showing them (older versions
-// and deletions visible at its snapshot) and reports them to a read_sampler,
-// which asks the store for a merge of its tables once scans have stepped over
-// as many such entries as half the tables hold (see engine::compaction_loop).
+// and deletions visible at its snapshot) that a merge of the tables would drop:
+// SSTable entries hidden by a newer SSTable entry. (Memtable entries, and
+// entries hidden by a memtable entry, wait for a flush first.) It reports them
+// to a read_sampler, which asks the store to merge its tables once scans have
+// stepped over enough of them (see engine::compaction_loop).
 //
 // Thread safety: one thread at a time. The sources it reads are kept alive by
 // the `pin` it is given. read_sampler is thread-safe.
@@ -89,7 +91,10 @@ class db_iterator {
   db_iterator(const db_iterator&) = delete;
   db_iterator& operator=(const db_iterator&) = delete;
   ~db_iterator() {
-    if (sampler_ && skipped_ > 0) sampler_->add(skipped_);
+    try {
+      if (sampler_ && skipped_ > 0) sampler_->add(skipped_);
+    } catch (...) {  // NOLINT(bugprone-empty-catch): a lost sample only delays a merge
+    }
   }
 
   bool valid() const { return valid_; }
@@ -160,6 +165,7 @@ class db_iterator {
       // inner_ sits before the entries of key(); step into them so the skipping
       // below passes all of them.
       direction_ = forward;
+      hider_in_table_ = false;  // the entries of key() were counted on the way back
       if (inner_->valid()) {
         inner_->next();
       } else {
@@ -167,6 +173,7 @@ class db_iterator {
       }
     } else {
       saved_key_.assign(extract_user_key(inner_->key()));
+      hider_in_table_ = !inner_->in_memory();
       inner_->next();
     }
     // saved_key_ holds the key just shown: skip its older versions.
@@ -202,11 +209,13 @@ class db_iterator {
         const std::string_view user_key = extract_user_key(ikey);
         if (upper_ && compare_user_keys(user_key, *upper_) >= 0) break;
         if (skipping && compare_user_keys(user_key, saved_key_) <= 0) {
-          ++hidden;  // an older version of a key already shown or deleted
+          // an older version of a key shown or deleted
+          hidden += hider_in_table_ && !inner_->in_memory() ? 1 : 0;
         } else if (static_cast<value_type>(tag & 0xff) == value_type::deletion) {
           saved_key_.assign(user_key);  // hide every older version of it
           skipping = true;
-          ++hidden;
+          hider_in_table_ = !inner_->in_memory();
+          hidden += hider_in_table_ ? 1 : 0;
         } else {
           valid_ = true;
           break;
@@ -221,7 +230,8 @@ class db_iterator {
   // position; skip keys whose newest visible version is a deletion.
   void find_prev_user_entry() {
     bool have_value = false;
-    uint64_t visible = 0;  // entries at or below the snapshot looked at
+    bool value_from_table = false;  // where the entry in saved_value_ came from
+    uint64_t hidden = 0;
     while (inner_->valid()) {
       const std::string_view ikey = inner_->key();
       const uint64_t tag = extract_tag(ikey);
@@ -230,13 +240,17 @@ class db_iterator {
         if (lower_ && compare_user_keys(user_key, *lower_) < 0) break;
         // Entries of one key arrive oldest first: the last seen wins.
         if (have_value && compare_user_keys(user_key, saved_key_) < 0) break;
-        ++visible;
+        // A newer entry of the key hides the one held; a deletion is hidden itself.
+        const bool from_table = !inner_->in_memory();
+        if (have_value && value_from_table && from_table) ++hidden;
         if (static_cast<value_type>(tag & 0xff) == value_type::deletion) {
+          hidden += from_table ? 1 : 0;
           have_value = false;
           saved_key_.clear();
           saved_value_.clear();
         } else {
           have_value = true;
+          value_from_table = from_table;
           saved_key_.assign(user_key);
           saved_value_.assign(inner_->value());
         }
@@ -248,7 +262,7 @@ class db_iterator {
       saved_key_.clear();
       saved_value_.clear();
     }
-    count_hidden(visible - (have_value ? 1 : 0));
+    count_hidden(hidden);
   }
 
   void count_hidden(uint64_t n) {
@@ -269,6 +283,7 @@ class db_iterator {
   std::string saved_key_;
   std::string saved_value_;
   std::shared_ptr<read_sampler> sampler_;  // null: nothing is counted
+  bool hider_in_table_ = false;            // forward: saved_key_'s newest entry is in a table
   uint64_t skipped_ = 0;                   // hidden entries not yet reported
 };
 

@@ -637,7 +637,8 @@ class engine {
     view_ = std::move(v);
     uint64_t entries = 0;
     for (const auto& t : current_->tables) entries += t->meta().entries;
-    sampler_->set_threshold(std::max<uint64_t>(entries / 2, min_read_compaction_skips));
+    sampler_->set_threshold(std::max<uint64_t>(entries / 2, min_read_compaction_skips) *
+                            read_compaction_backoff_);
   }
 
   uint64_t smallest_snapshot_locked() const {
@@ -714,12 +715,15 @@ class engine {
   }
 
   // Read-triggered merges (like LevelDB's seek-triggered compaction): scans that
-  // step over older versions and deletions report them to sampler_; once they
-  // have stepped over as many as half the entries the tables hold (and at least
-  // this many), every table is merged into one, which drops what was stepped
-  // over. The scans pay for at most about two merges' worth of hidden entries per
-  // merge, and a store that is only written never merges this way.
+  // step over older versions and deletions in the tables report them to
+  // sampler_; once they have stepped over as many as half the entries the tables
+  // hold (and at least this many), every table is merged as compact() does,
+  // which drops them. A store that is only written never merges this way. When a
+  // merge drops less than a tenth of its input (the hidden entries were kept for
+  // a snapshot, say), the threshold doubles, up to 64 times; a merge that drops
+  // more resets it.
   static constexpr uint64_t min_read_compaction_skips = 4096;
+  static constexpr uint64_t max_read_compaction_backoff = 64;
 
   void compaction_loop() {
     std::unique_lock<std::mutex> s(state_mutex_);
@@ -751,15 +755,18 @@ class engine {
       plan.smallest_snapshot = smallest_snapshot_locked();
       plan.drop_tombstones = pick.first + pick.count == current_->tables.size();
       plan.cancel = &cancel_;
-      if (force) {
+      if (force || read_triggered) {
         uint64_t total = 0;
         for (uint64_t sz : sizes) total += sz;
         plan.target_size = std::max<uint64_t>(1, total / opts_.minimum_sstables);
         plan.max_files = opts_.minimum_sstables;
       }
+      uint64_t input_entries = 0;
+      for (const auto& t : inputs) input_entries += t->meta().entries;
+      uint64_t output_entries = 0;
       s.unlock();
       try {
-        compact_tables(inputs, plan);
+        output_entries = compact_tables(inputs, plan);
       } catch (const table_write_cancelled&) {
         s.lock();
         continue;
@@ -773,20 +780,29 @@ class engine {
       if (force) manual_done_ = manual;
       // What scans stepped over during a full merge is gone now.
       if (force || read_triggered) sampler_->reset();
+      if (read_triggered) {
+        const bool productive = output_entries < input_entries - input_entries / 10;
+        read_compaction_backoff_ =
+            productive ? 1 : std::min(read_compaction_backoff_ * 2, max_read_compaction_backoff);
+        publish_view_locked();  // the new threshold
+      }
       flush_cv_.notify_all();  // writers may wait on table count; compact() on manual_done_
     }
   }
 
-  void compact_tables(const std::vector<std::shared_ptr<table_handle>>& inputs,
-                      const table_write_plan& plan) {
+  // Returns the number of entries written.
+  uint64_t compact_tables(const std::vector<std::shared_ptr<table_handle>>& inputs,
+                          const table_write_plan& plan) {
     std::vector<std::unique_ptr<internal_iterator>> children;
     children.reserve(inputs.size());
     for (const auto& t : inputs) children.push_back(t->reader().new_iterator());
     merging_iterator merged(std::move(children));
     merged.seek_to_first();
     std::vector<std::shared_ptr<table_handle>> outputs;
+    uint64_t written = 0;
     for (const table_meta& meta : write_tables_or_clean_up(merged, plan)) {
       outputs.push_back(open_table(meta));
+      written += meta.entries;
     }
     std::lock_guard<std::mutex> mg(manifest_mutex_);
     std::vector<std::shared_ptr<table_handle>> tables;
@@ -801,6 +817,7 @@ class engine {
     tables.insert(first, outputs.begin(), outputs.end());
     install(std::move(tables), 0);
     for (const auto& t : inputs) t->mark_obsolete();
+    return written;
   }
 
   // ---- errors -------------------------------------------------------------------
@@ -863,8 +880,9 @@ class engine {
   uint64_t flushes_ = 0;
   uint64_t compactions_ = 0;
   std::shared_ptr<read_sampler> sampler_ = std::make_shared<read_sampler>();
-  std::condition_variable work_cv_;   // wakes the background threads
-  std::condition_variable flush_cv_;  // background progress: flushes, compactions, failures
+  uint64_t read_compaction_backoff_ = 1;  // multiplies the sampler's threshold
+  std::condition_variable work_cv_;       // wakes the background threads
+  std::condition_variable flush_cv_;      // background progress: flushes, compactions, failures
   std::thread flush_thread_;
   std::thread compaction_thread_;
 };

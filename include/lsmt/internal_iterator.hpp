@@ -34,6 +34,9 @@ class internal_iterator {
   virtual std::string_view key() const = 0;
   /// REQUIRES: valid().
   virtual std::string_view value() const = 0;
+  /// True when the current entry comes from a memtable (merging it away needs a
+  /// flush first, not a compaction). REQUIRES: valid().
+  virtual bool in_memory() const { return false; }
 };
 
 }  // namespace lsmt::detail

@@ -249,6 +249,7 @@ class memtable::iterator final : public internal_iterator {
 
   std::string_view key() const override { return n_->key(); }
   std::string_view value() const override { return n_->value(); }
+  bool in_memory() const override { return true; }
 
  private:
   static const node* leftmost(const node* n) {

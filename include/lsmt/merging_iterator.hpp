@@ -35,6 +35,7 @@ class merging_iterator final : public internal_iterator {
   bool valid() const override { return !heap_.empty(); }
   std::string_view key() const override { return heap_.front().key; }
   std::string_view value() const override { return heap_.front().child->value(); }
+  bool in_memory() const override { return heap_.front().child->in_memory(); }
 
   void seek_to_first() override {
     for (auto& c : children_) c->seek_to_first();

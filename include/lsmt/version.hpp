@@ -21,8 +21,8 @@
 // O(log(total / memtable)) times: write amplification stays bounded as data
 // grows. A merge never leaves fewer than minimum_sstables tables. Scans that
 // step over many older versions and deletions make the engine merge every
-// table into one (engine.hpp, read-triggered merges), as reads make LevelDB
-// compact files they keep seeking through. A forced
+// table as compact() does (engine.hpp, read-triggered merges), as reads make
+// LevelDB compact files they keep seeking through. A forced
 // compaction (compact()) merges every table, dropping all tombstones, and
 // splits the result by key range into at most minimum_sstables tables of about
 // equal size (fewer when deletions shrink the data).
