@@ -120,17 +120,17 @@ class db {
   /// Inserts or overwrites k. Durable when it returns (see the file comment).
   void put(const Key& k, const Value& v, const write_options& wo = {}) {
     single_op op;  // per-thread buffers: a put allocates nothing once they have grown
-    KeyCodec::encode(k, op.b.key);
-    ValueCodec::encode(v, op.b.value);
-    op.b.batch.put(op.b.key, op.b.value);
-    engine().write(op.b.batch, wo.sync);
+    KeyCodec::encode(k, op.b->key);
+    ValueCodec::encode(v, op.b->value);
+    op.b->batch.put(op.b->key, op.b->value);
+    engine().write(op.b->batch, wo.sync);
   }
   /// Deletes k (a no-op if absent).
   void erase(const Key& k, const write_options& wo = {}) {
     single_op op;
-    KeyCodec::encode(k, op.b.key);
-    op.b.batch.erase(op.b.key);
-    engine().write(op.b.batch, wo.sync);
+    KeyCodec::encode(k, op.b->key);
+    op.b->batch.erase(op.b->key);
+    engine().write(op.b->batch, wo.sync);
   }
   /// Applies every operation of b atomically.
   void write(batch& b, const write_options& wo = {}) { engine().write(b.raw(), wo.sync); }
@@ -138,8 +138,8 @@ class db {
   /// The value of k, or nullopt if it is absent or deleted.
   std::optional<Value> get(const Key& k, const read_options& ro = {}) const {
     single_op op;
-    KeyCodec::encode(k, op.b.key);
-    auto v = engine().get(op.b.key, sequence_for(ro));
+    KeyCodec::encode(k, op.b->key);
+    auto v = engine().get(op.b->key, sequence_for(ro));
     if (!v) return std::nullopt;
     if constexpr (std::is_same_v<Value, std::string> &&
                   std::is_same_v<ValueCodec, codec<std::string>>) {
@@ -150,8 +150,8 @@ class db {
   }
   bool contains(const Key& k, const read_options& ro = {}) const {
     single_op op;
-    KeyCodec::encode(k, op.b.key);
-    return engine().get(op.b.key, sequence_for(ro)).has_value();
+    KeyCodec::encode(k, op.b->key);
+    return engine().get(op.b->key, sequence_for(ro)).has_value();
   }
 
   /// A consistent point-in-time view for later reads.
@@ -327,10 +327,11 @@ class db {
   }
 
   // Buffers of one thread's single-key calls (put, erase, get, contains), reused
-  // so that steady-state calls allocate nothing. single_op hands them out
+  // so that steady-state calls allocate nothing. single_op lends them out
   // cleared and, when done, gives back any memory beyond 64 KiB that a big key
-  // or value made them hold. A codec that calls back into the store from
-  // encode() would share them: codecs must not do that.
+  // or value made them hold. A call made while they are lent (a codec calling
+  // back into the store) or after the thread's buffers are gone (from another
+  // thread_local's destructor at thread exit) gets buffers of its own.
   struct op_buffers {
     std::string key;
     std::string value;
@@ -338,25 +339,51 @@ class db {
   };
   class single_op {
    public:
-    single_op() : b(local()) {}
+    single_op() {
+      if (gone()) return;
+      thread_buffers& t = local();
+      if (t.lent) return;
+      t.lent = true;
+      lent_ = &t;
+      b = &t.buffers;
+    }
     single_op(const single_op&) = delete;
     single_op& operator=(const single_op&) = delete;
     ~single_op() {
+      if (lent_ == nullptr) return;
       constexpr size_t keep = size_t{64} << 10;
-      if (b.key.capacity() > keep) std::string().swap(b.key);
-      if (b.value.capacity() > keep) std::string().swap(b.value);
-      if (b.batch.byte_size() > keep) b.batch = detail::raw_batch();
-      b.key.clear();
-      b.value.clear();
-      b.batch.clear();
+      if (b->key.capacity() > keep) std::string().swap(b->key);
+      if (b->value.capacity() > keep) std::string().swap(b->value);
+      if (b->batch.byte_size() > keep) b->batch = detail::raw_batch();
+      b->key.clear();
+      b->value.clear();
+      b->batch.clear();
+      lent_->lent = false;
     }
-    op_buffers& b;
 
    private:
-    static op_buffers& local() {
-      thread_local op_buffers buffers;
-      return buffers;
+    struct thread_buffers {
+      op_buffers buffers;
+      bool lent = false;
+      thread_buffers() = default;
+      thread_buffers(const thread_buffers&) = delete;
+      thread_buffers& operator=(const thread_buffers&) = delete;
+      ~thread_buffers() { gone() = true; }
+    };
+    // Trivially destructible, so still readable while other thread_locals are destroyed.
+    static bool& gone() {
+      thread_local bool g = false;
+      return g;
     }
+    static thread_buffers& local() {
+      thread_local thread_buffers t;
+      return t;
+    }
+    op_buffers own_;                  // used when the thread's buffers are not available
+    thread_buffers* lent_ = nullptr;  // the thread's buffers, if lent to this call
+
+   public:
+    op_buffers* b = &own_;
   };
 
   static std::string encode_key(const Key& k) {

@@ -788,6 +788,48 @@ struct lsmt::codec<edge_test::point> {
   }
 };
 
+namespace edge_test {
+// A value codec that reads the store while encoding (say, to look up a dictionary entry):
+// single-key calls reuse per-thread buffers, and the nested read must not disturb them.
+struct looked_up_value {
+  std::string text;
+};
+struct lookup_codec;
+using lookup_db = lsmt::db<std::string, looked_up_value, lsmt::codec<std::string>, lookup_codec>;
+inline lookup_db* lookup_store = nullptr;
+struct lookup_codec {
+  static void encode(const looked_up_value& v, std::string& out) {
+    out.append(v.text);
+    if (lookup_store != nullptr) {
+      const auto suffix = lookup_store->get("suffix");
+      if (suffix) out.append(suffix->text);
+    }
+  }
+  static looked_up_value decode(std::string_view bytes) { return {std::string(bytes)}; }
+};
+}  // namespace edge_test
+
+TEST_CASE("edge: a codec that reads the store while a put encodes", "[edge][codec]") {
+  using edge_test::lookup_db;
+  temp_dir tmp;
+  lookup_db d(tmp.sub("db"), rwx_r_x, 1000, 4, 2);
+  d.put("suffix", {"-sfx"});
+  edge_test::lookup_store = &d;
+  d.put("alpha", {"a"});  // encode() calls d.get("suffix") in the middle of the put
+  d.put(std::string(100000, 'k'), {std::string(100000, 'v')});  // beyond the kept 64 KiB
+  d.put("beta", {"b"});
+  edge_test::lookup_store = nullptr;
+  const auto alpha = d.get("alpha");
+  REQUIRE(alpha.has_value());
+  CHECK(alpha->text == "a-sfx");
+  CHECK(d.get("beta")->text == "b-sfx");
+  CHECK(d.get(std::string(100000, 'k'))->text == std::string(100000, 'v') + "-sfx");
+  CHECK(d.get("suffix")->text == "-sfx");
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : d.scan()) keys.push_back(k.substr(0, 8));
+  CHECK(keys == std::vector<std::string>{"alpha", "beta", "kkkkkkkk", "suffix"});
+}
+
 TEST_CASE("edge: a user-defined codec for a struct", "[edge][codec]") {
   using edge_test::point;
   temp_dir tmp;

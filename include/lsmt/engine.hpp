@@ -402,9 +402,15 @@ class engine {
     }
   }
 
-  // The memtable's bloom filter: 1/64 of its byte limit, up to 16 MiB.
+  // The memtable's bloom filter: 1/64 of its byte limit, up to 16 MiB, and no
+  // more than 16 bits per entry when an entry limit is set (it is zeroed at
+  // every rotation).
   size_t memtable_filter_bytes() const {
-    return std::min<size_t>(opts_.memtable_max_bytes / 64, size_t{16} << 20);
+    size_t bytes = std::min<size_t>(opts_.memtable_max_bytes / 64, size_t{16} << 20);
+    if (opts_.memtable_max_entries != 0 && opts_.memtable_max_entries < bytes / 2) {
+      bytes = 2 * opts_.memtable_max_entries;
+    }
+    return bytes;
   }
 
   size_t stall_tables() const { return std::max<size_t>(3 * opts_.compaction_interval, 12); }
