@@ -641,6 +641,11 @@ class engine {
     for (const auto& slot : imms_) v->imms.push_back(slot.mem);
     v->tables = current_;
     view_ = std::move(v);
+    set_read_threshold_locked();
+  }
+
+  // The sampler's threshold for the current tables (see compaction_loop).
+  void set_read_threshold_locked() {
     uint64_t entries = 0;
     for (const auto& t : current_->tables) entries += t->meta().entries;
     sampler_->set_threshold(std::max<uint64_t>(entries / 2, min_read_compaction_skips) *
@@ -738,7 +743,7 @@ class engine {
       if (closing_) return;
       const uint64_t manual = manual_requested_;
       const bool force = manual > manual_done_;
-      // A read-triggered merge takes every table into one (if there are two).
+      // A read-triggered merge takes every table, as compact() does (if there are two).
       const bool sampled = sampler_->take_due();
       const bool read_triggered = !force && sampled && current_->tables.size() >= 2;
       std::vector<uint64_t> sizes;
@@ -790,7 +795,7 @@ class engine {
         const bool productive = output_entries < input_entries - input_entries / 10;
         read_compaction_backoff_ =
             productive ? 1 : std::min(read_compaction_backoff_ * 2, max_read_compaction_backoff);
-        publish_view_locked();  // the new threshold
+        set_read_threshold_locked();
       }
       flush_cv_.notify_all();  // writers may wait on table count; compact() on manual_done_
     }
