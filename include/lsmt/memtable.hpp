@@ -84,8 +84,7 @@ class memtable {
   /// (always true without a filter).
   bool may_contain(uint64_t key_hash) const noexcept {
     if (filter_blocks_ == 0) return true;
-    const std::atomic<uint64_t>* block =
-        filter_.get() + bloom_format::block_index(key_hash, filter_blocks_) * block_words;
+    const std::atomic<uint64_t>* block = filter_block(key_hash);
     const auto g = static_cast<uint32_t>(key_hash);
     for (int i = 0; i < filter_probes; ++i) {
       const uint32_t bit = (g * bloom_format::probe_multipliers.m[i]) >> 23;
@@ -159,12 +158,16 @@ class memtable {
   void rebalance_after_insert(node* n);
   static bool check_subtree(const node* n, const node* parent, int* h);
 
+  // The 512-bit block of the filter that holds the key's bits. REQUIRES: a filter.
+  std::atomic<uint64_t>* filter_block(uint64_t key_hash) const noexcept {
+    return filter_.get() + bloom_format::block_index(key_hash, filter_blocks_) * block_words;
+  }
+
   // REQUIRES: mu_ held exclusively. Writers are serialized, so a relaxed load
   // and store (not a locked read-modify-write) cannot lose a bit.
   void add_to_filter(uint64_t key_hash) noexcept {
     if (filter_blocks_ == 0) return;
-    std::atomic<uint64_t>* block =
-        filter_.get() + bloom_format::block_index(key_hash, filter_blocks_) * block_words;
+    std::atomic<uint64_t>* block = filter_block(key_hash);
     const auto g = static_cast<uint32_t>(key_hash);
     for (int i = 0; i < filter_probes; ++i) {
       const uint32_t bit = (g * bloom_format::probe_multipliers.m[i]) >> 23;
