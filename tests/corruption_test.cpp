@@ -187,12 +187,15 @@ reference_store build_reference(lsmt_test::seeded_rng& rng) {
         wal_record r;
         r.offset = off;
         const uint32_t len = decode_fixed32(b.data() + off + 4);
-        r.marker = b[off + 8] == static_cast<char>(lsmt::detail::log_record_type::sync_marker);
+        const auto type = static_cast<lsmt::detail::log_record_type>(b[off + 8]);
+        r.marker = type == lsmt::detail::log_record_type::sync_marker;
         if (r.marker) r.synced_through = decode_fixed64(b.data() + off + 9);
+        // The log follows the one flush() retired, so it starts with a link to it.
+        REQUIRE((type == lsmt::detail::log_record_type::link) == (off == 0));
         r.batches_before = batches;
         r.end = off + lsmt::detail::log_header_size + len;
         REQUIRE(r.end <= b.size());
-        if (!r.marker) ++batches;
+        if (type == lsmt::detail::log_record_type::batch) ++batches;
         ref.wal.push_back(r);
         off = r.end;
       }

@@ -115,6 +115,33 @@ TEST_CASE("log_writer writes the documented format", "[wal]") {
   CHECK(w.size() == bytes.size());
 }
 
+TEST_CASE("a link record is written as documented and read back, not as a batch", "[wal]") {
+  std::string bytes;
+  log_writer w(std::make_unique<memory_writable>(&bytes));
+  w.add_link({7, 123456789012});
+  w.add_record("after");
+  char link[16];
+  lsmt::detail::encode_fixed64(link, 7);
+  lsmt::detail::encode_fixed64(link + 8, 123456789012);
+  REQUIRE(bytes == make_record(3, std::string_view(link, 16)) + make_record(1, "after"));
+
+  const memory_file file(bytes);
+  log_reader reader(file);
+  CHECK_FALSE(reader.link());
+  std::string payload;
+  REQUIRE(reader.read_record(payload));
+  CHECK(payload == "after");
+  REQUIRE(reader.link());
+  CHECK(reader.link()->previous_log == 7);
+  CHECK(reader.link()->previous_size == 123456789012);
+  CHECK_FALSE(reader.read_record(payload));
+  CHECK(reader.valid_end() == bytes.size());
+
+  // A link record of the wrong length is not a record: the log ends before it.
+  const read_result bad = read_bytes(make_record(3, "short") + make_record(1, "x"));
+  CHECK(bad.records.empty());
+}
+
 TEST_CASE("an empty log has no records", "[wal]") {
   const read_result r = read_bytes("");
   CHECK(r.records.empty());

@@ -20,10 +20,10 @@
 // excludes the key). The first version found with sequence <= the snapshot wins.
 //
 // Recovery (open): read MANIFEST, open its tables, replay every WAL it does not
-// cover into a memtable, write that memtable to a table, and write a MANIFEST
-// that covers it; files no MANIFEST refers to are leftovers of a crash and are
-// removed. A crash at any point of this leaves the old MANIFEST and WALs, so
-// recovery simply runs again.
+// cover into a memtable (stopping where a power loss cut an earlier log short),
+// write that memtable to a table, and write a MANIFEST that covers it; files no
+// MANIFEST refers to are leftovers of a crash and are removed. A crash at any point of this leaves
+// the old MANIFEST and WALs, so recovery simply runs again.
 //
 // Thread safety: every public member may be called from any thread at any
 // time, including close() racing with other calls (they then throw
@@ -39,6 +39,7 @@
 #include <deque>
 #include <exception>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -262,6 +263,10 @@ class engine {
     std::shared_ptr<memtable> mem;
     uint64_t log_number;
   };
+  struct earlier_log {
+    uint64_t number;
+    std::unique_ptr<log_writer> log;
+  };
 
   static constexpr size_t max_group_bytes = size_t{1} << 20;
 
@@ -283,6 +288,7 @@ class engine {
       if (closed_.load()) throw closed_error();
       if (kind == writer_kind::close) {
         closed_.store(true, std::memory_order_release);
+        close_earlier_logs(UINT64_MAX);
         log_->close();
       } else {
         make_room(kind == writer_kind::rotate);
@@ -347,6 +353,7 @@ class engine {
     try {
       log_->add_record(group->rep());
       if (sync) {
+        sync_earlier_logs();
         log_->sync();
       } else {
         log_->flush();
@@ -415,33 +422,58 @@ class engine {
 
   size_t stall_tables() const { return std::max<size_t>(3 * opts_.compaction_interval, 12); }
 
+  // The old log is neither synced nor closed here: a device flush per memtable
+  // would stall every writer. The new log starts with a link to it instead, so
+  // recovery can tell when a power loss kept the new log but cut the old one
+  // (wal.hpp, "Order across logs"), and a synced write syncs it first.
   void rotate_memtable() {
     const uint64_t number = next_file_number_.fetch_add(1);
-    auto file = fs_->new_log_file(file_path(number, "log"));
-    auto new_log = std::make_unique<log_writer>(std::move(file));
-    // The new log's directory entry must be durable before a synced write in
-    // it is acknowledged.
-    fs_->sync_directory(dir_);
-    // The old log is made durable before any write goes to the new one: the new
-    // log could otherwise reach the disk first (a synced write, or writeback),
-    // and a power loss would keep later writes while losing earlier ones.
-    try {
-      log_->sync();
-      log_->close();
-    } catch (const std::exception& e) {
-      // After a failed fsync the kernel may have dropped the dirty pages: the
-      // log can no longer be trusted, so writes stop until the store is reopened.
-      fail(std::string("WAL sync at rotation failed: ") + e.what());
-      throw;
-    }
-    std::lock_guard<std::mutex> s(state_mutex_);
-    imms_.push_front(imm_slot{mem_, log_number_});
-    ++rotations_;
-    mem_ = std::make_shared<memtable>(memtable_filter_bytes());
+    auto new_log = std::make_unique<log_writer>(fs_->new_log_file(file_path(number, "log")));
+    new_log->add_link(log_link{log_number_, log_->size()});
+    new_log->flush();
+    earlier_logs_.push_back(earlier_log{log_number_, std::move(log_)});
     log_ = std::move(new_log);
-    log_number_ = number;
-    publish_view_locked();
-    work_cv_.notify_all();
+    log_directory_synced_ = false;
+    {
+      std::lock_guard<std::mutex> s(state_mutex_);
+      imms_.push_front(imm_slot{mem_, log_number_});
+      ++rotations_;
+      mem_ = std::make_shared<memtable>(memtable_filter_bytes());
+      log_number_ = number;
+      publish_view_locked();
+      work_cv_.notify_all();
+    }
+    close_earlier_logs(oldest_needed_log());
+  }
+
+  uint64_t oldest_needed_log() const {
+    std::lock_guard<std::mutex> s(state_mutex_);
+    return oldest_needed_log_locked(0);
+  }
+
+  // Before a synced write in the current log is acknowledged, the logs before
+  // it and its directory entry must be durable too.
+  void sync_earlier_logs() {
+    close_earlier_logs(oldest_needed_log());
+    for (earlier_log& e : earlier_logs_) e.log->sync();
+    close_earlier_logs(UINT64_MAX);
+    if (!log_directory_synced_) {
+      fs_->sync_directory(dir_);
+      log_directory_synced_ = true;
+    }
+  }
+
+  // Closes the earlier logs numbered below `below`: synced ones, or ones whose
+  // memtable is in a table already (a failure to close those loses nothing).
+  void close_earlier_logs(uint64_t below) {
+    while (!earlier_logs_.empty() && earlier_logs_.front().number < below) {
+      const std::unique_ptr<log_writer> log = std::move(earlier_logs_.front().log);
+      earlier_logs_.pop_front();
+      try {
+        log->close();
+      } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch): see above
+      }
+    }
   }
 
   // ---- reads --------------------------------------------------------------
@@ -577,23 +609,32 @@ class engine {
       tables.push_back(open_table(meta));
     }
 
-    // Replay every WAL the MANIFEST does not cover, oldest first.
+    // Replay every WAL the MANIFEST does not cover, oldest first, up to the
+    // first one whose predecessor lost writes (wal.hpp, "Order across logs").
     std::sort(logs.begin(), logs.end());
     auto replayed = std::make_shared<memtable>(memtable_filter_bytes());
     uint64_t last_seq = m->last_sequence;
+    std::map<uint64_t, uint64_t> replayed_end;  // log number -> end of its valid records
     for (uint64_t n : logs) {
       if (n < m->log_number) continue;
       auto file = fs_->new_readable_file(file_path(n, "log"), false);
       log_reader reader(*file);
       std::string payload;
+      bool more = reader.read_record(payload);
+      if (const std::optional<log_link>& link = reader.link();
+          link && link->previous_log >= m->log_number) {
+        const auto prev = replayed_end.find(link->previous_log);
+        if (prev == replayed_end.end() || prev->second < link->previous_size) break;
+      }
       raw_batch batch;
-      while (reader.read_record(payload)) {
+      for (; more; more = reader.read_record(payload)) {
         batch.set_rep(std::move(payload));
         batch.for_each([&](value_type t, std::string_view k, std::string_view v, uint64_t seq) {
           replayed->add(seq, t, k, v);
           last_seq = std::max(last_seq, seq);
         });
       }
+      replayed_end[n] = reader.valid_end();
     }
     last_sequence_.store(last_seq);
 
@@ -873,6 +914,8 @@ class engine {
   std::deque<writer*> writers_;
   raw_batch group_batch_;
   std::unique_ptr<log_writer> log_;
+  std::deque<earlier_log> earlier_logs_;  // logs before log_ not yet closed, oldest first
+  bool log_directory_synced_ = true;      // log_'s directory entry is durable
 
   std::mutex manifest_mutex_;  // serializes MANIFEST writes and version changes
 

@@ -6,8 +6,9 @@
 //   log         := record* [zero bytes to the end of the file]
 //   record      := fixed32(masked crc32c of bytes [4, 9 + length) of the record)
 //                  fixed32(length) byte(type) payload[length]
-//   type        := 1 (batch) | 2 (sync_marker)
+//   type        := 1 (batch) | 2 (sync_marker) | 3 (link)
 //   sync_marker := payload of fixed64(synced_through)
+//   link        := payload of fixed64(previous log number) fixed64(its size)
 //   length      <= 256 MiB
 //
 // Type 0 is never valid, so zeros (a mapped log's preallocated tail, or pages
@@ -29,6 +30,15 @@
 //
 // Limit: damage to synced bytes that no later marker covers (the crash came
 // after the last sync but before the next record) reads as a torn tail.
+//
+// Order across logs. A log that replaces a full one starts with a link record
+// naming the previous log and its final size. The previous log is not synced
+// at that point (that would stall the writer on a device flush per memtable),
+// so after a power loss the new log may survive while the end of the old one
+// does not. Recovery compares: a previous log that was still needed but ends
+// before the size its successor recorded (or is missing) lost writes, so the
+// successor and every later log are dropped too, and what survives is a prefix
+// of the writes. A synced write syncs every earlier log first (engine.hpp).
 //
 // Thread safety: a log_writer or log_reader is used by one thread at a time.
 #ifndef LSMT_WAL_HPP
@@ -52,7 +62,13 @@ inline constexpr size_t log_header_size = 9;
 inline constexpr uint32_t log_max_record_size = 256u << 20;
 
 /// Record types. Part of the on-disk format: DO NOT CHANGE THESE VALUES.
-enum class log_record_type : uint8_t { batch = 1, sync_marker = 2 };
+enum class log_record_type : uint8_t { batch = 1, sync_marker = 2, link = 3 };
+
+/// What a link record says: the log this one follows, and its final size.
+struct log_link {
+  uint64_t previous_log;
+  uint64_t previous_size;
+};
 
 /// Appends records to a log file. One thread at a time. If a call throws, the
 /// file may end in a partial record: stop using this log (start a new one).
@@ -75,6 +91,14 @@ class log_writer {
       marked_ = synced_;
     }
     emit(log_record_type::batch, payload);
+  }
+
+  /// Appends a link record (see "Order across logs"); the first record of a log.
+  void add_link(const log_link& link) {
+    char payload[16];
+    encode_fixed64(payload, link.previous_log);
+    encode_fixed64(payload + 8, link.previous_size);
+    emit(log_record_type::link, std::string_view(payload, sizeof payload));
   }
 
   void flush() { file_->flush(); }
@@ -129,10 +153,20 @@ class log_reader {
         payload.assign(r->payload.data(), r->payload.size());
         return true;
       }
+      if (r->type == log_record_type::link && !link_) {
+        link_ = log_link{decode_fixed64(r->payload.data()), decode_fixed64(r->payload.data() + 8)};
+      }
       // A sync marker only matters when the reader meets a bad record.
     }
     return false;
   }
+
+  /// The log's link record, once read_record() has passed it (logs written
+  /// before a rotation, and those of older versions, have none).
+  const std::optional<log_link>& link() const { return link_; }
+
+  /// The end of the last valid record read so far.
+  uint64_t valid_end() const { return offset_; }
 
   /// Non-zero bytes ignored after the last good record (a torn tail).
   uint64_t dropped_bytes() const { return dropped_; }
@@ -155,9 +189,10 @@ class log_reader {
     if (length > log_max_record_size || length > end_ - offset - log_header_size) {
       return std::nullopt;
     }
-    if (type == log_record_type::sync_marker ? length != 8 : type != log_record_type::batch) {
-      return std::nullopt;
-    }
+    const bool known = type == log_record_type::batch ||
+                       (type == log_record_type::sync_marker && length == 8) ||
+                       (type == log_record_type::link && length == 16);
+    if (!known) return std::nullopt;
     if (crc_budget != nullptr && type == log_record_type::batch) {
       if (length > *crc_budget) return std::nullopt;
       *crc_budget -= length;
@@ -233,6 +268,7 @@ class log_reader {
   uint64_t window_offset_ = 0;
   uint64_t offset_ = 0;  // the next record
   uint64_t dropped_ = 0;
+  std::optional<log_link> link_;
   bool done_ = false;
 };
 
