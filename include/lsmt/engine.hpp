@@ -288,7 +288,12 @@ class engine {
       if (closed_.load()) throw closed_error();
       if (kind == writer_kind::close) {
         closed_.store(true, std::memory_order_release);
-        close_earlier_logs(UINT64_MAX);
+        std::deque<earlier_log> logs;
+        {
+          std::lock_guard<std::mutex> g(logs_mutex_);
+          logs.swap(earlier_logs_);
+        }
+        close_logs(logs);
         log_->close();
       } else {
         make_room(kind == writer_kind::rotate);
@@ -431,7 +436,10 @@ class engine {
     auto new_log = std::make_unique<log_writer>(fs_->new_log_file(file_path(number, "log")));
     new_log->add_link(log_link{log_number_, log_->size()});
     new_log->flush();
-    earlier_logs_.push_back(earlier_log{log_number_, std::move(log_)});
+    {
+      std::lock_guard<std::mutex> g(logs_mutex_);
+      earlier_logs_.push_back(earlier_log{log_number_, std::move(log_)});
+    }
     log_ = std::move(new_log);
     log_directory_synced_ = false;
     {
@@ -443,37 +451,49 @@ class engine {
       publish_view_locked();
       work_cv_.notify_all();
     }
-    close_earlier_logs(oldest_needed_log());
-  }
-
-  uint64_t oldest_needed_log() const {
-    std::lock_guard<std::mutex> s(state_mutex_);
-    return oldest_needed_log_locked(0);
   }
 
   // Before a synced write in the current log is acknowledged, the logs before
   // it and its directory entry must be durable too.
   void sync_earlier_logs() {
-    close_earlier_logs(oldest_needed_log());
-    for (earlier_log& e : earlier_logs_) e.log->sync();
-    close_earlier_logs(UINT64_MAX);
+    std::deque<earlier_log> synced;
+    {
+      std::lock_guard<std::mutex> g(logs_mutex_);
+      for (earlier_log& e : earlier_logs_) e.log->sync();
+      synced.swap(earlier_logs_);
+    }
+    close_logs(synced);
     if (!log_directory_synced_) {
       fs_->sync_directory(dir_);
       log_directory_synced_ = true;
     }
   }
 
-  // Closes the earlier logs numbered below `below`: synced ones, or ones whose
-  // memtable is in a table already (a failure to close those loses nothing).
-  void close_earlier_logs(uint64_t below) {
-    while (!earlier_logs_.empty() && earlier_logs_.front().number < below) {
-      const std::unique_ptr<log_writer> log = std::move(earlier_logs_.front().log);
-      earlier_logs_.pop_front();
+  // Closes logs that were synced, whose memtable is in a table already, or at
+  // close(), where the log's fate is recovery's anyway: a failure loses nothing.
+  static void close_logs(std::deque<earlier_log>& logs) noexcept {
+    for (earlier_log& e : logs) {
       try {
-        log->close();
+        e.log->close();
       } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch): see above
       }
     }
+    logs.clear();
+  }
+
+  // Takes log `number` out of earlier_logs_ (if there) and closes it: its memtable is flushed.
+  // Runs on the flush thread, which closing a big unlinked file costs a few milliseconds.
+  void close_flushed_log(uint64_t number) {
+    std::deque<earlier_log> done;
+    {
+      std::lock_guard<std::mutex> g(logs_mutex_);
+      const auto it = std::find_if(earlier_logs_.begin(), earlier_logs_.end(),
+                                   [&](const earlier_log& e) { return e.number == number; });
+      if (it == earlier_logs_.end()) return;
+      done.push_back(std::move(*it));
+      earlier_logs_.erase(it);
+    }
+    close_logs(done);
   }
 
   // ---- reads --------------------------------------------------------------
@@ -758,6 +778,7 @@ class engine {
     }
     install(std::move(tables), 1);
     remove_quietly(file_path(slot.log_number, "log"));
+    close_flushed_log(slot.log_number);
   }
 
   bool compaction_due_locked() const {
@@ -914,8 +935,9 @@ class engine {
   std::deque<writer*> writers_;
   raw_batch group_batch_;
   std::unique_ptr<log_writer> log_;
-  std::deque<earlier_log> earlier_logs_;  // logs before log_ not yet closed, oldest first
   bool log_directory_synced_ = true;      // log_'s directory entry is durable
+  std::mutex logs_mutex_;                 // guards earlier_logs_; taken with no other lock held
+  std::deque<earlier_log> earlier_logs_;  // logs before log_ not yet closed, oldest first
 
   std::mutex manifest_mutex_;  // serializes MANIFEST writes and version changes
 
