@@ -74,16 +74,8 @@ struct scratch_dir : lsmt_test::temp_dir {
       : lsmt_test::temp_dir(lsmt_test::store_base_dir(), "lsmt-corruption-" + tag) {}
 };
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-void write_file(const fs::path& p, const std::string& bytes) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  if (!out) throw std::runtime_error("cannot write " + p.string());
-}
+using lsmt_test::read_file;
+using lsmt_test::write_file;
 
 lsmt::options reference_options() {
   lsmt::options o;

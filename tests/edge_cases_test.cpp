@@ -493,6 +493,27 @@ TEST_CASE("edge: a WAL cut short by a power loss drops every later WAL", "[edge]
   }
 }
 
+TEST_CASE("edge: a store with a version 1 MANIFEST opens and is upgraded", "[edge][reopen]") {
+  // Version 1 is what lsmt wrote before logs had link records; such a store must still open.
+  temp_dir tmp;
+  const fs::path dir = tmp.sub("db");
+  {
+    str_db d(dir, rwx_r_x, 4, 4, 2);
+    for (int i = 0; i < 10; ++i) d.put(key_of(i), "v" + std::to_string(i));
+  }
+  std::string bytes = lsmt_test::read_file(dir / "MANIFEST");
+  REQUIRE(lsmt::detail::decode_fixed32(bytes.data() + 8) == 2);
+  lsmt::detail::encode_fixed32(&bytes[8], 1);  // outside the checksummed payload
+  lsmt_test::write_file(dir / "MANIFEST", bytes);
+  {
+    str_db d(dir, rwx_r_x, 4, 4, 2);
+    CHECK(dump(d).size() == 10);
+    CHECK(d.get(key_of(9)) == opt_str("v9"));
+  }
+  bytes = lsmt_test::read_file(dir / "MANIFEST");
+  CHECK(lsmt::detail::decode_fixed32(bytes.data() + 8) == 2);
+}
+
 // ---- flush and compaction bookkeeping
 // ------------------------------------------------------------
 

@@ -89,6 +89,20 @@ TEST_CASE("manifest encode/decode round trip", "[manifest]") {
   CHECK(same(lsmt::detail::decode_manifest(lsmt::detail::encode_manifest(empty)), empty));
 }
 
+TEST_CASE("manifest version 2 is written, version 1 still read, later ones refused", "[manifest]") {
+  const manifest_state s = sample_state();
+  const std::string v2 = lsmt::detail::encode_manifest(s);
+  REQUIRE(lsmt::detail::decode_fixed32(v2.data() + 8) == 2);
+  std::string v1 = v2;  // the version is outside the checksummed payload
+  lsmt::detail::encode_fixed32(&v1[8], 1);
+  CHECK(same(lsmt::detail::decode_manifest(v1), s));
+  for (const uint32_t bad : {0u, 3u, 0xffffffffu}) {
+    std::string v = v2;
+    lsmt::detail::encode_fixed32(&v[8], bad);
+    CHECK_THROWS_AS(lsmt::detail::decode_manifest(v), lsmt::corruption_error);
+  }
+}
+
 TEST_CASE("every bit flip and every truncation of a manifest is rejected", "[manifest]") {
   const std::string good = lsmt::detail::encode_manifest(sample_state());
   for (size_t i = 0; i < good.size(); ++i) {

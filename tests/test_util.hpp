@@ -12,6 +12,8 @@
 //                            failing assertion after it prints the seed. The seed is random unless
 //                            the environment variable LSMT_TEST_SEED is set (to reproduce a run).
 //   lsmt_test::env_u64       an unsigned integer from the environment, or a default.
+//   lsmt_test::read_file, write_file
+//                            a whole file's bytes, and replacing them.
 //   lsmt_test::write_u64_or_exit, wait_child
 //                            pipe reports from a forked child, and waiting for it.
 //   lsmt_test::ikey, ikey_less, memory_readable_file, memory_writable_file
@@ -31,7 +33,9 @@
 #include <cstring>
 #include <exception>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -44,6 +48,17 @@
 #include "test_catch.hpp"
 
 namespace lsmt_test {
+
+inline std::string read_file(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+inline void write_file(const std::filesystem::path& p, const std::string& bytes) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!out) throw std::runtime_error("cannot write " + p.string());
+}
 
 /// Where tests that open many stores keep them: $LSMT_TEST_TMPDIR, else /dev/shm (tmpfs: fsync
 /// is cheap), else the system temporary directory.

@@ -28,7 +28,7 @@
 // Thread safety: every public member may be called from any thread at any
 // time, including close() racing with other calls (they then throw
 // closed_error). Lock order: close_mutex_ > write_mutex_ > manifest_mutex_ >
-// state_mutex_.
+// state_mutex_; logs_mutex_ is innermost (nothing is locked while it is held).
 #ifndef LSMT_ENGINE_HPP
 #define LSMT_ENGINE_HPP
 
@@ -266,6 +266,7 @@ class engine {
   struct earlier_log {
     uint64_t number;
     std::unique_ptr<log_writer> log;
+    bool synced = false;
   };
 
   static constexpr size_t max_group_bytes = size_t{1} << 20;
@@ -438,7 +439,7 @@ class engine {
     new_log->flush();
     {
       std::lock_guard<std::mutex> g(logs_mutex_);
-      earlier_logs_.push_back(earlier_log{log_number_, std::move(log_)});
+      earlier_logs_.push_back(earlier_log{log_number_, std::move(log_), false});
     }
     log_ = std::move(new_log);
     log_directory_synced_ = false;
@@ -455,22 +456,31 @@ class engine {
 
   // Before a synced write in the current log is acknowledged, the logs before
   // it and its directory entry must be durable too.
+  // Logs whose memtable is in a table already are skipped (their data is safe,
+  // and an error syncing them would stop writes for nothing); synced logs stay
+  // open for the flush thread to close.
   void sync_earlier_logs() {
-    std::deque<earlier_log> synced;
+    uint64_t oldest_needed;
+    {
+      std::lock_guard<std::mutex> s(state_mutex_);
+      oldest_needed = oldest_needed_log_locked(0);
+    }
     {
       std::lock_guard<std::mutex> g(logs_mutex_);
-      for (earlier_log& e : earlier_logs_) e.log->sync();
-      synced.swap(earlier_logs_);
+      for (earlier_log& e : earlier_logs_) {
+        if (e.synced || e.number < oldest_needed) continue;
+        e.log->sync();
+        e.synced = true;
+      }
     }
-    close_logs(synced);
     if (!log_directory_synced_) {
       fs_->sync_directory(dir_);
       log_directory_synced_ = true;
     }
   }
 
-  // Closes logs that were synced, whose memtable is in a table already, or at
-  // close(), where the log's fate is recovery's anyway: a failure loses nothing.
+  // Closes logs whose memtable is in a table already, or all of them at close(),
+  // where the logs' fate is recovery's anyway: a failure loses nothing.
   static void close_logs(std::deque<earlier_log>& logs) noexcept {
     for (earlier_log& e : logs) {
       try {
@@ -482,7 +492,7 @@ class engine {
   }
 
   // Takes log `number` out of earlier_logs_ (if there) and closes it: its memtable is flushed.
-  // Runs on the flush thread, which closing a big unlinked file costs a few milliseconds.
+  // Runs on the flush thread: closing a big unlinked file takes milliseconds.
   void close_flushed_log(uint64_t number) {
     std::deque<earlier_log> done;
     {
@@ -770,13 +780,15 @@ class engine {
     for (const table_meta& meta : write_memtable(*slot.mem, smallest_snapshot)) {
       added.push_back(open_table(meta));
     }
-    std::lock_guard<std::mutex> mg(manifest_mutex_);
-    std::vector<std::shared_ptr<table_handle>> tables = std::move(added);
     {
-      std::lock_guard<std::mutex> s(state_mutex_);
-      tables.insert(tables.end(), current_->tables.begin(), current_->tables.end());
+      std::lock_guard<std::mutex> mg(manifest_mutex_);
+      std::vector<std::shared_ptr<table_handle>> tables = std::move(added);
+      {
+        std::lock_guard<std::mutex> s(state_mutex_);
+        tables.insert(tables.end(), current_->tables.begin(), current_->tables.end());
+      }
+      install(std::move(tables), 1);
     }
-    install(std::move(tables), 1);
     remove_quietly(file_path(slot.log_number, "log"));
     close_flushed_log(slot.log_number);
   }
@@ -936,7 +948,7 @@ class engine {
   raw_batch group_batch_;
   std::unique_ptr<log_writer> log_;
   bool log_directory_synced_ = true;      // log_'s directory entry is durable
-  std::mutex logs_mutex_;                 // guards earlier_logs_; taken with no other lock held
+  std::mutex logs_mutex_;                 // guards earlier_logs_; innermost lock
   std::deque<earlier_log> earlier_logs_;  // logs before log_ not yet closed, oldest first
 
   std::mutex manifest_mutex_;  // serializes MANIFEST writes and version changes

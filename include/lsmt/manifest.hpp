@@ -8,12 +8,18 @@
 //
 // Format (integers as in coding.hpp):
 //
-//   manifest := fixed64(magic = 0x6c736d745f6d6e66 "lsmt_mnf") fixed32(version = 1)
+//   manifest := fixed64(magic = 0x6c736d745f6d6e66 "lsmt_mnf") fixed32(version = 2)
 //               fixed32(payload length) payload fixed32(masked crc32c of payload)
 //   payload  := varint64(next_file_number) varint64(last_sequence) varint64(log_number)
 //               varint32(table count) table*
 //   table    := varint64(number) varint64(size) varint64(entries)
 //               length_prefixed(smallest) length_prefixed(largest)     (internal keys)
+//
+// Version 2 says the store's logs may start with a link record (wal.hpp), which
+// earlier versions of lsmt cannot read: they would drop such a log as torn, so
+// they must refuse the store instead, as they refuse any version but 1. Version
+// 1 MANIFESTs are read as well (their logs have no links); opening a store
+// rewrites its MANIFEST as version 2 before any log gets a link.
 //
 // Decoding validates everything, so a decoded state can be trusted: the file is
 // exactly as long as it says, the checksum matches, every count and length is
@@ -57,9 +63,10 @@ struct manifest_state {
 };
 
 inline constexpr uint64_t manifest_magic = 0x6c736d745f6d6e66;  // "lsmt_mnf"
-inline constexpr uint32_t manifest_version = 1;
-inline constexpr size_t manifest_header_size = 16;  // magic, version, payload length
-inline constexpr size_t manifest_trailer_size = 4;  // crc
+inline constexpr uint32_t manifest_version = 2;                 // written
+inline constexpr uint32_t manifest_oldest_version = 1;          // still read
+inline constexpr size_t manifest_header_size = 16;              // magic, version, payload length
+inline constexpr size_t manifest_trailer_size = 4;              // crc
 
 inline std::string encode_manifest(const manifest_state& state) {
   std::string payload;
@@ -92,7 +99,10 @@ inline manifest_state decode_manifest(std::string_view bytes) {
   };
   if (bytes.size() < manifest_header_size + manifest_trailer_size) fail("file too short", 0);
   if (decode_fixed64(bytes.data()) != manifest_magic) fail("bad magic number", 0);
-  if (decode_fixed32(bytes.data() + 8) != manifest_version) fail("unknown version", 8);
+  const uint32_t version = decode_fixed32(bytes.data() + 8);
+  if (version < manifest_oldest_version || version > manifest_version) {
+    fail("unknown version " + std::to_string(version), 8);
+  }
   const uint32_t length = decode_fixed32(bytes.data() + 12);
   if (length != bytes.size() - manifest_header_size - manifest_trailer_size) {
     fail("payload length does not match the file size", 12);

@@ -31,14 +31,17 @@
 // Limit: damage to synced bytes that no later marker covers (the crash came
 // after the last sync but before the next record) reads as a torn tail.
 //
-// Order across logs. A log that replaces a full one starts with a link record
-// naming the previous log and its final size. The previous log is not synced
-// at that point (that would stall the writer on a device flush per memtable),
-// so after a power loss the new log may survive while the end of the old one
-// does not. Recovery compares: a previous log that was still needed but ends
-// before the size its successor recorded (or is missing) lost writes, so the
-// successor and every later log are dropped too, and what survives is a prefix
-// of the writes. A synced write syncs every earlier log first (engine.hpp).
+// Order across logs. Each time the engine switches to a new log (a full or
+// flushed memtable), the new log starts with a link record naming the previous
+// log and its final size; the reader takes the first link record it meets.
+// The previous log is not synced at that point (that would stall the writer on
+// a device flush per memtable), so after a power loss the new log may survive
+// while the end of the old one does not. Recovery compares: a previous log that
+// was still needed but ends before the size its successor recorded (or is
+// missing) lost writes, so the successor and every later log are dropped too,
+// and what survives is a prefix of the writes. A synced write syncs every
+// earlier log first (engine.hpp). Stores with link records have a version 2
+// MANIFEST, which older versions of lsmt refuse to open (manifest.hpp).
 //
 // Thread safety: a log_writer or log_reader is used by one thread at a time.
 #ifndef LSMT_WAL_HPP
