@@ -22,8 +22,8 @@
 // Recovery (open): read MANIFEST, open its tables, replay every WAL it does not
 // cover into a memtable (stopping where a power loss cut an earlier log short),
 // write that memtable to a table, and write a MANIFEST that covers it; files no
-// MANIFEST refers to are leftovers of a crash and are removed. A crash at any point of this leaves
-// the old MANIFEST and WALs, so recovery simply runs again.
+// MANIFEST refers to are leftovers of a crash and are removed. A crash at any
+// point of this leaves the old MANIFEST and WALs, so recovery simply runs again.
 //
 // Thread safety: every public member may be called from any thread at any
 // time, including close() racing with other calls (they then throw
@@ -455,10 +455,10 @@ class engine {
   }
 
   // Before a synced write in the current log is acknowledged, the logs before
-  // it and its directory entry must be durable too.
-  // Logs whose memtable is in a table already are skipped (their data is safe,
-  // and an error syncing them would stop writes for nothing); synced logs stay
-  // open for the flush thread to close.
+  // it and its directory entry must be durable too. Logs whose memtable is in a
+  // table already are skipped (their data is safe, and an error syncing them
+  // would stop writes for nothing); synced logs stay open for the flush thread
+  // to close.
   void sync_earlier_logs() {
     uint64_t oldest_needed;
     {
