@@ -1,0 +1,78 @@
+// engine_lsmt.hpp - db_bench's adapter for lsmt.
+//
+// Settings: options.bloom_bits_per_key = --bloom_bits, options.block_cache_bytes =
+// --cache_size; everything else is lsmt's default (header line "defaults"). get() returns the
+// value through lsmt's string codec; cursors read the stored bytes with raw_key()/raw_value(),
+// like LevelDB's Slice, so a scan copies nothing.
+#pragma once
+
+#include <lsmt.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "engine.hpp"
+
+namespace bench {
+
+class lsmt_engine final : public engine {
+ public:
+  using db_type = lsmt::db<std::string, std::string>;
+
+  static lsmt::options make_options(const config& cfg) {
+    lsmt::options opts;
+    opts.bloom_bits_per_key = cfg.bloom_bits;
+    opts.block_cache_bytes = static_cast<size_t>(cfg.cache_size);
+    return opts;
+  }
+  static std::string describe(const config& cfg) {
+    lsmt::options o = make_options(cfg);
+    return "memtable " + mib(o.memtable_max_bytes) + ", block " + std::to_string(o.block_size) +
+           " B, compaction at " + std::to_string(o.compaction_interval) + " tables, mmap reads " +
+           (o.use_mmap_reads ? "on" : "off");
+  }
+
+  lsmt_engine(const std::string& dir, const config& cfg) : db_(dir, make_options(cfg)) {}
+
+  void put(const std::string& key, const std::string& value, bool sync) override {
+    lsmt::write_options wo;
+    wo.sync = sync;
+    db_.put(key, value, wo);
+  }
+  bool get(const std::string& key, std::string* value) override {
+    std::optional<std::string> v = db_.get(key);
+    if (!v) return false;
+    *value = std::move(*v);
+    return true;
+  }
+  void erase(const std::string& key, bool sync) override {
+    lsmt::write_options wo;
+    wo.sync = sync;
+    db_.erase(key, wo);
+  }
+  std::unique_ptr<cursor> new_cursor() override { return std::make_unique<lsmt_cursor>(db_); }
+
+ private:
+  class lsmt_cursor final : public cursor {
+   public:
+    explicit lsmt_cursor(const db_type& db) : it_(db.new_iterator()) {}
+    void seek_to_first() override { it_.seek_to_first(); }
+    void seek_to_last() override { it_.seek_to_last(); }
+    void seek(const std::string& key) override { it_.seek(key); }
+    bool valid() const override { return it_.valid(); }
+    void next() override { it_.next(); }
+    void prev() override { it_.prev(); }
+    // raw_key()/raw_value(): the stored bytes, no decoding copy (like LevelDB's Slice).
+    std::string_view key() override { return it_.raw_key(); }
+    std::string_view value() override { return it_.raw_value(); }
+
+   private:
+    db_type::iterator it_;
+  };
+
+  db_type db_;
+};
+
+}  // namespace bench

@@ -1,0 +1,149 @@
+// process_stats.hpp - what db_bench measures about the process, the disk and the page cache.
+//
+// - Bytes written: /proc/self/io write_bytes (bytes this process caused to be sent towards
+//   storage, including pages it dirtied through mmap) and wchar (bytes passed to write()-like
+//   calls; blind to mmap writes). Engines are compared by write_bytes.
+// - Peak RSS: VmHWM from /proc/self/status, reset before each benchmark through
+//   /proc/self/clear_refs; and the peaks of RssAnon (heap, caches, memtables) and RssFile
+//   (mapped files: memory-mapped tables, LMDB's map), sampled every 10 ms by a thread, since
+//   the kernel keeps no high-water mark for either.
+// - CPU time: getrusage(RUSAGE_SELF) user + system seconds of every thread, background work
+//   included.
+// - Disk usage: allocated blocks (like du) of the engine's directory.
+// - Page cache: sync() then "3" to /proc/sys/vm/drop_caches, between engines; needs root.
+#pragma once
+
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace bench {
+
+struct process_io {
+  uint64_t write_bytes = 0, wchar = 0;
+};
+
+inline process_io read_process_io() {
+  process_io io;
+  std::ifstream in("/proc/self/io");
+  std::string name;
+  uint64_t value;
+  while (in >> name >> value) {
+    if (name == "write_bytes:") io.write_bytes = value;
+    if (name == "wchar:") io.wchar = value;
+  }
+  return io;
+}
+
+// Memory figures from /proc/self/status, in KiB.
+struct memory_kb {
+  uint64_t hwm = 0, anon = 0, file = 0;
+};
+
+inline memory_kb read_memory() {
+  memory_kb m;
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);) {
+    auto value = [&](size_t prefix) { return std::strtoull(line.c_str() + prefix, nullptr, 10); };
+    if (line.rfind("VmHWM:", 0) == 0) m.hwm = value(6);
+    if (line.rfind("RssAnon:", 0) == 0) m.anon = value(8);
+    if (line.rfind("RssFile:", 0) == 0) m.file = value(8);
+  }
+  return m;
+}
+
+inline void reset_peak_rss() {  // "5" resets VmHWM to the current RSS (Linux >= 4.0)
+  std::ofstream("/proc/self/clear_refs") << "5";
+}
+
+inline double cpu_seconds() {
+  struct rusage usage {};
+  ::getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
+  };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+// Samples RssAnon and RssFile every 10 ms while it lives and keeps their maxima.
+class rss_sampler {
+ public:
+  rss_sampler() : thread_([this] { loop(); }) {}
+  ~rss_sampler() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  rss_sampler(const rss_sampler&) = delete;
+  rss_sampler& operator=(const rss_sampler&) = delete;
+
+  // The peaks so far, including one last sample taken now.
+  memory_kb peaks() {
+    sample();
+    std::lock_guard<std::mutex> lock(mu_);
+    return peaks_;
+  }
+
+ private:
+  void sample() {
+    memory_kb now = read_memory();
+    std::lock_guard<std::mutex> lock(mu_);
+    peaks_.anon = std::max(peaks_.anon, now.anon);
+    peaks_.file = std::max(peaks_.file, now.file);
+    peaks_.hwm = std::max(peaks_.hwm, now.hwm);
+  }
+  void loop() {
+    for (;;) {
+      sample();
+      std::unique_lock<std::mutex> lock(mu_);
+      if (cv_.wait_for(lock, std::chrono::milliseconds(10), [this] { return stop_; })) return;
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  memory_kb peaks_;
+  std::thread thread_;  // last: starts after the fields it uses exist
+};
+
+inline uint64_t disk_usage(const std::filesystem::path& dir) {  // like du: allocated blocks
+  uint64_t total = 0;
+  std::error_code ec;
+  for (std::filesystem::recursive_directory_iterator it(dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    struct stat st;
+    if (::lstat(it->path().c_str(), &st) == 0) total += static_cast<uint64_t>(st.st_blocks) * 512;
+  }
+  return total;
+}
+
+// Writes back every dirty page, then drops the clean page cache, dentries and inodes, so the
+// next engine starts cold and is not charged for an earlier engine's write-back. Returns an
+// empty string, or why the cache could not be dropped.
+inline std::string sync_and_drop_caches() {
+  ::sync();
+  std::ofstream out("/proc/sys/vm/drop_caches");
+  if (!out) return std::string("cannot open /proc/sys/vm/drop_caches: ") + std::strerror(errno);
+  out << "3" << std::flush;
+  if (!out) return "writing /proc/sys/vm/drop_caches failed (not root?)";
+  return {};
+}
+
+}  // namespace bench
