@@ -41,6 +41,7 @@
 #include "lsmt/iterator.hpp"
 #include "lsmt/options.hpp"
 #include "lsmt/snapshot.hpp"
+#include "lsmt/stats.hpp"
 #include "lsmt/write_batch.hpp"
 
 namespace lsmt {
@@ -215,7 +216,11 @@ class db {
     if (engine_) engine_->close();
   }
   bool is_open() const { return engine_ && engine_->is_open(); }
-  detail::engine_stats stats() const { return engine().stats(); }
+  /// The store's counters (lsmt/stats.hpp).
+  lsmt::stats stats() const { return engine().stats(); }
+  /// Waits until background work is idle: no memtable awaits its flush and no
+  /// merge of SSTables is due or running. Throws the background error, if any.
+  void wait_for_compactions() { engine().wait_for_compactions(); }
 
   /// An optimistic transaction with snapshot isolation. Reads see the store as
   /// of begin_transaction() plus the transaction's own writes. commit() applies

@@ -532,7 +532,7 @@ TEST_CASE("edge: small memtable limits make flushes and compactions happen", "[e
   CHECK(st.table_bytes > 0);
   // Automatic compaction runs in the background once 4 tables exist; it keeps the count down.
   CHECK(wait_for_stats(
-      d, [](const lsmt::detail::engine_stats& s) { return s.compactions >= 1 && s.tables < 4; }));
+      d, [](const lsmt::stats& s) { return s.compactions >= 1 && s.tables < 4; }));
   st = d.stats();
   CHECK(st.compactions >= 1);
   CHECK(st.tables >= 1);
@@ -645,7 +645,7 @@ TEST_CASE("edge: scans over deleted and overwritten entries get the tables merge
   CHECK(seen[key_of(9990)] == "new9990");
   // One scan stepped over 19,000 entries: more than half of the 20,000 the tables hold.
   CHECK(wait_for_stats(
-      d, [](const lsmt::detail::engine_stats& s) { return s.compactions >= 1 && s.tables == 1; }));
+      d, [](const lsmt::stats& s) { return s.compactions >= 1 && s.tables == 1; }));
   const auto after = d.stats();
   CHECK(after.tables == 1);
   CHECK(after.table_bytes < before.table_bytes / 5);  // the hidden entries are gone
@@ -692,7 +692,7 @@ TEST_CASE("edge: deletions still in the memtable do not trigger a merge until fl
   d.flush();  // now the deletions are in a table: the next scan's merge drops everything
   CHECK(dump(d).empty());
   CHECK(wait_for_stats(
-      d, [](const lsmt::detail::engine_stats& s) { return s.compactions >= 1 && s.tables == 0; }));
+      d, [](const lsmt::stats& s) { return s.compactions >= 1 && s.tables == 0; }));
 }
 
 TEST_CASE("edge: merges that a snapshot keeps from dropping anything back off",
@@ -713,7 +713,7 @@ TEST_CASE("edge: merges that a snapshot keeps from dropping anything back off",
     CHECK(all.begin()->second == "new");
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  CHECK(wait_for_stats(d, [](const lsmt::detail::engine_stats& s) { return s.compactions >= 1; }));
+  CHECK(wait_for_stats(d, [](const lsmt::stats& s) { return s.compactions >= 1; }));
   const auto st = d.stats();
   CAPTURE(st.compactions);
   CHECK(st.compactions <= 4);

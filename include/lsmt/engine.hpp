@@ -57,6 +57,7 @@
 #include "options.hpp"
 #include "posix_file_system.hpp"
 #include "sstable_reader.hpp"
+#include "stats.hpp"
 #include "table_writer.hpp"
 #include "version.hpp"
 #include "wal.hpp"
@@ -69,16 +70,6 @@ struct read_view {
   std::shared_ptr<memtable> mem;
   std::vector<std::shared_ptr<memtable>> imms;  // newest first
   std::shared_ptr<const version> tables;
-};
-
-/// Counters for tests and monitoring.
-struct engine_stats {
-  size_t tables = 0;
-  size_t immutable_memtables = 0;
-  uint64_t flushes = 0;
-  uint64_t compactions = 0;
-  uint64_t table_bytes = 0;
-  uint64_t last_sequence = 0;
 };
 
 class engine {
@@ -203,6 +194,15 @@ class engine {
     if (closing_) throw closed_error();
   }
 
+  /// Waits until no memtable awaits its flush and no merge is due or running.
+  void wait_for_compactions() {
+    ensure_open();
+    std::unique_lock<std::mutex> s(state_mutex_);
+    flush_cv_.wait(s, [&] { return background_idle_locked() || bg_failed_ || closing_; });
+    throw_if_failed_locked();
+    if (closing_) throw closed_error();
+  }
+
   /// Stops background work, closes the WAL and releases the directory.
   /// Idempotent. Data already acknowledged is in the WAL or in tables.
   void close() {
@@ -231,10 +231,10 @@ class engine {
 
   bool is_open() const { return !closed_.load(); }
 
-  engine_stats stats() const {
+  lsmt::stats stats() const {
     ensure_open();
     std::lock_guard<std::mutex> s(state_mutex_);
-    engine_stats st;
+    lsmt::stats st;
     st.tables = current_->tables.size();
     st.immutable_memtables = imms_.size();
     st.flushes = flushes_;
@@ -793,6 +793,18 @@ class engine {
     close_flushed_log(slot.log_number);
   }
 
+  // No flush or merge is waiting or running: what the compaction thread would pick is empty.
+  bool background_idle_locked() const {
+    if (!imms_.empty() || compacting_ || manual_requested_ > manual_done_ || sampler_->due()) {
+      return false;
+    }
+    if (current_->tables.size() < opts_.compaction_interval) return true;
+    std::vector<uint64_t> sizes;
+    for (const auto& t : current_->tables) sizes.push_back(t->meta().size);
+    return pick_compaction(sizes, opts_.compaction_interval, opts_.minimum_sstables, false).count ==
+           0;
+  }
+
   bool compaction_due_locked() const {
     if (manual_requested_ > manual_done_) return true;
     if (bg_failed_) return false;
@@ -849,18 +861,22 @@ class engine {
       uint64_t input_entries = 0;
       for (const auto& t : inputs) input_entries += t->meta().entries;
       uint64_t output_entries = 0;
+      compacting_ = true;
       s.unlock();
       try {
         output_entries = compact_tables(inputs, plan);
       } catch (const table_write_cancelled&) {
         s.lock();
+        compacting_ = false;
         continue;
       } catch (const std::exception& e) {
         s.lock();
+        compacting_ = false;
         fail_locked(std::string("compaction failed: ") + e.what());
         continue;
       }
       s.lock();
+      compacting_ = false;
       ++compactions_;
       if (force) manual_done_ = manual;
       // What scans stepped over during a full merge is gone now.
@@ -967,6 +983,7 @@ class engine {
   uint64_t rotations_ = 0;
   uint64_t flushes_ = 0;
   uint64_t compactions_ = 0;
+  bool compacting_ = false;  // the compaction thread is merging (wait_for_compactions)
   std::shared_ptr<read_sampler> sampler_ = std::make_shared<read_sampler>();
   uint64_t read_compaction_backoff_ = 1;  // multiplies the sampler's threshold
   std::condition_variable work_cv_;       // wakes the background threads

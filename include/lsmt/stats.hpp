@@ -1,0 +1,24 @@
+// lsmt/stats.hpp - what a store reports about itself (db::stats()).
+//
+// Thread safety: a plain value, copied out of the store under its lock.
+#ifndef LSMT_STATS_HPP
+#define LSMT_STATS_HPP
+
+#include <cstddef>
+#include <cstdint>
+
+namespace lsmt {
+
+/// A store's counters at one moment.
+struct stats {
+  size_t tables = 0;               ///< live SSTables
+  size_t immutable_memtables = 0;  ///< full memtables waiting for their flush
+  uint64_t flushes = 0;            ///< memtables written to SSTables since open
+  uint64_t compactions = 0;        ///< merges of SSTables since open
+  uint64_t table_bytes = 0;        ///< bytes of the live SSTables
+  uint64_t last_sequence = 0;      ///< sequence number of the newest write
+};
+
+}  // namespace lsmt
+
+#endif  // LSMT_STATS_HPP
