@@ -415,7 +415,7 @@ class db {
     return ro.snap->sequence();
   }
 
-  using segment_bounds = detail::engine::key_bounds;
+  using segment_bounds = detail::key_bounds;
   std::unique_ptr<detail::db_iterator> make_segment(std::optional<std::string> lower,
                                                     std::optional<std::string> upper,
                                                     const read_options& ro) const {

@@ -22,8 +22,9 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <mutex>
 #include <new>
+
+#include "thread_annotations.hpp"
 
 namespace lsmt::detail {
 
@@ -43,7 +44,7 @@ class arena_block_pool {
   /// A block of `size` bytes (always the same size), recycled if possible.
   void* get(size_t size) {
     {
-      std::lock_guard lock(mu_);
+      lock_guard lock(mu_);
       if (head_ != nullptr) {
         free_block* b = head_;
         head_ = b->next;
@@ -56,7 +57,7 @@ class arena_block_pool {
 
   void put(void* block, size_t size) {
     {
-      std::lock_guard lock(mu_);
+      lock_guard lock(mu_);
       if (bytes_ + size <= max_bytes) {
         head_ = new (block) free_block{head_};
         bytes_ += size;
@@ -70,9 +71,9 @@ class arena_block_pool {
   struct free_block {
     free_block* next;
   };
-  std::mutex mu_;
-  free_block* head_ = nullptr;
-  size_t bytes_ = 0;
+  mutex mu_;
+  free_block* head_ LSMT_GUARDED_BY(mu_) = nullptr;
+  size_t bytes_ LSMT_GUARDED_BY(mu_) = 0;
 };
 
 /// Allocates memory that lives until the arena is destroyed. Not copyable.

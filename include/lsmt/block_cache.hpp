@@ -21,9 +21,10 @@
 #include <iterator>
 #include <list>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <unordered_map>
+
+#include "thread_annotations.hpp"
 
 namespace lsmt::detail {
 
@@ -99,13 +100,13 @@ class block_cache {
 
   // alignas: keeps each shard's hot mutex off its neighbours' cache lines.
   struct alignas(64) shard {
-    std::mutex mu;
-    lru_list lru;
-    std::unordered_map<cache_key, lru_list::iterator, key_hash> index;
+    mutex mu;
+    lru_list lru LSMT_GUARDED_BY(mu);
+    std::unordered_map<cache_key, lru_list::iterator, key_hash> index LSMT_GUARDED_BY(mu);
     std::atomic<size_t> usage{0};  // written under mu, read lock-free by usage()
 
     std::shared_ptr<const std::string> lookup(const cache_key& key) {
-      std::lock_guard<std::mutex> lock(mu);
+      lock_guard lock(mu);
       const auto it = index.find(key);
       if (it == index.end()) return nullptr;
       lru.splice(lru.begin(), lru, it->second);  // O(1); iterators stay valid
@@ -114,7 +115,7 @@ class block_cache {
 
     void insert(const cache_key& key, std::shared_ptr<const std::string> block, size_t capacity) {
       lru_list evicted;  // destroyed after the lock is released: freeing blocks needs no lock
-      std::lock_guard<std::mutex> lock(mu);
+      lock_guard lock(mu);
       size_t used = usage.load(std::memory_order_relaxed) + block->size();
       if (const auto it = index.find(key); it != index.end()) {
         used -= it->second->block->size();
@@ -134,7 +135,7 @@ class block_cache {
 
     void erase_file(uint64_t file_number) {
       lru_list evicted;
-      std::lock_guard<std::mutex> lock(mu);
+      lock_guard lock(mu);
       size_t used = usage.load(std::memory_order_relaxed);
       for (auto it = lru.begin(); it != lru.end();) {
         const auto next = std::next(it);

@@ -17,7 +17,7 @@
 // SSTable entries hidden by a newer SSTable entry. (Memtable entries, and
 // entries hidden by a memtable entry, wait for a flush first.) It reports them
 // to a read_sampler, which asks the store to merge its tables once scans have
-// stepped over enough of them (see engine::compaction_loop).
+// stepped over enough of them (compaction_picker.hpp, read-triggered merges).
 //
 // Thread safety: one thread at a time. The sources it reads are kept alive by
 // the `pin` it is given. read_sampler is thread-safe.
@@ -34,48 +34,11 @@
 #include <string_view>
 #include <utility>
 
+#include "compaction_picker.hpp"
 #include "internal_iterator.hpp"
 #include "internal_key.hpp"
 
 namespace lsmt::detail {
-
-/// Sums the hidden entries iterators stepped over. Once the sum reaches the
-/// threshold, marks a merge as due and calls the wake-up function (once, until
-/// take_due() clears it). Shared by a store and its iterators, which may
-/// outlive it: the store clears the wake-up function when it closes.
-class read_sampler {
- public:
-  void add(uint64_t skipped) {
-    const uint64_t sum = skipped_.fetch_add(skipped, std::memory_order_relaxed) + skipped;
-    if (sum < threshold_.load(std::memory_order_relaxed)) return;
-    if (due_.exchange(true)) return;
-    std::lock_guard<std::mutex> g(mutex_);
-    if (wake_) wake_();
-  }
-  /// True (once) if a merge became due; restarts the count.
-  bool take_due() {
-    if (!due_.exchange(false)) return false;
-    skipped_.store(0, std::memory_order_relaxed);
-    return true;
-  }
-  bool due() const { return due_.load(); }
-  void reset() {
-    due_.store(false);
-    skipped_.store(0, std::memory_order_relaxed);
-  }
-  void set_threshold(uint64_t entries) { threshold_.store(entries, std::memory_order_relaxed); }
-  void set_wake(std::function<void()> wake) {
-    std::lock_guard<std::mutex> g(mutex_);
-    wake_ = std::move(wake);
-  }
-
- private:
-  std::atomic<uint64_t> skipped_{0};
-  std::atomic<uint64_t> threshold_{UINT64_MAX};
-  std::atomic<bool> due_{false};
-  std::mutex mutex_;  // guards wake_
-  std::function<void()> wake_;
-};
 
 class db_iterator {
  public:

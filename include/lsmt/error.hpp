@@ -13,7 +13,6 @@
 #define LSMT_ERROR_HPP
 
 #include <cerrno>
-#include <cstring>
 #include <string>
 #include <system_error>
 
@@ -75,7 +74,9 @@ class error : public std::system_error {
 class io_error : public error {
  public:
   explicit io_error(const std::string& what, int sys_errno = 0)
-      : error(errc::io_error, sys_errno != 0 ? what + ": " + std::strerror(sys_errno) : what),
+      : error(errc::io_error,
+              // system_category().message() is thread-safe, unlike std::strerror.
+              sys_errno != 0 ? what + ": " + std::system_category().message(sys_errno) : what),
         errno_(sys_errno) {}
   int sys_errno() const noexcept { return errno_; }
 

@@ -25,7 +25,7 @@
 // child height (null = 0) and the child heights differ by at most 1; each
 // child's parent pointer points at its parent, and the root's is null.
 //
-// Thread safety: add() takes the internal std::shared_mutex exclusively;
+// Thread safety: add() takes the internal shared_mutex exclusively;
 // get(), iterator steps and check_invariants() take it shared; entry_count(),
 // memory_usage() and the filter's bits are atomics. Nodes are never removed or moved, so node
 // pointers and the key/value views stay valid for the memtable's lifetime.
@@ -39,7 +39,6 @@
 #include <memory>
 #include <mutex>
 #include <new>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 
@@ -49,6 +48,7 @@
 #include "hash.hpp"
 #include "internal_iterator.hpp"
 #include "internal_key.hpp"
+#include "thread_annotations.hpp"
 
 namespace lsmt::detail {
 
@@ -138,8 +138,8 @@ class memtable {
     return nt > tag ? -1 : (nt < tag ? 1 : 0);  // tags sort descending
   }
 
-  // First node >= (user_key, tag), or null. REQUIRES: shared lock held.
-  const node* lower_bound(std::string_view user_key, uint64_t tag) const {
+  // First node >= (user_key, tag), or null.
+  const node* lower_bound(std::string_view user_key, uint64_t tag) const LSMT_REQUIRES_SHARED(mu_) {
     const node* best = nullptr;
     for (const node* n = root_; n != nullptr;) {
       if (compare(n, user_key, tag) >= 0) {
@@ -152,10 +152,10 @@ class memtable {
     return best;
   }
 
-  void replace_child(node* parent, node* old_child, node* new_child);
-  node* rotate_left(node* x);
-  node* rotate_right(node* x);
-  void rebalance_after_insert(node* n);
+  void replace_child(node* parent, node* old_child, node* new_child) LSMT_REQUIRES(mu_);
+  node* rotate_left(node* x) LSMT_REQUIRES(mu_);
+  node* rotate_right(node* x) LSMT_REQUIRES(mu_);
+  void rebalance_after_insert(node* n) LSMT_REQUIRES(mu_);
   static bool check_subtree(const node* n, const node* parent, int* h);
 
   // The 512-bit block of the filter that holds the key's bits. REQUIRES: a filter.
@@ -163,9 +163,9 @@ class memtable {
     return filter_.get() + bloom_format::block_index(key_hash, filter_blocks_) * block_words;
   }
 
-  // REQUIRES: mu_ held exclusively. Writers are serialized, so a relaxed load
-  // and store (not a locked read-modify-write) cannot lose a bit.
-  void add_to_filter(uint64_t key_hash) noexcept {
+  // Writers are serialized by mu_, so a relaxed load and store (not a locked
+  // read-modify-write) cannot lose a bit.
+  void add_to_filter(uint64_t key_hash) noexcept LSMT_REQUIRES(mu_) {
     if (filter_blocks_ == 0) return;
     std::atomic<uint64_t>* block = filter_block(key_hash);
     const auto g = static_cast<uint32_t>(key_hash);
@@ -181,9 +181,9 @@ class memtable {
   static constexpr int filter_probes = 6;
   const uint32_t filter_blocks_;                           // 0: no filter
   const std::unique_ptr<std::atomic<uint64_t>[]> filter_;  // filter_blocks_ * block_words
-  mutable std::shared_mutex mu_;
-  node* root_ = nullptr;  // guarded by mu_
-  arena arena_;           // allocations guarded by mu_ (exclusive)
+  mutable shared_mutex mu_;
+  node* root_ LSMT_GUARDED_BY(mu_) = nullptr;
+  arena arena_;  // allocations need mu_ exclusively; memory_usage() is atomic
   std::atomic<size_t> count_{0};
 };
 
@@ -198,13 +198,13 @@ class memtable::iterator final : public internal_iterator {
   bool valid() const override { return n_ != nullptr; }
 
   void seek_to_first() override {
-    std::shared_lock lock(mt_.mu_);
+    shared_lock lock(mt_.mu_);
     n_ = mt_.root_;
     if (n_ != nullptr) n_ = leftmost(n_);
   }
 
   void seek_to_last() override {
-    std::shared_lock lock(mt_.mu_);
+    shared_lock lock(mt_.mu_);
     n_ = mt_.root_;
     if (n_ != nullptr) n_ = rightmost(n_);
   }
@@ -218,12 +218,12 @@ class memtable::iterator final : public internal_iterator {
       user_key = extract_user_key(target);
       tag = extract_tag(target);
     }
-    std::shared_lock lock(mt_.mu_);
+    shared_lock lock(mt_.mu_);
     n_ = mt_.lower_bound(user_key, tag);
   }
 
   void next() override {
-    std::shared_lock lock(mt_.mu_);
+    shared_lock lock(mt_.mu_);
     if (n_->right != nullptr) {
       n_ = leftmost(n_->right);
       return;
@@ -237,7 +237,7 @@ class memtable::iterator final : public internal_iterator {
   }
 
   void prev() override {
-    std::shared_lock lock(mt_.mu_);
+    shared_lock lock(mt_.mu_);
     if (n_->left != nullptr) {
       n_ = rightmost(n_->left);
       return;
@@ -278,7 +278,7 @@ inline void memtable::add(uint64_t seq, value_type type, std::string_view user_k
   const size_t ikey_len = user_key.size() + tag_size;
   const uint64_t key_hash = hash64(user_key);
 
-  std::unique_lock lock(mu_);
+  exclusive_lock lock(mu_);
   add_to_filter(key_hash);  // before the entry is visible (see the file comment)
   char* mem = arena_.allocate_aligned(sizeof(node) + ikey_len + value.size());
   node* x = new (mem) node{};  // null links
@@ -310,7 +310,7 @@ inline bool memtable::get(std::string_view user_key, uint64_t key_hash, uint64_t
   // The first entry >= (user_key, snapshot) is the newest version visible at
   // the snapshot, if it still belongs to user_key.
   if (snapshot > max_sequence) snapshot = max_sequence;
-  std::shared_lock lock(mu_);
+  shared_lock lock(mu_);
   const node* n = lower_bound(user_key, pack_tag(snapshot, value_type_for_seek));
   if (n == nullptr || compare_user_keys(extract_user_key(n->key()), user_key) != 0) return false;
   const uint64_t tag = extract_tag(n->key());
@@ -386,7 +386,7 @@ inline void memtable::rebalance_after_insert(node* n) {
 
 inline bool memtable::check_invariants() const {
   {
-    std::shared_lock lock(mu_);
+    shared_lock lock(mu_);
     int h = 0;
     if (!check_subtree(root_, nullptr, &h)) return false;
   }

@@ -1,21 +1,4 @@
-// lsmt/sstable_builder.hpp - writes an SSTable: an immutable, sorted file of internal keys.
-//
-// File format (all integers little-endian; varints and blocks as in coding.hpp / block.hpp):
-//
-//   sstable      := data_block* filter_block index_block footer
-//   data_block   := block whose keys are the table's internal keys, in order
-//   filter_block := block_body(bloom filter over the table's distinct user keys, bloom.hpp)
-//   index_block  := block (restart interval 1) with one entry per data block:
-//                   key   = an internal key >= every key of that block and < every key of the
-//                           next block (a short separator when one exists, else its last key)
-//                   value = varint64(offset) varint64(size)   of the data block, size without
-//                           its trailer
-//   block        := block_body(contents as in block.hpp)
-//   block_body(x):= x byte(compression = 0, none) fixed32(mask(crc32c(x | compression)))
-//   footer       := fixed64(filter_offset) fixed64(filter_size)
-//                   fixed64(index_offset) fixed64(index_size)
-//                   fixed32(format_version = 1) fixed32(mask(crc32c(previous 36 bytes)))
-//                   fixed64(magic = 0x6c736d745f737374, "lsmt_sst")            48 bytes
+// lsmt/sstable_builder.hpp - writes an SSTable (the format is in table_format.hpp).
 //
 // Data blocks are cut once they reach table_options::block_size, so one big value makes one big
 // block. Every part a reader depends on is covered by a checksum: the footer by its own CRC, the
@@ -40,32 +23,9 @@
 #include "error.hpp"
 #include "file_system.hpp"
 #include "internal_key.hpp"
+#include "table_format.hpp"
 
 namespace lsmt::detail {
-
-struct table_options {
-  size_t block_size = 4096;
-  int restart_interval = 16;
-  int bloom_bits_per_key = 10;  // <= 0: no filter
-};
-
-inline constexpr size_t block_trailer_size = 5;
-inline constexpr size_t footer_size = 48;
-inline constexpr uint32_t table_format_version = 1;
-inline constexpr uint64_t table_magic = 0x6c736d745f737374;  // "lsmt_sst"
-inline constexpr char no_compression = 0;
-
-/// The position of a block in the file; size excludes the trailer.
-struct block_handle {
-  uint64_t offset = 0;
-  uint64_t size = 0;
-};
-
-/// The masked CRC stored in a block trailer: it covers the contents and the compression byte.
-inline uint32_t block_checksum(std::string_view contents, char compression) {
-  return crc32c::mask(
-      crc32c::extend(crc32c::value(contents.data(), contents.size()), &compression, 1));
-}
 
 /// A key k with a <= k < b (internal keys, a < b), shortened when the user keys allow, so the
 /// index holds short keys. Shortened keys get the largest tag, i.e. sort first for their user key.
@@ -144,13 +104,7 @@ class table_builder {
     const block_handle index = write_block(index_.finish());
 
     char footer[footer_size];
-    encode_fixed64(footer, filter.offset);
-    encode_fixed64(footer + 8, filter.size);
-    encode_fixed64(footer + 16, index.offset);
-    encode_fixed64(footer + 24, index.size);
-    encode_fixed32(footer + 32, table_format_version);
-    encode_fixed32(footer + 36, crc32c::mask(crc32c::value(footer, 36)));
-    encode_fixed64(footer + 40, table_magic);
+    encode_footer(table_footer{filter, index}, footer);
     file_->append(std::string_view(footer, footer_size));
     offset_ += footer_size;
     file_->sync();

@@ -40,7 +40,7 @@
 #include "file_system.hpp"
 #include "internal_iterator.hpp"
 #include "internal_key.hpp"
-#include "sstable_builder.hpp"
+#include "table_format.hpp"
 
 namespace lsmt::detail {
 
@@ -140,14 +140,10 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
     char buf[footer_size];
     const std::string_view footer = file_->read(footer_offset, footer_size, buf);
     if (footer.size() != footer_size) corrupt("short read of the footer");
-    const char* f = footer.data();
-    if (decode_fixed64(f + 40) != table_magic) corrupt("bad magic number (not a table)");
-    if (crc32c::unmask(decode_fixed32(f + 36)) != crc32c::value(f, 36)) {
-      corrupt("footer checksum mismatch");
-    }
-    if (decode_fixed32(f + 32) != table_format_version) corrupt("unsupported format version");
-    const block_handle filter{decode_fixed64(f), decode_fixed64(f + 8)};
-    const block_handle index{decode_fixed64(f + 16), decode_fixed64(f + 24)};
+    table_footer decoded;
+    if (const char* why = decode_footer(footer.data(), &decoded)) corrupt(why);
+    const block_handle filter = decoded.filter;
+    const block_handle index = decoded.index;
     // Layout: data blocks, filter, index, footer; anything else is corrupt.
     if (!fits(index, footer_offset) || !fits(filter, index.offset)) {
       corrupt("footer block handles out of bounds");

@@ -14,7 +14,6 @@
 #ifndef LSMT_TABLE_WRITER_HPP
 #define LSMT_TABLE_WRITER_HPP
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -35,9 +34,9 @@ struct table_write_cancelled {};
 struct table_write_plan {
   uint64_t smallest_snapshot = max_sequence;
   bool drop_tombstones = false;
-  uint64_t target_size = 0;  // 0: a single file
-  size_t max_files = 0;      // 0: no limit
-  const std::atomic<bool>* cancel = nullptr;
+  uint64_t target_size = 0;         // 0: a single file
+  size_t max_files = 0;             // 0: no limit
+  std::function<bool()> cancelled;  // if set and true, the write stops (the store is closing)
 };
 
 /// Writes the entries of `in` (from its current position) into new tables.
@@ -67,10 +66,8 @@ inline std::vector<table_meta> write_tables(
   bool has_key = false;
   uint64_t last_seq_for_key = 0;
   try {
-    for (; in.valid(); in.next()) {
-      if (plan.cancel != nullptr && plan.cancel->load(std::memory_order_relaxed)) {
-        throw table_write_cancelled{};
-      }
+    for (uint64_t n = 0; in.valid(); in.next(), ++n) {
+      if (plan.cancelled && n % 256 == 0 && plan.cancelled()) throw table_write_cancelled{};
       const std::string_view ikey = in.key();
       const std::string_view user_key = extract_user_key(ikey);
       if (!has_key || compare_user_keys(user_key, current_key) != 0) {

@@ -1,0 +1,232 @@
+// lsmt/background.hpp - the flush thread and the compaction thread.
+//
+// The flush thread writes the oldest immutable memtable to tables (dropping the versions no
+// snapshot can see), then installs them: the MANIFEST names the new tables and retires the
+// memtable's log (the commit point), then the store's current version and read view change,
+// and the log file is deleted and closed.
+//
+// The compaction thread asks the picker (compaction_picker.hpp) for a merge whenever one may be
+// due, merges the chosen run of adjacent tables into new tables (dropping what no reader can
+// see, and tombstones when the run includes the oldest table), installs the result in the
+// run's place, and retires the inputs (version_set.hpp). Both threads then delete the retired
+// tables nobody reads any more.
+//
+// A failure stops writes (store_core::fail) and is reported to the next writer; reads go on.
+// When the store starts closing, both threads stop: an unflushed memtable stays in its log,
+// and a running merge is cancelled (its files are deleted).
+//
+// Thread safety: start() and join() are called by the engine, once each; everything else runs
+// on the two threads.
+#ifndef LSMT_BACKGROUND_HPP
+#define LSMT_BACKGROUND_HPP
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "compaction_picker.hpp"
+#include "merging_iterator.hpp"
+#include "store_core.hpp"
+#include "table_writer.hpp"
+#include "thread_annotations.hpp"
+#include "version_set.hpp"
+
+namespace lsmt::detail {
+
+class background_work {
+ public:
+  explicit background_work(store_core& core) : c_(core) {}
+  background_work(const background_work&) = delete;
+  background_work& operator=(const background_work&) = delete;
+  ~background_work() { join(); }
+
+  void start() {
+    flush_thread_ = std::thread([this] { flush_loop(); });
+    compaction_thread_ = std::thread([this] { compaction_loop(); });
+  }
+  /// Waits for both threads to stop (call after the store started closing).
+  void join() {
+    if (flush_thread_.joinable()) flush_thread_.join();
+    if (compaction_thread_.joinable()) compaction_thread_.join();
+  }
+
+  /// No memtable awaits its flush and no merge is due or running (wait_for_compactions).
+  static bool idle(const store_core& c) LSMT_REQUIRES(c.state_mutex) {
+    return c.imms.empty() && !c.compacting && c.manual_requested <= c.manual_done &&
+           c.picker.idle(*c.current);
+  }
+
+ private:
+  // ---- flushes ----
+
+  void flush_loop() LSMT_EXCLUDES(c_.state_mutex) {
+    unique_lock s(c_.state_mutex);
+    for (;;) {
+      while (!c_.closing() && (c_.imms.empty() || c_.failed.load())) c_.work_cv.wait(s);
+      if (c_.closing()) return;  // unflushed memtables stay in their logs
+      const imm_slot slot = c_.imms.back();
+      const uint64_t smallest = c_.smallest_snapshot();
+      s.unlock();
+      try {
+        flush_one(slot, smallest);
+      } catch (const std::exception& e) {
+        s.lock();
+        c_.fail(std::string("flush failed: ") + e.what());
+        continue;
+      }
+      c_.versions.delete_obsolete_files();
+      s.lock();
+      ++c_.flushes;
+      c_.progress_cv.notify_all();
+      c_.work_cv.notify_all();  // the compaction thread may now have work
+    }
+  }
+
+  void flush_one(const imm_slot& slot, uint64_t smallest_snapshot) LSMT_EXCLUDES(c_.state_mutex) {
+    auto it = slot.mem->new_iterator();
+    it->seek_to_first();
+    table_write_plan plan;
+    plan.smallest_snapshot = smallest_snapshot;
+    std::vector<std::shared_ptr<table_handle>> tables = c_.versions.write_tables(*it, plan);
+    {
+      lock_guard m(c_.versions.manifest_mutex());
+      {
+        lock_guard s(c_.state_mutex);
+        tables.insert(tables.end(), c_.current->tables.begin(), c_.current->tables.end());
+      }
+      install(std::move(tables), 1);
+    }
+    c_.versions.remove_quietly(c_.logs.path(slot.log_number));
+    c_.logs.close_flushed(slot.log_number);
+  }
+
+  // Makes `tables` the live set: MANIFEST first (the commit point), then memory. The oldest
+  // `flushed_imms` immutable memtables are in `tables` now.
+  void install(std::vector<std::shared_ptr<table_handle>> tables, size_t flushed_imms)
+      LSMT_REQUIRES(c_.versions.manifest_mutex()) LSMT_EXCLUDES(c_.state_mutex) {
+    manifest_state m;
+    {
+      lock_guard s(c_.state_mutex);
+      m.log_number = c_.oldest_needed_log(flushed_imms);
+    }
+    m.next_file_number = c_.versions.next_file_number();
+    m.last_sequence = c_.last_sequence.load();
+    for (const auto& t : tables) m.tables.push_back(t->meta());
+    c_.versions.write_manifest(m);
+    lock_guard s(c_.state_mutex);
+    auto v = std::make_shared<version>();
+    v->tables = std::move(tables);
+    c_.current = std::move(v);
+    for (size_t i = 0; i < flushed_imms; ++i) c_.imms.pop_back();
+    c_.publish_view();
+  }
+
+  // ---- merges ----
+
+  bool compaction_due() const LSMT_REQUIRES(c_.state_mutex) {
+    if (c_.manual_requested > c_.manual_done) return true;
+    if (c_.failed.load()) return false;
+    return c_.picker.due(*c_.current);
+  }
+
+  void compaction_loop() LSMT_EXCLUDES(c_.state_mutex) {
+    unique_lock s(c_.state_mutex);
+    for (;;) {
+      while (!c_.closing() && !compaction_due()) c_.work_cv.wait(s);
+      if (c_.closing()) return;
+      const uint64_t manual = c_.manual_requested;
+      const bool forced = manual > c_.manual_done;
+      const compaction_job job = c_.picker.pick(*c_.current, forced);
+      if (job.tables.count == 0) {
+        if (forced) {
+          c_.manual_done = manual;
+          c_.progress_cv.notify_all();
+          continue;
+        }
+        c_.work_cv.wait(s);  // due but nothing to pick: wait for a change
+        continue;
+      }
+      const auto& live = c_.current->tables;
+      const auto first = live.begin() + static_cast<std::ptrdiff_t>(job.tables.first);
+      std::vector<std::shared_ptr<table_handle>> inputs(
+          first, first + static_cast<std::ptrdiff_t>(job.tables.count));
+      table_write_plan plan;
+      plan.smallest_snapshot = c_.smallest_snapshot();
+      plan.drop_tombstones = job.tables.first + job.tables.count == live.size();
+      plan.cancelled = [this] { return c_.closing(); };
+      plan.target_size = job.target_size;
+      plan.max_files = job.max_files;
+      uint64_t input_entries = 0;
+      for (const auto& t : inputs) input_entries += t->meta().entries;
+      c_.compacting = true;
+      s.unlock();
+      std::string error;
+      uint64_t output_entries = 0;
+      bool done = false;
+      try {
+        output_entries = merge(std::move(inputs), plan);
+        done = true;
+      } catch (const table_write_cancelled&) {  // closing
+      } catch (const std::exception& e) {
+        error = std::string("compaction failed: ") + e.what();
+      }
+      c_.versions.delete_obsolete_files();
+      s.lock();
+      c_.compacting = false;
+      if (!done) {
+        if (!error.empty()) c_.fail(error);
+        c_.progress_cv.notify_all();
+        continue;
+      }
+      ++c_.compactions;
+      if (forced) c_.manual_done = manual;
+      c_.picker.finished(job, input_entries, output_entries, *c_.current);
+      c_.progress_cv.notify_all();  // writers may wait on the table count; compact() too
+    }
+  }
+
+  // Merges `inputs` (adjacent in the current version) and installs the output in their place.
+  // Returns the number of entries written.
+  uint64_t merge(std::vector<std::shared_ptr<table_handle>> inputs, const table_write_plan& plan)
+      LSMT_EXCLUDES(c_.state_mutex) {
+    std::vector<std::unique_ptr<internal_iterator>> children;
+    children.reserve(inputs.size());
+    for (const auto& t : inputs) children.push_back(t->reader().new_iterator());
+    merging_iterator merged(std::move(children));
+    merged.seek_to_first();
+    std::vector<std::shared_ptr<table_handle>> outputs = c_.versions.write_tables(merged, plan);
+    uint64_t written = 0;
+    for (const auto& t : outputs) written += t->meta().entries;
+    {
+      lock_guard m(c_.versions.manifest_mutex());
+      std::vector<std::shared_ptr<table_handle>> tables;
+      {
+        // Flushes may have added newer tables in front since the pick; the inputs are still
+        // adjacent because only merges (this thread) remove tables.
+        lock_guard s(c_.state_mutex);
+        tables = c_.current->tables;
+      }
+      auto at = std::find(tables.begin(), tables.end(), inputs.front());
+      at = tables.erase(at, at + static_cast<std::ptrdiff_t>(inputs.size()));
+      tables.insert(at, outputs.begin(), outputs.end());
+      install(std::move(tables), 0);
+    }
+    c_.versions.retire(inputs);
+    return written;
+  }
+
+  store_core& c_;
+  std::thread flush_thread_;
+  std::thread compaction_thread_;
+};
+
+}  // namespace lsmt::detail
+
+#endif  // LSMT_BACKGROUND_HPP

@@ -1,0 +1,90 @@
+// lsmt/read_path.hpp - how reads find data: a pinned view of every source, point lookups, and
+// iterators over a view.
+//
+// Where a read goes: the memtable, then the immutable memtables, newest first, then the tables
+// newest first (skipping those whose key range or bloom filter excludes the key). The first
+// version found with sequence <= the snapshot wins. Without a snapshot, a read takes the latest
+// sequence only after pinning its view: every version a pinned table dropped is shadowed by one
+// at or below that sequence.
+//
+// Thread safety: a read_view is immutable once published; lookup() and make_iterators() only
+// read it, from any number of threads.
+#ifndef LSMT_READ_PATH_HPP
+#define LSMT_READ_PATH_HPP
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "compaction_picker.hpp"
+#include "db_iterator.hpp"
+#include "internal_key.hpp"
+#include "memtable.hpp"
+#include "merging_iterator.hpp"
+#include "version_set.hpp"
+
+namespace lsmt::detail {
+
+/// What a reader pins: every source of data at one moment.
+struct read_view {
+  std::shared_ptr<memtable> mem;
+  std::vector<std::shared_ptr<memtable>> imms;  // newest first
+  std::shared_ptr<const version> tables;
+};
+
+/// The newest version of key with sequence <= snapshot in v: false if there is none, else sets
+/// *type, *seq and (for a value, if value is not null) *value.
+inline bool lookup(const read_view& v, std::string_view key, uint64_t snapshot, value_type* type,
+                   std::string* value, uint64_t* seq) {
+  std::string scratch;
+  std::string* out = value != nullptr ? value : &scratch;
+  const uint64_t h = hash64(key);  // for every bloom filter on the way
+  if (v.mem->get(key, h, snapshot, type, out, seq)) return true;
+  for (const auto& m : v.imms) {
+    if (m->get(key, h, snapshot, type, out, seq)) return true;
+  }
+  if (v.tables->tables.empty()) return false;
+  const std::string lookup_key = make_lookup_key(key, snapshot);
+  const auto& tables = v.tables->tables;
+  return std::any_of(tables.begin(), tables.end(), [&](const auto& t) {
+    const table_meta& m = t->meta();
+    return compare_user_keys(key, extract_user_key(m.smallest)) >= 0 &&
+           compare_user_keys(key, extract_user_key(m.largest)) <= 0 &&
+           t->reader().get(lookup_key, h, type, out, seq);
+  });
+}
+
+using key_bounds = std::pair<std::optional<std::string>, std::optional<std::string>>;
+
+/// One iterator per [lower, upper) segment, all over `view` at sequence seq. Tables outside a
+/// segment's bounds are left out of its merge. Each iterator keeps the view alive.
+// `segments` is taken by value: its bounds are moved into the iterators.
+inline std::vector<std::unique_ptr<db_iterator>> make_iterators(
+    const std::shared_ptr<const read_view>& view, uint64_t seq,
+    std::vector<key_bounds> segments,  // NOLINT(performance-unnecessary-value-param)
+    const std::shared_ptr<read_sampler>& sampler) {
+  std::vector<std::unique_ptr<db_iterator>> out;
+  for (auto& [lower, upper] : segments) {
+    std::vector<std::unique_ptr<internal_iterator>> children;
+    children.push_back(view->mem->new_iterator());
+    for (const auto& m : view->imms) children.push_back(m->new_iterator());
+    for (const auto& t : view->tables->tables) {
+      if (lower && compare_user_keys(extract_user_key(t->meta().largest), *lower) < 0) continue;
+      if (upper && compare_user_keys(extract_user_key(t->meta().smallest), *upper) >= 0) continue;
+      children.push_back(t->reader().new_iterator());
+    }
+    out.push_back(
+        std::make_unique<db_iterator>(std::make_unique<merging_iterator>(std::move(children)), seq,
+                                      view, std::move(lower), std::move(upper), sampler));
+  }
+  return out;
+}
+
+}  // namespace lsmt::detail
+
+#endif  // LSMT_READ_PATH_HPP

@@ -1,0 +1,157 @@
+// lsmt/recovery.hpp - opening a store: take the directory, read the MANIFEST, replay the logs.
+//
+// Recovery reads the MANIFEST, opens its tables, replays every log it does not cover into a
+// memtable, oldest first (stopping where a power loss cut an earlier log short: wal.hpp, "Order
+// across logs"), writes that memtable to tables, and writes a MANIFEST that covers them and
+// names the new, empty log. Files no MANIFEST refers to are leftovers of a crash and are
+// removed. A crash at any point of this leaves the old MANIFEST and logs, so recovery simply
+// runs again.
+//
+// Thread safety: runs once, in the engine's constructor, before any other thread exists.
+#ifndef LSMT_RECOVERY_HPP
+#define LSMT_RECOVERY_HPP
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "error.hpp"
+#include "file_names.hpp"
+#include "manifest.hpp"
+#include "memtable.hpp"
+#include "store_core.hpp"
+#include "table_writer.hpp"
+#include "thread_annotations.hpp"
+#include "version_set.hpp"
+#include "wal.hpp"
+#include "write_batch.hpp"
+
+namespace lsmt::detail {
+
+/// Opens the store in c.dir (creating it if the options allow) and fills c's state. Returns the
+/// directory lock, held until the store closes.
+inline std::unique_ptr<file_lock> recover(store_core& c) LSMT_EXCLUDES(c.state_mutex) {
+  file_system& fs = *c.fs;
+  const std::string& dir = c.dir;
+  if (!c.opts.create_if_missing && !fs.file_exists(manifest_path(dir))) {
+    throw invalid_argument_error("lsmt: no store in " + dir + " and create_if_missing is off");
+  }
+  fs.create_directory(dir, c.opts.directory_permissions);
+  std::unique_ptr<file_lock> lock = fs.lock_file(lock_file_path(dir));
+  std::optional<manifest_state> m = read_manifest(fs, dir);
+  if (m && c.opts.error_if_exists) {
+    throw invalid_argument_error("lsmt: a store already exists in " + dir);
+  }
+  std::vector<uint64_t> logs;
+  std::set<uint64_t> tables_on_disk;
+  uint64_t max_number = 0;
+  for (const std::string& name : fs.list_directory(dir)) {
+    if (const uint64_t n = parse_file_number(name, file_kind::log); n != 0) {
+      logs.push_back(n);
+      max_number = std::max(max_number, n);
+    } else if (const uint64_t t = parse_file_number(name, file_kind::table); t != 0) {
+      tables_on_disk.insert(t);
+      max_number = std::max(max_number, t);
+    }
+  }
+  if (!m) {
+    // Without a MANIFEST only logs can be trusted leftovers (a crash during the very first
+    // open). Tables would mean a lost MANIFEST: refuse rather than silently drop them.
+    if (!tables_on_disk.empty()) {
+      throw corruption_error("lsmt: " + dir + " has table files but no MANIFEST");
+    }
+    m = manifest_state{};
+  }
+  c.versions.set_next_file_number(std::max(m->next_file_number, max_number + 1));
+
+  std::vector<std::shared_ptr<table_handle>> tables;
+  for (const table_meta& meta : m->tables) {
+    if (tables_on_disk.count(meta.number) == 0) {
+      throw corruption_error("lsmt: table " + c.versions.table_path(meta.number) +
+                             " listed in MANIFEST is missing");
+    }
+    tables.push_back(c.versions.open_table(meta));
+  }
+
+  // Replay every log the MANIFEST does not cover, oldest first, up to the first one whose
+  // predecessor lost writes (wal.hpp, "Order across logs").
+  std::sort(logs.begin(), logs.end());
+  auto replayed = std::make_shared<memtable>(c.memtable_filter_bytes());
+  uint64_t last_seq = m->last_sequence;
+  std::map<uint64_t, uint64_t> replayed_end;  // log number -> end of its valid records
+  for (uint64_t n : logs) {
+    if (n < m->log_number) continue;
+    auto file = fs.new_readable_file(c.logs.path(n), false);
+    log_reader reader(*file);
+    std::string payload;
+    bool more = reader.read_record(payload);
+    if (const std::optional<log_link>& link = reader.link();
+        link && link->previous_log >= m->log_number) {
+      const auto prev = replayed_end.find(link->previous_log);
+      if (prev == replayed_end.end() || prev->second < link->previous_size) break;
+    }
+    raw_batch batch;
+    for (; more; more = reader.read_record(payload)) {
+      batch.set_rep(std::move(payload));
+      batch.for_each([&](value_type t, std::string_view k, std::string_view v, uint64_t seq) {
+        replayed->add(seq, t, k, v);
+        last_seq = std::max(last_seq, seq);
+      });
+    }
+    replayed_end[n] = reader.valid_end();
+  }
+  c.last_sequence.store(last_seq);
+
+  const uint64_t log_number = c.versions.new_file_number();
+  c.logs.writer_role().acquire();  // no writer exists yet: the opener stands in for one
+  c.logs.start(log_number);
+  c.logs.writer_role().release();
+  if (replayed->entry_count() > 0) {
+    auto it = replayed->new_iterator();
+    it->seek_to_first();
+    table_write_plan plan;  // no snapshot exists yet: only each key's newest version is kept
+    std::vector<std::shared_ptr<table_handle>> flushed = c.versions.write_tables(*it, plan);
+    tables.insert(tables.begin(), flushed.begin(), flushed.end());
+  }
+  // This MANIFEST covers the replayed logs; it also syncs the directory, so the new log's
+  // entry is durable before any write is acknowledged.
+  manifest_state next;
+  next.next_file_number = c.versions.next_file_number();
+  next.last_sequence = last_seq;
+  next.log_number = log_number;
+  for (const auto& t : tables) next.tables.push_back(t->meta());
+  {
+    lock_guard g(c.versions.manifest_mutex());
+    c.versions.write_manifest(next);
+  }
+
+  // Leftovers of earlier runs: covered logs, tables no MANIFEST lists.
+  std::set<uint64_t> live;
+  for (const auto& t : tables) live.insert(t->meta().number);
+  for (uint64_t n : logs) {
+    if (n < log_number) c.versions.remove_quietly(c.logs.path(n));
+  }
+  for (uint64_t n : tables_on_disk) {
+    if (live.count(n) == 0) c.versions.remove_quietly(c.versions.table_path(n));
+  }
+  const std::string manifest_tmp = manifest_path(dir) + ".tmp";
+  if (fs.file_exists(manifest_tmp)) c.versions.remove_quietly(manifest_tmp);
+
+  auto v = std::make_shared<version>();
+  v->tables = std::move(tables);
+  lock_guard s(c.state_mutex);
+  c.current = std::move(v);
+  c.log_number = log_number;
+  c.mem = std::make_shared<memtable>(c.memtable_filter_bytes());
+  c.publish_view();
+  return lock;
+}
+
+}  // namespace lsmt::detail
+
+#endif  // LSMT_RECOVERY_HPP

@@ -1,0 +1,161 @@
+// lsmt/store_core.hpp - the state a store's parts share: its settings, files, memtables,
+// current version, snapshots, counters, lifecycle and the lock that guards them.
+//
+// The engine (engine.hpp) owns one store_core; the write path, the background threads and
+// recovery each work on it. What each member needs is written on it: LSMT_GUARDED_BY(mutex)
+// members are touched only with `mutex` held, which clang's -Wthread-safety checks.
+//
+// Lifecycle: open -> closing (close() has begun: calls throw closed_error, background threads
+// stop at their next check, running merges are cancelled) -> closed (background threads have
+// exited, the directory lock is released). It only moves forward, and changes under `mutex`,
+// so a thread waiting on a condition variable sees it.
+//
+// Thread safety: see each member; `last_sequence`, `life` and `failed` are atomics readable
+// without the lock.
+#ifndef LSMT_STORE_CORE_HPP
+#define LSMT_STORE_CORE_HPP
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "block_cache.hpp"
+#include "compaction_picker.hpp"
+#include "error.hpp"
+#include "log_set.hpp"
+#include "memtable.hpp"
+#include "options.hpp"
+#include "posix_file_system.hpp"
+#include "read_path.hpp"
+#include "thread_annotations.hpp"
+#include "version_set.hpp"
+
+namespace lsmt::detail {
+
+enum class lifecycle { open, closing, closed };
+
+/// A full memtable waiting for its flush, and the log that holds its writes.
+struct imm_slot {
+  std::shared_ptr<memtable> mem;
+  uint64_t log_number;
+};
+
+class store_core {
+ public:
+  store_core(const std::string& dir, const options& o, const table_options& topts)
+      : opts(o),
+        dir(dir),
+        fs(o.fs ? o.fs : posix_file_system()),
+        versions(fs, dir, topts, std::make_shared<block_cache>(o.block_cache_bytes),
+                 o.use_mmap_reads),
+        logs(fs, dir),
+        picker(o.compaction_interval, o.minimum_sstables, sampler) {}
+
+  const options opts;
+  const std::string dir;
+  const std::shared_ptr<file_system> fs;
+  version_set versions;  // thread-safe (version_set.hpp)
+  log_set logs;          // thread-safe (log_set.hpp)
+  // Where iterators report what they stepped over; it outlives the store if they do.
+  const std::shared_ptr<read_sampler> sampler = std::make_shared<read_sampler>();
+
+  std::atomic<uint64_t> last_sequence{0};  // the newest write readers may see
+  std::atomic<lifecycle> life{lifecycle::open};
+  std::atomic<bool> failed{false};  // a background or WAL failure stopped writes
+
+  mutable mutex state_mutex;
+  std::shared_ptr<memtable> mem LSMT_GUARDED_BY(state_mutex);  // written by the leader only
+  uint64_t log_number LSMT_GUARDED_BY(state_mutex) = 0;        // mem's log
+  std::deque<imm_slot> imms LSMT_GUARDED_BY(state_mutex);      // newest first
+  std::shared_ptr<const version> current LSMT_GUARDED_BY(state_mutex);
+  std::shared_ptr<const read_view> view LSMT_GUARDED_BY(state_mutex);
+  std::multiset<uint64_t> snapshots LSMT_GUARDED_BY(state_mutex);
+  compaction_picker picker LSMT_GUARDED_BY(state_mutex);
+  std::string error LSMT_GUARDED_BY(state_mutex);              // why writes stopped (failed)
+  uint64_t rotations LSMT_GUARDED_BY(state_mutex) = 0;         // memtables made immutable
+  uint64_t flushes LSMT_GUARDED_BY(state_mutex) = 0;           // memtables written to tables
+  uint64_t compactions LSMT_GUARDED_BY(state_mutex) = 0;       // merges finished
+  uint64_t manual_requested LSMT_GUARDED_BY(state_mutex) = 0;  // compact() calls
+  uint64_t manual_done LSMT_GUARDED_BY(state_mutex) = 0;       // compact() calls served
+  bool compacting LSMT_GUARDED_BY(state_mutex) = false;        // a merge is running
+  cond_var work_cv;      // wakes the background threads: work, or closing
+  cond_var progress_cv;  // background progress: flushes, merges, failures, closing
+
+  bool closing() const { return life.load(std::memory_order_acquire) != lifecycle::open; }
+
+  void ensure_open() const {
+    if (closing()) throw closed_error();
+  }
+
+  /// Publishes a new read view of mem, imms and current, and retunes the read sampler.
+  void publish_view() LSMT_REQUIRES(state_mutex) {
+    auto v = std::make_shared<read_view>();
+    v->mem = mem;
+    for (const auto& slot : imms) v->imms.push_back(slot.mem);
+    v->tables = current;
+    view = std::move(v);
+    picker.set_threshold(*current);
+  }
+
+  /// The memtable, for the write leader: only the leader replaces it (under state_mutex), so
+  /// the leader may read it without the lock.
+  memtable& leader_mem() LSMT_REQUIRES(logs.writer_role()) LSMT_NO_THREAD_SAFETY_ANALYSIS {
+    return *mem;
+  }
+
+  std::shared_ptr<const read_view> current_view() const LSMT_EXCLUDES(state_mutex) {
+    lock_guard s(state_mutex);
+    return view;
+  }
+
+  uint64_t smallest_snapshot() const LSMT_REQUIRES(state_mutex) {
+    return snapshots.empty() ? last_sequence.load() : *snapshots.begin();
+  }
+
+  /// Oldest log still needed once `flushed_imms` of the oldest memtables are in tables.
+  uint64_t oldest_needed_log(size_t flushed_imms) const LSMT_REQUIRES(state_mutex) {
+    return imms.size() > flushed_imms ? imms[imms.size() - 1 - flushed_imms].log_number
+                                      : log_number;
+  }
+
+  /// The memtable's bloom filter: 1/64 of its byte limit, up to 16 MiB, and no more than 16 bits
+  /// per entry when an entry limit is set (it is zeroed at every rotation).
+  size_t memtable_filter_bytes() const {
+    size_t bytes = std::min<size_t>(opts.memtable_max_bytes / 64, size_t{16} << 20);
+    if (opts.memtable_max_entries != 0 && opts.memtable_max_entries < bytes / 2) {
+      bytes = 2 * opts.memtable_max_entries;
+    }
+    return bytes;
+  }
+
+  /// A background or WAL failure stops writes (reads go on) until reopen: what was acknowledged
+  /// is safe in the WAL and tables, and recovery sorts it out.
+  void fail(const std::string& why) LSMT_REQUIRES(state_mutex) {
+    if (!failed.load()) error = why;
+    failed.store(true);
+    progress_cv.notify_all();
+    work_cv.notify_all();
+  }
+  void throw_if_failed() const LSMT_REQUIRES(state_mutex) {
+    if (failed.load()) {
+      throw io_error("lsmt: writes are stopped after an earlier failure (" + error +
+                     "); reopen the store");
+    }
+  }
+
+  /// Moves the lifecycle forward and wakes every waiter.
+  void set_life(lifecycle next) LSMT_REQUIRES(state_mutex) {
+    life.store(next, std::memory_order_release);
+    progress_cv.notify_all();
+    work_cv.notify_all();
+  }
+};
+
+}  // namespace lsmt::detail
+
+#endif  // LSMT_STORE_CORE_HPP

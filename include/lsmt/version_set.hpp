@@ -1,0 +1,170 @@
+// lsmt/version_set.hpp - the live SSTables: open tables, versions, file numbers, the MANIFEST
+// that makes a new set of tables live, and the deletion of tables no version needs.
+//
+// A version is an immutable list of tables, newest first. Its invariant: for every user key,
+// the versions of that key held by a table are all newer than those held by any table after
+// it. Flushes put new tables at the front; a compaction replaces a contiguous run of tables
+// with its output in the same place, which keeps the invariant. Readers take a shared_ptr to a
+// version and are never blocked by a compaction installing a new one.
+//
+// Installing: the engine writes the MANIFEST (the commit point) with the new table list, then
+// swaps its current version. A table a compaction replaced is retired: no version made from
+// then on lists it, but readers may still hold an older version that does. The background
+// threads call delete_obsolete_files() after every install, and close() once more; it deletes
+// the retired tables nobody holds any more. A table still held (by an iterator, say) is deleted
+// by a later call, or at the next open, which removes every table the MANIFEST does not list.
+//
+// Thread safety: file numbers are atomic; write_manifest() requires manifest_mutex(); retire()
+// and delete_obsolete_files() lock their own mutex. open_table() and write_tables() may run on
+// any thread.
+#ifndef LSMT_VERSION_SET_HPP
+#define LSMT_VERSION_SET_HPP
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "block_cache.hpp"
+#include "file_names.hpp"
+#include "file_system.hpp"
+#include "internal_iterator.hpp"
+#include "manifest.hpp"
+#include "sstable_reader.hpp"
+#include "table_format.hpp"
+#include "table_writer.hpp"
+#include "thread_annotations.hpp"
+
+namespace lsmt::detail {
+
+/// An open table and what the MANIFEST says about it. Immutable; thread-safe.
+class table_handle {
+ public:
+  table_handle(table_meta meta, std::shared_ptr<table_reader> reader)
+      : meta_(std::move(meta)), reader_(std::move(reader)) {}
+  table_handle(const table_handle&) = delete;
+  table_handle& operator=(const table_handle&) = delete;
+  ~table_handle() = default;
+
+  const table_meta& meta() const { return meta_; }
+  const table_reader& reader() const { return *reader_; }
+
+ private:
+  table_meta meta_;
+  std::shared_ptr<table_reader> reader_;
+};
+
+struct version {
+  std::vector<std::shared_ptr<table_handle>> tables;  // newest first
+};
+
+class version_set {
+ public:
+  version_set(std::shared_ptr<file_system> fs, std::string dir, const table_options& topts,
+              std::shared_ptr<block_cache> cache, bool use_mmap_reads)
+      : fs_(std::move(fs)),
+        dir_(std::move(dir)),
+        topts_(topts),
+        cache_(std::move(cache)),
+        use_mmap_reads_(use_mmap_reads) {}
+
+  // ---- file numbers (logs and tables share them) ----
+  uint64_t new_file_number() { return next_file_number_.fetch_add(1); }
+  uint64_t next_file_number() const { return next_file_number_.load(); }
+  void set_next_file_number(uint64_t n) { next_file_number_.store(n); }
+
+  // ---- tables ----
+  std::string table_path(uint64_t number) const {
+    return file_path(dir_, number, file_kind::table);
+  }
+
+  std::shared_ptr<table_handle> open_table(const table_meta& meta) const {
+    auto file = fs_->new_readable_file(table_path(meta.number), use_mmap_reads_);
+    auto reader = table_reader::open(std::move(file), meta.number, topts_, cache_);
+    return std::make_shared<table_handle>(meta, std::move(reader));
+  }
+
+  /// Writes the entries of `in` (from its position) into new tables and opens them. If it
+  /// throws, the files it created are deleted again.
+  std::vector<std::shared_ptr<table_handle>> write_tables(internal_iterator& in,
+                                                          const table_write_plan& plan) {
+    std::vector<uint64_t> created;
+    std::vector<table_meta> metas;
+    try {
+      metas = detail::write_tables(
+          in, plan, topts_, *fs_,
+          [this] {
+            const uint64_t n = new_file_number();
+            return std::make_pair(n, table_path(n));
+          },
+          created);
+    } catch (...) {
+      for (uint64_t n : created) remove_quietly(table_path(n));
+      throw;
+    }
+    std::vector<std::shared_ptr<table_handle>> tables;
+    tables.reserve(metas.size());
+    for (const table_meta& m : metas) tables.push_back(open_table(m));
+    return tables;
+  }
+
+  // ---- the MANIFEST ----
+  /// Serializes MANIFEST writes and the version changes they commit.
+  mutex& manifest_mutex() LSMT_RETURN_CAPABILITY(manifest_mutex_) { return manifest_mutex_; }
+
+  void write_manifest(const manifest_state& m) LSMT_REQUIRES(manifest_mutex_) {
+    detail::write_manifest(*fs_, dir_, m);
+  }
+
+  // ---- obsolete tables ----
+  /// Tables no version made from now on lists; deleted once nobody holds them.
+  void retire(const std::vector<std::shared_ptr<table_handle>>& tables) {
+    lock_guard g(obsolete_mutex_);
+    obsolete_.insert(obsolete_.end(), tables.begin(), tables.end());
+  }
+
+  /// Deletes the files of retired tables that nobody else holds. Failures are left to the next
+  /// open, which removes every table its MANIFEST does not list.
+  void delete_obsolete_files() {
+    std::vector<std::shared_ptr<table_handle>> unused;
+    {
+      lock_guard g(obsolete_mutex_);
+      // use_count() == 1: only this list holds it. No one can take a new reference: no version
+      // made since retire() lists it, and holders of older versions already count.
+      auto held = std::partition(obsolete_.begin(), obsolete_.end(),
+                                 [](const auto& t) { return t.use_count() > 1; });
+      unused.assign(std::make_move_iterator(held), std::make_move_iterator(obsolete_.end()));
+      obsolete_.erase(held, obsolete_.end());
+    }
+    for (auto& t : unused) {
+      const std::string path = table_path(t->meta().number);
+      t.reset();  // closes (unmaps) the file first
+      remove_quietly(path);
+    }
+  }
+
+  void remove_quietly(const std::string& path) noexcept {
+    try {
+      fs_->remove_file(path);
+    } catch (...) {  // NOLINT(bugprone-empty-catch): a leftover is removed at the next open
+    }
+  }
+
+ private:
+  const std::shared_ptr<file_system> fs_;
+  const std::string dir_;
+  const table_options topts_;
+  const std::shared_ptr<block_cache> cache_;
+  const bool use_mmap_reads_;
+  std::atomic<uint64_t> next_file_number_{1};
+  mutex manifest_mutex_;
+  mutex obsolete_mutex_;
+  std::vector<std::shared_ptr<table_handle>> obsolete_ LSMT_GUARDED_BY(obsolete_mutex_);
+};
+
+}  // namespace lsmt::detail
+
+#endif  // LSMT_VERSION_SET_HPP

@@ -1,0 +1,217 @@
+// lsmt/write_path.hpp - the writer queue, group commit and memtable rotation.
+//
+// Where a write goes: write() queues the batch; the writer at the head of the queue (the leader)
+// gathers the batches queued behind it into one WAL record, appends it (and syncs once for the
+// whole group if any member asked for sync), inserts the entries into the memtable and only
+// then publishes their sequence numbers, so readers see a batch entirely or not at all. The
+// leader works without the queue's mutex held, so followers keep queueing; nobody else touches
+// the current log or writes the memtable, because only the leader does. A full memtable becomes
+// immutable and gets a fresh log (log_set.hpp); the flush thread writes it to a table
+// (background.hpp). Writers wait while too many immutable memtables await their flush, or while
+// merging falls far behind (too many tables).
+//
+// Thread safety: run() may be called from any number of threads; the queue's mutex guards the
+// queue, and leadership (log_set::writer_role) is held by one thread at a time.
+#ifndef LSMT_WRITE_PATH_HPP
+#define LSMT_WRITE_PATH_HPP
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "error.hpp"
+#include "store_core.hpp"
+#include "thread_annotations.hpp"
+#include "write_batch.hpp"
+
+namespace lsmt::detail {
+
+class write_path {
+ public:
+  enum class kind { write, rotate, close };
+
+  explicit write_path(store_core& core) : c_(core) {}
+
+  /// Runs one request through the queue: a batch to apply (`check` runs first, while no other
+  /// write can interleave; it may throw to refuse the batch), a forced memtable rotation (flush),
+  /// or the close, after which every request fails with closed_error. Throws what failed.
+  void run(kind k, raw_batch* batch, bool sync, const std::function<void()>* check)
+      LSMT_EXCLUDES(mutex_) {
+    writer w{k, batch, sync, check, false, nullptr, {}};
+    unique_lock l(mutex_);
+    writers_.push_back(&w);
+    while (!w.done && &w != writers_.front()) w.cv.wait(l);
+    if (w.done) {
+      if (w.error) std::rethrow_exception(w.error);
+      return;
+    }
+    c_.logs.writer_role().acquire();  // w leads until it pops itself
+    writer* last = &w;
+    std::exception_ptr err;
+    try {
+      c_.ensure_open();
+      if (k == kind::close) {
+        {
+          lock_guard s(c_.state_mutex);
+          c_.set_life(lifecycle::closing);
+        }
+        c_.logs.close_all();
+      } else {
+        make_room(k == kind::rotate);
+        if (k == kind::write) {
+          if (check != nullptr) (*check)();
+          raw_batch* group = build_group(&last);
+          apply_group(group);
+        }
+      }
+    } catch (...) {
+      err = std::current_exception();
+    }
+    c_.logs.writer_role().release();
+    for (;;) {
+      writer* r = writers_.front();
+      writers_.pop_front();
+      if (r != &w) {
+        r->error = err;
+        r->done = true;
+        r->cv.notify_one();
+      }
+      if (r == last) break;
+    }
+    if (!writers_.empty()) writers_.front()->cv.notify_one();
+    if (err) std::rethrow_exception(err);
+  }
+
+ private:
+  struct writer {
+    kind k;
+    raw_batch* batch;
+    bool sync;
+    const std::function<void()>* check;
+    bool done = false;
+    std::exception_ptr error;
+    cond_var cv;
+  };
+
+  static constexpr size_t max_group_bytes = size_t{1} << 20;
+
+  // Merges the batches queued behind the leader into one record. A writer with a check (a
+  // transaction) is never merged: its check must see every write before it applied.
+  raw_batch* build_group(writer** last) LSMT_REQUIRES(mutex_) {
+    writer* leader = writers_.front();
+    if (leader->check != nullptr || writers_.size() == 1) return leader->batch;
+    raw_batch* group = leader->batch;
+    size_t bytes = group->byte_size();
+    for (auto it = writers_.begin() + 1; it != writers_.end(); ++it) {
+      writer* w = *it;
+      if (w->k != kind::write || w->check != nullptr) break;
+      bytes += w->batch->byte_size();
+      if (bytes > max_group_bytes) break;
+      if (group == leader->batch) {
+        group_batch_.clear();
+        group_batch_.append(*leader->batch);
+        group = &group_batch_;
+      }
+      group->append(*w->batch);
+      leader->sync = leader->sync || w->sync;
+      *last = w;
+    }
+    return group;
+  }
+
+  // Appends the group to the WAL and the memtable, with the queue's mutex released meanwhile
+  // (the caller's unique_lock owns it again when this returns or throws).
+  void apply_group(raw_batch* group) LSMT_REQUIRES(mutex_, c_.logs.writer_role()) {
+    if (group->empty()) return;
+    const bool sync = writers_.front()->sync;
+    const uint64_t first = c_.last_sequence.load(std::memory_order_relaxed) + 1;
+    group->set_sequence(first);
+    memtable* mem = &c_.leader_mem();
+    mutex_.unlock();
+    try {
+      uint64_t oldest_needed = 0;  // only a synced write needs it
+      if (sync) {
+        lock_guard s(c_.state_mutex);
+        oldest_needed = c_.oldest_needed_log(0);
+      }
+      c_.logs.append(group->rep(), sync, oldest_needed);
+    } catch (const std::exception& e) {
+      // The WAL may now end in a partial record; appending after it could hide later records
+      // from recovery, so writes stop until the store is reopened.
+      {
+        lock_guard s(c_.state_mutex);
+        c_.fail(std::string("WAL write failed: ") + e.what());
+      }
+      mutex_.lock();
+      throw;
+    }
+    group->for_each([mem](value_type t, std::string_view k, std::string_view v, uint64_t seq) {
+      mem->add(seq, t, k, v);
+    });
+    mutex_.lock();
+    c_.last_sequence.store(first + group->count() - 1, std::memory_order_release);
+  }
+
+  // Ensures the memtable has room, rotating it when full (or when forced and non-empty). Waits
+  // while too many immutable memtables await their flush, or while merging falls far behind.
+  void make_room(bool force) LSMT_REQUIRES(c_.logs.writer_role()) {
+    for (;;) {
+      if (c_.failed.load()) {
+        lock_guard s(c_.state_mutex);
+        c_.throw_if_failed();
+      }
+      const memtable& mem = c_.leader_mem();
+      const bool full = force ? mem.entry_count() > 0
+                              : (mem.memory_usage() >= c_.opts.memtable_max_bytes ||
+                                 (c_.opts.memtable_max_entries != 0 &&
+                                  mem.entry_count() >= c_.opts.memtable_max_entries));
+      if (!full) return;
+      {
+        unique_lock s(c_.state_mutex);
+        // Like LevelDB's level-0 stop trigger: when merging falls far behind, every read would
+        // pay for the extra tables, so writers wait for it.
+        if (stalled()) {
+          while (stalled() && !c_.failed.load() && !c_.closing()) c_.progress_cv.wait(s);
+          if (c_.closing()) throw closed_error();
+          continue;
+        }
+      }
+      rotate_memtable();
+      if (force) return;
+    }
+  }
+
+  bool stalled() const LSMT_REQUIRES(c_.state_mutex) {
+    return c_.current->tables.size() >= stall_tables() ||
+           c_.imms.size() >= c_.opts.max_immutable_memtables;
+  }
+
+  size_t stall_tables() const { return std::max<size_t>(3 * c_.opts.compaction_interval, 12); }
+
+  // Makes the memtable immutable and starts a new one with a new log.
+  void rotate_memtable() LSMT_REQUIRES(c_.logs.writer_role()) {
+    const uint64_t number = c_.versions.new_file_number();
+    c_.logs.rotate(number);
+    lock_guard s(c_.state_mutex);
+    c_.imms.push_front(imm_slot{c_.mem, c_.log_number});
+    ++c_.rotations;
+    c_.mem = std::make_shared<memtable>(c_.memtable_filter_bytes());
+    c_.log_number = number;
+    c_.publish_view();
+    c_.work_cv.notify_all();
+  }
+
+  store_core& c_;
+  mutex mutex_;  // guards the queue; taken before state_mutex
+  std::deque<writer*> writers_ LSMT_GUARDED_BY(mutex_);  // the head is the leader
+  raw_batch group_batch_;                                // the leader's merged batch (leader only)
+};
+
+}  // namespace lsmt::detail
+
+#endif  // LSMT_WRITE_PATH_HPP
