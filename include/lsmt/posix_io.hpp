@@ -1,0 +1,253 @@
+// lsmt/posix_io.hpp - POSIX building blocks of the default file_system: owners of file
+// descriptors and mappings, full writes, and the plain writable and readable files.
+//
+// Files are opened with O_CLOEXEC (a child that execs must not inherit our descriptors, least
+// of all the directory lock) and created with mode 0644.
+//
+// Thread safety: unique_fd and unique_mapping are owned by one object. Each writable file is
+// used by one thread at a time; readable files may be read from several threads at once (pread
+// / a read-only mapping).
+#ifndef LSMT_POSIX_IO_HPP
+#define LSMT_POSIX_IO_HPP
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "error.hpp"
+#include "file_system.hpp"
+
+namespace lsmt::detail {
+
+[[noreturn]] inline void throw_io(const char* op, const std::string& path, int err) {
+  throw io_error(std::string("lsmt: ") + op + " '" + path + "'", err);
+}
+
+/// Owns a file descriptor. Not thread-safe; owned by one object.
+class unique_fd {
+ public:
+  unique_fd() = default;
+  explicit unique_fd(int fd) noexcept : fd_(fd) {}
+  unique_fd(unique_fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  unique_fd& operator=(unique_fd&& other) noexcept {
+    if (this != &other) {
+      reset();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  unique_fd(const unique_fd&) = delete;
+  unique_fd& operator=(const unique_fd&) = delete;
+  ~unique_fd() { reset(); }
+
+  int get() const noexcept { return fd_; }
+  explicit operator bool() const noexcept { return fd_ >= 0; }
+
+  /// Closes the descriptor. Returns close()'s errno (0 on success) for callers
+  /// that must report it; a failed close can mean lost writes (NFS, EIO).
+  int reset() noexcept {
+    if (fd_ < 0) return 0;
+    // Never retry close() on EINTR: on Linux the descriptor is already gone.
+    return ::close(std::exchange(fd_, -1)) == 0 ? 0 : errno;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+/// Owns a memory mapping. Not thread-safe; owned by one object.
+class unique_mapping {
+ public:
+  unique_mapping() = default;
+  unique_mapping(void* addr, size_t size) noexcept : addr_(addr), size_(size) {}
+  unique_mapping(unique_mapping&& other) noexcept
+      : addr_(std::exchange(other.addr_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+  unique_mapping& operator=(unique_mapping&& other) noexcept {
+    if (this != &other) {
+      reset();
+      addr_ = std::exchange(other.addr_, nullptr);
+      size_ = std::exchange(other.size_, 0);
+    }
+    return *this;
+  }
+  unique_mapping(const unique_mapping&) = delete;
+  unique_mapping& operator=(const unique_mapping&) = delete;
+  ~unique_mapping() { reset(); }
+
+  char* data() const noexcept { return static_cast<char*>(addr_); }
+  size_t size() const noexcept { return size_; }
+  explicit operator bool() const noexcept { return addr_ != nullptr; }
+  void reset() noexcept {
+    if (addr_ != nullptr) ::munmap(addr_, size_);
+    addr_ = nullptr;
+    size_ = 0;
+  }
+
+ private:
+  void* addr_ = nullptr;
+  size_t size_ = 0;
+};
+
+inline unique_fd open_fd(const std::string& path, int flags, mode_t mode = 0644) {
+  for (;;) {
+    const int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+    if (fd >= 0) return unique_fd(fd);
+    if (errno != EINTR) throw_io("open", path, errno);
+  }
+}
+
+/// write() until everything is written: write may be interrupted or short.
+inline void write_all(int fd, const char* data, size_t n, const std::string& path) {
+  while (n > 0) {
+    const ssize_t r = ::write(fd, data, n);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      throw_io("write", path, errno);
+    }
+    data += r;
+    n -= static_cast<size_t>(r);
+  }
+}
+
+inline void fdatasync_or_throw(int fd, const std::string& path) {
+  while (::fdatasync(fd) != 0) {
+    if (errno != EINTR) throw_io("fdatasync", path, errno);
+  }
+}
+
+inline size_t page_size() {
+  static const auto size = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  return size;
+}
+
+/// A writable_file with a 64 KiB user-space buffer, so small appends cost no
+/// system call. One thread at a time.
+class posix_writable_file final : public writable_file {
+ public:
+  static constexpr size_t buffer_capacity = 64 << 10;
+
+  posix_writable_file(std::string path, unique_fd fd) : path_(std::move(path)), fd_(std::move(fd)) {
+    buffer_.reserve(buffer_capacity);
+  }
+  ~posix_writable_file() override {
+    try {
+      close();
+    } catch (...) {  // a destructor cannot report; close() explicitly to learn of failures
+    }
+  }
+
+  void append(std::string_view data) override {
+    check_open("append");
+    if (data.size() > buffer_capacity - buffer_.size()) {
+      flush_buffer(fd_.get());
+      // A big append goes straight to the kernel rather than through the buffer.
+      if (data.size() >= buffer_capacity) {
+        write_all(fd_.get(), data.data(), data.size(), path_);
+        size_ += data.size();
+        return;
+      }
+    }
+    buffer_.append(data.data(), data.size());
+    size_ += data.size();
+  }
+
+  void flush() override {
+    check_open("flush");
+    flush_buffer(fd_.get());
+  }
+
+  void sync() override {
+    flush();
+    fdatasync_or_throw(fd_.get(), path_);
+  }
+
+  void close() override {
+    if (!fd_) return;
+    unique_fd fd = std::move(fd_);  // closed on every path, even if the flush throws
+    flush_buffer(fd.get());
+    if (const int err = fd.reset()) throw_io("close", path_, err);
+  }
+
+  uint64_t size() const override { return size_; }
+
+ private:
+  void check_open(const char* op) const {
+    if (!fd_) throw io_error(std::string("lsmt: ") + op + " on closed file '" + path_ + "'", EBADF);
+  }
+  void flush_buffer(int fd) {
+    if (buffer_.empty()) return;
+    write_all(fd, buffer_.data(), buffer_.size(), path_);
+    buffer_.clear();
+  }
+
+  std::string path_;
+  unique_fd fd_;
+  std::string buffer_;
+  uint64_t size_ = 0;
+};
+
+/// A readable_file on pread(). Thread-safe: pread has no shared file position.
+class posix_pread_file final : public readable_file {
+ public:
+  posix_pread_file(std::string path, unique_fd fd, uint64_t size)
+      : path_(std::move(path)), fd_(std::move(fd)), size_(size) {}
+
+  uint64_t size() const override { return size_; }
+
+  std::string_view read(uint64_t offset, size_t n, char* scratch) const override {
+    if (offset >= size_) return {};
+    n = static_cast<size_t>(std::min<uint64_t>(n, size_ - offset));
+    size_t got = 0;
+    while (got < n) {
+      const ssize_t r =
+          ::pread(fd_.get(), scratch + got, n - got, static_cast<off_t>(offset + got));
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        throw_io("read", path_, errno);
+      }
+      if (r == 0) break;  // the file shrank after it was opened
+      got += static_cast<size_t>(r);
+    }
+    return {scratch, got};
+  }
+
+ private:
+  std::string path_;
+  unique_fd fd_;
+  uint64_t size_;
+};
+
+/// A readable_file on a read-only mapping of the whole file. Thread-safe.
+class posix_mmap_file final : public readable_file {
+ public:
+  explicit posix_mmap_file(unique_mapping map) : map_(std::move(map)) {}
+
+  uint64_t size() const override { return map_.size(); }
+  bool is_mapped() const override { return true; }
+
+  std::string_view read(uint64_t offset, size_t n, char* /*scratch*/) const override {
+    if (offset >= map_.size()) return {};
+    return {map_.data() + offset, static_cast<size_t>(std::min<uint64_t>(n, map_.size() - offset))};
+  }
+
+ private:
+  unique_mapping map_;
+};
+
+}  // namespace lsmt::detail
+
+#endif  // LSMT_POSIX_IO_HPP

@@ -1,0 +1,154 @@
+// lsmt/posix_log_file.hpp - the POSIX log file: appends are memcpys into a shared mapping.
+//
+// Log files are memory-mapped so that an append is a memcpy into the page cache: the bytes
+// survive the death of the process without a system call per record. The file grows in chunks
+// that are posix_fallocate()d before they are mapped, because a store into a mapped page the
+// file system cannot back (disk full) raises SIGBUS, which no caller can handle; fallocate
+// reports ENOSPC as an ordinary io_error instead. close() truncates the file to the bytes
+// appended; after a crash the file keeps the zero-filled rest of its last chunk, which the log
+// reader (wal.hpp) treats as the end of the log.
+//
+// Thread safety: one thread at a time.
+#ifndef LSMT_POSIX_LOG_FILE_HPP
+#define LSMT_POSIX_LOG_FILE_HPP
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "error.hpp"
+#include "file_system.hpp"
+#include "posix_io.hpp"
+
+namespace lsmt::detail {
+
+/// A log file written through a shared mapping of preallocated chunks (see the
+/// top of this file). Only the chunk being written is mapped: unmapping a chunk
+/// leaves its dirty pages in the page cache, where the next sync's fdatasync()
+/// finds them. One thread at a time.
+class posix_log_file final : public writable_file {
+ public:
+  posix_log_file(std::string path, unique_fd fd, size_t chunk_bytes)
+      : path_(std::move(path)), fd_(std::move(fd)), chunk_bytes_(chunk_bytes) {}
+  ~posix_log_file() override {
+    try {
+      close();
+    } catch (...) {  // a destructor cannot report; close() explicitly to learn of failures
+    }
+  }
+
+  void append(std::string_view data) override {
+    check_open("append");
+    while (!data.empty()) {
+      if (size_ == chunk_end_) map_next_chunk();
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(data.size(), chunk_end_ - size_));
+      std::memcpy(chunk_.data() + (size_ - chunk_offset_), data.data(), n);
+      size_ += n;
+      data.remove_prefix(n);
+    }
+  }
+
+  /// Nothing to do: appended bytes are already in the page cache.
+  void flush() override { check_open("flush"); }
+
+  void sync() override {
+    check_open("sync");
+    if (size_ == synced_) return;
+    if (chunk_) {
+      // msync is how POSIX makes stores through a mapping durable; it needs a page-aligned start.
+      const uint64_t dirty = std::max(synced_, chunk_offset_);
+      const uint64_t start = dirty - (dirty - chunk_offset_) % page_size();
+      if (::msync(chunk_.data() + (start - chunk_offset_), size_ - start, MS_SYNC) != 0) {
+        throw_io("msync", path_, errno);
+      }
+    }
+    // fdatasync is needed only after a new chunk: for the file's new size, and for
+    // bytes in chunks no longer mapped. Each call is a device cache flush, so
+    // skipping it otherwise halves sync latency.
+    if (grown_since_sync_) {
+      fdatasync_or_throw(fd_.get(), path_);
+      grown_since_sync_ = false;
+    }
+    synced_ = size_;
+  }
+
+  void close() override {
+    if (!fd_) return;
+    unique_fd fd = std::move(fd_);
+    chunk_.reset();
+    // Cut off the preallocated zeros so the file ends at the last appended byte.
+    if (::ftruncate(fd.get(), static_cast<off_t>(size_)) != 0) throw_io("ftruncate", path_, errno);
+    if (const int err = fd.reset()) throw_io("close", path_, err);
+  }
+
+  uint64_t size() const override { return size_; }
+
+ private:
+  void check_open(const char* op) const {
+    if (!fd_) throw io_error(std::string("lsmt: ") + op + " on closed file '" + path_ + "'", EBADF);
+  }
+
+  void map_next_chunk() {
+    grown_since_sync_ = true;
+    chunk_.reset();
+    const uint64_t offset = chunk_end_;
+    allocate(offset);
+    void* addr = ::mmap(nullptr, chunk_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(),
+                        static_cast<off_t>(offset));
+    if (addr == MAP_FAILED) throw_io("mmap", path_, errno);
+    chunk_ = unique_mapping(addr, chunk_bytes_);
+    chunk_offset_ = offset;
+    chunk_end_ = offset + chunk_bytes_;
+  }
+
+  /// Gives [offset, offset + chunk) real blocks before it is mapped (never SIGBUS).
+  void allocate(uint64_t offset) {
+    int err;
+    do {
+      err = ::posix_fallocate(fd_.get(), static_cast<off_t>(offset),
+                              static_cast<off_t>(chunk_bytes_));  // returns the error
+    } while (err == EINTR);
+    if (err == 0) return;
+    if (err != EOPNOTSUPP && err != EINVAL) throw_io("posix_fallocate", path_, err);
+    // No fallocate on this file system. Growing with ftruncate would leave a hole
+    // (SIGBUS again when the disk is full); writing zeros allocates the blocks.
+    static const std::string zeros(64 << 10, '\0');
+    for (uint64_t done = 0; done < chunk_bytes_;) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(zeros.size(), chunk_bytes_ - done));
+      const ssize_t r = ::pwrite(fd_.get(), zeros.data(), n, static_cast<off_t>(offset + done));
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        throw_io("write", path_, errno);
+      }
+      done += static_cast<uint64_t>(r);
+    }
+  }
+
+  std::string path_;
+  unique_fd fd_;
+  size_t chunk_bytes_;
+  unique_mapping chunk_;           // the mapped chunk being written
+  uint64_t chunk_offset_ = 0;      // file offset of chunk_
+  uint64_t chunk_end_ = 0;         // end of the allocated part of the file
+  uint64_t size_ = 0;              // bytes appended
+  uint64_t synced_ = 0;            // bytes made durable by sync()
+  bool grown_since_sync_ = false;  // a chunk was added (and one unmapped) since the last sync
+};
+
+}  // namespace lsmt::detail
+
+#endif  // LSMT_POSIX_LOG_FILE_HPP
