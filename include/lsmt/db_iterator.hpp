@@ -190,11 +190,21 @@ class db_iterator {
   }
 
   // Backward: collect the newest visible version of the key before the inner
-  // position; skip keys whose newest visible version is a deletion.
+  // position; skip keys whose newest visible version is a deletion. Entries of
+  // one key arrive oldest first, so what a key hides is known only once its
+  // newest entry is seen; the count then follows the forward rule: when that
+  // entry is in a table, the key's other table entries are hidden, and so is
+  // the entry itself if it is a deletion.
   void find_prev_user_entry() {
     bool have_value = false;
-    bool value_from_table = false;  // where the entry in saved_value_ came from
     uint64_t hidden = 0;
+    bool have_key = false;         // prev_key_ holds the key being read
+    uint64_t table_entries = 0;    // its visible entries that are in tables
+    bool newest_in_table = false;  // where its newest entry so far is
+    bool newest_is_value = false;
+    auto finish_key = [&] {
+      if (have_key && newest_in_table) hidden += table_entries - (newest_is_value ? 1 : 0);
+    };
     while (inner_->valid()) {
       const std::string_view ikey = inner_->key();
       const uint64_t tag = extract_tag(ikey);
@@ -203,23 +213,28 @@ class db_iterator {
         if (lower_ && compare_user_keys(user_key, *lower_) < 0) break;
         // Entries of one key arrive oldest first: the last seen wins.
         if (have_value && compare_user_keys(user_key, saved_key_) < 0) break;
-        // A newer entry of the key hides the one held; a deletion is hidden itself.
-        const bool from_table = !inner_->in_memory();
-        if (have_value && value_from_table && from_table) ++hidden;
-        if (static_cast<value_type>(tag & 0xff) == value_type::deletion) {
-          hidden += from_table ? 1 : 0;
+        if (!have_key || compare_user_keys(user_key, prev_key_) != 0) {
+          finish_key();
+          prev_key_.assign(user_key);
+          have_key = true;
+          table_entries = 0;
+        }
+        newest_in_table = !inner_->in_memory();
+        table_entries += newest_in_table ? 1 : 0;
+        newest_is_value = static_cast<value_type>(tag & 0xff) != value_type::deletion;
+        if (!newest_is_value) {
           have_value = false;
           saved_key_.clear();
           saved_value_.clear();
         } else {
           have_value = true;
-          value_from_table = from_table;
           saved_key_.assign(user_key);
           saved_value_.assign(inner_->value());
         }
       }
       inner_->prev();
     }
+    finish_key();
     valid_ = have_value;
     if (!valid_) {
       saved_key_.clear();
@@ -247,6 +262,7 @@ class db_iterator {
   std::string saved_value_;
   std::shared_ptr<read_sampler> sampler_;  // null: nothing is counted
   bool hider_in_table_ = false;            // forward: saved_key_'s newest entry is in a table
+  std::string prev_key_;                   // backward: the key whose entries are being read
   uint64_t skipped_ = 0;                   // hidden entries not yet reported
 };
 

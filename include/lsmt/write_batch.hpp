@@ -56,11 +56,20 @@ class raw_batch {
   size_t byte_size() const { return rep_.size(); }
   const std::string& rep() const { return rep_; }
 
-  /// Replaces the contents with bytes read from a WAL; validates them fully.
+  /// Replaces the contents with bytes read from a WAL; validates them fully. If they are
+  /// malformed it throws corruption_error and the batch is left empty.
   void set_rep(std::string rep) {
+    if (rep.size() < batch_header_size) {
+      clear();
+      throw corruption_error("lsmt: WAL batch too short");
+    }
     rep_ = std::move(rep);
-    if (rep_.size() < batch_header_size) throw corruption_error("lsmt: WAL batch too short");
-    for_each([](value_type, std::string_view, std::string_view, uint64_t) {});
+    try {
+      for_each([](value_type, std::string_view, std::string_view, uint64_t) {});
+    } catch (...) {
+      clear();
+      throw;
+    }
   }
 
   /// Calls f(type, key, value, sequence) for each op, in order.
