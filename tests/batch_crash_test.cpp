@@ -31,6 +31,7 @@
 
 #include "lsmt.hpp"
 #include "test_catch.hpp"
+#include "test_env.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -130,7 +131,7 @@ group_state read_group(const store_t& db, std::string (*key)(int)) {
 }  // namespace
 
 TEST_CASE("batch crash: batches and transactions are never half-applied after a crash", "[crash]") {
-  const uint64_t seed = env_u64("LSMT_TEST_SEED", std::random_device{}());
+  const uint64_t seed = lsmt_test::test_seed();
   const uint64_t rounds = env_u64("LSMT_TEST_ITERATIONS", 12);
   CAPTURE(seed);
   INFO("rerun with LSMT_TEST_SEED=" << seed);

@@ -47,8 +47,11 @@
 #include <utility>
 #include <vector>
 
+#include "ikey.hpp"
 #include "lsmt.hpp"
+#include "memory_file.hpp"
 #include "test_catch.hpp"
+#include "test_env.hpp"
 #include "test_util.hpp"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -407,11 +410,7 @@ std::string make_footer(block_handle filter, block_handle index) {
   return std::string(f, footer_size);
 }
 
-std::string ikey(const std::string& user_key, uint64_t seq = 1) {
-  std::string k;
-  append_internal_key(k, user_key, seq, value_type::value);
-  return k;
-}
+using lsmt_test::ikey;
 
 /// A one-entry index block whose value is `handle` bytes.
 std::string index_block(const std::string& handle) {

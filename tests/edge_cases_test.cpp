@@ -15,6 +15,7 @@
 
 #include "lsmt.hpp"
 #include "test_catch.hpp"
+#include "test_env.hpp"
 #include "test_util.hpp"
 
 namespace fs = std::filesystem;

@@ -78,6 +78,8 @@
 #include "lsmt.hpp"
 #include "lsmt/error.hpp"
 #include "lsmt/file_system.hpp"
+#include "memory_file.hpp"
+#include "test_env.hpp"
 
 namespace lsmt_test {
 
@@ -114,7 +116,7 @@ class fault_fs final : public lsmt::file_system {
     std::lock_guard<std::mutex> l(s_->mu);
     const inode_ptr node = find_file(path);
     if (!node) throw lsmt::io_error("fault_fs: open '" + path + "'", ENOENT);
-    return std::make_unique<readable>(std::make_shared<const std::string>(node->data), prefer_mmap);
+    return std::make_unique<memory_readable_file>(node->data, prefer_mmap);  // a snapshot
   }
 
   bool file_exists(const std::string& path) override {
@@ -574,26 +576,6 @@ class fault_fs final : public lsmt::file_system {
     std::string buffer_;
     uint64_t size_ = 0;
     size_t written_ = 0;
-  };
-
-  class readable final : public lsmt::readable_file {
-   public:
-    readable(std::shared_ptr<const std::string> data, bool mapped)
-        : data_(std::move(data)), mapped_(mapped) {}
-    uint64_t size() const override { return data_->size(); }
-    bool is_mapped() const override { return mapped_; }
-    std::string_view read(uint64_t offset, size_t n, char* scratch) const override {
-      if (offset >= data_->size()) return {};
-      n = static_cast<size_t>(std::min<uint64_t>(n, data_->size() - offset));
-      const char* src = data_->data() + offset;
-      if (mapped_) return {src, n};
-      std::memcpy(scratch, src, n);
-      return {scratch, n};
-    }
-
-   private:
-    std::shared_ptr<const std::string> data_;
-    bool mapped_;
   };
 
   class lock final : public lsmt::file_lock {
@@ -1183,20 +1165,8 @@ inline std::string check_state(const workload& w, const run_log& log, size_t min
   return out.str();
 }
 
-inline uint64_t env_u64(const char* name, uint64_t fallback) {
-  const char* v = std::getenv(name);
-  if (v == nullptr || *v == '\0') return fallback;
-  return std::strtoull(v, nullptr, 0);
-}
-
 /// The workloads' seed: $LSMT_TEST_SEED, else a fixed one (so op counts are stable).
-inline uint64_t workload_seed() { return env_u64("LSMT_TEST_SEED", 20240611); }
-
-/// $LSMT_TEST_QUICK set (and not "0"): smaller workloads and fewer states, for sanitizer builds.
-inline bool quick_mode() {
-  const char* v = std::getenv("LSMT_TEST_QUICK");
-  return v != nullptr && *v != '\0' && std::string(v) != "0";
-}
+inline uint64_t workload_seed() { return fixed_test_seed(20240611); }
 
 }  // namespace crash_work
 }  // namespace lsmt_test

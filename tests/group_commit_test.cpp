@@ -5,12 +5,13 @@
 // paid for its own fsync, the count would equal the number of writes.
 #include <atomic>
 #include <chrono>
-#include <lsmt.hpp>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "lsmt.hpp"
+#include "test_catch.hpp"
 #include "test_util.hpp"
 
 namespace {

@@ -36,6 +36,7 @@
 
 #include "lsmt.hpp"
 #include "test_catch.hpp"
+#include "test_env.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -50,12 +51,6 @@ struct scratch_dir : lsmt_test::temp_dir {
   explicit scratch_dir(const std::string& tag)
       : lsmt_test::temp_dir(lsmt_test::store_base_dir(), "lsmt-kill-" + tag) {}
 };
-
-double env_seconds(const char* name, double fallback) {
-  const char* v = std::getenv(name);
-  if (v == nullptr || *v == '\0') return fallback;
-  return std::strtod(v, nullptr);
-}
 
 // ---- the workload: a deterministic function of a seed ----------------------------------------
 
@@ -179,7 +174,7 @@ model_t scan(const lsmt::db<>& db) {
 
 TEST_CASE("kill: SIGKILL at random moments loses no acknowledged write", "[kill]") {
   LSMT_TEST_RNG(rng);
-  const double budget = env_seconds("LSMT_KILL_SECONDS", 20);
+  const double budget = lsmt_test::env_seconds("LSMT_KILL_SECONDS", 20);
   scratch_dir work("cycles");
   const fs::path dir = work.path() / "db";
   model_t model;

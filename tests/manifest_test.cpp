@@ -6,7 +6,9 @@
 #include <fstream>
 #include <string>
 
+#include "ikey.hpp"
 #include "lsmt/posix_file_system.hpp"
+#include "test_catch.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -15,11 +17,7 @@ using lsmt::detail::manifest_state;
 using lsmt::detail::table_meta;
 using lsmt::detail::value_type;
 
-std::string ikey(std::string_view user_key, uint64_t seq, value_type t = value_type::value) {
-  std::string k;
-  lsmt::detail::append_internal_key(k, user_key, seq, t);
-  return k;
-}
+using lsmt_test::ikey;
 
 manifest_state sample_state() {
   manifest_state s;

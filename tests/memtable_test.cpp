@@ -11,7 +11,8 @@
 #include <thread>
 #include <vector>
 
-#include "test_util.hpp"
+#include "ikey.hpp"
+#include "test_catch.hpp"
 
 namespace {
 

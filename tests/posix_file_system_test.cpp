@@ -1,7 +1,6 @@
 #include "lsmt/posix_file_system.hpp"
 
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +9,7 @@
 #include <random>
 #include <string>
 
+#include "test_catch.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -31,13 +31,6 @@ std::string read_all(lsmt::file_system& fs, const std::string& path, bool mmap) 
   auto file = fs.new_readable_file(path, mmap);
   std::string scratch(file->size(), '\0');
   return std::string(file->read(0, scratch.size(), scratch.data()));
-}
-
-// Waits for a child and returns its exit code (-1 if it did not exit normally).
-int wait_exit_code(pid_t pid) {
-  int status = 0;
-  if (::waitpid(pid, &status, 0) != pid) return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 mode_t mode_of(const std::string& path) {
@@ -208,7 +201,7 @@ TEST_CASE("a lock is released when its holder process is killed", "[posix_file_s
   ::close(ready[0]);
   CHECK_THROWS_AS(fs->lock_file(path), lsmt::locked_error);
   REQUIRE(::kill(pid, SIGKILL) == 0);
-  CHECK(wait_exit_code(pid) == -1);
+  CHECK(lsmt_test::wait_child(pid) == 128 + SIGKILL);
   auto lock = fs->lock_file(path);
   CHECK(lock != nullptr);
 }

@@ -8,11 +8,14 @@
 #include <string>
 #include <vector>
 
+#include "ikey.hpp"
 #include "lsmt/block.hpp"
 #include "lsmt/block_cache.hpp"
 #include "lsmt/sstable_builder.hpp"
 #include "lsmt/sstable_reader.hpp"
-#include "test_util.hpp"
+#include "memory_file.hpp"
+#include "test_catch.hpp"
+#include "test_env.hpp"
 
 namespace {
 

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "lsmt/posix_file_system.hpp"
+#include "memory_file.hpp"
+#include "test_catch.hpp"
 #include "test_util.hpp"
 
 namespace {
