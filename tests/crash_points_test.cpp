@@ -1,9 +1,10 @@
 // tests/crash_points_test.cpp - a crash at every file operation of small workloads loses
 // nothing it promised to keep, and the store always recovers.
 //
-// For each workload (fault_fs.hpp: WAL appends and syncs, rotation, flushes, compactions,
-// MANIFEST updates, reopens) a first run counts its mutating file operations N (and a second
-// run checks that the sequence is deterministic). Then for EVERY k in [0, N) the workload runs
+// For each workload (crash_workload.hpp: WAL appends and syncs, rotation, flushes, compactions,
+// MANIFEST updates, reopens; run by workload_driver.hpp on the simulated file system of
+// fault_fs.hpp) a first run counts its mutating file operations N (and a second run checks that
+// the sequence is deterministic). Then for EVERY k in [0, N) the workload runs
 // on a fault_fs that crashes at op k, and for each crash outcome -- process_crash,
 // synced_only, torn_last_write and a few random_unsynced -- a store opened on the surviving
 // files must hold exactly the model's contents after some prefix of the acknowledged writes
@@ -24,8 +25,13 @@
 #include <string>
 #include <vector>
 
+#include "crash_outcome.hpp"
+#include "crash_workload.hpp"
 #include "fault_fs.hpp"
 #include "test_catch.hpp"
+#include "test_env.hpp"
+#include "watchdog.hpp"
+#include "workload_driver.hpp"
 
 namespace {
 
@@ -33,9 +39,9 @@ using namespace lsmt_test;
 using namespace lsmt_test::crash_work;
 
 struct tally {
-  size_t states = 0;           // crash states opened and checked
-  size_t crash_points = 0;     // workload runs crashed at an op
-  size_t recovery_points = 0;  // recoveries crashed at an op
+  size_t states = 0;             // crash states opened and checked
+  size_t crash_points = 0;       // workload runs crashed at an op
+  size_t recovery_points = 0;    // recoveries crashed at an op
   size_t nondeterministic = 0;   // workloads whose op sequence varied between runs
   size_t unreached = 0;          // crash points beyond the end of their run (op order varied)
   std::set<uint64_t> recovered;  // fingerprints of states whose recovery was crashed already
@@ -144,8 +150,8 @@ void run_crash_points(const workload& w, uint64_t seed, bool quick, outcomes_t w
       while (first < trace.size() && first < ops.size() && ops[first] == trace[first]) ++first;
       if (first != trace.size() || ops.size() != trace.size()) {
         ++t.nondeterministic;
-        std::printf("crash points: note: %s: the op sequence differed between two runs at op "
-                    "%zu\n", w.name.c_str(), first);
+        std::printf("crash points: note: %s: the op sequence differed between two runs at op %zu\n",
+                    w.name.c_str(), first);
       }
     }
   }
@@ -205,16 +211,17 @@ void run_crash_points(const workload& w, uint64_t seed, bool quick, outcomes_t w
 
 void report(const tally& t, const char* what) {
   for (size_t i = 0; i < t.failures.size() && i < 25; ++i) FAIL_CHECK(t.failures[i]);
-  std::printf("%s: crash states checked: %zu (%zu crash points, %zu recovery crash points), "
-              "failures: %zu\n",
-              what, t.states, t.crash_points, t.recovery_points, t.failures.size());
+  std::printf(
+      "%s: crash states checked: %zu (%zu crash points, %zu recovery crash points), "
+      "failures: %zu\n",
+      what, t.states, t.crash_points, t.recovery_points, t.failures.size());
   if (t.nondeterministic != 0 || t.unreached != 0) {
-    std::printf("%s: note: %zu workloads varied in op order, %zu crash points not reached\n",
-                what, t.nondeterministic, t.unreached);
+    std::printf("%s: note: %zu workloads varied in op order, %zu crash points not reached\n", what,
+                t.nondeterministic, t.unreached);
   }
   std::fflush(stdout);
-  WARN(what << ": crash states checked: " << t.states << " (" << t.crash_points
-            << " crash points, " << t.recovery_points << " recovery crash points)");
+  WARN(what << ": crash states checked: " << t.states << " (" << t.crash_points << " crash points, "
+            << t.recovery_points << " recovery crash points)");
   CHECK(t.failures.empty());
 }
 

@@ -1,10 +1,11 @@
 // tests/io_error_test.cpp - an I/O error (EIO, ENOSPC) at any file operation is reported as
 // lsmt::io_error and loses nothing that was acknowledged.
 //
-// For each workload of fault_fs.hpp, a first run counts its mutating file operations N. Then
-// for EVERY k in [0, N), and for EIO and ENOSPC, each injected once (transient) and from op k
-// on (persistent), the workload runs on a fault_fs that fails op k so, going on past failed
-// calls (up to three). Checked:
+// For each workload of crash_workload.hpp (run by workload_driver.hpp on the simulated file
+// system of fault_fs.hpp), a first run counts its mutating file operations N. Then for EVERY k in
+// [0, N), and for EIO and ENOSPC, each injected once (transient) and from op k on (persistent),
+// the workload runs on a fault_fs that fails op k so, going on past failed calls (up to three).
+// Checked:
 //   - every call either returns or throws lsmt::io_error: no other exception, crash or hang
 //     (a watchdog aborts a hang);
 //   - the fault is reported: some call throws io_error, or, if it hit background work (a
@@ -27,8 +28,12 @@
 #include <string>
 #include <vector>
 
+#include "crash_workload.hpp"
 #include "fault_fs.hpp"
 #include "test_catch.hpp"
+#include "test_env.hpp"
+#include "watchdog.hpp"
+#include "workload_driver.hpp"
 
 namespace {
 
@@ -36,9 +41,9 @@ using namespace lsmt_test;
 using namespace lsmt_test::crash_work;
 
 struct io_tally {
-  size_t points = 0;       // (op, errno, transient/persistent) combinations run
-  size_t reported = 0;     // ... where a call (or the probe compact()) threw io_error
-  size_t absorbed = 0;     // ... where a failed removal went unreported (allowed)
+  size_t points = 0;             // (op, errno, transient/persistent) combinations run
+  size_t reported = 0;           // ... where a call (or the probe compact()) threw io_error
+  size_t absorbed = 0;           // ... where a failed removal went unreported (allowed)
   size_t cleared_by_reopen = 0;  // ... where background work failed and a reopen came first
   std::vector<std::string> failures;
 };
@@ -85,13 +90,13 @@ void run_io_errors(const workload& w, io_tally& t) {
     bool persistent;
   };
   for (uint64_t k = 0; k < trace.size(); ++k) {
-    for (const mode m : {mode{EIO, false}, mode{ENOSPC, false}, mode{EIO, true},
-                         mode{ENOSPC, true}}) {
+    for (const mode m :
+         {mode{EIO, false}, mode{ENOSPC, false}, mode{EIO, true}, mode{ENOSPC, true}}) {
       ++heartbeat();
       ++t.points;
       const std::string where = w.name + ": " + (m.err == EIO ? "EIO" : "ENOSPC") +
-                                (m.persistent ? " from" : " once at") + " op " +
-                                std::to_string(k) + " (" + trace[k] + ")";
+                                (m.persistent ? " from" : " once at") + " op " + std::to_string(k) +
+                                " (" + trace[k] + ")";
       auto fs = std::make_shared<fault_fs>();
       fs->fail_at(k, m.err, m.persistent);
       const run_log log = run_workload(w, fs, true, 3, true);
@@ -152,10 +157,11 @@ TEST_CASE("io errors: EIO and ENOSPC at every file op are reported and lose noth
     run_io_errors(w, t);
   }
   for (size_t i = 0; i < t.failures.size() && i < 25; ++i) FAIL_CHECK(t.failures[i]);
-  std::printf("io errors: I/O error points checked: %zu (reported by a call: %zu; failed "
-              "removals absorbed: %zu; background failures cleared by a reopen: %zu), "
-              "failures: %zu\n",
-              t.points, t.reported, t.absorbed, t.cleared_by_reopen, t.failures.size());
+  std::printf(
+      "io errors: I/O error points checked: %zu (reported by a call: %zu; failed "
+      "removals absorbed: %zu; background failures cleared by a reopen: %zu), "
+      "failures: %zu\n",
+      t.points, t.reported, t.absorbed, t.cleared_by_reopen, t.failures.size());
   std::fflush(stdout);
   WARN("io errors: I/O error points checked: " << t.points);
   CHECK(t.failures.empty());
