@@ -3,13 +3,14 @@
 // point reads, writes and deletions still in the memtable merge nothing; merges that a snapshot
 // keeps from dropping anything back off; and an iterator that steps over deleted entries after
 // its store is closed. compaction_interval 64 keeps size-tiered merges out of the way.
-#include <chrono>
+//
+// db::wait_for_compactions() makes these deterministic: it returns once no flush or merge is
+// due or running, so a test that expects no merge checks the counter after it, with no sleep.
 #include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "lsmt.hpp"
 #include "store_util.hpp"
@@ -23,7 +24,6 @@ using lsmt_test::opt_str;
 using lsmt_test::rwx_r_x;
 using lsmt_test::str_db;
 using lsmt_test::temp_dir;
-using lsmt_test::wait_for_stats;
 
 namespace {
 // 10 tables of 1000 keys each, then deletes of 9 keys in 10 and overwrites of the rest:
@@ -61,10 +61,11 @@ TEST_CASE("edge: scans over deleted and overwritten entries get the tables merge
   }
   REQUIRE(seen.size() == 1000);
   CHECK(seen[key_of(9990)] == "new9990");
-  // One scan stepped over 19,000 entries: more than half of the 20,000 the tables hold.
-  CHECK(
-      wait_for_stats(d, [](const lsmt::stats& s) { return s.compactions >= 1 && s.tables == 1; }));
+  // One scan stepped over 19,000 entries: more than half of the 20,000 the tables hold, so a
+  // merge of every table is due.
+  CHECK_NOTHROW(d.wait_for_compactions());
   const auto after = d.stats();
+  CHECK(after.compactions >= 1);
   CHECK(after.tables == 1);
   CHECK(after.table_bytes < before.table_bytes / 5);  // the hidden entries are gone
   CHECK(dump(d) == seen);
@@ -86,7 +87,7 @@ TEST_CASE("edge: scans over live entries only, point reads and writes merge noth
   for (int i = 0; i < 20000; i += 2) d.erase(key_of(i));
   d.flush();
   for (int i = 0; i < 20000; ++i) REQUIRE(d.contains(key_of(i)) == (i % 2 == 1));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  d.wait_for_compactions();  // a merge the reads had made due would have run by now
   const auto st = d.stats();
   CHECK(st.compactions == 0);
   CHECK(st.tables == 30);
@@ -104,13 +105,15 @@ TEST_CASE("edge: deletions still in the memtable do not trigger a merge until fl
   // Each scan steps over 20,000 memtable deletions hiding 20,000 table entries: a merge of the
   // tables could drop none of them.
   for (int round = 0; round < 5; ++round) CHECK(dump(d).empty());
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  d.wait_for_compactions();  // a merge the scans had made due would have run by now
   CHECK(d.stats().compactions == 0);
   CHECK(d.stats().tables == 2);
   d.flush();  // now the deletions are in a table: the next scan's merge drops everything
   CHECK(dump(d).empty());
-  CHECK(
-      wait_for_stats(d, [](const lsmt::stats& s) { return s.compactions >= 1 && s.tables == 0; }));
+  CHECK_NOTHROW(d.wait_for_compactions());
+  const auto st = d.stats();
+  CHECK(st.compactions >= 1);
+  CHECK(st.tables == 0);
 }
 
 TEST_CASE("edge: merges that a snapshot keeps from dropping anything back off",
@@ -124,16 +127,17 @@ TEST_CASE("edge: merges that a snapshot keeps from dropping anything back off",
   d.flush();
   // Each scan steps over the 10,000 old versions: half the 20,000 table entries, enough for a
   // merge. The merge drops nothing, so each next one needs twice the scans: 12 scans make at
-  // most 4 merges (after scans 1, 3, 7; 12 without the back-off).
+  // most 4 merges (after scans 1, 3, 7; 12 without the back-off). Each scan's merge, if due,
+  // finishes before the next scan starts counting.
   for (int round = 0; round < 12; ++round) {
     const auto all = dump(d);
     REQUIRE(all.size() == 10000);
     CHECK(all.begin()->second == "new");
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    d.wait_for_compactions();
   }
-  CHECK(wait_for_stats(d, [](const lsmt::stats& s) { return s.compactions >= 1; }));
   const auto st = d.stats();
   CAPTURE(st.compactions);
+  CHECK(st.compactions >= 1);
   CHECK(st.compactions <= 4);
   // The snapshot still sees what it saw.
   lsmt::read_options ro;

@@ -7,19 +7,15 @@
 //                             returned for the wrong key or cut short is caught.
 //   dump(db)                  the whole store in scan order, CHECKing that the scan's keys are
 //                             strictly increasing.
-//   wait_for_stats(db, pred)  polls stats() until pred holds (up to a deadline); returns whether
-//                             it did.
 #ifndef LSMT_TEST_STORE_UTIL_HPP
 #define LSMT_TEST_STORE_UTIL_HPP
 
-#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "lsmt.hpp"
 #include "test_catch.hpp"
@@ -61,17 +57,6 @@ inline std::map<std::string, std::string> dump(const str_db& d) {
     out.emplace(k, v);
   }
   return out;
-}
-
-/// Waits (up to a deadline) for pred(stats) to hold; returns whether it did.
-template <class Db, class Pred>
-bool wait_for_stats(const Db& d, Pred pred, std::chrono::seconds limit = std::chrono::seconds(10)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!pred(d.stats())) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
 }
 
 }  // namespace lsmt_test

@@ -34,23 +34,31 @@ inline size_t count_files(fault_fs& fs, const std::string& ext) {
   return n;
 }
 
-/// Waits until the store's background threads are idle: nothing awaits a flush, no compaction
-/// is due, and no leftover (a retired WAL, a compacted table) awaits removal. Returns early
-/// once a fault fired (the engine may then never settle). Throws on a hang.
-inline void quiesce(const store_t& db, fault_fs& fs, const lsmt::options& o) {
+/// Waits until the store's background work is over: db.wait_for_compactions() (no memtable
+/// awaits its flush, no merge is due or running), then until no leftover (a retired WAL, a
+/// compacted table) awaits removal. Returns early once a fault fired: the engine may then never
+/// settle, and wait_for_compactions() throws the background error. A hang in
+/// wait_for_compactions() is the watchdog's to catch; the removal poll throws after 60 s.
+inline void quiesce(store_t& db, fault_fs& fs) {
+  if (fs.fault_fired()) return;
+  try {
+    db.wait_for_compactions();
+  } catch (const lsmt::io_error&) {
+    if (fs.fault_fired()) return;
+    throw;
+  }
+  // A poll remains, because wait_for_compactions() does not cover removals: the flush thread
+  // removes the retired WAL after it installed the table, and a compacted table's file goes
+  // when the last reference to it does. Both are file ops that must not interleave with the
+  // next step's (the op sequence must be the same in every run). Each removal is an op, so the
+  // poll waits for fault_fs's next op rather than sleeping; the short timeout is a fallback.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   for (;;) {
-    // Background work ends with a file op (removing a retired WAL or compacted table), so
-    // waiting for the next op rather than polling costs no CPU; the timeout is a fallback.
     const uint64_t seen = fs.ops();
     if (fs.fault_fired()) return;
-    const auto st = db.stats();
-    if (st.immutable_memtables == 0 && st.tables < o.compaction_interval &&
-        count_files(fs, ".log") == 1 && count_files(fs, ".sst") == st.tables) {
-      return;
-    }
+    if (count_files(fs, ".log") == 1 && count_files(fs, ".sst") == db.stats().tables) return;
     if (std::chrono::steady_clock::now() > deadline) {
-      throw std::runtime_error("hang: background work did not settle in 60 s");
+      throw std::runtime_error("hang: obsolete files were not removed in 60 s");
     }
     fs.wait_for_op(seen, std::chrono::milliseconds(2));
   }
@@ -111,7 +119,7 @@ inline run_log run_workload(const workload& w, const std::shared_ptr<fault_fs>& 
   };
   try {
     db = std::make_unique<store_t>(db_dir, o);
-    quiesce(*db, *fs, w.opts);
+    quiesce(*db, *fs);
   } catch (const lsmt::io_error&) {
     log.open_failed = true;
     ++log.failed_calls;
@@ -133,7 +141,7 @@ inline run_log run_workload(const workload& w, const std::shared_ptr<fault_fs>& 
       fs->hold_other_threads(held);
       if (!held) {
         try {
-          quiesce(*db, *fs, w.opts);
+          quiesce(*db, *fs);
         } catch (const std::exception& e) {
           unexpected(where, e.what());
           break;
@@ -180,7 +188,7 @@ inline run_log run_workload(const workload& w, const std::shared_ptr<fault_fs>& 
     if (fs->crashed()) break;
     if (!held) {
       try {
-        quiesce(*db, *fs, w.opts);
+        quiesce(*db, *fs);
       } catch (const std::exception& e) {
         unexpected(where, e.what());
         break;
