@@ -130,7 +130,7 @@ group_state read_group(const store_t& db, std::string (*key)(int)) {
 
 }  // namespace
 
-TEST_CASE("batch crash: batches and transactions are never half-applied after a crash", "[crash]") {
+TEST_CASE("crash: batches and transactions are never half-applied after a crash", "[crash]") {
   const uint64_t seed = lsmt_test::test_seed();
   const uint64_t rounds = env_u64("LSMT_TEST_ITERATIONS", 12);
   CAPTURE(seed);

@@ -25,8 +25,7 @@ using lsmt_test::rwx_r_x;
 using lsmt_test::str_db;
 using lsmt_test::temp_dir;
 
-TEST_CASE("edge: db<int64_t, std::string> orders keys numerically, negatives first",
-          "[edge][codec]") {
+TEST_CASE("codec: db<int64_t, std::string> orders keys numerically, negatives first", "[codec]") {
   LSMT_TEST_RNG(rng);
   temp_dir tmp;
   const fs::path dir = tmp.sub("db");
@@ -95,7 +94,7 @@ TEST_CASE("edge: db<int64_t, std::string> orders keys numerically, negatives fir
   CHECK(got.back() == hi);
 }
 
-TEST_CASE("edge: db<uint32_t, std::vector<uint8_t>>", "[edge][codec]") {
+TEST_CASE("codec: db<uint32_t, std::vector<uint8_t>>", "[codec]") {
   temp_dir tmp;
   const fs::path dir = tmp.sub("db");
   using bytes = std::vector<uint8_t>;
@@ -172,7 +171,7 @@ struct lookup_codec {
 };
 }  // namespace codec_test
 
-TEST_CASE("edge: a codec that reads the store while a put encodes", "[edge][codec]") {
+TEST_CASE("codec: a codec that reads the store while a put encodes", "[codec]") {
   using codec_test::lookup_db;
   temp_dir tmp;
   lookup_db d(tmp.sub("db"), rwx_r_x, 1000, 4, 2);
@@ -193,7 +192,7 @@ TEST_CASE("edge: a codec that reads the store while a put encodes", "[edge][code
   CHECK(keys == std::vector<std::string>{"alpha", "beta", "kkkkkkkk", "suffix"});
 }
 
-TEST_CASE("edge: a user-defined codec for a struct", "[edge][codec]") {
+TEST_CASE("codec: a user-defined codec for a struct", "[codec]") {
   using codec_test::point;
   temp_dir tmp;
   const fs::path dir = tmp.sub("db");
@@ -224,7 +223,7 @@ TEST_CASE("edge: a user-defined codec for a struct", "[edge][codec]") {
   CHECK(row[2].first == point{0, 5});
 }
 
-TEST_CASE("edge: decoding a wrong-size integer throws corruption_error", "[edge][codec]") {
+TEST_CASE("codec: decoding a wrong-size integer throws corruption_error", "[codec]") {
   CHECK_THROWS_AS(lsmt::codec<int64_t>::decode("abc"), lsmt::corruption_error);
   CHECK_THROWS_AS(lsmt::codec<int64_t>::decode(""), lsmt::corruption_error);
   CHECK_THROWS_AS(lsmt::codec<uint32_t>::decode("12345"), lsmt::corruption_error);

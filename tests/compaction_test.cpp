@@ -19,7 +19,7 @@ using lsmt_test::rwx_r_x;
 using lsmt_test::str_db;
 using lsmt_test::temp_dir;
 
-TEST_CASE("edge: small memtable limits make flushes and compactions happen", "[edge][stats]") {
+TEST_CASE("compaction: small memtable limits make flushes and compactions happen", "[compaction]") {
   temp_dir tmp;
   str_db d(tmp.sub("db"), rwx_r_x, 10, 4, 2);
   const auto before = d.stats();
@@ -45,7 +45,7 @@ TEST_CASE("edge: small memtable limits make flushes and compactions happen", "[e
 
 // Regression: compact() once cut its output by raw key+value bytes (more than the prefix-
 // compressed file bytes), leaving more than minimum_sstables tables.
-TEST_CASE("edge: compact() leaves at most minimum_sstables tables", "[edge][stats]") {
+TEST_CASE("compaction: compact() leaves at most minimum_sstables tables", "[compaction]") {
   temp_dir tmp;
   const size_t minimum = GENERATE(1, 2, 3, 5);
   CAPTURE(minimum);
@@ -61,8 +61,8 @@ TEST_CASE("edge: compact() leaves at most minimum_sstables tables", "[edge][stat
 }
 
 // Regression: long shared key prefixes made the over-splitting extreme (16 tables for minimum 3).
-TEST_CASE("edge: compact() leaves at most minimum_sstables tables (long shared-prefix keys)",
-          "[edge][stats]") {
+TEST_CASE("compaction: compact() leaves at most minimum_sstables tables (long shared-prefix keys)",
+          "[compaction]") {
   temp_dir tmp;
   const size_t minimum = 3;
   str_db d(tmp.sub("db"), rwx_r_x, 1000, 8, minimum);
@@ -75,7 +75,7 @@ TEST_CASE("edge: compact() leaves at most minimum_sstables tables (long shared-p
   CHECK(dump(d).size() == 3000);
 }
 
-TEST_CASE("edge: compact() drops deleted keys", "[edge][stats][delete]") {
+TEST_CASE("compaction: compact() drops deleted keys", "[compaction]") {
   temp_dir tmp;
   const fs::path dir = tmp.sub("db");
   str_db d(dir, rwx_r_x, 2000, 8, 2);

@@ -227,7 +227,7 @@ void report(const tally& t, const char* what) {
 
 }  // namespace
 
-TEST_CASE("crash points: a crash at every file op keeps every promised write", "[crash][fault]") {
+TEST_CASE("crash: a crash at every file op keeps every promised write", "[crash]") {
   const uint64_t seed = workload_seed();
   const bool quick = quick_mode();
   std::printf("crash points: LSMT_TEST_SEED=%llu%s\n", static_cast<unsigned long long>(seed),
@@ -247,8 +247,7 @@ TEST_CASE("crash points: a crash at every file op keeps every promised write", "
 // could keep a synced write of the new WAL and lose the writes acknowledged before it that were
 // still only in the old one (their memtable not yet flushed): a hole. The workload holds the
 // flush off across a rotation and a synced write to land exactly there.
-TEST_CASE("crash points: a synced write covers writes still in the previous WAL",
-          "[crash][fault]") {
+TEST_CASE("crash: a synced write covers writes still in the previous WAL", "[crash]") {
   const uint64_t seed = workload_seed();
   INFO("LSMT_TEST_SEED=" << seed);
   watchdog dog([] { return std::string("sync_after_rotation"); });

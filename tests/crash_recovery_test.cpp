@@ -23,7 +23,7 @@ using lsmt_test::rwx_r_x;
 using lsmt_test::str_db;
 using lsmt_test::temp_dir;
 
-TEST_CASE("edge: acknowledged writes survive a process crash", "[edge][crash]") {
+TEST_CASE("crash: acknowledged writes survive a process crash", "[crash]") {
   temp_dir tmp;
   const fs::path dir = tmp.sub("db");
   const bool sync = GENERATE(false, true);
@@ -72,7 +72,7 @@ TEST_CASE("edge: acknowledged writes survive a process crash", "[edge][crash]") 
   CHECK(dump(d).size() == static_cast<size_t>(n));
 }
 
-TEST_CASE("edge: a crash right after open, and with nothing written, recovers", "[edge][crash]") {
+TEST_CASE("crash: a crash right after open, and with nothing written, recovers", "[crash]") {
   temp_dir tmp;
   const fs::path dir = tmp.sub("db");
   REQUIRE(lsmt_test::run_in_child([&] {
@@ -119,7 +119,7 @@ uint64_t write_wal(const fs::path& dir, uint64_t number, std::optional<lsmt::det
 
 }  // namespace
 
-TEST_CASE("edge: a WAL cut short by a power loss drops every later WAL", "[edge][crash]") {
+TEST_CASE("crash: a WAL cut short by a power loss drops every later WAL", "[crash]") {
   // Logs 1, 2 and 3 as three rotations leave them: 2 and 3 start with a link to their
   // predecessor and its final size. A power loss may keep a later log and lose the end (or
   // all) of an earlier one, which was never synced; recovery must then keep a prefix.
@@ -152,7 +152,7 @@ TEST_CASE("edge: a WAL cut short by a power loss drops every later WAL", "[edge]
   }
 }
 
-TEST_CASE("edge: a store with a version 1 MANIFEST opens and is upgraded", "[edge][reopen]") {
+TEST_CASE("manifest: a store with a version 1 MANIFEST opens and is upgraded", "[manifest]") {
   // Version 1 is what lsmt wrote before logs had link records; such a store must still open.
   temp_dir tmp;
   const fs::path dir = tmp.sub("db");

@@ -70,7 +70,7 @@ class counting_fs : public lsmt::file_system {
 
 }  // namespace
 
-TEST_CASE("group commit: concurrent synced writers share fsyncs", "[sync][group-commit]") {
+TEST_CASE("wal: concurrent synced writers share fsyncs (group commit)", "[wal]") {
   lsmt_test::temp_dir tmp;
   auto fs = std::make_shared<counting_fs>();
   lsmt::options o;

@@ -142,8 +142,8 @@ void run_io_errors(const workload& w, io_tally& t) {
 
 }  // namespace
 
-TEST_CASE("io errors: EIO and ENOSPC at every file op are reported and lose nothing acknowledged",
-          "[fault][io]") {
+TEST_CASE("io-error: EIO and ENOSPC at every file op are reported and lose nothing acknowledged",
+          "[io-error]") {
   const uint64_t seed = workload_seed();
   const bool quick = quick_mode();
   std::printf("io errors: LSMT_TEST_SEED=%llu%s\n", static_cast<unsigned long long>(seed),

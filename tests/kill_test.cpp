@@ -172,7 +172,7 @@ model_t scan(const lsmt::db<>& db) {
 
 }  // namespace
 
-TEST_CASE("kill: SIGKILL at random moments loses no acknowledged write", "[kill]") {
+TEST_CASE("crash: SIGKILL at random moments loses no acknowledged write", "[crash]") {
   LSMT_TEST_RNG(rng);
   const double budget = lsmt_test::env_seconds("LSMT_KILL_SECONDS", 20);
   scratch_dir work("cycles");
@@ -318,8 +318,8 @@ pid_t spawn_holder(const fs::path& dir, int* to_child, int* from_child) {
 
 }  // namespace
 
-TEST_CASE("kill: the directory lock is exclusive across processes and dies with its holder",
-          "[kill][lock]") {
+TEST_CASE("engine: the directory lock is exclusive across processes and dies with its holder",
+          "[engine]") {
   scratch_dir work("lock");
   const fs::path dir = work.path() / "db";
 

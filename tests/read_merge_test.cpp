@@ -41,8 +41,8 @@ void fill_with_garbage(str_db& d) {
 }
 }  // namespace
 
-TEST_CASE("edge: scans over deleted and overwritten entries get the tables merged",
-          "[edge][stats][delete]") {
+TEST_CASE("compaction: scans over deleted and overwritten entries get the tables merged",
+          "[compaction]") {
   temp_dir tmp;
   str_db d(tmp.sub("db"), rwx_r_x, 1000, 64, 2);
   fill_with_garbage(d);
@@ -73,8 +73,8 @@ TEST_CASE("edge: scans over deleted and overwritten entries get the tables merge
   CHECK(d.get(key_of(10)) == opt_str("new10"));
 }
 
-TEST_CASE("edge: scans over live entries only, point reads and writes merge nothing",
-          "[edge][stats]") {
+TEST_CASE("compaction: scans over live entries only, point reads and writes merge nothing",
+          "[compaction]") {
   temp_dir tmp;
   str_db d(tmp.sub("db"), rwx_r_x, 1000, 64, 2);
   for (int i = 0; i < 20000; ++i) d.put(key_of(i), "v");
@@ -93,8 +93,8 @@ TEST_CASE("edge: scans over live entries only, point reads and writes merge noth
   CHECK(st.tables == 30);
 }
 
-TEST_CASE("edge: deletions still in the memtable do not trigger a merge until flushed",
-          "[edge][stats][delete]") {
+TEST_CASE("compaction: deletions still in the memtable do not trigger a merge until flushed",
+          "[compaction]") {
   temp_dir tmp;
   str_db d(tmp.sub("db"), rwx_r_x, 100000, 64, 2);
   for (int half = 0; half < 2; ++half) {
@@ -116,8 +116,8 @@ TEST_CASE("edge: deletions still in the memtable do not trigger a merge until fl
   CHECK(st.tables == 0);
 }
 
-TEST_CASE("edge: merges that a snapshot keeps from dropping anything back off",
-          "[edge][stats][snapshot]") {
+TEST_CASE("compaction: merges that a snapshot keeps from dropping anything back off",
+          "[compaction]") {
   temp_dir tmp;
   str_db d(tmp.sub("db"), rwx_r_x, 100000, 64, 2);
   for (int i = 0; i < 10000; ++i) d.put(key_of(i), "old");
@@ -145,8 +145,7 @@ TEST_CASE("edge: merges that a snapshot keeps from dropping anything back off",
   CHECK(d.get(key_of(77), ro) == opt_str("old"));
 }
 
-TEST_CASE("edge: an iterator stepping over deleted entries after its store is gone",
-          "[edge][delete]") {
+TEST_CASE("iterator: stepping over deleted entries after its store is gone", "[iterator]") {
   temp_dir tmp;
   auto d = std::make_unique<str_db>(tmp.sub("db"), rwx_r_x, 1000, 64, 2);
   fill_with_garbage(*d);

@@ -20,7 +20,7 @@ using lsmt_test::rwx_r_x;
 using lsmt_test::str_db;
 using lsmt_test::temp_dir;
 
-TEST_CASE("edge: an empty value is stored and is distinct from absent", "[edge]") {
+TEST_CASE("engine: an empty value is stored and is distinct from absent", "[engine]") {
   temp_dir tmp;
   const fs::path dir = tmp.sub("db");
   {
@@ -41,7 +41,7 @@ TEST_CASE("edge: an empty value is stored and is distinct from absent", "[edge]"
   CHECK(all.at("empty").empty());
 }
 
-TEST_CASE("edge: the value \"$tombstone\" is an ordinary value", "[edge]") {
+TEST_CASE("engine: the value \"$tombstone\" is an ordinary value", "[engine]") {
   temp_dir tmp;
   const fs::path dir = tmp.sub("db");
   {
@@ -64,7 +64,7 @@ TEST_CASE("edge: the value \"$tombstone\" is an ordinary value", "[edge]") {
   CHECK(d.range("a", "c").to_vector().size() == 3);
 }
 
-TEST_CASE("edge: 1 MiB values across flushes, compaction and reopen", "[edge][big]") {
+TEST_CASE("engine: 1 MiB values across flushes, compaction and reopen", "[engine]") {
   temp_dir tmp;
   const fs::path dir = tmp.sub("db");
   constexpr size_t mib = size_t{1} << 20;
@@ -100,7 +100,7 @@ TEST_CASE("edge: 1 MiB values across flushes, compaction and reopen", "[edge][bi
   CHECK(big == static_cast<size_t>(n));
 }
 
-TEST_CASE("edge: keys with NUL and 0xFF bytes, and the empty key", "[edge][keys]") {
+TEST_CASE("engine: keys with NUL and 0xFF bytes, and the empty key", "[engine]") {
   temp_dir tmp;
   const fs::path dir = tmp.sub("db");
   using namespace std::string_literals;

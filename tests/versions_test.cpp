@@ -20,7 +20,7 @@ using lsmt_test::rwx_r_x;
 using lsmt_test::str_db;
 using lsmt_test::temp_dir;
 
-TEST_CASE("edge: overwrites spread across SSTables return the newest", "[edge][versions]") {
+TEST_CASE("engine: overwrites spread across SSTables return the newest", "[engine]") {
   temp_dir tmp;
   const fs::path dir = tmp.sub("db");
   constexpr int keys = 50;
@@ -53,7 +53,7 @@ TEST_CASE("edge: overwrites spread across SSTables return the newest", "[edge][v
   CHECK(d.get(key_of(49)) == opt_str("r4"));
 }
 
-TEST_CASE("edge: delete then re-put", "[edge][delete]") {
+TEST_CASE("engine: delete then re-put", "[engine]") {
   temp_dir tmp;
   const fs::path dir = tmp.sub("db");
   {
@@ -83,7 +83,7 @@ TEST_CASE("edge: delete then re-put", "[edge][delete]") {
   CHECK(dump(d).size() == 1);
 }
 
-TEST_CASE("edge: deleting a key that only exists in an old SSTable", "[edge][delete]") {
+TEST_CASE("engine: deleting a key that only exists in an old SSTable", "[engine]") {
   temp_dir tmp;
   const fs::path dir = tmp.sub("db");
   const std::string victim = key_of(25);
@@ -125,8 +125,8 @@ TEST_CASE("edge: deleting a key that only exists in an old SSTable", "[edge][del
   CHECK(dump(d).size() == 48 + 60);
 }
 
-TEST_CASE("edge: a snapshot keeps a deleted old-table key visible through compaction",
-          "[edge][delete][snapshot]") {
+TEST_CASE("engine: a snapshot keeps a deleted old-table key visible through compaction",
+          "[engine]") {
   temp_dir tmp;
   str_db d(tmp.sub("db"), rwx_r_x, 1000, 16, 2);
   for (int i = 0; i < 10; ++i) d.put(key_of(i), "old");
@@ -145,7 +145,7 @@ TEST_CASE("edge: a snapshot keeps a deleted old-table key visible through compac
   CHECK(d.get(key_of(6)) == opt_str("new"));
 }
 
-TEST_CASE("edge: reopen after close keeps everything (random workload)", "[edge][reopen]") {
+TEST_CASE("engine: reopen after close keeps everything (random workload)", "[engine]") {
   LSMT_TEST_RNG(rng);
   temp_dir tmp;
   const fs::path dir = tmp.sub("db");
