@@ -16,6 +16,11 @@
 // and holes at once. Then the recovery of such a state is itself crashed at each of its ops,
 // and recovering the result must give the same contents as the uninterrupted recovery.
 //
+// Floors: each test fails if it checked fewer crash states, crash points or recovery crash
+// points than a stated floor (and each workload must have a minimum of file ops), far below what
+// a normal run checks but far above what an empty or broken workload would: passing must mean
+// that the states were checked.
+//
 // Environment: LSMT_TEST_SEED (workloads and crash states; fixed by default, printed),
 //              LSMT_TEST_QUICK=1 (smaller workloads, fewer states: for sanitizer builds).
 #include <chrono>
@@ -122,7 +127,17 @@ void crash_recovery(const workload& w, const std::shared_ptr<fault_fs>& state,
 // Which crash outcomes a run checks (all, for now; a subset helps when bisecting a failure).
 enum class outcomes_t { process_crash, power_loss, all };
 
-void run_crash_points(const workload& w, uint64_t seed, bool quick, outcomes_t which, tally& t) {
+// The least a test must check (see the top of the file); the counts of a normal run are in the
+// comments where the floors are chosen.
+struct floors {
+  size_t ops_per_workload;  // mutating file ops of each workload's run
+  size_t states;            // crash states checked, in all
+  size_t crash_points;      // workload runs crashed at an op, in all
+  size_t recovery_points;   // recoveries crashed at an op, in all
+};
+
+void run_crash_points(const workload& w, uint64_t seed, bool quick, outcomes_t which,
+                      const floors& least, tally& t) {
   const auto start = std::chrono::steady_clock::now();
   // Count the ops, twice: the sequence must not depend on thread timing.
   std::vector<std::string> trace;
@@ -156,6 +171,11 @@ void run_crash_points(const workload& w, uint64_t seed, bool quick, outcomes_t w
     }
   }
   const size_t n = trace.size();
+  {
+    INFO("workload " << w.name << " ran only " << n << " file ops (floor " << least.ops_per_workload
+                     << "): it does not do what it should");
+    CHECK(n >= least.ops_per_workload);
+  }
   const size_t random_seeds = quick ? 1 : 3;
   const size_t torn_seeds = quick ? 1 : 2;
   const uint64_t nested_stride = quick ? 4 : 1;
@@ -209,7 +229,7 @@ void run_crash_points(const workload& w, uint64_t seed, bool quick, outcomes_t w
   std::fflush(stdout);
 }
 
-void report(const tally& t, const char* what) {
+void report(const tally& t, const char* what, const floors& least) {
   for (size_t i = 0; i < t.failures.size() && i < 25; ++i) FAIL_CHECK(t.failures[i]);
   std::printf(
       "%s: crash states checked: %zu (%zu crash points, %zu recovery crash points), "
@@ -223,6 +243,12 @@ void report(const tally& t, const char* what) {
   WARN(what << ": crash states checked: " << t.states << " (" << t.crash_points << " crash points, "
             << t.recovery_points << " recovery crash points)");
   CHECK(t.failures.empty());
+  // An empty or broken workload or check must not pass: it checks less than a floor.
+  INFO(what << ": floors: " << least.states << " crash states, " << least.crash_points
+            << " crash points, " << least.recovery_points << " recovery crash points");
+  CHECK(t.states >= least.states);
+  CHECK(t.crash_points >= least.crash_points);
+  CHECK(t.recovery_points >= least.recovery_points);
 }
 
 }  // namespace
@@ -235,12 +261,16 @@ TEST_CASE("crash: a crash at every file op keeps every promised write", "[crash]
   INFO("LSMT_TEST_SEED=" << seed);
   std::string current;
   watchdog dog([&] { return current; });
+  // A normal run (fixed seed) checks 47,159 crash states at 1,217 crash points plus 12,880
+  // recovery crash points, the smallest workload having 85 ops (LSMT_TEST_QUICK: 9,047 states,
+  // 611 and 2,201 points, 46 ops). A workload with no writes has 7 ops (open and close).
+  const floors least = quick ? floors{30, 4000, 250, 1000} : floors{30, 20000, 500, 5000};
   tally t;
   for (const workload& w : make_workloads(seed, quick)) {
     current = w.name;
-    run_crash_points(w, seed, quick, outcomes_t::all, t);
+    run_crash_points(w, seed, quick, outcomes_t::all, least, t);
   }
-  report(t, "crash points");
+  report(t, "crash points", least);
 }
 
 // Regression: rotate_memtable() used to close the old WAL without syncing it, so a power loss
@@ -249,9 +279,13 @@ TEST_CASE("crash: a crash at every file op keeps every promised write", "[crash]
 // flush off across a rotation and a synced write to land exactly there.
 TEST_CASE("crash: a synced write covers writes still in the previous WAL", "[crash]") {
   const uint64_t seed = workload_seed();
+  const bool quick = quick_mode();
   INFO("LSMT_TEST_SEED=" << seed);
   watchdog dog([] { return std::string("sync_after_rotation"); });
+  // A normal run checks 2,701 crash states at 76 crash points plus 723 recovery crash points
+  // (LSMT_TEST_QUICK: 1,045 states, 76 and 247 points).
+  const floors least = quick ? floors{30, 400, 30, 100} : floors{30, 1000, 30, 250};
   tally t;
-  run_crash_points(make_pending_flush_workload(seed), seed, quick_mode(), outcomes_t::all, t);
-  report(t, "crash points (sync after rotation)");
+  run_crash_points(make_pending_flush_workload(seed), seed, quick, outcomes_t::all, least, t);
+  report(t, "crash points (sync after rotation)", least);
 }

@@ -19,6 +19,10 @@
 //     files, holds every acknowledged write (a write whose call failed may or may not be
 //     there, as a whole), and works: a write, a flush and a read succeed.
 //
+// Floors: the test fails if it checked fewer I/O error points (or saw fewer reported faults) than
+// a stated floor, or if a workload ran fewer file ops than a minimum: far below what a normal
+// run checks, far above what an empty or broken workload would.
+//
 // Environment: LSMT_TEST_SEED (the workloads; fixed by default, printed),
 //              LSMT_TEST_QUICK=1 (smaller workloads: for sanitizer builds).
 #include <cerrno>
@@ -72,7 +76,15 @@ std::string reopen_and_check(const workload& w, const std::shared_ptr<fault_fs>&
   }
 }
 
-void run_io_errors(const workload& w, io_tally& t) {
+// The least the test must check (see the top of the file); the counts of a normal run are in the
+// comment where the floors are chosen.
+struct floors {
+  size_t ops_per_workload;  // mutating file ops of each workload's run
+  size_t points;            // (op, errno, transient/persistent) combinations run, in all
+  size_t reported;          // ... of which a call reported the fault, in all
+};
+
+void run_io_errors(const workload& w, size_t min_ops, io_tally& t) {
   const auto start = std::chrono::steady_clock::now();
   std::vector<std::string> trace;
   {
@@ -83,6 +95,9 @@ void run_io_errors(const workload& w, io_tally& t) {
     REQUIRE(log.unexpected.empty());
     REQUIRE(log.failed_calls == 0);
     trace = fs->trace();
+    INFO("workload " << w.name << " ran only " << trace.size() << " file ops (floor " << min_ops
+                     << "): it does not do what it should");
+    CHECK(trace.size() >= min_ops);
   }
   const size_t points_before = t.points;
   struct mode {
@@ -151,10 +166,14 @@ TEST_CASE("io-error: EIO and ENOSPC at every file op are reported and lose nothi
   INFO("LSMT_TEST_SEED=" << seed);
   std::string current;
   watchdog dog([&] { return current; });
+  // A normal run (fixed seed) checks 4,868 I/O error points, 4,654 of them reported by a call,
+  // the smallest workload having 85 ops (LSMT_TEST_QUICK: 2,444 points, 2,334 reported, 46 ops).
+  // A workload with no writes has 7 ops (open and close): 28 points.
+  const floors least = quick ? floors{30, 1000, 900} : floors{30, 2000, 1800};
   io_tally t;
   for (const workload& w : make_workloads(seed, quick)) {
     current = w.name;
-    run_io_errors(w, t);
+    run_io_errors(w, least.ops_per_workload, t);
   }
   for (size_t i = 0; i < t.failures.size() && i < 25; ++i) FAIL_CHECK(t.failures[i]);
   std::printf(
@@ -165,4 +184,9 @@ TEST_CASE("io-error: EIO and ENOSPC at every file op are reported and lose nothi
   std::fflush(stdout);
   WARN("io errors: I/O error points checked: " << t.points);
   CHECK(t.failures.empty());
+  // An empty or broken workload or check must not pass: it checks less than a floor.
+  INFO("io errors: floors: " << least.points << " I/O error points, " << least.reported
+                             << " of them reported by a call");
+  CHECK(t.points >= least.points);
+  CHECK(t.reported >= least.reported);
 }
