@@ -1,11 +1,14 @@
+// tests/block_cache_test.cpp - the block cache (lsmt/block_cache.hpp): lookups and replacement,
+// a disabled cache, LRU eviction within the capacity, dropping a file's blocks, and concurrent use.
 #include "lsmt/block_cache.hpp"
 
-#include <catch2/catch.hpp>
 #include <memory>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "test_catch.hpp"
 
 using lsmt::detail::block_cache;
 
@@ -15,7 +18,7 @@ std::shared_ptr<const std::string> make_block(size_t size, char fill) {
 }
 }  // namespace
 
-TEST_CASE("block_cache: insert, lookup, replace", "[block_cache]") {
+TEST_CASE("block-cache: insert, lookup, replace", "[block-cache]") {
   block_cache cache(1 << 20);
   CHECK(cache.capacity() == (1 << 20));
   CHECK(cache.usage() == 0);
@@ -39,14 +42,14 @@ TEST_CASE("block_cache: insert, lookup, replace", "[block_cache]") {
   CHECK(cache.lookup(3, 0) == nullptr);
 }
 
-TEST_CASE("block_cache: capacity 0 disables the cache", "[block_cache]") {
+TEST_CASE("block-cache: capacity 0 disables the cache", "[block-cache]") {
   block_cache cache(0);
   cache.insert(1, 0, make_block(10, 'a'));
   CHECK(cache.lookup(1, 0) == nullptr);
   CHECK(cache.usage() == 0);
 }
 
-TEST_CASE("block_cache: evicts least recently used within capacity", "[block_cache]") {
+TEST_CASE("block-cache: evicts least recently used within capacity", "[block-cache]") {
   const size_t capacity = 16 * 1000;  // 1000 bytes per shard
   block_cache cache(capacity);
   // Oversized blocks are not cached at all.
@@ -73,7 +76,7 @@ TEST_CASE("block_cache: evicts least recently used within capacity", "[block_cac
   }
 }
 
-TEST_CASE("block_cache: erase_file", "[block_cache]") {
+TEST_CASE("block-cache: erase_file", "[block-cache]") {
   block_cache cache(1 << 20);
   for (uint64_t i = 0; i < 100; ++i) {
     cache.insert(1, i, make_block(10, 'a'));
@@ -90,7 +93,7 @@ TEST_CASE("block_cache: erase_file", "[block_cache]") {
   CHECK(cache.usage() == 2000);
 }
 
-TEST_CASE("block_cache: concurrent lookups, inserts and erases", "[block_cache]") {
+TEST_CASE("block-cache: concurrent lookups, inserts and erases", "[block-cache]") {
   const size_t capacity = 64 * 1024;
   auto cache = std::make_shared<block_cache>(capacity);
   constexpr int threads = 8, ops = 20000;

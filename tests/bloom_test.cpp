@@ -1,12 +1,15 @@
+// tests/bloom_test.cpp - the bloom filter (lsmt/bloom.hpp) and the hash it uses (lsmt/hash.hpp):
+// no false negatives, a low false-positive rate, the documented format, and malformed filters
+// that match everything without reading out of bounds.
 #include "lsmt/bloom.hpp"
 
-#include <catch2/catch.hpp>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "lsmt/coding.hpp"
 #include "lsmt/hash.hpp"
+#include "test_catch.hpp"
 
 using lsmt::detail::bloom_builder;
 using lsmt::detail::bloom_may_match;
@@ -33,7 +36,7 @@ double fp_rate(const std::string& filter, uint64_t first, uint64_t count) {
 }
 }  // namespace
 
-TEST_CASE("hash64: stable and sensitive to every byte", "[bloom]") {
+TEST_CASE("bloom: hash64 is stable and sensitive to every byte", "[bloom]") {
   CHECK(hash64("") == hash64(std::string_view()));
   CHECK(hash64("a") != hash64(std::string_view("a\0", 2)));
   // Flipping any bit of keys of every length up to 40 changes the hash.

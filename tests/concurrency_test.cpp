@@ -30,6 +30,7 @@
 
 #include "lsmt.hpp"
 #include "test_catch.hpp"
+#include "test_env.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -45,9 +46,7 @@ struct temp_dir : lsmt_test::temp_dir {
 };
 
 std::chrono::milliseconds phase_duration() {
-  const char* v = std::getenv("LSMT_TEST_DURATION_MS");
-  return std::chrono::milliseconds(v != nullptr && *v != '\0' ? std::strtoll(v, nullptr, 10)
-                                                              : 1500);
+  return std::chrono::milliseconds(lsmt_test::env_u64("LSMT_TEST_DURATION_MS", 1500));
 }
 
 // Thread-safe record of the first few failures.

@@ -1,9 +1,10 @@
 // tests/crash_points_test.cpp - a crash at every file operation of small workloads loses
 // nothing it promised to keep, and the store always recovers.
 //
-// For each workload (fault_fs.hpp: WAL appends and syncs, rotation, flushes, compactions,
-// MANIFEST updates, reopens) a first run counts its mutating file operations N (and a second
-// run checks that the sequence is deterministic). Then for EVERY k in [0, N) the workload runs
+// For each workload (crash_workload.hpp: WAL appends and syncs, rotation, flushes, compactions,
+// MANIFEST updates, reopens; run by workload_driver.hpp on the simulated file system of
+// fault_fs.hpp) a first run counts its mutating file operations N (and a second run checks that
+// the sequence is deterministic). Then for EVERY k in [0, N) the workload runs
 // on a fault_fs that crashes at op k, and for each crash outcome -- process_crash,
 // synced_only, torn_last_write and a few random_unsynced -- a store opened on the surviving
 // files must hold exactly the model's contents after some prefix of the acknowledged writes
@@ -15,6 +16,11 @@
 // and holes at once. Then the recovery of such a state is itself crashed at each of its ops,
 // and recovering the result must give the same contents as the uninterrupted recovery.
 //
+// Floors: each test fails if it checked fewer crash states, crash points or recovery crash
+// points than a stated floor (and each workload must have a minimum of file ops), far below what
+// a normal run checks but far above what an empty or broken workload would: passing must mean
+// that the states were checked.
+//
 // Environment: LSMT_TEST_SEED (workloads and crash states; fixed by default, printed),
 //              LSMT_TEST_QUICK=1 (smaller workloads, fewer states: for sanitizer builds).
 #include <chrono>
@@ -24,8 +30,13 @@
 #include <string>
 #include <vector>
 
+#include "crash_outcome.hpp"
+#include "crash_workload.hpp"
 #include "fault_fs.hpp"
 #include "test_catch.hpp"
+#include "test_env.hpp"
+#include "watchdog.hpp"
+#include "workload_driver.hpp"
 
 namespace {
 
@@ -33,9 +44,9 @@ using namespace lsmt_test;
 using namespace lsmt_test::crash_work;
 
 struct tally {
-  size_t states = 0;           // crash states opened and checked
-  size_t crash_points = 0;     // workload runs crashed at an op
-  size_t recovery_points = 0;  // recoveries crashed at an op
+  size_t states = 0;             // crash states opened and checked
+  size_t crash_points = 0;       // workload runs crashed at an op
+  size_t recovery_points = 0;    // recoveries crashed at an op
   size_t nondeterministic = 0;   // workloads whose op sequence varied between runs
   size_t unreached = 0;          // crash points beyond the end of their run (op order varied)
   std::set<uint64_t> recovered;  // fingerprints of states whose recovery was crashed already
@@ -116,7 +127,17 @@ void crash_recovery(const workload& w, const std::shared_ptr<fault_fs>& state,
 // Which crash outcomes a run checks (all, for now; a subset helps when bisecting a failure).
 enum class outcomes_t { process_crash, power_loss, all };
 
-void run_crash_points(const workload& w, uint64_t seed, bool quick, outcomes_t which, tally& t) {
+// The least a test must check (see the top of the file); the counts of a normal run are in the
+// comments where the floors are chosen.
+struct floors {
+  size_t ops_per_workload;  // mutating file ops of each workload's run
+  size_t states;            // crash states checked, in all
+  size_t crash_points;      // workload runs crashed at an op, in all
+  size_t recovery_points;   // recoveries crashed at an op, in all
+};
+
+void run_crash_points(const workload& w, uint64_t seed, bool quick, outcomes_t which,
+                      const floors& least, tally& t) {
   const auto start = std::chrono::steady_clock::now();
   // Count the ops, twice: the sequence must not depend on thread timing.
   std::vector<std::string> trace;
@@ -144,12 +165,17 @@ void run_crash_points(const workload& w, uint64_t seed, bool quick, outcomes_t w
       while (first < trace.size() && first < ops.size() && ops[first] == trace[first]) ++first;
       if (first != trace.size() || ops.size() != trace.size()) {
         ++t.nondeterministic;
-        std::printf("crash points: note: %s: the op sequence differed between two runs at op "
-                    "%zu\n", w.name.c_str(), first);
+        std::printf("crash points: note: %s: the op sequence differed between two runs at op %zu\n",
+                    w.name.c_str(), first);
       }
     }
   }
   const size_t n = trace.size();
+  {
+    INFO("workload " << w.name << " ran only " << n << " file ops (floor " << least.ops_per_workload
+                     << "): it does not do what it should");
+    CHECK(n >= least.ops_per_workload);
+  }
   const size_t random_seeds = quick ? 1 : 3;
   const size_t torn_seeds = quick ? 1 : 2;
   const uint64_t nested_stride = quick ? 4 : 1;
@@ -203,24 +229,31 @@ void run_crash_points(const workload& w, uint64_t seed, bool quick, outcomes_t w
   std::fflush(stdout);
 }
 
-void report(const tally& t, const char* what) {
+void report(const tally& t, const char* what, const floors& least) {
   for (size_t i = 0; i < t.failures.size() && i < 25; ++i) FAIL_CHECK(t.failures[i]);
-  std::printf("%s: crash states checked: %zu (%zu crash points, %zu recovery crash points), "
-              "failures: %zu\n",
-              what, t.states, t.crash_points, t.recovery_points, t.failures.size());
+  std::printf(
+      "%s: crash states checked: %zu (%zu crash points, %zu recovery crash points), "
+      "failures: %zu\n",
+      what, t.states, t.crash_points, t.recovery_points, t.failures.size());
   if (t.nondeterministic != 0 || t.unreached != 0) {
-    std::printf("%s: note: %zu workloads varied in op order, %zu crash points not reached\n",
-                what, t.nondeterministic, t.unreached);
+    std::printf("%s: note: %zu workloads varied in op order, %zu crash points not reached\n", what,
+                t.nondeterministic, t.unreached);
   }
   std::fflush(stdout);
-  WARN(what << ": crash states checked: " << t.states << " (" << t.crash_points
-            << " crash points, " << t.recovery_points << " recovery crash points)");
+  WARN(what << ": crash states checked: " << t.states << " (" << t.crash_points << " crash points, "
+            << t.recovery_points << " recovery crash points)");
   CHECK(t.failures.empty());
+  // An empty or broken workload or check must not pass: it checks less than a floor.
+  INFO(what << ": floors: " << least.states << " crash states, " << least.crash_points
+            << " crash points, " << least.recovery_points << " recovery crash points");
+  CHECK(t.states >= least.states);
+  CHECK(t.crash_points >= least.crash_points);
+  CHECK(t.recovery_points >= least.recovery_points);
 }
 
 }  // namespace
 
-TEST_CASE("crash points: a crash at every file op keeps every promised write", "[crash][fault]") {
+TEST_CASE("crash: a crash at every file op keeps every promised write", "[crash]") {
   const uint64_t seed = workload_seed();
   const bool quick = quick_mode();
   std::printf("crash points: LSMT_TEST_SEED=%llu%s\n", static_cast<unsigned long long>(seed),
@@ -228,24 +261,31 @@ TEST_CASE("crash points: a crash at every file op keeps every promised write", "
   INFO("LSMT_TEST_SEED=" << seed);
   std::string current;
   watchdog dog([&] { return current; });
+  // A normal run (fixed seed) checks 47,159 crash states at 1,217 crash points plus 12,880
+  // recovery crash points, the smallest workload having 85 ops (LSMT_TEST_QUICK: 9,047 states,
+  // 611 and 2,201 points, 46 ops). A workload with no writes has 7 ops (open and close).
+  const floors least = quick ? floors{30, 4000, 250, 1000} : floors{30, 20000, 500, 5000};
   tally t;
   for (const workload& w : make_workloads(seed, quick)) {
     current = w.name;
-    run_crash_points(w, seed, quick, outcomes_t::all, t);
+    run_crash_points(w, seed, quick, outcomes_t::all, least, t);
   }
-  report(t, "crash points");
+  report(t, "crash points", least);
 }
 
 // Regression: rotate_memtable() used to close the old WAL without syncing it, so a power loss
 // could keep a synced write of the new WAL and lose the writes acknowledged before it that were
 // still only in the old one (their memtable not yet flushed): a hole. The workload holds the
 // flush off across a rotation and a synced write to land exactly there.
-TEST_CASE("crash points: a synced write covers writes still in the previous WAL",
-          "[crash][fault]") {
+TEST_CASE("crash: a synced write covers writes still in the previous WAL", "[crash]") {
   const uint64_t seed = workload_seed();
+  const bool quick = quick_mode();
   INFO("LSMT_TEST_SEED=" << seed);
   watchdog dog([] { return std::string("sync_after_rotation"); });
+  // A normal run checks 2,701 crash states at 76 crash points plus 723 recovery crash points
+  // (LSMT_TEST_QUICK: 1,045 states, 76 and 247 points).
+  const floors least = quick ? floors{30, 400, 30, 100} : floors{30, 1000, 30, 250};
   tally t;
-  run_crash_points(make_pending_flush_workload(seed), seed, quick_mode(), outcomes_t::all, t);
-  report(t, "crash points (sync after rotation)");
+  run_crash_points(make_pending_flush_workload(seed), seed, quick, outcomes_t::all, least, t);
+  report(t, "crash points (sync after rotation)", least);
 }

@@ -1,8 +1,11 @@
+// tests/crc32c_test.cpp - CRC32C (lsmt/crc32c.hpp): standard vectors, the hardware and software
+// paths agreeing, extend() composing, and the stored-checksum mask.
 #include "lsmt/crc32c.hpp"
 
-#include <catch2/catch.hpp>
 #include <random>
 #include <string>
+
+#include "test_catch.hpp"
 
 namespace crc32c = lsmt::detail::crc32c;
 

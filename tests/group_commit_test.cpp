@@ -5,12 +5,13 @@
 // paid for its own fsync, the count would equal the number of writes.
 #include <atomic>
 #include <chrono>
-#include <lsmt.hpp>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "lsmt.hpp"
+#include "test_catch.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -69,7 +70,7 @@ class counting_fs : public lsmt::file_system {
 
 }  // namespace
 
-TEST_CASE("group commit: concurrent synced writers share fsyncs", "[sync][group-commit]") {
+TEST_CASE("wal: concurrent synced writers share fsyncs (group commit)", "[wal]") {
   lsmt_test::temp_dir tmp;
   auto fs = std::make_shared<counting_fs>();
   lsmt::options o;

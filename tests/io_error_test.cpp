@@ -1,10 +1,11 @@
 // tests/io_error_test.cpp - an I/O error (EIO, ENOSPC) at any file operation is reported as
 // lsmt::io_error and loses nothing that was acknowledged.
 //
-// For each workload of fault_fs.hpp, a first run counts its mutating file operations N. Then
-// for EVERY k in [0, N), and for EIO and ENOSPC, each injected once (transient) and from op k
-// on (persistent), the workload runs on a fault_fs that fails op k so, going on past failed
-// calls (up to three). Checked:
+// For each workload of crash_workload.hpp (run by workload_driver.hpp on the simulated file
+// system of fault_fs.hpp), a first run counts its mutating file operations N. Then for EVERY k in
+// [0, N), and for EIO and ENOSPC, each injected once (transient) and from op k on (persistent),
+// the workload runs on a fault_fs that fails op k so, going on past failed calls (up to three).
+// Checked:
 //   - every call either returns or throws lsmt::io_error: no other exception, crash or hang
 //     (a watchdog aborts a hang);
 //   - the fault is reported: some call throws io_error, or, if it hit background work (a
@@ -18,6 +19,10 @@
 //     files, holds every acknowledged write (a write whose call failed may or may not be
 //     there, as a whole), and works: a write, a flush and a read succeed.
 //
+// Floors: the test fails if it checked fewer I/O error points (or saw fewer reported faults) than
+// a stated floor, or if a workload ran fewer file ops than a minimum: far below what a normal
+// run checks, far above what an empty or broken workload would.
+//
 // Environment: LSMT_TEST_SEED (the workloads; fixed by default, printed),
 //              LSMT_TEST_QUICK=1 (smaller workloads: for sanitizer builds).
 #include <cerrno>
@@ -27,8 +32,12 @@
 #include <string>
 #include <vector>
 
+#include "crash_workload.hpp"
 #include "fault_fs.hpp"
 #include "test_catch.hpp"
+#include "test_env.hpp"
+#include "watchdog.hpp"
+#include "workload_driver.hpp"
 
 namespace {
 
@@ -36,9 +45,9 @@ using namespace lsmt_test;
 using namespace lsmt_test::crash_work;
 
 struct io_tally {
-  size_t points = 0;       // (op, errno, transient/persistent) combinations run
-  size_t reported = 0;     // ... where a call (or the probe compact()) threw io_error
-  size_t absorbed = 0;     // ... where a failed removal went unreported (allowed)
+  size_t points = 0;             // (op, errno, transient/persistent) combinations run
+  size_t reported = 0;           // ... where a call (or the probe compact()) threw io_error
+  size_t absorbed = 0;           // ... where a failed removal went unreported (allowed)
   size_t cleared_by_reopen = 0;  // ... where background work failed and a reopen came first
   std::vector<std::string> failures;
 };
@@ -67,7 +76,15 @@ std::string reopen_and_check(const workload& w, const std::shared_ptr<fault_fs>&
   }
 }
 
-void run_io_errors(const workload& w, io_tally& t) {
+// The least the test must check (see the top of the file); the counts of a normal run are in the
+// comment where the floors are chosen.
+struct floors {
+  size_t ops_per_workload;  // mutating file ops of each workload's run
+  size_t points;            // (op, errno, transient/persistent) combinations run, in all
+  size_t reported;          // ... of which a call reported the fault, in all
+};
+
+void run_io_errors(const workload& w, size_t min_ops, io_tally& t) {
   const auto start = std::chrono::steady_clock::now();
   std::vector<std::string> trace;
   {
@@ -78,6 +95,9 @@ void run_io_errors(const workload& w, io_tally& t) {
     REQUIRE(log.unexpected.empty());
     REQUIRE(log.failed_calls == 0);
     trace = fs->trace();
+    INFO("workload " << w.name << " ran only " << trace.size() << " file ops (floor " << min_ops
+                     << "): it does not do what it should");
+    CHECK(trace.size() >= min_ops);
   }
   const size_t points_before = t.points;
   struct mode {
@@ -85,13 +105,13 @@ void run_io_errors(const workload& w, io_tally& t) {
     bool persistent;
   };
   for (uint64_t k = 0; k < trace.size(); ++k) {
-    for (const mode m : {mode{EIO, false}, mode{ENOSPC, false}, mode{EIO, true},
-                         mode{ENOSPC, true}}) {
+    for (const mode m :
+         {mode{EIO, false}, mode{ENOSPC, false}, mode{EIO, true}, mode{ENOSPC, true}}) {
       ++heartbeat();
       ++t.points;
       const std::string where = w.name + ": " + (m.err == EIO ? "EIO" : "ENOSPC") +
-                                (m.persistent ? " from" : " once at") + " op " +
-                                std::to_string(k) + " (" + trace[k] + ")";
+                                (m.persistent ? " from" : " once at") + " op " + std::to_string(k) +
+                                " (" + trace[k] + ")";
       auto fs = std::make_shared<fault_fs>();
       fs->fail_at(k, m.err, m.persistent);
       const run_log log = run_workload(w, fs, true, 3, true);
@@ -137,8 +157,8 @@ void run_io_errors(const workload& w, io_tally& t) {
 
 }  // namespace
 
-TEST_CASE("io errors: EIO and ENOSPC at every file op are reported and lose nothing acknowledged",
-          "[fault][io]") {
+TEST_CASE("io-error: EIO and ENOSPC at every file op are reported and lose nothing acknowledged",
+          "[io-error]") {
   const uint64_t seed = workload_seed();
   const bool quick = quick_mode();
   std::printf("io errors: LSMT_TEST_SEED=%llu%s\n", static_cast<unsigned long long>(seed),
@@ -146,17 +166,27 @@ TEST_CASE("io errors: EIO and ENOSPC at every file op are reported and lose noth
   INFO("LSMT_TEST_SEED=" << seed);
   std::string current;
   watchdog dog([&] { return current; });
+  // A normal run (fixed seed) checks 4,868 I/O error points, 4,654 of them reported by a call,
+  // the smallest workload having 85 ops (LSMT_TEST_QUICK: 2,444 points, 2,334 reported, 46 ops).
+  // A workload with no writes has 7 ops (open and close): 28 points.
+  const floors least = quick ? floors{30, 1000, 900} : floors{30, 2000, 1800};
   io_tally t;
   for (const workload& w : make_workloads(seed, quick)) {
     current = w.name;
-    run_io_errors(w, t);
+    run_io_errors(w, least.ops_per_workload, t);
   }
   for (size_t i = 0; i < t.failures.size() && i < 25; ++i) FAIL_CHECK(t.failures[i]);
-  std::printf("io errors: I/O error points checked: %zu (reported by a call: %zu; failed "
-              "removals absorbed: %zu; background failures cleared by a reopen: %zu), "
-              "failures: %zu\n",
-              t.points, t.reported, t.absorbed, t.cleared_by_reopen, t.failures.size());
+  std::printf(
+      "io errors: I/O error points checked: %zu (reported by a call: %zu; failed "
+      "removals absorbed: %zu; background failures cleared by a reopen: %zu), "
+      "failures: %zu\n",
+      t.points, t.reported, t.absorbed, t.cleared_by_reopen, t.failures.size());
   std::fflush(stdout);
   WARN("io errors: I/O error points checked: " << t.points);
   CHECK(t.failures.empty());
+  // An empty or broken workload or check must not pass: it checks less than a floor.
+  INFO("io errors: floors: " << least.points << " I/O error points, " << least.reported
+                             << " of them reported by a call");
+  CHECK(t.points >= least.points);
+  CHECK(t.reported >= least.reported);
 }

@@ -1,3 +1,6 @@
+// tests/manifest_test.cpp - the MANIFEST format (lsmt/manifest.hpp): encode/decode round trips,
+// versions, every bit flip and truncation rejected, contents checked beyond the checksum, and the
+// atomic replacement of the file on disk.
 #include "lsmt/manifest.hpp"
 
 #include <unistd.h>
@@ -6,7 +9,9 @@
 #include <fstream>
 #include <string>
 
+#include "ikey.hpp"
 #include "lsmt/posix_file_system.hpp"
+#include "test_catch.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -15,11 +20,7 @@ using lsmt::detail::manifest_state;
 using lsmt::detail::table_meta;
 using lsmt::detail::value_type;
 
-std::string ikey(std::string_view user_key, uint64_t seq, value_type t = value_type::value) {
-  std::string k;
-  lsmt::detail::append_internal_key(k, user_key, seq, t);
-  return k;
-}
+using lsmt_test::ikey;
 
 manifest_state sample_state() {
   manifest_state s;
@@ -82,14 +83,15 @@ void put_table(std::string& p, uint64_t number, const std::string& smallest,
 
 }  // namespace
 
-TEST_CASE("manifest encode/decode round trip", "[manifest]") {
+TEST_CASE("manifest: encode/decode round trip", "[manifest]") {
   const manifest_state s = sample_state();
   CHECK(same(lsmt::detail::decode_manifest(lsmt::detail::encode_manifest(s)), s));
   const manifest_state empty;
   CHECK(same(lsmt::detail::decode_manifest(lsmt::detail::encode_manifest(empty)), empty));
 }
 
-TEST_CASE("manifest version 2 is written, version 1 still read, later ones refused", "[manifest]") {
+TEST_CASE("manifest: version 2 is written, version 1 still read, later ones refused",
+          "[manifest]") {
   const manifest_state s = sample_state();
   const std::string v2 = lsmt::detail::encode_manifest(s);
   REQUIRE(lsmt::detail::decode_fixed32(v2.data() + 8) == 2);
@@ -103,7 +105,7 @@ TEST_CASE("manifest version 2 is written, version 1 still read, later ones refus
   }
 }
 
-TEST_CASE("every bit flip and every truncation of a manifest is rejected", "[manifest]") {
+TEST_CASE("manifest: every bit flip and every truncation is rejected", "[manifest]") {
   const std::string good = lsmt::detail::encode_manifest(sample_state());
   for (size_t i = 0; i < good.size(); ++i) {
     for (int bit = 0; bit < 8; ++bit) {
@@ -120,7 +122,7 @@ TEST_CASE("every bit flip and every truncation of a manifest is rejected", "[man
   CHECK_THROWS_AS(lsmt::detail::decode_manifest(good + '\0'), lsmt::corruption_error);
 }
 
-TEST_CASE("manifest contents are validated beyond the checksum", "[manifest]") {
+TEST_CASE("manifest: contents are validated beyond the checksum", "[manifest]") {
   const std::string a = ikey("a", 1);
   const std::string b = ikey("b", 1);
   const auto rejects = [](const std::string& payload) {
@@ -172,7 +174,7 @@ TEST_CASE("manifest contents are validated beyond the checksum", "[manifest]") {
   }
 }
 
-TEST_CASE("write_manifest replaces MANIFEST atomically", "[manifest]") {
+TEST_CASE("manifest: write_manifest replaces MANIFEST atomically", "[manifest]") {
   lsmt_test::temp_dir dir;
   auto fs = lsmt::posix_file_system();
   CHECK_FALSE(lsmt::detail::read_manifest(*fs, dir.str()).has_value());
@@ -198,7 +200,7 @@ TEST_CASE("write_manifest replaces MANIFEST atomically", "[manifest]") {
   CHECK(fs->list_directory(dir.str()) == std::vector<std::string>{"MANIFEST"});
 }
 
-TEST_CASE("a damaged MANIFEST on disk is a corruption_error naming it", "[manifest]") {
+TEST_CASE("manifest: a damaged MANIFEST on disk is a corruption_error naming it", "[manifest]") {
   lsmt_test::temp_dir dir;
   auto fs = lsmt::posix_file_system();
   lsmt::detail::write_manifest(*fs, dir.str(), sample_state());

@@ -11,7 +11,8 @@
 #include <thread>
 #include <vector>
 
-#include "test_util.hpp"
+#include "ikey.hpp"
+#include "test_catch.hpp"
 
 namespace {
 
@@ -54,7 +55,7 @@ void check_same_position(const internal_iterator& it, model::const_iterator mi, 
 
 }  // namespace
 
-TEST_CASE("arena: alignment, large blocks, usage", "[memtable]") {
+TEST_CASE("memtable: arena alignment, large blocks, usage", "[memtable]") {
   arena a;
   REQUIRE(a.memory_usage() == 0);
   for (size_t n : {1, 3, 7, 8, 13, 100, 5000}) {
@@ -233,7 +234,7 @@ TEST_CASE("memtable: empty, binary and 1 MiB keys and values", "[memtable]") {
 }
 
 TEST_CASE("memtable: the bloom filter rules out most absent keys, never a present one",
-          "[memtable][bloom]") {
+          "[memtable]") {
   memtable mt(16 << 10);  // 16 KiB: ~13 bits per key for the 10,000 keys below
   for (int i = 0; i < 10000; ++i) {
     mt.add(static_cast<uint64_t>(i + 1), value_type::value, "present" + std::to_string(i), "v");

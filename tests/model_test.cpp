@@ -28,6 +28,7 @@
 
 #include "lsmt.hpp"
 #include "test_catch.hpp"
+#include "test_env.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -664,8 +665,8 @@ class model_runner {
 TEST_CASE("model: random operations match std::map", "[model]") {
   const uint64_t ops = env_u64("LSMT_TEST_OPS", 5000);
   std::vector<uint64_t> seeds;
-  if (std::getenv("LSMT_TEST_SEED") != nullptr) {
-    seeds.push_back(env_u64("LSMT_TEST_SEED", 0));
+  if (const std::optional<uint64_t> seed = lsmt_test::env_seed()) {
+    seeds.push_back(*seed);
   } else {
     const uint64_t n = env_u64("LSMT_TEST_ITERATIONS", 6);
     const uint64_t base = std::random_device{}();

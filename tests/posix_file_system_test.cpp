@@ -1,7 +1,9 @@
+// tests/posix_file_system_test.cpp - the POSIX file system (lsmt/posix_file_system.hpp): pread
+// and mmap readers, buffered and mapped log files (and a writer that dies without close), locks
+// within and across processes, permissions, directory operations and errors.
 #include "lsmt/posix_file_system.hpp"
 
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +12,7 @@
 #include <random>
 #include <string>
 
+#include "test_catch.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -33,13 +36,6 @@ std::string read_all(lsmt::file_system& fs, const std::string& path, bool mmap) 
   return std::string(file->read(0, scratch.size(), scratch.data()));
 }
 
-// Waits for a child and returns its exit code (-1 if it did not exit normally).
-int wait_exit_code(pid_t pid) {
-  int status = 0;
-  if (::waitpid(pid, &status, 0) != pid) return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 mode_t mode_of(const std::string& path) {
   struct stat st {};
   REQUIRE(::stat(path.c_str(), &st) == 0);
@@ -48,7 +44,7 @@ mode_t mode_of(const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("writable file round trips through pread and mmap readers", "[posix_file_system]") {
+TEST_CASE("posix-fs: a writable file round trips through pread and mmap readers", "[posix-fs]") {
   lsmt_test::temp_dir dir;
   auto fs = lsmt::posix_file_system();
   const std::string path = file_in(dir, "data");
@@ -86,7 +82,7 @@ TEST_CASE("writable file round trips through pread and mmap readers", "[posix_fi
   }
 }
 
-TEST_CASE("an empty file is readable, mapped or not", "[posix_file_system]") {
+TEST_CASE("posix-fs: an empty file is readable, mapped or not", "[posix-fs]") {
   lsmt_test::temp_dir dir;
   auto fs = lsmt::posix_file_system();
   fs->new_writable_file(file_in(dir, "empty"))->close();
@@ -96,7 +92,7 @@ TEST_CASE("an empty file is readable, mapped or not", "[posix_file_system]") {
   CHECK(file->read(0, 4, scratch).empty());
 }
 
-TEST_CASE("destroying a writable file without close keeps its data", "[posix_file_system]") {
+TEST_CASE("posix-fs: destroying a writable file without close keeps its data", "[posix-fs]") {
   lsmt_test::temp_dir dir;
   auto fs = lsmt::posix_file_system();
   fs->new_writable_file(file_in(dir, "a"))->append("buffered");
@@ -105,8 +101,8 @@ TEST_CASE("destroying a writable file without close keeps its data", "[posix_fil
   CHECK(read_all(*fs, file_in(dir, "b"), false) == "mapped");
 }
 
-TEST_CASE("mapped log file crosses chunk boundaries and is truncated on close",
-          "[posix_file_system]") {
+TEST_CASE("posix-fs: a mapped log file crosses chunk boundaries and is truncated on close",
+          "[posix-fs]") {
   lsmt_test::temp_dir dir;
   posix_file_system_impl fs(64 << 10);
   const std::string path = file_in(dir, "000001.log");
@@ -137,7 +133,7 @@ TEST_CASE("mapped log file crosses chunk boundaries and is truncated on close",
   CHECK(read_all(fs, path, true) == expected);
 }
 
-TEST_CASE("a log file whose writer dies without close ends in zeros", "[posix_file_system]") {
+TEST_CASE("posix-fs: a log file whose writer dies without close ends in zeros", "[posix-fs]") {
   lsmt_test::temp_dir dir;
   const size_t chunk = 64 << 10;
   posix_file_system_impl fs(chunk);
@@ -155,7 +151,7 @@ TEST_CASE("a log file whose writer dies without close ends in zeros", "[posix_fi
   CHECK(contents.find_first_not_of('\0', data.size()) == std::string::npos);
 }
 
-TEST_CASE("lock_file excludes a second holder in the same process", "[posix_file_system]") {
+TEST_CASE("posix-fs: lock_file excludes a second holder in the same process", "[posix-fs]") {
   lsmt_test::temp_dir dir;
   auto fs = lsmt::posix_file_system();
   const std::string path = file_in(dir, "LOCK");
@@ -167,7 +163,7 @@ TEST_CASE("lock_file excludes a second holder in the same process", "[posix_file
   CHECK(again != nullptr);
 }
 
-TEST_CASE("lock_file excludes another process", "[posix_file_system]") {
+TEST_CASE("posix-fs: lock_file excludes another process", "[posix-fs]") {
   lsmt_test::temp_dir dir;
   auto fs = lsmt::posix_file_system();
   const std::string path = file_in(dir, "LOCK");
@@ -183,7 +179,7 @@ TEST_CASE("lock_file excludes another process", "[posix_file_system]") {
   CHECK_THROWS_AS(fs->lock_file(path), lsmt::locked_error);  // still ours
 }
 
-TEST_CASE("a lock is released when its holder process is killed", "[posix_file_system]") {
+TEST_CASE("posix-fs: a lock is released when its holder process is killed", "[posix-fs]") {
   lsmt_test::temp_dir dir;
   auto fs = lsmt::posix_file_system();
   const std::string path = file_in(dir, "LOCK");
@@ -208,12 +204,12 @@ TEST_CASE("a lock is released when its holder process is killed", "[posix_file_s
   ::close(ready[0]);
   CHECK_THROWS_AS(fs->lock_file(path), lsmt::locked_error);
   REQUIRE(::kill(pid, SIGKILL) == 0);
-  CHECK(wait_exit_code(pid) == -1);
+  CHECK(lsmt_test::wait_child(pid) == 128 + SIGKILL);
   auto lock = fs->lock_file(path);
   CHECK(lock != nullptr);
 }
 
-TEST_CASE("created files and directories have the requested permissions", "[posix_file_system]") {
+TEST_CASE("posix-fs: created files and directories have the requested permissions", "[posix-fs]") {
   lsmt_test::temp_dir dir;
   auto fs = lsmt::posix_file_system();
   const mode_t old_umask = ::umask(0);  // so the modes asked for are the modes we get
@@ -231,7 +227,7 @@ TEST_CASE("created files and directories have the requested permissions", "[posi
   }
 }
 
-TEST_CASE("directory operations", "[posix_file_system]") {
+TEST_CASE("posix-fs: directory operations", "[posix-fs]") {
   lsmt_test::temp_dir dir;
   auto fs = lsmt::posix_file_system();
   fs->new_writable_file(file_in(dir, "x"))->close();
@@ -247,8 +243,8 @@ TEST_CASE("directory operations", "[posix_file_system]") {
   fs->sync_directory(dir.str());
 }
 
-TEST_CASE("errors on missing files are io_errors carrying ENOENT and the path",
-          "[posix_file_system]") {
+TEST_CASE("posix-fs: errors on missing files are io_errors carrying ENOENT and the path",
+          "[posix-fs]") {
   lsmt_test::temp_dir dir;
   auto fs = lsmt::posix_file_system();
   const std::string missing = file_in(dir, "missing");

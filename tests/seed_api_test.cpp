@@ -108,7 +108,7 @@ TEST_CASE("seed: the destructor closes the store and releases the directory", "[
   CHECK(again.get("k") == std::optional<std::string>("v"));
 }
 
-TEST_CASE("seed: invalid parameters throw invalid_argument_error", "[seed][errors]") {
+TEST_CASE("seed: invalid parameters throw invalid_argument_error", "[seed]") {
   temp_dir tmp;
   const fs::path dir = tmp.sub("db");
 
@@ -199,7 +199,7 @@ TEST_CASE("seed: boundary parameters are accepted", "[seed]") {
   }
 }
 
-TEST_CASE("seed: a second open of the same directory throws locked_error", "[seed][lock]") {
+TEST_CASE("seed: a second open of the same directory throws locked_error", "[seed]") {
   temp_dir tmp;
   const fs::path dir = tmp.sub("db");
   lsmt::db<> first(dir, rwx_r_x, 100, 8, 2);
@@ -225,7 +225,7 @@ TEST_CASE("seed: a second open of the same directory throws locked_error", "[see
   CHECK(third.get("k") == std::optional<std::string>("v2"));
 }
 
-TEST_CASE("seed: another process cannot open a directory this process holds", "[seed][lock]") {
+TEST_CASE("seed: another process cannot open a directory this process holds", "[seed]") {
   temp_dir tmp;
   const fs::path dir = tmp.sub("db");
   lsmt::db<> held(dir, rwx_r_x, 100, 8, 2);
@@ -243,7 +243,7 @@ TEST_CASE("seed: another process cannot open a directory this process holds", "[
   CHECK(held.get("k") == std::optional<std::string>("v"));
 }
 
-TEST_CASE("seed: close() is idempotent and later calls throw closed_error", "[seed][close]") {
+TEST_CASE("seed: close() is idempotent and later calls throw closed_error", "[seed]") {
   temp_dir tmp;
   lsmt::db<> store(tmp.sub("db"), rwx_r_x, 100, 8, 2);
   store.put("k", "v");
@@ -276,14 +276,14 @@ TEST_CASE("seed: close() is idempotent and later calls throw closed_error", "[se
 }
 
 // Regression: stats() once returned counters after close().
-TEST_CASE("seed: stats() after close throws closed_error", "[seed][close]") {
+TEST_CASE("seed: stats() after close throws closed_error", "[seed]") {
   temp_dir tmp;
   lsmt::db<> store(tmp.sub("db"), rwx_r_x, 100, 8, 2);
   store.close();
   CHECK_THROWS_AS(store.stats(), lsmt::closed_error);
 }
 
-TEST_CASE("seed: a moved-from store throws closed_error", "[seed][close]") {
+TEST_CASE("seed: a moved-from store throws closed_error", "[seed]") {
   temp_dir tmp;
   lsmt::db<> a(tmp.sub("db"), rwx_r_x, 100, 8, 2);
   a.put("k", "v");
@@ -296,7 +296,7 @@ TEST_CASE("seed: a moved-from store throws closed_error", "[seed][close]") {
   CHECK(b.is_open());
 }
 
-TEST_CASE("seed: the directory is created with the given permissions", "[seed][perms]") {
+TEST_CASE("seed: the directory is created with the given permissions", "[seed]") {
   umask_guard um(022);
   temp_dir tmp;
 
@@ -334,7 +334,7 @@ TEST_CASE("seed: the directory is created with the given permissions", "[seed][p
   }
 }
 
-TEST_CASE("seed: no file the store creates is world-writable", "[seed][perms]") {
+TEST_CASE("seed: no file the store creates is world-writable", "[seed]") {
   // With umask 0 nothing masks a careless 0666/0777 create mode.
   umask_guard um(0);
   temp_dir tmp;

@@ -8,11 +8,14 @@
 #include <string>
 #include <vector>
 
+#include "ikey.hpp"
 #include "lsmt/block.hpp"
 #include "lsmt/block_cache.hpp"
 #include "lsmt/sstable_builder.hpp"
 #include "lsmt/sstable_reader.hpp"
-#include "test_util.hpp"
+#include "memory_file.hpp"
+#include "test_catch.hpp"
+#include "test_env.hpp"
 
 namespace {
 
@@ -156,7 +159,7 @@ model random_model(std::mt19937_64& rng, size_t n, size_t max_key_len) {
 
 }  // namespace
 
-TEST_CASE("block: build, iterate, seek, prev", "[sstable]") {
+TEST_CASE("sstable: block build, iterate, seek, prev", "[sstable]") {
   for (int interval : {1, 2, 16}) {
     block_builder b(interval);
     model m;
@@ -189,7 +192,7 @@ TEST_CASE("block: build, iterate, seek, prev", "[sstable]") {
   REQUIRE(!it.valid());
 }
 
-TEST_CASE("block: malformed restart arrays are rejected", "[sstable]") {
+TEST_CASE("sstable: malformed block restart arrays are rejected", "[sstable]") {
   block_iter it;
   REQUIRE_THROWS_AS(it.reset("", {}), corruption_error);
   REQUIRE_THROWS_AS(it.reset(std::string(4, '\0'), {}), corruption_error);          // 0 restarts
@@ -199,7 +202,7 @@ TEST_CASE("block: malformed restart arrays are rejected", "[sstable]") {
   REQUIRE_THROWS_AS(it.seek_to_first(), corruption_error);
 }
 
-TEST_CASE("block: damaged contents only ever throw corruption_error", "[sstable]") {
+TEST_CASE("sstable: damaged block contents only ever throw corruption_error", "[sstable]") {
   // Blocks have no checksum of their own (the table's trailer has it), so the decoder alone must
   // survive arbitrary bytes.
   block_builder b(4);
@@ -470,7 +473,7 @@ int sign(int v) { return (v > 0) - (v < 0); }
 // compare_user_keys compares 8-byte words inline before falling back to memcmp; it must order
 // keys exactly as unsigned bytes do (std::string_view::compare), whatever the lengths, the
 // position of the first difference, and bytes >= 0x80.
-TEST_CASE("internal keys: user key comparison is bytewise and unsigned", "[sstable]") {
+TEST_CASE("sstable: internal keys compare user keys bytewise and unsigned", "[sstable]") {
   using lsmt::detail::compare_user_keys;
   LSMT_TEST_RNG(rng);
   const char alphabet[] = {'\0', '\x01', 'a', 'b', '\x7f', '\x80', '\xfe', '\xff'};

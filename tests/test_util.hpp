@@ -1,4 +1,4 @@
-// tests/test_util.hpp - helpers shared by the lsmt test files.
+// tests/test_util.hpp - files, directories and child processes for lsmt's tests.
 //
 //   lsmt_test::temp_dir      a fresh directory under /tmp (mkdtemp), removed recursively when
 //                            the object is destroyed; or under another base directory, such as
@@ -8,16 +8,13 @@
 //                            destructors or atexit handlers (a simulated process crash: whatever
 //                            the function leaked or left open is abandoned, not closed). Returns
 //                            the child's exit status (128 + signal number if it was killed).
-//   LSMT_TEST_RNG(name)      declares `lsmt_test::seeded_rng name` and INFOs its seed, so every
-//                            failing assertion after it prints the seed. The seed is random unless
-//                            the environment variable LSMT_TEST_SEED is set (to reproduce a run).
-//   lsmt_test::env_u64       an unsigned integer from the environment, or a default.
 //   lsmt_test::read_file, write_file
 //                            a whole file's bytes, and replacing them.
 //   lsmt_test::write_u64_or_exit, wait_child
 //                            pipe reports from a forked child, and waiting for it.
-//   lsmt_test::ikey, ikey_less, memory_readable_file, memory_writable_file
-//                            internal keys ordered like the engine's, and files held in memory.
+//
+// Elsewhere: test_env.hpp (environment variables, seeds, seeded_rng), ikey.hpp (internal keys),
+// memory_file.hpp (files in memory), store_util.hpp (helpers for whole-store tests).
 #ifndef LSMT_TEST_UTIL_HPP
 #define LSMT_TEST_UTIL_HPP
 
@@ -25,27 +22,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <exception>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iterator>
-#include <random>
 #include <stdexcept>
 #include <string>
-#include <string_view>
 #include <system_error>
-#include <utility>
-
-#include "lsmt/file_system.hpp"
-#include "lsmt/internal_key.hpp"
-#include "test_catch.hpp"
 
 namespace lsmt_test {
 
@@ -157,110 +145,6 @@ inline void write_u64_or_exit(int fd, uint64_t v) {
   }
 }
 
-/// $name as a decimal unsigned integer, or fallback if it is unset or empty.
-inline uint64_t env_u64(const char* name, uint64_t fallback) {
-  const char* v = std::getenv(name);
-  if (v == nullptr || *v == '\0') return fallback;
-  return std::strtoull(v, nullptr, 10);
-}
-
-/// The seed for randomized tests: $LSMT_TEST_SEED if set, else a fresh random one.
-inline uint64_t test_seed() {
-  if (const char* env = std::getenv("LSMT_TEST_SEED"); env != nullptr && *env != '\0') {
-    return std::stoull(env, nullptr, 0);
-  }
-  std::random_device rd;
-  return (static_cast<uint64_t>(rd()) << 32) ^ rd();
-}
-
-/// A 64-bit Mersenne Twister that remembers its seed, with a few conveniences.
-class seeded_rng {
- public:
-  explicit seeded_rng(uint64_t seed = test_seed()) : seed_(seed), gen_(seed) {}
-
-  uint64_t seed() const { return seed_; }
-  std::mt19937_64& engine() { return gen_; }
-
-  uint64_t operator()() { return gen_(); }
-  /// Uniform in [lo, hi].
-  uint64_t uniform(uint64_t lo, uint64_t hi) {
-    return std::uniform_int_distribution<uint64_t>(lo, hi)(gen_);
-  }
-  /// True with probability p.
-  bool chance(double p) { return std::bernoulli_distribution(p)(gen_); }
-  /// `len` arbitrary bytes (NUL and 0xFF included).
-  std::string bytes(size_t len) {
-    std::string s(len, '\0');
-    for (auto& c : s) c = static_cast<char>(gen_() & 0xff);
-    return s;
-  }
-
-  // UniformRandomBitGenerator, so it works with <random> distributions and std::shuffle.
-  using result_type = std::mt19937_64::result_type;
-  static constexpr result_type min() { return std::mt19937_64::min(); }
-  static constexpr result_type max() { return std::mt19937_64::max(); }
-
- private:
-  uint64_t seed_;
-  std::mt19937_64 gen_;
-};
-
-/// An internal key (user key, sequence, type) as the engine encodes it.
-inline std::string ikey(std::string_view user_key, uint64_t seq, lsmt::detail::value_type t) {
-  std::string k;
-  lsmt::detail::append_internal_key(k, user_key, seq, t);
-  return k;
-}
-
-/// Orders encoded internal keys like the engine does, for std::map models.
-struct ikey_less {
-  bool operator()(const std::string& a, const std::string& b) const {
-    return lsmt::detail::compare_internal_keys(a, b) < 0;
-  }
-};
-
-/// A writable_file that appends to a string the caller owns.
-class memory_writable_file final : public lsmt::writable_file {
- public:
-  explicit memory_writable_file(std::string* out) : out_(out) {}
-  void append(std::string_view data) override { out_->append(data.data(), data.size()); }
-  void flush() override {}
-  void sync() override {}
-  void close() override {}
-  uint64_t size() const override { return out_->size(); }
-
- private:
-  std::string* out_;
-};
-
-/// A readable_file over bytes in memory. mapped == true: read() returns views into the buffer,
-/// like an mmap'ed file; otherwise it copies into scratch.
-class memory_readable_file final : public lsmt::readable_file {
- public:
-  explicit memory_readable_file(std::string data, bool mapped = false)
-      : data_(std::move(data)), mapped_(mapped) {}
-  uint64_t size() const override { return data_.size(); }
-  std::string_view read(uint64_t offset, size_t n, char* scratch) const override {
-    if (offset >= data_.size()) return {};
-    n = static_cast<size_t>(std::min<uint64_t>(n, data_.size() - offset));
-    if (mapped_) return std::string_view(data_).substr(static_cast<size_t>(offset), n);
-    if (scratch == nullptr) return {};  // only a mapped file may be read without scratch
-    std::memcpy(scratch, data_.data() + offset, n);
-    return {scratch, n};
-  }
-  bool is_mapped() const override { return mapped_; }
-
- private:
-  std::string data_;
-  bool mapped_;
-};
-
 }  // namespace lsmt_test
-
-/// Declares `lsmt_test::seeded_rng var` and attaches its seed to every later assertion's report
-/// in the enclosing scope (rerun with LSMT_TEST_SEED=<seed> to reproduce).
-#define LSMT_TEST_RNG(var)     \
-  ::lsmt_test::seeded_rng var; \
-  INFO("LSMT_TEST_SEED=" << var.seed())
 
 #endif  // LSMT_TEST_UTIL_HPP

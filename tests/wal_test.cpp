@@ -1,3 +1,6 @@
+// tests/wal_test.cpp - the write-ahead log (lsmt/wal.hpp): the documented record format, link
+// records, round trips through plain and mapped log files, and which damage is a dropped torn tail
+// and which is corruption (damage to data a later sync marker vouches for).
 #include "lsmt/wal.hpp"
 
 #include <unistd.h>
@@ -10,6 +13,8 @@
 #include <vector>
 
 #include "lsmt/posix_file_system.hpp"
+#include "memory_file.hpp"
+#include "test_catch.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -74,7 +79,7 @@ std::string log_with_marker(std::vector<std::string>* records, uint64_t* synced)
 
 }  // namespace
 
-TEST_CASE("log round trip through plain and mapped log files", "[wal]") {
+TEST_CASE("wal: round trip through plain and mapped log files", "[wal]") {
   lsmt_test::temp_dir dir;
   lsmt::detail::posix_file_system_impl fs(64 << 10);  // small chunks: many boundaries
   const bool mapped_log = GENERATE(false, true);
@@ -101,7 +106,7 @@ TEST_CASE("log round trip through plain and mapped log files", "[wal]") {
   CHECK(r.records == records);
 }
 
-TEST_CASE("log_writer writes the documented format", "[wal]") {
+TEST_CASE("wal: log_writer writes the documented format", "[wal]") {
   std::string bytes;
   log_writer w(std::make_unique<memory_writable>(&bytes));
   w.add_record("hello");
@@ -115,7 +120,7 @@ TEST_CASE("log_writer writes the documented format", "[wal]") {
   CHECK(w.size() == bytes.size());
 }
 
-TEST_CASE("a link record is written as documented and read back, not as a batch", "[wal]") {
+TEST_CASE("wal: a link record is written as documented and read back, not as a batch", "[wal]") {
   std::string bytes;
   log_writer w(std::make_unique<memory_writable>(&bytes));
   w.add_link({7, 123456789012});
@@ -142,13 +147,13 @@ TEST_CASE("a link record is written as documented and read back, not as a batch"
   CHECK(bad.records.empty());
 }
 
-TEST_CASE("an empty log has no records", "[wal]") {
+TEST_CASE("wal: an empty log has no records", "[wal]") {
   const read_result r = read_bytes("");
   CHECK(r.records.empty());
   CHECK(r.dropped == 0);
 }
 
-TEST_CASE("a log whose writer died is read up to its zero tail", "[wal]") {
+TEST_CASE("wal: a log whose writer died is read up to its zero tail", "[wal]") {
   lsmt_test::temp_dir dir;
   lsmt::detail::posix_file_system_impl fs(64 << 10);
   const std::string path = dir.sub("000002.log").string();
@@ -172,7 +177,7 @@ TEST_CASE("a log whose writer died is read up to its zero tail", "[wal]") {
   }
 }
 
-TEST_CASE("truncating the last record anywhere drops just that record", "[wal]") {
+TEST_CASE("wal: truncating the last record anywhere drops just that record", "[wal]") {
   std::string bytes;
   std::vector<std::string> records;
   uint64_t last_start = 0;
@@ -199,7 +204,7 @@ TEST_CASE("truncating the last record anywhere drops just that record", "[wal]")
   }
 }
 
-TEST_CASE("zero and garbage tails end the log", "[wal]") {
+TEST_CASE("wal: zero and garbage tails end the log", "[wal]") {
   std::string bytes;
   std::vector<std::string> records;
   {
@@ -237,7 +242,7 @@ TEST_CASE("zero and garbage tails end the log", "[wal]") {
   }
 }
 
-TEST_CASE("damage to synced data followed by a sync marker is corruption", "[wal]") {
+TEST_CASE("wal: damage to synced data followed by a sync marker is corruption", "[wal]") {
   std::vector<std::string> records;
   uint64_t synced = 0;
   const std::string bytes = log_with_marker(&records, &synced);
@@ -260,7 +265,7 @@ TEST_CASE("damage to synced data followed by a sync marker is corruption", "[wal
   }
 }
 
-TEST_CASE("damage after the last sync marker is a dropped tail", "[wal]") {
+TEST_CASE("wal: damage after the last sync marker is a dropped tail", "[wal]") {
   std::vector<std::string> records;
   uint64_t synced = 0;
   const std::string bytes = log_with_marker(&records, &synced);
@@ -277,7 +282,7 @@ TEST_CASE("damage after the last sync marker is a dropped tail", "[wal]") {
   }
 }
 
-TEST_CASE("a marker inside a valid record's payload is not mistaken for one", "[wal]") {
+TEST_CASE("wal: a marker inside a valid record's payload is not mistaken for one", "[wal]") {
   // A batch whose payload happens to be a complete sync marker claiming
   // everything was synced, after a torn record: still only a torn tail.
   char synced_through[8];
@@ -299,7 +304,7 @@ TEST_CASE("a marker inside a valid record's payload is not mistaken for one", "[
   CHECK_THROWS_AS(read_bytes(bytes), lsmt::corruption_error);
 }
 
-TEST_CASE("a huge length field neither allocates nor reads past the end", "[wal]") {
+TEST_CASE("wal: a huge length field neither allocates nor reads past the end", "[wal]") {
   std::string bytes;
   log_writer w(std::make_unique<memory_writable>(&bytes));
   w.add_record("ok");

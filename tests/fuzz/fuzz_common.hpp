@@ -1,7 +1,8 @@
 // tests/fuzz/fuzz_common.hpp - helpers shared by the libFuzzer targets and make_corpus.cpp.
 //
-//   mem_file            a readable_file over bytes in memory, mapped (read() returns views) or
-//                       not (read() copies into scratch), so both reader paths get fuzzed.
+//   mem_file            a readable_file over bytes in memory (lsmt_test::memory_readable_file
+//                       of tests/memory_file.hpp), mapped (read() returns views) or not (read()
+//                       copies into scratch), so both reader paths get fuzzed.
 //   fix_*_checksums     recompute the checksums of whatever structure the bytes still have, so
 //                       mutations reach the decoders behind the checksums (a fuzzer cannot
 //                       forge a CRC32C by itself). The first input byte of a target chooses.
@@ -22,29 +23,15 @@
 #include <string>
 #include <string_view>
 
+#include "../memory_file.hpp"
 #include "lsmt.hpp"
 
 namespace lsmt_fuzz {
 
 using namespace lsmt::detail;
 
-class mem_file final : public lsmt::readable_file {
- public:
-  mem_file(std::string data, bool mapped) : data_(std::move(data)), mapped_(mapped) {}
-  uint64_t size() const override { return data_.size(); }
-  bool is_mapped() const override { return mapped_; }
-  std::string_view read(uint64_t offset, size_t n, char* scratch) const override {
-    if (offset >= data_.size()) return {};
-    n = static_cast<size_t>(std::min<uint64_t>(n, data_.size() - offset));
-    if (mapped_) return {data_.data() + offset, n};
-    std::memcpy(scratch, data_.data() + offset, n);
-    return {scratch, n};
-  }
-
- private:
-  std::string data_;
-  bool mapped_;
-};
+/// Bytes in memory as a readable_file, mapped or not (tests/memory_file.hpp).
+using mem_file = lsmt_test::memory_readable_file;
 
 /// Recomputes the CRC of every record the log's lengths still delimit.
 inline void fix_wal_checksums(std::string& log) {

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "../ikey.hpp"
 #include "fuzz_common.hpp"
 
 namespace fs = std::filesystem;
@@ -67,11 +68,8 @@ int main(int argc, char** argv) {
   {
     const fs::path p = tmp / "tiny.sst";
     lsmt::detail::table_builder b({}, lsmt::posix_file_system()->new_writable_file(p.string()));
-    std::string k1, k2;
-    lsmt::detail::append_internal_key(k1, "key1", 2, lsmt::detail::value_type::value);
-    lsmt::detail::append_internal_key(k2, "key50", 1, lsmt::detail::value_type::deletion);
-    b.add(k1, "v1");
-    b.add(k2, "");
+    b.add(lsmt_test::ikey("key1", 2), "v1");
+    b.add(lsmt_test::ikey("key50", 1, lsmt::detail::value_type::deletion), "");
     b.finish();
     put(out / "fuzz_sstable", "tiny-flags3", std::string(1, '\3') + slurp(p));
     lsmt::detail::block_builder empty(16);

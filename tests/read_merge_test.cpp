@@ -1,0 +1,159 @@
+// tests/read_merge_test.cpp - read-triggered merges: scans that step over deletions and older
+// versions in the tables get every table merged (which drops them); scans over live entries,
+// point reads, writes and deletions still in the memtable merge nothing; merges that a snapshot
+// keeps from dropping anything back off; and an iterator that steps over deleted entries after
+// its store is closed. compaction_interval 64 keeps size-tiered merges out of the way.
+//
+// db::wait_for_compactions() makes these deterministic: it returns once no flush or merge is
+// due or running, so a test that expects no merge checks the counter after it, with no sleep.
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "lsmt.hpp"
+#include "store_util.hpp"
+#include "test_catch.hpp"
+#include "test_util.hpp"
+
+namespace fs = std::filesystem;
+using lsmt_test::dump;
+using lsmt_test::key_of;
+using lsmt_test::opt_str;
+using lsmt_test::rwx_r_x;
+using lsmt_test::str_db;
+using lsmt_test::temp_dir;
+
+namespace {
+// 10 tables of 1000 keys each, then deletes of 9 keys in 10 and overwrites of the rest:
+// 19 tables, of which a scan shows 1000 keys and steps over 19,000 entries.
+void fill_with_garbage(str_db& d) {
+  for (int i = 0; i < 10000; ++i) d.put(key_of(i), "old");
+  for (int i = 0; i < 10000; ++i) {
+    if (i % 10 == 0) {
+      d.put(key_of(i), "new" + std::to_string(i));
+    } else {
+      d.erase(key_of(i));
+    }
+  }
+  d.flush();
+}
+}  // namespace
+
+TEST_CASE("compaction: scans over deleted and overwritten entries get the tables merged",
+          "[compaction]") {
+  temp_dir tmp;
+  str_db d(tmp.sub("db"), rwx_r_x, 1000, 64, 2);
+  fill_with_garbage(d);
+  const auto before = d.stats();
+  REQUIRE(before.tables == 20);
+  REQUIRE(before.compactions == 0);
+  // Forward and backward scans both count what they step over.
+  const bool backward = GENERATE(false, true);
+  CAPTURE(backward);
+  std::map<std::string, std::string> seen;
+  if (backward) {
+    auto it = d.new_iterator();
+    for (it.seek_to_last(); it.valid(); it.prev()) seen.emplace(it.key(), it.value());
+  } else {
+    seen = dump(d);
+  }
+  REQUIRE(seen.size() == 1000);
+  CHECK(seen[key_of(9990)] == "new9990");
+  // One scan stepped over 19,000 entries: more than half of the 20,000 the tables hold, so a
+  // merge of every table is due.
+  CHECK_NOTHROW(d.wait_for_compactions());
+  const auto after = d.stats();
+  CHECK(after.compactions >= 1);
+  CHECK(after.tables == 1);
+  CHECK(after.table_bytes < before.table_bytes / 5);  // the hidden entries are gone
+  CHECK(dump(d) == seen);
+  CHECK_FALSE(d.contains(key_of(1)));
+  CHECK(d.get(key_of(10)) == opt_str("new10"));
+}
+
+TEST_CASE("compaction: scans over live entries only, point reads and writes merge nothing",
+          "[compaction]") {
+  temp_dir tmp;
+  str_db d(tmp.sub("db"), rwx_r_x, 1000, 64, 2);
+  for (int i = 0; i < 20000; ++i) d.put(key_of(i), "v");
+  d.flush();
+  for (int round = 0; round < 5; ++round) {
+    CHECK(dump(d).size() == 20000);
+    for (int i = 0; i < 20000; i += 7) CHECK(d.contains(key_of(i)));
+  }
+  // Misses and deleted keys found by get() are not counted either.
+  for (int i = 0; i < 20000; i += 2) d.erase(key_of(i));
+  d.flush();
+  for (int i = 0; i < 20000; ++i) REQUIRE(d.contains(key_of(i)) == (i % 2 == 1));
+  d.wait_for_compactions();  // a merge the reads had made due would have run by now
+  const auto st = d.stats();
+  CHECK(st.compactions == 0);
+  CHECK(st.tables == 30);
+}
+
+TEST_CASE("compaction: deletions still in the memtable do not trigger a merge until flushed",
+          "[compaction]") {
+  temp_dir tmp;
+  str_db d(tmp.sub("db"), rwx_r_x, 100000, 64, 2);
+  for (int half = 0; half < 2; ++half) {
+    for (int i = half * 10000; i < (half + 1) * 10000; ++i) d.put(key_of(i), "v");
+    d.flush();
+  }
+  for (int i = 0; i < 20000; ++i) d.erase(key_of(i));  // all in the memtable
+  // Each scan steps over 20,000 memtable deletions hiding 20,000 table entries: a merge of the
+  // tables could drop none of them.
+  for (int round = 0; round < 5; ++round) CHECK(dump(d).empty());
+  d.wait_for_compactions();  // a merge the scans had made due would have run by now
+  CHECK(d.stats().compactions == 0);
+  CHECK(d.stats().tables == 2);
+  d.flush();  // now the deletions are in a table: the next scan's merge drops everything
+  CHECK(dump(d).empty());
+  CHECK_NOTHROW(d.wait_for_compactions());
+  const auto st = d.stats();
+  CHECK(st.compactions >= 1);
+  CHECK(st.tables == 0);
+}
+
+TEST_CASE("compaction: merges that a snapshot keeps from dropping anything back off",
+          "[compaction]") {
+  temp_dir tmp;
+  str_db d(tmp.sub("db"), rwx_r_x, 100000, 64, 2);
+  for (int i = 0; i < 10000; ++i) d.put(key_of(i), "old");
+  d.flush();
+  auto snap = d.get_snapshot();  // keeps every "old" version alive
+  for (int i = 0; i < 10000; ++i) d.put(key_of(i), "new");
+  d.flush();
+  // Each scan steps over the 10,000 old versions: half the 20,000 table entries, enough for a
+  // merge. The merge drops nothing, so each next one needs twice the scans: 12 scans make at
+  // most 4 merges (after scans 1, 3, 7; 12 without the back-off). Each scan's merge, if due,
+  // finishes before the next scan starts counting.
+  for (int round = 0; round < 12; ++round) {
+    const auto all = dump(d);
+    REQUIRE(all.size() == 10000);
+    CHECK(all.begin()->second == "new");
+    d.wait_for_compactions();
+  }
+  const auto st = d.stats();
+  CAPTURE(st.compactions);
+  CHECK(st.compactions >= 1);
+  CHECK(st.compactions <= 4);
+  // The snapshot still sees what it saw.
+  lsmt::read_options ro;
+  ro.snap = &snap;
+  CHECK(d.get(key_of(77), ro) == opt_str("old"));
+}
+
+TEST_CASE("iterator: stepping over deleted entries after its store is gone", "[iterator]") {
+  temp_dir tmp;
+  auto d = std::make_unique<str_db>(tmp.sub("db"), rwx_r_x, 1000, 64, 2);
+  fill_with_garbage(*d);
+  auto it = d->new_iterator();
+  d.reset();  // closes the store; the iterator keeps its tables
+  size_t shown = 0;
+  for (it.seek_to_first(); it.valid(); it.next()) ++shown;
+  CHECK(shown == 1000);
+  for (it.seek_to_last(); it.valid(); it.prev()) --shown;
+  CHECK(shown == 0);
+}

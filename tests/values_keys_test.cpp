@@ -1,0 +1,152 @@
+// tests/values_keys_test.cpp - odd values and keys through a whole store: the empty value, a
+// value that looks like a marker, 1 MiB values, keys with NUL and 0xFF bytes and the empty key,
+// each through the memtable, flushes, compaction and a reopen.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "lsmt.hpp"
+#include "store_util.hpp"
+#include "test_catch.hpp"
+#include "test_util.hpp"
+
+namespace fs = std::filesystem;
+using lsmt_test::dump;
+using lsmt_test::key_of;
+using lsmt_test::opt_str;
+using lsmt_test::pattern_value;
+using lsmt_test::rwx_r_x;
+using lsmt_test::str_db;
+using lsmt_test::temp_dir;
+
+TEST_CASE("engine: an empty value is stored and is distinct from absent", "[engine]") {
+  temp_dir tmp;
+  const fs::path dir = tmp.sub("db");
+  {
+    str_db d(dir, rwx_r_x, 100, 8, 2);
+    d.put("empty", "");
+    CHECK(d.get("empty") == opt_str(""));
+    CHECK(d.contains("empty"));
+    CHECK_FALSE(d.get("absent").has_value());
+    d.flush();
+    CHECK(d.get("empty") == opt_str(""));
+    d.compact();
+    CHECK(d.get("empty") == opt_str(""));
+  }
+  str_db d(dir, rwx_r_x, 100, 8, 2);
+  CHECK(d.get("empty") == opt_str(""));
+  const auto all = dump(d);
+  REQUIRE(all.size() == 1);
+  CHECK(all.at("empty").empty());
+}
+
+TEST_CASE("engine: the value \"$tombstone\" is an ordinary value", "[engine]") {
+  temp_dir tmp;
+  const fs::path dir = tmp.sub("db");
+  {
+    str_db d(dir, rwx_r_x, 100, 8, 2);
+    d.put("a", "$tombstone");
+    d.put("b", "live");
+    CHECK(d.get("a") == opt_str("$tombstone"));
+    CHECK(d.contains("a"));
+    d.flush();
+    d.put("c", "$tombstone");
+    CHECK(d.get("a") == opt_str("$tombstone"));
+    d.compact();
+    CHECK(d.get("a") == opt_str("$tombstone"));
+    CHECK(d.get("c") == opt_str("$tombstone"));
+    CHECK(dump(d).size() == 3);
+  }
+  str_db d(dir, rwx_r_x, 100, 8, 2);
+  CHECK(d.get("a") == opt_str("$tombstone"));
+  CHECK(d.get("c") == opt_str("$tombstone"));
+  CHECK(d.range("a", "c").to_vector().size() == 3);
+}
+
+TEST_CASE("engine: 1 MiB values across flushes, compaction and reopen", "[engine]") {
+  temp_dir tmp;
+  const fs::path dir = tmp.sub("db");
+  constexpr size_t mib = size_t{1} << 20;
+  constexpr int n = 8;
+  {
+    str_db d(dir, rwx_r_x, 3, 4, 2);  // a flush every 3 entries
+    for (int i = 0; i < n; ++i) {
+      d.put(key_of(i), pattern_value(static_cast<uint32_t>(i), mib));
+      d.put(key_of(i) + "-small", "s" + std::to_string(i));
+    }
+    for (int i = 0; i < n; ++i) {
+      const auto v = d.get(key_of(i));
+      REQUIRE(v.has_value());
+      CHECK(v->size() == mib);
+      CHECK(*v == pattern_value(static_cast<uint32_t>(i), mib));
+    }
+    d.flush();
+    CHECK(d.stats().flushes >= 4);
+    // overwrite one big value with another big value, in a newer table
+    d.put(key_of(3), pattern_value(1000, mib));
+    d.compact();
+    CHECK(d.get(key_of(3)) == opt_str(pattern_value(1000, mib)));
+    CHECK(d.get(key_of(3) + "-small") == opt_str("s3"));
+  }
+  str_db d(dir, rwx_r_x, 3, 4, 2);
+  for (int i = 0; i < n; ++i) {
+    const auto v = d.get(key_of(i));
+    REQUIRE(v.has_value());
+    CHECK(*v == pattern_value(i == 3 ? 1000 : static_cast<uint32_t>(i), mib));
+  }
+  size_t big = 0;
+  for (const auto& [k, v] : d.scan()) big += v.size() == mib ? 1 : 0;
+  CHECK(big == static_cast<size_t>(n));
+}
+
+TEST_CASE("engine: keys with NUL and 0xFF bytes, and the empty key", "[engine]") {
+  temp_dir tmp;
+  const fs::path dir = tmp.sub("db");
+  using namespace std::string_literals;
+  // In unsigned byte order, as the store must return them.
+  const std::vector<std::string> keys = {
+      ""s,      "\0"s,    "\0\0"s,  "\0\xff"s, "a"s,         "a\0"s,         "a\0b"s,
+      "a\x01"s, "a\x7f"s, "a\x80"s, "a\xff"s,  "a\xff\xff"s, "b"s,           "\x7f"s,
+      "\x80"s,  "\xfe"s,  "\xff"s,  "\xff\0"s, "\xff\xff"s,  "\xff\xff\xff"s};
+  auto value_for = [](const std::string& k) { return "v:"s + k + ":"s + std::to_string(k.size()); };
+
+  auto verify = [&](const str_db& d) {
+    for (const auto& k : keys) {
+      INFO("key size " << k.size());
+      CHECK(d.get(k) == opt_str(value_for(k)));
+    }
+    std::vector<std::string> scanned;
+    for (const auto& kv : d.scan()) scanned.push_back(kv.first);
+    CHECK(scanned == keys);
+    // Prefixes of a stored key that are not keys themselves are absent.
+    CHECK_FALSE(d.contains("a\0b\0"s));
+    CHECK_FALSE(d.contains("\xff\xff\xff\xff"s));
+    // Range bounds containing NUL/0xFF: [a\0, a\xff] holds a\0 .. a\xff (not a\xff\xff).
+    const auto r = d.range("a\0"s, "a\xff"s).to_vector();
+    REQUIRE(r.size() == 6);
+    CHECK(r.front().first == "a\0"s);
+    CHECK(r.back().first == "a\xff"s);
+    CHECK(d.less_than("\0"s).to_vector().size() == 1);  // only the empty key
+    CHECK(d.greater_than("\xff\xff"s).to_vector().size() == 1);
+    CHECK(d.all_except(""s).to_vector().size() == keys.size() - 1);
+  };
+
+  {
+    str_db d(dir, rwx_r_x, 4, 8, 2);
+    // insert in reverse so the order is the store's doing
+    for (auto it = keys.rbegin(); it != keys.rend(); ++it) d.put(*it, value_for(*it));
+    verify(d);  // memtable + flushed tables
+    d.flush();
+    verify(d);
+    d.compact();
+    verify(d);
+    d.erase(""s);
+    d.erase("\xff\xff\xff"s);
+    CHECK_FALSE(d.contains(""s));
+    d.put(""s, value_for(""));
+    d.put("\xff\xff\xff"s, value_for("\xff\xff\xff"s));
+  }
+  str_db d(dir, rwx_r_x, 4, 8, 2);
+  verify(d);
+}
