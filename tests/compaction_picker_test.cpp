@@ -3,14 +3,17 @@
 // read_sampler in db_iterator.hpp (the read-triggered rule: threshold, take_due, reset, wake).
 // A randomized test checks the picker's invariants against a direct reading of the rule
 // (LSMT_TEST_SEED overrides its fixed seed).
+#include "lsmt/compaction_picker.hpp"
+
 #include <atomic>
 #include <cstdint>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "lsmt/db_iterator.hpp"
-#include "lsmt/version.hpp"
+#include "ikey.hpp"
+#include "test_catch.hpp"
+#include "test_env.hpp"
 #include "test_util.hpp"
 
 namespace {

@@ -16,6 +16,9 @@
 #include <utility>
 #include <vector>
 
+#include "ikey.hpp"
+#include "test_catch.hpp"
+#include "test_env.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -301,14 +304,17 @@ TEST_CASE("iterator: a long run of hidden entries is reported before the iterato
   CHECK(reported_hidden(es, max_sequence, forward_scan) == 1499);
 }
 
-TEST_CASE("iterator: the hidden count is the same scanning forward and backward",
-          "[iterator][!mayfail]") {
-  // The newest version is in the memtable, two older ones in tables. Forward, nothing is counted
-  // (entries hidden by a memtable entry wait for a flush); backward, a@1 is counted as hidden by
-  // a@2. Only which scans trigger a read-triggered merge differs.
-  const std::vector<entry> es{put("a", 3, "a3", true), put("a", 2, "a2"), put("a", 1, "a1")};
-  CHECK(reported_hidden(es, max_sequence, forward_scan) ==
-        reported_hidden(es, max_sequence, backward_scan));
+TEST_CASE("iterator: the hidden count is the same scanning forward and backward", "[iterator]") {
+  // Entries hidden by a memtable entry wait for a flush, in both directions: with the newest
+  // version of a in the memtable, neither scan counts the two older ones in tables (backward
+  // scans once counted a@1 as hidden by a@2). With the newest in a table, both count the rest.
+  const std::vector<entry> in_memory{put("a", 3, "a3", true), put("a", 2, "a2"), put("a", 1, "a1")};
+  CHECK(reported_hidden(in_memory, max_sequence, forward_scan) == 0);
+  CHECK(reported_hidden(in_memory, max_sequence, backward_scan) == 0);
+  const std::vector<entry> in_tables{put("a", 3, "a3"), put("a", 2, "a2"),       del("b", 5),
+                                     put("b", 4, "b4"), put("c", 6, "c6", true), put("c", 1, "c1")};
+  CHECK(reported_hidden(in_tables, max_sequence, forward_scan) == 3);
+  CHECK(reported_hidden(in_tables, max_sequence, backward_scan) == 3);
 }
 
 TEST_CASE("iterator: random entries, bounds and movements agree with a model", "[iterator]") {

@@ -20,6 +20,9 @@
 #include "fault_fs.hpp"
 #include "lsmt/memtable.hpp"
 #include "lsmt/sstable_reader.hpp"
+#include "ikey.hpp"
+#include "test_catch.hpp"
+#include "test_env.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -261,7 +264,7 @@ TEST_CASE("table-writer: cancel stops the write and every created file is report
   lsmt_test::fault_fs fs;
   std::atomic<bool> cancel{true};
   table_write_plan plan;
-  plan.cancel = &cancel;
+  plan.cancelled = [&] { return cancel.load(); };
   std::vector<uint64_t> created;
   uint64_t number = 1;
   auto new_file = [&] {

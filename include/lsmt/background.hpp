@@ -57,9 +57,10 @@ class background_work {
     if (compaction_thread_.joinable()) compaction_thread_.join();
   }
 
-  /// No memtable awaits its flush and no merge is due or running (wait_for_compactions).
+  /// No memtable awaits its flush, no flush or merge is running (with the deletion of the log
+  /// or tables it made obsolete) and no merge is due (wait_for_compactions).
   static bool idle(const store_core& c) LSMT_REQUIRES(c.state_mutex) {
-    return c.imms.empty() && !c.compacting && c.manual_requested <= c.manual_done &&
+    return c.imms.empty() && !c.flushing && !c.compacting && c.manual_requested <= c.manual_done &&
            c.picker.idle(*c.current);
   }
 
@@ -73,16 +74,19 @@ class background_work {
       if (c_.closing()) return;  // unflushed memtables stay in their logs
       const imm_slot slot = c_.imms.back();
       const uint64_t smallest = c_.smallest_snapshot();
+      c_.flushing = true;
       s.unlock();
       try {
         flush_one(slot, smallest);
       } catch (const std::exception& e) {
         s.lock();
+        c_.flushing = false;
         c_.fail(std::string("flush failed: ") + e.what());
         continue;
       }
       c_.versions.delete_obsolete_files();
       s.lock();
+      c_.flushing = false;
       ++c_.flushes;
       c_.progress_cv.notify_all();
       c_.work_cv.notify_all();  // the compaction thread may now have work

@@ -82,6 +82,7 @@ class store_core {
   uint64_t compactions LSMT_GUARDED_BY(state_mutex) = 0;       // merges finished
   uint64_t manual_requested LSMT_GUARDED_BY(state_mutex) = 0;  // compact() calls
   uint64_t manual_done LSMT_GUARDED_BY(state_mutex) = 0;       // compact() calls served
+  bool flushing LSMT_GUARDED_BY(state_mutex) = false;          // a flush is running
   bool compacting LSMT_GUARDED_BY(state_mutex) = false;        // a merge is running
   cond_var work_cv;      // wakes the background threads: work, or closing
   cond_var progress_cv;  // background progress: flushes, merges, failures, closing

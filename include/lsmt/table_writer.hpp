@@ -66,8 +66,8 @@ inline std::vector<table_meta> write_tables(
   bool has_key = false;
   uint64_t last_seq_for_key = 0;
   try {
-    for (uint64_t n = 0; in.valid(); in.next(), ++n) {
-      if (plan.cancelled && n % 256 == 0 && plan.cancelled()) throw table_write_cancelled{};
+    for (; in.valid(); in.next()) {
+      if (plan.cancelled && plan.cancelled()) throw table_write_cancelled{};
       const std::string_view ikey = in.key();
       const std::string_view user_key = extract_user_key(ikey);
       if (!has_key || compare_user_keys(user_key, current_key) != 0) {
