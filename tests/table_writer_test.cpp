@@ -18,9 +18,9 @@
 #include <vector>
 
 #include "fault_fs.hpp"
+#include "ikey.hpp"
 #include "lsmt/memtable.hpp"
 #include "lsmt/sstable_reader.hpp"
-#include "ikey.hpp"
 #include "test_catch.hpp"
 #include "test_env.hpp"
 #include "test_util.hpp"

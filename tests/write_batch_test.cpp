@@ -10,9 +10,9 @@
 #include <tuple>
 #include <vector>
 
+#include "ikey.hpp"
 #include "lsmt/coding.hpp"
 #include "lsmt/error.hpp"
-#include "ikey.hpp"
 #include "test_catch.hpp"
 #include "test_env.hpp"
 #include "test_util.hpp"

@@ -1,11 +1,10 @@
 // A minimal lsmt consumer: store one key in a fresh directory and read it back.
-#include <lsmt.hpp>
-
 #include <unistd.h>
 
 #include <cstdio>
 #include <exception>
 #include <filesystem>
+#include <lsmt.hpp>
 #include <string>
 
 int main() {

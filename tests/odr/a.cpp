@@ -1,6 +1,5 @@
 // ODR check, translation unit 1 of 2: see tests/CMakeLists.txt.
 #include <lsmt.hpp>
-
 #include <optional>
 #include <string>
 

@@ -1,11 +1,10 @@
 // ODR check, translation unit 2 of 2: both TUs include <lsmt.hpp> and use the same functions, so
 // a non-inline function defined in a header fails to link.
-#include <lsmt.hpp>
-
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
+#include <lsmt.hpp>
 #include <optional>
 #include <string>
 
