@@ -1,8 +1,8 @@
-// Tests for the choice of what to merge, without an engine: pick_compaction() in version.hpp
-// (size-tiered rule, smallest-pair fallback, compaction_interval, minimum_sstables, force) and
-// read_sampler in db_iterator.hpp (the read-triggered rule: threshold, take_due, reset, wake).
-// A randomized test checks the picker's invariants against a direct reading of the rule
-// (LSMT_TEST_SEED overrides its fixed seed).
+// Tests for the choice of what to merge, without an engine: pick_compaction() in
+// compaction_picker.hpp (size-tiered rule, smallest-pair fallback, compaction_interval,
+// minimum_sstables, force) and its read_sampler (the read-triggered rule: threshold, take_due,
+// reset, wake). A randomized test checks the picker's invariants against a direct reading of the
+// rule (LSMT_TEST_SEED overrides its fixed seed).
 #include "lsmt/compaction_picker.hpp"
 
 #include <atomic>

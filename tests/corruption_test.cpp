@@ -7,7 +7,7 @@
 // byte of the WAL and the MANIFEST, a stride over the tables), one damage at a time is applied to
 // a fresh copy: a flipped bit, a zeroed aligned 4-byte word, a truncation at that length. The
 // store is opened, every key ever written is read and the store is scanned both ways. What must
-// happen depends on the file (the rules of wal.hpp, manifest.hpp, sstable_builder.hpp):
+// happen depends on the file (the rules of wal.hpp, manifest.hpp, table_format.hpp):
 //
 //   MANIFEST  every change is caught by its magic / version / length / checksum: opening throws
 //             corruption_error.

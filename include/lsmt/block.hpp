@@ -1,7 +1,7 @@
 // lsmt/block.hpp - the sorted, prefix-compressed run of entries that SSTable data and index
 // blocks are made of: a builder, and an iterator that decodes a block in place.
 //
-// Format of a block's contents (the trailer that follows it on disk is in sstable_builder.hpp):
+// Format of a block's contents (the trailer that follows it on disk is in table_format.hpp):
 //
 //   contents     := entry* restart* num_restarts
 //   entry        := varint32(shared) varint32(unshared) varint32(value_len)

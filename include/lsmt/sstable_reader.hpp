@@ -1,4 +1,4 @@
-// lsmt/sstable_reader.hpp - reads an SSTable (format in sstable_builder.hpp): point lookups,
+// lsmt/sstable_reader.hpp - reads an SSTable (format in table_format.hpp): point lookups,
 // bloom-filter checks and a two-level iterator over the index and data blocks.
 //
 // Opening validates the footer and loads and checksums the filter and index blocks; the index

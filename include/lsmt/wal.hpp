@@ -40,7 +40,7 @@
 // was still needed but ends before the size its successor recorded (or is
 // missing) lost writes, so the successor and every later log are dropped too,
 // and what survives is a prefix of the writes. A synced write syncs every
-// earlier log first (engine.hpp). Stores with link records have a version 2
+// earlier log first (log_set.hpp). Stores with link records have a version 2
 // MANIFEST, which older versions of lsmt refuse to open (manifest.hpp).
 //
 // Thread safety: a log_writer or log_reader is used by one thread at a time.
