@@ -10,7 +10,6 @@
 #include <leveldb/cache.h>
 #include <leveldb/db.h>
 #include <leveldb/filter_policy.h>
-#include <leveldb/write_batch.h>
 
 #include <memory>
 #include <stdexcept>
@@ -18,10 +17,20 @@
 #include <string_view>
 
 #include "engine.hpp"
+#include "engine_slice_api.hpp"
 
 namespace bench {
 
-class leveldb_engine final : public engine {
+struct leveldb_api {
+  using DB = leveldb::DB;
+  using ReadOptions = leveldb::ReadOptions;
+  using WriteOptions = leveldb::WriteOptions;
+  using Status = leveldb::Status;
+  using Iterator = leveldb::Iterator;
+  static constexpr const char* name = "leveldb";
+};
+
+class leveldb_engine final : public slice_engine<leveldb_api> {
  public:
   static leveldb::Options make_options(const config& /*cfg*/) {
     leveldb::Options opts;
@@ -48,50 +57,13 @@ class leveldb_engine final : public engine {
     db_.reset(db);
   }
 
-  void put(const std::string& key, const std::string& value, bool sync) override {
-    leveldb::WriteOptions wo;
-    wo.sync = sync;
-    check(db_->Put(wo, key, value));
-  }
-  bool get(const std::string& key, std::string* value) override {
-    leveldb::Status s = db_->Get(leveldb::ReadOptions(), key, value);
-    if (s.IsNotFound()) return false;
-    check(s);
-    return true;
-  }
-  void erase(const std::string& key, bool sync) override {
-    leveldb::WriteOptions wo;
-    wo.sync = sync;
-    check(db_->Delete(wo, key));
-  }
-  std::unique_ptr<cursor> new_cursor() override {
-    return std::make_unique<leveldb_cursor>(db_->NewIterator(leveldb::ReadOptions()));
-  }
+  ~leveldb_engine() override { db_.reset(); }  // before the cache and filter policy go
+  leveldb_engine(const leveldb_engine&) = delete;
+  leveldb_engine& operator=(const leveldb_engine&) = delete;
 
  private:
-  static void check(const leveldb::Status& s) {
-    if (!s.ok()) throw std::runtime_error("leveldb: " + s.ToString());
-  }
-  class leveldb_cursor final : public cursor {
-   public:
-    explicit leveldb_cursor(leveldb::Iterator* it) : it_(it) {}
-    void seek_to_first() override { it_->SeekToFirst(); }
-    void seek_to_last() override { it_->SeekToLast(); }
-    void seek(const std::string& key) override { it_->Seek(key); }
-    bool valid() const override { return it_->Valid(); }
-    void next() override { it_->Next(); }
-    void prev() override { it_->Prev(); }
-    std::string_view key() override { return {it_->key().data(), it_->key().size()}; }
-    std::string_view value() override { return {it_->value().data(), it_->value().size()}; }
-
-   private:
-    std::unique_ptr<leveldb::Iterator> it_;
-  };
-
-  // Declaration order matters: the DB must close before its cache and filter policy die.
   std::unique_ptr<leveldb::Cache> cache_;
   std::unique_ptr<const leveldb::FilterPolicy> filter_;
-  std::unique_ptr<leveldb::DB> db_;
 };
 
 }  // namespace bench

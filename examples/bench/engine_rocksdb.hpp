@@ -18,10 +18,20 @@
 #include <string_view>
 
 #include "engine.hpp"
+#include "engine_slice_api.hpp"
 
 namespace bench {
 
-class rocksdb_engine final : public engine {
+struct rocksdb_api {
+  using DB = rocksdb::DB;
+  using ReadOptions = rocksdb::ReadOptions;
+  using WriteOptions = rocksdb::WriteOptions;
+  using Status = rocksdb::Status;
+  using Iterator = rocksdb::Iterator;
+  static constexpr const char* name = "rocksdb";
+};
+
+class rocksdb_engine final : public slice_engine<rocksdb_api> {
  public:
   static rocksdb::Options make_options(const config& cfg) {
     rocksdb::BlockBasedTableOptions table;
@@ -47,48 +57,6 @@ class rocksdb_engine final : public engine {
     check(rocksdb::DB::Open(make_options(cfg), dir, &db));
     db_.reset(db);
   }
-
-  void put(const std::string& key, const std::string& value, bool sync) override {
-    rocksdb::WriteOptions wo;
-    wo.sync = sync;
-    check(db_->Put(wo, key, value));
-  }
-  bool get(const std::string& key, std::string* value) override {
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), key, value);
-    if (s.IsNotFound()) return false;
-    check(s);
-    return true;
-  }
-  void erase(const std::string& key, bool sync) override {
-    rocksdb::WriteOptions wo;
-    wo.sync = sync;
-    check(db_->Delete(wo, key));
-  }
-  std::unique_ptr<cursor> new_cursor() override {
-    return std::make_unique<rocksdb_cursor>(db_->NewIterator(rocksdb::ReadOptions()));
-  }
-
- private:
-  static void check(const rocksdb::Status& s) {
-    if (!s.ok()) throw std::runtime_error("rocksdb: " + s.ToString());
-  }
-  class rocksdb_cursor final : public cursor {
-   public:
-    explicit rocksdb_cursor(rocksdb::Iterator* it) : it_(it) {}
-    void seek_to_first() override { it_->SeekToFirst(); }
-    void seek_to_last() override { it_->SeekToLast(); }
-    void seek(const std::string& key) override { it_->Seek(key); }
-    bool valid() const override { return it_->Valid(); }
-    void next() override { it_->Next(); }
-    void prev() override { it_->Prev(); }
-    std::string_view key() override { return {it_->key().data(), it_->key().size()}; }
-    std::string_view value() override { return {it_->value().data(), it_->value().size()}; }
-
-   private:
-    std::unique_ptr<rocksdb::Iterator> it_;
-  };
-
-  std::unique_ptr<rocksdb::DB> db_;
 };
 
 }  // namespace bench
