@@ -59,6 +59,8 @@ class readable_file {
   /// Reads up to n bytes at offset. The result points either into scratch
   /// (which must hold n bytes) or into memory owned by the file that stays
   /// valid for the file's lifetime. It is shorter than n only at end of file.
+  /// When is_mapped() is true the result never uses scratch, which may then be
+  /// null.
   virtual std::string_view read(uint64_t offset, size_t n, char* scratch) const = 0;
   /// True when read() returns views into a mapping rather than into scratch;
   /// such reads are cheap and need no block cache.
