@@ -1,11 +1,18 @@
 // tests/background_test.cpp - the contracts of the background threads that other tests lean on:
 // wait_for_compactions() returns only when nothing is left to flush or merge (and the counters
-// and files already say so), and tables a merge replaced are deleted explicitly, once no reader
-// holds them (version_set.hpp), not while an iterator still reads them.
+// and files already say so), and tables a merge replaced are deleted once no reader holds them
+// (version_set.hpp): not while an iterator still reads them, and as soon as it lets go.
+#include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <future>
+#include <memory>
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "lsmt.hpp"
 #include "store_util.hpp"
@@ -27,6 +34,47 @@ std::set<std::string> files_with(const fs::path& dir, const std::string& extensi
   }
   return names;
 }
+
+// The POSIX file system, except that creating a table can be made to fail with ENOSPC; counts
+// the attempts.
+class table_failing_fs final : public lsmt::file_system {
+ public:
+  std::atomic<bool> fail_tables{false};
+  std::atomic<int> table_creations{0};
+
+  std::unique_ptr<lsmt::writable_file> new_writable_file(const std::string& path) override {
+    if (fs::path(path).extension() == ".sst") {
+      ++table_creations;
+      if (fail_tables) throw lsmt::io_error("test: no space for " + path, ENOSPC);
+    }
+    return base_->new_writable_file(path);
+  }
+  std::unique_ptr<lsmt::writable_file> new_log_file(const std::string& path) override {
+    return base_->new_log_file(path);
+  }
+  std::unique_ptr<lsmt::readable_file> new_readable_file(const std::string& path,
+                                                         bool prefer_mmap) override {
+    return base_->new_readable_file(path, prefer_mmap);
+  }
+  bool file_exists(const std::string& path) override { return base_->file_exists(path); }
+  std::vector<std::string> list_directory(const std::string& dir) override {
+    return base_->list_directory(dir);
+  }
+  void remove_file(const std::string& path) override { base_->remove_file(path); }
+  void rename_file(const std::string& from, const std::string& to) override {
+    base_->rename_file(from, to);
+  }
+  void create_directory(const std::string& dir, fs::perms perms) override {
+    base_->create_directory(dir, perms);
+  }
+  void sync_directory(const std::string& dir) override { base_->sync_directory(dir); }
+  std::unique_ptr<lsmt::file_lock> lock_file(const std::string& path) override {
+    return base_->lock_file(path);
+  }
+
+ private:
+  std::shared_ptr<lsmt::file_system> base_ = lsmt::posix_file_system();
+};
 
 }  // namespace
 
@@ -66,7 +114,8 @@ TEST_CASE("engine: wait_for_compactions after close throws closed_error", "[engi
   CHECK_THROWS_AS(d.wait_for_compactions(), lsmt::closed_error);
 }
 
-TEST_CASE("engine: a replaced table stays on disk while an iterator reads it", "[engine]") {
+TEST_CASE("engine: a replaced table stays on disk while an iterator reads it, no longer",
+          "[engine]") {
   temp_dir tmp;
   const fs::path dir = tmp.sub("db");
   str_db d(dir, rwx_r_x, 100, 8, 1);
@@ -88,12 +137,74 @@ TEST_CASE("engine: a replaced table stays on disk while an iterator reads it", "
   for (; it.valid(); it.next()) ++seen;
   CHECK(seen == 300);
 
-  it = d.new_iterator();  // releases the old view
-  // The next flush deletes what nobody holds any more.
+  it = d.new_iterator();  // releases the old view: the last reader lets go
+  for (const std::string& name : old_tables) CHECK_FALSE(fs::exists(dir / name));
   d.put("later", "x");
   d.flush();
-  d.wait_for_compactions();
-  for (const std::string& name : old_tables) CHECK_FALSE(fs::exists(dir / name));
   CHECK(files_with(dir, ".sst").size() == d.stats().tables);
   CHECK(d.get(key_of(123)) == "old");
+}
+
+// A scan over one table full of hidden versions makes a read-triggered merge due, but one table
+// gives the picker nothing to merge. wait_for_compactions() once slept on until some later flush.
+TEST_CASE("engine: wait_for_compactions returns when a due read-triggered merge picks nothing",
+          "[engine]") {
+  temp_dir tmp;
+  str_db d(tmp.sub("db"), lsmt::options{});
+  {
+    for (int i = 0; i < 5000; ++i) d.put(key_of(i), "old");
+    const auto snapshot = d.get_snapshot();  // keeps the old versions through the flush
+    for (int i = 0; i < 5000; ++i) d.put(key_of(i), "new");
+    d.flush();
+  }
+  REQUIRE(d.stats().tables == 1);
+  // Every full scan steps over 5000 hidden versions: a merge becomes due again and again.
+  std::atomic<bool> stop{false};
+  std::thread scanner([&] {
+    while (!stop) {
+      for (auto it = d.new_iterator(); it.valid(); it.next()) {
+      }
+    }
+  });
+  bool returned = true;
+  int calls = 0;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (returned && std::chrono::steady_clock::now() < until) {
+    for (auto it = d.new_iterator(); it.valid(); it.next()) {
+    }
+    auto waited = std::async(std::launch::async, [&] { d.wait_for_compactions(); });
+    returned = waited.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+    if (!returned) {  // unblock it before failing
+      stop = true;
+      d.put("unblock", "x");
+      d.flush();
+    }
+    waited.get();
+    ++calls;
+  }
+  stop = true;
+  scanner.join();
+  CAPTURE(calls);
+  CHECK(returned);
+}
+
+// A compact() whose merge fails reports it once; the compaction thread must not retry the merge
+// in a loop (it once did, burning a core and a file number per try, until close()).
+TEST_CASE("engine: a failed compact() is not retried in a loop", "[engine]") {
+  temp_dir tmp;
+  auto faulty = std::make_shared<table_failing_fs>();
+  lsmt::options o;
+  o.fs = faulty;
+  str_db d(tmp.sub("db"), o);
+  for (int t = 0; t < 2; ++t) {
+    for (int i = 0; i < 100; ++i) d.put(key_of(i), "v" + std::to_string(t));
+    d.flush();
+  }
+  faulty->fail_tables = true;
+  CHECK_THROWS_AS(d.compact(), lsmt::io_error);
+  const int after_failure = faulty->table_creations;
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(faulty->table_creations == after_failure);
+  CHECK(d.get(key_of(5)) == "v1");                   // reads go on
+  CHECK_THROWS_AS(d.put("k", "v"), lsmt::io_error);  // writes are stopped until reopen
 }

@@ -47,9 +47,20 @@ class background_work {
   background_work& operator=(const background_work&) = delete;
   ~background_work() { join(); }
 
+  /// Starts both threads. If the second cannot start, stops the first (the store is then
+  /// closing) and throws.
   void start() {
     flush_thread_ = std::thread([this] { flush_loop(); });
-    compaction_thread_ = std::thread([this] { compaction_loop(); });
+    try {
+      compaction_thread_ = std::thread([this] { compaction_loop(); });
+    } catch (...) {
+      {
+        lock_guard s(c_.state_mutex);
+        c_.set_life(lifecycle::closing);
+      }
+      join();
+      throw;
+    }
   }
   /// Waits for both threads to stop (call after the store started closing).
   void join() {
@@ -124,9 +135,8 @@ class background_work {
     m.last_sequence = c_.last_sequence.load();
     for (const auto& t : tables) m.tables.push_back(t->meta());
     c_.versions.write_manifest(m);
+    std::shared_ptr<const version> v = c_.versions.make_version(std::move(tables));
     lock_guard s(c_.state_mutex);
-    auto v = std::make_shared<version>();
-    v->tables = std::move(tables);
     c_.current = std::move(v);
     for (size_t i = 0; i < flushed_imms; ++i) c_.imms.pop_back();
     c_.publish_view();
@@ -154,7 +164,10 @@ class background_work {
           c_.progress_cv.notify_all();
           continue;
         }
-        c_.work_cv.wait(s);  // due but nothing to pick: wait for a change
+        // Due but nothing to pick (pick() took a read sampler's due flag, say): what
+        // wait_for_compactions() waits on may have changed. Then wait for a change.
+        c_.progress_cv.notify_all();
+        c_.work_cv.wait(s);
         continue;
       }
       const auto& live = c_.current->tables;
@@ -185,7 +198,10 @@ class background_work {
       s.lock();
       c_.compacting = false;
       if (!done) {
-        if (!error.empty()) c_.fail(error);
+        if (!error.empty()) {
+          c_.fail(error);
+          if (forced) c_.manual_done = manual;  // compact() reports the failure; no retry loop
+        }
         c_.progress_cv.notify_all();
         continue;
       }

@@ -45,9 +45,9 @@ class db_iterator {
   db_iterator(std::unique_ptr<internal_iterator> inner, uint64_t snapshot,
               std::shared_ptr<const void> pin, std::optional<std::string> lower,
               std::optional<std::string> upper, std::shared_ptr<read_sampler> sampler = nullptr)
-      : inner_(std::move(inner)),
+      : pin_(std::move(pin)),
+        inner_(std::move(inner)),
         snapshot_(snapshot),
-        pin_(std::move(pin)),
         lower_(std::move(lower)),
         upper_(std::move(upper)),
         sampler_(std::move(sampler)) {}
@@ -251,9 +251,10 @@ class db_iterator {
     }
   }
 
+  // pin_ is declared first so it is released last, after the iterators over what it pins.
+  std::shared_ptr<const void> pin_;  // keeps memtables and tables alive
   std::unique_ptr<internal_iterator> inner_;
   uint64_t snapshot_;
-  std::shared_ptr<const void> pin_;  // keeps memtables and tables alive
   std::optional<std::string> lower_;
   std::optional<std::string> upper_;
   direction_t direction_ = forward;

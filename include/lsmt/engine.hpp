@@ -174,7 +174,7 @@ class engine {
       core_.set_life(lifecycle::closing);  // done by the close request, unless it failed early
     }
     background_.join();
-    core_.versions.delete_obsolete_files();
+    core_.versions.close();  // deletes what nobody holds; the rest is the next open's
     {
       lock_guard s(core_.state_mutex);
       core_.set_life(lifecycle::closed);

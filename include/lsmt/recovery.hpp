@@ -142,8 +142,7 @@ inline std::unique_ptr<file_lock> recover(store_core& c) LSMT_EXCLUDES(c.state_m
   const std::string manifest_tmp = manifest_path(dir) + ".tmp";
   if (fs.file_exists(manifest_tmp)) c.versions.remove_quietly(manifest_tmp);
 
-  auto v = std::make_shared<version>();
-  v->tables = std::move(tables);
+  std::shared_ptr<const version> v = c.versions.make_version(std::move(tables));
   lock_guard s(c.state_mutex);
   c.current = std::move(v);
   c.log_number = log_number;

@@ -9,20 +9,23 @@
 //
 // Installing: the engine writes the MANIFEST (the commit point) with the new table list, then
 // swaps its current version. A table a compaction replaced is retired: no version made from
-// then on lists it, but readers may still hold an older version that does. The background
-// threads call delete_obsolete_files() after every install, and close() once more; it deletes
-// the retired tables nobody holds any more. A table still held (by an iterator, say) is deleted
-// by a later call, or at the next open, which removes every table the MANIFEST does not list.
+// then on lists it, but readers may still hold an older version that does. Retired tables are
+// deleted by delete_obsolete_files(), which deletes those nobody holds any more. It runs after
+// every install and at close, and whenever a version made by make_version() is released, so a
+// table an iterator kept alive goes as soon as the last reader lets go. After close() nothing
+// is deleted any more (a version may outlive its store, and the directory may be opened again
+// by then): the next open removes every table its MANIFEST does not list.
 //
-// Thread safety: file numbers are atomic; write_manifest() requires manifest_mutex(); retire()
-// and delete_obsolete_files() lock their own mutex. open_table() and write_tables() may run on
-// any thread.
+// Thread safety: file numbers are atomic; write_manifest() requires manifest_mutex(); the
+// retired tables are guarded by their own mutex, the innermost lock of the store (a version may
+// be released with any other lock held). open_table() and write_tables() may run on any thread.
 #ifndef LSMT_VERSION_SET_HPP
 #define LSMT_VERSION_SET_HPP
 
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -59,6 +62,57 @@ class table_handle {
 
 struct version {
   std::vector<std::shared_ptr<table_handle>> tables;  // newest first
+};
+
+/// Tables retired by a merge, waiting until nobody holds them; shared by a version_set and the
+/// versions it made, which may outlive it. Thread-safe; its mutex is the innermost lock.
+class retired_tables {
+ public:
+  retired_tables(std::shared_ptr<file_system> fs, std::function<std::string(uint64_t)> path)
+      : fs_(std::move(fs)), path_(std::move(path)) {}
+
+  void add(const std::vector<std::shared_ptr<table_handle>>& tables) {
+    lock_guard g(mutex_);
+    if (!closed_) tables_.insert(tables_.end(), tables.begin(), tables.end());
+  }
+
+  void delete_unused() {
+    std::vector<std::shared_ptr<table_handle>> unused;
+    std::vector<std::string> paths;
+    {
+      lock_guard g(mutex_);
+      if (closed_) return;
+      // use_count() == 1: only this list holds it. No one can take a new reference: no version
+      // made since retire() lists it, and holders of older versions already count.
+      auto held = std::partition(tables_.begin(), tables_.end(),
+                                 [](const auto& t) { return t.use_count() > 1; });
+      for (auto it = held; it != tables_.end(); ++it) paths.push_back(path_((*it)->meta().number));
+      unused.assign(std::make_move_iterator(held), std::make_move_iterator(tables_.end()));
+      tables_.erase(held, tables_.end());
+      // Removed under the lock: a close() that returned has deleted its last file.
+      unused.clear();  // closes (unmaps) the files this list held
+      for (const std::string& p : paths) {
+        try {
+          fs_->remove_file(p);
+        } catch (...) {  // NOLINT(bugprone-empty-catch): a leftover is removed at the next open
+        }
+      }
+    }
+  }
+
+  void close() {
+    delete_unused();
+    lock_guard g(mutex_);
+    closed_ = true;
+    tables_.clear();  // their files stay for the next open to remove
+  }
+
+ private:
+  const std::shared_ptr<file_system> fs_;
+  const std::function<std::string(uint64_t)> path_;
+  mutex mutex_;
+  std::vector<std::shared_ptr<table_handle>> tables_ LSMT_GUARDED_BY(mutex_);
+  bool closed_ LSMT_GUARDED_BY(mutex_) = false;
 };
 
 class version_set {
@@ -119,32 +173,26 @@ class version_set {
     detail::write_manifest(*fs_, dir_, m);
   }
 
-  // ---- obsolete tables ----
-  /// Tables no version made from now on lists; deleted once nobody holds them.
-  void retire(const std::vector<std::shared_ptr<table_handle>>& tables) {
-    lock_guard g(obsolete_mutex_);
-    obsolete_.insert(obsolete_.end(), tables.begin(), tables.end());
+  // ---- versions and obsolete tables ----
+  /// A version of `tables` whose release deletes the retired tables nobody holds any more.
+  std::shared_ptr<const version> make_version(std::vector<std::shared_ptr<table_handle>> tables) {
+    std::shared_ptr<retired_tables> retired = retired_;
+    auto* v = new version{std::move(tables)};
+    return {v, [retired](const version* released) {
+              delete released;
+              retired->delete_unused();
+            }};
   }
+
+  /// Tables no version made from now on lists; deleted once nobody holds them.
+  void retire(const std::vector<std::shared_ptr<table_handle>>& tables) { retired_->add(tables); }
 
   /// Deletes the files of retired tables that nobody else holds. Failures are left to the next
   /// open, which removes every table its MANIFEST does not list.
-  void delete_obsolete_files() {
-    std::vector<std::shared_ptr<table_handle>> unused;
-    {
-      lock_guard g(obsolete_mutex_);
-      // use_count() == 1: only this list holds it. No one can take a new reference: no version
-      // made since retire() lists it, and holders of older versions already count.
-      auto held = std::partition(obsolete_.begin(), obsolete_.end(),
-                                 [](const auto& t) { return t.use_count() > 1; });
-      unused.assign(std::make_move_iterator(held), std::make_move_iterator(obsolete_.end()));
-      obsolete_.erase(held, obsolete_.end());
-    }
-    for (auto& t : unused) {
-      const std::string path = table_path(t->meta().number);
-      t.reset();  // closes (unmaps) the file first
-      remove_quietly(path);
-    }
-  }
+  void delete_obsolete_files() { retired_->delete_unused(); }
+
+  /// The store is closed: delete what can be deleted, then never delete again.
+  void close() { retired_->close(); }
 
   void remove_quietly(const std::string& path) noexcept {
     try {
@@ -161,8 +209,9 @@ class version_set {
   const bool use_mmap_reads_;
   std::atomic<uint64_t> next_file_number_{1};
   mutex manifest_mutex_;
-  mutex obsolete_mutex_;
-  std::vector<std::shared_ptr<table_handle>> obsolete_ LSMT_GUARDED_BY(obsolete_mutex_);
+  // Captures the directory, not this: versions, and so the retired tables, may outlive us.
+  std::shared_ptr<retired_tables> retired_ = std::make_shared<retired_tables>(
+      fs_, [dir = dir_](uint64_t n) { return file_path(dir, n, file_kind::table); });
 };
 
 }  // namespace lsmt::detail

@@ -150,9 +150,20 @@ class write_path {
       mutex_.lock();
       throw;
     }
-    group->for_each([mem](value_type t, std::string_view k, std::string_view v, uint64_t seq) {
-      mem->add(seq, t, k, v);
-    });
+    try {
+      group->for_each([mem](value_type t, std::string_view k, std::string_view v, uint64_t seq) {
+        mem->add(seq, t, k, v);
+      });
+    } catch (const std::exception& e) {
+      // The log holds the group but the memtable only part of it, and its sequence numbers are
+      // not published: writes stop, and reopening replays the log.
+      {
+        lock_guard s(c_.state_mutex);
+        c_.fail(std::string("memtable insert failed: ") + e.what());
+      }
+      mutex_.lock();
+      throw;
+    }
     mutex_.lock();
     c_.last_sequence.store(first + group->count() - 1, std::memory_order_release);
   }
