@@ -139,11 +139,12 @@ inline result run_benchmark(const benchmark_spec& spec, const workload& w, size_
   if (!writer.empty()) {
     writer_thread = std::thread([&] {
       try {
-        run_threads(writer, db, [&](thread_state& ts) { write_while_reading(ctx, ts); });
+        write_while_reading(ctx, writer.front());
       } catch (const std::exception& e) {
         writer_error = e.what();
         writer_failed = true;
       }
+      db.end_thread();
     });
   }
   while (!writer.empty() && !writer_failed.load() && !ctx.writer_started.load()) {

@@ -8,8 +8,8 @@
 // The compaction thread asks the picker (compaction_picker.hpp) for a merge whenever one may be
 // due, merges the chosen run of adjacent tables into new tables (dropping what no reader can
 // see, and tombstones when the run includes the oldest table), installs the result in the
-// run's place, and retires the inputs (version_set.hpp). Both threads then delete the retired
-// tables nobody reads any more.
+// run's place, and retires the inputs (version_set.hpp); once they are released it deletes the
+// retired tables nobody reads any more (releasing a version does the same).
 //
 // A failure stops writes (store_core::fail) and is reported to the next writer; reads go on.
 // When the store starts closing, both threads stop: an unflushed memtable stays in its log,
@@ -69,7 +69,8 @@ class background_work {
   }
 
   /// No memtable awaits its flush, no flush or merge is running (with the deletion of the log
-  /// or tables it made obsolete) and no merge is due (wait_for_compactions).
+  /// or tables it made obsolete, if nobody holds them) and no merge is due
+  /// (wait_for_compactions).
   static bool idle(const store_core& c) LSMT_REQUIRES(c.state_mutex) {
     return c.imms.empty() && !c.flushing && !c.compacting && c.manual_requested <= c.manual_done &&
            c.picker.idle(*c.current);
@@ -95,7 +96,6 @@ class background_work {
         c_.fail(std::string("flush failed: ") + e.what());
         continue;
       }
-      c_.versions.delete_obsolete_files();
       s.lock();
       c_.flushing = false;
       ++c_.flushes;
@@ -194,7 +194,7 @@ class background_work {
       } catch (const std::exception& e) {
         error = std::string("compaction failed: ") + e.what();
       }
-      c_.versions.delete_obsolete_files();
+      c_.versions.delete_obsolete_files();  // the inputs merge() held are released now
       s.lock();
       c_.compacting = false;
       if (!done) {

@@ -10,11 +10,11 @@
 // Installing: the engine writes the MANIFEST (the commit point) with the new table list, then
 // swaps its current version. A table a compaction replaced is retired: no version made from
 // then on lists it, but readers may still hold an older version that does. Retired tables are
-// deleted by delete_obsolete_files(), which deletes those nobody holds any more. It runs after
-// every install and at close, and whenever a version made by make_version() is released, so a
-// table an iterator kept alive goes as soon as the last reader lets go. After close() nothing
-// is deleted any more (a version may outlive its store, and the directory may be opened again
-// by then): the next open removes every table its MANIFEST does not list.
+// deleted by delete_obsolete_files(), which deletes those nobody holds any more. It runs
+// whenever a version made by make_version() is released, after a merge lets go of its inputs,
+// and at close, so a table an iterator kept alive goes as soon as the last reader lets go. After
+// close() nothing is deleted any more (a version may outlive its store, and the directory may be
+// opened again by then): the next open removes every table its MANIFEST does not list.
 //
 // Thread safety: file numbers are atomic; write_manifest() requires manifest_mutex(); the
 // retired tables are guarded by their own mutex, the innermost lock of the store (a version may
@@ -64,40 +64,42 @@ struct version {
   std::vector<std::shared_ptr<table_handle>> tables;  // newest first
 };
 
+/// Removes a file whose removal may fail harmlessly: the next open removes every file that no
+/// MANIFEST lists.
+inline void remove_file_quietly(file_system& fs, const std::string& path) noexcept {
+  try {
+    fs.remove_file(path);
+  } catch (...) {  // NOLINT(bugprone-empty-catch): a leftover is removed at the next open
+  }
+}
+
 /// Tables retired by a merge, waiting until nobody holds them; shared by a version_set and the
 /// versions it made, which may outlive it. Thread-safe; its mutex is the innermost lock.
 class retired_tables {
  public:
-  retired_tables(std::shared_ptr<file_system> fs, std::function<std::string(uint64_t)> path)
-      : fs_(std::move(fs)), path_(std::move(path)) {}
+  retired_tables(std::shared_ptr<file_system> fs, std::string dir)
+      : fs_(std::move(fs)), dir_(std::move(dir)) {}
 
   void add(const std::vector<std::shared_ptr<table_handle>>& tables) {
     lock_guard g(mutex_);
     if (!closed_) tables_.insert(tables_.end(), tables.begin(), tables.end());
   }
 
+  /// Deletes the files of the retired tables nobody else holds. They are removed under the
+  /// lock, so a close() that returned has deleted its last file.
   void delete_unused() {
-    std::vector<std::shared_ptr<table_handle>> unused;
-    std::vector<std::string> paths;
-    {
-      lock_guard g(mutex_);
-      if (closed_) return;
-      // use_count() == 1: only this list holds it. No one can take a new reference: no version
-      // made since retire() lists it, and holders of older versions already count.
-      auto held = std::partition(tables_.begin(), tables_.end(),
+    lock_guard g(mutex_);
+    if (closed_) return;
+    // use_count() == 1: only this list holds it. No one can take a new reference: no version
+    // made since retire() lists it, and holders of older versions already count.
+    auto unused = std::partition(tables_.begin(), tables_.end(),
                                  [](const auto& t) { return t.use_count() > 1; });
-      for (auto it = held; it != tables_.end(); ++it) paths.push_back(path_((*it)->meta().number));
-      unused.assign(std::make_move_iterator(held), std::make_move_iterator(tables_.end()));
-      tables_.erase(held, tables_.end());
-      // Removed under the lock: a close() that returned has deleted its last file.
-      unused.clear();  // closes (unmaps) the files this list held
-      for (const std::string& p : paths) {
-        try {
-          fs_->remove_file(p);
-        } catch (...) {  // NOLINT(bugprone-empty-catch): a leftover is removed at the next open
-        }
-      }
+    std::vector<std::string> paths;
+    for (auto it = unused; it != tables_.end(); ++it) {
+      paths.push_back(file_path(dir_, (*it)->meta().number, file_kind::table));
     }
+    tables_.erase(unused, tables_.end());  // closes (unmaps) their files first
+    for (const std::string& p : paths) remove_file_quietly(*fs_, p);
   }
 
   void close() {
@@ -109,7 +111,7 @@ class retired_tables {
 
  private:
   const std::shared_ptr<file_system> fs_;
-  const std::function<std::string(uint64_t)> path_;
+  const std::string dir_;
   mutex mutex_;
   std::vector<std::shared_ptr<table_handle>> tables_ LSMT_GUARDED_BY(mutex_);
   bool closed_ LSMT_GUARDED_BY(mutex_) = false;
@@ -194,12 +196,7 @@ class version_set {
   /// The store is closed: delete what can be deleted, then never delete again.
   void close() { retired_->close(); }
 
-  void remove_quietly(const std::string& path) noexcept {
-    try {
-      fs_->remove_file(path);
-    } catch (...) {  // NOLINT(bugprone-empty-catch): a leftover is removed at the next open
-    }
-  }
+  void remove_quietly(const std::string& path) noexcept { remove_file_quietly(*fs_, path); }
 
  private:
   const std::shared_ptr<file_system> fs_;
@@ -209,9 +206,8 @@ class version_set {
   const bool use_mmap_reads_;
   std::atomic<uint64_t> next_file_number_{1};
   mutex manifest_mutex_;
-  // Captures the directory, not this: versions, and so the retired tables, may outlive us.
-  std::shared_ptr<retired_tables> retired_ = std::make_shared<retired_tables>(
-      fs_, [dir = dir_](uint64_t n) { return file_path(dir, n, file_kind::table); });
+  // Versions, and so the retired tables, may outlive this version_set.
+  std::shared_ptr<retired_tables> retired_ = std::make_shared<retired_tables>(fs_, dir_);
 };
 
 }  // namespace lsmt::detail
