@@ -40,6 +40,7 @@
 #include "lsmt/error.hpp"
 #include "lsmt/iterator.hpp"
 #include "lsmt/options.hpp"
+#include "lsmt/recovery_report.hpp"
 #include "lsmt/snapshot.hpp"
 #include "lsmt/stats.hpp"
 #include "lsmt/write_batch.hpp"
@@ -218,6 +219,9 @@ class db {
   bool is_open() const { return engine_ && engine_->is_open(); }
   /// The store's counters (lsmt/stats.hpp).
   lsmt::stats stats() const { return engine().stats(); }
+  /// What opening the store replayed from its logs and what damage made it drop
+  /// (lsmt/recovery_report.hpp; options::recovery_mode).
+  const lsmt::recovery_report& recovery() const { return engine().recovery(); }
   /// Waits until background work is idle: no memtable awaits its flush and no
   /// merge of SSTables is due or running. Throws the background error, if any.
   void wait_for_compactions() { engine().wait_for_compactions(); }

@@ -14,12 +14,15 @@
 //   *.sst     every byte is covered by a checksum (footer, filter and index at open, a data block
 //             before its first use) and the scan touches every block: each read returns the
 //             right data or throws corruption_error, and at least one read (or the open) throws.
-//   WAL       let R be the first damaged record (for a truncation: the first record cut short).
-//             If an intact sync marker after R says the log was synced past R's start, the damage
-//             hit acknowledged-durable data: opening throws corruption_error. Otherwise R starts
-//             a torn tail: the store opens and holds exactly the state before R's batch (the
-//             model minus the writes of R and later records). A truncated WAL never has a marker
-//             after the cut, so it always recovers cleanly to the last complete record.
+//   WAL       let R be the first damaged record (for a truncation: the first record cut short),
+//             or the header. In point_in_time mode (the default) the store opens and holds
+//             exactly the state before R's batch (the model minus the writes of R and later
+//             records); it must report damage (db::recovery()) when R lies before the offset the
+//             header says was synced, when the header itself is damaged, and when whole records
+//             follow R (unless R's length field was hit, which can make R look like a torn last
+//             record); it must report none when R is the last record or the cut is after the
+//             synced offset. In absolute_consistency mode it must throw corruption_error exactly
+//             when point_in_time reports damage, and otherwise open with the same state.
 //
 // Also: crafted files whose lengths, counts or handles claim huge sizes (valid checksums, so the
 // bounds checks are what is tested) fail with corruption_error without allocating: they are
@@ -27,7 +30,7 @@
 // sanitizers, whose allocators abort on such requests anyway).
 //
 // Floors: the damage test fails if it checked fewer than 1,000 cases, 500 that must report
-// corruption or 200 that must recover exactly (a normal run: about 6,800, 5,700 and 1,100).
+// corruption or 200 that must recover exactly, 200 of them reporting damage.
 //
 // Environment: LSMT_TEST_SEED (the seed, printed on failure),
 //              LSMT_CORRUPTION_SST_POSITIONS (damaged offsets per table and kind, default 200;
@@ -95,9 +98,7 @@ lsmt::options reference_options() {
 struct wal_record {
   uint64_t offset = 0;
   uint64_t end = 0;
-  bool marker = false;
-  uint64_t synced_through = 0;  // markers only
-  size_t batches_before = 0;    // batch records before this one
+  size_t batches_before = 0;  // batch records before this one
 };
 
 /// The reference store, its files and its model.
@@ -106,6 +107,7 @@ struct reference_store {
   std::set<std::string> keys;                              // every key ever written
   std::vector<model_t> wal_states;  // wal_states[k]: the state after the first k WAL batches
   std::vector<wal_record> wal;      // the WAL's records, parsed
+  uint64_t wal_synced = 0;          // synced_through in the WAL's header
   const model_t& final_state() const { return wal_states.back(); }
 };
 
@@ -163,7 +165,7 @@ reference_store build_reference(lsmt_test::seeded_rng& rng) {
     ref.wal_states.push_back(model);
     // The WAL's records: 14 writes of at most 3 entries each (42 < 50: no flush).
     for (int i = 0; i < 14; ++i) {
-      random_op(db, i == 4 || i == 9);  // two synced writes: sync markers before writes 6 and 11
+      random_op(db, i == 4 || i == 9);  // two synced writes: the header says through write 9
       ref.wal_states.push_back(model);
     }
     REQUIRE(db.stats().tables >= 3);
@@ -180,18 +182,19 @@ reference_store build_reference(lsmt_test::seeded_rng& rng) {
       ++logs;
       const std::string& b = ref.files.back().second;
       size_t batches = 0;
-      for (uint64_t off = 0; off < b.size();) {
-        REQUIRE(b.size() - off >= lsmt::detail::log_header_size);
+      REQUIRE(b.size() >= lsmt::detail::log_header_size);
+      ref.wal_synced = decode_fixed64(b.data() + 16);
+      for (uint64_t off = lsmt::detail::log_header_size; off < b.size();) {
+        REQUIRE(b.size() - off >= lsmt::detail::log_record_header_size);
         wal_record r;
         r.offset = off;
         const uint32_t len = decode_fixed32(b.data() + off + 4);
         const auto type = static_cast<lsmt::detail::log_record_type>(b[off + 8]);
-        r.marker = type == lsmt::detail::log_record_type::sync_marker;
-        if (r.marker) r.synced_through = decode_fixed64(b.data() + off + 9);
         // The log follows the one flush() retired, so it starts with a link to it.
-        REQUIRE((type == lsmt::detail::log_record_type::link) == (off == 0));
+        REQUIRE((type == lsmt::detail::log_record_type::link) ==
+                (off == lsmt::detail::log_header_size));
         r.batches_before = batches;
-        r.end = off + lsmt::detail::log_header_size + len;
+        r.end = off + lsmt::detail::log_record_header_size + len;
         REQUIRE(r.end <= b.size());
         if (type == lsmt::detail::log_record_type::batch) ++batches;
         ref.wal.push_back(r);
@@ -201,7 +204,9 @@ reference_store build_reference(lsmt_test::seeded_rng& rng) {
     }
   }
   REQUIRE(logs == 1);
-  REQUIRE(std::count_if(ref.wal.begin(), ref.wal.end(), [](auto& r) { return r.marker; }) == 2);
+  // Synced through the end of write 9, the second synced write (records: link, writes 0..13).
+  REQUIRE(ref.wal.size() == 15);
+  REQUIRE(ref.wal_synced == ref.wal[10].end);
   return ref;
 }
 
@@ -213,6 +218,8 @@ struct expectation {
     right_or_detected,  // each read is right (*state) or throws corruption_error; one throws
   } kind;
   const model_t* state = nullptr;
+  // exact_state only: whether db::recovery() must report damage (unknown: either is right).
+  enum report_t { no_damage, damage_reported, unknown } report = no_damage;
 };
 
 /// Opens the store in dir and checks it against e. Returns "" or what went wrong.
@@ -221,6 +228,11 @@ std::string check_store(const fs::path& dir, const expectation& e,
   std::optional<lsmt::db<>> db;
   try {
     db.emplace(dir, reference_options());
+    if (e.kind == expectation::exact_state && e.report != expectation::unknown &&
+        db->recovery().clean() != (e.report == expectation::no_damage)) {
+      return db->recovery().clean() ? std::string("no damage reported")
+                                    : "damage reported: " + db->recovery().damage.front();
+    }
   } catch (const lsmt::error& err) {
     if (err.code() == lsmt::errc::corruption &&
         (e.kind == expectation::corrupt_at_open || e.kind == expectation::right_or_detected)) {
@@ -299,18 +311,47 @@ const char* damage_name(damage d) {
 }
 
 /// The WAL rule (top of this file): the outcome for damage to bytes [lo, hi) of the log, or a
-/// truncation at lo (hi = SIZE_MAX).
+/// truncation at lo (hi = SIZE_MAX), in point_in_time mode.
 expectation wal_expectation(const reference_store& ref, uint64_t lo, uint64_t hi) {
+  const bool truncated = hi == SIZE_MAX;
+  if (lo < lsmt::detail::log_header_size) {  // the header
+    return {expectation::exact_state, &ref.wal_states[0],
+            truncated ? expectation::no_damage : expectation::damage_reported};
+  }
   size_t r = 0;
   while (r < ref.wal.size() && ref.wal[r].end <= lo) ++r;
   if (r == ref.wal.size()) return {expectation::exact_state, &ref.final_state()};
-  const uint64_t bad = ref.wal[r].offset;
-  for (size_t j = r + 1; j < ref.wal.size(); ++j) {
-    const wal_record& m = ref.wal[j];
-    const bool intact = m.end <= lo || m.offset >= hi;
-    if (m.marker && intact && m.synced_through > bad) return {expectation::corrupt_at_open};
+  const wal_record& bad = ref.wal[r];
+  const model_t* state = &ref.wal_states[bad.batches_before];
+  if (truncated) {
+    return {expectation::exact_state, state,
+            lo < ref.wal_synced ? expectation::damage_reported : expectation::no_damage};
   }
-  return {expectation::exact_state, &ref.wal_states[ref.wal[r].batches_before]};
+  if (bad.offset < ref.wal_synced) return {expectation::exact_state, state, expectation::damage_reported};
+  if (r + 1 == ref.wal.size()) return {expectation::exact_state, state, expectation::no_damage};
+  // Whole records after R make it damage; without any, R looks like a torn last record.
+  bool whole_after = false;
+  for (size_t j = r + 1; j < ref.wal.size(); ++j) whole_after |= ref.wal[j].offset >= hi;
+  if (!whole_after) return {expectation::exact_state, state, expectation::no_damage};
+  const bool length_hit = lo < bad.offset + 8 && hi > bad.offset + 4;
+  return {expectation::exact_state, state,
+          length_hit ? expectation::unknown : expectation::damage_reported};
+}
+
+/// absolute_consistency: throws exactly when point_in_time reports damage. Returns "" or what
+/// went wrong.
+std::string check_absolute(const fs::path& dir, const expectation& e) {
+  if (e.report == expectation::unknown) return "";
+  lsmt::options o = reference_options();
+  o.recovery_mode = lsmt::recovery_mode::absolute_consistency;
+  try {
+    lsmt::db<> db(dir, o);
+    if (e.report == expectation::damage_reported) return "absolute_consistency opened";
+    if (db.scan().to_vector().size() != e.state->size()) return "absolute_consistency: wrong state";
+  } catch (const lsmt::corruption_error& err) {
+    if (e.report == expectation::no_damage) return std::string("absolute_consistency threw: ") + err.what();
+  }
+  return "";
 }
 
 }  // namespace
@@ -332,6 +373,7 @@ TEST_CASE("corruption: damaged WAL, tables and MANIFEST give right data or corru
 
   size_t cases = 0;
   size_t corruption_errors = 0;
+  size_t reported = 0;  // WAL cases that must report damage
   std::vector<std::string> failures;
   for (size_t f = 0; f < ref.files.size(); ++f) {
     const std::string& name = ref.files[f].first;
@@ -371,7 +413,13 @@ TEST_CASE("corruption: damaged WAL, tables and MANIFEST give right data or corru
         for (size_t g = 0; g < ref.files.size(); ++g) {
           write_file(dir / ref.files[g].first, g == f ? bytes : ref.files[g].second);
         }
-        const std::string problem = check_store(dir, e, ref.keys);
+        std::string problem;
+        if (is_log) {
+          // Absolute mode first: it must change nothing, so the same files serve both modes.
+          problem = check_absolute(dir, e);
+          if (e.report == expectation::damage_reported) ++reported;
+        }
+        if (problem.empty()) problem = check_store(dir, e, ref.keys);
         ++cases;
         if (e.kind != expectation::exact_state) ++corruption_errors;
         if (!problem.empty()) {
@@ -381,8 +429,9 @@ TEST_CASE("corruption: damaged WAL, tables and MANIFEST give right data or corru
       }
     }
   }
-  std::printf("corruption cases checked: %zu (%zu of them must report corruption)\n", cases,
-              corruption_errors);
+  std::printf(
+      "corruption cases checked: %zu (%zu of them must report corruption, %zu WAL cases damage)\n",
+      cases, corruption_errors, reported);
   for (size_t i = 0; i < failures.size() && i < 20; ++i) UNSCOPED_INFO(failures[i]);
   CHECK(failures.size() == 0);
   // Floors: a normal run checks about 6,800 cases (5,700 that must report corruption, 1,100 that
@@ -391,6 +440,7 @@ TEST_CASE("corruption: damaged WAL, tables and MANIFEST give right data or corru
   CHECK(cases > 1000);
   CHECK(corruption_errors >= 500);
   CHECK(cases - corruption_errors >= 200);
+  CHECK(reported >= 200);
 }
 
 // ---- crafted files that claim huge sizes ------------------------------------------------------
@@ -406,19 +456,15 @@ std::string block_with_trailer(const std::string& contents) {
   return b;
 }
 
+using lsmt_test::ikey;
+
+/// The footer of table 1 of a store with id 0 (crafted_manifest_state()).
 std::string make_footer(block_handle filter, block_handle index) {
   char f[footer_size];
-  encode_fixed64(f, filter.offset);
-  encode_fixed64(f + 8, filter.size);
-  encode_fixed64(f + 16, index.offset);
-  encode_fixed64(f + 24, index.size);
-  encode_fixed32(f + 32, table_format_version);
-  encode_fixed32(f + 36, crc32c::mask(crc32c::value(f, 36)));
-  encode_fixed64(f + 40, table_magic);
+  const table_identity id{1, 0, key_range_checksum(ikey("a"), ikey("zzz"))};
+  encode_footer(table_footer{filter, index, id}, f);
   return std::string(f, footer_size);
 }
-
-using lsmt_test::ikey;
 
 /// A one-entry index block whose value is `handle` bytes.
 std::string index_block(const std::string& handle) {
@@ -496,14 +542,15 @@ std::vector<std::pair<std::string, std::string>> crafted_tables() {
   return out;
 }
 
-manifest_state crafted_manifest_state() {
+/// A MANIFEST naming table 1 (of table_size bytes, keys "a" to "zzz") and log 2.
+manifest_state crafted_manifest_state(uint64_t table_size = 100) {
   manifest_state m;
   m.next_file_number = 10;
   m.last_sequence = 5;
   m.log_number = 2;
   table_meta t;
   t.number = 1;
-  t.size = 100;
+  t.size = table_size;
   t.entries = 1;
   t.smallest = ikey("a");
   t.largest = ikey("zzz");
@@ -528,10 +575,10 @@ std::string manifest_with_huge_count() {
   return out;
 }
 
-/// A WAL whose one record (valid checksum) claims 4 GiB - 1 bytes, followed by a marker.
+/// Log 3 whose one record (valid checksum) claims 4 GiB - 1 bytes, followed by more bytes.
 std::string wal_with_huge_record() {
-  std::string w;
-  char header[log_header_size];
+  std::string w = encode_log_header(3, 0);
+  char header[log_record_header_size];
   encode_fixed32(header + 4, UINT32_MAX);
   header[8] = static_cast<char>(log_record_type::batch);
   encode_fixed32(header, crc32c::mask(crc32c::value(header + 4, 5)));
@@ -622,7 +669,8 @@ TEST_CASE("corruption: crafted files claiming huge sizes fail without allocating
       fs::remove_all(dir);
       fs::create_directory(dir);
       write_file(dir / "000001.sst", bytes);
-      write_file(dir / "MANIFEST", encode_manifest(crafted_manifest_state()));
+      write_file(dir / "MANIFEST", encode_manifest(crafted_manifest_state(bytes.size())));
+      write_file(dir / "000002.log", std::string());
       // Through the table reader, mapped and not, then through the store (reads too: a data block
       // is only checked when first used).
       for (const bool mmap : {true, false}) {
@@ -660,7 +708,7 @@ TEST_CASE("corruption: crafted files claiming huge sizes fail without allocating
           }) == 0);
   }
   SECTION("WAL record claiming 4 GiB, with data after it") {
-    // A bad record with no marker after it is a torn tail: the store opens, empty.
+    // A bad record with no valid record after it is a torn tail: the store opens, empty.
     const fs::path dir = work.path() / "db-wal";
     fs::create_directory(dir);
     write_file(dir / "000003.log", wal_with_huge_record());

@@ -12,6 +12,8 @@
 //                      64 KiB); each non-empty push to the OS is one "append" operation.
 //   new_log_file       unbuffered: every append reaches the OS at once (as the POSIX log's mmap
 //                      memcpy does), one "append" operation each; flush() is then a no-op.
+//   write_at           one "write_at" operation, which reaches the OS at once; a power loss may
+//                      undo the overwrites since the file's last sync (newest first).
 //   new_readable_file  a snapshot of the OS bytes at open; with prefer_mmap, is_mapped() and
 //                      reads return views into that stable copy.
 //   lock_file          an in-process lock set (locked_error if held); creates no file.
@@ -45,6 +47,7 @@
 #ifndef LSMT_TEST_FAULT_FS_HPP
 #define LSMT_TEST_FAULT_FS_HPP
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -283,6 +286,7 @@ class fault_fs final : public lsmt::file_system {
           copy = std::make_shared<inode>();
           copy->data = surviving_bytes(node->data, node->durable, node->last_append_begin, outcome,
                                        node.get() == torn, rng);
+          undo_overwrites(*node, outcome, rng, copy->data);
           copy->durable = copy->data.size();
         }
         nd.os[name] = copy;
@@ -320,6 +324,19 @@ class fault_fs final : public lsmt::file_system {
   using state = fault_fs_detail::state;
   using writable = fault_fs_detail::writable;
   using lock = fault_fs_detail::lock;
+
+  // A power loss keeps the overwrites of a file (write_at) since its last sync up to a point:
+  // synced_only none of them, random_unsynced a random prefix; a process crash keeps them all.
+  static void undo_overwrites(const inode& node, crash_outcome outcome, std::mt19937_64& rng,
+                              std::string& data) {
+    size_t keep = node.undo.size();
+    if (outcome == crash_outcome::synced_only) keep = 0;
+    if (outcome == crash_outcome::random_unsynced) keep = uniform_size(rng, 0, node.undo.size());
+    for (size_t i = node.undo.size(); i > keep; --i) {
+      const auto& [offset, old] = node.undo[i - 1];
+      if (offset < data.size()) data.replace(offset, std::min(old.size(), data.size() - offset), old);
+    }
+  }
 
   // REQUIRES: mu held. The inode whose newest append is the newest of all appends that are not
   // entirely durable, among files the OS still names.

@@ -36,6 +36,9 @@ struct inode {
   size_t durable = 0;           // data[0, durable) is on disk
   uint64_t last_append_op = 0;  // 1 + op index of the newest append (0: none)
   size_t last_append_begin = 0;
+  // Bytes that write_at() overwrote since the last sync, oldest first: (offset, old bytes).
+  // A power loss may undo any suffix of these overwrites.
+  std::vector<std::pair<size_t, std::string>> undo;
 };
 using inode_ptr = std::shared_ptr<inode>;
 /// A namespace change of a directory, pending until the directory is synced.
@@ -158,6 +161,22 @@ class writable final : public lsmt::writable_file {
       throw lsmt::io_error("fault_fs: fsync '" + path_ + "'", err);
     }
     node_->durable = node_->data.size();
+    node_->undo.clear();
+  }
+  // One "write_at" op; an injected failure changes nothing.
+  bool write_at(uint64_t offset, std::string_view data) override {
+    flush();
+    std::unique_lock<std::mutex> l(s_->mu);
+    if (offset > node_->data.size() || data.size() > node_->data.size() - offset) {
+      throw lsmt::io_error("fault_fs: write_at beyond the end of '" + path_ + "'", EINVAL);
+    }
+    if (const int err = begin_op(s_, l, "write_at", path_)) {
+      throw lsmt::io_error("fault_fs: write '" + path_ + "'", err);
+    }
+    const auto at = static_cast<size_t>(offset);
+    node_->undo.emplace_back(at, node_->data.substr(at, data.size()));
+    node_->data.replace(at, data.size(), data.data(), data.size());
+    return true;
   }
   void close() override {
     if (closed_) return;

@@ -27,6 +27,7 @@ manifest_state sample_state() {
   s.next_file_number = 300;
   s.last_sequence = 123456789;
   s.log_number = 299;
+  s.store_id = 0xfeedface12345678;
   s.tables.push_back({17, 4 << 20, 1000, ikey("apple", 5), ikey("zebra", 9)});
   s.tables.push_back({3, 12345, 1, ikey(std::string("\0\xff", 2), 1, value_type::deletion),
                       ikey(std::string("\0\xff", 2), 1, value_type::deletion)});
@@ -36,7 +37,8 @@ manifest_state sample_state() {
 
 bool same(const manifest_state& a, const manifest_state& b) {
   if (a.next_file_number != b.next_file_number || a.last_sequence != b.last_sequence ||
-      a.log_number != b.log_number || a.tables.size() != b.tables.size()) {
+      a.log_number != b.log_number || a.store_id != b.store_id ||
+      a.tables.size() != b.tables.size()) {
     return false;
   }
   for (size_t i = 0; i < a.tables.size(); ++i) {
@@ -55,7 +57,7 @@ bool same(const manifest_state& a, const manifest_state& b) {
 std::string wrap(const std::string& payload) {
   std::string out;
   lsmt::detail::put_fixed64(out, lsmt::detail::manifest_magic);
-  lsmt::detail::put_fixed32(out, 1);
+  lsmt::detail::put_fixed32(out, 3);
   lsmt::detail::put_fixed32(out, static_cast<uint32_t>(payload.size()));
   out += payload;
   lsmt::detail::put_fixed32(
@@ -68,6 +70,7 @@ std::string payload_header(uint64_t next_file, uint64_t last_seq, uint64_t log, 
   lsmt::detail::put_varint64(p, next_file);
   lsmt::detail::put_varint64(p, last_seq);
   lsmt::detail::put_varint64(p, log);
+  lsmt::detail::put_fixed64(p, 0x5eed);  // store_id
   lsmt::detail::put_varint32(p, count);
   return p;
 }
@@ -90,18 +93,24 @@ TEST_CASE("manifest: encode/decode round trip", "[manifest]") {
   CHECK(same(lsmt::detail::decode_manifest(lsmt::detail::encode_manifest(empty)), empty));
 }
 
-TEST_CASE("manifest: version 2 is written, version 1 still read, later ones refused",
+TEST_CASE("manifest: version 3 is written and read, older and later ones refused",
           "[manifest]") {
-  const manifest_state s = sample_state();
-  const std::string v2 = lsmt::detail::encode_manifest(s);
-  REQUIRE(lsmt::detail::decode_fixed32(v2.data() + 8) == 2);
-  std::string v1 = v2;  // the version is outside the checksummed payload
-  lsmt::detail::encode_fixed32(&v1[8], 1);
-  CHECK(same(lsmt::detail::decode_manifest(v1), s));
-  for (const uint32_t bad : {0u, 3u, 0xffffffffu}) {
-    std::string v = v2;
+  manifest_state s = sample_state();
+  s.store_id = 0x0123456789abcdef;
+  const std::string v3 = lsmt::detail::encode_manifest(s);
+  REQUIRE(lsmt::detail::decode_fixed32(v3.data() + 8) == 3);
+  CHECK(lsmt::detail::decode_manifest(v3).store_id == s.store_id);
+  for (const uint32_t bad : {0u, 1u, 2u, 4u, 0xffffffffu}) {
+    std::string v = v3;  // the version is outside the checksummed payload
     lsmt::detail::encode_fixed32(&v[8], bad);
-    CHECK_THROWS_AS(lsmt::detail::decode_manifest(v), lsmt::corruption_error);
+    try {
+      (void)lsmt::detail::decode_manifest(v);
+      FAIL("version " << bad << " was read");
+    } catch (const lsmt::corruption_error& e) {
+      // Versions 1 and 2 are named as an older lsmt's, so the user knows what to do.
+      const bool older = std::string(e.what()).find("older lsmt") != std::string::npos;
+      CHECK(older == (bad == 1 || bad == 2));
+    }
   }
 }
 

@@ -58,6 +58,10 @@ class memory_writable_file final : public lsmt::writable_file {
   void sync() override {}
   void close() override {}
   uint64_t size() const override { return out_->size(); }
+  bool write_at(uint64_t offset, std::string_view data) override {
+    out_->replace(static_cast<size_t>(offset), data.size(), data.data(), data.size());
+    return true;
+  }
 
  private:
   std::string* out_;

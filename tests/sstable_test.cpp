@@ -40,7 +40,7 @@ using lsmt_test::memory_writable_file;
 
 std::string build_table(const model& m, const table_options& opts = {}) {
   std::string out;
-  table_builder b(opts, std::make_unique<memory_writable_file>(&out));
+  table_builder b(opts, std::make_unique<memory_writable_file>(&out), 7, 1);
   for (const auto& [k, v] : m) b.add(k, v);
   b.finish();
   REQUIRE(b.entry_count() == m.size());
@@ -389,7 +389,7 @@ TEST_CASE("sstable: values bigger than a block", "[sstable]") {
 
 TEST_CASE("sstable: builder rejects out-of-order and invalid keys", "[sstable]") {
   std::string out;
-  table_builder b({}, std::make_unique<memory_writable_file>(&out));
+  table_builder b({}, std::make_unique<memory_writable_file>(&out), 7, 1);
   b.add(ikey("b", 5, value_type::value), "");
   REQUIRE_THROWS_AS(b.add(ikey("a", 6, value_type::value), ""), lsmt::invalid_argument_error);
   REQUIRE_THROWS_AS(b.add(ikey("b", 5, value_type::value), ""), lsmt::invalid_argument_error);

@@ -85,7 +85,7 @@ output write_back(const memtable& mem, const table_write_plan& plan,
     return std::make_pair(n, path_of(n));
   };
   output out;
-  out.metas = write_tables(*it, plan, topts, fs, new_file, out.created);
+  out.metas = write_tables(*it, plan, topts, 99, fs, new_file, out.created);
   REQUIRE(out.created.size() == out.metas.size());
   REQUIRE(fs.list_directory("/db").size() == out.metas.size());
   for (size_t i = 0; i < out.metas.size(); ++i) {
@@ -94,6 +94,11 @@ output write_back(const memtable& mem, const table_write_plan& plan,
     auto file = fs.new_readable_file(path_of(m.number), true);
     REQUIRE(m.size == file->size());
     auto table = table_reader::open(std::move(file), m.number, topts, nullptr);
+    // The footer says which table this is (table_format.hpp, "Identity").
+    CHECK(table->identity().number == m.number);
+    CHECK(table->identity().store_id == 99);
+    CHECK(table->identity().key_range_crc ==
+          lsmt::detail::key_range_checksum(m.smallest, m.largest));
     auto ti = table->new_iterator();
     std::vector<std::string> entries;
     std::string first;
@@ -273,7 +278,7 @@ TEST_CASE("table-writer: cancel stops the write and every created file is report
   };
   auto it = mem.new_iterator();
   it->seek_to_first();
-  CHECK_THROWS_AS(write_tables(*it, plan, {}, fs, new_file, created), table_write_cancelled);
+  CHECK_THROWS_AS(write_tables(*it, plan, {}, 99, fs, new_file, created), table_write_cancelled);
   CHECK(created.empty());
   CHECK(fs.list_directory("/").empty());
 
@@ -284,7 +289,7 @@ TEST_CASE("table-writer: cancel stops the write and every created file is report
     return new_file();
   };
   it->seek_to_first();
-  CHECK_THROWS_AS(write_tables(*it, plan, {}, fs, cancel_after_first, created),
+  CHECK_THROWS_AS(write_tables(*it, plan, {}, 99, fs, cancel_after_first, created),
                   table_write_cancelled);
   CHECK(created == std::vector<uint64_t>{2});
   CHECK(fs.list_directory("/") == strings{"2.sst"});

@@ -200,6 +200,12 @@ class engine {
 
   void ensure_open() const { core_.ensure_open(); }
 
+  /// Written by recovery before the constructor returns; constant after.
+  const lsmt::recovery_report& recovery() const {
+    core_.ensure_open();
+    return core_.recovery;
+  }
+
  private:
   static const options& validated(const options& opts, const std::filesystem::path& dir) {
     validate(opts, dir);

@@ -26,12 +26,17 @@ enum class file_kind { log, table };
 
 inline const char* file_extension(file_kind kind) { return kind == file_kind::log ? "log" : "sst"; }
 
-/// dir/NNNNNN.log or dir/NNNNNN.sst.
-inline std::string file_path(const std::string& dir, uint64_t number, file_kind kind) {
+/// NNNNNN.log or NNNNNN.sst.
+inline std::string file_name(uint64_t number, file_kind kind) {
   char name[32];
   std::snprintf(name, sizeof(name), "%06llu.%s", static_cast<unsigned long long>(number),
                 file_extension(kind));
-  return dir + "/" + name;
+  return name;
+}
+
+/// dir/NNNNNN.log or dir/NNNNNN.sst.
+inline std::string file_path(const std::string& dir, uint64_t number, file_kind kind) {
+  return dir + "/" + file_name(number, kind);
 }
 
 inline std::string lock_file_path(const std::string& dir) { return dir + "/LOCK"; }

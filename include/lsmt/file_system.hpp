@@ -44,6 +44,17 @@ class writable_file {
   virtual void close() = 0;
   /// Bytes appended so far.
   virtual uint64_t size() const = 0;
+  /// Overwrites data.size() bytes at offset, all of them appended earlier, and returns true.
+  /// The bytes reach the operating system before it returns, in one call (a process crash keeps
+  /// all of them or none), and become durable with the next sync(). Log files use it: wal.hpp
+  /// rewrites a log's header in place after each sync. The default does nothing and returns
+  /// false; a log on such a file keeps synced_through = 0 in its header, so recovery cannot
+  /// tell damage to its synced records from a torn tail.
+  virtual bool write_at(uint64_t offset, std::string_view data) {
+    static_cast<void>(offset);
+    static_cast<void>(data);
+    return false;
+  }
 };
 
 /// A file read at arbitrary offsets.

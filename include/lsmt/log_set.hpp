@@ -43,7 +43,7 @@ class log_set {
 
   /// Creates log `number` as the current log (at open, before any write).
   void start(uint64_t number) LSMT_REQUIRES(writer_role_) {
-    current_ = std::make_unique<log_writer>(fs_->new_log_file(path(number)));
+    current_ = std::make_unique<log_writer>(fs_->new_log_file(path(number)), number);
     current_number_ = number;
   }
 
@@ -75,10 +75,22 @@ class log_set {
 
   /// Makes log `number` current; it starts with a link to the old current log, which joins the
   /// earlier logs, unsynced and open.
+  /// If it throws, the old log stays current, and the new file is removed if possible (recovery
+  /// skips such an unused log if it is not: log_replay.hpp).
   void rotate(uint64_t number) LSMT_REQUIRES(writer_role_) {
-    auto next = std::make_unique<log_writer>(fs_->new_log_file(path(number)));
-    next->add_link(log_link{current_number_, current_->size()});
-    next->flush();
+    std::unique_ptr<log_writer> next;
+    try {
+      next = std::make_unique<log_writer>(fs_->new_log_file(path(number)), number);
+      next->add_link(log_link{current_number_, current_->size()});
+      next->flush();
+    } catch (...) {
+      next.reset();
+      try {
+        if (fs_->file_exists(path(number))) fs_->remove_file(path(number));
+      } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch): see above
+      }
+      throw;
+    }
     {
       lock_guard g(mutex_);
       earlier_.push_back(earlier_log{current_number_, std::move(current_), false});

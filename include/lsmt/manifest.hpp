@@ -8,18 +8,21 @@
 //
 // Format (integers as in coding.hpp):
 //
-//   manifest := fixed64(magic = 0x6c736d745f6d6e66 "lsmt_mnf") fixed32(version = 2)
+//   manifest := fixed64(magic = 0x6c736d745f6d6e66 "lsmt_mnf") fixed32(version = 3)
 //               fixed32(payload length) payload fixed32(masked crc32c of payload)
 //   payload  := varint64(next_file_number) varint64(last_sequence) varint64(log_number)
-//               varint32(table count) table*
+//               fixed64(store_id) varint32(table count) table*
 //   table    := varint64(number) varint64(size) varint64(entries)
 //               length_prefixed(smallest) length_prefixed(largest)     (internal keys)
 //
-// Version 2 says the store's logs may start with a link record (wal.hpp), which
-// earlier versions of lsmt cannot read: they would drop such a log as torn, so
-// they must refuse the store instead, as they refuse any version but 1. Version
-// 1 MANIFESTs are read as well (their logs have no links); opening a store
-// rewrites its MANIFEST as version 2 before any log gets a link.
+// log_number is the oldest log whose writes are not in a table yet; it exists (recovery.hpp
+// checks), and every later log links to the one before it (wal.hpp). store_id is chosen at
+// random when the store is created; every table records it, with its own number (table_format.hpp).
+//
+// Versions. 1 had no link records in its logs, 2 added them, 3 added the log header
+// (wal.hpp), table identity (table_format.hpp) and store_id. The logs and tables of a
+// version 1 or 2 store cannot be read by this lsmt, so it refuses them with a clear error
+// rather than misreading them, and earlier versions of lsmt refuse version 3 the same way.
 //
 // Decoding validates everything, so a decoded state can be trusted: the file is
 // exactly as long as it says, the checksum matches, every count and length is
@@ -59,12 +62,12 @@ struct manifest_state {
   uint64_t next_file_number = 1;
   uint64_t last_sequence = 0;
   uint64_t log_number = 0;         // WALs with number >= this are replayed
+  uint64_t store_id = 0;           // chosen at creation; every table records it
   std::vector<table_meta> tables;  // newest first
 };
 
 inline constexpr uint64_t manifest_magic = 0x6c736d745f6d6e66;  // "lsmt_mnf"
-inline constexpr uint32_t manifest_version = 2;                 // written
-inline constexpr uint32_t manifest_oldest_version = 1;          // still read
+inline constexpr uint32_t manifest_version = 3;                 // written and read
 inline constexpr size_t manifest_header_size = 16;              // magic, version, payload length
 inline constexpr size_t manifest_trailer_size = 4;              // crc
 
@@ -73,6 +76,7 @@ inline std::string encode_manifest(const manifest_state& state) {
   put_varint64(payload, state.next_file_number);
   put_varint64(payload, state.last_sequence);
   put_varint64(payload, state.log_number);
+  put_fixed64(payload, state.store_id);
   put_varint32(payload, static_cast<uint32_t>(state.tables.size()));
   for (const table_meta& t : state.tables) {
     put_varint64(payload, t.number);
@@ -100,9 +104,13 @@ inline manifest_state decode_manifest(std::string_view bytes) {
   if (bytes.size() < manifest_header_size + manifest_trailer_size) fail("file too short", 0);
   if (decode_fixed64(bytes.data()) != manifest_magic) fail("bad magic number", 0);
   const uint32_t version = decode_fixed32(bytes.data() + 8);
-  if (version < manifest_oldest_version || version > manifest_version) {
-    fail("unknown version " + std::to_string(version), 8);
+  if (version == 1 || version == 2) {
+    throw corruption_error("lsmt: MANIFEST version " + std::to_string(version) +
+                           " was written by an older lsmt, whose logs and tables this lsmt "
+                           "cannot read (it reads version " + std::to_string(manifest_version) +
+                           "): open the store with that lsmt and copy its data out");
   }
+  if (version != manifest_version) fail("unknown version " + std::to_string(version), 8);
   const uint32_t length = decode_fixed32(bytes.data() + 12);
   if (length != bytes.size() - manifest_header_size - manifest_trailer_size) {
     fail("payload length does not match the file size", 12);
@@ -120,9 +128,12 @@ inline manifest_state decode_manifest(std::string_view bytes) {
   manifest_state state;
   uint32_t count = 0;
   if (!get_varint64(in, &state.next_file_number) || !get_varint64(in, &state.last_sequence) ||
-      !get_varint64(in, &state.log_number) || !get_varint32(in, &count)) {
+      !get_varint64(in, &state.log_number) || in.size() < 8) {
     fail("truncated header fields", at());
   }
+  state.store_id = decode_fixed64(in.data());
+  in.remove_prefix(8);
+  if (!get_varint32(in, &count)) fail("truncated header fields", at());
   if (state.last_sequence > max_sequence) fail("last_sequence out of range", at());
   if (state.log_number > state.next_file_number) fail("log_number beyond next_file_number", at());
   // Every table takes at least 21 bytes (three 1-byte varints, two 9-byte keys):

@@ -6,13 +6,28 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "error.hpp"
 #include "file_system.hpp"
 
 namespace lsmt {
+
+/// What opening a store does with damage to its write-ahead logs that no crash explains
+/// (README, "Recovery"). A torn last record, which a crash leaves, is dropped in both modes.
+enum class recovery_mode {
+  /// Replay the writes before the first damage (a consistent prefix), drop the rest, and report
+  /// what was dropped in db::recovery() and to the logger. The default.
+  point_in_time,
+  /// Refuse to open: corruption_error names the damage. Nothing is dropped or removed.
+  absolute_consistency,
+};
+
+/// The severity of a message to options::logger.
+enum class log_level { info, warning, error };
 
 struct options {
   /// Permissions of the directory when the store creates it.
@@ -46,6 +61,11 @@ struct options {
   bool create_if_missing = true;
   /// Fail with invalid_argument if a store already exists in the directory.
   bool error_if_exists = false;
+  /// What to do with damaged logs at open (see recovery_mode).
+  lsmt::recovery_mode recovery_mode = lsmt::recovery_mode::point_in_time;
+  /// Receives what the store reports: what recovery replayed and dropped. Called from the
+  /// thread that opens the store; empty (the default) means nothing is reported.
+  std::function<void(log_level, std::string_view)> logger;
   /// Where all file I/O goes; null means posix_file_system().
   std::shared_ptr<file_system> fs;
 };

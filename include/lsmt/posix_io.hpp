@@ -123,6 +123,19 @@ inline void write_all(int fd, const char* data, size_t n, const std::string& pat
   }
 }
 
+/// pwrite() until everything is written at offset.
+inline void pwrite_all(int fd, std::string_view data, uint64_t offset, const std::string& path) {
+  while (!data.empty()) {
+    const ssize_t r = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      throw_io("write", path, errno);
+    }
+    data.remove_prefix(static_cast<size_t>(r));
+    offset += static_cast<uint64_t>(r);
+  }
+}
+
 inline void fdatasync_or_throw(int fd, const std::string& path) {
   while (::fdatasync(fd) != 0) {
     if (errno != EINTR) throw_io("fdatasync", path, errno);
@@ -183,6 +196,12 @@ class posix_writable_file final : public writable_file {
   }
 
   uint64_t size() const override { return size_; }
+
+  bool write_at(uint64_t offset, std::string_view data) override {
+    flush();
+    pwrite_all(fd_.get(), data, offset, path_);
+    return true;
+  }
 
  private:
   void check_open(const char* op) const {

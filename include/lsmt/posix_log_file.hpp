@@ -65,25 +65,26 @@ class posix_log_file final : public writable_file {
   /// Nothing to do: appended bytes are already in the page cache.
   void flush() override { check_open("flush"); }
 
+  /// One fdatasync: on Linux it writes back the pages dirtied through the mapping as well as
+  /// those written with write_at() (the header) and the file's size, then flushes the device
+  /// once. (POSIX alone would need msync for the mapped pages.)
   void sync() override {
     check_open("sync");
-    if (size_ == synced_) return;
-    if (chunk_) {
-      // msync is how POSIX makes stores through a mapping durable; it needs a page-aligned start.
-      const uint64_t dirty = std::max(synced_, chunk_offset_);
-      const uint64_t start = dirty - (dirty - chunk_offset_) % page_size();
-      if (::msync(chunk_.data() + (start - chunk_offset_), size_ - start, MS_SYNC) != 0) {
-        throw_io("msync", path_, errno);
-      }
-    }
-    // fdatasync is needed only after a new chunk: for the file's new size, and for
-    // bytes in chunks no longer mapped. Each call is a device cache flush, so
-    // skipping it otherwise halves sync latency.
-    if (grown_since_sync_) {
-      fdatasync_or_throw(fd_.get(), path_);
-      grown_since_sync_ = false;
-    }
+    if (size_ == synced_ && !rewritten_since_sync_) return;
+    fdatasync_or_throw(fd_.get(), path_);
     synced_ = size_;
+    rewritten_since_sync_ = false;
+  }
+
+  /// A pwrite, which the kernel applies to the same page cache the mapping shows.
+  bool write_at(uint64_t offset, std::string_view data) override {
+    check_open("write_at");
+    if (offset > size_ || data.size() > size_ - offset) {
+      throw io_error("lsmt: write_at beyond the end of '" + path_ + "'", EINVAL);
+    }
+    pwrite_all(fd_.get(), data, offset, path_);
+    rewritten_since_sync_ = true;
+    return true;
   }
 
   void close() override {
@@ -103,7 +104,6 @@ class posix_log_file final : public writable_file {
   }
 
   void map_next_chunk() {
-    grown_since_sync_ = true;
     chunk_.reset();
     const uint64_t offset = chunk_end_;
     allocate(offset);
@@ -145,8 +145,8 @@ class posix_log_file final : public writable_file {
   uint64_t chunk_offset_ = 0;      // file offset of chunk_
   uint64_t chunk_end_ = 0;         // end of the allocated part of the file
   uint64_t size_ = 0;              // bytes appended
-  uint64_t synced_ = 0;            // bytes made durable by sync()
-  bool grown_since_sync_ = false;  // a chunk was added (and one unmapped) since the last sync
+  uint64_t synced_ = 0;               // bytes made durable by sync()
+  bool rewritten_since_sync_ = false;  // write_at() was called since the last sync
 };
 
 }  // namespace lsmt::detail

@@ -1,8 +1,9 @@
 // lsmt/recovery.hpp - opening a store: take the directory, read the MANIFEST, replay the logs.
 //
-// Recovery reads the MANIFEST, opens its tables, replays every log it does not cover into a
-// memtable, oldest first (stopping where a power loss cut an earlier log short: wal.hpp, "Order
-// across logs"), writes that memtable to tables, and writes a MANIFEST that covers them and
+// Recovery reads the MANIFEST, opens its tables (checking that each is the table the MANIFEST
+// names), replays every log it does not cover into a memtable, oldest first, up to the first
+// damage (log_replay.hpp, which also says what options::recovery_mode does with it), writes that
+// memtable to tables, and writes a MANIFEST that covers them and
 // names the new, empty log. Files no MANIFEST refers to are leftovers of a crash and are
 // removed. A crash at any point of this leaves the old MANIFEST and logs, so recovery simply
 // runs again.
@@ -12,26 +13,34 @@
 #define LSMT_RECOVERY_HPP
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "error.hpp"
 #include "file_names.hpp"
+#include "log_replay.hpp"
 #include "manifest.hpp"
 #include "memtable.hpp"
 #include "store_core.hpp"
 #include "table_writer.hpp"
 #include "thread_annotations.hpp"
 #include "version_set.hpp"
-#include "wal.hpp"
-#include "write_batch.hpp"
 
 namespace lsmt::detail {
+
+/// A random, non-zero identity for a new store.
+inline uint64_t new_store_id() {
+  std::random_device rd;
+  const auto now = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  const uint64_t id = ((uint64_t{rd()} << 32) ^ rd()) ^ (now * 0x9e3779b97f4a7c15ULL);
+  return id != 0 ? id : 1;
+}
 
 /// Opens the store in c.dir (creating it if the options allow) and fills c's state. Returns the
 /// directory lock, held until the store closes.
@@ -66,7 +75,10 @@ inline std::unique_ptr<file_lock> recover(store_core& c) LSMT_EXCLUDES(c.state_m
       throw corruption_error("lsmt: " + dir + " has table files but no MANIFEST");
     }
     m = manifest_state{};
+    m->store_id = new_store_id();
   }
+  c.store_id = m->store_id;
+  c.versions.set_store_id(m->store_id);
   c.versions.set_next_file_number(std::max(m->next_file_number, max_number + 1));
 
   std::vector<std::shared_ptr<table_handle>> tables;
@@ -78,33 +90,14 @@ inline std::unique_ptr<file_lock> recover(store_core& c) LSMT_EXCLUDES(c.state_m
     tables.push_back(c.versions.open_table(meta));
   }
 
-  // Replay every log the MANIFEST does not cover, oldest first, up to the first one whose
-  // predecessor lost writes (wal.hpp, "Order across logs").
+  // Replay every log the MANIFEST does not cover, oldest first (log_replay.hpp).
   std::sort(logs.begin(), logs.end());
+  logs.erase(std::remove_if(logs.begin(), logs.end(), [&](uint64_t n) { return n < m->log_number; }),
+             logs.end());
   auto replayed = std::make_shared<memtable>(c.memtable_filter_bytes());
-  uint64_t last_seq = m->last_sequence;
-  std::map<uint64_t, uint64_t> replayed_end;  // log number -> end of its valid records
-  for (uint64_t n : logs) {
-    if (n < m->log_number) continue;
-    auto file = fs.new_readable_file(c.logs.path(n), false);
-    log_reader reader(*file);
-    std::string payload;
-    bool more = reader.read_record(payload);
-    if (const std::optional<log_link>& link = reader.link();
-        link && link->previous_log >= m->log_number) {
-      const auto prev = replayed_end.find(link->previous_log);
-      if (prev == replayed_end.end() || prev->second < link->previous_size) break;
-    }
-    raw_batch batch;
-    for (; more; more = reader.read_record(payload)) {
-      batch.set_rep(std::move(payload));
-      batch.for_each([&](value_type t, std::string_view k, std::string_view v, uint64_t seq) {
-        replayed->add(seq, t, k, v);
-        last_seq = std::max(last_seq, seq);
-      });
-    }
-    replayed_end[n] = reader.valid_end();
-  }
+  log_replay replay(fs, c.opts, dir, *replayed);
+  const uint64_t last_seq = std::max(m->last_sequence, replay.run(logs, m->log_number));
+  c.recovery = replay.report();
   c.last_sequence.store(last_seq);
 
   const uint64_t log_number = c.versions.new_file_number();

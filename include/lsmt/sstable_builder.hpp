@@ -65,9 +65,13 @@ inline std::string index_successor(std::string_view a) {
 /// Streams sorted entries into a new table file. Used by one thread at a time.
 class table_builder {
  public:
-  table_builder(const table_options& options, std::unique_ptr<writable_file> file)
+  /// Writes table `number` of store `store_id` (table_format.hpp, "Identity") into file.
+  table_builder(const table_options& options, std::unique_ptr<writable_file> file,
+                uint64_t number, uint64_t store_id)
       : options_(options),
         file_(std::move(file)),
+        number_(number),
+        store_id_(store_id),
         data_(options.restart_interval),
         index_(1),  // every index key whole: get() binary-searches it in place
         bloom_(options.bloom_bits_per_key) {}
@@ -104,7 +108,8 @@ class table_builder {
     const block_handle index = write_block(index_.finish());
 
     char footer[footer_size];
-    encode_footer(table_footer{filter, index}, footer);
+    const table_identity id{number_, store_id_, key_range_checksum(smallest_, last_key_)};
+    encode_footer(table_footer{filter, index, id}, footer);
     file_->append(std::string_view(footer, footer_size));
     offset_ += footer_size;
     file_->sync();
@@ -154,6 +159,8 @@ class table_builder {
 
   table_options options_;
   std::unique_ptr<writable_file> file_;
+  uint64_t number_;
+  uint64_t store_id_;
   block_builder data_;
   block_builder index_;
   bloom_builder bloom_;

@@ -49,8 +49,9 @@ class table_iter;
 /// An open SSTable. Immutable after open(); thread-safe.
 class table_reader : public std::enable_shared_from_this<table_reader> {
  public:
-  /// Validates the footer and loads the filter and index blocks. Throws corruption_error if the
-  /// file is not a well-formed table, io_error if it cannot be read.
+  /// Validates the footer (which must name table file_number) and loads the filter and index
+  /// blocks. Throws corruption_error if the file is not a well-formed table, io_error if it
+  /// cannot be read.
   static std::shared_ptr<table_reader> open(std::unique_ptr<readable_file> file,
                                             uint64_t file_number, const table_options& /*unused*/,
                                             std::shared_ptr<block_cache> cache) {
@@ -93,6 +94,8 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
   std::unique_ptr<internal_iterator> new_iterator() const;
 
   uint64_t file_number() const { return file_number_; }
+  /// What the footer says this table is (table_format.hpp, "Identity").
+  const table_identity& identity() const { return id_; }
   uint64_t file_size() const { return file_size_; }
 
  private:
@@ -142,6 +145,11 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
     if (footer.size() != footer_size) corrupt("short read of the footer");
     table_footer decoded;
     if (const char* why = decode_footer(footer.data(), &decoded)) corrupt(why);
+    if (decoded.id.number != file_number_) {
+      corrupt("its footer says it is table " + std::to_string(decoded.id.number) +
+              " (renamed or swapped)");
+    }
+    id_ = decoded.id;
     const block_handle filter = decoded.filter;
     const block_handle index = decoded.index;
     // Layout: data blocks, filter, index, footer; anything else is corrupt.
@@ -295,6 +303,7 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
 
   std::unique_ptr<readable_file> file_;
   uint64_t file_number_;
+  table_identity id_;
   std::shared_ptr<block_cache> cache_;
   bool mapped_;
   uint64_t file_size_ = 0;

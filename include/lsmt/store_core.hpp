@@ -32,6 +32,7 @@
 #include "options.hpp"
 #include "posix_file_system.hpp"
 #include "read_path.hpp"
+#include "recovery_report.hpp"
 #include "thread_annotations.hpp"
 #include "version_set.hpp"
 
@@ -63,6 +64,10 @@ class store_core {
   log_set logs;          // thread-safe (log_set.hpp)
   // Where iterators report what they stepped over; it outlives the store if they do.
   const std::shared_ptr<read_sampler> sampler = std::make_shared<read_sampler>();
+
+  // Set by recovery, before any other thread exists; constant after.
+  uint64_t store_id = 0;            // the MANIFEST's store_id
+  lsmt::recovery_report recovery;  // what opening replayed and dropped
 
   std::atomic<uint64_t> last_sequence{0};  // the newest write readers may see
   std::atomic<lifecycle> life{lifecycle::open};

@@ -39,13 +39,14 @@ struct table_write_plan {
   std::function<bool()> cancelled;  // if set and true, the write stops (the store is closing)
 };
 
-/// Writes the entries of `in` (from its current position) into new tables.
+/// Writes the entries of `in` (from its current position) into new tables of store `store_id`.
 /// new_file() returns the number and the path of the next file to create; every
 /// number it hands out is appended to `created` first, so the caller can
 /// delete them if this throws.
 inline std::vector<table_meta> write_tables(
     internal_iterator& in, const table_write_plan& plan, const table_options& topts,
-    file_system& fs, const std::function<std::pair<uint64_t, std::string>()>& new_file,
+    uint64_t store_id, file_system& fs,
+    const std::function<std::pair<uint64_t, std::string>()>& new_file,
     std::vector<uint64_t>& created) {
   std::vector<table_meta> out;
   std::unique_ptr<table_builder> builder;
@@ -90,7 +91,7 @@ inline std::vector<table_meta> write_tables(
         auto [number, path] = new_file();
         created.push_back(number);
         meta.number = number;
-        builder = std::make_unique<table_builder>(topts, fs.new_writable_file(path));
+        builder = std::make_unique<table_builder>(topts, fs.new_writable_file(path), number, store_id);
       }
       builder->add(ikey, in.value());
     }

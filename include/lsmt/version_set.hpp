@@ -137,9 +137,27 @@ class version_set {
     return file_path(dir_, number, file_kind::table);
   }
 
+  /// The store's identity, which every table it writes records (set at open, before any
+  /// table is opened or written).
+  void set_store_id(uint64_t id) { store_id_ = id; }
+
+  /// Opens the table meta describes, checking that the file is that table (table_format.hpp,
+  /// "Identity"): its size, and its footer's number, store and key range.
   std::shared_ptr<table_handle> open_table(const table_meta& meta) const {
-    auto file = fs_->new_readable_file(table_path(meta.number), use_mmap_reads_);
+    const std::string path = table_path(meta.number);
+    auto file = fs_->new_readable_file(path, use_mmap_reads_);
+    const auto fail = [&](const std::string& why) {
+      throw corruption_error("lsmt: table '" + path + "' " + why);
+    };
+    if (file->size() != meta.size) {
+      fail("is " + std::to_string(file->size()) + " bytes, but the MANIFEST says " +
+           std::to_string(meta.size) + " (truncated, extended or replaced)");
+    }
     auto reader = table_reader::open(std::move(file), meta.number, topts_, cache_);
+    if (reader->identity().store_id != store_id_) fail("belongs to another store");
+    if (reader->identity().key_range_crc != key_range_checksum(meta.smallest, meta.largest)) {
+      fail("holds another key range than the MANIFEST records");
+    }
     return std::make_shared<table_handle>(meta, std::move(reader));
   }
 
@@ -151,7 +169,7 @@ class version_set {
     std::vector<table_meta> metas;
     try {
       metas = detail::write_tables(
-          in, plan, topts_, *fs_,
+          in, plan, topts_, store_id_, *fs_,
           [this] {
             const uint64_t n = new_file_number();
             return std::make_pair(n, table_path(n));
@@ -171,7 +189,9 @@ class version_set {
   /// Serializes MANIFEST writes and the version changes they commit.
   mutex& manifest_mutex() LSMT_RETURN_CAPABILITY(manifest_mutex_) { return manifest_mutex_; }
 
-  void write_manifest(const manifest_state& m) LSMT_REQUIRES(manifest_mutex_) {
+  /// Writes m, with the store's store_id, as the MANIFEST.
+  void write_manifest(manifest_state m) LSMT_REQUIRES(manifest_mutex_) {
+    m.store_id = store_id_;
     detail::write_manifest(*fs_, dir_, m);
   }
 
@@ -205,6 +225,7 @@ class version_set {
   const std::shared_ptr<block_cache> cache_;
   const bool use_mmap_reads_;
   std::atomic<uint64_t> next_file_number_{1};
+  uint64_t store_id_ = 0;  // set before other threads exist, constant after
   mutex manifest_mutex_;
   // Versions, and so the retired tables, may outlive this version_set.
   std::shared_ptr<retired_tables> retired_ = std::make_shared<retired_tables>(fs_, dir_);

@@ -3,45 +3,50 @@
 //
 // Format (all integers little-endian, see coding.hpp):
 //
-//   log         := record* [zero bytes to the end of the file]
-//   record      := fixed32(masked crc32c of bytes [4, 9 + length) of the record)
-//                  fixed32(length) byte(type) payload[length]
-//   type        := 1 (batch) | 2 (sync_marker) | 3 (link)
-//   sync_marker := payload of fixed64(synced_through)
-//   link        := payload of fixed64(previous log number) fixed64(its size)
-//   length      <= 256 MiB
+//   log     := header record* [zero bytes to the end of the file]
+//   header  := fixed64(magic = 0x6c736d745f6c6f67 "lsmt_log") fixed64(log number)
+//              fixed64(synced_through) fixed32(format version = 1)
+//              fixed32(masked crc32c of the previous 28 bytes)                 32 bytes
+//   record  := fixed32(masked crc32c of bytes [4, 9 + length) of the record)
+//              fixed32(length) byte(type) payload[length]
+//   type    := 1 (batch) | 3 (link)          (2, a sync marker of older lsmt, is never valid)
+//   link    := payload of fixed64(previous log number) fixed64(its size)
+//   length  <= 256 MiB
 //
 // Type 0 is never valid, so zeros (a mapped log's preallocated tail, or pages
 // the kernel never wrote back) can never read as a record. The checksum covers
 // the length and type as well as the payload.
 //
-// Recovery rule. A crash may leave anything after the last synced byte: a
-// record cut short, zeros, stale bytes. Losing unsynced records is allowed
-// (they were never acknowledged as durable), so the reader drops such a torn
-// tail silently and counts it in dropped_bytes(). Damage to bytes that were
-// synced is different: dropping it would silently lose acknowledged writes, so
-// it is reported as corruption_error. The writer makes the two distinguishable:
-// after sync() has made the log durable through offset S, the next add_record()
-// first appends a sync marker "synced_through = S". The marker is written only
-// after the sync returned, so a marker that is present is true. When the reader
-// meets a bad record at offset B, it scans the rest of the file for a valid
-// marker; synced_through > B proves B was durable: corruption_error. With no
-// such marker, B starts a torn tail and reading ends there.
+// The header. It names the log, so a log renamed or copied from elsewhere is
+// recognized. synced_through is 0 when the log is created and is rewritten in
+// place (write_at) each time sync() returns: the log is durable through that
+// offset. It is written only after the sync it reports, so it never claims
+// more than is durable; it becomes durable itself with the next sync, so after
+// a power loss it may lag one sync behind (after a process crash it does not).
 //
-// Limit: damage to synced bytes that no later marker covers (the crash came
-// after the last sync but before the next record) reads as a torn tail.
+// Recovery rule. What a crash can leave in a log is a torn tail: the record
+// being appended when the process or the machine died, cut short, followed by
+// nothing but zeros or the end of the file. Reading stops at the first record
+// that is not valid, at offset B, and classifies it (log_end):
+//   clean      nothing but zeros follows B, and B >= synced_through;
+//   torn_tail  B >= synced_through, and no valid record follows: either the
+//              header at B is plausible and its record runs to the end of the
+//              data, or a scan of the rest of the file finds no valid record;
+//   damaged    everything else: a record before synced_through is bad, the log
+//              ends before synced_through (it was cut short), a valid record
+//              follows the bad one, or the header is damaged or names another
+//              log. No crash explains these (except that out-of-order writeback
+//              of unsynced pages after a power loss can leave a hole followed by
+//              whole records); recovery.hpp decides what to do with them.
+// A torn header (a crash while the log was being created) with nothing after it
+// is a torn tail of an empty log.
 //
 // Order across logs. Each time the engine switches to a new log (a full or
 // flushed memtable), the new log starts with a link record naming the previous
-// log and its final size; the reader takes the first link record it meets.
-// The previous log is not synced at that point (that would stall the writer on
-// a device flush per memtable), so after a power loss the new log may survive
-// while the end of the old one does not. Recovery compares: a previous log that
-// was still needed but ends before the size its successor recorded (or is
-// missing) lost writes, so the successor and every later log are dropped too,
-// and what survives is a prefix of the writes. A synced write syncs every
-// earlier log first (log_set.hpp). Stores with link records have a version 2
-// MANIFEST, which older versions of lsmt refuse to open (manifest.hpp).
+// log and its final size. The previous log is not synced at that point (that
+// would stall the writer on a device flush per memtable), so after a power loss
+// the new log may survive while the end of the old one does not; recovery.hpp
+// compares the sizes. A synced write syncs every earlier log first (log_set.hpp).
 //
 // Thread safety: a log_writer or log_reader is used by one thread at a time.
 #ifndef LSMT_WAL_HPP
@@ -61,11 +66,14 @@
 
 namespace lsmt::detail {
 
-inline constexpr size_t log_header_size = 9;
+inline constexpr size_t log_header_size = 32;
+inline constexpr size_t log_record_header_size = 9;
 inline constexpr uint32_t log_max_record_size = 256u << 20;
+inline constexpr uint64_t log_magic = 0x6c736d745f6c6f67;  // "lsmt_log"
+inline constexpr uint32_t log_format_version = 1;
 
 /// Record types. Part of the on-disk format: DO NOT CHANGE THESE VALUES.
-enum class log_record_type : uint8_t { batch = 1, sync_marker = 2, link = 3 };
+enum class log_record_type : uint8_t { batch = 1, link = 3 };
 
 /// What a link record says: the log this one follows, and its final size.
 struct log_link {
@@ -73,25 +81,32 @@ struct log_link {
   uint64_t previous_size;
 };
 
+/// The header_size bytes of a log header.
+inline std::string encode_log_header(uint64_t number, uint64_t synced_through) {
+  char h[log_header_size];
+  encode_fixed64(h, log_magic);
+  encode_fixed64(h + 8, number);
+  encode_fixed64(h + 16, synced_through);
+  encode_fixed32(h + 24, log_format_version);
+  encode_fixed32(h + 28, crc32c::mask(crc32c::value(h, 28)));
+  return std::string(h, sizeof h);
+}
+
 /// Appends records to a log file. One thread at a time. If a call throws, the
 /// file may end in a partial record: stop using this log (start a new one).
 class log_writer {
  public:
-  explicit log_writer(std::unique_ptr<writable_file> file)
-      : file_(std::move(file)), synced_(file_->size()), marked_(synced_) {}
+  /// Writes the header of log `number` into the empty file.
+  log_writer(std::unique_ptr<writable_file> file, uint64_t number)
+      : file_(std::move(file)), number_(number) {
+    file_->append(encode_log_header(number_, 0));
+  }
 
-  /// Appends a batch record (preceded by a sync marker if sync() made more of
-  /// the log durable since the last marker).
+  /// Appends a batch record.
   void add_record(std::string_view payload) {
     if (payload.size() > log_max_record_size) {
       throw invalid_argument_error("lsmt: write batch of " + std::to_string(payload.size()) +
                                    " bytes exceeds the 256 MiB log record limit");
-    }
-    if (synced_ > marked_) {
-      char marker[8];
-      encode_fixed64(marker, synced_);
-      emit(log_record_type::sync_marker, std::string_view(marker, sizeof marker));
-      marked_ = synced_;
     }
     emit(log_record_type::batch, payload);
   }
@@ -106,9 +121,13 @@ class log_writer {
 
   void flush() { file_->flush(); }
 
+  /// Makes the log durable, then records in the header how far it is.
   void sync() {
     file_->sync();
-    synced_ = file_->size();
+    const uint64_t synced = file_->size();
+    if (synced != header_synced_ && file_->write_at(0, encode_log_header(number_, synced))) {
+      header_synced_ = synced;
+    }
   }
 
   void close() { file_->close(); }
@@ -117,7 +136,7 @@ class log_writer {
 
  private:
   void emit(log_record_type type, std::string_view payload) {
-    char header[log_header_size];
+    char header[log_record_header_size];
     encode_fixed32(header + 4, static_cast<uint32_t>(payload.size()));
     header[8] = static_cast<char>(type);
     const uint32_t crc =
@@ -128,22 +147,26 @@ class log_writer {
   }
 
   std::unique_ptr<writable_file> file_;
-  uint64_t synced_;  // the log is durable through this offset
-  uint64_t marked_;  // synced_through of the last marker written (or the start)
+  const uint64_t number_;
+  uint64_t header_synced_ = 0;  // synced_through in the header
 };
 
-/// Reads the batch records of a log, applying the recovery rule above. The
-/// file must outlive the reader. One thread at a time.
+/// How a log ended (see "Recovery rule").
+enum class log_end { clean, torn_tail, damaged };
+
+/// Reads the batch records of log `number`, applying the recovery rule above.
+/// The file must outlive the reader. One thread at a time.
 class log_reader {
  public:
-  explicit log_reader(const readable_file& file) : file_(file), end_(file.size()) {
+  log_reader(const readable_file& file, uint64_t number)
+      : file_(file), number_(number), end_(file.size()) {
     // A mapped file hands out views of itself and never touches scratch.
     if (file.is_mapped()) window_ = file.read(0, static_cast<size_t>(end_), nullptr);
+    read_header();
   }
 
   /// Sets payload to the next batch and returns true, or returns false at the
-  /// end of the log (clean end, zero tail, or torn tail). Throws
-  /// corruption_error if synced data is damaged.
+  /// end of the log; end() then says how it ended.
   bool read_record(std::string& payload) {
     while (!done_) {
       const std::optional<record> r = parse(offset_, nullptr);
@@ -151,27 +174,33 @@ class log_reader {
         stop_at_bad_record();
         break;
       }
+      record_offset_ = offset_;
       offset_ = r->next;
       if (r->type == log_record_type::batch) {
         payload.assign(r->payload.data(), r->payload.size());
         return true;
       }
-      if (r->type == log_record_type::link && !link_) {
+      if (!link_ && record_offset_ == log_header_size) {
         link_ = log_link{decode_fixed64(r->payload.data()), decode_fixed64(r->payload.data() + 8)};
       }
-      // A sync marker only matters when the reader meets a bad record.
     }
     return false;
   }
 
-  /// The log's link record, once read_record() has passed it (logs written
-  /// before a rotation, and those of older versions, have none).
-  const std::optional<log_link>& link() const { return link_; }
+  /// How the log ended, once read_record() has returned false.
+  log_end end() const { return end_state_; }
+  /// What is wrong, and where, when end() is damaged.
+  const std::string& damage() const { return damage_; }
 
+  /// The log's link record, once read_record() has passed it (a log started at open has none).
+  const std::optional<log_link>& link() const { return link_; }
   /// The end of the last valid record read so far.
   uint64_t valid_end() const { return offset_; }
-
-  /// Non-zero bytes ignored after the last good record (a torn tail).
+  /// The offset of the record read_record() returned last.
+  uint64_t record_offset() const { return record_offset_; }
+  /// How far the header says the log was synced.
+  uint64_t synced_through() const { return synced_through_; }
+  /// Non-zero bytes after valid_end() that were not read (a torn tail or damage).
   uint64_t dropped_bytes() const { return dropped_; }
 
  private:
@@ -181,29 +210,68 @@ class log_reader {
     uint64_t next;             // offset of the following record
   };
 
-  /// The valid record at offset, or nullopt. If crc_budget is set, a batch
-  /// record is only checksummed while the budget lasts (see stop_at_bad_record).
-  std::optional<record> parse(uint64_t offset, uint64_t* crc_budget) {
-    if (end_ - offset < log_header_size) return std::nullopt;
-    const std::string_view header = bytes(offset, log_header_size);
-    const uint32_t length = decode_fixed32(header.data() + 4);
-    const auto type = static_cast<log_record_type>(header[8]);
-    // Bounds first: a damaged length must never cause a big read or allocation.
-    if (length > log_max_record_size || length > end_ - offset - log_header_size) {
-      return std::nullopt;
+  void read_header() {
+    offset_ = log_header_size;
+    if (end_ >= log_header_size) {
+      const std::string_view h = bytes(0, log_header_size);
+      if (decode_fixed64(h.data()) == log_magic &&
+          crc32c::unmask(decode_fixed32(h.data() + 28)) == crc32c::value(h.data(), 28)) {
+        if (decode_fixed32(h.data() + 24) != log_format_version) {
+          return fail_at(0, "unsupported log format version " +
+                                std::to_string(decode_fixed32(h.data() + 24)));
+        }
+        if (decode_fixed64(h.data() + 8) != number_) {
+          return fail_at(0, "the header names log " + std::to_string(decode_fixed64(h.data() + 8)));
+        }
+        synced_through_ = decode_fixed64(h.data() + 16);
+        return;
+      }
     }
-    const bool known = type == log_record_type::batch ||
-                       (type == log_record_type::sync_marker && length == 8) ||
+    // No valid header: a crash while the log was created, if nothing follows.
+    offset_ = 0;
+    const uint64_t data_end = end_of_nonzero_bytes(0);
+    if (data_end > log_header_size) return fail_at(0, "the log header is damaged");
+    done_ = true;
+    end_state_ = data_end == 0 ? log_end::clean : log_end::torn_tail;
+    dropped_ = data_end;
+  }
+
+  void fail_at(uint64_t offset, const std::string& why) {
+    done_ = true;
+    end_state_ = log_end::damaged;
+    damage_ = why + " (at offset " + std::to_string(offset) + ")";
+    dropped_ = end_of_nonzero_bytes(offset) - offset;
+  }
+
+  /// The record header at offset, if it is plausible (known type, bounded length); its
+  /// record may still run past the end of the file or fail its checksum.
+  std::optional<std::pair<log_record_type, uint32_t>> plausible_header(uint64_t offset) {
+    if (end_ - offset < log_record_header_size) return std::nullopt;
+    const std::string_view h = bytes(offset, log_record_header_size);
+    const uint32_t length = decode_fixed32(h.data() + 4);
+    const auto type = static_cast<log_record_type>(h[8]);
+    const bool known = (type == log_record_type::batch && length <= log_max_record_size) ||
                        (type == log_record_type::link && length == 16);
     if (!known) return std::nullopt;
+    return std::make_pair(type, length);
+  }
+
+  /// The valid record at offset, or nullopt. If crc_budget is set, a batch record is only
+  /// checksummed while the budget lasts (see stop_at_bad_record).
+  std::optional<record> parse(uint64_t offset, uint64_t* crc_budget) {
+    const auto h = plausible_header(offset);
+    // Bounds first: a damaged length must never cause a big read or allocation.
+    if (!h || h->second > end_ - offset - log_record_header_size) return std::nullopt;
+    const auto [type, length] = *h;
     if (crc_budget != nullptr && type == log_record_type::batch) {
       if (length > *crc_budget) return std::nullopt;
       *crc_budget -= length;
     }
-    const std::string_view rec = bytes(offset, log_header_size + length);
+    const std::string_view rec = bytes(offset, log_record_header_size + length);
     const uint32_t expected = crc32c::unmask(decode_fixed32(rec.data()));
     if (crc32c::value(rec.data() + 4, rec.size() - 4) != expected) return std::nullopt;
-    return record{type, rec.substr(log_header_size), offset + log_header_size + length};
+    return record{type, rec.substr(log_record_header_size),
+                  offset + log_record_header_size + length};
   }
 
   /// Applies the recovery rule to the bad record (or end of data) at offset_.
@@ -211,29 +279,27 @@ class log_reader {
     done_ = true;
     const uint64_t bad = offset_;
     const uint64_t data_end = end_of_nonzero_bytes(bad);
-    if (data_end == bad) return;  // clean end, or only zeros follow
+    const std::string synced = " the header says the log was synced through " +
+                               std::to_string(synced_through_);
+    if (data_end == bad) {  // clean end, or only zeros follow
+      if (bad < synced_through_) fail_at(bad, "the log ends, but" + synced);
+      return;
+    }
+    if (bad < synced_through_) return fail_at(bad, "bad record, but" + synced);
+    end_state_ = log_end::torn_tail;
+    dropped_ = data_end - bad;
+    if (const auto h = plausible_header(bad); h && bad + log_record_header_size + h->second >= data_end) {
+      return;  // the record being appended, cut short
+    }
     // Whole valid records are skipped so that bytes inside their payloads are
-    // never taken for markers. Checksumming every candidate batch could cost
+    // never taken for records. Checksumming every candidate batch could cost
     // quadratic time on adversarial bytes; the budget keeps the scan linear.
     uint64_t crc_budget = 2 * (data_end - bad) + (1u << 20);
-    for (uint64_t pos = bad + 1; pos < data_end;) {
-      const std::optional<record> r = parse(pos, &crc_budget);
-      if (!r) {
-        ++pos;
-        continue;
+    for (uint64_t pos = bad + 1; pos < data_end; ++pos) {
+      if (parse(pos, &crc_budget)) {
+        return fail_at(bad, "bad record followed by a valid one at offset " + std::to_string(pos));
       }
-      if (r->type == log_record_type::sync_marker) {
-        const uint64_t synced_through = decode_fixed64(r->payload.data());
-        if (synced_through > bad) {
-          throw corruption_error("lsmt: log record at offset " + std::to_string(bad) +
-                                 " is damaged, but the sync marker at offset " +
-                                 std::to_string(pos) + " says the log was synced through " +
-                                 std::to_string(synced_through));
-        }
-      }
-      pos = r->next;
     }
-    dropped_ = data_end - bad;
   }
 
   /// The end of the last non-zero byte at or after from (from if none).
@@ -265,14 +331,19 @@ class log_reader {
   }
 
   const readable_file& file_;
+  const uint64_t number_;
   const uint64_t end_;
   std::string scratch_;
   std::string_view window_;  // bytes of the file starting at window_offset_
   uint64_t window_offset_ = 0;
   uint64_t offset_ = 0;  // the next record
+  uint64_t record_offset_ = 0;
+  uint64_t synced_through_ = 0;
   uint64_t dropped_ = 0;
   std::optional<log_link> link_;
   bool done_ = false;
+  log_end end_state_ = log_end::clean;
+  std::string damage_;
 };
 
 }  // namespace lsmt::detail

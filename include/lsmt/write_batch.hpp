@@ -56,8 +56,9 @@ class raw_batch {
   size_t byte_size() const { return rep_.size(); }
   const std::string& rep() const { return rep_; }
 
-  /// Replaces the contents with bytes read from a WAL; validates them fully. If they are
-  /// malformed it throws corruption_error and the batch is left empty.
+  /// Replaces the contents with bytes read from a WAL; validates them fully (the encoding, the
+  /// count, and sequence numbers within [1, max_sequence]). If they are malformed it throws
+  /// corruption_error and the batch is left empty.
   void set_rep(std::string rep) {
     if (rep.size() < batch_header_size) {
       clear();
@@ -66,6 +67,10 @@ class raw_batch {
     rep_ = std::move(rep);
     try {
       for_each([](value_type, std::string_view, std::string_view, uint64_t) {});
+      // The same range the MANIFEST's last_sequence is held to: sequence 0 is never written.
+      if (count() != 0 && (sequence() == 0 || sequence() > max_sequence - (count() - 1))) {
+        throw corruption_error("lsmt: WAL batch sequence numbers out of range");
+      }
     } catch (...) {
       clear();
       throw;
