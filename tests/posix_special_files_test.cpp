@@ -1,16 +1,19 @@
 // tests/posix_special_files_test.cpp - the POSIX file system opens regular files only, never
-// blocks on a FIFO, and keeps its descriptors out of exec'd children.
+// blocks on a FIFO, and keeps its descriptors out of exec'd children; and what fork() does to the
+// directory lock.
 //
 //   posix-fs: a FIFO, socket, device or directory where a file is read is corruption_error;
 //             where a file is created (or LOCK) it is io_error; each refused at once (a watchdog
 //             aborts a hang). Every descriptor lsmt holds is close-on-exec and blocking.
 //   engine:   the same through a whole store: a FIFO or directory in place of a table named by
-//             the MANIFEST, of a log, of the MANIFEST, of LOCK.
-#include <dirent.h>
+//             the MANIFEST, of a log, of the MANIFEST, of LOCK. A child that execs does not keep
+//             the directory lock; a child forked without exec does, until it exits.
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -18,8 +21,10 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lsmt.hpp"
@@ -107,6 +112,15 @@ std::vector<fs::path> files_with(const fs::path& dir, const std::string& ext) {
     if (e.path().extension() == ext) out.push_back(e.path());
   }
   return out;
+}
+
+bool open_is_locked(const fs::path& dir) {
+  try {
+    lsmt::db<> db(dir);
+    return false;
+  } catch (const lsmt::locked_error&) {
+    return true;
+  }
 }
 
 }  // namespace
@@ -286,4 +300,79 @@ TEST_CASE("engine: a FIFO or directory in place of a store file fails the open a
       CHECK(d.get("c") == std::optional<std::string>("3"));
     }
   }
+}
+
+TEST_CASE("engine: a child that execs does not keep the directory lock", "[engine]") {
+  if (::access("/bin/sleep", X_OK) != 0) {
+    WARN("no /bin/sleep: not checked");
+    return;
+  }
+  temp_dir work;
+  watchdog dog([] { return std::string("fork + exec with a store open"); }, hang_limit);
+  const fs::path db_dir = work.path() / "db";
+  auto db = std::make_unique<lsmt::db<>>(db_dir);
+  db->put("k", "v");
+  // The child reports a failed exec through a close-on-exec pipe; EOF means exec succeeded.
+  int report[2];
+  REQUIRE(::pipe2(report, O_CLOEXEC) == 0);
+  char sleep_path[] = "/bin/sleep";
+  char seconds[] = "30";
+  char* const argv[] = {sleep_path, seconds, nullptr};
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {  // only async-signal-safe calls: the parent has other threads
+    ::execv(sleep_path, argv);
+    const int err = errno;
+    (void)!::write(report[1], &err, sizeof err);
+    ::_exit(127);
+  }
+  ::close(report[1]);
+  int err = 0;
+  ssize_t n;
+  while ((n = ::read(report[0], &err, sizeof err)) < 0 && errno == EINTR) {
+  }
+  ::close(report[0]);
+  REQUIRE(n == 0);  // exec'd
+  db->close();
+  db.reset();
+  {
+    lsmt::db<> again(db_dir);  // at once, while the exec'd child still runs
+    CHECK(again.get("k") == std::optional<std::string>("v"));
+  }
+  CHECK(::waitpid(pid, nullptr, WNOHANG) == 0);  // the child was alive throughout
+  REQUIRE(::kill(pid, SIGKILL) == 0);
+  CHECK(lsmt_test::wait_child(pid) == 128 + SIGKILL);
+}
+
+// Documents what lsmt does not change (posix_file_system.hpp, posix_file_lock): the flock
+// belongs to the open file description, which fork() shares, so a child forked without exec
+// holds the lock until it exits. Releasing it in the child (LOCK_UN) would release the parent's.
+TEST_CASE("engine: a child forked without exec shares the directory lock until it exits",
+          "[engine]") {
+  temp_dir work;
+  watchdog dog([] { return std::string("fork without exec with a store open"); }, hang_limit);
+  const fs::path db_dir = work.path() / "db";
+  auto db = std::make_unique<lsmt::db<>>(db_dir);
+  db->put("k", "v");
+  // The child lives until the parent closes `release` (or dies): no sleep to race against.
+  int release[2];
+  REQUIRE(::pipe2(release, O_CLOEXEC) == 0);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {  // only async-signal-safe calls: the parent has other threads
+    ::close(release[1]);
+    char c;
+    while (::read(release[0], &c, 1) < 0 && errno == EINTR) {
+    }
+    ::_exit(0);
+  }
+  ::close(release[0]);
+  db->close();
+  db.reset();
+  CHECK(open_is_locked(db_dir));  // the child's copy still holds it
+  CHECK(::waitpid(pid, nullptr, WNOHANG) == 0);
+  ::close(release[1]);
+  CHECK(lsmt_test::wait_child(pid) == 0);
+  lsmt::db<> again(db_dir);  // the child is gone, and the lock with it
+  CHECK(again.get("k") == std::optional<std::string>("v"));
 }

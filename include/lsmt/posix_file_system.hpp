@@ -35,7 +35,13 @@ namespace detail {
 /// Holds an flock() on an open file. flock rather than fcntl locks because an
 /// flock belongs to the open file description: a second open in the same
 /// process conflicts, and closing some other descriptor of the file does not
-/// drop it. (A forked child shares the description and so keeps it held.)
+/// drop it.
+///
+/// fork: a child forked without exec shares the description, so the lock stays
+/// held until the child exits (or closes its copy of the descriptor) even after
+/// the parent closes the store. lsmt does not release it in the child (say with
+/// pthread_atfork): LOCK_UN on a shared description would release the parent's
+/// lock too. A child that execs does not keep it: the descriptor is O_CLOEXEC.
 class posix_file_lock final : public file_lock {
  public:
   explicit posix_file_lock(unique_fd fd) : fd_(std::move(fd)) {}
