@@ -9,6 +9,12 @@
 // (carrying errno) or, for lock_file, lsmt::locked_error. A destructor never
 // throws; call close() to learn whether closing succeeded.
 //
+// Regular files only: new_readable_file opens only files a store has written,
+// so if path is anything but a regular file (a FIFO, socket, device or
+// directory) it throws corruption_error; the calls that create a file
+// (new_writable_file, new_log_file, lock_file) throw io_error if such a thing
+// is in the way. No call may block on a FIFO or device.
+//
 // Thread safety: a file_system may be called from several threads at once.
 // A writable_file is used by one thread at a time. A readable_file's read()
 // may be called from several threads at once.
@@ -100,6 +106,7 @@ class file_system {
     return new_writable_file(path);
   }
   /// Opens an existing file for reading; `prefer_mmap` asks for a mapping.
+  /// corruption_error if path is not a regular file (see the top of this file).
   virtual std::unique_ptr<readable_file> new_readable_file(const std::string& path,
                                                            bool prefer_mmap) = 0;
   virtual bool file_exists(const std::string& path) = 0;

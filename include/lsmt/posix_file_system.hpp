@@ -35,7 +35,13 @@ namespace detail {
 /// Holds an flock() on an open file. flock rather than fcntl locks because an
 /// flock belongs to the open file description: a second open in the same
 /// process conflicts, and closing some other descriptor of the file does not
-/// drop it. (A forked child shares the description and so keeps it held.)
+/// drop it.
+///
+/// fork: a child forked without exec shares the description, so the lock stays
+/// held until the child exits (or closes its copy of the descriptor) even after
+/// the parent closes the store. lsmt does not release it in the child (say with
+/// pthread_atfork): LOCK_UN on a shared description would release the parent's
+/// lock too. A child that execs does not keep it: the descriptor is O_CLOEXEC.
 class posix_file_lock final : public file_lock {
  public:
   explicit posix_file_lock(unique_fd fd) : fd_(std::move(fd)) {}
@@ -53,21 +59,23 @@ class posix_file_system_impl final : public file_system {
             page_size(), (log_chunk_bytes + page_size() - 1) / page_size() * page_size())) {}
 
   std::unique_ptr<writable_file> new_writable_file(const std::string& path) override {
-    return std::make_unique<posix_writable_file>(path, open_fd(path, O_WRONLY | O_CREAT | O_TRUNC));
+    return std::make_unique<posix_writable_file>(
+        path, open_regular_file(path, O_WRONLY | O_CREAT | O_TRUNC, file_origin::created));
   }
 
   std::unique_ptr<writable_file> new_log_file(const std::string& path) override {
     // O_RDWR: a shared writable mapping needs a descriptor open for reading too.
-    return std::make_unique<posix_log_file>(path, open_fd(path, O_RDWR | O_CREAT | O_TRUNC),
-                                            log_chunk_bytes_);
+    return std::make_unique<posix_log_file>(
+        path, open_regular_file(path, O_RDWR | O_CREAT | O_TRUNC, file_origin::created),
+        log_chunk_bytes_);
   }
 
   std::unique_ptr<readable_file> new_readable_file(const std::string& path,
                                                    bool prefer_mmap) override {
-    unique_fd fd = open_fd(path, O_RDONLY);
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) throw_io("stat", path, errno);
-    const auto size = static_cast<uint64_t>(st.st_size);
+    // Only store files (tables, logs, the MANIFEST) are opened for reading: anything but a
+    // regular file there is damage to the store.
+    uint64_t size = 0;
+    unique_fd fd = open_regular_file(path, O_RDONLY, file_origin::existing, &size);
     if (prefer_mmap && size > 0 && static_cast<size_t>(size) == size) {
       void* addr = ::mmap(nullptr, static_cast<size_t>(size), PROT_READ, MAP_SHARED, fd.get(), 0);
       // The mapping keeps the file open; fd closes on return. If mapping fails
@@ -90,8 +98,11 @@ class posix_file_system_impl final : public file_system {
     struct dir_closer {
       void operator()(DIR* d) const noexcept { ::closedir(d); }
     };
-    const std::unique_ptr<DIR, dir_closer> d(::opendir(dir.c_str()));
+    // open + fdopendir rather than opendir, to choose the flags (O_CLOEXEC) on every libc.
+    unique_fd fd = open_fd(dir, O_RDONLY | O_DIRECTORY);
+    const std::unique_ptr<DIR, dir_closer> d(::fdopendir(fd.get()));
     if (!d) throw_io("open directory", dir, errno);
+    fd.release();  // d owns it now
     std::vector<std::string> names;
     for (;;) {
       errno = 0;  // readdir signals errors only through errno
@@ -125,6 +136,8 @@ class posix_file_system_impl final : public file_system {
   }
 
   void sync_directory(const std::string& dir) override {
+    // O_DIRECTORY: anything but a directory fails with ENOTDIR before it is opened (no FIFO
+    // blocks).
     unique_fd fd = open_fd(dir, O_RDONLY | O_DIRECTORY);
     while (::fsync(fd.get()) != 0) {
       if (errno != EINTR) throw_io("fsync directory", dir, errno);
@@ -132,7 +145,7 @@ class posix_file_system_impl final : public file_system {
   }
 
   std::unique_ptr<file_lock> lock_file(const std::string& path) override {
-    unique_fd fd = open_fd(path, O_RDWR | O_CREAT);
+    unique_fd fd = open_regular_file(path, O_RDWR | O_CREAT, file_origin::created);
     while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
       if (errno == EWOULDBLOCK) {
         throw locked_error("lsmt: '" + path + "' is locked by another handle or process");

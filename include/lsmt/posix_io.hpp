@@ -1,8 +1,11 @@
 // lsmt/posix_io.hpp - POSIX building blocks of the default file_system: owners of file
 // descriptors and mappings, full writes, and the plain writable and readable files.
 //
-// Files are opened with O_CLOEXEC (a child that execs must not inherit our descriptors, least
-// of all the directory lock) and created with mode 0644.
+// Every open() adds O_CLOEXEC (a child that execs must not inherit our descriptors, least of
+// all the directory lock) and O_NONBLOCK (a FIFO where a store file should be must not block the
+// open), and creates files with mode 0644. A store file is then fstat()ed and refused unless it
+// is a regular file (open_regular_file). Symbolic links are followed (no O_NOFOLLOW): users may
+// link a store's files or directory elsewhere.
 //
 // Thread safety: unique_fd and unique_mapping are owned by one object. Each writable file is
 // used by one thread at a time; readable files may be read from several threads at once (pread
@@ -56,6 +59,8 @@ class unique_fd {
 
   int get() const noexcept { return fd_; }
   explicit operator bool() const noexcept { return fd_ >= 0; }
+  /// Gives up ownership: returns the descriptor, which the caller must close.
+  int release() noexcept { return std::exchange(fd_, -1); }
 
   /// Closes the descriptor. Returns close()'s errno (0 on success) for callers
   /// that must report it; a failed close can mean lost writes (NFS, EIO).
@@ -102,12 +107,73 @@ class unique_mapping {
   size_t size_ = 0;
 };
 
-inline unique_fd open_fd(const std::string& path, int flags, mode_t mode = 0644) {
+/// open() with O_CLOEXEC and O_NONBLOCK added, retried on EINTR: the descriptor, or -1 with
+/// errno set.
+inline int open_nonblocking(const std::string& path, int flags, mode_t mode) {
   for (;;) {
-    const int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
-    if (fd >= 0) return unique_fd(fd);
-    if (errno != EINTR) throw_io("open", path, errno);
+    const int fd = ::open(path.c_str(), flags | O_CLOEXEC | O_NONBLOCK, mode);
+    if (fd >= 0 || errno != EINTR) return fd;
   }
+}
+
+/// open_nonblocking(), throwing io_error on failure. For directories (O_DIRECTORY): files are
+/// opened with open_regular_file().
+inline unique_fd open_fd(const std::string& path, int flags, mode_t mode = 0644) {
+  const int fd = open_nonblocking(path, flags, mode);
+  if (fd < 0) throw_io("open", path, errno);
+  return unique_fd(fd);
+}
+
+/// For error messages: what kind of file st_mode describes.
+inline const char* file_type_name(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  return "a special file";
+}
+
+/// Where a file that open_regular_file() refuses was expected, which decides the error.
+enum class file_origin {
+  existing,  ///< a store file that must already exist (table, log, MANIFEST): corruption_error
+  created,   ///< a file the call creates or truncates, or the LOCK file: io_error
+};
+
+[[noreturn]] inline void throw_not_regular(const std::string& path, mode_t mode,
+                                           file_origin origin) {
+  const std::string what =
+      "lsmt: '" + path + "' is " + file_type_name(mode) + ", not a regular file";
+  if (origin == file_origin::existing) throw corruption_error(what);
+  throw io_error(what);  // sys_errno() 0: the refusal is lsmt's, whatever open() said
+}
+
+/// Opens a file lsmt reads, writes or locks, and refuses anything but a regular file (see
+/// file_origin for the error). Never blocks: with O_NONBLOCK, open() returns at once for a FIFO
+/// opened for reading or read-write (fstat then refuses it) and fails with ENXIO for a FIFO
+/// without a reader opened write-only, or for a socket; a directory opened for writing fails
+/// with EISDIR. Sets *size to the file's size if size is not null.
+inline unique_fd open_regular_file(const std::string& path, int flags, file_origin origin,
+                                   uint64_t* size = nullptr) {
+  struct stat st {};
+  const int raw = open_nonblocking(path, flags, 0644);
+  if (raw < 0) {
+    const int err = errno;
+    if ((err == ENXIO || err == EISDIR) && ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+      throw_not_regular(path, st.st_mode, origin);
+    }
+    throw_io("open", path, err);
+  }
+  unique_fd fd(raw);
+  if (::fstat(fd.get(), &st) != 0) throw_io("stat", path, errno);
+  if (!S_ISREG(st.st_mode)) throw_not_regular(path, st.st_mode, origin);
+  // O_NONBLOCK was only for the open. On Linux it has no effect on a regular file (its reads and
+  // writes never return EAGAIN; mandatory locking, which could, was removed in 5.15), but POSIX
+  // leaves it unspecified there, so clear it: later calls behave as on a blocking descriptor.
+  const int fl = ::fcntl(fd.get(), F_GETFL);
+  if (fl < 0 || ::fcntl(fd.get(), F_SETFL, fl & ~O_NONBLOCK) != 0) throw_io("fcntl", path, errno);
+  if (size != nullptr) *size = static_cast<uint64_t>(st.st_size);
+  return fd;
 }
 
 /// write() until everything is written: write may be interrupted or short.
