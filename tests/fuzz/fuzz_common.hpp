@@ -6,6 +6,9 @@
 //   fix_*_checksums     recompute the checksums of whatever structure the bytes still have, so
 //                       mutations reach the decoders behind the checksums (a fuzzer cannot
 //                       forge a CRC32C by itself). The first input byte of a target chooses.
+//   with_block_trailer  a block's contents with the trailer a table stores after it.
+//   assemble_table      a table file around given data bytes, filter and index blocks, with a
+//                       footer from encode_footer: for targets that fuzz one part of a table.
 //   build_small_store   the deterministic small store fuzz_open_store damages and make_corpus
 //                       takes its seed files from.
 //
@@ -88,6 +91,29 @@ inline void fix_table_checksums(std::string& t) {
     }
   } catch (const lsmt::error&) {
   }
+}
+
+/// contents | compression byte | checksum: a block as the table stores it.
+inline std::string with_block_trailer(std::string_view contents) {
+  std::string b(contents);
+  b.push_back(no_compression);
+  put_fixed32(b, block_checksum(contents, no_compression));
+  return b;
+}
+
+/// A table file: `data` (the data blocks with their trailers, or any bytes), the filter and the
+/// index blocks (contents; their trailers are added here), then the footer pointing at both.
+inline std::string assemble_table(std::string data, std::string_view filter,
+                                  std::string_view index) {
+  table_footer f;
+  f.filter = block_handle{data.size(), filter.size()};
+  data += with_block_trailer(filter);
+  f.index = block_handle{data.size(), index.size()};
+  data += with_block_trailer(index);
+  char footer[footer_size];
+  encode_footer(f, footer);
+  data.append(footer, footer_size);
+  return data;
 }
 
 inline lsmt::options small_store_options() {

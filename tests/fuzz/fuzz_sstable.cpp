@@ -1,6 +1,6 @@
-// tests/fuzz/fuzz_sstable.cpp - bytes as a table file: table_reader::open, point lookups,
-// iteration both ways and seeks; and the same bytes through the block decoder and the bloom
-// filter directly. Input: byte 0 = flags (bit 0: recompute the footer, filter, index and data
+// tests/fuzz/fuzz_sstable.cpp - bytes as a whole table file: table_reader::open, point lookups,
+// iteration both ways and seeks. (Its parts on their own: fuzz_block, fuzz_index, fuzz_filter,
+// fuzz_footer.) Input: byte 0 = flags (bit 0: recompute the footer, filter, index and data
 // block checksums first; bit 1: mapped file, else pread through a block cache), the rest = the
 // table.
 #include <cstddef>
@@ -48,28 +48,12 @@ void exercise_table(const std::string& bytes, bool mapped) {
   }
 }
 
-void exercise_block(std::string_view bytes) {
-  try {
-    block_iter it;
-    it.reset(bytes, {1, 0});
-    for (it.seek_to_first(); it.valid(); it.next()) (void)it.value().size();
-    for (it.seek_to_last(); it.valid(); it.prev()) (void)it.key().size();
-    for (const char* k : probe_keys) {
-      it.seek(make_lookup_key(k, max_sequence));
-      if (it.valid()) it.prev();
-    }
-  } catch (const lsmt::error&) {
-  }
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const uint8_t flags = data[0];
   std::string bytes(reinterpret_cast<const char*>(data) + 1, size - 1);
-  exercise_block(bytes);
-  for (const char* k : probe_keys) (void)bloom_may_match(bytes, k);
   if ((flags & 1) != 0) fix_table_checksums(bytes);
   try {
     exercise_table(bytes, (flags & 2) != 0);
