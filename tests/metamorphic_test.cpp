@@ -82,8 +82,8 @@ constexpr size_t mib = size_t{1} << 20;
 
 // One configuration: one row of the table below, whose columns are these fields in order (bytes
 // and entries: the memtable limits; imm: max_immutable_memtables; int: compaction_interval; min:
-// minimum_sstables). To vary another option, add a field here, a column to every row, and a line
-// to make_options().
+// minimum_sstables; abs: recovery_mode absolute_consistency). To vary another option, add a field
+// here, a column to every row, and a line to make_options().
 struct config {
   const char* name;
   size_t block_size;
@@ -96,38 +96,36 @@ struct config {
   size_t block_cache_bytes;  // used by pread reads only (use_mmap_reads false)
   size_t compaction_interval;
   size_t minimum_sstables;
-  // TODO(recovery_mode): once lsmt::options::recovery_mode is on main, add
-  // `lsmt::recovery_mode recovery_mode;` here, a column to the table spreading point_in_time (the
-  // default) and absolute_consistency over the rows, and `o.recovery_mode = c.recovery_mode;`.
+  bool absolute;  // recovery_mode absolute_consistency, else point_in_time
 };
 
 // clang-format off
 const config configs[] = {
-  // name                   block     bloom bytes      entries imm mmap   sync   cache      int min
-  {"defaults",              4 * kib,  10,   8 * mib,   0,      2,  true,  false, 8 * mib,   4,  2},
-  {"defaults-pread",        4 * kib,  10,   8 * mib,   0,      2,  false, false, 8 * mib,   4,  2},
-  {"flush-always",          4 * kib,  10,   1,         0,      1,  true,  false, 8 * mib,   4,  2},
-  {"flush-always-pread",    1 * kib,  0,    1,         0,      4,  false, false, 0,         2,  1},
-  {"4-entries",             1 * kib,  10,   8 * mib,   4,      1,  true,  false, 8 * mib,   2,  1},
-  {"4-entries-sync",        1 * kib,  40,   8 * mib,   4,      2,  false, true,  16 * kib,  3,  2},
-  {"16-entries-nocache",    2 * kib,  10,   8 * mib,   16,     2,  false, false, 0,         3,  1},
-  {"16-entries-bloom1",     4 * kib,  1,    8 * mib,   16,     1,  true,  false, 8 * mib,   2,  2},
-  {"64-entries-bloom40",    8 * kib,  40,   8 * mib,   64,     3,  true,  false, 8 * mib,   4,  4},
-  {"64-entries-tinycache",  1 * kib,  10,   8 * mib,   64,     2,  false, false, 1 * kib,   6,  3},
-  {"256-entries-nobloom",   16 * kib, 0,    8 * mib,   256,    2,  true,  false, 8 * mib,   8,  2},
-  {"256-entries-bigcache",  32 * kib, 10,   8 * mib,   256,    8,  false, false, 64 * mib,  5,  5},
-  {"1k-entries-block64k",   64 * kib, 10,   8 * mib,   1000,   2,  true,  false, 8 * mib,   4,  2},
-  {"80k-bytes",             4 * kib,  10,   80 * kib,  0,      2,  true,  false, 8 * mib,   4,  2},
-  {"100k-bytes-pread",      1 * kib,  1,    100 * kib, 0,      1,  false, false, 4 * kib,   2,  2},
-  {"130k-bytes-sync",       2 * kib,  10,   130 * kib, 0,      2,  true,  true,  8 * mib,   3,  1},
-  {"200k-bytes-block64k",   64 * kib, 40,   200 * kib, 0,      4,  false, false, 1 * mib,   12, 6},
-  {"1m-bytes-nobloom",      8 * kib,  0,    1 * mib,   0,      2,  true,  false, 8 * mib,   4,  1},
-  {"8-entries-interval16",  4 * kib,  10,   8 * mib,   8,      2,  true,  false, 8 * mib,   16, 8},
-  {"8-entries-min1-pread",  4 * kib,  10,   8 * mib,   8,      1,  false, false, 32 * kib,  2,  1},
-  {"32-entries-sync-pread", 16 * kib, 1,    8 * mib,   32,     2,  false, true,  0,         4,  3},
-  {"sync-defaults",         4 * kib,  10,   8 * mib,   0,      2,  true,  true,  8 * mib,   4,  2},
-  {"2k-entries-interval2",  2 * kib,  40,   8 * mib,   2000,   1,  true,  false, 8 * mib,   2,  2},
-  {"100-entries-mixed",     4 * kib,  1,    70 * kib,  100,    3,  false, false, 256 * kib, 3,  2},
+  // name                   block     bloom bytes      entries imm mmap   sync   cache      int min abs
+  {"defaults",              4 * kib,  10,   8 * mib,   0,      2,  true,  false, 8 * mib,   4,  2, false},
+  {"defaults-pread",        4 * kib,  10,   8 * mib,   0,      2,  false, false, 8 * mib,   4,  2, true},
+  {"flush-always",          4 * kib,  10,   1,         0,      1,  true,  false, 8 * mib,   4,  2, false},
+  {"flush-always-pread",    1 * kib,  0,    1,         0,      4,  false, false, 0,         2,  1, true},
+  {"4-entries",             1 * kib,  10,   8 * mib,   4,      1,  true,  false, 8 * mib,   2,  1, false},
+  {"4-entries-sync",        1 * kib,  40,   8 * mib,   4,      2,  false, true,  16 * kib,  3,  2, true},
+  {"16-entries-nocache",    2 * kib,  10,   8 * mib,   16,     2,  false, false, 0,         3,  1, false},
+  {"16-entries-bloom1",     4 * kib,  1,    8 * mib,   16,     1,  true,  false, 8 * mib,   2,  2, true},
+  {"64-entries-bloom40",    8 * kib,  40,   8 * mib,   64,     3,  true,  false, 8 * mib,   4,  4, false},
+  {"64-entries-tinycache",  1 * kib,  10,   8 * mib,   64,     2,  false, false, 1 * kib,   6,  3, true},
+  {"256-entries-nobloom",   16 * kib, 0,    8 * mib,   256,    2,  true,  false, 8 * mib,   8,  2, false},
+  {"256-entries-bigcache",  32 * kib, 10,   8 * mib,   256,    8,  false, false, 64 * mib,  5,  5, true},
+  {"1k-entries-block64k",   64 * kib, 10,   8 * mib,   1000,   2,  true,  false, 8 * mib,   4,  2, false},
+  {"80k-bytes",             4 * kib,  10,   80 * kib,  0,      2,  true,  false, 8 * mib,   4,  2, true},
+  {"100k-bytes-pread",      1 * kib,  1,    100 * kib, 0,      1,  false, false, 4 * kib,   2,  2, false},
+  {"130k-bytes-sync",       2 * kib,  10,   130 * kib, 0,      2,  true,  true,  8 * mib,   3,  1, true},
+  {"200k-bytes-block64k",   64 * kib, 40,   200 * kib, 0,      4,  false, false, 1 * mib,   12, 6, false},
+  {"1m-bytes-nobloom",      8 * kib,  0,    1 * mib,   0,      2,  true,  false, 8 * mib,   4,  1, true},
+  {"8-entries-interval16",  4 * kib,  10,   8 * mib,   8,      2,  true,  false, 8 * mib,   16, 8, false},
+  {"8-entries-min1-pread",  4 * kib,  10,   8 * mib,   8,      1,  false, false, 32 * kib,  2,  1, true},
+  {"32-entries-sync-pread", 16 * kib, 1,    8 * mib,   32,     2,  false, true,  0,         4,  3, false},
+  {"sync-defaults",         4 * kib,  10,   8 * mib,   0,      2,  true,  true,  8 * mib,   4,  2, true},
+  {"2k-entries-interval2",  2 * kib,  40,   8 * mib,   2000,   1,  true,  false, 8 * mib,   2,  2, false},
+  {"100-entries-mixed",     4 * kib,  1,    70 * kib,  100,    3,  false, false, 256 * kib, 3,  2, true},
 };
 // clang-format on
 
@@ -143,7 +141,8 @@ lsmt::options make_options(const config& c) {
   o.block_cache_bytes = c.block_cache_bytes;
   o.compaction_interval = c.compaction_interval;
   o.minimum_sstables = c.minimum_sstables;
-  // TODO(recovery_mode): o.recovery_mode = c.recovery_mode;
+  o.recovery_mode =
+      c.absolute ? lsmt::recovery_mode::absolute_consistency : lsmt::recovery_mode::point_in_time;
   return o;
 }
 
