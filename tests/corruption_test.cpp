@@ -327,7 +327,8 @@ expectation wal_expectation(const reference_store& ref, uint64_t lo, uint64_t hi
     return {expectation::exact_state, state,
             lo < ref.wal_synced ? expectation::damage_reported : expectation::no_damage};
   }
-  if (bad.offset < ref.wal_synced) return {expectation::exact_state, state, expectation::damage_reported};
+  if (bad.offset < ref.wal_synced)
+    return {expectation::exact_state, state, expectation::damage_reported};
   if (r + 1 == ref.wal.size()) return {expectation::exact_state, state, expectation::no_damage};
   // Whole records after R make it damage; without any, R looks like a torn last record.
   bool whole_after = false;
@@ -349,7 +350,8 @@ std::string check_absolute(const fs::path& dir, const expectation& e) {
     if (e.report == expectation::damage_reported) return "absolute_consistency opened";
     if (db.scan().to_vector().size() != e.state->size()) return "absolute_consistency: wrong state";
   } catch (const lsmt::corruption_error& err) {
-    if (e.report == expectation::no_damage) return std::string("absolute_consistency threw: ") + err.what();
+    if (e.report == expectation::no_damage)
+      return std::string("absolute_consistency threw: ") + err.what();
   }
   return "";
 }

@@ -334,7 +334,8 @@ class fault_fs final : public lsmt::file_system {
     if (outcome == crash_outcome::random_unsynced) keep = uniform_size(rng, 0, node.undo.size());
     for (size_t i = node.undo.size(); i > keep; --i) {
       const auto& [offset, old] = node.undo[i - 1];
-      if (offset < data.size()) data.replace(offset, std::min(old.size(), data.size() - offset), old);
+      if (offset < data.size())
+        data.replace(offset, std::min(old.size(), data.size() - offset), old);
     }
   }
 

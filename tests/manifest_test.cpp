@@ -93,8 +93,7 @@ TEST_CASE("manifest: encode/decode round trip", "[manifest]") {
   CHECK(same(lsmt::detail::decode_manifest(lsmt::detail::encode_manifest(empty)), empty));
 }
 
-TEST_CASE("manifest: version 3 is written and read, older and later ones refused",
-          "[manifest]") {
+TEST_CASE("manifest: version 3 is written and read, older and later ones refused", "[manifest]") {
   manifest_state s = sample_state();
   s.store_id = 0x0123456789abcdef;
   const std::string v3 = lsmt::detail::encode_manifest(s);

@@ -7,9 +7,9 @@
 // Also tested elsewhere: an older log cut short (crash_recovery_test.cpp, "a WAL cut short"),
 // byte-by-byte damage to a log (corruption_test.cpp, wal_test.cpp).
 #include <algorithm>
-#include <map>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -127,8 +127,7 @@ TEST_CASE("recovery: a synced log cut short in the middle is damage", "[recovery
   CHECK(expect_reported_damage(s.dir) == keys_below(5));
 }
 
-TEST_CASE("recovery: damage in an unsynced log followed by whole records is damage",
-          "[recovery]") {
+TEST_CASE("recovery: damage in an unsynced log followed by whole records is damage", "[recovery]") {
   const store_with_log s(10, false);
   s.flip(s.record_offsets[4] + 12);
   CHECK(expect_reported_damage(s.dir) == keys_below(4));
@@ -160,9 +159,8 @@ TEST_CASE("recovery: a log record with a valid checksum and sequence 2^56 is dam
   lsmt::detail::encode_fixed32(&record[4], static_cast<uint32_t>(b.rep().size()));
   record[8] = static_cast<char>(lsmt::detail::log_record_type::batch);
   record += b.rep();
-  lsmt::detail::encode_fixed32(
-      &record[0], lsmt::detail::crc32c::mask(
-                      lsmt::detail::crc32c::value(record.data() + 4, record.size() - 4)));
+  lsmt::detail::encode_fixed32(&record[0], lsmt::detail::crc32c::mask(lsmt::detail::crc32c::value(
+                                               record.data() + 4, record.size() - 4)));
   write_file(s.log, read_file(s.log) + record);
   CHECK(expect_reported_damage(s.dir) == keys_below(3));
   // point_in_time wrote a consistent store: it opens again, in either mode, with the same keys.
@@ -223,8 +221,8 @@ TEST_CASE("recovery: a table renamed over another of the same size is caught by 
   b.resize(a.size(), '\0');  // the same size as table a: only the footer can tell them apart
   const std::string footer = a.substr(a.size() - lsmt::detail::footer_size);
   // Table b's footer, moved to the end of a file of table a's size.
-  const std::string b_footer = read_file(s.tables[1]).substr(
-      read_file(s.tables[1]).size() - lsmt::detail::footer_size);
+  const std::string b_footer =
+      read_file(s.tables[1]).substr(read_file(s.tables[1]).size() - lsmt::detail::footer_size);
   b.replace(b.size() - lsmt::detail::footer_size, lsmt::detail::footer_size, b_footer);
   write_file(s.tables[0], b);
   expect_table_corruption(s.dir, "footer says it is table");

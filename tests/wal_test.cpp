@@ -44,8 +44,8 @@ std::string make_header(uint64_t number, uint64_t synced_through) {
   lsmt::detail::encode_fixed64(&h[8], number);
   lsmt::detail::encode_fixed64(&h[16], synced_through);
   lsmt::detail::encode_fixed32(&h[24], 1);
-  lsmt::detail::encode_fixed32(&h[28],
-                               lsmt::detail::crc32c::mask(lsmt::detail::crc32c::value(h.data(), 28)));
+  lsmt::detail::encode_fixed32(
+      &h[28], lsmt::detail::crc32c::mask(lsmt::detail::crc32c::value(h.data(), 28)));
   return h;
 }
 std::string make_record(uint8_t type, std::string_view payload) {
@@ -278,8 +278,8 @@ TEST_CASE("wal: any flip in synced records is damaged, even in the last synced o
       damaged[pos] = static_cast<char>(damaged[pos] ^ (1 << bit));
       const read_result r = read_bytes(damaged);
       CHECK(r.end == log_end::damaged);
-      const auto hit = static_cast<size_t>(
-          std::upper_bound(starts.begin(), starts.end(), pos) - starts.begin() - 1);
+      const auto hit = static_cast<size_t>(std::upper_bound(starts.begin(), starts.end(), pos) -
+                                           starts.begin() - 1);
       CHECK(r.records == first(records, hit));
     }
   }
@@ -296,8 +296,8 @@ TEST_CASE("wal: damage to an unsynced record followed by whole records is damage
     std::string damaged = bytes;
     damaged[pos] = static_cast<char>(damaged[pos] ^ 0x10);
     const read_result r = read_bytes(damaged);
-    const auto hit = static_cast<size_t>(
-        std::upper_bound(starts.begin(), starts.end(), pos) - starts.begin() - 1);
+    const auto hit = static_cast<size_t>(std::upper_bound(starts.begin(), starts.end(), pos) -
+                                         starts.begin() - 1);
     CHECK(r.records == first(records, hit));
     // Damage to the last record cannot be told from a crash that tore it, nor a flip in a
     // length field that makes its record run to the end of the data.

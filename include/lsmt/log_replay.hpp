@@ -4,8 +4,8 @@
 // The logs to replay are the MANIFEST's log_number and every later log, oldest first. They
 // form a chain: the first is the log the MANIFEST names, and each later one starts with a link
 // naming the log before it and that log's final size (wal.hpp). A later log with no record at
-// all, not even its link, is one whose creation failed or crashed: it is skipped. Replay stops at the first damage
-// that no crash explains (see recovery_report.hpp and the README's "Recovery"):
+// all, not even its link, is one whose creation failed or crashed: it is skipped. Replay stops at
+// the first damage that no crash explains (see recovery_report.hpp and the README's "Recovery"):
 //   - a log the MANIFEST needs is missing, or a later log's link names a log that is missing;
 //   - a log ends before the size the next log's link records (cut short, by damage or by a
 //     power loss before it was synced), or longer than that size;
@@ -96,12 +96,12 @@ class log_replay {
       say(log_level::warning, std::to_string(report_.dropped_logs) +
                                   " later logs dropped to keep the replayed writes a prefix");
     }
-    say(log_level::info, "replayed " + std::to_string(report_.batches_replayed) + " batches from " +
-                             std::to_string(report_.logs_replayed) + " logs" +
-                             (report_.torn_tail_bytes != 0
-                                  ? "; dropped a torn last record of " +
-                                        std::to_string(report_.torn_tail_bytes) + " bytes"
-                                  : ""));
+    say(log_level::info,
+        "replayed " + std::to_string(report_.batches_replayed) + " batches from " +
+            std::to_string(report_.logs_replayed) + " logs" +
+            (report_.torn_tail_bytes != 0 ? "; dropped a torn last record of " +
+                                                std::to_string(report_.torn_tail_bytes) + " bytes"
+                                          : ""));
     return last_sequence_;
   }
 
@@ -114,7 +114,8 @@ class log_replay {
                   uint64_t previous, uint64_t previous_end) {
     if (previous == 0) {
       if (link && link->previous_log >= first_needed) {
-        damage("log " + name(n) + " follows log " + name(link->previous_log) + ", which is missing");
+        damage("log " + name(n) + " follows log " + name(link->previous_log) +
+               ", which is missing");
       }
       return;
     }
@@ -133,7 +134,9 @@ class log_replay {
   }
 
   void apply(uint64_t n, uint64_t offset, std::string payload) {
-    const auto where = [&] { return "log " + name(n) + ", record at offset " + std::to_string(offset); };
+    const auto where = [&] {
+      return "log " + name(n) + ", record at offset " + std::to_string(offset);
+    };
     raw_batch batch;
     try {
       batch.set_rep(std::move(payload));

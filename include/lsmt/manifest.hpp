@@ -107,7 +107,8 @@ inline manifest_state decode_manifest(std::string_view bytes) {
   if (version == 1 || version == 2) {
     throw corruption_error("lsmt: MANIFEST version " + std::to_string(version) +
                            " was written by an older lsmt, whose logs and tables this lsmt "
-                           "cannot read (it reads version " + std::to_string(manifest_version) +
+                           "cannot read (it reads version " +
+                           std::to_string(manifest_version) +
                            "): open the store with that lsmt and copy its data out");
   }
   if (version != manifest_version) fail("unknown version " + std::to_string(version), 8);

@@ -141,11 +141,11 @@ class posix_log_file final : public writable_file {
   std::string path_;
   unique_fd fd_;
   size_t chunk_bytes_;
-  unique_mapping chunk_;           // the mapped chunk being written
-  uint64_t chunk_offset_ = 0;      // file offset of chunk_
-  uint64_t chunk_end_ = 0;         // end of the allocated part of the file
-  uint64_t size_ = 0;              // bytes appended
-  uint64_t synced_ = 0;               // bytes made durable by sync()
+  unique_mapping chunk_;               // the mapped chunk being written
+  uint64_t chunk_offset_ = 0;          // file offset of chunk_
+  uint64_t chunk_end_ = 0;             // end of the allocated part of the file
+  uint64_t size_ = 0;                  // bytes appended
+  uint64_t synced_ = 0;                // bytes made durable by sync()
   bool rewritten_since_sync_ = false;  // write_at() was called since the last sync
 };
 

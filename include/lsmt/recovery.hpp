@@ -37,7 +37,8 @@ namespace lsmt::detail {
 /// A random, non-zero identity for a new store.
 inline uint64_t new_store_id() {
   std::random_device rd;
-  const auto now = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  const auto now =
+      static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   const uint64_t id = ((uint64_t{rd()} << 32) ^ rd()) ^ (now * 0x9e3779b97f4a7c15ULL);
   return id != 0 ? id : 1;
 }
@@ -92,8 +93,9 @@ inline std::unique_ptr<file_lock> recover(store_core& c) LSMT_EXCLUDES(c.state_m
 
   // Replay every log the MANIFEST does not cover, oldest first (log_replay.hpp).
   std::sort(logs.begin(), logs.end());
-  logs.erase(std::remove_if(logs.begin(), logs.end(), [&](uint64_t n) { return n < m->log_number; }),
-             logs.end());
+  logs.erase(
+      std::remove_if(logs.begin(), logs.end(), [&](uint64_t n) { return n < m->log_number; }),
+      logs.end());
   auto replayed = std::make_shared<memtable>(c.memtable_filter_bytes());
   log_replay replay(fs, c.opts, dir, *replayed);
   const uint64_t last_seq = std::max(m->last_sequence, replay.run(logs, m->log_number));

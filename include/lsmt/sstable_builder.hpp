@@ -66,8 +66,8 @@ inline std::string index_successor(std::string_view a) {
 class table_builder {
  public:
   /// Writes table `number` of store `store_id` (table_format.hpp, "Identity") into file.
-  table_builder(const table_options& options, std::unique_ptr<writable_file> file,
-                uint64_t number, uint64_t store_id)
+  table_builder(const table_options& options, std::unique_ptr<writable_file> file, uint64_t number,
+                uint64_t store_id)
       : options_(options),
         file_(std::move(file)),
         number_(number),

@@ -91,7 +91,8 @@ inline std::vector<table_meta> write_tables(
         auto [number, path] = new_file();
         created.push_back(number);
         meta.number = number;
-        builder = std::make_unique<table_builder>(topts, fs.new_writable_file(path), number, store_id);
+        builder =
+            std::make_unique<table_builder>(topts, fs.new_writable_file(path), number, store_id);
       }
       builder->add(ikey, in.value());
     }

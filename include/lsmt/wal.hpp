@@ -89,7 +89,7 @@ inline std::string encode_log_header(uint64_t number, uint64_t synced_through) {
   encode_fixed64(h + 16, synced_through);
   encode_fixed32(h + 24, log_format_version);
   encode_fixed32(h + 28, crc32c::mask(crc32c::value(h, 28)));
-  return std::string(h, sizeof h);
+  return {h, sizeof h};
 }
 
 /// Appends records to a log file. One thread at a time. If a call throws, the
@@ -217,8 +217,8 @@ class log_reader {
       if (decode_fixed64(h.data()) == log_magic &&
           crc32c::unmask(decode_fixed32(h.data() + 28)) == crc32c::value(h.data(), 28)) {
         if (decode_fixed32(h.data() + 24) != log_format_version) {
-          return fail_at(0, "unsupported log format version " +
-                                std::to_string(decode_fixed32(h.data() + 24)));
+          return fail_at(
+              0, "unsupported log format version " + std::to_string(decode_fixed32(h.data() + 24)));
         }
         if (decode_fixed64(h.data() + 8) != number_) {
           return fail_at(0, "the header names log " + std::to_string(decode_fixed64(h.data() + 8)));
@@ -279,8 +279,8 @@ class log_reader {
     done_ = true;
     const uint64_t bad = offset_;
     const uint64_t data_end = end_of_nonzero_bytes(bad);
-    const std::string synced = " the header says the log was synced through " +
-                               std::to_string(synced_through_);
+    const std::string synced =
+        " the header says the log was synced through " + std::to_string(synced_through_);
     if (data_end == bad) {  // clean end, or only zeros follow
       if (bad < synced_through_) fail_at(bad, "the log ends, but" + synced);
       return;
@@ -288,7 +288,8 @@ class log_reader {
     if (bad < synced_through_) return fail_at(bad, "bad record, but" + synced);
     end_state_ = log_end::torn_tail;
     dropped_ = data_end - bad;
-    if (const auto h = plausible_header(bad); h && bad + log_record_header_size + h->second >= data_end) {
+    if (const auto h = plausible_header(bad);
+        h && bad + log_record_header_size + h->second >= data_end) {
       return;  // the record being appended, cut short
     }
     // Whole valid records are skipped so that bytes inside their payloads are
