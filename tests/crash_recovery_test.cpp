@@ -180,6 +180,20 @@ TEST_CASE("crash: a log whose creation failed is skipped by the chain of logs", 
   CHECK(dump(d).size() == 20);
 }
 
+TEST_CASE("crash: logs the MANIFEST no longer needs are removed at open", "[crash]") {
+  // A crash between writing a MANIFEST and removing the logs it covers leaves them behind.
+  temp_dir tmp;
+  const fs::path dir = tmp.sub("db");
+  { str_db d(dir, rwx_r_x, 100, 4, 2); }
+  { str_db d(dir, rwx_r_x, 100, 4, 2); }  // the MANIFEST now needs a log numbered above 1
+  write_wal(dir, 1, std::nullopt, 0, 10, 1);
+  str_db d(dir, rwx_r_x, 100, 4, 2);
+  CHECK(d.recovery().clean());
+  CHECK(d.recovery().batches_replayed == 0);
+  CHECK(dump(d).empty());
+  CHECK_FALSE(fs::exists(dir / "000001.log"));
+}
+
 TEST_CASE("manifest: a store with a version 1 or 2 MANIFEST is refused by name", "[manifest]") {
   // Versions 1 and 2 had logs without headers and tables without identity (manifest.hpp).
   temp_dir tmp;

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <random>
@@ -93,12 +94,12 @@ inline std::unique_ptr<file_lock> recover(store_core& c) LSMT_EXCLUDES(c.state_m
 
   // Replay every log the MANIFEST does not cover, oldest first (log_replay.hpp).
   std::sort(logs.begin(), logs.end());
-  logs.erase(
-      std::remove_if(logs.begin(), logs.end(), [&](uint64_t n) { return n < m->log_number; }),
-      logs.end());
+  std::vector<uint64_t> needed;  // the MANIFEST's log_number and later
+  std::copy_if(logs.begin(), logs.end(), std::back_inserter(needed),
+               [&](uint64_t n) { return n >= m->log_number; });
   auto replayed = std::make_shared<memtable>(c.memtable_filter_bytes());
   log_replay replay(fs, c.opts, dir, *replayed);
-  const uint64_t last_seq = std::max(m->last_sequence, replay.run(logs, m->log_number));
+  const uint64_t last_seq = std::max(m->last_sequence, replay.run(needed, m->log_number));
   c.recovery = replay.report();
   c.last_sequence.store(last_seq);
 
