@@ -8,9 +8,11 @@
 //                       forge a CRC32C by itself). The first input byte of a target chooses.
 //   with_block_trailer  a block's contents with the trailer a table stores after it.
 //   assemble_table      a table file around given data bytes, filter and index blocks, with a
-//                       footer from encode_footer: for targets that fuzz one part of a table.
-//   build_small_store   the deterministic small store fuzz_open_store damages and make_corpus
-//                       takes its seed files from.
+//                       footer from encode_footer naming table fuzz_table_number: for targets
+//                       that fuzz one part of a table.
+//   build_small_store   the small store fuzz_open_store damages and make_corpus takes its seed
+//                       files from (the same writes every time; its store_id, file numbers and
+//                       table boundaries vary with background timing).
 //
 // Every target catches lsmt::error only: any other exception, a crash, a sanitizer report, a
 // leak, a hang (-timeout) or a huge allocation (-malloc_limit_mb) is a finding.
@@ -36,14 +38,24 @@ using namespace lsmt::detail;
 /// Bytes in memory as a readable_file, mapped or not (tests/memory_file.hpp).
 using mem_file = lsmt_test::memory_readable_file;
 
-/// Recomputes the CRC of every record the log's lengths still delimit.
+/// The number the table targets build their tables with and open them as (table_reader::open
+/// refuses a footer naming another table), and the number fuzz_wal_reader reads its logs as.
+inline constexpr uint64_t fuzz_table_number = 7;
+inline constexpr uint64_t fuzz_log_number = 7;
+
+/// Recomputes the CRC of the log header (whatever its other fields say), then that of every
+/// record the lengths still delimit from the first record on.
 inline void fix_wal_checksums(std::string& log) {
-  for (uint64_t off = 0; log.size() - off >= log_header_size;) {
+  if (log.size() < log_header_size) return;
+  constexpr size_t crc_at = log_header_size - 4;  // the header's last field covers the rest
+  encode_fixed32(log.data() + crc_at, crc32c::mask(crc32c::value(log.data(), crc_at)));
+  for (uint64_t off = log_header_size; log.size() - off >= log_record_header_size;) {
     const uint32_t len = decode_fixed32(log.data() + off + 4);
-    if (len > log.size() - off - log_header_size) break;
-    const uint32_t crc = crc32c::value(log.data() + off + 4, 5 + size_t{len});
+    if (len > log.size() - off - log_record_header_size) break;
+    // The record CRC covers the length and type (the 5 header bytes after it) and the payload.
+    const uint32_t crc = crc32c::value(log.data() + off + 4, log_record_header_size - 4 + len);
     encode_fixed32(log.data() + off, crc32c::mask(crc));
-    off += log_header_size + len;
+    off += log_record_header_size + len;
   }
 }
 
@@ -66,15 +78,29 @@ inline void fix_block_trailer(std::string& t, uint64_t offset, uint64_t size) {
   encode_fixed32(t.data() + offset + size + 1, block_checksum(contents, t[offset + size]));
 }
 
-/// Recomputes the footer CRC, the filter and index trailers and the trailer of every data
-/// block the index still points at (within bounds).
+/// The footer's CRC: the fixed32 just before the trailing fixed64 magic number, over every
+/// footer byte before it (table_format.hpp).
+inline constexpr size_t footer_crc_offset = footer_size - 8 - 4;
+
+/// Recomputes the footer CRC, then, if the footer decodes, the filter and index trailers and the
+/// trailer of every data block the index still points at (within bounds).
 inline void fix_table_checksums(std::string& t) {
   if (t.size() < footer_size) return;
-  char* f = t.data() + t.size() - footer_size;
   const uint64_t footer_offset = t.size() - footer_size;
-  const uint64_t fo = decode_fixed64(f), fs = decode_fixed64(f + 8);
-  const uint64_t io = decode_fixed64(f + 16), is = decode_fixed64(f + 24);
-  encode_fixed32(f + 36, crc32c::mask(crc32c::value(f, 36)));
+  char* f = t.data() + footer_offset;
+  encode_fixed32(f + footer_crc_offset, crc32c::mask(crc32c::value(f, footer_crc_offset)));
+  table_footer footer;
+  if (decode_footer(f, &footer) != nullptr) {
+    // Only a bad magic number or version may fail a footer whose CRC was just fixed; anything
+    // else means footer_crc_offset no longer matches the format.
+    if (decode_fixed64(f + footer_size - 8) == table_magic &&
+        decode_fixed32(f + footer_crc_offset - 4) == table_format_version) {
+      __builtin_trap();
+    }
+    return;
+  }
+  const uint64_t fo = footer.filter.offset, fs = footer.filter.size;
+  const uint64_t io = footer.index.offset, is = footer.index.size;
   if (!handle_fits(io, is, footer_offset)) return;
   fix_block_trailer(t, io, is);
   if (!handle_fits(fo, fs, io)) return;
@@ -102,10 +128,13 @@ inline std::string with_block_trailer(std::string_view contents) {
 }
 
 /// A table file: `data` (the data blocks with their trailers, or any bytes), the filter and the
-/// index blocks (contents; their trailers are added here), then the footer pointing at both.
-inline std::string assemble_table(std::string data, std::string_view filter,
-                                  std::string_view index) {
+/// index blocks (contents; their trailers are added here), then the footer pointing at both and
+/// naming table fuzz_table_number of store `store_id`.
+inline std::string assemble_table(std::string data, std::string_view filter, std::string_view index,
+                                  uint64_t store_id = 0) {
   table_footer f;
+  f.id.number = fuzz_table_number;
+  f.id.store_id = store_id;
   f.filter = block_handle{data.size(), filter.size()};
   data += with_block_trailer(filter);
   f.index = block_handle{data.size(), index.size()};
@@ -126,8 +155,8 @@ inline lsmt::options small_store_options() {
   return o;
 }
 
-/// A small store (a few tables with tombstones, a MANIFEST, a WAL with two sync markers),
-/// always the same for a given seed.
+/// A small store (a few tables with tombstones, a MANIFEST, a WAL synced twice, so its header
+/// records how far), written with the same operations for a given seed.
 inline void build_small_store(const std::filesystem::path& dir, uint64_t seed = 42) {
   std::mt19937_64 rng(seed);
   lsmt::db<> db(dir, small_store_options());

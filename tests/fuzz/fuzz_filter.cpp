@@ -47,8 +47,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     block_builder empty_index(1);
     t = table_reader::open(
-        std::make_unique<mem_file>(assemble_table("", filter, empty_index.finish()), mapped), 7,
-        table_options{}, mapped ? nullptr : std::make_shared<block_cache>(1 << 16));
+        std::make_unique<mem_file>(assemble_table("", filter, empty_index.finish()), mapped),
+        fuzz_table_number, table_options{},
+        mapped ? nullptr : std::make_shared<block_cache>(1 << 16));
   } catch (const lsmt::error&) {
     __builtin_trap();  // nothing in the table but the filter is wrong
   }

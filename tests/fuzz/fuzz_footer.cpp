@@ -1,13 +1,16 @@
-// tests/fuzz/fuzz_footer.cpp - bytes as a table's footer (table_format.hpp): decode_footer on
-// the first and on the last footer_size bytes (a footer it accepts must re-encode, through
-// encode_footer, to the same bytes), then the bytes as a whole small table file whose tail is
-// that footer through table_reader::open: open must refuse a file whose footer decode_footer
-// refused; a table it opens is scanned and looked up.
-// Input: byte 0 = flags, then (bit 0 only) 32 bytes of handles, then the file.
-//   bit 0: the footer is not in the input: encode_footer of the filter and index handles given
-//          as 4 x fixed64 (offset, size, offset, size) is appended to the file, so the fuzzer
-//          steers the handles without having to forge the footer's checksum. Each value is
-//          taken modulo the file's size + 1, unless bit 2 is set.
+// tests/fuzz/fuzz_footer.cpp - bytes as a table's footer (table_format.hpp, version 2, 68
+// bytes with the table's identity): decode_footer on the first and on the last footer_size bytes
+// (a footer it accepts must re-encode, through encode_footer, to the same bytes; a version 1
+// footer is refused), then the bytes as a whole small table file whose tail is that footer
+// through table_reader::open as table 7: open must refuse a file whose footer decode_footer
+// refused or names another table, and report the footer's identity; a table it opens is
+// scanned and looked up.
+// Input: byte 0 = flags, then (bit 0 only) 52 bytes of footer fields, then the file.
+//   bit 0: the footer is not in the input: encode_footer of the fields given as 4 x fixed64
+//          (filter offset and size, index offset and size), fixed64 number, fixed64 store_id,
+//          fixed32 key_range_crc is appended to the file, so the fuzzer steers them without
+//          having to forge the footer's checksum. Each handle value is taken modulo the file's
+//          size + 1, unless bit 2 is set; the number is 7 unless bit 4 is set.
 //   bit 1: mapped file, else reads through a block cache.
 //   bit 3: recompute the trailers of the filter and index blocks, when the footer decodes and
 //          the blocks lie where the reader expects them.
@@ -25,9 +28,11 @@ using namespace lsmt_fuzz;
 
 const char* const probe_keys[] = {"", "a", "key1", "key50", "key99", "zzz", "\xff\xff"};
 
-/// decode_footer at `at` (footer_size bytes); an accepted footer must re-encode to its bytes.
+/// decode_footer at `at` (footer_size bytes); an accepted footer must re-encode to its bytes,
+/// a version 1 footer (an older lsmt's) must be refused.
 bool decodes(const char* at, table_footer* f) {
   if (decode_footer(at, f) != nullptr) return false;
+  if (decode_fixed32(at + footer_size - 16) == 1) __builtin_trap();  // version 1 taken
   char again[footer_size];
   encode_footer(*f, again);
   if (std::memcmp(again, at, footer_size) != 0) __builtin_trap();
@@ -62,8 +67,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t n = size - 1;
   std::string file;
   if ((flags & 1) != 0) {
-    if (n < 32) return 0;
-    file.assign(in + 32, n - 32);
+    constexpr size_t fields = 4 * 8 + 8 + 8 + 4;
+    if (n < fields) return 0;
+    file.assign(in + fields, n - fields);
     uint64_t v[4];
     for (int i = 0; i < 4; ++i) {
       v[i] = decode_fixed64(in + 8 * i);
@@ -72,6 +78,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     table_footer f;
     f.filter = block_handle{v[0], v[1]};
     f.index = block_handle{v[2], v[3]};
+    f.id.number = (flags & 16) != 0 ? decode_fixed64(in + 32) : fuzz_table_number;
+    f.id.store_id = decode_fixed64(in + 40);
+    f.id.key_range_crc = decode_fixed32(in + 48);
     char footer[footer_size];
     encode_footer(f, footer);
     file.append(footer, footer_size);
@@ -97,12 +106,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const bool mapped = (flags & 2) != 0;
   std::shared_ptr<table_reader> t;
   try {
-    t = table_reader::open(std::make_unique<mem_file>(std::move(file), mapped), 7, table_options{},
+    t = table_reader::open(std::make_unique<mem_file>(std::move(file), mapped), fuzz_table_number,
+                           table_options{},
                            mapped ? nullptr : std::make_shared<block_cache>(1 << 16));
   } catch (const lsmt::error&) {
     return 0;
   }
   if (!valid_footer) __builtin_trap();  // opened a table decode_footer refuses
+  const table_identity& id = t->identity();
+  if (f.id.number != fuzz_table_number || id.number != f.id.number ||
+      id.store_id != f.id.store_id || id.key_range_crc != f.id.key_range_crc) {
+    __builtin_trap();  // opened another table, or misreported its identity
+  }
   exercise_table(*t);
   return 0;
 }

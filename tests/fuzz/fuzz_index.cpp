@@ -159,7 +159,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   file = assemble_table(std::move(file), "", index);
   std::shared_ptr<table_reader> t;
   try {
-    t = table_reader::open(std::make_unique<mem_file>(std::move(file), mapped), 7, table_options{},
+    t = table_reader::open(std::make_unique<mem_file>(std::move(file), mapped), fuzz_table_number,
+                           table_options{},
                            mapped ? nullptr : std::make_shared<block_cache>(1 << 16));
   } catch (const lsmt::error&) {
     if (canonical && w.handles_ok && extra == 0) __builtin_trap();  // a valid index refused

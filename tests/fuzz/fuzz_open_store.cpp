@@ -1,13 +1,17 @@
 // tests/fuzz/fuzz_open_store.cpp - a damaged store directory: open it, read it, close it.
 //
 // A small reference store (build_small_store) is created once per process in a temp dir. Each
-// input is a list of 4-byte edits applied to a copy of its files (LOCK excluded):
+// input is a flags byte (bit 0: open with recovery_mode::absolute_consistency, else
+// point_in_time) and a list of 4-byte edits applied to a copy of its files (LOCK excluded):
 //   byte 0: op (top 2 bits: 0 set byte, 1 xor byte, 2 truncate, 3 zero 4 bytes) | file (low 6
 //           bits, modulo the number of files, in name order)
 //   bytes 1-2: offset (little-endian, modulo the file size; for a truncation, modulo size + 1)
 //   byte 3: the value (set / xor)
-// Then the store is opened, every key is read, it is scanned both ways, and closed. Only
-// lsmt::error may be thrown.
+// Then the store is opened, every key is read, it is scanned both ways, and closed.
+//   * Opening succeeds or throws lsmt::error, never anything else; so do reads and close.
+//   * In absolute_consistency mode a store that opens has db.recovery().clean() (that mode
+//     throws corruption_error for any damage but a torn last record).
+//   * With no edit, the store opens in either mode with a clean recovery, and no read throws.
 #include <unistd.h>
 
 #include <cstddef>
@@ -16,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -72,7 +77,14 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
   reference& r = ref();
+  lsmt::options opts = lsmt_fuzz::small_store_options();
+  opts.recovery_mode = (data[0] & 1) != 0 ? lsmt::recovery_mode::absolute_consistency
+                                          : lsmt::recovery_mode::point_in_time;
+  ++data;
+  --size;
+  const bool intact = size < 4;
   std::vector<std::string> bytes;
   for (const auto& f : r.files) bytes.push_back(f.second);
   for (size_t i = 0; i + 4 <= size && i < 4 * 32; i += 4) {
@@ -100,21 +112,35 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::ofstream out(dir / r.files[f].first, std::ios::binary);
     out.write(bytes[f].data(), static_cast<std::streamsize>(bytes[f].size()));
   }
+  std::unique_ptr<lsmt::db<>> db;
   try {
-    lsmt::db<> db(dir, lsmt_fuzz::small_store_options());
-    for (int k = 0; k < 120; ++k) {
-      try {
-        (void)db.get("key" + std::to_string(k));
-      } catch (const lsmt::error&) {
-      }
-    }
+    db = std::make_unique<lsmt::db<>>(dir, opts);
+  } catch (const lsmt::error&) {
+    if (intact) __builtin_trap();  // the reference store must open
+    return 0;
+  }
+  if ((intact || opts.recovery_mode == lsmt::recovery_mode::absolute_consistency) &&
+      !db->recovery().clean()) {
+    __builtin_trap();
+  }
+  bool read_failed = false;
+  for (int k = 0; k < 120; ++k) {
     try {
-      auto it = db.new_iterator();
-      for (it.seek_to_first(); it.valid(); it.next()) (void)it.value();
-      for (it.seek_to_last(); it.valid(); it.prev()) (void)it.key();
+      (void)db->get("key" + std::to_string(k));
     } catch (const lsmt::error&) {
+      read_failed = true;
     }
-    db.close();
+  }
+  try {
+    auto it = db->new_iterator();
+    for (it.seek_to_first(); it.valid(); it.next()) (void)it.value();
+    for (it.seek_to_last(); it.valid(); it.prev()) (void)it.key();
+  } catch (const lsmt::error&) {
+    read_failed = true;
+  }
+  if (intact && read_failed) __builtin_trap();
+  try {
+    db->close();
   } catch (const lsmt::error&) {
   }
   return 0;

@@ -1,8 +1,8 @@
-// tests/fuzz/fuzz_sstable.cpp - bytes as a whole table file: table_reader::open, point lookups,
-// iteration both ways and seeks. (Its parts on their own: fuzz_block, fuzz_index, fuzz_filter,
-// fuzz_footer.) Input: byte 0 = flags (bit 0: recompute the footer, filter, index and data
-// block checksums first; bit 1: mapped file, else pread through a block cache), the rest = the
-// table.
+// tests/fuzz/fuzz_sstable.cpp - bytes as a whole table file: table_reader::open as table 7 (it
+// must refuse a footer naming another table), point lookups, iteration both ways and seeks. (Its
+// parts on their own: fuzz_block, fuzz_index, fuzz_filter, fuzz_footer.) Input: byte 0 = flags (bit
+// 0: recompute the footer, filter, index and data block checksums first; bit 1: mapped file, else
+// pread through a block cache), the rest = the table.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -19,8 +19,13 @@ const char* const probe_keys[] = {"", "a", "key1", "key50", "key99", "zzz", "\xf
 
 void exercise_table(const std::string& bytes, bool mapped) {
   auto cache = std::make_shared<block_cache>(1 << 16);
-  auto t = table_reader::open(std::make_unique<mem_file>(bytes, mapped), 7, table_options{},
-                              mapped ? nullptr : cache);
+  auto t = table_reader::open(std::make_unique<mem_file>(bytes, mapped), fuzz_table_number,
+                              table_options{}, mapped ? nullptr : cache);
+  table_footer f;
+  if (decode_footer(bytes.data() + bytes.size() - footer_size, &f) != nullptr ||
+      t->identity().number != fuzz_table_number || f.id.number != fuzz_table_number) {
+    __builtin_trap();  // opened a table whose footer does not decode or names another table
+  }
   std::vector<std::string> keys(std::begin(probe_keys), std::end(probe_keys));
   {
     auto it = t->new_iterator();

@@ -1,13 +1,17 @@
 // tests/fuzz/make_corpus.cpp - writes the seed corpora of the fuzz targets (run once; its
 // output is committed in tests/fuzz/corpus/<target>/):
 //   build/tests/fuzz/lsmt_fuzz_make_corpus tests/fuzz/corpus
-// Seeds: the files of build_small_store (each with flags 0..3), a truncated WAL, a small table
-// on its own, and edit lists for fuzz_open_store (none, one per file and kind). For the targets
+// Seeds: the files of build_small_store (each with flags 0..3; its tables renumbered 7 and its
+// log's header rewritten to name log 7, what the targets read them as), logs written here with
+// log_writer (synced part way, then torn or damaged), a small table on its own, and edit lists
+// for fuzz_open_store (none, one per file and kind, in both recovery modes). For the targets
 // that take one part of a table (fuzz_block, fuzz_index, fuzz_filter, fuzz_footer): the parts of
 // two tables written here by table_builder, found through decode_footer and the index. For
 // fuzz_log_records: the batches of the store's WAL (read with log_reader) and batches made here.
 // Everything goes through the library's encoders and decoders, so a format change only needs
-// this program to be run again.
+// this program to be run again. The store's seeds differ from run to run: its store_id (in the
+// MANIFEST and the table footers) is random, and its file numbers and table boundaries depend on
+// when background flushes and compactions ran. The other seeds are the same every run.
 #include <unistd.h>
 
 #include <algorithm>
@@ -39,6 +43,10 @@ static void put(const fs::path& dir, const std::string& name, const std::string&
 }
 
 using namespace lsmt::detail;
+using lsmt_fuzz::fuzz_log_number;
+using lsmt_fuzz::fuzz_table_number;
+
+constexpr uint64_t seed_store_id = 0x5eed;  // of the tables written here
 
 /// A table written by table_builder: `n` keys key000, key001, ... (every third one deleted),
 /// data blocks cut at block_size bytes.
@@ -46,7 +54,8 @@ static std::string build_table(int n, size_t block_size) {
   std::string bytes;
   table_options o;
   o.block_size = block_size;
-  table_builder b(o, std::make_unique<lsmt_test::memory_writable_file>(&bytes));
+  table_builder b(o, std::make_unique<lsmt_test::memory_writable_file>(&bytes), fuzz_table_number,
+                  seed_store_id);
   for (int i = 0; i < n; ++i) {
     char key[16];
     std::snprintf(key, sizeof key, "key%03d", i);
@@ -123,22 +132,87 @@ static void table_part_seeds(const fs::path& out, const std::string& tiny) {
   put(footer, "tiny-flags0", flag(0) + tiny);
   put(footer, "tiny-mapped-flags2", flag(2) + tiny);
   put(footer, "footer-only-flags0", flag(0) + t.footer);
-  // Bit 0: the handles as 4 x fixed64, then the table without its footer.
-  auto handles = [](const table_footer& f) {
+  // Bit 0: the footer's fields (4 x fixed64 handles, fixed64 number, fixed64 store_id, fixed32
+  // key_range_crc), then the table without its footer.
+  auto fields = [](const table_footer& f) {
     std::string h;
-    for (uint64_t v : {f.filter.offset, f.filter.size, f.index.offset, f.index.size}) {
+    for (uint64_t v : {f.filter.offset, f.filter.size, f.index.offset, f.index.size, f.id.number,
+                       f.id.store_id}) {
       put_fixed64(h, v);
     }
+    put_fixed32(h, f.id.key_range_crc);
     return h;
   };
   put(footer, "tiny-handles-flags9",
-      flag(9) + handles(t.handles) + tiny.substr(0, tiny.size() - footer_size));
+      flag(9) + fields(t.handles) + tiny.substr(0, tiny.size() - footer_size));
   put(footer, "multi-handles-flags11",
-      flag(11) + handles(m.handles) + multi.substr(0, multi.size() - footer_size));
+      flag(11) + fields(m.handles) + multi.substr(0, multi.size() - footer_size));
+  put(footer, "tiny-number-flags25",  // bit 4: the number as given (7 here)
+      flag(25) + fields(t.handles) + tiny.substr(0, tiny.size() - footer_size));
+}
+
+/// The log's header rewritten to name log `number`, keeping its synced_through.
+static std::string renumbered_log(const std::string& log, uint64_t was, uint64_t number) {
+  const lsmt_fuzz::mem_file file(log);
+  const log_reader reader(file, was);
+  return encode_log_header(number, reader.synced_through()) + log.substr(log_header_size);
+}
+
+/// The table's footer rewritten to name table `number`.
+static std::string renumbered_table(std::string t, uint64_t number) {
+  table_footer f;
+  char* at = t.data() + t.size() - footer_size;
+  if (decode_footer(at, &f) != nullptr) throw std::runtime_error("footer");
+  f.id.number = number;
+  encode_footer(f, at);
+  return t;
+}
+
+/// Seeds for fuzz_wal_reader written here: log 7 with a link and batches, synced through the
+/// first half of them.
+static void wal_seeds(const fs::path& out) {
+  std::string log;
+  uint64_t synced = 0;
+  {
+    log_writer w(std::make_unique<lsmt_test::memory_writable_file>(&log), fuzz_log_number);
+    w.add_link(log_link{fuzz_log_number - 1, 4096});
+    for (int i = 0; i < 8; ++i) {
+      raw_batch b;
+      b.put("key" + std::to_string(i), std::string(static_cast<size_t>(i * 5), 'v'));
+      if (i % 3 == 0) b.erase("key" + std::to_string(i + 20));
+      b.set_sequence(100 + 2 * static_cast<uint64_t>(i));
+      w.add_record(b.rep());
+      if (i == 3) {
+        w.sync();
+        synced = w.size();
+      }
+    }
+    w.close();
+  }
+  const fs::path dir = out / "fuzz_wal_reader";
+  const std::string f0 = flag(0), f1 = flag(1);
+  put(dir, "written-flags0", f0 + log);
+  put(dir, "written-mapped-flags2", flag(2) + log);
+  put(dir, "written-other-number-flags4", flag(4) + log);
+  // A crash while the last record was appended: a torn tail, then zeros.
+  put(dir, "written-torn-flags0", f0 + log.substr(0, log.size() - 7) + std::string(64, '\0'));
+  // Cut before the synced offset; then a flipped byte in a synced record (damaged).
+  put(dir, "written-cut-synced-flags0", f0 + log.substr(0, static_cast<size_t>(synced) - 3));
+  std::string flipped = log;
+  flipped[log_header_size + 40] = static_cast<char>(flipped[log_header_size + 40] ^ 0x10);
+  put(dir, "written-damaged-flags0", f0 + flipped);
+  // A flipped byte after the synced offset, whole records after it (damaged too).
+  flipped = log;
+  flipped[static_cast<size_t>(synced) + 12] ^= 0x10;
+  put(dir, "written-unsynced-damage-flags0", f0 + flipped);
+  // Only a header, torn; and no log at all but zeros.
+  put(dir, "torn-header-flags0", f0 + log.substr(0, 20));
+  put(dir, "zeros-flags0", f0 + std::string(100, '\0'));
+  put(dir, "header-only-flags1", f1 + encode_log_header(fuzz_log_number, 0));
 }
 
 /// Seeds for fuzz_log_records: byte 0 flags, bytes 1-2 a number, payloads joined by "|rec|".
-static void log_record_seeds(const fs::path& out, const std::string& wal) {
+static void log_record_seeds(const fs::path& out, const std::string& wal, uint64_t wal_number) {
   auto seed = [](unsigned flags, unsigned c, const std::vector<std::string>& payloads) {
     std::string s = flag(flags);
     s.push_back(static_cast<char>(c & 0xff));
@@ -149,7 +223,7 @@ static void log_record_seeds(const fs::path& out, const std::string& wal) {
   std::vector<std::string> store;
   {
     const lsmt_fuzz::mem_file file(wal);
-    log_reader reader(file);
+    log_reader reader(file, wal_number);
     for (std::string p; reader.read_record(p);) store.push_back(p);
   }
   const fs::path dir = out / "fuzz_log_records";
@@ -157,6 +231,10 @@ static void log_record_seeds(const fs::path& out, const std::string& wal) {
   put(dir, "store-sync-link-flags6", seed(6, 4096, store));
   put(dir, "store-torn-mapped-flags9", seed(9, 300, store));
   put(dir, "store-zeros-flags16", seed(16, 40, store));
+  // Synced through half the records, cut after and before that point.
+  put(dir, "store-half-synced-cut-flags42", seed(42, 3000, store));
+  put(dir, "store-half-synced-cut-flags42-early", seed(42, 120, store));
+  put(dir, "store-synced-cut-flags10", seed(10, 200, store));
 
   raw_batch mixed;
   mixed.put("apple", "red");
@@ -179,6 +257,42 @@ static void log_record_seeds(const fs::path& out, const std::string& wal) {
   put(dir, "sequence-edges-flags0", seed(0, 0, {top.rep(), past.rep()}));
 }
 
+/// Seeds for fuzz_open_store: byte 0 = flags (bit 0: absolute_consistency), then 4-byte edits.
+static void open_store_seeds(const fs::path& out, const fs::path& store,
+                             const std::vector<std::string>& names) {
+  const fs::path dir = out / "fuzz_open_store";
+  put(dir, "no-edit-flags0", flag(0));
+  put(dir, "no-edit-flags1", flag(1));
+  // Per file one flip, one zeroed word and one truncation, in alternating modes.
+  for (size_t f = 0; f < names.size(); ++f) {
+    const auto size = static_cast<unsigned>(fs::file_size(store / names[f]));
+    const unsigned mid = size / 2;
+    for (unsigned op = 1; op <= 3; ++op) {
+      const unsigned mode = (op + f) % 2;
+      std::string e = flag(mode);
+      e.push_back(static_cast<char>((op << 6) | f));
+      e.push_back(static_cast<char>(mid & 0xff));
+      e.push_back(static_cast<char>(mid >> 8));
+      e.push_back('\x10');
+      put(dir, names[f] + "-op" + std::to_string(op) + "-flags" + std::to_string(mode), e);
+    }
+  }
+  // Several edits at once (libFuzzer grows inputs slowly from short seeds).
+  for (unsigned mode = 0; mode < 2; ++mode) {
+    std::string e = flag(mode);
+    for (unsigned i = 0; i < 8; ++i) {
+      const unsigned f = (i * 3) % static_cast<unsigned>(names.size());
+      const auto size = static_cast<unsigned>(fs::file_size(store / names[f]));
+      const unsigned at = size * (i + 1) / 10;
+      e.push_back(static_cast<char>(((i % 2 == 0 ? 1u : 3u) << 6) | f));
+      e.push_back(static_cast<char>(at & 0xff));
+      e.push_back(static_cast<char>(at >> 8));
+      e.push_back(static_cast<char>(1u << (i % 8)));
+    }
+    put(dir, "eight-edits-flags" + std::to_string(mode), e);
+  }
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: %s CORPUS_DIR\n", argv[0]);
@@ -196,65 +310,46 @@ int main(int argc, char** argv) {
   std::sort(names.begin(), names.end());
   size_t table = 0;
   std::string wal;
+  uint64_t wal_number = 0;
   for (const std::string& n : names) {
-    const std::string bytes = slurp(tmp / "store" / n);
+    std::string bytes = slurp(tmp / "store" / n);
     std::string target;
-    if (n.size() > 4 && n.substr(n.size() - 4) == ".log") {
+    if (const uint64_t number = parse_file_number(n, file_kind::log); number != 0) {
+      if (!wal.empty()) throw std::runtime_error("the store has more than one log");
       target = "fuzz_wal_reader";
       wal = bytes;
-      put(out / target, "truncated", std::string(1, '\1') + bytes.substr(0, bytes.size() * 2 / 3));
-    } else if (n.size() > 4 && n.substr(n.size() - 4) == ".sst") {
+      wal_number = number;
+      bytes = renumbered_log(bytes, number, fuzz_log_number);
+      put(out / target, "truncated", flag(1) + bytes.substr(0, bytes.size() * 2 / 3));
+    } else if (const uint64_t t = parse_file_number(n, file_kind::table); t != 0) {
       if (table++ >= 2) continue;  // two tables are enough
       target = "fuzz_sstable";
+      bytes = renumbered_table(bytes, fuzz_table_number);
     } else if (n == "MANIFEST") {
       target = "fuzz_manifest";
     } else {
       continue;
     }
-    for (char flags = 0; flags < 4; ++flags) {
+    for (unsigned flags = 0; flags < 4; ++flags) {
       if (target == "fuzz_manifest" && flags > 1) break;
-      put(out / target, n + "-flags" + std::to_string(flags), std::string(1, flags) + bytes);
+      put(out / target, n + "-flags" + std::to_string(flags), flag(flags) + bytes);
     }
   }
+  if (wal.empty()) throw std::runtime_error("the store has no log");
   // A table with two entries.
   std::string tiny;
   {
-    table_builder b({}, std::make_unique<lsmt_test::memory_writable_file>(&tiny));
+    table_builder b({}, std::make_unique<lsmt_test::memory_writable_file>(&tiny), fuzz_table_number,
+                    seed_store_id);
     b.add(lsmt_test::ikey("key1", 2), "v1");
     b.add(lsmt_test::ikey("key50", 1, value_type::deletion), "");
     b.finish();
     put(out / "fuzz_sstable", "tiny-flags3", flag(3) + tiny);
   }
   table_part_seeds(out, tiny);
-  log_record_seeds(out, wal);
-  // fuzz_open_store: no edit; then per file one flip, one zeroed word and one truncation.
-  put(out / "fuzz_open_store", "no-edit", "");
-  for (size_t f = 0; f < names.size(); ++f) {
-    const auto size = static_cast<unsigned>(fs::file_size(tmp / "store" / names[f]));
-    const unsigned mid = size / 2;
-    for (unsigned op = 1; op <= 3; ++op) {
-      std::string e;
-      e.push_back(static_cast<char>((op << 6) | f));
-      e.push_back(static_cast<char>(mid & 0xff));
-      e.push_back(static_cast<char>(mid >> 8));
-      e.push_back('\x10');
-      put(out / "fuzz_open_store", names[f] + "-op" + std::to_string(op), e);
-    }
-  }
-  // Several edits at once (libFuzzer grows inputs slowly from 4-byte seeds).
-  {
-    std::string e;
-    for (unsigned i = 0; i < 8; ++i) {
-      const unsigned f = (i * 3) % static_cast<unsigned>(names.size());
-      const auto size = static_cast<unsigned>(fs::file_size(tmp / "store" / names[f]));
-      const unsigned at = size * (i + 1) / 10;
-      e.push_back(static_cast<char>(((i % 2 == 0 ? 1u : 3u) << 6) | f));
-      e.push_back(static_cast<char>(at & 0xff));
-      e.push_back(static_cast<char>(at >> 8));
-      e.push_back(static_cast<char>(1u << (i % 8)));
-    }
-    put(out / "fuzz_open_store", "eight-edits", e);
-  }
+  wal_seeds(out);
+  log_record_seeds(out, wal, wal_number);
+  open_store_seeds(out, tmp / "store", names);
   fs::remove_all(tmp);
   return 0;
 }
