@@ -177,7 +177,7 @@ inline std::vector<workload> make_workloads(uint64_t seed, bool quick) {
     finish(w);
     out.push_back(std::move(w));
   };
-  {  // WAL append and sync, sync markers, no rotation.
+  {  // WAL append and sync (each rewrites the log header), no rotation.
     make("wal", base_options(), [&](generator& g) { g.writes(24 / scale, 0.35); });
   }
   {  // Plain writes only: a power loss promises nothing, a process crash everything.

@@ -41,6 +41,12 @@
 // A torn header (a crash while the log was being created) with nothing after it
 // is a torn tail of an empty log.
 //
+// Limits. The scan for a valid record after a bad one checksums at most
+// 2 x (the bytes after it) + 1 MiB of candidate batches, which keeps it linear
+// on any input; crafted bytes that spend that budget on fake record headers can
+// hide a whole record behind them (no crash writes such bytes). A log cut to
+// less than its header reads as a log whose creation a crash interrupted.
+//
 // Order across logs. Each time the engine switches to a new log (a full or
 // flushed memtable), the new log starts with a link record naming the previous
 // log and its final size. The previous log is not synced at that point (that
