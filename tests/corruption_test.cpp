@@ -60,15 +60,6 @@
 #include "test_env.hpp"
 #include "test_util.hpp"
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define LSMT_TEST_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
-    __has_feature(memory_sanitizer)
-#define LSMT_TEST_SANITIZED 1
-#endif
-#endif
-
 namespace {
 
 namespace fs = std::filesystem;

@@ -31,6 +31,17 @@
 
 #include "test_catch.hpp"
 
+// LSMT_TEST_SANITIZED is defined in builds with a sanitizer (GCC or clang), whose tests are
+// several times slower: time-budgeted tests scale their budgets and floors down.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define LSMT_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+    __has_feature(memory_sanitizer)
+#define LSMT_TEST_SANITIZED 1
+#endif
+#endif
+
 namespace lsmt_test {
 
 /// $name as a decimal unsigned integer, or fallback if it is unset or empty. Throws
