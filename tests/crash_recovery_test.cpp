@@ -180,6 +180,26 @@ TEST_CASE("crash: a log whose creation failed is skipped by the chain of logs", 
   CHECK(dump(d).size() == 20);
 }
 
+TEST_CASE("crash: a later log without a link or with a wrong link is damage", "[crash]") {
+  temp_dir tmp;
+  const fs::path dir = tmp.sub("db");
+  fs::create_directories(dir);
+  const uint64_t size1 = write_wal(dir, 1, std::nullopt, 0, 10, 1);
+  const std::string what = GENERATE("no link", "link to a missing log", "link with a wrong size");
+  CAPTURE(what);
+  std::optional<lsmt::detail::log_link> link;
+  if (what == "link to a missing log") link = lsmt::detail::log_link{2, size1};
+  if (what == "link with a wrong size") link = lsmt::detail::log_link{1, size1 + 9};
+  write_wal(dir, 3, link, 10, 20, 11);
+  lsmt::options strict;
+  strict.recovery_mode = lsmt::recovery_mode::absolute_consistency;
+  CHECK_THROWS_AS(str_db(dir, strict), lsmt::corruption_error);
+  str_db d(dir, rwx_r_x, 100, 4, 2);
+  REQUIRE(d.recovery().damage.size() == 1);
+  CHECK(d.recovery().dropped_logs == 1);
+  CHECK(dump(d).size() == 10);  // log 1 only
+}
+
 TEST_CASE("crash: logs the MANIFEST no longer needs are removed at open", "[crash]") {
   // A crash between writing a MANIFEST and removing the logs it covers leaves them behind.
   temp_dir tmp;
