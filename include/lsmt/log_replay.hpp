@@ -55,11 +55,14 @@ class log_replay {
     }
     uint64_t previous = 0;
     uint64_t previous_end = 0;
+    const auto drop = [&](const readable_file& file) {
+      ++report_.dropped_logs;
+      report_.dropped_bytes += file.size();
+    };
     for (uint64_t n : logs) {
       const std::unique_ptr<readable_file> file = fs_.new_readable_file(path(n), false);
       if (stopped_) {
-        ++report_.dropped_logs;
-        report_.dropped_bytes += file->size();
+        drop(*file);
         continue;
       }
       log_reader reader(*file, n);
@@ -70,8 +73,7 @@ class log_replay {
       }
       check_link(n, reader.link(), first_needed, previous, previous_end);
       if (stopped_) {
-        ++report_.dropped_logs;
-        report_.dropped_bytes += file->size();
+        drop(*file);
         continue;
       }
       ++report_.logs_replayed;

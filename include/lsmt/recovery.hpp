@@ -79,7 +79,6 @@ inline std::unique_ptr<file_lock> recover(store_core& c) LSMT_EXCLUDES(c.state_m
     m = manifest_state{};
     m->store_id = new_store_id();
   }
-  c.store_id = m->store_id;
   c.versions.set_store_id(m->store_id);
   c.versions.set_next_file_number(std::max(m->next_file_number, max_number + 1));
 

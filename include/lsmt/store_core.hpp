@@ -66,7 +66,6 @@ class store_core {
   const std::shared_ptr<read_sampler> sampler = std::make_shared<read_sampler>();
 
   // Set by recovery, before any other thread exists; constant after.
-  uint64_t store_id = 0;           // the MANIFEST's store_id
   lsmt::recovery_report recovery;  // what opening replayed and dropped
 
   std::atomic<uint64_t> last_sequence{0};  // the newest write readers may see

@@ -224,10 +224,12 @@ class log_reader {
           crc32c::unmask(decode_fixed32(h.data() + 28)) == crc32c::value(h.data(), 28)) {
         if (decode_fixed32(h.data() + 24) != log_format_version) {
           return fail_at(
-              0, "unsupported log format version " + std::to_string(decode_fixed32(h.data() + 24)));
+              0, end_of_nonzero_bytes(0),
+              "unsupported log format version " + std::to_string(decode_fixed32(h.data() + 24)));
         }
         if (decode_fixed64(h.data() + 8) != number_) {
-          return fail_at(0, "the header names log " + std::to_string(decode_fixed64(h.data() + 8)));
+          return fail_at(0, end_of_nonzero_bytes(0),
+                         "the header names log " + std::to_string(decode_fixed64(h.data() + 8)));
         }
         synced_through_ = decode_fixed64(h.data() + 16);
         return;
@@ -236,17 +238,18 @@ class log_reader {
     // No valid header: a crash while the log was created, if nothing follows.
     offset_ = 0;
     const uint64_t data_end = end_of_nonzero_bytes(0);
-    if (data_end > log_header_size) return fail_at(0, "the log header is damaged");
+    if (data_end > log_header_size) return fail_at(0, data_end, "the log header is damaged");
     done_ = true;
     end_state_ = data_end == 0 ? log_end::clean : log_end::torn_tail;
     dropped_ = data_end;
   }
 
-  void fail_at(uint64_t offset, const std::string& why) {
+  /// Ends the log as damaged at offset; data_end is end_of_nonzero_bytes(offset).
+  void fail_at(uint64_t offset, uint64_t data_end, const std::string& why) {
     done_ = true;
     end_state_ = log_end::damaged;
     damage_ = why + " (at offset " + std::to_string(offset) + ")";
-    dropped_ = end_of_nonzero_bytes(offset) - offset;
+    dropped_ = data_end - offset;
   }
 
   /// The record header at offset, if it is plausible (known type, bounded length); its
@@ -288,10 +291,10 @@ class log_reader {
     const std::string synced =
         " the header says the log was synced through " + std::to_string(synced_through_);
     if (data_end == bad) {  // clean end, or only zeros follow
-      if (bad < synced_through_) fail_at(bad, "the log ends, but" + synced);
+      if (bad < synced_through_) fail_at(bad, data_end, "the log ends, but" + synced);
       return;
     }
-    if (bad < synced_through_) return fail_at(bad, "bad record, but" + synced);
+    if (bad < synced_through_) return fail_at(bad, data_end, "bad record, but" + synced);
     end_state_ = log_end::torn_tail;
     dropped_ = data_end - bad;
     if (const auto h = plausible_header(bad);
@@ -304,7 +307,8 @@ class log_reader {
     uint64_t crc_budget = 2 * (data_end - bad) + (1u << 20);
     for (uint64_t pos = bad + 1; pos < data_end; ++pos) {
       if (parse(pos, &crc_budget)) {
-        return fail_at(bad, "bad record followed by a valid one at offset " + std::to_string(pos));
+        return fail_at(bad, data_end,
+                       "bad record followed by a valid one at offset " + std::to_string(pos));
       }
     }
   }
