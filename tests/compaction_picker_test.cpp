@@ -1,12 +1,15 @@
-// Tests for the choice of what to merge, without an engine: pick_compaction() in
-// compaction_picker.hpp (size-tiered rule, smallest-pair fallback, compaction_interval,
-// minimum_sstables, force) and its read_sampler (the read-triggered rule: threshold, take_due,
-// reset, wake). A randomized test checks the picker's invariants against a direct reading of the
-// rule (LSMT_TEST_SEED overrides its fixed seed).
+// Tests for the choice of what to merge, without an engine: compaction_picker.hpp's leveled
+// rule (dynamic level targets, level-0 trigger, the output level of a level-0 merge, trivial
+// moves, the cheapest table of a level, compact()'s full merge and its file sizes) on versions
+// built from table metadata alone, and its read_sampler (the read-triggered rule: threshold,
+// take_due, reset, wake). A randomized test checks that every pick keeps the layout's
+// invariant (LSMT_TEST_SEED overrides its fixed seed).
 #include "lsmt/compaction_picker.hpp"
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,167 +21,219 @@
 
 namespace {
 
-using lsmt::detail::compaction_pick;
-using lsmt::detail::pick_compaction;
+using lsmt::detail::compaction_job;
+using lsmt::detail::compaction_picker;
+using lsmt::detail::compute_targets;
+using lsmt::detail::max_levels;
 using lsmt::detail::read_sampler;
-using sizes_t = std::vector<uint64_t>;
+using lsmt::detail::table_handle;
+using lsmt::detail::table_list;
+using lsmt::detail::table_meta;
+using lsmt::detail::version;
+using lsmt_test::ikey;
 
-// first/count as one comparable value, so a failed REQUIRE prints both.
-std::string pick(const sizes_t& sizes, size_t interval, size_t minimum, bool force = false) {
-  const compaction_pick p = pick_compaction(sizes, interval, minimum, force);
-  return p.count == 0 ? "none" : std::to_string(p.first) + "+" + std::to_string(p.count);
+constexpr uint64_t MiB = uint64_t{1} << 20;
+constexpr size_t last = max_levels - 1;
+
+// A table of `size` bytes over user keys [lo, hi]; the picker reads metadata only.
+std::shared_ptr<table_handle> table(uint64_t number, const std::string& lo, const std::string& hi,
+                                    uint64_t size) {
+  table_meta m{number, size, 1, ikey(lo, 1), ikey(hi, 1)};
+  return std::make_shared<table_handle>(m, nullptr);
+}
+
+compaction_picker make_picker(size_t trigger = 4, size_t minimum = 2) {
+  compaction_picker::settings s;
+  s.level0_trigger = trigger;
+  s.minimum_tables = minimum;
+  s.target_file_size = 8 * MiB;
+  s.base_level_bytes = 64 * MiB;
+  s.level_size_ratio = 10;
+  return compaction_picker(s, std::make_shared<read_sampler>());
+}
+
+std::vector<uint64_t> numbers(const table_list& tables) {
+  std::vector<uint64_t> out;
+  for (const auto& t : tables) out.push_back(t->meta().number);
+  return out;
 }
 
 }  // namespace
 
-TEST_CASE("picker: fewer than two tables never merge unless forced", "[compaction][picker]") {
-  for (size_t interval : {0, 1, 2}) {
-    for (size_t minimum : {0, 1, 2}) {
-      CAPTURE(interval, minimum);
-      CHECK(pick({}, interval, minimum) == "none");
-      CHECK(pick({5}, interval, minimum) == "none");
-    }
+TEST_CASE("picker: targets are the bottom level divided by the ratio, up to the base level",
+          "[compaction][picker]") {
+  version v;
+  CHECK(compute_targets(v, 64 * MiB, 10).base_level == last);
+  v.levels[last].push_back(table(1, "a", "z", 50 * MiB));
+  CHECK(compute_targets(v, 64 * MiB, 10).base_level == last);  // bottom fits in the base size
+  v.levels[last].push_back(table(2, "za", "zz", 950 * MiB));   // 1000 MiB at the bottom
+  const auto t = compute_targets(v, 64 * MiB, 10);
+  CHECK(t.base_level == last - 2);  // 100 MiB > 64 MiB, 10 MiB <= 64 MiB
+  CHECK(t.bytes[last - 1] == 100 * MiB);
+  CHECK(t.bytes[last - 2] == 10 * MiB);
+  CHECK(t.bytes[1] == 0);
+}
+
+TEST_CASE("picker: level 0 is due at compaction_interval tables, into the base level",
+          "[compaction][picker]") {
+  compaction_picker p = make_picker(4);
+  version v;
+  for (uint64_t i = 1; i <= 3; ++i) v.levels[0].push_back(table(i, "a", "z", MiB));
+  CHECK_FALSE(p.due(v));
+  CHECK(p.idle(v));
+  CHECK(p.pick(v, false).empty());
+  v.levels[0].push_back(table(4, "b", "y", MiB));
+  REQUIRE(p.due(v));
+  CHECK_FALSE(p.idle(v));
+  const compaction_job job = p.pick(v, false);
+  CHECK(job.level == 0);
+  CHECK(job.output_level == last);
+  CHECK(numbers(job.inputs) == std::vector<uint64_t>{1, 2, 3, 4});
+  CHECK(job.overlapped.empty());
+  CHECK_FALSE(job.move);  // the level-0 tables overlap each other
+}
+
+TEST_CASE("picker: a level-0 merge takes the base level's overlapping tables only",
+          "[compaction][picker]") {
+  compaction_picker p = make_picker(2);
+  version v;
+  v.levels[0].push_back(table(10, "d", "f", MiB));
+  v.levels[0].push_back(table(11, "e", "g", MiB));
+  v.levels[last] = {table(1, "a", "b", MiB), table(2, "c", "d", MiB), table(3, "e", "e", MiB),
+                    table(4, "g", "h", MiB), table(5, "i", "j", MiB)};
+  const compaction_job job = p.pick(v, false);
+  CHECK(job.output_level == last);
+  CHECK(numbers(job.overlapped) == std::vector<uint64_t>{2, 3, 4});
+}
+
+TEST_CASE("picker: data above the base level moves down before level 0 merges past it",
+          "[compaction][picker]") {
+  compaction_picker p = make_picker(2);
+  version v;
+  v.levels[0] = {table(10, "a", "z", MiB), table(11, "a", "z", MiB)};
+  v.levels[2].push_back(table(5, "m", "n", MiB));  // above the base level (the bottom)
+  const compaction_job job = p.pick(v, false);
+  CHECK(job.level == 2);
+  CHECK(job.output_level == 3);
+  CHECK(job.move);
+}
+
+TEST_CASE("picker: disjoint level-0 tables with nothing below move down unchanged",
+          "[compaction][picker]") {
+  compaction_picker p = make_picker(2);
+  version v;
+  v.levels[0] = {table(11, "c", "d", MiB), table(10, "a", "b", MiB)};
+  v.levels[last].push_back(table(1, "x", "y", MiB));
+  const compaction_job job = p.pick(v, false);
+  CHECK(job.move);
+  CHECK(job.overlapped.empty());
+}
+
+TEST_CASE("picker: an oversized level sends its cheapest table down", "[compaction][picker]") {
+  compaction_picker p = make_picker(4);
+  version v;
+  // Bottom: 1000 MiB in ten tables over "a0".."a9"; level 5's target is then 100 MiB.
+  for (int i = 0; i < 10; ++i) {
+    const std::string k = "a" + std::to_string(i);
+    v.levels[last].push_back(table(100 + static_cast<uint64_t>(i), k, k + "z", 100 * MiB));
   }
+  // Level 5: 120 MiB. Table 20 overlaps two bottom tables, table 21 one.
+  v.levels[last - 1] = {table(20, "a1", "a2z", 60 * MiB), table(21, "a5a", "a5b", 60 * MiB)};
+  REQUIRE(p.due(v));
+  const compaction_job job = p.pick(v, false);
+  CHECK(job.level == last - 1);
+  CHECK(job.output_level == last);
+  CHECK(numbers(job.inputs) == std::vector<uint64_t>{21});
+  CHECK(numbers(job.overlapped) == std::vector<uint64_t>{105});
+  CHECK_FALSE(job.move);
 }
 
-TEST_CASE("picker: not due below compaction_interval", "[compaction][picker]") {
-  const sizes_t four{1, 1, 1, 1};
-  CHECK(pick(four, 5, 1) == "none");
-  CHECK(pick(four, 4, 1) == "0+4");
-  CHECK(pick(four, 0, 1) == "0+4");  // 0: no minimum count
-  CHECK(pick({1, 1, 1, 1, 1}, 5, 1) == "0+5");
+TEST_CASE("picker: data above the base level moves down", "[compaction][picker]") {
+  compaction_picker p = make_picker(4);
+  version v;
+  v.levels[last].push_back(table(1, "a", "m", 10 * MiB));
+  v.levels[3].push_back(table(2, "n", "z", MiB));  // the bottom is the base level: 3 must empty
+  REQUIRE(p.due(v));
+  const compaction_job job = p.pick(v, false);
+  CHECK(job.level == 3);
+  CHECK(job.output_level == 4);
+  CHECK(job.move);
 }
 
-TEST_CASE("picker: a merge never leaves fewer than minimum_sstables tables",
+TEST_CASE("picker: force takes every table into the bottom level", "[compaction][picker]") {
+  compaction_picker p = make_picker(4, 3);
+  version v;
+  v.levels[0].push_back(table(9, "a", "z", 3 * MiB));
+  v.levels[last].push_back(table(1, "a", "z", 3 * MiB));
+  const compaction_job job = p.pick(v, true);
+  CHECK(job.full);
+  CHECK(job.output_level == last);
+  CHECK(job.inputs.size() == 2);
+  CHECK(job.max_files == 3);  // a small store: minimum_sstables files of equal size
+  CHECK(job.target_size == 2 * MiB);
+  version big;
+  big.levels[last].push_back(table(1, "a", "z", 100 * MiB));
+  const compaction_job all = p.pick(big, true);
+  CHECK(all.max_files == 0);  // a large one: files of target_file_size
+  CHECK(all.target_size == 8 * MiB);
+  CHECK(p.pick(version{}, true).empty());
+}
+
+TEST_CASE("picker: random versions: every pick keeps the layout's invariant",
           "[compaction][picker]") {
-  const sizes_t ten(10, 1);  // all equal: the whole list qualifies, so width is the limit
-  CHECK(pick(ten, 2, 1) == "0+10");
-  CHECK(pick(ten, 2, 4) == "0+7");    // leaves 10 - 7 + 1 = 4
-  CHECK(pick(ten, 2, 9) == "0+2");    // leaves 9
-  CHECK(pick(ten, 2, 10) == "none");  // any merge would leave 9
-  CHECK(pick(ten, 2, 11) == "none");
-  CHECK(pick(ten, 2, 0) == "0+10");  // 0 counts as 1
-  CHECK(pick({1, 1}, 0, 0) == "0+2");
-  CHECK(pick({1, 1}, 0, 1) == "0+2");
-  CHECK(pick({1, 1}, 0, 2) == "none");
-  CHECK(pick({1, 1, 1}, 0, 2) == "0+2");
-  // The width limit also cuts a run that starts later.
-  CHECK(pick({1, 5, 5, 5, 5, 5}, 2, 3) == "1+4");
-}
-
-TEST_CASE("picker: merges the first run where each next table is no bigger than the run so far",
-          "[compaction][picker]") {
-  // Each next table is compared with the sum gathered so far, not with its neighbour:
-  // 4, 4 (<= 4), 8 (<= 8), 16 (<= 16), then 100 > 32 ends the run.
-  CHECK(pick({4, 4, 8, 16, 100}, 2, 1) == "0+4");
-  // No run starts at 0 or 1 (each is smaller than the next); from 2: 100, 50, 10, then
-  // 200 > 160.
-  CHECK(pick({1, 2, 100, 50, 10, 200}, 2, 1) == "2+3");
-  // The first run wins even when a later one is longer or bigger.
-  CHECK(pick({1, 1, 50, 40, 30, 20}, 2, 1) == "0+2");
-  // Empty tables are no bigger than anything.
-  CHECK(pick({0, 0, 0}, 2, 1) == "0+3");
-  CHECK(pick({7, 0, 9}, 2, 1) == "0+2");
-}
-
-TEST_CASE("picker: a table equal to the run so far joins it", "[compaction][picker]") {
-  CHECK(pick({10, 10}, 2, 1) == "0+2");
-  CHECK(pick({10, 10, 20, 40}, 2, 1) == "0+4");
-  CHECK(pick({10, 10, 21}, 2, 1) == "0+2");
-  CHECK(pick({3, 5, 8, 8}, 2, 1) == "2+2");
-}
-
-TEST_CASE("picker: without a qualifying run, the adjacent pair with the smallest sum",
-          "[compaction][picker]") {
-  // No qualifying run means every table is bigger than the one before it, so the smallest pair
-  // is always the first two: the fallback can only ever pick {0, 2}.
-  CHECK(pick({1, 2}, 2, 1) == "0+2");
-  CHECK(pick({1, 2, 4, 8, 16}, 2, 1) == "0+2");
-  CHECK(pick({3, 5, 9, 20}, 0, 3) == "0+2");
-  CHECK(pick({100, 101, 102, 103}, 4, 3) == "0+2");
-}
-
-TEST_CASE("picker: force takes every table, whatever the other limits", "[compaction][picker]") {
-  for (size_t n = 0; n <= 5; ++n) {
-    const sizes_t sizes(n, 1);
-    for (size_t minimum : {0, 1, 3, 9}) {
-      CAPTURE(n, minimum);
-      const compaction_pick p = pick_compaction(sizes, 100, minimum, true);
-      CHECK(p.first == 0);
-      CHECK(p.count == n);
-    }
-  }
-  CHECK(pick({1, 2, 4, 8}, 100, 1, true) == "0+4");
-}
-
-TEST_CASE("picker: random size lists keep every rule", "[compaction][picker]") {
-  lsmt_test::seeded_rng rng(lsmt_test::env_u64("LSMT_TEST_SEED", 20240611));
-  INFO("LSMT_TEST_SEED=" << rng.seed());
-  size_t picked_runs = 0;
-  size_t picked_pairs = 0;
-  for (int iter = 0; iter < 20000; ++iter) {
-    const size_t n = rng.uniform(0, 12);
-    sizes_t sizes(n);
-    // Shapes: small sizes (many ties and zeros), arbitrary sizes, strictly rising sizes (no run
-    // qualifies), powers of two (tiers).
-    const uint64_t shape = rng.uniform(0, 3);
-    for (size_t i = 0; i < n; ++i) {
-      if (shape == 0) {
-        sizes[i] = rng.uniform(0, 4);
-      } else if (shape == 1) {
-        sizes[i] = rng.uniform(1, 1000000000);
-      } else if (shape == 2) {
-        sizes[i] = (i == 0 ? 0 : sizes[i - 1]) + rng.uniform(1, 50);
-      } else {
-        sizes[i] = uint64_t{1} << rng.uniform(0, 20);
+  const uint64_t seed = lsmt_test::fixed_test_seed(0x1e5e1ed);
+  INFO("seed " << seed);
+  std::mt19937_64 rng(seed);
+  compaction_picker p = make_picker(3, 2);
+  uint64_t picks = 0;
+  for (int round = 0; round < 2000; ++round) {
+    version v;
+    uint64_t number = 1;
+    const auto key = [](uint64_t k) {
+      std::string s = std::to_string(k);
+      return std::string(6 - s.size(), '0') + s;
+    };
+    for (size_t l = 0; l < max_levels; ++l) {
+      const uint64_t n = rng() % (l == 0 ? 6 : 4);
+      uint64_t at = rng() % 1000;
+      for (uint64_t i = 0; i < n; ++i) {
+        const uint64_t lo = l == 0 ? rng() % 100000 : at + 1 + rng() % 1000;
+        const uint64_t hi = lo + rng() % 5000;
+        v.levels[l].push_back(table(number++, key(lo), key(hi), (1 + rng() % 200) * MiB));
+        at = hi;
       }
     }
-    const size_t interval = rng.uniform(0, 8);
-    const size_t minimum = rng.uniform(0, 6);
-    const bool force = rng.chance(0.05);
-    CAPTURE(iter, sizes, interval, minimum, force);
-    const compaction_pick p = pick_compaction(sizes, interval, minimum, force);
-    if (force) {
-      REQUIRE(p.first == 0);
-      REQUIRE(p.count == n);
+    const compaction_job job = p.pick(v, rng() % 8 == 0);
+    if (job.empty()) {
+      CHECK(p.idle(v));
       continue;
     }
-    const size_t keep = minimum == 0 ? 1 : minimum;
-    const bool may_merge = n >= 2 && n >= keep + 1 && n >= interval;
-    REQUIRE((p.count != 0) == may_merge);
-    if (p.count == 0) continue;
-    REQUIRE(p.count >= 2);
-    REQUIRE(p.first + p.count <= n);
-    REQUIRE(n - p.count + 1 >= keep);
-    // A run can start at i iff sizes[i + 1] <= sizes[i]; the pick is the first such start.
-    size_t first_run = n;
-    for (size_t i = 0; i + 1 < n && first_run == n; ++i) {
-      if (sizes[i + 1] <= sizes[i]) first_run = i;
+    ++picks;
+    if (job.full) {
+      CHECK(job.inputs.size() == v.table_count());
+      continue;
     }
-    if (first_run < n) {
-      ++picked_runs;
-      REQUIRE(p.first == first_run);
-      uint64_t total = sizes[p.first];
-      for (size_t j = 1; j < p.count; ++j) {
-        REQUIRE(sizes[p.first + j] <= total);
-        total += sizes[p.first + j];
-      }
-      // Maximal: it stops at the end, at the width limit, or before a bigger table.
-      const size_t end = p.first + p.count;
-      REQUIRE((end == n || p.count == n - keep + 1 || sizes[end] > total));
+    // The output level is below the input level, and no level in between holds data.
+    REQUIRE(job.output_level > job.level);
+    for (size_t l = job.level + 1; l < job.output_level; ++l) CHECK(v.levels[l].empty());
+    // Level 0 goes whole; a sorted level sends one table.
+    if (job.level == 0) {
+      CHECK(job.inputs.size() == v.levels[0].size());
     } else {
-      ++picked_pairs;
-      REQUIRE(p.count == 2);
-      const uint64_t sum = sizes[p.first] + sizes[p.first + 1];
-      for (size_t i = 0; i + 1 < n; ++i) {
-        if (i < p.first) REQUIRE(sizes[i] + sizes[i + 1] > sum);  // ties go to the newest pair
-        if (i > p.first) REQUIRE(sizes[i] + sizes[i + 1] >= sum);
+      CHECK(job.inputs.size() == 1);
+    }
+    // Every table of the output level that overlaps an input is in the merge.
+    for (const auto& in : job.inputs) {
+      for (const auto& o : v.levels[job.output_level]) {
+        if (!lsmt::detail::overlaps(*o, in->smallest_user_key(), in->largest_user_key())) continue;
+        bool taken = false;
+        for (const auto& t : job.overlapped) taken = taken || t == o;
+        CHECK(taken);
       }
     }
+    if (job.move) CHECK(job.overlapped.empty());
   }
-  // The generator reached both branches.
-  CHECK(picked_runs > 1000);
-  CHECK(picked_pairs > 100);
+  CHECK(picks > 500);
 }
 
 // ---- read_sampler: the read-triggered rule ------------------------------------------------------

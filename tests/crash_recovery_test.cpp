@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -223,7 +224,7 @@ TEST_CASE("manifest: a store with a version 1 or 2 MANIFEST is refused by name",
     for (int i = 0; i < 10; ++i) d.put(key_of(i), "v" + std::to_string(i));
   }
   const std::string bytes = lsmt_test::read_file(dir / "MANIFEST");
-  REQUIRE(lsmt::detail::decode_fixed32(bytes.data() + 8) == 3);
+  REQUIRE(lsmt::detail::decode_fixed32(bytes.data() + 8) == 4);
   for (uint32_t version : {1u, 2u}) {
     std::string old = bytes;
     lsmt::detail::encode_fixed32(&old[8], version);  // outside the checksummed payload
@@ -238,4 +239,64 @@ TEST_CASE("manifest: a store with a version 1 or 2 MANIFEST is refused by name",
   lsmt_test::write_file(dir / "MANIFEST", bytes);
   str_db d(dir, rwx_r_x, 4, 4, 2);
   CHECK(dump(d).size() == 10);
+}
+
+TEST_CASE("manifest: a store with a version 3 MANIFEST opens and moves to version 4",
+          "[manifest]") {
+  // Version 3 had no levels: its tables overlapped, newest first, as level 0's do. A version 4
+  // list in level order is a valid version 3 list (deeper levels hold older data).
+  temp_dir tmp;
+  const fs::path dir = tmp.sub("db");
+  lsmt::options o;
+  o.memtable_max_entries = 40;
+  o.target_file_size = 64 << 10;
+  std::map<std::string, std::string> model;
+  {
+    str_db d(dir, o);
+    for (int i = 0; i < 3000; ++i) {
+      const std::string k = key_of((i * 7919) % 1000);
+      const std::string v = "v" + std::to_string(i) + std::string(100, 'x');
+      d.put(k, v);
+      model[k] = v;
+    }
+    d.wait_for_compactions();
+    REQUIRE(d.stats().tables > d.stats().level_tables[0]);  // sorted levels hold tables
+  }
+  const lsmt::detail::manifest_state m =
+      lsmt::detail::decode_manifest(lsmt_test::read_file(dir / "MANIFEST"));
+  std::string payload;
+  lsmt::detail::put_varint64(payload, m.next_file_number);
+  lsmt::detail::put_varint64(payload, m.last_sequence);
+  lsmt::detail::put_varint64(payload, m.log_number);
+  lsmt::detail::put_fixed64(payload, m.store_id);
+  lsmt::detail::put_varint32(payload, static_cast<uint32_t>(m.tables.size()));
+  for (const auto& t : m.tables) {
+    lsmt::detail::put_varint64(payload, t.number);
+    lsmt::detail::put_varint64(payload, t.size);
+    lsmt::detail::put_varint64(payload, t.entries);
+    lsmt::detail::put_length_prefixed(payload, t.smallest);
+    lsmt::detail::put_length_prefixed(payload, t.largest);
+  }
+  std::string v3;
+  lsmt::detail::put_fixed64(v3, lsmt::detail::manifest_magic);
+  lsmt::detail::put_fixed32(v3, 3);
+  lsmt::detail::put_fixed32(v3, static_cast<uint32_t>(payload.size()));
+  v3 += payload;
+  lsmt::detail::put_fixed32(
+      v3, lsmt::detail::crc32c::mask(lsmt::detail::crc32c::value(payload.data(), payload.size())));
+  lsmt_test::write_file(dir / "MANIFEST", v3);
+  {
+    lsmt::options strict = o;
+    strict.recovery_mode = lsmt::recovery_mode::absolute_consistency;
+    str_db d(dir, strict);
+    CHECK(d.recovery().clean());
+    CHECK(dump(d) == model);
+    d.put("after", "upgrade");
+    model["after"] = "upgrade";
+    d.wait_for_compactions();
+    CHECK(dump(d) == model);
+  }
+  CHECK(lsmt::detail::decode_fixed32(lsmt_test::read_file(dir / "MANIFEST").data() + 8) == 4);
+  str_db d(dir, o);
+  CHECK(dump(d) == model);
 }

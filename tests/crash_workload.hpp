@@ -97,6 +97,7 @@ class generator {
   generator(workload& w, uint64_t seed, size_t key_space) : w_(w), rng_(seed), keys_(key_space) {}
 
   std::string key() { return "k" + std::to_string(rng_() % keys_); }
+  void set_key_space(size_t n) { keys_ = n; }
   std::string value() {
     // Mostly small; sometimes big enough that a WAL record spans pages.
     const size_t len = rng_() % 8 == 0 ? 1500 + rng_() % 3000 : 1 + rng_() % 40;
@@ -216,6 +217,22 @@ inline std::vector<workload> make_workloads(uint64_t seed, bool quick) {
     o.compaction_interval = 3;
     o.minimum_sstables = 2;
     make("compaction_3", o, [&](generator& g) { g.writes(26 / scale, 0.3); });
+  }
+  {  // Leveled layout: tiny files and levels, so merges write several tables into sorted levels
+     // that hold others, move tables down unchanged, and drop tombstones at the bottom.
+    lsmt::options o = base_options();
+    o.memtable_max_entries = 4;
+    o.compaction_interval = 2;
+    o.minimum_sstables = 1;
+    o.target_file_size = 1024;
+    o.base_level_bytes = 1024;
+    o.level_size_ratio = 2;
+    make("leveled", o, [&](generator& g) {
+      g.set_key_space(40);
+      g.writes(34 / scale, 0.25);
+      g.add(step::reopen);
+      g.writes(8 / scale, 0.25);
+    });
   }
   {  // Reopens: recovery replays WALs into a table mid-workload.
     lsmt::options o = base_options();

@@ -45,7 +45,7 @@ bool same(const manifest_state& a, const manifest_state& b) {
     const table_meta& x = a.tables[i];
     const table_meta& y = b.tables[i];
     if (x.number != y.number || x.size != y.size || x.entries != y.entries ||
-        x.smallest != y.smallest || x.largest != y.largest) {
+        x.smallest != y.smallest || x.largest != y.largest || x.level != y.level) {
       return false;
     }
   }
@@ -54,10 +54,10 @@ bool same(const manifest_state& a, const manifest_state& b) {
 
 // A manifest around an arbitrary payload, with a correct header and checksum:
 // tests what the decoder checks beyond the checksum.
-std::string wrap(const std::string& payload) {
+std::string wrap(const std::string& payload, uint32_t version = 3) {
   std::string out;
   lsmt::detail::put_fixed64(out, lsmt::detail::manifest_magic);
-  lsmt::detail::put_fixed32(out, 3);
+  lsmt::detail::put_fixed32(out, version);
   lsmt::detail::put_fixed32(out, static_cast<uint32_t>(payload.size()));
   out += payload;
   lsmt::detail::put_fixed32(
@@ -75,8 +75,10 @@ std::string payload_header(uint64_t next_file, uint64_t last_seq, uint64_t log, 
   return p;
 }
 
+// A table entry; with a level, a version 4 entry, else a version 3 one.
 void put_table(std::string& p, uint64_t number, const std::string& smallest,
-               const std::string& largest) {
+               const std::string& largest, int level = -1) {
+  if (level >= 0) lsmt::detail::put_varint32(p, static_cast<uint32_t>(level));
   lsmt::detail::put_varint64(p, number);
   lsmt::detail::put_varint64(p, 100);
   lsmt::detail::put_varint64(p, 10);
@@ -93,14 +95,32 @@ TEST_CASE("manifest: encode/decode round trip", "[manifest]") {
   CHECK(same(lsmt::detail::decode_manifest(lsmt::detail::encode_manifest(empty)), empty));
 }
 
-TEST_CASE("manifest: version 3 is written and read, older and later ones refused", "[manifest]") {
+TEST_CASE("manifest: levels round-trip", "[manifest]") {
+  manifest_state s = sample_state();
+  s.tables[1].level = 2;  // "\0\xff" .. "\0\xff"
+  s.tables[2].level = 6;
+  CHECK(same(lsmt::detail::decode_manifest(lsmt::detail::encode_manifest(s)), s));
+}
+
+TEST_CASE("manifest: a version 3 MANIFEST reads as every table in level 0", "[manifest]") {
+  std::string p = payload_header(10, 5, 9, 2);
+  put_table(p, 4, ikey("a", 2), ikey("m", 2));
+  put_table(p, 3, ikey("c", 1), ikey("z", 1));  // overlaps: level 0 allows it
+  const manifest_state s = lsmt::detail::decode_manifest(wrap(p, 3));
+  REQUIRE(s.tables.size() == 2);
+  CHECK(s.tables[0].number == 4);
+  CHECK(s.tables[0].level == 0);
+  CHECK(s.tables[1].level == 0);
+}
+
+TEST_CASE("manifest: version 4 is written and read, older and later ones refused", "[manifest]") {
   manifest_state s = sample_state();
   s.store_id = 0x0123456789abcdef;
-  const std::string v3 = lsmt::detail::encode_manifest(s);
-  REQUIRE(lsmt::detail::decode_fixed32(v3.data() + 8) == 3);
-  CHECK(lsmt::detail::decode_manifest(v3).store_id == s.store_id);
-  for (const uint32_t bad : {0u, 1u, 2u, 4u, 0xffffffffu}) {
-    std::string v = v3;  // the version is outside the checksummed payload
+  const std::string v4 = lsmt::detail::encode_manifest(s);
+  REQUIRE(lsmt::detail::decode_fixed32(v4.data() + 8) == 4);
+  CHECK(lsmt::detail::decode_manifest(v4).store_id == s.store_id);
+  for (const uint32_t bad : {0u, 1u, 2u, 5u, 0xffffffffu}) {
+    std::string v = v4;  // the version is outside the checksummed payload
     lsmt::detail::encode_fixed32(&v[8], bad);
     try {
       (void)lsmt::detail::decode_manifest(v);
@@ -180,6 +200,32 @@ TEST_CASE("manifest: contents are validated beyond the checksum", "[manifest]") 
     rejects(payload_header(10, 5, 11, 0));                              // log_number beyond next
     rejects(payload_header(10, lsmt::detail::max_sequence + 1, 9, 0));  // sequence overflow
   }
+}
+
+TEST_CASE("manifest: levels are validated: range, order, sorted runs without shared keys",
+          "[manifest]") {
+  const auto decode = [](const std::string& payload) {
+    return lsmt::detail::decode_manifest(wrap(payload, 4));
+  };
+  const auto two = [](int l1, const std::string& a1, const std::string& b1, int l2,
+                      const std::string& a2, const std::string& b2) {
+    std::string p = payload_header(10, 5, 9, 2);
+    put_table(p, 1, ikey(a1, 1), ikey(b1, 1), l1);
+    put_table(p, 2, ikey(a2, 1), ikey(b2, 1), l2);
+    return p;
+  };
+  CHECK(decode(two(0, "a", "z", 0, "b", "c")).tables.size() == 2);  // level 0 may overlap
+  CHECK(decode(two(1, "a", "b", 1, "c", "d")).tables[1].level == 1);
+  CHECK(decode(two(0, "a", "z", 6, "a", "z")).tables[1].level == 6);
+  CHECK_THROWS_AS(decode(two(1, "a", "c", 1, "c", "d")), lsmt::corruption_error);  // shares "c"
+  CHECK_THROWS_AS(decode(two(1, "c", "d", 1, "a", "b")), lsmt::corruption_error);  // key order
+  CHECK_THROWS_AS(decode(two(2, "a", "b", 1, "c", "d")), lsmt::corruption_error);  // level order
+  CHECK_THROWS_AS(decode(two(0, "a", "b", 7, "c", "d")), lsmt::corruption_error);  // range
+  // One user key at two sequences is one key: it may not span two tables of a sorted level.
+  std::string p = payload_header(10, 5, 9, 2);
+  put_table(p, 1, ikey("a", 1), ikey("k", 9), 3);
+  put_table(p, 2, ikey("k", 5), ikey("z", 1), 3);
+  CHECK_THROWS_AS(decode(p), lsmt::corruption_error);
 }
 
 TEST_CASE("manifest: write_manifest replaces MANIFEST atomically", "[manifest]") {

@@ -58,7 +58,10 @@ inline void quiesce(store_t& db, fault_fs& fs) {
     if (fs.fault_fired()) return;
     if (count_files(fs, ".log") == 1 && count_files(fs, ".sst") == db.stats().tables) return;
     if (std::chrono::steady_clock::now() > deadline) {
-      throw std::runtime_error("hang: obsolete files were not removed in 60 s");
+      throw std::runtime_error("hang: obsolete files were not removed in 60 s (" +
+                               std::to_string(count_files(fs, ".log")) + " logs, " +
+                               std::to_string(count_files(fs, ".sst")) + " table files, " +
+                               std::to_string(db.stats().tables) + " live tables)");
     }
     fs.wait_for_op(seen, std::chrono::milliseconds(2));
   }

@@ -6,10 +6,13 @@
 // and the log file is deleted and closed.
 //
 // The compaction thread asks the picker (compaction_picker.hpp) for a merge whenever one may be
-// due, merges the chosen run of adjacent tables into new tables (dropping what no reader can
-// see, and tombstones when the run includes the oldest table), installs the result in the
-// run's place, and retires the inputs (version_set.hpp); once they are released it deletes the
-// retired tables nobody reads any more (releasing a version does the same).
+// due, merges the chosen tables into new tables of the output level (dropping what no reader
+// can see, and deletions no deeper level needs), or moves them down unchanged when nothing
+// overlaps them, installs the result (one MANIFEST for every table it adds and removes), and
+// retires the inputs (version_set.hpp); once they are released it deletes the retired tables
+// nobody reads any more (releasing a version does the same). Only this thread removes tables or
+// changes the sorted levels, so a merge's picture of the levels below level 0 stays true while
+// it runs; flushes only add level-0 tables.
 //
 // A failure stops writes (store_core::fail) and is reported to the next writer; reads go on.
 // When the store starts closing, both threads stop: an unflushed memtable stays in its log,
@@ -105,26 +108,30 @@ class background_work {
   }
 
   void flush_one(const imm_slot& slot, uint64_t smallest_snapshot) LSMT_EXCLUDES(c_.state_mutex) {
-    auto it = slot.mem->new_iterator();
-    it->seek_to_first();
-    table_write_plan plan;
-    plan.smallest_snapshot = smallest_snapshot;
-    std::vector<std::shared_ptr<table_handle>> tables = c_.versions.write_tables(*it, plan);
     {
+      auto it = slot.mem->new_iterator();
+      it->seek_to_first();
+      table_write_plan plan;
+      plan.smallest_snapshot = smallest_snapshot;
+      const table_list tables = c_.versions.write_tables(*it, plan);
       lock_guard m(c_.versions.manifest_mutex());
+      std::shared_ptr<const version> now;
       {
         lock_guard s(c_.state_mutex);
-        tables.insert(tables.end(), c_.current->tables.begin(), c_.current->tables.end());
+        now = c_.current;
       }
-      install(std::move(tables), 1);
+      install(edit_levels(*now, {}, 0, tables), 1);
     }
+    // A merge may have taken the new tables and retired them while `tables` still held them:
+    // nobody else would delete them now.
+    c_.versions.delete_obsolete_files();
     c_.versions.remove_quietly(c_.logs.path(slot.log_number));
     c_.logs.close_flushed(slot.log_number);
   }
 
-  // Makes `tables` the live set: MANIFEST first (the commit point), then memory. The oldest
-  // `flushed_imms` immutable memtables are in `tables` now.
-  void install(std::vector<std::shared_ptr<table_handle>> tables, size_t flushed_imms)
+  // Makes `levels` the live tables: MANIFEST first (the commit point), then memory. The oldest
+  // `flushed_imms` immutable memtables are in `levels` now.
+  void install(std::array<table_list, max_levels> levels, size_t flushed_imms)
       LSMT_REQUIRES(c_.versions.manifest_mutex()) LSMT_EXCLUDES(c_.state_mutex) {
     manifest_state m;
     {
@@ -133,9 +140,9 @@ class background_work {
     }
     m.next_file_number = c_.versions.next_file_number();
     m.last_sequence = c_.last_sequence.load();
-    for (const auto& t : tables) m.tables.push_back(t->meta());
+    std::shared_ptr<const version> v = c_.versions.make_version(std::move(levels));
+    m.tables = v->manifest_tables();
     c_.versions.write_manifest(m);
-    std::shared_ptr<const version> v = c_.versions.make_version(std::move(tables));
     lock_guard s(c_.state_mutex);
     c_.current = std::move(v);
     for (size_t i = 0; i < flushed_imms; ++i) c_.imms.pop_back();
@@ -157,8 +164,9 @@ class background_work {
       if (c_.closing()) return;
       const uint64_t manual = c_.manual_requested;
       const bool forced = manual > c_.manual_done;
-      const compaction_job job = c_.picker.pick(*c_.current, forced);
-      if (job.tables.count == 0) {
+      std::shared_ptr<const version> picked = c_.current;
+      compaction_job job = c_.picker.pick(*picked, forced);
+      if (job.empty()) {
         if (forced) {
           c_.manual_done = manual;
           c_.progress_cv.notify_all();
@@ -170,31 +178,40 @@ class background_work {
         c_.work_cv.wait(s);
         continue;
       }
-      const auto& live = c_.current->tables;
-      const auto first = live.begin() + static_cast<std::ptrdiff_t>(job.tables.first);
-      std::vector<std::shared_ptr<table_handle>> inputs(
-          first, first + static_cast<std::ptrdiff_t>(job.tables.count));
       table_write_plan plan;
       plan.smallest_snapshot = c_.smallest_snapshot();
-      plan.drop_tombstones = job.tables.first + job.tables.count == live.size();
+      // Only this thread changes the levels below level 0, so `picked` stays right about them.
+      plan.drop_tombstones = job.full;
+      plan.older_outside = [picked, out = job.output_level](std::string_view user_key) {
+        return picked->deeper_may_hold(out, user_key);
+      };
       plan.cancelled = [this] { return c_.closing(); };
       plan.target_size = job.target_size;
       plan.max_files = job.max_files;
       uint64_t input_entries = 0;
-      for (const auto& t : inputs) input_entries += t->meta().entries;
+      for (const auto& t : job.inputs) input_entries += t->meta().entries;
+      for (const auto& t : job.overlapped) input_entries += t->meta().entries;
       c_.compacting = true;
       s.unlock();
       std::string error;
       uint64_t output_entries = 0;
       bool done = false;
       try {
-        output_entries = merge(std::move(inputs), plan);
+        output_entries = merge(job, plan);
         done = true;
       } catch (const table_write_cancelled&) {  // closing
       } catch (const std::exception& e) {
         error = std::string("compaction failed: ") + e.what();
       }
-      c_.versions.delete_obsolete_files();  // the inputs merge() held are released now
+      // Let go of the inputs (the job and the version they were picked from hold them), then
+      // delete what nobody holds: relying on the last release of that version alone would miss
+      // an input that some other holder, such as a flush, let go of last.
+      const bool read_triggered = job.read_triggered;
+      const bool full = job.full;
+      plan = {};
+      job = {};
+      picked.reset();
+      c_.versions.delete_obsolete_files();
       s.lock();
       c_.compacting = false;
       if (!done) {
@@ -207,38 +224,42 @@ class background_work {
       }
       ++c_.compactions;
       if (forced) c_.manual_done = manual;
-      c_.picker.finished(job, input_entries, output_entries, *c_.current);
+      c_.picker.finished(full, read_triggered, input_entries, output_entries, *c_.current);
       c_.progress_cv.notify_all();  // writers may wait on the table count; compact() too
     }
   }
 
-  // Merges `inputs` (adjacent in the current version) and installs the output in their place.
-  // Returns the number of entries written.
-  uint64_t merge(std::vector<std::shared_ptr<table_handle>> inputs, const table_write_plan& plan)
+  // Runs `job`: merges its inputs (or moves them, if nothing overlaps them) and installs the
+  // output in output_level in their place. Returns the number of entries in the output.
+  uint64_t merge(const compaction_job& job, const table_write_plan& plan)
       LSMT_EXCLUDES(c_.state_mutex) {
-    std::vector<std::unique_ptr<internal_iterator>> children;
-    children.reserve(inputs.size());
-    for (const auto& t : inputs) children.push_back(t->reader().new_iterator());
-    merging_iterator merged(std::move(children));
-    merged.seek_to_first();
-    std::vector<std::shared_ptr<table_handle>> outputs = c_.versions.write_tables(merged, plan);
+    table_list inputs = job.inputs;
+    inputs.insert(inputs.end(), job.overlapped.begin(), job.overlapped.end());
+    table_list outputs;
     uint64_t written = 0;
+    if (job.move) {
+      outputs = job.inputs;
+    } else {
+      std::vector<std::unique_ptr<internal_iterator>> children;
+      children.reserve(inputs.size());
+      for (const auto& t : inputs) children.push_back(t->reader().new_iterator());
+      merging_iterator merged(std::move(children));
+      merged.seek_to_first();
+      outputs = c_.versions.write_tables(merged, plan);
+    }
     for (const auto& t : outputs) written += t->meta().entries;
     {
       lock_guard m(c_.versions.manifest_mutex());
-      std::vector<std::shared_ptr<table_handle>> tables;
+      std::shared_ptr<const version> now;
       {
-        // Flushes may have added newer tables in front since the pick; the inputs are still
-        // adjacent because only merges (this thread) remove tables.
+        // Flushes may have added level-0 tables since the pick; the inputs are all still there
+        // because only merges (this thread) remove tables.
         lock_guard s(c_.state_mutex);
-        tables = c_.current->tables;
+        now = c_.current;
       }
-      auto at = std::find(tables.begin(), tables.end(), inputs.front());
-      at = tables.erase(at, at + static_cast<std::ptrdiff_t>(inputs.size()));
-      tables.insert(at, outputs.begin(), outputs.end());
-      install(std::move(tables), 0);
+      install(edit_levels(*now, inputs, job.output_level, outputs), 0);
     }
-    c_.versions.retire(inputs);
+    if (!job.move) c_.versions.retire(inputs);
     return written;
   }
 

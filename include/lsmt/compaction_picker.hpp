@@ -1,23 +1,35 @@
-// lsmt/compaction_picker.hpp - what to merge next: the size-tiered rule, forced merges, and
-// merges that reads ask for.
+// lsmt/compaction_picker.hpp - what to merge next: leveled compaction with dynamic level sizes,
+// forced merges, and merges that reads ask for.
 //
-// Size-tiered rule (after the "universal" style): a merge is due when the number of tables
-// reaches compaction_interval. Scanning from the newest table, the first run of two or more
-// adjacent tables where each next table is no bigger than everything gathered so far is merged;
-// failing that, the adjacent pair with the smallest combined size. A table is rewritten only
-// when merged with runs of comparable total size, so each byte is rewritten
-// O(log(total / memtable)) times: write amplification stays bounded as data grows. A merge
-// never leaves fewer than minimum_sstables tables.
+// Leveled rule (the layout is in version.hpp). Each level gets a score; the highest score of at
+// least 1 is merged next:
+//   - level 0: its table count over compaction_interval. A level-0 merge takes every level-0
+//     table and the tables of the base level that overlap them (or of a higher sorted level that
+//     still holds data), and writes the result into that level.
+//   - a sorted level above the bottom: its bytes over its target (compute_targets: the bottom
+//     level's size divided by level_size_ratio per level up, down to the base level, the first
+//     whose target is at most base_level_bytes; a level above the base level has target 0, so
+//     any data there moves down). Its merge takes one table, the one that overlaps the fewest
+//     bytes of the next level per byte of its own (RocksDB's "min overlapping ratio"), with the
+//     next level's tables that overlap it.
+// A merge whose inputs overlap nothing in the output level (and, for level 0, each other) moves
+// them down without rewriting them. Outputs are cut at target_file_size, between user keys. So a
+// merge rewrites a bounded key range: one table and about level_size_ratio of the next level's,
+// or level 0 and the base level, which holds about base_level_bytes. Once merges catch up, the
+// levels above the bottom hold about 1 / (level_size_ratio - 1) of the bottom's bytes, which
+// bounds space amplification (about 1.11 at ratio 10 when the bottom holds live data only).
+// Deletions are dropped when no deeper level may hold the key (table_writer.hpp).
 //
-// Full merges: compact() merges every table, dropping all tombstones, and splits the result by
-// key range into at most minimum_sstables tables of about equal size (fewer when deletions
-// shrink the data).
+// Full merges: compact() merges every table into the bottom level, dropping all tombstones, in
+// files of target_file_size, or, for a store smaller than minimum_sstables such files, in
+// minimum_sstables files of about equal size (fewer when deletions shrink the data).
 //
 // Read-triggered merges (like LevelDB's seek-triggered compaction): iterators count the table
 // entries they step over without showing them, entries a merge would drop (db_iterator.hpp),
 // and report them to the read_sampler. Once scans have stepped over as many as half the
-// entries the tables hold (and at least min_read_skips), every table is merged as compact()
-// does. A store that is only written never merges this way. When such a merge drops less than
+// entries the tables hold (and at least min_read_skips), the level with the highest score is
+// merged one step down even below score 1, where its old versions and deletions meet what they
+// hide. A store that is only written never merges this way. When such a merge drops less than
 // a tenth of its input (the hidden entries were kept for a snapshot, say), the threshold
 // doubles, up to max_read_backoff times; a merge that drops more resets it.
 //
@@ -27,11 +39,13 @@
 #define LSMT_COMPACTION_PICKER_HPP
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -78,90 +92,92 @@ class read_sampler {
   std::function<void()> wake_ LSMT_GUARDED_BY(mutex_);
 };
 
-/// A run of tables [first, first + count) to merge.
-struct compaction_pick {
-  size_t first = 0;
-  size_t count = 0;
+/// The size each level should have (dynamic level sizes, as RocksDB's
+/// level_compaction_dynamic_level_bytes): the bottom level's actual size divided by `ratio` once
+/// per level up, down to the first level whose target is at most base_bytes, the base level,
+/// which level 0 compacts into. Levels above the base level have target 0 (data there moves
+/// down). With less than base_bytes in the bottom level, the bottom level is the base level.
+struct level_targets {
+  size_t base_level = max_levels - 1;
+  std::array<uint64_t, max_levels> bytes{};
 };
 
-/// Chooses the run to merge from table sizes (newest first), or count == 0.
-/// `force` merges everything that minimum_sstables allows.
-inline compaction_pick pick_compaction(const std::vector<uint64_t>& sizes,
-                                       size_t compaction_interval, size_t minimum_sstables,
-                                       bool force) {
-  const size_t n = sizes.size();
-  if (force) return {0, n};  // the caller splits the output into minimum_sstables tables
-  const size_t keep = minimum_sstables == 0 ? 1 : minimum_sstables;
-  if (n < 2 || n < keep + 1 || n < compaction_interval) return {};
-  const size_t max_width = n - keep + 1;  // merging k tables leaves n - k + 1
-  for (size_t start = 0; start + 1 < n; ++start) {
-    uint64_t total = sizes[start];
-    size_t width = 1;
-    while (start + width < n && width < max_width && sizes[start + width] <= total) {
-      total += sizes[start + width];
-      ++width;
-    }
-    if (width >= 2) return {start, width};
+inline level_targets compute_targets(const version& v, uint64_t base_bytes, uint64_t ratio) {
+  constexpr size_t last = max_levels - 1;
+  level_targets t;
+  uint64_t size = v.level_bytes(last);
+  t.bytes[last] = size;
+  for (size_t l = last; l > 1 && size > base_bytes; --l) {
+    size /= ratio;
+    t.base_level = l - 1;
+    t.bytes[l - 1] = std::max<uint64_t>(size, 1);
   }
-  size_t best = 0;
-  for (size_t i = 1; i + 1 < n; ++i) {
-    if (sizes[i] + sizes[i + 1] < sizes[best] + sizes[best + 1]) best = i;
-  }
-  return {best, 2};
+  return t;
 }
 
-/// A merge to run: which tables, and how to cut the output.
+/// A merge to run: tables of `level` (with the tables of output_level they overlap), or every
+/// table for compact(). Inputs are held here, so they outlive any version change.
 struct compaction_job {
-  compaction_pick tables;       // count == 0: nothing to do
-  bool full = false;            // every table: compact() or a read-triggered merge
+  size_t level = 0;             // where `inputs` are
+  size_t output_level = 0;      // where the output goes
+  table_list inputs;            // tables of `level` (every table, for a full merge)
+  table_list overlapped;        // tables of output_level that overlap the inputs
+  bool full = false;            // every table, into the bottom level: compact()
+  bool move = false;            // the inputs move to output_level unchanged (nothing overlaps them)
   bool read_triggered = false;  // asked for by scans (its result adjusts the back-off)
   uint64_t target_size = 0;     // output file size (0: one file)
   size_t max_files = 0;         // at most this many output files (0: no limit)
+  bool empty() const { return inputs.empty(); }
 };
 
-/// The merge policy of one store: the size-tiered rule, forced merges and read-triggered merges.
+/// The merge policy of one store: leveled compaction with dynamic level sizes, forced merges and
+/// read-triggered merges.
 class compaction_picker {
  public:
   static constexpr uint64_t min_read_skips = 4096;
   static constexpr uint64_t max_read_backoff = 64;
 
-  compaction_picker(size_t compaction_interval, size_t minimum_sstables,
-                    std::shared_ptr<read_sampler> sampler)
-      : interval_(compaction_interval), minimum_(minimum_sstables), sampler_(std::move(sampler)) {}
+  struct settings {
+    size_t level0_trigger = 4;  // compaction_interval
+    size_t minimum_tables = 2;  // minimum_sstables: how far compact() collapses the store
+    uint64_t target_file_size = uint64_t{32} << 20;
+    uint64_t base_level_bytes = uint64_t{64} << 20;
+    uint64_t level_size_ratio = 10;
+  };
+
+  compaction_picker(const settings& s, std::shared_ptr<read_sampler> sampler)
+      : s_(s), sampler_(std::move(sampler)) {}
 
   /// Whether the background thread should look for work (forced merges aside).
-  bool due(const version& v) const { return sampler_->due() || v.tables.size() >= interval_; }
+  bool due(const version& v) const { return sampler_->due() || best_level(v).second >= 1.0; }
 
-  /// The next merge. `forced`: compact() waits for a full merge. Takes the sampler's due flag.
+  /// The next merge (empty if none). `forced`: compact() waits for a full merge. Takes the
+  /// sampler's due flag.
   compaction_job pick(const version& v, bool forced) const {
     const bool sampled = sampler_->take_due();
+    if (forced) return full_job(v);
+    const auto [level, score] = best_level(v);
     compaction_job job;
-    job.read_triggered = !forced && sampled && v.tables.size() >= 2;
-    job.full = forced || job.read_triggered;
-    const std::vector<uint64_t> sizes = table_sizes(v);
-    job.tables = pick_compaction(sizes, interval_, minimum_, job.full);
-    if (job.full) {
-      uint64_t total = 0;
-      for (uint64_t size : sizes) total += size;
-      job.target_size = std::max<uint64_t>(1, total / minimum_);
-      job.max_files = minimum_;
+    if (score >= 1.0) {
+      job = level_job(v, level);
+    } else if (sampled && score > 0.0) {
+      // Scans stepped over many hidden entries: push the fullest level down a step, where
+      // its old versions and deletions meet what they hide (and are dropped at the bottom).
+      job = level_job(v, level);
+      job.read_triggered = !job.empty();
     }
     return job;
   }
 
   /// No merge would be picked now without force (wait_for_compactions).
-  bool idle(const version& v) const {
-    if (sampler_->due()) return false;
-    if (v.tables.size() < interval_) return true;
-    return pick_compaction(table_sizes(v), interval_, minimum_, false).count == 0;
-  }
+  bool idle(const version& v) const { return !sampler_->due() && best_level(v).second < 1.0; }
 
   /// After a merge ran: what scans stepped over during a full merge is gone, and a
   /// read-triggered merge that dropped little backs off.
-  void finished(const compaction_job& job, uint64_t input_entries, uint64_t output_entries,
+  void finished(bool full, bool read_triggered, uint64_t input_entries, uint64_t output_entries,
                 const version& now) {
-    if (job.full) sampler_->reset();
-    if (job.read_triggered) {
+    if (full) sampler_->reset();
+    if (read_triggered) {
       const bool productive = output_entries < input_entries - input_entries / 10;
       backoff_ = productive ? 1 : std::min(backoff_ * 2, max_read_backoff);
       set_threshold(now);
@@ -172,20 +188,127 @@ class compaction_picker {
   /// times the back-off.
   void set_threshold(const version& v) {
     uint64_t entries = 0;
-    for (const auto& t : v.tables) entries += t->meta().entries;
+    for (const table_list& l : v.levels) {
+      for (const auto& t : l) entries += t->meta().entries;
+    }
     sampler_->set_threshold(std::max<uint64_t>(entries / 2, min_read_skips) * backoff_);
   }
 
+  const settings& config() const { return s_; }
+
  private:
-  static std::vector<uint64_t> table_sizes(const version& v) {
-    std::vector<uint64_t> sizes;
-    sizes.reserve(v.tables.size());
-    for (const auto& t : v.tables) sizes.push_back(t->meta().size);
-    return sizes;
+  // The level most in need of a merge, and its score: level 0's table count over its trigger,
+  // or a sorted level's size over its target (any data above the base level must move down).
+  // The bottom level is never the source of an automatic merge. Score 0: nothing to merge.
+  std::pair<size_t, double> best_level(const version& v) const {
+    const level_targets t = compute_targets(v, s_.base_level_bytes, s_.level_size_ratio);
+    size_t best = 0;
+    double score = static_cast<double>(v.levels[0].size()) / static_cast<double>(s_.level0_trigger);
+    for (size_t l = 1; l + 1 < max_levels; ++l) {
+      const uint64_t bytes = v.level_bytes(l);
+      if (bytes == 0) continue;
+      const double sc =
+          t.bytes[l] == 0 ? 1e9 : static_cast<double>(bytes) / static_cast<double>(t.bytes[l]);
+      if (sc > score) {
+        best = l;
+        score = sc;
+      }
+    }
+    return {best, score};
   }
 
-  const size_t interval_;
-  const size_t minimum_;
+  compaction_job full_job(const version& v) const {
+    compaction_job job;
+    job.full = true;
+    job.output_level = max_levels - 1;
+    for (const table_list& l : v.levels) job.inputs.insert(job.inputs.end(), l.begin(), l.end());
+    // compact() leaves at least minimum_tables tables (as far as the keys allow): files of the
+    // target size, or smaller ones when the store is small.
+    const uint64_t total = v.total_bytes();
+    const uint64_t minimum = std::max<uint64_t>(1, s_.minimum_tables);
+    if (total / minimum <= s_.target_file_size) {
+      job.target_size = std::max<uint64_t>(1, total / minimum);
+      job.max_files = static_cast<size_t>(minimum);
+    } else {
+      job.target_size = s_.target_file_size;
+    }
+    return job;
+  }
+
+  compaction_job level_job(const version& v, size_t level) const {
+    compaction_job job;
+    job.level = level;
+    job.target_size = s_.target_file_size;
+    if (level == 0) {
+      // Every level-0 table (older ones may hold versions the newer ones hide), into the first
+      // sorted level that holds data or the base level, whichever is higher up: a level above
+      // the base level may still hold older data, which level 0 must stay above.
+      if (v.levels[0].empty()) return job;
+      const size_t base = compute_targets(v, s_.base_level_bytes, s_.level_size_ratio).base_level;
+      job.output_level = base;
+      for (size_t l = 1; l < base; ++l) {
+        if (!v.levels[l].empty()) {
+          job.output_level = l;
+          break;
+        }
+      }
+      job.inputs = v.levels[0];
+    } else {
+      job.output_level = level + 1;
+      job.inputs.push_back(cheapest_table(v, level));
+    }
+    const auto [lo, hi] = key_range(job.inputs);
+    job.overlapped = v.overlapping(job.output_level, lo, hi);
+    job.move = job.overlapped.empty() && (level > 0 || disjoint(job.inputs));
+    return job;
+  }
+
+  // The table of `level` whose merge rewrites the fewest bytes of the next level per byte it
+  // moves down (RocksDB's "min overlapping ratio").
+  static std::shared_ptr<table_handle> cheapest_table(const version& v, size_t level) {
+    std::shared_ptr<table_handle> best;
+    double best_ratio = 0;
+    for (const auto& t : v.levels[level]) {
+      uint64_t overlap = 0;
+      for (const auto& o :
+           v.overlapping(level + 1, t->smallest_user_key(), t->largest_user_key())) {
+        overlap += o->meta().size;
+      }
+      const double ratio =
+          static_cast<double>(overlap) / static_cast<double>(std::max<uint64_t>(1, t->meta().size));
+      if (!best || ratio < best_ratio) {
+        best = t;
+        best_ratio = ratio;
+      }
+    }
+    return best;
+  }
+
+  static std::pair<std::string_view, std::string_view> key_range(const table_list& tables) {
+    std::string_view lo = tables.front()->smallest_user_key();
+    std::string_view hi = tables.front()->largest_user_key();
+    for (const auto& t : tables) {
+      if (compare_user_keys(t->smallest_user_key(), lo) < 0) lo = t->smallest_user_key();
+      if (compare_user_keys(t->largest_user_key(), hi) > 0) hi = t->largest_user_key();
+    }
+    return {lo, hi};
+  }
+
+  // Whether no two of `tables` share a user key (level-0 tables may move down together only then).
+  static bool disjoint(table_list tables) {
+    std::sort(tables.begin(), tables.end(), [](const auto& a, const auto& b) {
+      return compare_user_keys(a->smallest_user_key(), b->smallest_user_key()) < 0;
+    });
+    for (size_t i = 1; i < tables.size(); ++i) {
+      if (compare_user_keys(tables[i - 1]->largest_user_key(), tables[i]->smallest_user_key()) >=
+          0) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  const settings s_;
   uint64_t backoff_ = 1;                         // multiplies the sampler's threshold
   const std::shared_ptr<read_sampler> sampler_;  // iterators report to it
 };

@@ -189,11 +189,16 @@ class engine {
     core_.ensure_open();
     lock_guard s(core_.state_mutex);
     lsmt::stats st;
-    st.tables = core_.current->tables.size();
+    static_assert(detail::max_levels == std::tuple_size_v<decltype(st.level_tables)>);
+    st.tables = core_.current->table_count();
+    for (size_t l = 0; l < detail::max_levels; ++l) {
+      st.level_tables[l] = core_.current->levels[l].size();
+      st.level_bytes[l] = core_.current->level_bytes(l);
+    }
     st.immutable_memtables = core_.imms.size();
     st.flushes = core_.flushes;
     st.compactions = core_.compactions;
-    for (const auto& t : core_.current->tables) st.table_bytes += t->meta().size;
+    st.table_bytes = core_.current->total_bytes();
     st.last_sequence = latest_sequence();
     return st;
   }

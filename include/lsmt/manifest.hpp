@@ -8,27 +8,35 @@
 //
 // Format (integers as in coding.hpp):
 //
-//   manifest := fixed64(magic = 0x6c736d745f6d6e66 "lsmt_mnf") fixed32(version = 3)
+//   manifest := fixed64(magic = 0x6c736d745f6d6e66 "lsmt_mnf") fixed32(version = 4)
 //               fixed32(payload length) payload fixed32(masked crc32c of payload)
 //   payload  := varint64(next_file_number) varint64(last_sequence) varint64(log_number)
 //               fixed64(store_id) varint32(table count) table*
-//   table    := varint64(number) varint64(size) varint64(entries)
+//   table    := varint32(level) varint64(number) varint64(size) varint64(entries)
 //               length_prefixed(smallest) length_prefixed(largest)     (internal keys)
+//
+// Levels (version.hpp): level 0 holds flush outputs, whose key ranges may overlap, newest
+// first; each level 1 .. max_levels-1 is one sorted run: its tables are listed in key order and
+// no user key is in two of them. Tables are listed by level, level 0 first.
 //
 // log_number is the oldest log whose writes are not in a table yet; it exists (recovery.hpp
 // checks), and every later log links to the one before it (wal.hpp). store_id is chosen at
 // random when the store is created; every table records it, with its own number (table_format.hpp).
 //
 // Versions. 1 had no link records in its logs, 2 added them, 3 added the log header
-// (wal.hpp), table identity (table_format.hpp) and store_id. The logs and tables of a
-// version 1 or 2 store cannot be read by this lsmt, so it refuses them with a clear error
-// rather than misreading them, and earlier versions of lsmt refuse version 3 the same way.
+// (wal.hpp), table identity (table_format.hpp) and store_id, 4 added levels. The logs and
+// tables of a version 1 or 2 store cannot be read by this lsmt, so it refuses them with a clear
+// error rather than misreading them. A version 3 MANIFEST is read as version 4 with every table
+// in level 0 (its tables overlapped, newest first, as level 0's do); the next MANIFEST written
+// is version 4, and compactions move the tables down. Earlier versions of lsmt refuse
+// version 4 as an unknown version.
 //
 // Decoding validates everything, so a decoded state can be trusted: the file is
 // exactly as long as it says, the checksum matches, every count and length is
 // checked against the bytes left before anything is allocated, keys are valid
 // internal keys with smallest <= largest, table numbers are distinct and below
-// next_file_number, and nothing trails the last table.
+// next_file_number, levels are in range and in order, each sorted run is in key order with no
+// user key in two tables, and nothing trails the last table.
 //
 // Thread safety: stateless functions; concurrent write_manifest calls on one
 // directory must be serialized by the caller.
@@ -51,11 +59,15 @@
 
 namespace lsmt::detail {
 
+/// Levels of the layout: level 0 (overlapping flush outputs) and six sorted runs.
+inline constexpr uint32_t max_levels = 7;
+
 struct table_meta {
   uint64_t number = 0;
   uint64_t size = 0;
   uint64_t entries = 0;
   std::string smallest, largest;  // internal keys
+  uint32_t level = 0;             // in a MANIFEST; a version knows its tables' levels itself
 };
 
 struct manifest_state {
@@ -63,11 +75,13 @@ struct manifest_state {
   uint64_t last_sequence = 0;
   uint64_t log_number = 0;         // WALs with number >= this are replayed
   uint64_t store_id = 0;           // chosen at creation; every table records it
-  std::vector<table_meta> tables;  // newest first
+  std::vector<table_meta> tables;  // by level (level 0 first); level 0 newest first, others in
+                                   // key order
 };
 
 inline constexpr uint64_t manifest_magic = 0x6c736d745f6d6e66;  // "lsmt_mnf"
-inline constexpr uint32_t manifest_version = 3;                 // written and read
+inline constexpr uint32_t manifest_version = 4;                 // written and read
+inline constexpr uint32_t manifest_version_3 = 3;               // read, as level 0 only
 inline constexpr size_t manifest_header_size = 16;              // magic, version, payload length
 inline constexpr size_t manifest_trailer_size = 4;              // crc
 
@@ -79,6 +93,7 @@ inline std::string encode_manifest(const manifest_state& state) {
   put_fixed64(payload, state.store_id);
   put_varint32(payload, static_cast<uint32_t>(state.tables.size()));
   for (const table_meta& t : state.tables) {
+    put_varint32(payload, t.level);
     put_varint64(payload, t.number);
     put_varint64(payload, t.size);
     put_varint64(payload, t.entries);
@@ -111,7 +126,10 @@ inline manifest_state decode_manifest(std::string_view bytes) {
                            std::to_string(manifest_version) +
                            "): open the store with that lsmt and copy its data out");
   }
-  if (version != manifest_version) fail("unknown version " + std::to_string(version), 8);
+  if (version != manifest_version && version != manifest_version_3) {
+    fail("unknown version " + std::to_string(version), 8);
+  }
+  const bool has_levels = version == manifest_version;
   const uint32_t length = decode_fixed32(bytes.data() + 12);
   if (length != bytes.size() - manifest_header_size - manifest_trailer_size) {
     fail("payload length does not match the file size", 12);
@@ -147,6 +165,8 @@ inline manifest_state decode_manifest(std::string_view bytes) {
     table_meta t;
     std::string_view smallest;
     std::string_view largest;
+    if (has_levels && !get_varint32(in, &t.level)) fail("truncated table entry", offset);
+    if (t.level >= max_levels) fail("level out of range", offset);
     if (!get_varint64(in, &t.number) || !get_varint64(in, &t.size) ||
         !get_varint64(in, &t.entries) || !get_length_prefixed(in, &smallest) ||
         !get_length_prefixed(in, &largest)) {
@@ -157,6 +177,14 @@ inline manifest_state decode_manifest(std::string_view bytes) {
       fail("invalid internal key in table entry", offset);
     }
     if (compare_internal_keys(smallest, largest) > 0) fail("smallest key > largest key", offset);
+    if (!state.tables.empty()) {
+      const table_meta& prev = state.tables.back();
+      if (t.level < prev.level) fail("tables out of level order", offset);
+      if (t.level == prev.level && t.level > 0 &&
+          compare_user_keys(extract_user_key(prev.largest), extract_user_key(smallest)) >= 0) {
+        fail("tables of a sorted level overlap or are out of key order", offset);
+      }
+    }
     t.smallest.assign(smallest.data(), smallest.size());
     t.largest.assign(largest.data(), largest.size());
     state.tables.push_back(std::move(t));

@@ -5,6 +5,7 @@
 #define LSMT_OPTIONS_HPP
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -38,14 +39,21 @@ struct options {
   size_t memtable_max_bytes = size_t{8} << 20;
   /// Immutable memtables waiting for their flush before writers are made to wait.
   size_t max_immutable_memtables = 2;
-  /// Compaction starts when this many SSTables exist. Must be >= 2. Fewer
-  /// tables make reads and seeks cheaper; more make writes cheaper. Writers
-  /// wait while compaction is 3x this far behind.
+  /// Level 0 (the unsorted tables flushes write) is compacted into the sorted levels once it
+  /// holds this many tables. Must be >= 2. Fewer make reads and seeks cheaper; more make
+  /// writes cheaper. Writers wait while level 0 holds 3x this many (at least 12).
   size_t compaction_interval = 4;
-  /// Tables left after a compaction: an automatic one never goes below this, and
-  /// compact() splits its output by key range into at most this many tables.
-  /// Must be >= 1 and <= compaction_interval.
+  /// How far compact() collapses the store: it leaves at least this many tables (as far as
+  /// the keys allow), splitting its output into files of target_file_size, or into this many
+  /// files of equal size when the store is smaller. Must be >= 1 and <= compaction_interval.
   size_t minimum_sstables = 2;
+  /// Tables a compaction writes are cut at about this size (>= 1 KiB): it bounds the key
+  /// range, and so the bytes, a compaction rewrites.
+  uint64_t target_file_size = uint64_t{32} << 20;
+  /// The sorted levels grow by this factor each, from the bottom level up (2 .. 100).
+  size_t level_size_ratio = 10;
+  /// The most data the base level (the one level 0 compacts into) is sized for (>= 1 KiB).
+  uint64_t base_level_bytes = uint64_t{64} << 20;
   /// Target size of an SSTable data block, in bytes (1 KiB .. 1 MiB).
   size_t block_size = 4096;
   /// Bloom filter bits per key; 0 disables filters (0 .. 40).
@@ -87,6 +95,11 @@ inline void validate(const options& o, const std::filesystem::path& dir) {
   if (o.minimum_sstables > o.compaction_interval) {
     fail("minimum_sstables must not exceed compaction_interval");
   }
+  if (o.target_file_size < 1024) fail("target_file_size must be >= 1 KiB");
+  if (o.level_size_ratio < 2 || o.level_size_ratio > 100) {
+    fail("level_size_ratio must be between 2 and 100");
+  }
+  if (o.base_level_bytes < 1024) fail("base_level_bytes must be >= 1 KiB");
   if (o.block_size < 1024 || o.block_size > (size_t{1} << 20)) {
     fail("block_size must be between 1 KiB and 1 MiB");
   }

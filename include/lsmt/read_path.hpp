@@ -1,8 +1,9 @@
 // lsmt/read_path.hpp - how reads find data: a pinned view of every source, point lookups, and
 // iterators over a view.
 //
-// Where a read goes: the memtable, then the immutable memtables, newest first, then the tables
-// newest first (skipping those whose key range or bloom filter excludes the key). The first
+// Where a read goes: the memtable, then the immutable memtables, newest first, then level 0's
+// tables newest first (skipping those whose key range or bloom filter excludes the key), then
+// in each sorted level the one table whose key range may hold the key (version.hpp). The first
 // version found with sequence <= the snapshot wins. Without a snapshot, a read takes the latest
 // sequence only after pinning its view: every version a pinned table dropped is shadowed by one
 // at or below that sequence.
@@ -13,6 +14,7 @@
 #define LSMT_READ_PATH_HPP
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -24,6 +26,7 @@
 #include "compaction_picker.hpp"
 #include "db_iterator.hpp"
 #include "internal_key.hpp"
+#include "level_iterator.hpp"
 #include "memtable.hpp"
 #include "merging_iterator.hpp"
 #include "version_set.hpp"
@@ -48,21 +51,34 @@ inline bool lookup(const read_view& v, std::string_view key, uint64_t snapshot, 
   for (const auto& m : v.imms) {
     if (m->get(key, h, snapshot, type, out, seq)) return true;
   }
-  if (v.tables->tables.empty()) return false;
-  const std::string lookup_key = make_lookup_key(key, snapshot);
-  const auto& tables = v.tables->tables;
-  return std::any_of(tables.begin(), tables.end(), [&](const auto& t) {
-    const table_meta& m = t->meta();
-    return compare_user_keys(key, extract_user_key(m.smallest)) >= 0 &&
-           compare_user_keys(key, extract_user_key(m.largest)) <= 0 &&
-           t->reader().get(lookup_key, h, type, out, seq);
-  });
+  const version& tables = *v.tables;
+  std::string lookup_key;
+  const auto get = [&](const table_handle& t) {
+    if (lookup_key.empty()) lookup_key = make_lookup_key(key, snapshot);
+    return t.reader().get(lookup_key, h, type, out, seq);
+  };
+  for (const auto& t : tables.levels[0]) {
+    if (compare_user_keys(key, t->smallest_user_key()) >= 0 &&
+        compare_user_keys(key, t->largest_user_key()) <= 0 && get(*t)) {
+      return true;
+    }
+  }
+  for (size_t l = 1; l < max_levels; ++l) {
+    const table_list& level = tables.levels[l];
+    const size_t i = tables.find_table(l, key);
+    if (i < level.size() && compare_user_keys(key, level[i]->smallest_user_key()) >= 0 &&
+        get(*level[i])) {
+      return true;
+    }
+  }
+  return false;
 }
 
 using key_bounds = std::pair<std::optional<std::string>, std::optional<std::string>>;
 
 /// One iterator per [lower, upper) segment, all over `view` at sequence seq. Tables outside a
-/// segment's bounds are left out of its merge. Each iterator keeps the view alive.
+/// segment's bounds are left out of its merge; each sorted level is one child (level_iterator.hpp).
+// Each iterator keeps the view, and so the levels its children read, alive.
 // `segments` is taken by value: its bounds are moved into the iterators.
 inline std::vector<std::unique_ptr<db_iterator>> make_iterators(
     const std::shared_ptr<const read_view>& view, uint64_t seq,
@@ -73,10 +89,26 @@ inline std::vector<std::unique_ptr<db_iterator>> make_iterators(
     std::vector<std::unique_ptr<internal_iterator>> children;
     children.push_back(view->mem->new_iterator());
     for (const auto& m : view->imms) children.push_back(m->new_iterator());
-    for (const auto& t : view->tables->tables) {
-      if (lower && compare_user_keys(extract_user_key(t->meta().largest), *lower) < 0) continue;
-      if (upper && compare_user_keys(extract_user_key(t->meta().smallest), *upper) >= 0) continue;
+    const version& tables = *view->tables;
+    for (const auto& t : tables.levels[0]) {
+      if (lower && compare_user_keys(t->largest_user_key(), *lower) < 0) continue;
+      if (upper && compare_user_keys(t->smallest_user_key(), *upper) >= 0) continue;
       children.push_back(t->reader().new_iterator());
+    }
+    for (size_t l = 1; l < max_levels; ++l) {
+      const table_list& level = tables.levels[l];
+      const size_t first = lower ? tables.find_table(l, *lower) : 0;
+      size_t last = level.size();
+      if (upper) {
+        last = static_cast<size_t>(
+            std::lower_bound(level.begin() + static_cast<std::ptrdiff_t>(first), level.end(),
+                             *upper,
+                             [](const auto& t, const std::string& k) {
+                               return compare_user_keys(t->smallest_user_key(), k) < 0;
+                             }) -
+            level.begin());
+      }
+      if (first < last) children.push_back(std::make_unique<level_iterator>(level, first, last));
     }
     out.push_back(
         std::make_unique<db_iterator>(std::make_unique<merging_iterator>(std::move(children)), seq,

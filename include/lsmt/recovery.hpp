@@ -13,6 +13,7 @@
 #define LSMT_RECOVERY_HPP
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <iterator>
@@ -82,13 +83,13 @@ inline std::unique_ptr<file_lock> recover(store_core& c) LSMT_EXCLUDES(c.state_m
   c.versions.set_store_id(m->store_id);
   c.versions.set_next_file_number(std::max(m->next_file_number, max_number + 1));
 
-  std::vector<std::shared_ptr<table_handle>> tables;
+  std::array<table_list, max_levels> levels;
   for (const table_meta& meta : m->tables) {
     if (tables_on_disk.count(meta.number) == 0) {
       throw corruption_error("lsmt: table " + c.versions.table_path(meta.number) +
                              " listed in MANIFEST is missing");
     }
-    tables.push_back(c.versions.open_table(meta));
+    levels[meta.level].push_back(c.versions.open_table(meta));
   }
 
   // Replay every log the MANIFEST does not cover, oldest first (log_replay.hpp).
@@ -110,16 +111,17 @@ inline std::unique_ptr<file_lock> recover(store_core& c) LSMT_EXCLUDES(c.state_m
     auto it = replayed->new_iterator();
     it->seek_to_first();
     table_write_plan plan;  // no snapshot exists yet: only each key's newest version is kept
-    std::vector<std::shared_ptr<table_handle>> flushed = c.versions.write_tables(*it, plan);
-    tables.insert(tables.begin(), flushed.begin(), flushed.end());
+    const table_list flushed = c.versions.write_tables(*it, plan);
+    levels[0].insert(levels[0].begin(), flushed.begin(), flushed.end());
   }
+  std::shared_ptr<const version> v = c.versions.make_version(std::move(levels));
   // This MANIFEST covers the replayed logs; it also syncs the directory, so the new log's
   // entry is durable before any write is acknowledged.
   manifest_state next;
   next.next_file_number = c.versions.next_file_number();
   next.last_sequence = last_seq;
   next.log_number = log_number;
-  for (const auto& t : tables) next.tables.push_back(t->meta());
+  next.tables = v->manifest_tables();
   {
     lock_guard g(c.versions.manifest_mutex());
     c.versions.write_manifest(next);
@@ -127,7 +129,7 @@ inline std::unique_ptr<file_lock> recover(store_core& c) LSMT_EXCLUDES(c.state_m
 
   // Leftovers of earlier runs: covered logs, tables no MANIFEST lists.
   std::set<uint64_t> live;
-  for (const auto& t : tables) live.insert(t->meta().number);
+  for (const table_meta& t : next.tables) live.insert(t.number);
   for (uint64_t n : logs) {
     if (n < log_number) c.versions.remove_quietly(c.logs.path(n));
   }
@@ -137,7 +139,6 @@ inline std::unique_ptr<file_lock> recover(store_core& c) LSMT_EXCLUDES(c.state_m
   const std::string manifest_tmp = manifest_path(dir) + ".tmp";
   if (fs.file_exists(manifest_tmp)) c.versions.remove_quietly(manifest_tmp);
 
-  std::shared_ptr<const version> v = c.versions.make_version(std::move(tables));
   lock_guard s(c.state_mutex);
   c.current = std::move(v);
   c.log_number = log_number;

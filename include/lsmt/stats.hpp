@@ -4,6 +4,7 @@
 #ifndef LSMT_STATS_HPP
 #define LSMT_STATS_HPP
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 
@@ -11,12 +12,14 @@ namespace lsmt {
 
 /// A store's counters at one moment.
 struct stats {
-  size_t tables = 0;               ///< live SSTables
-  size_t immutable_memtables = 0;  ///< full memtables waiting for their flush
-  uint64_t flushes = 0;            ///< memtables written to SSTables since open
-  uint64_t compactions = 0;        ///< merges of SSTables since open
-  uint64_t table_bytes = 0;        ///< bytes of the live SSTables
-  uint64_t last_sequence = 0;      ///< sequence number of the newest write
+  size_t tables = 0;                      ///< live SSTables
+  std::array<size_t, 7> level_tables{};   ///< live SSTables per level (0: unsorted, 1-6 sorted)
+  std::array<uint64_t, 7> level_bytes{};  ///< their bytes
+  size_t immutable_memtables = 0;         ///< full memtables waiting for their flush
+  uint64_t flushes = 0;                   ///< memtables written to SSTables since open
+  uint64_t compactions = 0;               ///< merges of SSTables since open
+  uint64_t table_bytes = 0;               ///< bytes of the live SSTables
+  uint64_t last_sequence = 0;             ///< sequence number of the newest write
 };
 
 }  // namespace lsmt

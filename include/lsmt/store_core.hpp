@@ -55,7 +55,7 @@ class store_core {
         versions(fs, dir, topts, std::make_shared<block_cache>(o.block_cache_bytes),
                  o.use_mmap_reads),
         logs(fs, dir),
-        picker(o.compaction_interval, o.minimum_sstables, sampler) {}
+        picker(picker_settings(o), sampler) {}
 
   const options opts;
   const std::string dir;
@@ -90,6 +90,16 @@ class store_core {
   bool compacting LSMT_GUARDED_BY(state_mutex) = false;        // a merge is running
   cond_var work_cv;      // wakes the background threads: work, or closing
   cond_var progress_cv;  // background progress: flushes, merges, failures, closing
+
+  static compaction_picker::settings picker_settings(const options& o) {
+    compaction_picker::settings s;
+    s.level0_trigger = o.compaction_interval;
+    s.minimum_tables = o.minimum_sstables;
+    s.target_file_size = o.target_file_size;
+    s.base_level_bytes = o.base_level_bytes;
+    s.level_size_ratio = o.level_size_ratio;
+    return s;
+  }
 
   bool closing() const { return life.load(std::memory_order_acquire) != lifecycle::open; }
 

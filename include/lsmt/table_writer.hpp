@@ -6,7 +6,7 @@
 //     reader (its sequence is <= the smallest live snapshot);
 //   - a deletion visible to every reader, when the caller says no older
 //     version of the key can exist in a table outside this merge
-//     (drop_tombstones: the merge includes the oldest table).
+//     (drop_tombstones, or older_outside() says so for that key).
 // Output is cut into files of about target_size bytes (at most max_files of
 // them), only between two user keys, so every version of a key stays in one file.
 //
@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "file_system.hpp"
@@ -33,7 +34,10 @@ struct table_write_cancelled {};
 
 struct table_write_plan {
   uint64_t smallest_snapshot = max_sequence;
-  bool drop_tombstones = false;
+  bool drop_tombstones = false;  // no table outside the merge holds an older version of any key
+  // If set (and drop_tombstones is not): whether a table outside the merge may hold an older
+  // version of this user key. Asked only for deletions visible to every reader.
+  std::function<bool(std::string_view)> older_outside;
   uint64_t target_size = 0;         // 0: a single file
   size_t max_files = 0;             // 0: no limit
   std::function<bool()> cancelled;  // if set and true, the write stops (the store is closing)
@@ -82,9 +86,9 @@ inline std::vector<table_meta> write_tables(
       }
       const uint64_t seq = extract_sequence(ikey);
       const bool hidden = last_seq_for_key <= plan.smallest_snapshot;
-      const bool dead_tombstone = plan.drop_tombstones &&
-                                  extract_type(ikey) == value_type::deletion &&
-                                  seq <= plan.smallest_snapshot;
+      const bool dead_tombstone =
+          extract_type(ikey) == value_type::deletion && seq <= plan.smallest_snapshot &&
+          (plan.drop_tombstones || (plan.older_outside && !plan.older_outside(user_key)));
       last_seq_for_key = seq;
       if (hidden || dead_tombstone) continue;
       if (!builder) {

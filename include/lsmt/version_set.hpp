@@ -1,11 +1,8 @@
 // lsmt/version_set.hpp - the live SSTables: open tables, versions, file numbers, the MANIFEST
 // that makes a new set of tables live, and the deletion of tables no version needs.
 //
-// A version is an immutable list of tables, newest first. Its invariant: for every user key,
-// the versions of that key held by a table are all newer than those held by any table after
-// it. Flushes put new tables at the front; a compaction replaces a contiguous run of tables
-// with its output in the same place, which keeps the invariant. Readers take a shared_ptr to a
-// version and are never blocked by a compaction installing a new one.
+// A version (version.hpp) is an immutable arrangement of the live tables in levels. Readers
+// take a shared_ptr to a version and are never blocked by a compaction installing a new one.
 //
 // Installing: the engine writes the MANIFEST (the commit point) with the new table list, then
 // swaps its current version. A table a compaction replaced is retired: no version made from
@@ -23,6 +20,7 @@
 #define LSMT_VERSION_SET_HPP
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -40,29 +38,9 @@
 #include "table_format.hpp"
 #include "table_writer.hpp"
 #include "thread_annotations.hpp"
+#include "version.hpp"
 
 namespace lsmt::detail {
-
-/// An open table and what the MANIFEST says about it. Immutable; thread-safe.
-class table_handle {
- public:
-  table_handle(table_meta meta, std::shared_ptr<table_reader> reader)
-      : meta_(std::move(meta)), reader_(std::move(reader)) {}
-  table_handle(const table_handle&) = delete;
-  table_handle& operator=(const table_handle&) = delete;
-  ~table_handle() = default;
-
-  const table_meta& meta() const { return meta_; }
-  const table_reader& reader() const { return *reader_; }
-
- private:
-  table_meta meta_;
-  std::shared_ptr<table_reader> reader_;
-};
-
-struct version {
-  std::vector<std::shared_ptr<table_handle>> tables;  // newest first
-};
 
 /// Removes a file whose removal may fail harmlessly: the next open removes every file that no
 /// MANIFEST lists.
@@ -196,10 +174,10 @@ class version_set {
   }
 
   // ---- versions and obsolete tables ----
-  /// A version of `tables` whose release deletes the retired tables nobody holds any more.
-  std::shared_ptr<const version> make_version(std::vector<std::shared_ptr<table_handle>> tables) {
+  /// A version of `levels` whose release deletes the retired tables nobody holds any more.
+  std::shared_ptr<const version> make_version(std::array<table_list, max_levels> levels) {
     std::shared_ptr<retired_tables> retired = retired_;
-    auto* v = new version{std::move(tables)};
+    auto* v = new version{std::move(levels)};
     return {v, [retired](const version* released) {
               delete released;
               retired->delete_unused();

@@ -8,7 +8,7 @@
 // the current log or writes the memtable, because only the leader does. A full memtable becomes
 // immutable and gets a fresh log (log_set.hpp); the flush thread writes it to a table
 // (background.hpp). Writers wait while too many immutable memtables await their flush, or while
-// merging falls far behind (too many tables).
+// merging falls far behind (too many level-0 tables).
 //
 // Thread safety: run() may be called from any number of threads; the queue's mutex guards the
 // queue, and leadership (log_set::writer_role) is held by one thread at a time.
@@ -198,7 +198,7 @@ class write_path {
   }
 
   bool stalled() const LSMT_REQUIRES(c_.state_mutex) {
-    return c_.current->tables.size() >= stall_tables() ||
+    return c_.current->levels[0].size() >= stall_tables() ||
            c_.imms.size() >= c_.opts.max_immutable_memtables;
   }
 

@@ -1,0 +1,105 @@
+// lsmt/level_iterator.hpp - one iterator over a sorted level: its tables, one after another.
+//
+// The tables of a sorted level are in key order and share no user key, so the level reads as one
+// sorted run. Only one table is open at a time: a seek finds its table by a binary search over
+// the tables' largest keys and opens that table alone, and a step past a table's end opens the
+// next one. A merge over the levels therefore holds one table iterator per level, not one per
+// table.
+//
+// Thread safety: one thread at a time, like every internal_iterator. The tables must outlive
+// it (a pinned version, or a compaction's input list, holds them).
+#ifndef LSMT_LEVEL_ITERATOR_HPP
+#define LSMT_LEVEL_ITERATOR_HPP
+
+#include <algorithm>
+#include <cstddef>
+#include <memory>
+#include <string_view>
+
+#include "internal_iterator.hpp"
+#include "internal_key.hpp"
+#include "version.hpp"
+
+namespace lsmt::detail {
+
+class level_iterator final : public internal_iterator {
+ public:
+  /// Iterates tables [first, last) of `tables`, which must be sorted and disjoint.
+  level_iterator(const table_list& tables, size_t first, size_t last)
+      : tables_(tables), first_(first), last_(last) {}
+
+  bool valid() const override { return cur_ && cur_->valid(); }
+  void seek_to_first() override {
+    open(first_);
+    if (cur_) cur_->seek_to_first();
+    skip_forward();
+  }
+  void seek_to_last() override {
+    open(last_ == first_ ? last_ : last_ - 1);
+    if (cur_) cur_->seek_to_last();
+    skip_backward();
+  }
+  void seek(std::string_view target) override {
+    const auto begin = tables_.begin() + static_cast<std::ptrdiff_t>(first_);
+    const auto end = tables_.begin() + static_cast<std::ptrdiff_t>(last_);
+    const auto it = std::lower_bound(begin, end, target, [](const auto& t, std::string_view k) {
+      return compare_internal_keys(t->meta().largest, k) < 0;
+    });
+    open(static_cast<size_t>(it - tables_.begin()));
+    if (cur_) cur_->seek(target);
+    skip_forward();
+  }
+  void next() override {
+    cur_->next();
+    skip_forward();
+  }
+  void prev() override {
+    cur_->prev();
+    skip_backward();
+  }
+  std::string_view key() const override { return cur_->key(); }
+  std::string_view value() const override { return cur_->value(); }
+
+ private:
+  // Makes table i current (none if i is past the range).
+  void open(size_t i) {
+    if (i >= last_) {
+      cur_.reset();
+      return;
+    }
+    if (!cur_ || i != index_) {
+      cur_ = tables_[i]->reader().new_iterator();
+      index_ = i;
+    }
+  }
+  void skip_forward() {
+    while (cur_ && !cur_->valid()) {
+      if (index_ + 1 >= last_) {
+        cur_.reset();
+        return;
+      }
+      open(index_ + 1);
+      cur_->seek_to_first();
+    }
+  }
+  void skip_backward() {
+    while (cur_ && !cur_->valid()) {
+      if (index_ == first_) {
+        cur_.reset();
+        return;
+      }
+      open(index_ - 1);
+      cur_->seek_to_last();
+    }
+  }
+
+  const table_list& tables_;
+  const size_t first_;
+  const size_t last_;
+  size_t index_ = 0;                        // the table cur_ reads
+  std::unique_ptr<internal_iterator> cur_;  // null: not positioned
+};
+
+}  // namespace lsmt::detail
+
+#endif  // LSMT_LEVEL_ITERATOR_HPP

@@ -1,0 +1,165 @@
+// lsmt/version.hpp - a version: the live tables at one moment, arranged in levels.
+//
+// Layout (leveled, after LevelDB and RocksDB):
+//   - level 0 holds the tables flushes write, newest first; their key ranges may overlap, so a
+//     read checks each of them whose range holds the key;
+//   - each level 1 .. max_levels-1 is one sorted run, partitioned by key range into tables:
+//     its tables are in key order and no user key is in two of them, so a read checks at most
+//     one table of the level, found by a binary search over their largest keys.
+// Invariant: for every user key, the versions of it in a level are newer than those in any
+// deeper level, and within level 0 a table's are newer than those of every table after it.
+// Flushes add tables at the front of level 0; a compaction replaces some tables of a level and
+// the tables of the next level that overlap them with its output in that next level (or moves
+// a table down unchanged); both keep the invariant. Readers take a shared_ptr to a version and
+// are never blocked by a compaction installing a new one.
+//
+// Thread safety: a version is immutable once made, and may be read from any thread.
+#ifndef LSMT_VERSION_HPP
+#define LSMT_VERSION_HPP
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "internal_key.hpp"
+#include "manifest.hpp"
+#include "sstable_reader.hpp"
+
+namespace lsmt::detail {
+
+/// An open table and what the MANIFEST says about it. Immutable; thread-safe.
+class table_handle {
+ public:
+  table_handle(table_meta meta, std::shared_ptr<table_reader> reader)
+      : meta_(std::move(meta)), reader_(std::move(reader)) {}
+  table_handle(const table_handle&) = delete;
+  table_handle& operator=(const table_handle&) = delete;
+  ~table_handle() = default;
+
+  const table_meta& meta() const { return meta_; }
+  const table_reader& reader() const { return *reader_; }
+  std::string_view smallest_user_key() const { return extract_user_key(meta_.smallest); }
+  std::string_view largest_user_key() const { return extract_user_key(meta_.largest); }
+
+ private:
+  table_meta meta_;
+  std::shared_ptr<table_reader> reader_;
+};
+
+using table_list = std::vector<std::shared_ptr<table_handle>>;
+
+/// Whether a table's key range and the user-key range [lo, hi] share a key.
+inline bool overlaps(const table_handle& t, std::string_view lo, std::string_view hi) {
+  return compare_user_keys(t.largest_user_key(), lo) >= 0 &&
+         compare_user_keys(t.smallest_user_key(), hi) <= 0;
+}
+
+struct version {
+  std::array<table_list, max_levels> levels;
+
+  size_t table_count() const {
+    size_t n = 0;
+    for (const table_list& l : levels) n += l.size();
+    return n;
+  }
+  uint64_t level_bytes(size_t level) const {
+    uint64_t bytes = 0;
+    for (const auto& t : levels[level]) bytes += t->meta().size;
+    return bytes;
+  }
+  uint64_t total_bytes() const {
+    uint64_t bytes = 0;
+    for (size_t l = 0; l < max_levels; ++l) bytes += level_bytes(l);
+    return bytes;
+  }
+  /// The deepest level holding a table, or 0.
+  size_t bottom_level() const {
+    for (size_t l = max_levels - 1; l > 0; --l) {
+      if (!levels[l].empty()) return l;
+    }
+    return 0;
+  }
+
+  /// In sorted level `level` (>= 1): the index of the first table whose largest user key is
+  /// >= user_key (levels[level].size() if none).
+  size_t find_table(size_t level, std::string_view user_key) const {
+    const table_list& l = levels[level];
+    const auto it = std::lower_bound(l.begin(), l.end(), user_key, [](const auto& t, auto key) {
+      return compare_user_keys(t->largest_user_key(), key) < 0;
+    });
+    return static_cast<size_t>(it - l.begin());
+  }
+
+  /// The tables of `level` whose key range shares a user key with [lo, hi].
+  table_list overlapping(size_t level, std::string_view lo, std::string_view hi) const {
+    table_list out;
+    const table_list& l = levels[level];
+    const size_t first = level == 0 ? 0 : find_table(level, lo);
+    for (size_t i = first; i < l.size(); ++i) {
+      if (overlaps(*l[i], lo, hi)) {
+        out.push_back(l[i]);
+      } else if (level > 0) {
+        break;  // sorted: every later table starts after hi
+      }
+    }
+    return out;
+  }
+
+  /// Whether a level deeper than `level` may hold a version of user_key.
+  bool deeper_may_hold(size_t level, std::string_view user_key) const {
+    for (size_t l = level + 1; l < max_levels; ++l) {
+      const size_t i = find_table(l, user_key);
+      if (i < levels[l].size() &&
+          compare_user_keys(levels[l][i]->smallest_user_key(), user_key) <= 0) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /// The MANIFEST's list: every table with its level, level 0 first.
+  std::vector<table_meta> manifest_tables() const {
+    std::vector<table_meta> out;
+    for (size_t l = 0; l < max_levels; ++l) {
+      for (const auto& t : levels[l]) {
+        out.push_back(t->meta());
+        out.back().level = static_cast<uint32_t>(l);
+      }
+    }
+    return out;
+  }
+};
+
+/// The levels of `v` with `removed` taken out and `added` put into `level` (>= 1) in key order,
+/// or at the front of level 0 if `level` is 0.
+inline std::array<table_list, max_levels> edit_levels(const version& v, const table_list& removed,
+                                                      size_t level, const table_list& added) {
+  std::unordered_set<const table_handle*> gone;
+  for (const auto& t : removed) gone.insert(t.get());
+  std::array<table_list, max_levels> out;
+  for (size_t l = 0; l < max_levels; ++l) {
+    for (const auto& t : v.levels[l]) {
+      if (gone.count(t.get()) == 0) out[l].push_back(t);
+    }
+  }
+  table_list& target = out[level];
+  if (level == 0) {
+    target.insert(target.begin(), added.begin(), added.end());
+  } else {
+    target.insert(target.end(), added.begin(), added.end());
+    std::sort(target.begin(), target.end(), [](const auto& a, const auto& b) {
+      return compare_user_keys(a->smallest_user_key(), b->smallest_user_key()) < 0;
+    });
+  }
+  return out;
+}
+
+}  // namespace lsmt::detail
+
+#endif  // LSMT_VERSION_HPP
