@@ -22,6 +22,11 @@
 //   --threads=N         a benchmark's operations are split over N threads [1]
 //   --cache_size=N      block cache bytes, for the engines that have one [8388608]
 //   --bloom_bits=N      bloom filter bits per key, for the engines that have one [10]
+//   --lsmt_mmap=0|1     lsmt reads its tables through memory maps (1) or pread and its block
+//                       cache (0) [1]
+//   --lsmt_file_mb=N, --lsmt_base_mb=N, --lsmt_ratio=N, --lsmt_l0=N
+//                       lsmt's target_file_size and base_level_bytes in MiB, its
+//                       level_size_ratio and compaction_interval [0: lsmt's defaults]
 //   --engines=a,b       any of lsmt,leveldb,rocksdb,lmdb,wiredtiger [all compiled in]
 //   --repeat=N          run the whole list N times, rotating the engine order each time, and
 //                       report each figure's median [1]

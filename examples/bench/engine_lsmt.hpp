@@ -1,11 +1,14 @@
 // engine_lsmt.hpp - db_bench's adapter for lsmt.
 //
 // Settings: options.bloom_bits_per_key = --bloom_bits, options.block_cache_bytes =
-// --cache_size; everything else is lsmt's default (header line "defaults"). get() returns the
+// --cache_size, options.use_mmap_reads = --lsmt_mmap, and the layout flags --lsmt_file_mb,
+// --lsmt_base_mb, --lsmt_ratio and --lsmt_l0 when given; everything else is lsmt's default (header line
+// "defaults"). get() returns the
 // value through lsmt's string codec; cursors read the stored bytes with raw_key()/raw_value(),
 // like LevelDB's Slice, so a scan copies nothing.
 #pragma once
 
+#include <algorithm>
 #include <lsmt.hpp>
 #include <memory>
 #include <optional>
@@ -25,13 +28,22 @@ class lsmt_engine final : public engine {
     lsmt::options opts;
     opts.bloom_bits_per_key = cfg.bloom_bits;
     opts.block_cache_bytes = static_cast<size_t>(cfg.cache_size);
+    opts.use_mmap_reads = cfg.lsmt_mmap;
+    if (cfg.lsmt_file_mb != 0) opts.target_file_size = cfg.lsmt_file_mb << 20;
+    if (cfg.lsmt_base_mb != 0) opts.base_level_bytes = cfg.lsmt_base_mb << 20;
+    if (cfg.lsmt_ratio != 0) opts.level_size_ratio = static_cast<size_t>(cfg.lsmt_ratio);
+    if (cfg.lsmt_l0 != 0) {
+      opts.compaction_interval = static_cast<size_t>(cfg.lsmt_l0);
+      opts.minimum_sstables = std::min(opts.minimum_sstables, opts.compaction_interval);
+    }
     return opts;
   }
   static std::string describe(const config& cfg) {
     lsmt::options o = make_options(cfg);
     return "memtable " + mib(o.memtable_max_bytes) + ", block " + std::to_string(o.block_size) +
-           " B, compaction at " + std::to_string(o.compaction_interval) + " tables, mmap reads " +
-           (o.use_mmap_reads ? "on" : "off");
+           " B, compaction at " + std::to_string(o.compaction_interval) + " level-0 tables, files " +
+           mib(o.target_file_size) + ", base level " + mib(o.base_level_bytes) + ", level ratio " +
+           std::to_string(o.level_size_ratio) + ", mmap reads " + (o.use_mmap_reads ? "on" : "off");
   }
 
   lsmt_engine(const std::string& dir, const config& cfg) : db_(dir, make_options(cfg)) {}
