@@ -32,11 +32,11 @@ struct config {
   int threads = 1;
   uint64_t cache_size = 8 << 20;
   int bloom_bits = 10;
-  bool lsmt_mmap = true;       // lsmt's use_mmap_reads
-  uint64_t lsmt_file_mb = 0;   // lsmt's target_file_size in MiB (0: its default)
-  uint64_t lsmt_base_mb = 0;   // lsmt's base_level_bytes in MiB (0: its default)
-  uint64_t lsmt_ratio = 0;     // lsmt's level_size_ratio (0: its default)
-  uint64_t lsmt_l0 = 0;        // lsmt's compaction_interval (0: its default)
+  bool lsmt_mmap = true;      // lsmt's use_mmap_reads
+  uint64_t lsmt_file_mb = 0;  // lsmt's target_file_size in MiB (0: its default)
+  uint64_t lsmt_base_mb = 0;  // lsmt's base_level_bytes in MiB (0: its default)
+  uint64_t lsmt_ratio = 0;    // lsmt's level_size_ratio (0: its default)
+  uint64_t lsmt_l0 = 0;       // lsmt's compaction_interval (0: its default)
   int repeat = 1;
   bool drop_caches = true;
   std::vector<std::string> engines;  // empty: all compiled in

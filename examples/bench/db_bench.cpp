@@ -63,6 +63,9 @@
 //   readbig8k        reads/10 gets of random keys among fillbig8k's
 //   fillbig64k       the same with 64 KiB values (1,525 keys for the defaults)       (fresh)
 //   readbig64k       reads/10 gets among fillbig64k's
+//   settle           waits until the engine's flushes and compactions are done, where it can
+//                    tell (lsmt, RocksDB; a no-op for the others): its disk column is then the
+//                    settled size, e.g. the space amplification after overwrite
 //   The scale run: --num=100000000 --reads=1000000 --benchmarks=fillrandom,readrandom,
 //   seekrandom needs about 12 GB of disk per engine (one engine at a time) and no more
 //   memory than the engines use: key choices come from a permutation that takes no memory.

@@ -32,7 +32,7 @@ class cursor {
 // threads at once. Keys and values arrive as std::string so no adapter needs to convert or
 // allocate. Every worker thread calls end_thread() once when it is done with the engine, so
 // adapters that keep per-thread handles (LMDB's read transactions, WiredTiger's sessions) can
-// release them before the engine closes.
+// release them before the engine closes. settle() is the "settle" benchmark's operation.
 class engine {
  public:
   virtual ~engine() = default;
@@ -41,6 +41,9 @@ class engine {
   virtual void erase(const std::string& key, bool sync) = 0;
   virtual std::unique_ptr<cursor> new_cursor() = 0;
   virtual void end_thread() {}
+  /// Waits until the engine's background work (flushes and compactions) is done, where it can
+  /// tell: the "settle" benchmark, after which the disk column shows the settled size.
+  virtual void settle() {}
 };
 
 // What the build knows about a peer's library (from bench.cmake): its path and whether it calls

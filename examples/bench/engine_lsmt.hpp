@@ -2,10 +2,9 @@
 //
 // Settings: options.bloom_bits_per_key = --bloom_bits, options.block_cache_bytes =
 // --cache_size, options.use_mmap_reads = --lsmt_mmap, and the layout flags --lsmt_file_mb,
-// --lsmt_base_mb, --lsmt_ratio and --lsmt_l0 when given; everything else is lsmt's default (header line
-// "defaults"). get() returns the
-// value through lsmt's string codec; cursors read the stored bytes with raw_key()/raw_value(),
-// like LevelDB's Slice, so a scan copies nothing.
+// --lsmt_base_mb, --lsmt_ratio and --lsmt_l0 when given; everything else is lsmt's default (header
+// line "defaults"). get() returns the value through lsmt's string codec; cursors read the stored
+// bytes with raw_key()/raw_value(), like LevelDB's Slice, so a scan copies nothing.
 #pragma once
 
 #include <algorithm>
@@ -41,9 +40,10 @@ class lsmt_engine final : public engine {
   static std::string describe(const config& cfg) {
     lsmt::options o = make_options(cfg);
     return "memtable " + mib(o.memtable_max_bytes) + ", block " + std::to_string(o.block_size) +
-           " B, compaction at " + std::to_string(o.compaction_interval) + " level-0 tables, files " +
-           mib(o.target_file_size) + ", base level " + mib(o.base_level_bytes) + ", level ratio " +
-           std::to_string(o.level_size_ratio) + ", mmap reads " + (o.use_mmap_reads ? "on" : "off");
+           " B, compaction at " + std::to_string(o.compaction_interval) +
+           " level-0 tables, files " + mib(o.target_file_size) + ", base level " +
+           mib(o.base_level_bytes) + ", level ratio " + std::to_string(o.level_size_ratio) +
+           ", mmap reads " + (o.use_mmap_reads ? "on" : "off");
   }
 
   lsmt_engine(const std::string& dir, const config& cfg) : db_(dir, make_options(cfg)) {}
@@ -65,6 +65,7 @@ class lsmt_engine final : public engine {
     db_.erase(key, wo);
   }
   std::unique_ptr<cursor> new_cursor() override { return std::make_unique<lsmt_cursor>(db_); }
+  void settle() override { db_.wait_for_compactions(); }
 
  private:
   class lsmt_cursor final : public cursor {

@@ -3,7 +3,8 @@
 // Settings: create_if_missing; compression = kNoCompression; BlockBasedTableOptions with
 // filter_policy = NewBloomFilterPolicy(--bloom_bits) and block_cache = NewLRUCache(--cache_size).
 // Everything else is RocksDB's default: 64 MiB write buffer, 64 MiB table files, 4 KiB blocks,
-// leveled compaction, 2 background jobs, reads through pread (no mmap).
+// leveled compaction, 2 background jobs, reads through pread (no mmap). settle() polls the
+// pending and running flush and compaction properties.
 #pragma once
 
 #include <rocksdb/cache.h>
@@ -12,10 +13,13 @@
 #include <rocksdb/table.h>
 #include <rocksdb/version.h>
 
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "engine.hpp"
 #include "engine_slice_api.hpp"
@@ -56,6 +60,23 @@ class rocksdb_engine final : public slice_engine<rocksdb_api> {
     rocksdb::DB* db = nullptr;
     check(rocksdb::DB::Open(make_options(cfg), dir, &db));
     db_.reset(db);
+  }
+
+  // Polls until no flush or compaction is running or pending (RocksDB 7.8 has no call that
+  // waits for them).
+  void settle() override {
+    for (;;) {
+      uint64_t pending = 0;
+      uint64_t running = 0;
+      uint64_t flushes = 0;
+      uint64_t memtable_flush = 0;
+      db_->GetIntProperty("rocksdb.compaction-pending", &pending);
+      db_->GetIntProperty("rocksdb.num-running-compactions", &running);
+      db_->GetIntProperty("rocksdb.num-running-flushes", &flushes);
+      db_->GetIntProperty("rocksdb.mem-table-flush-pending", &memtable_flush);
+      if (pending == 0 && running == 0 && flushes == 0 && memtable_flush == 0) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
   }
 };
 

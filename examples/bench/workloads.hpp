@@ -283,6 +283,7 @@ enum class op_count {
   reads,      // --reads (or --num): point reads, seeks, YCSB, readwhilewriting's readers
   big_fill,   // big_keys(): one put per key of the big-value key space
   big_reads,  // --reads / 10 gets of big values
+  one,        // a single operation (settle)
 };
 
 struct workload {
@@ -316,8 +317,15 @@ inline uint64_t operations(const workload& w, const config& cfg) {
       return key_space(w, cfg);
     case op_count::big_reads:
       return std::max<uint64_t>(1, reads / 10);
+    case op_count::one:
+      return 1;
   }
   return cfg.num;
+}
+
+// Waits for the engine's background work to finish (engine::settle); one timed operation.
+inline void settle(benchmark_context& c, thread_state& ts) {
+  timed_loop(c, ts, [&](uint64_t) { c.db.settle(); });
 }
 
 inline void ycsb_a(benchmark_context& c, thread_state& t) { ycsb(c, t, kYcsbA); }
@@ -349,6 +357,7 @@ inline constexpr workload kWorkloads[] = {
     {"readbig8k", false, op_count::big_reads, 8 << 10, false, read_random},
     {"fillbig64k", true, op_count::big_fill, 64 << 10, false, fill_random},
     {"readbig64k", false, op_count::big_reads, 64 << 10, false, read_random},
+    {"settle", false, op_count::one, 0, false, settle},
 };
 
 inline const workload* find_workload(std::string_view name) {
