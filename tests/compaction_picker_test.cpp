@@ -42,14 +42,15 @@ std::shared_ptr<table_handle> table(uint64_t number, const std::string& lo, cons
   return std::make_shared<table_handle>(m, nullptr);
 }
 
-compaction_picker make_picker(size_t trigger = 4, size_t minimum = 2) {
+compaction_picker make_picker(size_t trigger = 4, size_t minimum = 2,
+                              std::shared_ptr<read_sampler> sampler = nullptr) {
   compaction_picker::settings s;
   s.level0_trigger = trigger;
   s.minimum_tables = minimum;
   s.target_file_size = 8 * MiB;
   s.base_level_bytes = 64 * MiB;
   s.level_size_ratio = 10;
-  return compaction_picker(s, std::make_shared<read_sampler>());
+  return compaction_picker(s, sampler ? sampler : std::make_shared<read_sampler>());
 }
 
 std::vector<uint64_t> numbers(const table_list& tables) {
@@ -158,6 +159,42 @@ TEST_CASE("picker: data above the base level moves down", "[compaction][picker]"
   CHECK(job.level == 3);
   CHECK(job.output_level == 4);
   CHECK(job.move);
+}
+
+TEST_CASE("picker: scans with only the bottom level left rewrite its tables in turn",
+          "[compaction][picker]") {
+  auto sampler = std::make_shared<read_sampler>();
+  compaction_picker p = make_picker(4, 2, sampler);
+  version v;
+  v.levels[last] = {table(1, "a", "c", MiB), table(2, "d", "f", MiB), table(3, "g", "i", MiB)};
+  CHECK(p.pick(v, false).empty());  // no score, no scans: nothing
+  sampler->set_threshold(1);
+  std::vector<uint64_t> order;
+  for (int i = 0; i < 4; ++i) {
+    sampler->add(1);
+    REQUIRE(p.due(v));
+    const compaction_job job = p.pick(v, false);
+    REQUIRE(job.inputs.size() == 1);
+    CHECK(job.level == last);
+    CHECK(job.output_level == last);
+    CHECK(job.read_triggered);
+    CHECK_FALSE(job.move);
+    order.push_back(job.inputs[0]->meta().number);
+  }
+  CHECK(order == std::vector<uint64_t>{1, 2, 3, 1});
+}
+
+TEST_CASE("picker: a level above the base level does not starve level 0", "[compaction][picker]") {
+  compaction_picker p = make_picker(4);
+  version v;
+  v.levels[last].push_back(table(1, "a", "z", 10 * MiB));
+  v.levels[3].push_back(table(2, "a", "z", 32 * MiB));  // must move down: score 1.5
+  for (uint64_t i = 10; i < 14; ++i) v.levels[0].push_back(table(i, "a", "z", MiB));
+  CHECK(p.pick(v, false).level == 3);  // level 0 at its trigger: score 1
+  for (uint64_t i = 14; i < 22; ++i) v.levels[0].push_back(table(i, "a", "z", MiB));
+  const compaction_job job = p.pick(v, false);  // level 0 at 3x its trigger: score 3
+  CHECK(job.level == 0);
+  CHECK(job.output_level == 3);  // above the level that still holds data
 }
 
 TEST_CASE("picker: force takes every table into the bottom level", "[compaction][picker]") {

@@ -1,8 +1,9 @@
 // tests/read_merge_test.cpp - read-triggered merges: scans that step over deletions and older
-// versions in the tables get every table merged (which drops them); scans over live entries,
+// versions in the tables get them merged down (which drops them); scans over live entries,
 // point reads, writes and deletions still in the memtable merge nothing; merges that a snapshot
 // keeps from dropping anything back off; and an iterator that steps over deleted entries after
-// its store is closed. compaction_interval 64 keeps size-tiered merges out of the way.
+// its store is closed. compaction_interval 64 keeps level-0 merges out of the way. Once only
+// the bottom level holds tables, scans get its tables rewritten one at a time.
 //
 // db::wait_for_compactions() makes these deterministic: it returns once no flush or merge is
 // due or running, so a test that expects no merge checks the counter after it, with no sleep.
@@ -71,6 +72,41 @@ TEST_CASE("compaction: scans over deleted and overwritten entries get the tables
   CHECK(dump(d) == seen);
   CHECK_FALSE(d.contains(key_of(1)));
   CHECK(d.get(key_of(10)) == opt_str("new10"));
+}
+
+TEST_CASE("compaction: scans get the bottom level's hidden entries dropped one table at a time",
+          "[compaction]") {
+  // Everything in the bottom level, deletions and the values they hide side by side (a snapshot
+  // kept them through compact()), and no other level holding anything: no score asks for a
+  // merge, so only scans can get the bottom tables rewritten.
+  temp_dir tmp;
+  str_db d(tmp.sub("db"), rwx_r_x, 1000, 64, 2);
+  for (int i = 0; i < 10000; ++i) d.put(key_of(i), "old");
+  d.compact();
+  {
+    const lsmt::snapshot snap = d.get_snapshot();
+    for (int i = 0; i < 10000; ++i) {
+      if (i % 10 != 0) d.erase(key_of(i));
+    }
+    d.compact();  // the snapshot keeps the deleted values: deletions and values, all at the bottom
+  }
+  const auto before = d.stats();
+  REQUIRE(before.tables == before.level_tables[6]);
+  REQUIRE(before.tables == 2);
+  const std::map<std::string, std::string> expect = dump(d);
+  REQUIRE(expect.size() == 1000);
+  int scans = 0;
+  while (d.stats().table_bytes > before.table_bytes / 3 && scans < 20) {
+    CHECK(dump(d) == expect);
+    d.wait_for_compactions();
+    ++scans;
+  }
+  CAPTURE(scans, before.table_bytes, d.stats().table_bytes);
+  CHECK(d.stats().table_bytes <= before.table_bytes / 3);  // the hidden entries are gone
+  CHECK(scans <= 4);  // one bottom table per scan that steps over enough of them
+  CHECK(d.stats().compactions >= before.compactions + 2);  // both bottom tables, one merge each
+  CHECK(dump(d) == expect);
+  CHECK(d.stats().tables == d.stats().level_tables[6]);
 }
 
 TEST_CASE("compaction: scans over live entries only, point reads and writes merge nothing",

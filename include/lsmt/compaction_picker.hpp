@@ -8,8 +8,9 @@
 //     still holds data), and writes the result into that level.
 //   - a sorted level above the bottom: its bytes over its target (compute_targets: the bottom
 //     level's size divided by level_size_ratio per level up, down to the base level, the first
-//     whose target is at most base_level_bytes; a level above the base level has target 0, so
-//     any data there moves down). Its merge takes one table, the one that overlaps the fewest
+//     whose target is at most base_level_bytes). A level above the base level has no target: any
+//     data there must move down, and its score is 1 plus its bytes over base_level_bytes, so
+//     level 0 still gets its turn. Its merge takes one table, the one that overlaps the fewest
 //     bytes of the next level per byte of its own (RocksDB's "min overlapping ratio"), with the
 //     next level's tables that overlap it.
 // A merge whose inputs overlap nothing in the output level (and, for level 0, each other) moves
@@ -29,7 +30,9 @@
 // and report them to the read_sampler. Once scans have stepped over as many as half the
 // entries the tables hold (and at least min_read_skips), the level with the highest score is
 // merged one step down even below score 1, where its old versions and deletions meet what they
-// hide. A store that is only written never merges this way. When such a merge drops less than
+// hide; once only the bottom level holds tables, its tables are rewritten one at a time, in key
+// order round the level, dropping what no reader can see. A store that is only written never
+// merges this way. When such a merge drops less than
 // a tenth of its input (the hidden entries were kept for a snapshot, say), the threshold
 // doubles, up to max_read_backoff times; a merge that drops more resets it.
 //
@@ -45,6 +48,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -153,17 +157,18 @@ class compaction_picker {
 
   /// The next merge (empty if none). `forced`: compact() waits for a full merge. Takes the
   /// sampler's due flag.
-  compaction_job pick(const version& v, bool forced) const {
+  compaction_job pick(const version& v, bool forced) {
     const bool sampled = sampler_->take_due();
     if (forced) return full_job(v);
     const auto [level, score] = best_level(v);
     compaction_job job;
     if (score >= 1.0) {
       job = level_job(v, level);
-    } else if (sampled && score > 0.0) {
-      // Scans stepped over many hidden entries: push the fullest level down a step, where
-      // its old versions and deletions meet what they hide (and are dropped at the bottom).
-      job = level_job(v, level);
+    } else if (sampled) {
+      // Scans stepped over many hidden entries: push the fullest level down a step, where its
+      // old versions and deletions meet what they hide; once everything is in the bottom level,
+      // rewrite its tables one by one, dropping what nobody can see any more.
+      job = score > 0.0 ? level_job(v, level) : bottom_job(v);
       job.read_triggered = !job.empty();
     }
     return job;
@@ -207,8 +212,12 @@ class compaction_picker {
     for (size_t l = 1; l + 1 < max_levels; ++l) {
       const uint64_t bytes = v.level_bytes(l);
       if (bytes == 0) continue;
+      // A level above the base level must empty, but not starve level 0 while it does: its
+      // score grows with its bytes from 1, as level 0's does with its tables.
       const double sc =
-          t.bytes[l] == 0 ? 1e9 : static_cast<double>(bytes) / static_cast<double>(t.bytes[l]);
+          t.bytes[l] == 0
+              ? 1.0 + static_cast<double>(bytes) / static_cast<double>(s_.base_level_bytes)
+              : static_cast<double>(bytes) / static_cast<double>(t.bytes[l]);
       if (sc > score) {
         best = l;
         score = sc;
@@ -263,6 +272,24 @@ class compaction_picker {
     return job;
   }
 
+  // One table of the bottom level, merged into itself, in turn (a cursor goes round the level's
+  // key range): what deletions and newer versions hide in it is dropped.
+  compaction_job bottom_job(const version& v) {
+    constexpr size_t last = max_levels - 1;
+    compaction_job job;
+    const table_list& bottom = v.levels[last];
+    if (bottom.empty()) return job;
+    size_t i = bottom_cursor_.empty() ? 0 : v.find_table(last, bottom_cursor_);
+    if (i < bottom.size() && bottom[i]->largest_user_key() == bottom_cursor_) ++i;
+    if (i >= bottom.size()) i = 0;
+    bottom_cursor_.assign(bottom[i]->largest_user_key());
+    job.level = last;
+    job.output_level = last;
+    job.target_size = s_.target_file_size;
+    job.inputs.push_back(bottom[i]);
+    return job;
+  }
+
   // The table of `level` whose merge rewrites the fewest bytes of the next level per byte it
   // moves down (RocksDB's "min overlapping ratio").
   static std::shared_ptr<table_handle> cheapest_table(const version& v, size_t level) {
@@ -310,6 +337,7 @@ class compaction_picker {
 
   const settings s_;
   uint64_t backoff_ = 1;                         // multiplies the sampler's threshold
+  std::string bottom_cursor_;                    // largest key of the last bottom table merged
   const std::shared_ptr<read_sampler> sampler_;  // iterators report to it
 };
 

@@ -7,7 +7,7 @@
 // table.
 //
 // Thread safety: one thread at a time, like every internal_iterator. The tables must outlive
-// it (a pinned version, or a compaction's input list, holds them).
+// it (the read view it was made from pins their version).
 #ifndef LSMT_LEVEL_ITERATOR_HPP
 #define LSMT_LEVEL_ITERATOR_HPP
 

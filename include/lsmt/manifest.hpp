@@ -28,8 +28,10 @@
 // tables of a version 1 or 2 store cannot be read by this lsmt, so it refuses them with a clear
 // error rather than misreading them. A version 3 MANIFEST is read as version 4 with every table
 // in level 0 (its tables overlapped, newest first, as level 0's do); the next MANIFEST written
-// is version 4, and compactions move the tables down. Earlier versions of lsmt refuse
-// version 4 as an unknown version.
+// is version 4, and compactions move the tables down. As all of them overlap, the first
+// level-0 merge after the upgrade rewrites all of them at once (it needs their size again in
+// free disk, and writers may wait for it while level 0 fills up); later merges are bounded.
+// Earlier versions of lsmt refuse version 4 as an unknown version.
 //
 // Decoding validates everything, so a decoded state can be trusted: the file is
 // exactly as long as it says, the checksum matches, every count and length is
@@ -122,7 +124,7 @@ inline manifest_state decode_manifest(std::string_view bytes) {
   if (version == 1 || version == 2) {
     throw corruption_error("lsmt: MANIFEST version " + std::to_string(version) +
                            " was written by an older lsmt, whose logs and tables this lsmt "
-                           "cannot read (it reads version " +
+                           "cannot read (it reads versions 3 and " +
                            std::to_string(manifest_version) +
                            "): open the store with that lsmt and copy its data out");
   }

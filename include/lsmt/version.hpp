@@ -8,9 +8,12 @@
 //     one table of the level, found by a binary search over their largest keys.
 // Invariant: for every user key, the versions of it in a level are newer than those in any
 // deeper level, and within level 0 a table's are newer than those of every table after it.
-// Flushes add tables at the front of level 0; a compaction replaces some tables of a level and
-// the tables of the next level that overlap them with its output in that next level (or moves
-// a table down unchanged); both keep the invariant. Readers take a shared_ptr to a version and
+// Flushes add tables at the front of level 0. A compaction replaces some tables of a level, and
+// the tables of its output level that overlap them, with its output in that output level: the
+// next level down, or for level 0 the base level or a higher sorted level that still holds data
+// (no level in between holds any), or the bottom level itself for a merge of the bottom level or
+// of everything (compact()). It may instead move tables down unchanged when nothing there
+// overlaps them. All of these keep the invariant. Readers take a shared_ptr to a version and
 // are never blocked by a compaction installing a new one.
 //
 // Thread safety: a version is immutable once made, and may be read from any thread.

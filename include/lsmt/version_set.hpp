@@ -9,7 +9,8 @@
 // then on lists it, but readers may still hold an older version that does. Retired tables are
 // deleted by delete_obsolete_files(), which deletes those nobody holds any more. It runs
 // whenever a version made by make_version() is released, after a merge lets go of its inputs,
-// and at close, so a table an iterator kept alive goes as soon as the last reader lets go. After
+// after a flush lets go of the tables it wrote (a merge may have retired them meanwhile), and at
+// close, so a table an iterator kept alive goes as soon as the last reader lets go. After
 // close() nothing is deleted any more (a version may outlive its store, and the directory may be
 // opened again by then): the next open removes every table its MANIFEST does not list.
 //
