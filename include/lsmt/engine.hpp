@@ -199,6 +199,17 @@ class engine {
     st.flushes = core_.flushes;
     st.compactions = core_.compactions;
     st.table_bytes = core_.current->total_bytes();
+    for (const auto& level : core_.current->levels) {
+      for (const auto& t : level) {
+        st.filter_bytes += t->reader().filter_bytes();
+        st.index_bytes += t->reader().index_bytes();
+      }
+    }
+    st.memtable_bytes = core_.mem->memory_usage() + core_.memtable_filter_bytes();
+    for (const auto& slot : core_.imms) {
+      st.memtable_bytes += slot.mem->memory_usage() + core_.memtable_filter_bytes();
+    }
+    st.block_cache_bytes = core_.cache->usage();
     st.last_sequence = latest_sequence();
     return st;
   }

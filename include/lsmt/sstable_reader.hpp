@@ -97,6 +97,10 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
   /// What the footer says this table is (table_format.hpp, "Identity").
   const table_identity& identity() const { return id_; }
   uint64_t file_size() const { return file_size_; }
+  /// Bytes of the bloom filter (in memory, or in the mapping when the file is mapped).
+  size_t filter_bytes() const { return filter_.size(); }
+  /// Bytes of the index block (in memory or mapped) and of the fences kept in memory.
+  size_t index_bytes() const { return index_.size() + fences_.size() * sizeof(fences_[0]); }
 
  private:
   friend class table_iter;

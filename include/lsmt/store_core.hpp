@@ -52,16 +52,17 @@ class store_core {
       : opts(o),
         dir(dir),
         fs(o.fs ? o.fs : posix_file_system()),
-        versions(fs, dir, topts, std::make_shared<block_cache>(o.block_cache_bytes),
-                 o.use_mmap_reads),
+        cache(std::make_shared<block_cache>(o.block_cache_bytes)),
+        versions(fs, dir, topts, cache, o.use_mmap_reads),
         logs(fs, dir),
         picker(picker_settings(o), sampler) {}
 
   const options opts;
   const std::string dir;
   const std::shared_ptr<file_system> fs;
-  version_set versions;  // thread-safe (version_set.hpp)
-  log_set logs;          // thread-safe (log_set.hpp)
+  const std::shared_ptr<block_cache> cache;  // thread-safe (block_cache.hpp)
+  version_set versions;                      // thread-safe (version_set.hpp)
+  log_set logs;                              // thread-safe (log_set.hpp)
   // Where iterators report what they stepped over; it outlives the store if they do.
   const std::shared_ptr<read_sampler> sampler = std::make_shared<read_sampler>();
 

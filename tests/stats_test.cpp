@@ -1,0 +1,62 @@
+// tests/stats_test.cpp - db::stats(): the layout's counts per level add up to the totals, and
+// the memory it reports (memtables, filters, indexes, block cache) follows what the store holds.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "lsmt.hpp"
+#include "store_util.hpp"
+#include "test_catch.hpp"
+#include "test_util.hpp"
+
+using lsmt_test::key_of;
+using lsmt_test::str_db;
+using lsmt_test::temp_dir;
+
+TEST_CASE("stats: levels add up, and memory follows what the store holds", "[stats]") {
+  temp_dir tmp;
+  lsmt::options o;
+  o.memtable_max_bytes = 256 << 10;
+  o.target_file_size = 64 << 10;
+  o.base_level_bytes = 256 << 10;
+  o.use_mmap_reads = GENERATE(true, false);
+  o.block_cache_bytes = 1 << 20;
+  CAPTURE(o.use_mmap_reads);
+  str_db d(tmp.sub("db"), o);
+  const lsmt::stats empty = d.stats();
+  CHECK(empty.tables == 0);
+  CHECK(empty.filter_bytes == 0);
+  CHECK(empty.index_bytes == 0);
+  CHECK(empty.block_cache_bytes == 0);
+  CHECK(empty.memtable_bytes > 0);  // an empty memtable still has its arena and bloom filter
+
+  const int keys = 20000;
+  for (int i = 0; i < keys; ++i) d.put(key_of(i * 7919 % keys), std::string(100, 'v'));
+  d.flush();
+  d.wait_for_compactions();
+  lsmt::stats st = d.stats();
+  size_t tables = 0;
+  uint64_t bytes = 0;
+  for (size_t l = 0; l < st.level_tables.size(); ++l) {
+    tables += st.level_tables[l];
+    bytes += st.level_bytes[l];
+  }
+  CHECK(tables == st.tables);
+  CHECK(bytes == st.table_bytes);
+  CHECK(st.tables > st.level_tables[0]);
+  // 10 bits per key: about 25,000 bytes of filters for 20,000 keys, in every table's filter.
+  CHECK(st.filter_bytes >= keys * 10 / 8);
+  CHECK(st.filter_bytes <= keys * 12 / 8 + 64 * st.tables);
+  // One index entry per 4 KiB data block: far less than the data, more than nothing.
+  CHECK(st.index_bytes > st.table_bytes / 4096 * 8);
+  CHECK(st.index_bytes < st.table_bytes / 10);
+
+  for (int i = 0; i < 2000; ++i) CHECK(d.get(key_of(i * 13 % keys)).has_value());
+  st = d.stats();
+  if (o.use_mmap_reads) {
+    CHECK(st.block_cache_bytes == 0);  // mapped reads need no cache
+  } else {
+    CHECK(st.block_cache_bytes > 0);
+    CHECK(st.block_cache_bytes <= o.block_cache_bytes);
+  }
+}
