@@ -153,29 +153,29 @@ class compaction_picker {
       : s_(s), sampler_(std::move(sampler)) {}
 
   /// Whether the background thread should look for work (forced merges aside).
-  bool due(const version& v) const { return sampler_->due() || best_level(v).second >= 1.0; }
+  bool due(const version& v) const { return sampler_->due() || best_level(v).score >= 1.0; }
 
   /// The next merge (empty if none). `forced`: compact() waits for a full merge. Takes the
   /// sampler's due flag.
   compaction_job pick(const version& v, bool forced) {
     const bool sampled = sampler_->take_due();
     if (forced) return full_job(v);
-    const auto [level, score] = best_level(v);
+    const choice best = best_level(v);
     compaction_job job;
-    if (score >= 1.0) {
-      job = level_job(v, level);
+    if (best.score >= 1.0) {
+      job = level_job(v, best);
     } else if (sampled) {
       // Scans stepped over many hidden entries: push the fullest level down a step, where its
       // old versions and deletions meet what they hide; once everything is in the bottom level,
       // rewrite its tables one by one, dropping what nobody can see any more.
-      job = score > 0.0 ? level_job(v, level) : bottom_job(v);
+      job = best.score > 0.0 ? level_job(v, best) : bottom_job(v);
       job.read_triggered = !job.empty();
     }
     return job;
   }
 
   /// No merge would be picked now without force (wait_for_compactions).
-  bool idle(const version& v) const { return !sampler_->due() && best_level(v).second < 1.0; }
+  bool idle(const version& v) const { return !sampler_->due() && best_level(v).score < 1.0; }
 
   /// After a merge ran: what scans stepped over during a full merge is gone, and a
   /// read-triggered merge that dropped little backs off.
@@ -199,13 +199,17 @@ class compaction_picker {
     sampler_->set_threshold(std::max<uint64_t>(entries / 2, min_read_skips) * backoff_);
   }
 
-  const settings& config() const { return s_; }
-
  private:
+  struct choice {
+    size_t level = 0;       // the level to merge
+    double score = 0;       // its score
+    size_t base_level = 0;  // where level 0 merges to (compute_targets)
+  };
+
   // The level most in need of a merge, and its score: level 0's table count over its trigger,
   // or a sorted level's size over its target (any data above the base level must move down).
   // The bottom level is never the source of an automatic merge. Score 0: nothing to merge.
-  std::pair<size_t, double> best_level(const version& v) const {
+  choice best_level(const version& v) const {
     const level_targets t = compute_targets(v, s_.base_level_bytes, s_.level_size_ratio);
     size_t best = 0;
     double score = static_cast<double>(v.levels[0].size()) / static_cast<double>(s_.level0_trigger);
@@ -223,7 +227,7 @@ class compaction_picker {
         score = sc;
       }
     }
-    return {best, score};
+    return {best, score, t.base_level};
   }
 
   compaction_job full_job(const version& v) const {
@@ -244,7 +248,8 @@ class compaction_picker {
     return job;
   }
 
-  compaction_job level_job(const version& v, size_t level) const {
+  compaction_job level_job(const version& v, const choice& c) const {
+    const size_t level = c.level;
     compaction_job job;
     job.level = level;
     job.target_size = s_.target_file_size;
@@ -253,9 +258,8 @@ class compaction_picker {
       // sorted level that holds data or the base level, whichever is higher up: a level above
       // the base level may still hold older data, which level 0 must stay above.
       if (v.levels[0].empty()) return job;
-      const size_t base = compute_targets(v, s_.base_level_bytes, s_.level_size_ratio).base_level;
-      job.output_level = base;
-      for (size_t l = 1; l < base; ++l) {
+      job.output_level = c.base_level;
+      for (size_t l = 1; l < c.base_level; ++l) {
         if (!v.levels[l].empty()) {
           job.output_level = l;
           break;

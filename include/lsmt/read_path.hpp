@@ -58,18 +58,11 @@ inline bool lookup(const read_view& v, std::string_view key, uint64_t snapshot, 
     return t.reader().get(lookup_key, h, type, out, seq);
   };
   for (const auto& t : tables.levels[0]) {
-    if (compare_user_keys(key, t->smallest_user_key()) >= 0 &&
-        compare_user_keys(key, t->largest_user_key()) <= 0 && get(*t)) {
-      return true;
-    }
+    if (overlaps(*t, key, key) && get(*t)) return true;
   }
   for (size_t l = 1; l < max_levels; ++l) {
-    const table_list& level = tables.levels[l];
-    const size_t i = tables.find_table(l, key);
-    if (i < level.size() && compare_user_keys(key, level[i]->smallest_user_key()) >= 0 &&
-        get(*level[i])) {
-      return true;
-    }
+    const table_handle* t = tables.table_for(l, key);
+    if (t != nullptr && get(*t)) return true;
   }
   return false;
 }

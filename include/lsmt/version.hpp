@@ -99,6 +99,14 @@ struct version {
     return static_cast<size_t>(it - l.begin());
   }
 
+  /// In sorted level `level` (>= 1): the one table whose key range holds user_key, or null.
+  const table_handle* table_for(size_t level, std::string_view user_key) const {
+    const size_t i = find_table(level, user_key);
+    const table_list& l = levels[level];
+    if (i == l.size() || compare_user_keys(l[i]->smallest_user_key(), user_key) > 0) return nullptr;
+    return l[i].get();
+  }
+
   /// The tables of `level` whose key range shares a user key with [lo, hi].
   table_list overlapping(size_t level, std::string_view lo, std::string_view hi) const {
     table_list out;
@@ -117,11 +125,7 @@ struct version {
   /// Whether a level deeper than `level` may hold a version of user_key.
   bool deeper_may_hold(size_t level, std::string_view user_key) const {
     for (size_t l = level + 1; l < max_levels; ++l) {
-      const size_t i = find_table(l, user_key);
-      if (i < levels[l].size() &&
-          compare_user_keys(levels[l][i]->smallest_user_key(), user_key) <= 0) {
-        return true;
-      }
+      if (table_for(l, user_key) != nullptr) return true;
     }
     return false;
   }
