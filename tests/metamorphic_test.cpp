@@ -70,11 +70,13 @@ using clock_type = std::chrono::steady_clock;
 
 constexpr size_t kib = 1024;
 constexpr size_t mib = size_t{1} << 20;
+constexpr uint64_t all = UINT64_MAX;  // max_mapped: map every table
 
 // One configuration: one row of the table below, whose columns are these fields in order (bytes
-// and entries: the memtable limits; imm: max_immutable_memtables; int: compaction_interval; min:
-// minimum_sstables; abs: recovery_mode absolute_consistency). To vary another option, add a field
-// here, a column to every row, and a line to make_options().
+// and entries: the memtable limits; imm: max_immutable_memtables; mapped: max_mapped_bytes, where
+// a cap below the store's size maps some tables and preads the others; int: compaction_interval;
+// min: minimum_sstables; abs: recovery_mode absolute_consistency). To vary another option, add a
+// field here, a column to every row, and a line to make_options().
 struct config {
   const char* name;
   size_t block_size;
@@ -82,9 +84,9 @@ struct config {
   size_t memtable_max_bytes;
   size_t memtable_max_entries;  // 0: no entry limit
   size_t max_immutable_memtables;
-  bool use_mmap_reads;
+  uint64_t max_mapped;  // max_mapped_bytes; 0: use_mmap_reads false, all: every table mapped
   bool sync;
-  size_t block_cache_bytes;  // used by pread reads only (use_mmap_reads false)
+  size_t block_cache_bytes;  // used by the tables read with pread
   size_t compaction_interval;
   size_t minimum_sstables;
   bool absolute;  // recovery_mode absolute_consistency, else point_in_time
@@ -92,31 +94,31 @@ struct config {
 
 // clang-format off
 const config configs[] = {
-  // name                   block     bloom bytes      entries imm mmap   sync   cache      int min abs
-  {"defaults",              4 * kib,  10,   8 * mib,   0,      2,  true,  false, 8 * mib,   4,  2, false},
-  {"defaults-pread",        4 * kib,  10,   8 * mib,   0,      2,  false, false, 8 * mib,   4,  2, true},
-  {"flush-always",          4 * kib,  10,   1,         0,      1,  true,  false, 8 * mib,   4,  2, false},
-  {"flush-always-pread",    1 * kib,  0,    1,         0,      4,  false, false, 0,         2,  1, true},
-  {"4-entries",             1 * kib,  10,   8 * mib,   4,      1,  true,  false, 8 * mib,   2,  1, false},
-  {"4-entries-sync",        1 * kib,  40,   8 * mib,   4,      2,  false, true,  16 * kib,  3,  2, true},
-  {"16-entries-nocache",    2 * kib,  10,   8 * mib,   16,     2,  false, false, 0,         3,  1, false},
-  {"16-entries-bloom1",     4 * kib,  1,    8 * mib,   16,     1,  true,  false, 8 * mib,   2,  2, true},
-  {"64-entries-bloom40",    8 * kib,  40,   8 * mib,   64,     3,  true,  false, 8 * mib,   4,  4, false},
-  {"64-entries-tinycache",  1 * kib,  10,   8 * mib,   64,     2,  false, false, 1 * kib,   6,  3, true},
-  {"256-entries-nobloom",   16 * kib, 0,    8 * mib,   256,    2,  true,  false, 8 * mib,   8,  2, false},
-  {"256-entries-bigcache",  32 * kib, 10,   8 * mib,   256,    8,  false, false, 64 * mib,  5,  5, true},
-  {"1k-entries-block64k",   64 * kib, 10,   8 * mib,   1000,   2,  true,  false, 8 * mib,   4,  2, false},
-  {"80k-bytes",             4 * kib,  10,   80 * kib,  0,      2,  true,  false, 8 * mib,   4,  2, true},
-  {"100k-bytes-pread",      1 * kib,  1,    100 * kib, 0,      1,  false, false, 4 * kib,   2,  2, false},
-  {"130k-bytes-sync",       2 * kib,  10,   130 * kib, 0,      2,  true,  true,  8 * mib,   3,  1, true},
-  {"200k-bytes-block64k",   64 * kib, 40,   200 * kib, 0,      4,  false, false, 1 * mib,   12, 6, false},
-  {"1m-bytes-nobloom",      8 * kib,  0,    1 * mib,   0,      2,  true,  false, 8 * mib,   4,  1, true},
-  {"8-entries-interval16",  4 * kib,  10,   8 * mib,   8,      2,  true,  false, 8 * mib,   16, 8, false},
-  {"8-entries-min1-pread",  4 * kib,  10,   8 * mib,   8,      1,  false, false, 32 * kib,  2,  1, true},
-  {"32-entries-sync-pread", 16 * kib, 1,    8 * mib,   32,     2,  false, true,  0,         4,  3, false},
-  {"sync-defaults",         4 * kib,  10,   8 * mib,   0,      2,  true,  true,  8 * mib,   4,  2, true},
-  {"2k-entries-interval2",  2 * kib,  40,   8 * mib,   2000,   1,  true,  false, 8 * mib,   2,  2, false},
-  {"100-entries-mixed",     4 * kib,  1,    70 * kib,  100,    3,  false, false, 256 * kib, 3,  2, true},
+  // name                   block     bloom bytes      entries imm mapped     sync   cache      int min abs
+  {"defaults",              4 * kib,  10,   8 * mib,   0,      2,  all,       false, 8 * mib,   4,  2, false},
+  {"defaults-pread",        4 * kib,  10,   8 * mib,   0,      2,  0,         false, 8 * mib,   4,  2, true},
+  {"flush-always",          4 * kib,  10,   1,         0,      1,  all,       false, 8 * mib,   4,  2, false},
+  {"flush-always-pread",    1 * kib,  0,    1,         0,      4,  0,         false, 0,         2,  1, true},
+  {"4-entries",             1 * kib,  10,   8 * mib,   4,      1,  all,       false, 8 * mib,   2,  1, false},
+  {"4-entries-sync",        1 * kib,  40,   8 * mib,   4,      2,  0,         true,  16 * kib,  3,  2, true},
+  {"16-entries-nocache",    2 * kib,  10,   8 * mib,   16,     2,  0,         false, 0,         3,  1, false},
+  {"16-entries-bloom1",     4 * kib,  1,    8 * mib,   16,     1,  8 * kib,   false, 8 * mib,   2,  2, true},
+  {"64-entries-bloom40",    8 * kib,  40,   8 * mib,   64,     3,  all,       false, 8 * mib,   4,  4, false},
+  {"64-entries-tinycache",  1 * kib,  10,   8 * mib,   64,     2,  0,         false, 1 * kib,   6,  3, true},
+  {"256-entries-nobloom",   16 * kib, 0,    8 * mib,   256,    2,  all,       false, 8 * mib,   8,  2, false},
+  {"256-entries-bigcache",  32 * kib, 10,   8 * mib,   256,    8,  0,         false, 64 * mib,  5,  5, true},
+  {"1k-entries-block64k",   64 * kib, 10,   8 * mib,   1000,   2,  all,       false, 8 * mib,   4,  2, false},
+  {"80k-bytes",             4 * kib,  10,   80 * kib,  0,      2,  200 * kib, false, 8 * mib,   4,  2, true},
+  {"100k-bytes-pread",      1 * kib,  1,    100 * kib, 0,      1,  0,         false, 4 * kib,   2,  2, false},
+  {"130k-bytes-sync",       2 * kib,  10,   130 * kib, 0,      2,  300 * kib, true,  8 * mib,   3,  1, true},
+  {"200k-bytes-block64k",   64 * kib, 40,   200 * kib, 0,      4,  0,         false, 1 * mib,   12, 6, false},
+  {"1m-bytes-nobloom",      8 * kib,  0,    1 * mib,   0,      2,  2 * mib,   false, 8 * mib,   4,  1, true},
+  {"8-entries-interval16",  4 * kib,  10,   8 * mib,   8,      2,  all,       false, 8 * mib,   16, 8, false},
+  {"8-entries-min1-pread",  4 * kib,  10,   8 * mib,   8,      1,  0,         false, 32 * kib,  2,  1, true},
+  {"32-entries-sync-pread", 16 * kib, 1,    8 * mib,   32,     2,  0,         true,  0,         4,  3, false},
+  {"sync-defaults",         4 * kib,  10,   8 * mib,   0,      2,  all,       true,  8 * mib,   4,  2, true},
+  {"2k-entries-interval2",  2 * kib,  40,   8 * mib,   2000,   1,  all,       false, 8 * mib,   2,  2, false},
+  {"100-entries-mixed",     4 * kib,  1,    70 * kib,  100,    3,  0,         false, 256 * kib, 3,  2, true},
 };
 // clang-format on
 
@@ -127,7 +129,8 @@ lsmt::options make_options(const config& c) {
   o.memtable_max_bytes = c.memtable_max_bytes;
   o.memtable_max_entries = c.memtable_max_entries;
   o.max_immutable_memtables = c.max_immutable_memtables;
-  o.use_mmap_reads = c.use_mmap_reads;
+  o.use_mmap_reads = c.max_mapped > 0;
+  o.max_mapped_bytes = c.max_mapped;
   o.sync = c.sync;
   o.block_cache_bytes = c.block_cache_bytes;
   o.compaction_interval = c.compaction_interval;

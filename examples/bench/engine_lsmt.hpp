@@ -1,10 +1,10 @@
 // engine_lsmt.hpp - db_bench's adapter for lsmt.
 //
 // Settings: options.bloom_bits_per_key = --bloom_bits, options.block_cache_bytes =
-// --cache_size, options.use_mmap_reads = --lsmt_mmap, and the layout flags --lsmt_file_mb,
-// --lsmt_base_mb, --lsmt_ratio and --lsmt_l0 when given; everything else is lsmt's default (header
-// line "defaults"). get() returns the value through lsmt's string codec; cursors read the stored
-// bytes with raw_key()/raw_value(), like LevelDB's Slice, so a scan copies nothing.
+// --cache_size, options.use_mmap_reads = --lsmt_mmap, and --lsmt_mapped_mb and the layout flags
+// --lsmt_file_mb, --lsmt_base_mb, --lsmt_ratio and --lsmt_l0 when given; everything else is lsmt's
+// default (header line "defaults"). get() returns the value through lsmt's string codec; cursors
+// read the stored bytes with raw_key()/raw_value(), like LevelDB's Slice, so a scan copies nothing.
 #pragma once
 
 #include <algorithm>
@@ -28,6 +28,7 @@ class lsmt_engine final : public engine {
     opts.bloom_bits_per_key = cfg.bloom_bits;
     opts.block_cache_bytes = static_cast<size_t>(cfg.cache_size);
     opts.use_mmap_reads = cfg.lsmt_mmap;
+    if (cfg.lsmt_mapped_mb != UINT64_MAX) opts.max_mapped_bytes = cfg.lsmt_mapped_mb << 20;
     if (cfg.lsmt_file_mb != 0) opts.target_file_size = cfg.lsmt_file_mb << 20;
     if (cfg.lsmt_base_mb != 0) opts.base_level_bytes = cfg.lsmt_base_mb << 20;
     if (cfg.lsmt_ratio != 0) opts.level_size_ratio = static_cast<size_t>(cfg.lsmt_ratio);
@@ -43,7 +44,7 @@ class lsmt_engine final : public engine {
            " B, compaction at " + std::to_string(o.compaction_interval) +
            " level-0 tables, files " + mib(o.target_file_size) + ", base level " +
            mib(o.base_level_bytes) + ", level ratio " + std::to_string(o.level_size_ratio) +
-           ", mmap reads " + (o.use_mmap_reads ? "on" : "off");
+           ", mmap reads " + (o.use_mmap_reads ? "up to " + mib(o.max_mapped_bytes) : "off");
   }
 
   lsmt_engine(const std::string& dir, const config& cfg) : db_(dir, make_options(cfg)) {}

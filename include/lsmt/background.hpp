@@ -242,7 +242,7 @@ class background_work {
     } else {
       std::vector<std::unique_ptr<internal_iterator>> children;
       children.reserve(inputs.size());
-      for (const auto& t : inputs) children.push_back(t->reader().new_iterator());
+      for (const auto& t : inputs) children.push_back(t->reader().new_iterator(false));
       merging_iterator merged(std::move(children));
       merged.seek_to_first();
       outputs = c_.versions.write_tables(merged, plan);

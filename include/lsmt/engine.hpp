@@ -210,6 +210,7 @@ class engine {
       st.memtable_bytes += slot.mem->memory_usage() + core_.memtable_filter_bytes();
     }
     st.block_cache_bytes = core_.cache->usage();
+    st.mapped_bytes = core_.versions.mapped_bytes();
     st.last_sequence = latest_sequence();
     return st;
   }

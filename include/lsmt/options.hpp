@@ -58,10 +58,14 @@ struct options {
   size_t block_size = 4096;
   /// Bloom filter bits per key; 0 disables filters (0 .. 40).
   int bloom_bits_per_key = 10;
-  /// Bytes of the LRU cache of SSTable blocks read with pread (mapped reads need none).
+  /// Bytes of the LRU cache of SSTable blocks read with pread (tables that are not mapped).
   size_t block_cache_bytes = size_t{8} << 20;
   /// Map SSTables into memory for reading (faster; the default) instead of pread.
   bool use_mmap_reads = true;
+  /// The most SSTable bytes mapped at once (with use_mmap_reads): a table is mapped when it is
+  /// opened if its whole size still fits, else read with pread through the block cache. The
+  /// pages of mapped tables count in the process's RSS, so this bounds them.
+  uint64_t max_mapped_bytes = uint64_t{256} << 20;
   /// Make every write durable against power loss (fsync before acknowledging).
   /// Otherwise a write survives a crash of the process but not of the machine.
   bool sync = false;

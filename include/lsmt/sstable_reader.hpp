@@ -91,7 +91,9 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
     return filter_.empty() || bloom_may_match(filter_, user_key);
   }
 
-  std::unique_ptr<internal_iterator> new_iterator() const;
+  /// An iterator over the table. fill_cache false keeps the blocks it reads with pread out of
+  /// the block cache (a compaction reads each block once; it must not evict the readers' ones).
+  std::unique_ptr<internal_iterator> new_iterator(bool fill_cache = true) const;
 
   uint64_t file_number() const { return file_number_; }
   /// What the footer says this table is (table_format.hpp, "Identity").
@@ -274,8 +276,9 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
 #endif
   }
 
-  /// Points `block` at data block `ordinal` (< num_blocks_), verifying it on first use.
-  void load_block(block_iter& block, uint32_t ordinal) const {
+  /// Points `block` at data block `ordinal` (< num_blocks_), verifying it on first use. A block
+  /// read with pread goes into the block cache if fill_cache.
+  void load_block(block_iter& block, uint32_t ordinal, bool fill_cache = true) const {
     const block_handle h{offsets_[ordinal],
                          offsets_[ordinal + 1] - offsets_[ordinal] - block_trailer_size};
     const block_location where{file_number_, h.offset};
@@ -300,7 +303,7 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
         fresh->resize(h.size);  // drop the trailer
       }
       cached = std::move(fresh);
-      if (cache_) cache_->insert(file_number_, h.offset, cached);
+      if (cache_ && fill_cache) cache_->insert(file_number_, h.offset, cached);
     }
     block.reset(*cached, where, cached);
   }
@@ -328,7 +331,8 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
 /// Used by one thread at a time; holds its table alive.
 class table_iter final : public internal_iterator {
  public:
-  explicit table_iter(std::shared_ptr<const table_reader> table) : table_(std::move(table)) {}
+  table_iter(std::shared_ptr<const table_reader> table, bool fill_cache)
+      : table_(std::move(table)), fill_cache_(fill_cache) {}
 
   bool valid() const override { return block_.valid(); }
   std::string_view key() const override { return block_.key(); }
@@ -368,7 +372,7 @@ class table_iter final : public internal_iterator {
       return false;
     }
     if (ordinal != loaded_) {
-      table_->load_block(block_, ordinal);
+      table_->load_block(block_, ordinal, fill_cache_);
       // A scan moves on to a neighbour next; seeks pay one hint per block they load.
       table_->prefetch_block(loaded_ == ordinal - 1 || loaded_ == no_block ? ordinal + 1
                                                                            : ordinal - 1);
@@ -393,12 +397,13 @@ class table_iter final : public internal_iterator {
 
   static constexpr uint32_t no_block = UINT32_MAX;
   std::shared_ptr<const table_reader> table_;
+  const bool fill_cache_;
   block_iter block_;
   uint32_t loaded_ = no_block;
 };
 
-inline std::unique_ptr<internal_iterator> table_reader::new_iterator() const {
-  return std::make_unique<table_iter>(shared_from_this());
+inline std::unique_ptr<internal_iterator> table_reader::new_iterator(bool fill_cache) const {
+  return std::make_unique<table_iter>(shared_from_this(), fill_cache);
 }
 
 }  // namespace lsmt::detail

@@ -20,13 +20,14 @@ struct stats {
   uint64_t compactions = 0;               ///< merges of SSTables since open
   uint64_t table_bytes = 0;               ///< bytes of the live SSTables
   uint64_t last_sequence = 0;             ///< sequence number of the newest write
-  // Memory. Filters and index blocks live in the table's mapping when tables are mapped
-  // (use_mmap_reads), else in memory; the fences an index search starts from are always in
-  // memory. Mapped data blocks are not counted here (the page cache holds them).
+  // Memory. A mapped table's filter and index blocks live in its mapping, else in memory; the
+  // fences an index search starts from are always in memory. Pages of mapped tables count in
+  // the process's RSS as file-backed memory: mapped_bytes bounds them.
   uint64_t memtable_bytes = 0;     ///< arenas and bloom filters of the memtable and immutables
   uint64_t filter_bytes = 0;       ///< bloom filters of the live SSTables
   uint64_t index_bytes = 0;        ///< index blocks and fences of the live SSTables
   uint64_t block_cache_bytes = 0;  ///< blocks held by the block cache (pread reads)
+  uint64_t mapped_bytes = 0;       ///< bytes of the tables read through maps (max_mapped_bytes)
 };
 
 }  // namespace lsmt

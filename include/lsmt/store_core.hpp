@@ -53,7 +53,7 @@ class store_core {
         dir(dir),
         fs(o.fs ? o.fs : posix_file_system()),
         cache(std::make_shared<block_cache>(o.block_cache_bytes)),
-        versions(fs, dir, topts, cache, o.use_mmap_reads),
+        versions(fs, dir, topts, cache, o.use_mmap_reads ? o.max_mapped_bytes : 0),
         logs(fs, dir),
         picker(picker_settings(o), sampler) {}
 

@@ -35,6 +35,7 @@
 #include "file_system.hpp"
 #include "internal_iterator.hpp"
 #include "manifest.hpp"
+#include "mapping_budget.hpp"
 #include "sstable_reader.hpp"
 #include "table_format.hpp"
 #include "table_writer.hpp"
@@ -99,12 +100,12 @@ class retired_tables {
 class version_set {
  public:
   version_set(std::shared_ptr<file_system> fs, std::string dir, const table_options& topts,
-              std::shared_ptr<block_cache> cache, bool use_mmap_reads)
+              std::shared_ptr<block_cache> cache, uint64_t max_mapped_bytes)
       : fs_(std::move(fs)),
         dir_(std::move(dir)),
         topts_(topts),
         cache_(std::move(cache)),
-        use_mmap_reads_(use_mmap_reads) {}
+        mapped_(std::make_shared<mapping_budget>(max_mapped_bytes)) {}
 
   // ---- file numbers (logs and tables share them) ----
   uint64_t new_file_number() { return next_file_number_.fetch_add(1); }
@@ -121,10 +122,11 @@ class version_set {
   void set_store_id(uint64_t id) { store_id_ = id; }
 
   /// Opens the table meta describes, checking that the file is that table (table_format.hpp,
-  /// "Identity"): its size, and its footer's number, store and key range.
+  /// "Identity"): its size, and its footer's number, store and key range. The table is mapped
+  /// if it fits in what is left of max_mapped_bytes (mapping_budget.hpp), else read with pread.
   std::shared_ptr<table_handle> open_table(const table_meta& meta) const {
     const std::string path = table_path(meta.number);
-    auto file = fs_->new_readable_file(path, use_mmap_reads_);
+    auto file = open_within_budget(*fs_, path, meta.size, mapped_);
     const auto fail = [&](const std::string& why) {
       throw corruption_error("lsmt: table '" + path + "' " + why);
     };
@@ -197,12 +199,15 @@ class version_set {
 
   void remove_quietly(const std::string& path) noexcept { remove_file_quietly(*fs_, path); }
 
+  /// Bytes of the tables mapped now (at most options::max_mapped_bytes).
+  uint64_t mapped_bytes() const { return mapped_->used(); }
+
  private:
   const std::shared_ptr<file_system> fs_;
   const std::string dir_;
   const table_options topts_;
   const std::shared_ptr<block_cache> cache_;
-  const bool use_mmap_reads_;
+  const std::shared_ptr<mapping_budget> mapped_;  // shared with the mapped files it charges
   std::atomic<uint64_t> next_file_number_{1};
   uint64_t store_id_ = 0;  // set before other threads exist, constant after
   mutex manifest_mutex_;
