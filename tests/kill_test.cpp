@@ -136,6 +136,7 @@ lsmt::options cycle_options(uint64_t seed) {
   o.minimum_sstables = 1 + rng() % o.compaction_interval;
   o.block_size = 1024;
   o.use_mmap_reads = rng() % 2 == 0;
+  if (rng() % 2 == 0) o.max_mapped_bytes = (rng() % 64) << 10;  // some tables mapped, some not
   return o;
 }
 

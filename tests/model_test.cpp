@@ -190,6 +190,7 @@ class model_runner {
       o.block_size = chance(0.5) ? 1024 : 4096;
       o.bloom_bits_per_key = chance(0.2) ? 0 : 10;
       o.use_mmap_reads = chance(0.7);
+      if (chance(0.5)) o.max_mapped_bytes = uniform(0, 64) << 10;  // some tables mapped, some not
       o.block_cache_bytes = chance(0.5) ? 4096 : (size_t{1} << 20);
       o.max_immutable_memtables = uniform(1, 3);
       db_ = std::make_unique<store_t>(dir_.path(), o);
