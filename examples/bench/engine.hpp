@@ -33,6 +33,7 @@ class cursor {
 // allocate. Every worker thread calls end_thread() once when it is done with the engine, so
 // adapters that keep per-thread handles (LMDB's read transactions, WiredTiger's sessions) can
 // release them before the engine closes. settle() is the "settle" benchmark's operation.
+// memory_report() lets an engine that accounts for its memory show it beside the measured RSS.
 class engine {
  public:
   virtual ~engine() = default;
@@ -44,6 +45,8 @@ class engine {
   /// Waits until the engine's background work (flushes and compactions) is done, where it can
   /// tell: the "settle" benchmark, after which the disk column shows the settled size.
   virtual void settle() {}
+  /// What the engine says it holds in memory, printed after each benchmark ("" for nothing).
+  virtual std::string memory_report() { return {}; }
 };
 
 // What the build knows about a peer's library (from bench.cmake): its path and whether it calls

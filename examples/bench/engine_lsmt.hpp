@@ -67,6 +67,15 @@ class lsmt_engine final : public engine {
   }
   std::unique_ptr<cursor> new_cursor() override { return std::make_unique<lsmt_cursor>(db_); }
   void settle() override { db_.wait_for_compactions(); }
+  std::string memory_report() override {
+    const lsmt::stats st = db_.stats();
+    const uint64_t anon =
+        st.memtable_bytes + st.filter_bytes + st.index_bytes + st.block_cache_bytes;
+    return "stats: memtables " + mib(st.memtable_bytes) + ", filters " + mib(st.filter_bytes) +
+           ", indexes " + mib(st.index_bytes) + ", block cache " + mib(st.block_cache_bytes) +
+           " (sum " + mib(anon) + "); mapped tables " + mib(st.mapped_bytes) + " of " +
+           mib(st.table_bytes);
+  }
 
  private:
   class lsmt_cursor final : public cursor {

@@ -251,6 +251,9 @@ inline int run_child(const config& cfg) {
           run_benchmark(spec, *w, position, cfg, *db, values_of(value_size), &records, name, dir);
       user_bytes += r.user_bytes;
       print_result(name, r);
+      if (const std::string mem = db->memory_report(); !mem.empty()) {
+        std::printf("%-10s %-16s: %s\n", name.c_str(), "  memory", mem.c_str());
+      }
       std::fprintf(report, "R\t%s\n", r.serialize().c_str());
       std::fflush(report);
     }

@@ -60,7 +60,8 @@ struct options {
   int bloom_bits_per_key = 10;
   /// Bytes of the LRU cache of SSTable blocks read with pread (tables that are not mapped).
   size_t block_cache_bytes = size_t{8} << 20;
-  /// Map SSTables into memory for reading (faster; the default) instead of pread.
+  /// Map SSTables into memory for reading (faster; the default), up to max_mapped_bytes of
+  /// them, instead of reading them with pread.
   bool use_mmap_reads = true;
   /// The most SSTable bytes mapped at once (with use_mmap_reads): a table is mapped when it is
   /// opened if its whole size still fits, else read with pread through the block cache. The
