@@ -107,7 +107,17 @@ class db {
       : engine_(std::make_shared<detail::engine>(dir, opts)) {}
 
   db(db&&) noexcept = default;
-  db& operator=(db&&) noexcept = default;
+  /// Closes this store, as the destructor does (errors swallowed), then takes other's.
+  db& operator=(db&& other) noexcept {
+    if (this != &other) {
+      try {
+        close();
+      } catch (...) {  // NOLINT(bugprone-empty-catch): like the destructor; close() reports them
+      }
+      engine_ = std::move(other.engine_);
+    }
+    return *this;
+  }
   db(const db&) = delete;
   db& operator=(const db&) = delete;
   /// Closes the store (even if snapshots or iterators still exist); errors are

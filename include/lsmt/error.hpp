@@ -13,6 +13,7 @@
 #define LSMT_ERROR_HPP
 
 #include <cerrno>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 
@@ -62,12 +63,18 @@ inline std::error_code make_error_code(errc e) noexcept {
   return {static_cast<int>(e), error_category()};
 }
 
-/// Base class of everything lsmt throws.
+/// Base class of everything lsmt throws. what() is the message alone, e.g. "lsmt: store is
+/// closed" (std::system_error's own what() would append the code's message to it again).
 class error : public std::system_error {
  public:
-  error(errc kind, const std::string& what) : std::system_error(make_error_code(kind), what) {}
+  error(errc kind, const std::string& what)
+      : std::system_error(make_error_code(kind), what), message_(what) {}
+  const char* what() const noexcept override { return message_.what(); }
   /// The kind of failure.
   errc kind() const noexcept { return static_cast<errc>(code().value()); }
+
+ private:
+  std::runtime_error message_;  // copies share the string without throwing
 };
 
 /// An I/O call failed. sys_errno() is the errno the system call reported (0 if none).
