@@ -110,10 +110,7 @@ class db {
   /// Closes this store, as the destructor does (errors swallowed), then takes other's.
   db& operator=(db&& other) noexcept {
     if (this != &other) {
-      try {
-        close();
-      } catch (...) {  // NOLINT(bugprone-empty-catch): like the destructor; close() reports them
-      }
+      close_quietly();
       engine_ = std::move(other.engine_);
     }
     return *this;
@@ -122,12 +119,7 @@ class db {
   db& operator=(const db&) = delete;
   /// Closes the store (even if snapshots or iterators still exist); errors are
   /// swallowed: call close() to see them.
-  ~db() {
-    try {
-      close();
-    } catch (...) {  // NOLINT(bugprone-empty-catch): a destructor must not throw
-    }
-  }
+  ~db() { close_quietly(); }
 
   /// Inserts or overwrites k. Durable when it returns (see the file comment).
   void put(const Key& k, const Value& v, const write_options& wo = {}) {
@@ -339,6 +331,13 @@ class db {
   detail::engine& engine() const {
     if (!engine_) throw closed_error("lsmt: store was moved from");
     return *engine_;
+  }
+  // close() for the destructor and move-assignment, which must not throw.
+  void close_quietly() noexcept {
+    try {
+      close();
+    } catch (...) {  // NOLINT(bugprone-empty-catch): close() itself reports errors
+    }
   }
   std::shared_ptr<detail::engine> engine_ptr() const {
     engine();

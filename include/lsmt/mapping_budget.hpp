@@ -10,9 +10,8 @@
 // never exceed the cap, whatever the reads do.
 //
 // First come, first mapped: the cap goes to tables in the order they are opened (flushes and
-// merges, or the MANIFEST's order at open), and a table's bytes come back when its file closes.
-// Measured at 1M keys with a 64 MiB cap, this beat keeping half of the cap for the levels above
-// the bottom one (seekrandom p50 2.7 against 5.3 us).
+// merges, or the MANIFEST's order at open). Measured at 1M keys with a 64 MiB cap, this beat
+// keeping half of the cap for the levels above the bottom one (seekrandom p50 2.7 against 5.3 us).
 //
 // A table keeps the way it was opened for its life (iterators may hold views into its
 // mapping). Its charge goes back to the budget when the file is closed, which is when the last
@@ -52,7 +51,6 @@ class mapping_budget {
 
   /// Bytes of the tables mapped now.
   uint64_t used() const { return used_.load(std::memory_order_relaxed); }
-  uint64_t cap() const { return cap_; }
 
  private:
   const uint64_t cap_;

@@ -75,6 +75,15 @@ namespace lsmt::detail {
 inline constexpr size_t log_header_size = 32;
 inline constexpr size_t log_record_header_size = 9;
 inline constexpr uint32_t log_max_record_size = 256u << 20;
+
+/// Throws invalid_argument_error if a batch of `bytes` is more than one log record holds.
+inline void check_log_record_size(size_t bytes) {
+  if (bytes > log_max_record_size) {
+    throw invalid_argument_error("lsmt: a write of " + std::to_string(bytes) +
+                                 " bytes exceeds the largest log record (" +
+                                 std::to_string(log_max_record_size >> 20) + " MiB)");
+  }
+}
 inline constexpr uint64_t log_magic = 0x6c736d745f6c6f67;  // "lsmt_log"
 inline constexpr uint32_t log_format_version = 1;
 
@@ -110,10 +119,7 @@ class log_writer {
 
   /// Appends a batch record.
   void add_record(std::string_view payload) {
-    if (payload.size() > log_max_record_size) {
-      throw invalid_argument_error("lsmt: write batch of " + std::to_string(payload.size()) +
-                                   " bytes exceeds the 256 MiB log record limit");
-    }
+    check_log_record_size(payload.size());
     emit(log_record_type::batch, payload);
   }
 

@@ -129,13 +129,10 @@ class write_path {
   // (the caller's unique_lock owns it again when this returns or throws).
   void apply_group(raw_batch* group) LSMT_REQUIRES(mutex_, c_.logs.writer_role()) {
     if (group->empty()) return;
-    // Refused before anything is written, so the store stays writable. A group of several
-    // batches is at most max_group_bytes plus its first batch, so only a batch that is too
-    // large by itself gets here.
-    if (group->rep().size() > log_max_record_size) {
-      throw invalid_argument_error("lsmt: a write of " + std::to_string(group->rep().size()) +
-                                   " bytes exceeds the largest log record (256 MiB)");
-    }
+    // Refused before anything is written, so the store stays writable (log_writer checks
+    // again, but a failed append stops writes). A group of several batches holds at most
+    // max_group_bytes, so only a batch that is too large by itself is refused.
+    check_log_record_size(group->rep().size());
     const bool sync = writers_.front()->sync;
     const uint64_t first = c_.last_sequence.load(std::memory_order_relaxed) + 1;
     group->set_sequence(first);
