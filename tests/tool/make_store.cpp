@@ -1,0 +1,57 @@
+// make_store.cpp - builds the store that the lsmt tool's test (lsmt_tool_test.sh) inspects:
+// tables in a sorted level, a MANIFEST, and a log holding writes no table has yet.
+//
+//   lsmt_tool_make_store DIR        (DIR must not hold a store yet)
+//
+// Contents, which the test's expectations depend on:
+//   key0000 .. key1999 = value0000 .. value1999      in tables, after compact()
+//   "\x00bin\xff"      = "\x01\x02 bin"               in a table (a binary key and value)
+//   log-a = 1, log-b = 2, and a delete of key0005      only in the log, one record each
+// A small memtable and block size give several flushes and many data blocks.
+#include <cstdio>
+#include <exception>
+#include <iostream>
+#include <string>
+
+#include "lsmt.hpp"
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::cerr << "usage: lsmt_tool_make_store DIR\n";
+    return 2;
+  }
+  try {
+    lsmt::options opts;
+    // By entries: a memtable_max_bytes below the arena's 64 KiB block would rotate the memtable on
+    // every write, leaving each of the last writes in a log (and a table) of its own.
+    opts.memtable_max_entries = 500;
+    opts.block_size = 1024;
+    opts.error_if_exists = true;  // the expectations assume exactly these contents
+    lsmt::db<> store(argv[1], opts);
+    for (int i = 0; i < 2000; ++i) {
+      char key[32];  // room for any int, so the compiler can see nothing is cut
+      char value[32];
+      std::snprintf(key, sizeof key, "key%04d", i);
+      std::snprintf(value, sizeof value, "value%04d", i);
+      store.put(key, value);
+    }
+    store.put(std::string("\0bin\xff", 5), std::string("\x01\x02 bin", 6));
+    store.flush();
+    store.compact();  // every table now sits in a sorted level
+    store.put("log-a", "1");
+    store.put("log-b", "2");
+    store.erase("key0005");
+    const lsmt::stats s = store.stats();
+    // Closing leaves the last writes in the log: close() does not flush the memtable.
+    store.close();
+    if (s.tables == 0 || s.level_tables[0] != 0) {
+      std::cerr << "lsmt_tool_make_store: expected tables in sorted levels only, got " << s.tables
+                << " tables, " << s.level_tables[0] << " in level 0\n";
+      return 1;
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "lsmt_tool_make_store: " << e.what() << '\n';
+    return 1;
+  }
+}
