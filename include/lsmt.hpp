@@ -31,11 +31,13 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "lsmt/codec.hpp"
+#include "lsmt/destroy.hpp"
 #include "lsmt/engine.hpp"
 #include "lsmt/error.hpp"
 #include "lsmt/iterator.hpp"
@@ -43,6 +45,7 @@
 #include "lsmt/recovery_report.hpp"
 #include "lsmt/snapshot.hpp"
 #include "lsmt/stats.hpp"
+#include "lsmt/verify.hpp"
 #include "lsmt/write_batch.hpp"
 
 namespace lsmt {
@@ -213,6 +216,29 @@ class db {
   void flush() { engine().flush(); }
   /// Merges every SSTable, dropping deleted keys, and waits for it.
   void compact() { engine().compact(); }
+  /// Flushes, then merges the tables that hold keys in [begin, end] (nullopt: unbounded) down
+  /// to the deepest level holding them, dropping the deleted and overwritten versions no
+  /// snapshot needs, and waits for it. Writes and reads go on meanwhile.
+  void compact_range(const std::optional<Key>& begin, const std::optional<Key>& end) {
+    engine().compact_range(encode_opt(begin), encode_opt(end));
+  }
+  /// About how many bytes of SSTables hold keys in [begin, end) (nullopt: unbounded), from
+  /// their indexes alone (no data is read). Writes still in the memtable are not counted.
+  uint64_t approximate_size(const std::optional<Key>& begin, const std::optional<Key>& end) const {
+    return engine().approximate_size(encode_opt(begin), encode_opt(end));
+  }
+  /// Writes an openable copy of the store to dest (which must not exist) without stopping
+  /// writers: every write acknowledged before the call, and possibly some later ones (a
+  /// prefix of the writes). Tables are hard-linked where possible (lsmt/checkpoint.hpp).
+  void checkpoint(const std::filesystem::path& dest) { engine().checkpoint(dest); }
+  /// Reads every live SSTable back from disk and checks its checksums, key order and identity,
+  /// and the MANIFEST's checksum (lsmt/verify.hpp). Problems are reported, not thrown.
+  verify_report verify() const { return engine().verify(); }
+  /// Text about the store for people: "lsmt.stats", "lsmt.sstables", "lsmt.memory",
+  /// "lsmt.num-files-at-levelN" (lsmt/properties.hpp); nullopt for an unknown name.
+  std::optional<std::string> property(std::string_view name) const {
+    return engine().property(name);
+  }
   /// Closes the store. Idempotent. Later calls (other than close and
   /// is_open) throw closed_error.
   void close() {

@@ -364,3 +364,69 @@ TEST_CASE("picker: read_sampler wakes exactly once under concurrent adds",
   CHECK(s.due());
   CHECK(wakes.load() == 1);
 }
+
+TEST_CASE("picker: pending bytes are level 0 at its trigger and each level over its target",
+          "[compaction][picker]") {
+  compaction_picker p = make_picker(4);
+  version v;
+  for (uint64_t i = 1; i <= 3; ++i) v.levels[0].push_back(table(i, "a", "z", MiB));
+  CHECK(p.pending_bytes(v) == 0);  // below the trigger
+  v.levels[0].push_back(table(4, "a", "z", MiB));
+  CHECK(p.pending_bytes(v) == 4 * MiB);
+  v.levels[0].clear();
+  // 1000 MiB at the bottom: targets 100 MiB (level 5) and 10 MiB (level 4, the base).
+  v.levels[last].push_back(table(10, "a", "z", 1000 * MiB));
+  v.levels[last - 1].push_back(table(11, "a", "m", 130 * MiB));
+  v.levels[last - 2].push_back(table(12, "a", "m", 5 * MiB));  // under its target
+  v.levels[2].push_back(table(13, "n", "o", 3 * MiB));         // above the base: all of it
+  CHECK(p.pending_bytes(v) == 30 * MiB + 3 * MiB);
+}
+
+TEST_CASE("picker: range jobs walk the range's tables down, level by level",
+          "[compaction][picker]") {
+  compaction_picker p = make_picker(8);
+  version v;
+  v.levels[0] = {table(20, "x", "y", MiB), table(21, "a", "b", MiB)};
+  v.levels[2] = {table(10, "c", "d", MiB), table(11, "f", "g", MiB), table(12, "p", "q", MiB)};
+  v.levels[last] = {table(1, "a", "e", MiB), table(2, "f", "k", MiB), table(3, "l", "z", MiB)};
+  const std::optional<std::string> lo = "f";
+  const std::optional<std::string> hi = "h";
+  size_t level = 0;
+  // Level 0 has no table in [f, h]: the first step is level 2's table 11, into the bottom
+  // level (levels 3-5 are empty), with the bottom table it overlaps; never a move.
+  compaction_job job = p.range_job(v, lo, hi, &level);
+  CHECK(job.level == 2);
+  CHECK(job.output_level == last);
+  CHECK(numbers(job.inputs) == std::vector<uint64_t>{11});
+  CHECK(numbers(job.overlapped) == std::vector<uint64_t>{2});
+  CHECK_FALSE(job.move);
+  CHECK(level == max_levels);                     // a step into the bottom level is the last
+  CHECK(p.range_job(v, lo, hi, &level).empty());  // the range is in the bottom level now
+
+  // A level-0 table in the range brings every level-0 table, into the next level with data.
+  level = 0;
+  job = p.range_job(v, std::optional<std::string>("a"), std::optional<std::string>("a"), &level);
+  CHECK(job.level == 0);
+  CHECK(numbers(job.inputs) == std::vector<uint64_t>{20, 21});
+  CHECK(job.output_level == 2);
+  CHECK(numbers(job.overlapped) == std::vector<uint64_t>{10, 11, 12});  // keys a .. y
+  CHECK(level == 2);
+  // Unbounded: level 0 first as well.
+  level = 0;
+  CHECK(p.range_job(v, std::nullopt, std::nullopt, &level).level == 0);
+
+  // A range whose data is all in the bottom level: one step rewrites its tables in place.
+  version bottom;
+  bottom.levels[last] = v.levels[last];
+  level = 0;
+  job = p.range_job(bottom, std::optional<std::string>("g"), std::nullopt, &level);
+  CHECK(job.level == last);
+  CHECK(job.output_level == last);
+  CHECK(numbers(job.inputs) == std::vector<uint64_t>{2, 3});
+  CHECK(job.overlapped.empty());
+  CHECK_FALSE(job.move);
+  CHECK(p.range_job(bottom, std::optional<std::string>("g"), std::nullopt, &level).empty());
+  // A range that holds no table at all: nothing to do.
+  level = 0;
+  CHECK(p.range_job(v, std::optional<std::string>("zz"), std::nullopt, &level).empty());
+}

@@ -76,7 +76,7 @@ class background_work {
   /// (wait_for_compactions).
   static bool idle(const store_core& c) LSMT_REQUIRES(c.state_mutex) {
     return c.imms.empty() && !c.flushing && !c.compacting && c.manual_requested <= c.manual_done &&
-           c.picker.idle(*c.current);
+           c.range_requests.empty() && c.picker.idle(*c.current);
   }
 
  private:
@@ -91,29 +91,43 @@ class background_work {
       const uint64_t smallest = c_.smallest_snapshot();
       c_.flushing = true;
       s.unlock();
+      flush_result done;
       try {
-        flush_one(slot, smallest);
+        done = flush_one(slot, smallest);
       } catch (const std::exception& e) {
+        const std::string why = std::string("flush failed: ") + e.what();
+        c_.log(log_level::error, why + "; writes are stopped until the store is reopened");
         s.lock();
         c_.flushing = false;
-        c_.fail(std::string("flush failed: ") + e.what());
+        c_.fail(why);
         continue;
       }
+      c_.log(log_level::info, "flushed the memtable of log " + std::to_string(slot.log_number) +
+                                  " to " + done.tables);
       s.lock();
       c_.flushing = false;
+      c_.flush_bytes += done.bytes;
       ++c_.flushes;
       c_.progress_cv.notify_all();
       c_.work_cv.notify_all();  // the compaction thread may now have work
     }
   }
 
-  void flush_one(const imm_slot& slot, uint64_t smallest_snapshot) LSMT_EXCLUDES(c_.state_mutex) {
+  struct flush_result {
+    uint64_t bytes = 0;  // of the tables written
+    std::string tables;  // what they are, for the logger
+  };
+
+  flush_result flush_one(const imm_slot& slot, uint64_t smallest_snapshot)
+      LSMT_EXCLUDES(c_.state_mutex) {
+    flush_result result;
     {
       auto it = slot.mem->new_iterator();
       it->seek_to_first();
       table_write_plan plan;
       plan.smallest_snapshot = smallest_snapshot;
       const table_list tables = c_.versions.write_tables(*it, plan);
+      result = {total_size(tables), describe(tables)};
       lock_guard m(c_.versions.manifest_mutex());
       std::shared_ptr<const version> now;
       {
@@ -127,6 +141,24 @@ class background_work {
     c_.versions.delete_obsolete_files();
     c_.versions.remove_quietly(c_.logs.path(slot.log_number));
     c_.logs.close_flushed(slot.log_number);
+    return result;
+  }
+
+  static uint64_t total_size(const table_list& tables) {
+    uint64_t bytes = 0;
+    for (const auto& t : tables) bytes += t->meta().size;
+    return bytes;
+  }
+
+  // "2 tables (#12 #13, 4194304 bytes)", for the logger; the first 8 numbers at most.
+  static std::string describe(const table_list& tables) {
+    std::string out =
+        std::to_string(tables.size()) + (tables.size() == 1 ? " table (" : " tables (");
+    for (size_t i = 0; i < tables.size() && i < 8; ++i) {
+      out += "#" + std::to_string(tables[i]->meta().number) + " ";
+    }
+    if (tables.size() > 8) out += "... ";
+    return out + std::to_string(total_size(tables)) + " bytes)";
   }
 
   // Makes `levels` the live tables: MANIFEST first (the commit point), then memory. The oldest
@@ -154,7 +186,7 @@ class background_work {
   bool compaction_due() const LSMT_REQUIRES(c_.state_mutex) {
     if (c_.manual_requested > c_.manual_done) return true;
     if (c_.failed.load()) return false;
-    return c_.picker.due(*c_.current);
+    return !c_.range_requests.empty() || c_.picker.due(*c_.current);
   }
 
   void compaction_loop() LSMT_EXCLUDES(c_.state_mutex) {
@@ -165,7 +197,19 @@ class background_work {
       const uint64_t manual = c_.manual_requested;
       const bool forced = manual > c_.manual_done;
       std::shared_ptr<const version> picked = c_.current;
-      compaction_job job = c_.picker.pick(*picked, forced);
+      compaction_job job;
+      if (!forced && !c_.range_requests.empty()) {
+        range_request& r = c_.range_requests.front();
+        job = c_.picker.range_job(*picked, r.lo, r.hi, &r.level);
+        if (job.empty()) {  // the range is done
+          c_.range_done = r.ticket;
+          c_.range_requests.pop_front();
+          c_.progress_cv.notify_all();
+          continue;
+        }
+      } else {
+        job = c_.picker.pick(*picked, forced);
+      }
       if (job.empty()) {
         if (forced) {
           c_.manual_done = manual;
@@ -194,14 +238,19 @@ class background_work {
       c_.compacting = true;
       s.unlock();
       std::string error;
-      uint64_t output_entries = 0;
+      merge_result result;
       bool done = false;
       try {
-        output_entries = merge(job, plan);
+        result = merge(job, plan);
         done = true;
       } catch (const table_write_cancelled&) {  // closing
       } catch (const std::exception& e) {
         error = std::string("compaction failed: ") + e.what();
+      }
+      if (done) {
+        c_.log(log_level::info, result.summary);
+      } else if (!error.empty()) {
+        c_.log(log_level::error, error + "; writes are stopped until the store is reopened");
       }
       // Let go of the inputs (the job and the version they were picked from hold them), then
       // delete what nobody holds: relying on the last release of that version alone would miss
@@ -223,20 +272,36 @@ class background_work {
         continue;
       }
       ++c_.compactions;
+      if (result.moved) ++c_.moves;
+      c_.compaction_bytes_read += result.bytes_read;
+      c_.compaction_bytes_written += result.bytes_written;
       if (forced) c_.manual_done = manual;
-      c_.picker.finished(full, read_triggered, input_entries, output_entries, *c_.current);
+      c_.picker.finished(full, read_triggered, input_entries, result.entries, *c_.current);
       c_.progress_cv.notify_all();  // writers may wait on the table count; compact() too
     }
   }
 
+  struct merge_result {
+    uint64_t entries = 0;        // in the output
+    uint64_t bytes_read = 0;     // of the inputs (0 for a move)
+    uint64_t bytes_written = 0;  // of the outputs (0 for a move)
+    bool moved = false;
+    std::string summary;  // for the logger
+  };
+
   // Runs `job`: merges its inputs (or moves them, if nothing overlaps them) and installs the
-  // output in output_level in their place. Returns the number of entries in the output.
-  uint64_t merge(const compaction_job& job, const table_write_plan& plan)
+  // output in output_level in their place.
+  merge_result merge(const compaction_job& job, const table_write_plan& plan)
       LSMT_EXCLUDES(c_.state_mutex) {
     table_list inputs = job.inputs;
     inputs.insert(inputs.end(), job.overlapped.begin(), job.overlapped.end());
     table_list outputs;
-    uint64_t written = 0;
+    merge_result r;
+    const std::string from =
+        job.full
+            ? "every level, " + describe(inputs) + ","
+            : "level " + std::to_string(job.level) + " " + describe(job.inputs) + " and level " +
+                  std::to_string(job.output_level) + " " + describe(job.overlapped);
     if (job.move) {
       outputs = job.inputs;
     } else {
@@ -247,7 +312,17 @@ class background_work {
       merged.seek_to_first();
       outputs = c_.versions.write_tables(merged, plan);
     }
-    for (const auto& t : outputs) written += t->meta().entries;
+    for (const auto& t : outputs) r.entries += t->meta().entries;
+    if (job.move) {
+      r.moved = true;
+      r.summary = "moved " + describe(outputs) + " from level " + std::to_string(job.level) +
+                  " to level " + std::to_string(job.output_level);
+    } else {
+      r.bytes_read = total_size(inputs);
+      r.bytes_written = total_size(outputs);
+      r.summary = std::string(job.read_triggered ? "read-triggered " : "") + "merged " + from +
+                  " into level " + std::to_string(job.output_level) + " " + describe(outputs);
+    }
     {
       lock_guard m(c_.versions.manifest_mutex());
       std::shared_ptr<const version> now;
@@ -260,7 +335,7 @@ class background_work {
       install(edit_levels(*now, inputs, job.output_level, outputs), 0);
     }
     if (!job.move) c_.versions.retire(inputs);
-    return written;
+    return r;
   }
 
   store_core& c_;

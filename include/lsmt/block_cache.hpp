@@ -40,9 +40,13 @@ class block_cache {
 
   /// The cached block, or nullptr on a miss. A hit makes the block most recently used.
   std::shared_ptr<const std::string> lookup(uint64_t file_number, uint64_t offset) {
-    if (shard_capacity_ == 0) return nullptr;
     const cache_key key{file_number, offset};
-    return shard_of(key).lookup(key);
+    shard& s = shard_of(key);
+    if (shard_capacity_ == 0) {
+      s.misses.fetch_add(1, std::memory_order_relaxed);
+      return nullptr;
+    }
+    return s.lookup(key);
   }
 
   /// Caches `block` (replacing any block under the same key) as most recently used. A block
@@ -67,6 +71,10 @@ class block_cache {
   }
 
   size_t capacity() const { return capacity_; }
+
+  /// Lookups that found their block, and lookups that did not, since the cache was made.
+  uint64_t hits() const { return sum(&shard::hits); }
+  uint64_t misses() const { return sum(&shard::misses); }
 
  private:
   static constexpr int shard_bits = 4;
@@ -103,12 +111,18 @@ class block_cache {
     mutex mu;
     lru_list lru LSMT_GUARDED_BY(mu);
     std::unordered_map<cache_key, lru_list::iterator, key_hash> index LSMT_GUARDED_BY(mu);
-    std::atomic<size_t> usage{0};  // written under mu, read lock-free by usage()
+    std::atomic<size_t> usage{0};   // written under mu, read lock-free by usage()
+    std::atomic<uint64_t> hits{0};  // counted on this shard's cache line: no sharing
+    std::atomic<uint64_t> misses{0};
 
     std::shared_ptr<const std::string> lookup(const cache_key& key) {
       lock_guard lock(mu);
       const auto it = index.find(key);
-      if (it == index.end()) return nullptr;
+      if (it == index.end()) {
+        misses.fetch_add(1, std::memory_order_relaxed);
+        return nullptr;
+      }
+      hits.fetch_add(1, std::memory_order_relaxed);
       lru.splice(lru.begin(), lru, it->second);  // O(1); iterators stay valid
       return it->second->block;
     }
@@ -149,6 +163,12 @@ class block_cache {
       usage.store(used, std::memory_order_relaxed);
     }
   };
+
+  uint64_t sum(std::atomic<uint64_t> shard::*counter) const {
+    uint64_t total = 0;
+    for (const auto& s : shards_) total += (s.*counter).load(std::memory_order_relaxed);
+    return total;
+  }
 
   shard& shard_of(const cache_key& key) {
     // The top bits: the hash table's buckets use the low ones.

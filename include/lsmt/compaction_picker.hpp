@@ -48,6 +48,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -174,6 +175,50 @@ class compaction_picker {
     return job;
   }
 
+  /// compact_range's next step (engine.hpp), for the user keys [lo, hi] (nullopt: unbounded).
+  /// *level is where the step starts (0 at first) and is advanced for the next step:
+  ///   - the tables of the first level from *level up to the one above the bottom that overlap
+  ///     the range (every level-0 table if any does, as in level_job), merged with what they
+  ///     overlap in the next level holding data, or the bottom level; the output level is where
+  ///     the next step starts. A step into the bottom level is the last.
+  ///   - if no level above the bottom overlaps the range, the range's data is in the bottom
+  ///     level already: one step rewrites its tables there in place, dropping what no reader
+  ///     needs any more (what a released snapshot kept, say).
+  /// Steps are never moves: the point is to rewrite. Empty once the range is done.
+  compaction_job range_job(const version& v, const std::optional<std::string>& lo,
+                           const std::optional<std::string>& hi, size_t* level) const {
+    constexpr size_t last = max_levels - 1;
+    if (*level >= max_levels) return {};
+    const auto in_range = [&](const table_handle& t) {
+      return (!lo || compare_user_keys(t.largest_user_key(), *lo) >= 0) &&
+             (!hi || compare_user_keys(t.smallest_user_key(), *hi) <= 0);
+    };
+    compaction_job job;
+    job.target_size = s_.target_file_size;
+    for (size_t l = *level; l < last && job.inputs.empty(); ++l) {
+      for (const auto& t : v.levels[l]) {
+        if (in_range(*t)) job.inputs.push_back(t);
+      }
+      if (l == 0 && !job.inputs.empty()) job.inputs = v.levels[0];
+      job.level = l;
+    }
+    if (job.inputs.empty()) {  // the bottom level, in place
+      for (const auto& t : v.levels[last]) {
+        if (in_range(*t)) job.inputs.push_back(t);
+      }
+      job.level = job.output_level = last;
+      *level = max_levels;
+      return job.inputs.empty() ? compaction_job{} : job;
+    }
+    size_t out = job.level + 1;
+    while (out < last && v.levels[out].empty()) ++out;
+    job.output_level = out;
+    const auto [first, end] = key_range(job.inputs);
+    job.overlapped = v.overlapping(out, first, end);
+    *level = out == last ? max_levels : out;
+    return job;
+  }
+
   /// No merge would be picked now without force (wait_for_compactions).
   bool idle(const version& v) const { return !sampler_->due() && best_level(v).score < 1.0; }
 
@@ -197,6 +242,18 @@ class compaction_picker {
       for (const auto& t : l) entries += t->meta().entries;
     }
     sampler_->set_threshold(std::max<uint64_t>(entries / 2, min_read_skips) * backoff_);
+  }
+
+  /// Bytes merges must still move down to bring each level within its target (stats): level
+  /// 0's once it holds level0_trigger tables, and each sorted level's bytes over its target.
+  uint64_t pending_bytes(const version& v) const {
+    const level_targets t = compute_targets(v, s_.base_level_bytes, s_.level_size_ratio);
+    uint64_t pending = v.levels[0].size() >= s_.level0_trigger ? v.level_bytes(0) : 0;
+    for (size_t l = 1; l + 1 < max_levels; ++l) {
+      const uint64_t bytes = v.level_bytes(l);
+      if (bytes > t.bytes[l]) pending += bytes - t.bytes[l];
+    }
+    return pending;
   }
 
  private:

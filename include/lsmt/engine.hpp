@@ -35,14 +35,17 @@
 #include <vector>
 
 #include "background.hpp"
+#include "checkpoint.hpp"
 #include "db_iterator.hpp"
 #include "error.hpp"
 #include "options.hpp"
+#include "properties.hpp"
 #include "read_path.hpp"
 #include "recovery.hpp"
 #include "stats.hpp"
 #include "store_core.hpp"
 #include "thread_annotations.hpp"
+#include "verify.hpp"
 #include "write_batch.hpp"
 #include "write_path.hpp"
 
@@ -53,6 +56,14 @@ class engine {
   engine(const std::filesystem::path& dir, const options& opts)
       : core_(dir.string(), validated(opts, dir), table_options_of(opts)) {
     lock_ = recover(core_);
+    std::string opened;
+    {
+      lock_guard s(core_.state_mutex);
+      opened = "opened '" + core_.dir + "': " + std::to_string(core_.current->table_count()) +
+               " tables, " + std::to_string(core_.current->total_bytes()) +
+               " bytes, last sequence " + std::to_string(latest_sequence());
+    }
+    core_.log(log_level::info, opened);
     background_.start();
     core_.sampler->set_wake([this] {
       lock_guard s(core_.state_mutex);
@@ -82,7 +93,8 @@ class engine {
     value_type type{};
     uint64_t found_seq = 0;
     std::string value;
-    if (lookup(*view, key, seq, &type, &value, &found_seq) && type == value_type::value) {
+    if (lookup(*view, key, seq, &type, &value, &found_seq, &core_.reads) &&
+        type == value_type::value) {
       return value;
     }
     return std::nullopt;
@@ -147,6 +159,70 @@ class engine {
     finish_wait();
   }
 
+  /// Flushes, then merges the tables that hold user keys in [lo, hi] (nullopt: unbounded) down,
+  /// level by level, until the range's data is in the deepest level that holds it, dropping
+  /// the deletions and old versions no reader needs; waits until done.
+  void compact_range(std::optional<std::string> lo, std::optional<std::string> hi) {
+    flush();
+    unique_lock s(core_.state_mutex);
+    const uint64_t ticket = ++core_.range_requested;
+    core_.range_requests.push_back(range_request{std::move(lo), std::move(hi), 0, ticket});
+    core_.work_cv.notify_all();
+    while (core_.range_done < ticket && !core_.failed.load() && !core_.closing()) {
+      core_.progress_cv.wait(s);
+    }
+    finish_wait();
+  }
+
+  /// About how many bytes of tables the user keys [lo, hi) take (nullopt: unbounded), from the
+  /// tables' indexes alone: whole tables inside the range, block offsets at its edges. The
+  /// memtables are not counted.
+  uint64_t approximate_size(const std::optional<std::string>& lo,
+                            const std::optional<std::string>& hi) const {
+    core_.ensure_open();
+    const auto view = core_.current_view();
+    uint64_t bytes = 0;
+    for (const table_list& level : view->tables->levels) {
+      for (const auto& t : level) {
+        if (lo && compare_user_keys(t->largest_user_key(), *lo) < 0) continue;
+        if (hi && compare_user_keys(t->smallest_user_key(), *hi) >= 0) continue;
+        const table_reader& r = t->reader();
+        const uint64_t begin = lo ? r.approximate_offset(*lo) : 0;
+        const uint64_t end = hi ? r.approximate_offset(*hi) : r.file_size();
+        if (end > begin) bytes += end - begin;
+      }
+    }
+    return bytes;
+  }
+
+  /// An openable copy of the store in dest, as of one moment (checkpoint.hpp).
+  void checkpoint(const std::filesystem::path& dest) {
+    flush();
+    write_checkpoint(core_, dest.string(), [this](const std::function<void()>& fn) {
+      write_path::log_position at;
+      const std::function<void()> run = [&] {
+        at = writes_.barrier_log();  // read inside: another barrier may follow this one
+        fn();
+      };
+      writes_.run(write_path::kind::barrier, nullptr, false, &run);
+      return at;
+    });
+    core_.log(log_level::info, "checkpoint written to '" + dest.string() + "'");
+  }
+
+  /// Reads every live table back from disk and checks it (verify.hpp).
+  verify_report verify() const {
+    core_.ensure_open();
+    const auto view = core_.current_view();
+    return verify_tables(*core_.fs, core_.dir, core_.versions.store_id(), *view->tables);
+  }
+
+  /// The text of a property (properties.hpp), or nullopt if there is no such property.
+  std::optional<std::string> property(std::string_view name) const {
+    const lsmt::stats st = stats();
+    return property_text(name, st, *core_.current_view()->tables);
+  }
+
   /// Waits until no memtable awaits its flush and no merge is due or running.
   void wait_for_compactions() {
     core_.ensure_open();
@@ -195,10 +271,32 @@ class engine {
       st.level_tables[l] = core_.current->levels[l].size();
       st.level_bytes[l] = core_.current->level_bytes(l);
     }
-    st.immutable_memtables = core_.imms.size();
-    st.flushes = core_.flushes;
-    st.compactions = core_.compactions;
     st.table_bytes = core_.current->total_bytes();
+    st.pending_compaction_bytes = core_.picker.pending_bytes(*core_.current);
+    st.last_sequence = latest_sequence();
+    st.live_snapshots = core_.snapshots.size();
+
+    st.user_bytes_written = core_.user_bytes.load(std::memory_order_relaxed);
+    st.wal_bytes_written = core_.wal_bytes.load(std::memory_order_relaxed);
+    st.flushes = core_.flushes;
+    st.flush_bytes_written = core_.flush_bytes;
+    st.compactions = core_.compactions;
+    st.compaction_moves = core_.moves;
+    st.compaction_bytes_read = core_.compaction_bytes_read;
+    st.compaction_bytes_written = core_.compaction_bytes_written;
+    if (st.user_bytes_written != 0) {
+      st.write_amplification = static_cast<double>(st.wal_bytes_written + st.flush_bytes_written +
+                                                   st.compaction_bytes_written) /
+                               static_cast<double>(st.user_bytes_written);
+    }
+    st.stalls = core_.stalls;
+    st.stall_micros = core_.stall_micros;
+    st.block_cache_hits = core_.cache->hits();
+    st.block_cache_misses = core_.cache->misses();
+    st.bloom_checks = core_.reads.bloom_checks.load();
+    st.bloom_useful = core_.reads.bloom_useful.load();
+
+    st.immutable_memtables = core_.imms.size();
     for (const auto& level : core_.current->levels) {
       for (const auto& t : level) {
         st.filter_bytes += t->reader().filter_bytes();
@@ -207,11 +305,11 @@ class engine {
     }
     st.memtable_bytes = core_.mem->memory_usage() + core_.memtable_filter_bytes();
     for (const auto& slot : core_.imms) {
-      st.memtable_bytes += slot.mem->memory_usage() + core_.memtable_filter_bytes();
+      st.immutable_memtable_bytes += slot.mem->memory_usage() + core_.memtable_filter_bytes();
     }
+    st.memtable_bytes += st.immutable_memtable_bytes;
     st.block_cache_bytes = core_.cache->usage();
     st.mapped_bytes = core_.versions.mapped_bytes();
-    st.last_sequence = latest_sequence();
     return st;
   }
 

@@ -28,6 +28,8 @@
 #include <string_view>
 #include <vector>
 
+#include "error.hpp"
+
 namespace lsmt {
 
 /// A file being written from the start, append-only.
@@ -117,6 +119,17 @@ class file_system {
   virtual void rename_file(const std::string& from, const std::string& to) = 0;
   /// Creates dir (and missing parents) with the given permissions; no error if it exists.
   virtual void create_directory(const std::string& dir, std::filesystem::perms perms) = 0;
+  /// Removes an empty directory.
+  virtual void remove_directory(const std::string& dir) {
+    throw io_error("lsmt: remove directory '" + dir + "': not supported by this file system");
+  }
+  /// Gives the file `from` a second name, `to` (a hard link). Returns false if this file system
+  /// cannot link the two (the caller copies instead); throws io_error for other failures.
+  virtual bool link_file(const std::string& from, const std::string& to) {
+    (void)from;
+    (void)to;
+    return false;
+  }
   /// Makes the directory's entries (creations, renames, removals) durable.
   virtual void sync_directory(const std::string& dir) = 0;
   /// Takes an exclusive lock on path, creating it if needed. Throws

@@ -168,9 +168,7 @@ class log_replay {
     say(log_level::error, "recovery: " + what);
   }
 
-  void say(log_level level, const std::string& message) const {
-    if (opts_.logger) opts_.logger(level, "lsmt: " + message);
-  }
+  void say(log_level level, const std::string& message) const { log_to(opts_, level, message); }
 
   std::string path(uint64_t n) const { return file_path(dir_, n, file_kind::log); }
   static std::string name(uint64_t n) { return file_name(n, file_kind::log); }

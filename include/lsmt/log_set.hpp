@@ -48,6 +48,9 @@ class log_set {
   }
 
   uint64_t current_number() const LSMT_REQUIRES(writer_role_) { return current_number_; }
+  /// Bytes of the current log: its header and whole records (no append is half done while
+  /// the caller holds the writer role).
+  uint64_t current_size() const LSMT_REQUIRES(writer_role_) { return current_->size(); }
 
   /// Appends one record to the current log. With `sync`, first makes the logs numbered
   /// oldest_needed and up durable, and the current log's directory entry, then syncs the record.

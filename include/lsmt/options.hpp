@@ -76,8 +76,11 @@ struct options {
   bool error_if_exists = false;
   /// What to do with damaged logs at open (see recovery_mode).
   lsmt::recovery_mode recovery_mode = lsmt::recovery_mode::point_in_time;
-  /// Receives what the store reports: what recovery replayed and dropped. Called from the
-  /// thread that opens the store; empty (the default) means nothing is reported.
+  /// Receives what the store reports: the open and what recovery replayed and dropped,
+  /// flushes, merges, stalls, checkpoints, and a background failure when it happens. Called
+  /// from the opening thread, the background threads and writers, possibly at once and with a
+  /// store lock held: it must be thread-safe and must not call into the store. A message whose
+  /// call throws is lost. Empty (the default) means nothing is reported.
   std::function<void(log_level, std::string_view)> logger;
   /// Where all file I/O goes; null means posix_file_system().
   std::shared_ptr<file_system> fs;
@@ -90,6 +93,15 @@ struct write_options {
 };
 
 namespace detail {
+/// Sends "lsmt: " + message to o.logger, if set. A logger that throws loses that message only.
+inline void log_to(const options& o, log_level level, const std::string& message) {
+  if (!o.logger) return;
+  try {
+    o.logger(level, "lsmt: " + message);
+  } catch (...) {  // NOLINT(bugprone-empty-catch): reporting must not break the store
+  }
+}
+
 inline void validate(const options& o, const std::filesystem::path& dir) {
   auto fail = [](const std::string& what) { throw invalid_argument_error("lsmt: " + what); };
   if (dir.empty()) fail("directory path is empty");

@@ -119,6 +119,17 @@ class posix_file_system_impl final : public file_system {
     if (::unlink(path.c_str()) != 0) throw_io("remove", path, errno);
   }
 
+  void remove_directory(const std::string& dir) override {
+    if (::rmdir(dir.c_str()) != 0) throw_io("remove directory", dir, errno);
+  }
+
+  bool link_file(const std::string& from, const std::string& to) override {
+    if (::link(from.c_str(), to.c_str()) == 0) return true;
+    // Another file system, or one without hard links: the caller copies.
+    if (errno == EXDEV || errno == EPERM || errno == ENOTSUP || errno == EMLINK) return false;
+    throw_io("link", from + "' to '" + to, errno);
+  }
+
   void rename_file(const std::string& from, const std::string& to) override {
     if (::rename(from.c_str(), to.c_str()) != 0) throw_io("rename", from + "' to '" + to, errno);
   }

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "compaction_picker.hpp"
+#include "counters.hpp"
 #include "db_iterator.hpp"
 #include "internal_key.hpp"
 #include "level_iterator.hpp"
@@ -41,9 +42,10 @@ struct read_view {
 };
 
 /// The newest version of key with sequence <= snapshot in v: false if there is none, else sets
-/// *type, *seq and (for a value, if value is not null) *value.
+/// *type, *seq and (for a value, if value is not null) *value. Counts the tables' bloom filter
+/// checks in *counters, if given.
 inline bool lookup(const read_view& v, std::string_view key, uint64_t snapshot, value_type* type,
-                   std::string* value, uint64_t* seq) {
+                   std::string* value, uint64_t* seq, read_counters* counters = nullptr) {
   std::string scratch;
   std::string* out = value != nullptr ? value : &scratch;
   const uint64_t h = hash64(key);  // for every bloom filter on the way
@@ -55,7 +57,7 @@ inline bool lookup(const read_view& v, std::string_view key, uint64_t snapshot, 
   std::string lookup_key;
   const auto get = [&](const table_handle& t) {
     if (lookup_key.empty()) lookup_key = make_lookup_key(key, snapshot);
-    return t.reader().get(lookup_key, h, type, out, seq);
+    return t.reader().get(lookup_key, h, type, out, seq, counters);
   };
   for (const auto& t : tables.levels[0]) {
     if (overlaps(*t, key, key) && get(*t)) return true;

@@ -35,6 +35,7 @@
 #include "block_cache.hpp"
 #include "bloom.hpp"
 #include "coding.hpp"
+#include "counters.hpp"
 #include "crc32c.hpp"
 #include "error.hpp"
 #include "file_system.hpp"
@@ -67,11 +68,19 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
   bool get(std::string_view lookup_key, value_type* type, std::string* value, uint64_t* seq) const {
     return get(lookup_key, hash64(extract_user_key(lookup_key)), type, value, seq);
   }
-  /// The same, with key_hash = hash64(user key of lookup_key) computed by the caller.
+  /// The same, with key_hash = hash64(user key of lookup_key) computed by the caller; counts
+  /// the filter check in *counters, if given.
   bool get(std::string_view lookup_key, uint64_t key_hash, value_type* type, std::string* value,
-           uint64_t* seq) const {
+           uint64_t* seq, read_counters* counters = nullptr) const {
     const std::string_view user_key = extract_user_key(lookup_key);
-    if (!filter_.empty() && !bloom_may_match_hash(filter_, key_hash)) return false;
+    if (!filter_.empty()) {
+      const bool may_match = bloom_may_match_hash(filter_, key_hash);
+      if (counters != nullptr) {
+        counters->bloom_checks.add(1);
+        if (!may_match) counters->bloom_useful.add(1);
+      }
+      if (!may_match) return false;
+    }
     const uint32_t ordinal = find_block(lookup_key);
     if (ordinal == num_blocks_) return false;  // past the table's last key
     block_iter block;
@@ -94,6 +103,14 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
   /// An iterator over the table. fill_cache false keeps the blocks it reads with pread out of
   /// the block cache (a compaction reads each block once; it must not evict the readers' ones).
   std::unique_ptr<internal_iterator> new_iterator(bool fill_cache = true) const;
+
+  /// About how far into the file the entries of user_key (or the first key after it) start:
+  /// the offset of the data block that would hold them, or the file size past the last key.
+  /// From the index alone; reads no data block.
+  uint64_t approximate_offset(std::string_view user_key) const {
+    const uint32_t ordinal = find_block(make_lookup_key(user_key, max_sequence));
+    return ordinal == num_blocks_ ? file_size_ : offsets_[ordinal];
+  }
 
   uint64_t file_number() const { return file_number_; }
   /// What the footer says this table is (table_format.hpp, "Identity").

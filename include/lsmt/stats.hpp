@@ -10,24 +10,50 @@
 
 namespace lsmt {
 
-/// A store's counters at one moment.
+/// A store's counters at one moment. "Since open" counters start at 0 each time the store opens.
 struct stats {
+  // ---- the tables ----
   size_t tables = 0;                      ///< live SSTables
   std::array<size_t, 7> level_tables{};   ///< live SSTables per level (0: unsorted, 1-6 sorted)
   std::array<uint64_t, 7> level_bytes{};  ///< their bytes
-  size_t immutable_memtables = 0;         ///< full memtables waiting for their flush
-  uint64_t flushes = 0;                   ///< memtables written to SSTables since open
-  uint64_t compactions = 0;               ///< merges of SSTables since open
   uint64_t table_bytes = 0;               ///< bytes of the live SSTables
-  uint64_t last_sequence = 0;             ///< sequence number of the newest write
-  // Memory. A mapped table's filter and index blocks live in its mapping, else in memory; the
-  // fences an index search starts from are always in memory. Pages of mapped tables count in
-  // the process's RSS as file-backed memory: mapped_bytes bounds them.
+  /// Bytes that merges must still move down to bring every level within its target size:
+  /// level 0's bytes once it holds compaction_interval tables, plus each sorted level's bytes
+  /// above its target. Growing without bound means writes outpace merging.
+  uint64_t pending_compaction_bytes = 0;
+  uint64_t last_sequence = 0;  ///< sequence number of the newest write
+  size_t live_snapshots = 0;   ///< snapshots (and open transactions) not yet released
+
+  // ---- work since open ----
+  uint64_t user_bytes_written = 0;     ///< bytes of keys and values the store accepted
+  uint64_t wal_bytes_written = 0;      ///< bytes of log records written for them
+  uint64_t flushes = 0;                ///< memtables written to SSTables
+  uint64_t flush_bytes_written = 0;    ///< bytes of the SSTables flushes wrote
+  uint64_t compactions = 0;            ///< merges of SSTables, including moves
+  uint64_t compaction_moves = 0;       ///< merges that moved tables down a level without rewriting
+  uint64_t compaction_bytes_read = 0;  ///< bytes of the tables merges read
+  uint64_t compaction_bytes_written = 0;  ///< bytes of the tables merges wrote
+  /// Bytes written to disk (logs, flushes, merges) per byte of keys and values accepted since
+  /// open; 0 before the first write.
+  double write_amplification = 0;
+  uint64_t stalls = 0;              ///< times a write waited for flushes or merges to catch up
+  uint64_t stall_micros = 0;        ///< total time writes waited, in microseconds
+  uint64_t block_cache_hits = 0;    ///< block cache lookups that found the block
+  uint64_t block_cache_misses = 0;  ///< block cache lookups that read the block with pread
+  uint64_t bloom_checks = 0;        ///< point lookups that checked an SSTable's bloom filter
+  uint64_t bloom_useful = 0;        ///< of them, checks that ruled the table out (a read saved)
+
+  // ---- memory ----
+  // A mapped table's filter and index blocks live in its mapping, else in memory; the fences an
+  // index search starts from are always in memory. Pages of mapped tables count in the
+  // process's RSS as file-backed memory: mapped_bytes bounds them.
+  size_t immutable_memtables = 0;  ///< full memtables waiting for their flush
   uint64_t memtable_bytes = 0;     ///< arenas and bloom filters of the memtable and immutables
-  uint64_t filter_bytes = 0;       ///< bloom filters of the live SSTables
-  uint64_t index_bytes = 0;        ///< index blocks and fences of the live SSTables
-  uint64_t block_cache_bytes = 0;  ///< blocks held by the block cache (pread reads)
-  uint64_t mapped_bytes = 0;       ///< bytes of the tables read through maps (max_mapped_bytes)
+  uint64_t immutable_memtable_bytes = 0;  ///< of memtable_bytes, the immutables' part
+  uint64_t filter_bytes = 0;              ///< bloom filters of the live SSTables
+  uint64_t index_bytes = 0;               ///< index blocks and fences of the live SSTables
+  uint64_t block_cache_bytes = 0;         ///< blocks held by the block cache (pread reads)
+  uint64_t mapped_bytes = 0;  ///< bytes of the tables read through maps (max_mapped_bytes)
 };
 
 }  // namespace lsmt

@@ -20,12 +20,14 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
 
 #include "block_cache.hpp"
 #include "compaction_picker.hpp"
+#include "counters.hpp"
 #include "error.hpp"
 #include "log_set.hpp"
 #include "memtable.hpp"
@@ -39,6 +41,14 @@
 namespace lsmt::detail {
 
 enum class lifecycle { open, closing, closed };
+
+/// A compact_range() call waiting for the compaction thread: its user-key range (nullopt:
+/// unbounded) and the level its next step starts from (compaction_picker::range_job).
+struct range_request {
+  std::optional<std::string> lo, hi;
+  size_t level = 0;
+  uint64_t ticket = 0;  // served once range_done reaches it
+};
 
 /// A full memtable waiting for its flush, and the log that holds its writes.
 struct imm_slot {
@@ -69,6 +79,9 @@ class store_core {
   // Set by recovery, before any other thread exists; constant after.
   lsmt::recovery_report recovery;  // what opening replayed and dropped
 
+  read_counters reads;                     // thread-safe: what point lookups counted
+  std::atomic<uint64_t> user_bytes{0};     // keys and values written (by the write leader)
+  std::atomic<uint64_t> wal_bytes{0};      // log records written (by the write leader)
   std::atomic<uint64_t> last_sequence{0};  // the newest write readers may see
   std::atomic<lifecycle> life{lifecycle::open};
   std::atomic<bool> failed{false};  // a background or WAL failure stopped writes
@@ -87,8 +100,17 @@ class store_core {
   uint64_t compactions LSMT_GUARDED_BY(state_mutex) = 0;       // merges finished
   uint64_t manual_requested LSMT_GUARDED_BY(state_mutex) = 0;  // compact() calls
   uint64_t manual_done LSMT_GUARDED_BY(state_mutex) = 0;       // compact() calls served
-  bool flushing LSMT_GUARDED_BY(state_mutex) = false;          // a flush is running
-  bool compacting LSMT_GUARDED_BY(state_mutex) = false;        // a merge is running
+  std::deque<range_request> range_requests LSMT_GUARDED_BY(state_mutex);  // oldest first
+  uint64_t range_requested LSMT_GUARDED_BY(state_mutex) = 0;              // compact_range() calls
+  uint64_t range_done LSMT_GUARDED_BY(state_mutex) = 0;                   // and the last one served
+  uint64_t flush_bytes LSMT_GUARDED_BY(state_mutex) = 0;  // table bytes flushes wrote
+  uint64_t compaction_bytes_read LSMT_GUARDED_BY(state_mutex) = 0;
+  uint64_t compaction_bytes_written LSMT_GUARDED_BY(state_mutex) = 0;
+  uint64_t moves LSMT_GUARDED_BY(state_mutex) = 0;         // merges that moved tables down
+  uint64_t stalls LSMT_GUARDED_BY(state_mutex) = 0;        // times writers were made to wait
+  uint64_t stall_micros LSMT_GUARDED_BY(state_mutex) = 0;  // and how long, in total
+  bool flushing LSMT_GUARDED_BY(state_mutex) = false;      // a flush is running
+  bool compacting LSMT_GUARDED_BY(state_mutex) = false;    // a merge is running
   cond_var work_cv;      // wakes the background threads: work, or closing
   cond_var progress_cv;  // background progress: flushes, merges, failures, closing
 
@@ -162,6 +184,12 @@ class store_core {
       throw io_error("lsmt: writes are stopped after an earlier failure (" + error +
                      "); reopen the store");
     }
+  }
+
+  /// Sends a message to options::logger, if set. Call it with state_mutex released: the logger
+  /// is the user's code. A logger that throws loses that message only.
+  void log(log_level level, const std::string& message) const LSMT_EXCLUDES(state_mutex) {
+    log_to(opts, level, message);
   }
 
   /// Moves the lifecycle forward and wakes every waiter.

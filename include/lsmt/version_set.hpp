@@ -120,6 +120,7 @@ class version_set {
   /// The store's identity, which every table it writes records (set at open, before any
   /// table is opened or written).
   void set_store_id(uint64_t id) { store_id_ = id; }
+  uint64_t store_id() const { return store_id_; }
 
   /// Opens the table meta describes, checking that the file is that table (table_format.hpp,
   /// "Identity"): its size, and its footer's number, store and key range. The table is mapped

@@ -16,6 +16,7 @@
 #define LSMT_WRITE_PATH_HPP
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -34,7 +35,16 @@ namespace lsmt::detail {
 
 class write_path {
  public:
-  enum class kind { write, rotate, close };
+  /// write: a batch; rotate: a forced memtable rotation (flush); close; barrier: runs `check`
+  /// while no write can interleave (barrier_log() tells it where the current log ends).
+  enum class kind { write, rotate, close, barrier };
+
+  struct log_position {
+    uint64_t number = 0;  // the current log
+    uint64_t size = 0;    // its bytes: header and whole records
+  };
+  /// Inside a barrier's function: the current log and its size when the barrier began.
+  log_position barrier_log() const LSMT_NO_THREAD_SAFETY_ANALYSIS { return barrier_log_; }
 
   explicit write_path(store_core& core) : c_(core) {}
 
@@ -62,6 +72,9 @@ class write_path {
           c_.set_life(lifecycle::closing);
         }
         c_.logs.close_all();
+      } else if (k == kind::barrier) {
+        barrier_log_ = {c_.logs.current_number(), c_.logs.current_size()};
+        (*check)();
       } else {
         make_room(k == kind::rotate);
         if (k == kind::write) {
@@ -145,6 +158,7 @@ class write_path {
         oldest_needed = c_.oldest_needed_log(0);
       }
       c_.logs.append(group->rep(), sync, oldest_needed);
+      c_.wal_bytes.fetch_add(group->rep().size(), std::memory_order_relaxed);
     } catch (const std::exception& e) {
       // The WAL may now end in a partial record; appending after it could hide later records
       // from recovery, so writes stop until the store is reopened.
@@ -156,9 +170,13 @@ class write_path {
       throw;
     }
     try {
-      group->for_each([mem](value_type t, std::string_view k, std::string_view v, uint64_t seq) {
-        mem->add(seq, t, k, v);
-      });
+      uint64_t user_bytes = 0;
+      group->for_each(
+          [mem, &user_bytes](value_type t, std::string_view k, std::string_view v, uint64_t seq) {
+            mem->add(seq, t, k, v);
+            user_bytes += k.size() + v.size();
+          });
+      c_.user_bytes.fetch_add(user_bytes, std::memory_order_relaxed);
     } catch (const std::exception& e) {
       // The log holds the group but the memtable only part of it, and its sequence numbers are
       // not published: writes stop, and reopening replays the log.
@@ -192,7 +210,16 @@ class write_path {
         // Like LevelDB's level-0 stop trigger: when merging falls far behind, every read would
         // pay for the extra tables, so writers wait for it.
         if (stalled()) {
+          const std::string why = stall_reason();
+          const auto start = std::chrono::steady_clock::now();
           while (stalled() && !c_.failed.load() && !c_.closing()) c_.progress_cv.wait(s);
+          const auto waited = std::chrono::duration_cast<std::chrono::microseconds>(
+              std::chrono::steady_clock::now() - start);
+          ++c_.stalls;
+          c_.stall_micros += static_cast<uint64_t>(waited.count());
+          s.unlock();
+          c_.log(log_level::warning,
+                 "writes stalled " + std::to_string(waited.count()) + " us: " + why);
           if (c_.closing()) throw closed_error();
           continue;
         }
@@ -205,6 +232,13 @@ class write_path {
   bool stalled() const LSMT_REQUIRES(c_.state_mutex) {
     return c_.current->levels[0].size() >= stall_tables() ||
            c_.imms.size() >= c_.opts.max_immutable_memtables;
+  }
+
+  std::string stall_reason() const LSMT_REQUIRES(c_.state_mutex) {
+    if (c_.imms.size() >= c_.opts.max_immutable_memtables) {
+      return std::to_string(c_.imms.size()) + " memtables await their flush";
+    }
+    return std::to_string(c_.current->levels[0].size()) + " level-0 tables await a merge";
   }
 
   size_t stall_tables() const { return std::max<size_t>(3 * c_.opts.compaction_interval, 12); }
@@ -226,6 +260,7 @@ class write_path {
   mutex mutex_;  // guards the queue; taken before state_mutex
   std::deque<writer*> writers_ LSMT_GUARDED_BY(mutex_);  // the head is the leader
   raw_batch group_batch_;                                // the leader's merged batch (leader only)
+  log_position barrier_log_;                             // written by the leader of a barrier
 };
 
 }  // namespace lsmt::detail

@@ -1,0 +1,48 @@
+// lsmt/destroy.hpp - lsmt::destroy(dir): delete a store that is not open.
+//
+// Takes the store's LOCK first, so a store open in any process is refused with locked_error
+// and left alone. Then removes only the files lsmt makes (file_names.hpp): MANIFEST,
+// MANIFEST.tmp, NNNNNN.log, NNNNNN.sst and finally LOCK, and the directory if that leaves it
+// empty. Anything else in the directory stays, with the directory. A directory with no
+// MANIFEST, or none at all, is not an error: there is no store to destroy, and files that look
+// like lsmt's there are left alone.
+//
+// Thread safety: a free function; the LOCK serializes it against opens.
+#ifndef LSMT_DESTROY_HPP
+#define LSMT_DESTROY_HPP
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "file_names.hpp"
+#include "file_system.hpp"
+#include "manifest.hpp"
+#include "posix_file_system.hpp"
+
+namespace lsmt {
+
+/// Deletes the store in dir (see the top of this file). Throws locked_error if it is open,
+/// io_error if a file cannot be removed.
+inline void destroy(const std::filesystem::path& dir, std::shared_ptr<file_system> fs = nullptr) {
+  if (!fs) fs = posix_file_system();
+  const std::string d = dir.string();
+  if (!fs->file_exists(detail::manifest_path(d))) return;  // no store (or not lsmt's)
+  const std::string lock_path = detail::lock_file_path(d);
+  {
+    const std::unique_ptr<file_lock> lock = fs->lock_file(lock_path);
+    for (const std::string& name : fs->list_directory(d)) {
+      const bool ours = name == "MANIFEST" || name == "MANIFEST.tmp" ||
+                        detail::parse_file_number(name, detail::file_kind::log) != 0 ||
+                        detail::parse_file_number(name, detail::file_kind::table) != 0;
+      if (ours) fs->remove_file((dir / name).string());
+    }
+    // Removed while still locked: an opener that comes now finds no MANIFEST.
+    fs->remove_file(lock_path);
+  }
+  if (fs->list_directory(d).empty()) fs->remove_directory(d);
+}
+
+}  // namespace lsmt
+
+#endif  // LSMT_DESTROY_HPP

@@ -1,0 +1,108 @@
+// lsmt/verify.hpp - db::verify(): read every live table back from disk and check it.
+//
+// Each table of the current version is opened again with pread, bypassing the block cache and
+// any mapping (so what is checked is what the file holds now, not pages checked earlier), and
+// read from end to end:
+//   - the footer, and the checksums of the filter, the index and every data block;
+//   - that the file is the table the MANIFEST names: its size, number, store and key range;
+//   - that its entries are valid internal keys in strictly increasing order, as many as the
+//     MANIFEST records, from its smallest to its largest key.
+// The MANIFEST is read and decoded again (its checksum and structure). The write-ahead logs are
+// not read: opening the store replayed and checked them, and new records are the store's own.
+// Problems are collected, not thrown, so one report names every damaged table.
+//
+// Thread safety: verify_tables reads a version, which is immutable; it may run beside writes.
+#ifndef LSMT_VERIFY_HPP
+#define LSMT_VERIFY_HPP
+
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "file_names.hpp"
+#include "file_system.hpp"
+#include "internal_key.hpp"
+#include "manifest.hpp"
+#include "sstable_reader.hpp"
+#include "table_format.hpp"
+#include "version.hpp"
+
+namespace lsmt {
+
+/// What db::verify() checked and what it found.
+struct verify_report {
+  size_t tables = 0;                  ///< tables read
+  uint64_t entries = 0;               ///< entries read in them
+  uint64_t bytes = 0;                 ///< bytes of those tables
+  std::vector<std::string> problems;  ///< one line per problem found; empty if none
+  bool ok() const { return problems.empty(); }
+};
+
+namespace detail {
+
+// Checks one table; a damaged one adds a problem to the report.
+inline void verify_table(file_system& fs, const std::string& dir, uint64_t store_id,
+                         const table_meta& meta, verify_report& report) {
+  const std::string path = file_path(dir, meta.number, file_kind::table);
+  const auto problem = [&](const std::string& what) {
+    report.problems.push_back("table '" + path + "': " + what);
+  };
+  try {
+    auto file = fs.new_readable_file(path, false);
+    if (file->size() != meta.size) {
+      return problem("is " + std::to_string(file->size()) + " bytes, the MANIFEST says " +
+                     std::to_string(meta.size));
+    }
+    const auto reader = table_reader::open(std::move(file), meta.number, {}, nullptr);
+    if (reader->identity().store_id != store_id) return problem("belongs to another store");
+    if (reader->identity().key_range_crc != key_range_checksum(meta.smallest, meta.largest)) {
+      return problem("holds another key range than the MANIFEST records");
+    }
+    const auto it = reader->new_iterator(false);
+    std::string previous;
+    uint64_t entries = 0;
+    for (it->seek_to_first(); it->valid(); it->next(), ++entries) {
+      const std::string_view key = it->key();
+      if (!valid_internal_key(key))
+        return problem("invalid key at entry " + std::to_string(entries));
+      if (entries == 0 && key != meta.smallest) return problem("first key is not the smallest");
+      if (entries != 0 && compare_internal_keys(previous, key) >= 0) {
+        return problem("keys out of order at entry " + std::to_string(entries));
+      }
+      previous.assign(key.data(), key.size());
+    }
+    if (entries != 0 && previous != meta.largest) return problem("last key is not the largest");
+    if (entries != meta.entries) {
+      return problem("holds " + std::to_string(entries) + " entries, the MANIFEST says " +
+                     std::to_string(meta.entries));
+    }
+    report.entries += entries;
+    report.bytes += meta.size;
+  } catch (const std::exception& e) {
+    problem(e.what());
+  }
+}
+
+/// Checks every table of v and the MANIFEST of dir (see the top of this file).
+inline verify_report verify_tables(file_system& fs, const std::string& dir, uint64_t store_id,
+                                   const version& v) {
+  verify_report report;
+  for (const table_meta& meta : v.manifest_tables()) {
+    ++report.tables;
+    verify_table(fs, dir, store_id, meta, report);
+  }
+  try {
+    if (!read_manifest(fs, dir)) report.problems.emplace_back("the MANIFEST is missing");
+  } catch (const std::exception& e) {
+    report.problems.emplace_back(e.what());
+  }
+  return report;
+}
+
+}  // namespace detail
+}  // namespace lsmt
+
+#endif  // LSMT_VERIFY_HPP
