@@ -38,15 +38,41 @@ constexpr command commands[] = {
      "print a KEY<TAB>VALUE line for each key from --from (inclusive) to --to (exclusive), "
      "at most --limit lines, in key order or, with --reverse, backwards",
      run_scan},
-    {"stats", true, "DIR stats", "print the store's counters and what opening it replayed",
+    {"stats", true, "DIR stats",
+     "print the store's counters (lsmt.stats: the levels, writes and write amplification, "
+     "merges, stalls, caches, memory) and what opening it replayed",
      run_stats},
-    {"compact", true, "DIR compact", "merge every table of the store, dropping deleted keys",
+    {"sstables", true, "DIR sstables",
+     "print every table by level: its number, bytes, entries and key range (keys escaped as "
+     "\\xNN, even with --hex)",
+     run_sstables},
+    {"compact", true, "[--hex] DIR compact [--from K] [--to K]",
+     "merge every table of the store, dropping deleted keys; with --from or --to, only the "
+     "tables holding keys from --from to --to (both inclusive), down to the deepest level "
+     "holding them",
      run_compact},
+    {"size", true, "[--hex] DIR size [--from K] [--to K]",
+     "print about how many bytes of tables hold the keys from --from (inclusive) to --to "
+     "(exclusive), from the tables' indexes (writes not yet in a table are not counted)",
+     run_size},
+    {"verify", true, "DIR verify",
+     "read every table back from disk and check its checksums, key order, entry count and "
+     "identity, and the MANIFEST; print each problem found, then a summary; exit 3 if there "
+     "were problems",
+     run_verify},
+    {"checkpoint", true, "DIR checkpoint DEST",
+     "write an openable copy of the store to DEST, which must not exist (tables are hard-linked "
+     "where possible)",
+     run_checkpoint},
     {"dump", false, "[--hex] dump FILE",
      "print a store file without opening the store: a table (NNNNNN.sst: footer, filter, index, "
      "each block and its entries), a log (NNNNNN.log: each record, its sequence, count, puts and "
      "deletes) or a MANIFEST (its counters and the tables per level with their key ranges)",
      run_dump},
+    {"destroy", false, "destroy DIR",
+     "delete the store in DIR, which must not be open: only lsmt's files, and DIR if that "
+     "empties it; a DIR without a MANIFEST is left alone",
+     run_destroy},
 };
 
 const command* find_command(std::string_view name) {
@@ -90,26 +116,27 @@ void print_help(std::ostream& out) {
     print_wrapped(out, c.help, indent, indent);
   }
   out << R"(
-Options (before DIR, or before dump):
+Options (before DIR, or before dump or destroy):
   --hex    keys and values on the command line are hex digits, and keys and values are
            printed as hex. Without it they are taken as given and printed with every byte
            that is not printable ASCII written \xNN (and a backslash as \\).
   --help   print this help.
   --       ends the options, for a DIR that starts with '-'.
-A store in a directory named like a subcommand that takes no DIR (dump) is reached as ./dump.
-Words after the subcommand are its arguments, even if they start with '-' (except scan's
-options), so `lsmt DIR get -x` reads the key "-x".
+A store in a directory named like a subcommand that takes no DIR before it (dump, destroy) is
+reached as ./dump. Words after the subcommand are its arguments, even if they start with '-'
+(except the options of scan, compact and size), so `lsmt DIR get -x` reads the key "-x".
 
-Every subcommand but dump opens the store, which replays its write-ahead logs into a table
-as any open does; only put and del create a store where there is none. Writes are synced
-to disk before the command exits. A store open in another process is refused (exit 3).
+Every subcommand but dump and destroy opens the store, which replays its write-ahead logs into
+a table as any open does; only put and del create a store where there is none (destroy takes
+the store's lock without opening it). Writes are synced to disk before the command exits. A
+store open in another process is refused (exit 3).
 
 Exit codes:
   0  success
   1  get: the key is absent
   2  usage error: unknown subcommand or option, missing or extra argument, bad hex, bad number
   3  an lsmt error (corruption, I/O error, locked or missing store, ...); the message is on
-     stderr
+     stderr. verify: problems were found (they are on stdout)
 )";
 }
 

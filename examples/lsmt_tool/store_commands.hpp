@@ -1,5 +1,6 @@
-// store_commands.hpp - the lsmt tool's subcommands that open a store through the public API:
-// get, put, del, scan, stats and compact.
+// store_commands.hpp - the lsmt tool's subcommands that work on a store through the public API:
+// get, put, del, scan, stats, sstables, compact, size, verify and checkpoint open it; destroy
+// deletes one without opening it.
 //
 // Only put and del may create a store. The others refuse a directory without one: a typo in DIR
 // must not leave a new empty store behind.
@@ -8,14 +9,19 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 #include <ostream>
+#include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <utility>
 
 #include "cli.hpp"
 #include "lsmt.hpp"
+#include "lsmt/destroy.hpp"
 #include "lsmt/manifest.hpp"
 #include "lsmt/posix_file_system.hpp"
 
@@ -75,9 +81,37 @@ inline int run_del(invocation& inv) {
   return exit_ok;
 }
 
+/// A range of keys from the command line: --from K and --to K, read as keys (hex with --hex).
+struct key_range {
+  std::optional<std::string> from;
+  std::optional<std::string> to;
+  bool bounded() const { return from || to; }
+};
+
+/// If argument i is --from or --to, reads it and its value into r, moves i to the value and
+/// returns true; usage_error if the value is missing or not hex. Returns false for anything else.
+inline bool parse_range_option(const invocation& inv, size_t& i, key_range& r) {
+  const std::string& a = inv.args[i];
+  if (a != "--from" && a != "--to") return false;
+  if (i + 1 == inv.args.size()) throw usage_error(a + " needs a value");
+  ++i;
+  (a == "--from" ? r.from : r.to) = bytes_arg(inv, i, a == "--from" ? "--from key" : "--to key");
+  return true;
+}
+
+/// The arguments of a subcommand that takes only --from and --to.
+inline key_range parse_range(const invocation& inv, std::string_view command) {
+  key_range r;
+  for (size_t i = 0; i < inv.args.size(); ++i) {
+    if (!parse_range_option(inv, i, r)) {
+      throw usage_error("unknown " + std::string(command) + " option '" + inv.args[i] + "'");
+    }
+  }
+  return r;
+}
+
 struct scan_request {
-  std::optional<std::string> from;  // first key, inclusive
-  std::optional<std::string> to;    // end key, exclusive
+  key_range range;  // from inclusive, to exclusive
   std::optional<uint64_t> limit;
   bool reverse = false;
 };
@@ -88,20 +122,13 @@ inline scan_request parse_scan(const invocation& inv) {
     const std::string& a = inv.args[i];
     if (a == "--reverse") {
       r.reverse = true;
-      continue;
-    }
-    if (a != "--from" && a != "--to" && a != "--limit") {
-      throw usage_error("unknown scan option '" + a + "'");
-    }
-    if (i + 1 == inv.args.size()) throw usage_error(a + " needs a value");
-    ++i;
-    if (a == "--from") {
-      r.from = bytes_arg(inv, i, "--from key");
-    } else if (a == "--to") {
-      r.to = bytes_arg(inv, i, "--to key");
-    } else {
+    } else if (a == "--limit") {
+      if (i + 1 == inv.args.size()) throw usage_error(a + " needs a value");
+      ++i;
       r.limit = parse_count(inv.args[i]);
       if (!r.limit) throw usage_error("--limit '" + inv.args[i] + "' is not a count");
+    } else if (!parse_range_option(inv, i, r.range)) {
+      throw usage_error("unknown scan option '" + a + "'");
     }
   }
   return r;
@@ -113,7 +140,7 @@ inline int run_scan(invocation& inv) {
   const scan_request r = parse_scan(inv);
   lsmt::db<> store = open_store(inv.dir, open_mode::existing);
   {
-    lsmt::db<>::iterator it = store.new_iterator(r.from, r.to);
+    lsmt::db<>::iterator it = store.new_iterator(r.range.from, r.range.to);
     if (r.reverse) {
       it.seek_to_last();
     } else {
@@ -132,24 +159,6 @@ inline int run_scan(invocation& inv) {
   return exit_ok;
 }
 
-/// Every field of lsmt::stats, one `name: value` line each (the levels one line per level).
-inline void print_stats(std::ostream& out, const lsmt::stats& s) {
-  out << "tables: " << s.tables << '\n' << "table_bytes: " << s.table_bytes << '\n';
-  for (size_t level = 0; level < s.level_tables.size(); ++level) {
-    out << "level " << level << ": " << counted(s.level_tables[level], "table", "tables") << ", "
-        << s.level_bytes[level] << " bytes\n";
-  }
-  out << "immutable_memtables: " << s.immutable_memtables << '\n'
-      << "flushes: " << s.flushes << '\n'
-      << "compactions: " << s.compactions << '\n'
-      << "last_sequence: " << s.last_sequence << '\n'
-      << "memtable_bytes: " << s.memtable_bytes << '\n'
-      << "filter_bytes: " << s.filter_bytes << '\n'
-      << "index_bytes: " << s.index_bytes << '\n'
-      << "block_cache_bytes: " << s.block_cache_bytes << '\n'
-      << "mapped_bytes: " << s.mapped_bytes << '\n';
-}
-
 /// What opening the store just now replayed from its logs, and any damage it dropped.
 inline void print_recovery(std::ostream& out, const lsmt::recovery_report& r) {
   out << "recovery: replayed " << counted(r.batches_replayed, "batch", "batches") << " from "
@@ -158,23 +167,96 @@ inline void print_recovery(std::ostream& out, const lsmt::recovery_report& r) {
   for (const std::string& d : r.damage) out << "recovery damage: " << d << '\n';
 }
 
+/// The text of a property the library always has.
+inline std::string property(const lsmt::db<>& store, std::string_view name) {
+  std::optional<std::string> text = store.property(name);
+  if (!text) throw std::runtime_error("the store has no property '" + std::string(name) + "'");
+  return std::move(*text);
+}
+
 inline int run_stats(invocation& inv) {
   expect_args(inv, 0);
   lsmt::db<> store = open_store(inv.dir, open_mode::existing);
-  print_stats(*inv.out, store.stats());
+  *inv.out << property(store, "lsmt.stats");
   print_recovery(*inv.out, store.recovery());
   store.close();
   return exit_ok;
 }
 
-inline int run_compact(invocation& inv) {
+inline int run_sstables(invocation& inv) {
   expect_args(inv, 0);
   lsmt::db<> store = open_store(inv.dir, open_mode::existing);
-  store.compact();
+  *inv.out << property(store, "lsmt.sstables");
+  store.close();
+  return exit_ok;
+}
+
+/// Merges every table, or with --from or --to the tables holding keys in [from, to].
+inline int run_compact(invocation& inv) {
+  const key_range r = parse_range(inv, "compact");
+  lsmt::db<> store = open_store(inv.dir, open_mode::existing);
+  if (r.bounded()) {
+    store.compact_range(r.from, r.to);
+  } else {
+    store.compact();
+  }
   const lsmt::stats s = store.stats();
   store.close();
   *inv.out << "compacted: " << counted(s.tables, "table", "tables") << ", " << s.table_bytes
            << " bytes\n";
+  return exit_ok;
+}
+
+/// Prints about how many bytes of tables hold the keys in [from, to).
+inline int run_size(invocation& inv) {
+  const key_range r = parse_range(inv, "size");
+  lsmt::db<> store = open_store(inv.dir, open_mode::existing);
+  const uint64_t bytes = store.approximate_size(r.from, r.to);
+  store.close();
+  *inv.out << bytes << '\n';
+  return exit_ok;
+}
+
+/// Re-reads every table; prints each problem, then a summary. Problems exit with exit_failure.
+inline int run_verify(invocation& inv) {
+  expect_args(inv, 0);
+  lsmt::db<> store = open_store(inv.dir, open_mode::existing);
+  const lsmt::verify_report report = store.verify();
+  store.close();
+  for (const std::string& p : report.problems) *inv.out << p << '\n';
+  *inv.out << "verified " << counted(report.tables, "table", "tables") << ", "
+           << counted(report.entries, "entry", "entries") << ", " << report.bytes << " bytes: "
+           << (report.ok() ? "ok" : counted(report.problems.size(), "problem", "problems")) << '\n';
+  return report.ok() ? exit_ok : exit_failure;
+}
+
+inline int run_checkpoint(invocation& inv) {
+  expect_args(inv, 1);
+  const std::string& dest = inv.args[0];
+  lsmt::db<> store = open_store(inv.dir, open_mode::existing);
+  store.checkpoint(dest);
+  store.close();
+  *inv.out << "checkpoint written to '" << dest << "'\n";
+  return exit_ok;
+}
+
+/// Deletes the store in DIR (lsmt::destroy: lsmt's files only, under the store's LOCK). A
+/// directory without a store is left alone, as the library does, and said so.
+inline int run_destroy(invocation& inv) {
+  expect_args(inv, 1);
+  const std::string& dir = inv.args[0];
+  if (!lsmt::posix_file_system()->file_exists(lsmt::detail::manifest_path(dir))) {
+    *inv.out << "no store in '" << dir << "' (it has no MANIFEST): nothing removed\n";
+    return exit_ok;
+  }
+  lsmt::destroy(dir);
+  std::error_code ec;  // an unreadable directory is reported as kept
+  if (std::filesystem::exists(dir, ec) || ec) {
+    *inv.out << "destroyed the store in '" << dir
+             << "'; the directory stays: it holds other files\n";
+  } else {
+    *inv.out << "destroyed the store in '" << dir << "' and removed the directory\n";
+  }
   return exit_ok;
 }
 

@@ -2,7 +2,8 @@
 # lsmt_tool_test.sh - runs every subcommand of the lsmt tool against the store that
 # lsmt_tool_make_store builds (make_store.cpp lists its contents), and checks each one's output
 # and exit code: dump of a table, a log and the MANIFEST, and of damaged copies of each; get,
-# put, del, scan, stats and compact; usage errors; --help.
+# put, del, scan, stats, sstables, compact (whole and by range), size, verify (of the store and
+# of a damaged copy), checkpoint, destroy; usage errors; --help.
 #
 #   sh lsmt_tool_test.sh LSMT MAKE_STORE WORK_DIR
 #
@@ -283,35 +284,147 @@ checks=$((checks + 1))
 [ "$(wc -l <"$WORK/out" | tr -d ' ')" = 2003 ] || fail "$last: $(wc -l <"$WORK/out") lines, expected 2003"
 has_line "log-a${T}1" "hi${T}there" "key1999${T}value1999"
 
-# ---- stats and compact ------------------------------------------------------------------------
+# ---- stats, sstables and compact ---------------------------------------------------------------
 run 0 "$DB" stats
 err_empty
-has_line "last_sequence: 2007"
-has_match "tables: [0-9]+" "table_bytes: [0-9]+" \
-  "level 0: [0-9]+ tables?, [0-9]+ bytes" "level 6: [0-9]+ tables?, [0-9]+ bytes" \
-  "immutable_memtables: [0-9]+" "flushes: [0-9]+" "compactions: [0-9]+" \
-  "memtable_bytes: [0-9]+" "filter_bytes: [0-9]+" "index_bytes: [0-9]+" \
-  "block_cache_bytes: [0-9]+" "mapped_bytes: [0-9]+" \
+has_line "level  tables          bytes"
+has_match " +0 +[0-9]+ +[0-9]+" " +6 +[0-9]+ +[0-9]+" "total +[0-9]+ +[0-9]+" \
+  "pending compaction: [0-9]+ bytes" \
+  "writes: [0-9]+ bytes of keys and values, [0-9]+ bytes of log; write amplification [0-9]+\\.[0-9]{2}" \
+  "flushes: [0-9]+, [0-9]+ bytes written" \
+  "compactions: [0-9]+ \\([0-9]+ moves\\), [0-9]+ bytes read, [0-9]+ bytes written" \
+  "stalls: [0-9]+, [0-9]+ us in total" "block cache: [0-9]+ hits, [0-9]+ misses" \
+  "bloom filters: [0-9]+ checks, [0-9]+ useful" "memory: memtables [0-9]+ bytes .*" \
+  "mapped: [0-9]+ bytes of tables" "snapshots: 0 live; last sequence 2007" \
   "recovery: replayed [0-9]+ batch(es)? from [0-9]+ logs?; torn tail 0 bytes; dropped 0 logs, 0 bytes"
-for level in 1 2 3 4 5; do has_match "level $level: [0-9]+ tables?, [0-9]+ bytes"; done
+for level in 1 2 3 4 5; do has_match " +$level +[0-9]+ +[0-9]+"; done
+
+# The opens before this one may have left merges running in the background (an open that
+# replays a log adds a table to level 0). One compact first gives sstables a settled store.
+run 0 "$DB" compact
+err_empty
+has_match "compacted: [0-9]+ tables?, [0-9]+ bytes"
+TOTAL_TABLES=$(sed -n 's/^compacted: \([0-9]*\) .*/\1/p' "$WORK/out")
+
+# Every table, by number; each is a file of the store, and there are as many as compact left.
+run 0 "$DB" sstables
+err_empty
+has_match "level 6:" "  #[0-9]+ [0-9]+ bytes, [0-9]+ entries, \\['.*' \\.\\. '.*'\\]"
+has_match "  #[0-9]+ [0-9]+ bytes, [0-9]+ entries, \\['\\\\x00bin\\\\xff' \\.\\. 'key[0-9]{4}'\\]"
+NUMBERS=$(sed -n 's/^  #\([0-9]*\) .*/\1/p' "$WORK/out")
+checks=$((checks + 1))
+[ "$(echo "$NUMBERS" | grep -c .)" = "$TOTAL_TABLES" ] ||
+  fail "$last: lists $(echo "$NUMBERS" | grep -c .) tables, compact left $TOTAL_TABLES"
+for n in $NUMBERS; do
+  checks=$((checks + 1))
+  [ -f "$DB/$(printf '%06d' "$n").sst" ] || fail "$last: lists #$n, which is no file of the store"
+done
+
+run 0 "$DB" compact --from key0100 --to key0200
+err_empty
+has_match "compacted: [0-9]+ tables?, [0-9]+ bytes"
+run 0 --hex "$DB" compact --from 6b657930333030  # key0300 onwards
+has_match "compacted: [0-9]+ tables?, [0-9]+ bytes"
+run 0 "$DB" compact --to key0050
+has_match "compacted: [0-9]+ tables?, [0-9]+ bytes"
+run 0 "$DB" scan --from key0099 --to key0202
+checks=$((checks + 1))
+[ "$(wc -l <"$WORK/out" | tr -d ' ')" = 103 ] || fail "$last: $(wc -l <"$WORK/out") lines, expected 103"
+has_line "key0099${T}value0099" "key0100${T}value0100" "key0200${T}value0200" "key0201${T}value0201"
+run 0 "$DB" get key0200
+out_is value0200
+run 1 "$DB" get key0005
+run 0 "$DB" scan
+checks=$((checks + 1))
+[ "$(wc -l <"$WORK/out" | tr -d ' ')" = 2003 ] || fail "$last: $(wc -l <"$WORK/out") lines, expected 2003"
 
 run 0 "$DB" compact
 err_empty
 has_match "compacted: [0-9]+ tables?, [0-9]+ bytes"
 run 0 "$DB" stats
-has_line "level 0: 0 tables, 0 bytes" "last_sequence: 2007"
+has_match " +0 +0 +0" "snapshots: 0 live; last sequence 2007"
 run 0 "$DB" get key0001
 out_is value0001
 run 1 "$DB" get key0005
 
+# ---- size -------------------------------------------------------------------------------------
+run 0 "$DB" size
+err_empty
+has_match "[0-9]+"
+WHOLE=$(cat "$WORK/out")
+checks=$((checks + 1))
+[ "$WHOLE" -gt 0 ] 2>/dev/null || fail "$last: size of every key is '$WHOLE', expected > 0"
+run 0 "$DB" size --from key0100 --to key1100
+PART=$(cat "$WORK/out")
+checks=$((checks + 1))
+if ! { [ "$PART" -gt 0 ] && [ "$PART" -le "$WHOLE" ]; } 2>/dev/null; then
+  fail "$last: '$PART', expected > 0 and at most the whole store's $WHOLE"
+fi
+run 0 --hex "$DB" size --from 6b657930313030 --to 6b657931313030  # the same range in hex
+out_is "$PART"
+run 0 "$DB" size --from zzz --to zzzz
+out_is 0
+
+# ---- verify -----------------------------------------------------------------------------------
+run 0 "$DB" verify
+err_empty
+has_match "verified [0-9]+ tables?, 2003 entries, [0-9]+ bytes: ok"
+checks=$((checks + 1))
+[ "$(wc -l <"$WORK/out" | tr -d ' ')" = 1 ] || fail "$last: more than the summary was printed"
+
+# A copy with one byte flipped in a table's first data block (at offset 100; the block starts at 0).
+DAMAGED=$WORK/damaged
+cp -r "$DB" "$DAMAGED"
+set -- "$DAMAGED"/*.sst
+VICTIM=$1
+VICTIM_NUMBER=$(echo "${VICTIM##*/}" | sed 's/^0*//; s/\.sst$//')
+BYTE=$(od -An -tu1 -j100 -N1 "$VICTIM" | tr -d ' ')
+# shellcheck disable=SC2059 # the format is the octal escape of the flipped byte
+printf "\\$(printf '%o' $((BYTE ^ 1)))" | dd of="$VICTIM" bs=1 seek=100 conv=notrunc 2>/dev/null
+checks=$((checks + 1))
+[ "$(od -An -tu1 -j100 -N1 "$VICTIM" | tr -d ' ')" = $((BYTE ^ 1)) ] || fail "could not flip a byte of $VICTIM"
+run 3 "$DAMAGED" verify
+has_line "table '$VICTIM': lsmt: table $VICTIM_NUMBER: block at offset 0: checksum mismatch"
+has_match "verified [0-9]+ tables?, [0-9]+ entries, [0-9]+ bytes: 1 problem"
+checks=$((checks + 1))
+[ "$(wc -l <"$WORK/out" | tr -d ' ')" = 2 ] || fail "$last: expected one problem line and the summary"
+
+# ---- checkpoint -------------------------------------------------------------------------------
+run 0 "$DB" put cp-key cp-value  # only in the log: the checkpoint's open must replay it
+run 0 "$DB" checkpoint "$WORK/cp"
+err_empty
+out_is "checkpoint written to '$WORK/cp'"
+checks=$((checks + 1))
+[ -f "$WORK/cp/MANIFEST" ] || fail "$last: $WORK/cp has no MANIFEST"
+run 0 "$DB" scan
+cp "$WORK/out" "$WORK/scan-db"
+run 0 "$WORK/cp" scan
+checks=$((checks + 1))
+cmp -s "$WORK/scan-db" "$WORK/out" || fail "$last: differs from the store's scan"
+has_line "cp-key${T}cp-value" "key1999${T}value1999"
+run 0 "$WORK/cp" get cp-key
+out_is cp-value
+run 0 --hex "$WORK/cp" get 0062696eff
+out_is 01022062696e
+run 1 "$WORK/cp" get key0005
+run 0 "$WORK/cp" verify
+has_match "verified [0-9]+ tables?, 2004 entries, [0-9]+ bytes: ok"
+run 3 "$DB" checkpoint "$WORK/cp"  # DEST exists
+err_has "already exists"
+run 0 "$DB" get key0001  # the store is unharmed
+out_is value0001
+
 # ---- a directory without a store: only put and del create one --------------------------------
-for cmd in "get k" "scan" "stats" "compact"; do
+for cmd in "get k" "scan" "stats" "sstables" "compact" "compact --from a" "size" "verify" \
+  "checkpoint $WORK/cp2"; do
   # shellcheck disable=SC2086 # the subcommand and its argument are two words
   run 3 "$WORK/none" $cmd
   err_has "lsmt: no store in '$WORK/none'"
   checks=$((checks + 1))
   [ ! -e "$WORK/none" ] || fail "$last created $WORK/none"
 done
+checks=$((checks + 1))
+[ ! -e "$WORK/cp2" ] || fail "a checkpoint of no store created $WORK/cp2"
 run 0 "$WORK/fresh" put k v
 run 0 "$WORK/fresh" get k
 out_is v
@@ -350,14 +463,62 @@ run 2 "$DB" dump "$SST"
 err_has "dump takes no DIR"
 run 2 dump
 err_has "usage: lsmt [--hex] dump FILE"
+run 2 "$DB" size --sideways
+err_has "unknown size option '--sideways'"
+run 2 "$DB" compact --from
+err_has "--from needs a value"
+run 2 --hex "$DB" compact --to zz
+err_has "--to key 'zz' is not hex"
+run 2 "$DB" size key0001
+err_has "usage: lsmt [--hex] DIR size [--from K] [--to K]"
+run 2 "$DB" verify extra
+err_has "unexpected argument 'extra'"
+run 2 "$DB" sstables extra
+run 2 "$DB" checkpoint
+err_has "usage: lsmt DIR checkpoint DEST"
+run 2 "$DB" destroy
+err_has "destroy takes no DIR: lsmt destroy DIR"
+run 2 destroy
+err_has "usage: lsmt destroy DIR"
+run 2 destroy "$DB" extra
+checks=$((checks + 1))
+[ -f "$DB/MANIFEST" ] || fail "$last removed the store"
+
+# ---- destroy: lsmt's files only, and the directory if that empties it -------------------------
+cp -r "$DB" "$WORK/kept"
+echo 'not lsmt' >"$WORK/kept/notes.txt"
+run 0 destroy "$WORK/kept"
+err_empty
+out_is "destroyed the store in '$WORK/kept'; the directory stays: it holds other files"
+checks=$((checks + 1))
+set -- "$WORK/kept"/*
+[ "$*" = "$WORK/kept/notes.txt" ] || fail "$last: left $*"
+run 0 destroy "$WORK/kept"  # no MANIFEST now: nothing is removed
+out_is "no store in '$WORK/kept' (it has no MANIFEST): nothing removed"
+checks=$((checks + 1))
+[ -f "$WORK/kept/notes.txt" ] || fail "$last removed notes.txt"
+run 0 destroy "$WORK/cp"
+out_is "destroyed the store in '$WORK/cp' and removed the directory"
+checks=$((checks + 1))
+[ ! -e "$WORK/cp" ] || fail "$last: $WORK/cp is still there"
+run 0 destroy "$DB"
+err_empty
+out_is "destroyed the store in '$DB' and removed the directory"
+checks=$((checks + 1))
+[ ! -e "$DB" ] || fail "$last: $DB is still there"
+run 3 "$DB" get key0001
+err_has "lsmt: no store in '$DB'"
 
 # ---- help ---------------------------------------------------------------------------------------
 run 0 --help
 err_empty
 has_line "Usage:" "  lsmt [--hex] DIR get KEY" "  lsmt [--hex] DIR put KEY VALUE" \
   "  lsmt [--hex] DIR del KEY" "  lsmt [--hex] DIR scan [--from K] [--to K] [--limit N] [--reverse]" \
-  "  lsmt DIR stats" "  lsmt DIR compact" "  lsmt [--hex] dump FILE" "  lsmt --help" "Exit codes:"
-has_match "  0  success" "  1  get: the key is absent" "  2  usage error: .*" "  3  an lsmt error .*"
+  "  lsmt DIR stats" "  lsmt DIR sstables" "  lsmt [--hex] DIR compact [--from K] [--to K]" \
+  "  lsmt [--hex] DIR size [--from K] [--to K]" "  lsmt DIR verify" "  lsmt DIR checkpoint DEST" \
+  "  lsmt [--hex] dump FILE" "  lsmt destroy DIR" "  lsmt --help" "Exit codes:"
+has_match "  0  success" "  1  get: the key is absent" "  2  usage error: .*" "  3  an lsmt error .*" \
+  "     stderr\. verify: problems were found \(they are on stdout\)"
 run 0 -h
 has_line "Usage:"
 
