@@ -60,3 +60,19 @@ TEST_CASE("stats: levels add up, and memory follows what the store holds", "[sta
     CHECK(st.block_cache_bytes <= o.block_cache_bytes);
   }
 }
+
+TEST_CASE("stats: a memtable limit below one arena block still holds many entries", "[stats]") {
+  // The arena takes 64 KiB blocks; the limit counts the bytes entries took, so a 16 KiB limit
+  // flushes about every 16 KiB of entries, not after every write.
+  temp_dir tmp;
+  lsmt::options o;
+  o.memtable_max_bytes = 16 << 10;
+  str_db d(tmp.sub("db"), o);
+  const int keys = 2000;
+  for (int i = 0; i < keys; ++i) d.put(key_of(i), std::string(100, 'v'));  // ~250 KiB
+  d.flush();
+  const lsmt::stats st = d.stats();
+  CHECK(st.flushes >= 10);
+  CHECK(st.flushes <= 40);
+  CHECK(d.get(key_of(1234)) == std::string(100, 'v'));
+}

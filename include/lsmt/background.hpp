@@ -96,10 +96,12 @@ class background_work {
         done = flush_one(slot, smallest);
       } catch (const std::exception& e) {
         const std::string why = std::string("flush failed: ") + e.what();
-        c_.log(log_level::error, why + "; writes are stopped until the store is reopened");
         s.lock();
         c_.flushing = false;
         c_.fail(why);
+        s.unlock();  // writes are stopped before the logger hears of it
+        c_.log(log_level::error, why + "; writes are stopped until the store is reopened");
+        s.lock();
         continue;
       }
       c_.log(log_level::info, "flushed the memtable of log " + std::to_string(slot.log_number) +
@@ -247,11 +249,7 @@ class background_work {
       } catch (const std::exception& e) {
         error = std::string("compaction failed: ") + e.what();
       }
-      if (done) {
-        c_.log(log_level::info, result.summary);
-      } else if (!error.empty()) {
-        c_.log(log_level::error, error + "; writes are stopped until the store is reopened");
-      }
+      if (done) c_.log(log_level::info, result.summary);
       // Let go of the inputs (the job and the version they were picked from hold them), then
       // delete what nobody holds: relying on the last release of that version alone would miss
       // an input that some other holder, such as a flush, let go of last.
@@ -269,6 +267,11 @@ class background_work {
           if (forced) c_.manual_done = manual;  // compact() reports the failure; no retry loop
         }
         c_.progress_cv.notify_all();
+        if (!error.empty()) {
+          s.unlock();  // writes are stopped before the logger hears of it
+          c_.log(log_level::error, error + "; writes are stopped until the store is reopened");
+          s.lock();
+        }
         continue;
       }
       ++c_.compactions;

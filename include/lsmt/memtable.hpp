@@ -96,8 +96,12 @@ class memtable {
   }
 
   size_t entry_count() const noexcept { return count_.load(std::memory_order_relaxed); }
-  /// Arena bytes; what the database compares against memtable_max_bytes.
+  /// Arena bytes, for stats.
   size_t memory_usage() const noexcept { return arena_.memory_usage(); }
+  /// Arena bytes entries took: what the write path compares against memtable_max_bytes (a
+  /// fresh arena block would make a small limit look full after one entry). Only the writing
+  /// thread may call it.
+  size_t bytes_in_use() const noexcept { return arena_.bytes_in_use(); }
 
   /// The iterator must not outlive the memtable. It sees entries added after
   /// its creation if it reaches their position.

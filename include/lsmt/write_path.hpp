@@ -201,7 +201,7 @@ class write_path {
       }
       const memtable& mem = c_.leader_mem();
       const bool full = force ? mem.entry_count() > 0
-                              : (mem.memory_usage() >= c_.opts.memtable_max_bytes ||
+                              : (mem.bytes_in_use() >= c_.opts.memtable_max_bytes ||
                                  (c_.opts.memtable_max_entries != 0 &&
                                   mem.entry_count() >= c_.opts.memtable_max_entries));
       if (!full) return;
