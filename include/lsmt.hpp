@@ -43,6 +43,7 @@
 #include "lsmt/iterator.hpp"
 #include "lsmt/options.hpp"
 #include "lsmt/recovery_report.hpp"
+#include "lsmt/repair.hpp"
 #include "lsmt/snapshot.hpp"
 #include "lsmt/stats.hpp"
 #include "lsmt/verify.hpp"

@@ -69,6 +69,11 @@ constexpr command commands[] = {
      "each block and its entries), a log (NNNNNN.log: each record, its sequence, count, puts and "
      "deletes) or a MANIFEST (its counters and the tables per level with their key ranges)",
      run_dump},
+    {"repair", false, "repair DIR",
+     "rebuild a store that does not open (a lost or damaged MANIFEST, a damaged table or log) "
+     "from what its tables and logs still hold; print what could not be saved (damaged files "
+     "are moved to DIR/lost/) and exit 3 if anything was lost",
+     run_repair},
     {"destroy", false, "destroy DIR",
      "delete the store in DIR, which must not be open: only lsmt's files, and DIR if that "
      "empties it; a DIR without a MANIFEST is left alone",
@@ -116,19 +121,20 @@ void print_help(std::ostream& out) {
     print_wrapped(out, c.help, indent, indent);
   }
   out << R"(
-Options (before DIR, or before dump or destroy):
+Options (before DIR, or before dump, repair or destroy):
   --hex    keys and values on the command line are hex digits, and keys and values are
            printed as hex. Without it they are taken as given and printed with every byte
            that is not printable ASCII written \xNN (and a backslash as \\).
   --help   print this help.
   --       ends the options, for a DIR that starts with '-'.
-A store in a directory named like a subcommand that takes no DIR before it (dump, destroy) is
+A store in a directory named like a subcommand that takes no DIR before it (dump, repair,
+destroy) is
 reached as ./dump. Words after the subcommand are its arguments, even if they start with '-'
 (except the options of scan, compact and size), so `lsmt DIR get -x` reads the key "-x".
 
-Every subcommand but dump and destroy opens the store, which replays its write-ahead logs into
-a table as any open does; only put and del create a store where there is none (destroy takes
-the store's lock without opening it). Writes are synced to disk before the command exits. A
+Every subcommand but dump, repair and destroy opens the store, which replays its write-ahead logs into
+a table as any open does; only put and del create a store where there is none (repair and
+destroy take the store's lock without opening it). Writes are synced to disk before the command exits. A
 store open in another process is refused (exit 3).
 
 Exit codes:
@@ -136,7 +142,7 @@ Exit codes:
   1  get: the key is absent
   2  usage error: unknown subcommand or option, missing or extra argument, bad hex, bad number
   3  an lsmt error (corruption, I/O error, locked or missing store, ...); the message is on
-     stderr. verify: problems were found (they are on stdout)
+     stderr. verify, repair: problems were found (they are on stdout)
 )";
 }
 

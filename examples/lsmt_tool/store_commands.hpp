@@ -1,6 +1,6 @@
 // store_commands.hpp - the lsmt tool's subcommands that work on a store through the public API:
-// get, put, del, scan, stats, sstables, compact, size, verify and checkpoint open it; destroy
-// deletes one without opening it.
+// get, put, del, scan, stats, sstables, compact, size, verify and checkpoint open it; repair and
+// destroy deletes one without opening it.
 //
 // Only put and del may create a store. The others refuse a directory without one: a typo in DIR
 // must not leave a new empty store behind.
@@ -24,6 +24,7 @@
 #include "lsmt/destroy.hpp"
 #include "lsmt/manifest.hpp"
 #include "lsmt/posix_file_system.hpp"
+#include "lsmt/repair.hpp"
 
 namespace lsmt_tool {
 
@@ -258,6 +259,23 @@ inline int run_destroy(invocation& inv) {
     *inv.out << "destroyed the store in '" << dir << "' and removed the directory\n";
   }
   return exit_ok;
+}
+
+/// Rebuilds the store in DIR from its tables and logs (lsmt::repair, under the store's LOCK):
+/// prints what was saved and each thing that could not be; exit 3 if anything was lost.
+inline int run_repair(invocation& inv) {
+  expect_args(inv, 1);
+  const lsmt::repair_report r = lsmt::repair(inv.args[0]);
+  for (const std::string& line : r.lost) *inv.out << "lost: " << line << '\n';
+  *inv.out << "repaired '" << inv.args[0] << "': " << r.tables_merged << " tables merged whole, "
+           << r.batches_replayed << " batches from " << r.logs_replayed << " logs; wrote "
+           << r.tables_written << " tables, " << r.entries_written << " entries";
+  if (r.ok()) {
+    *inv.out << ": nothing lost\n";
+    return exit_ok;
+  }
+  *inv.out << "; damaged files were moved to lost/\n";
+  return exit_failure;
 }
 
 }  // namespace lsmt_tool

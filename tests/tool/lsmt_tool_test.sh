@@ -389,6 +389,28 @@ has_match "verified [0-9]+ tables?, [0-9]+ entries, [0-9]+ bytes: 1 problem"
 checks=$((checks + 1))
 [ "$(wc -l <"$WORK/out" | tr -d ' ')" = 2 ] || fail "$last: expected one problem line and the summary"
 
+# ---- repair: a lost MANIFEST, then the damaged copy above -------------------------------------
+REP=$WORK/rep
+cp -r "$DB" "$REP"
+rm "$REP/MANIFEST"
+run 3 "$REP" get key0001  # tables but no MANIFEST: the store does not open
+run 0 repair "$REP"
+err_empty
+has_match "repaired '$REP': [0-9]+ tables merged whole, [0-9]+ batches from [0-9]+ logs; wrote [0-9]+ tables, [0-9]+ entries: nothing lost"
+run 0 "$REP" get key0001
+out_is value0001
+run 0 "$REP" verify
+run 3 repair "$DAMAGED"
+has_match "lost: table '$VICTIM': .*checksum mismatch.*were kept"
+has_match "repaired '$DAMAGED': .*; damaged files were moved to lost/"
+checks=$((checks + 1))
+[ -f "$DAMAGED/lost/${VICTIM##*/}" ] || fail "$last did not move ${VICTIM##*/} to lost/"
+run 0 "$DAMAGED" verify
+run 2 "$DB" repair
+err_has "repair takes no DIR"
+run 2 repair
+err_has "usage: lsmt repair DIR"
+
 # ---- checkpoint -------------------------------------------------------------------------------
 run 0 "$DB" put cp-key cp-value  # only in the log: the checkpoint's open must replay it
 run 0 "$DB" checkpoint "$WORK/cp"
@@ -516,9 +538,9 @@ has_line "Usage:" "  lsmt [--hex] DIR get KEY" "  lsmt [--hex] DIR put KEY VALUE
   "  lsmt [--hex] DIR del KEY" "  lsmt [--hex] DIR scan [--from K] [--to K] [--limit N] [--reverse]" \
   "  lsmt DIR stats" "  lsmt DIR sstables" "  lsmt [--hex] DIR compact [--from K] [--to K]" \
   "  lsmt [--hex] DIR size [--from K] [--to K]" "  lsmt DIR verify" "  lsmt DIR checkpoint DEST" \
-  "  lsmt [--hex] dump FILE" "  lsmt destroy DIR" "  lsmt --help" "Exit codes:"
+  "  lsmt [--hex] dump FILE" "  lsmt repair DIR" "  lsmt destroy DIR" "  lsmt --help" "Exit codes:"
 has_match "  0  success" "  1  get: the key is absent" "  2  usage error: .*" "  3  an lsmt error .*" \
-  "     stderr\. verify: problems were found \(they are on stdout\)"
+  "     stderr\. verify, repair: problems were found \(they are on stdout\)"
 run 0 -h
 has_line "Usage:"
 

@@ -1,0 +1,344 @@
+// lsmt/repair.hpp - lsmt::repair(dir): rebuild a store that no longer opens (a lost or damaged
+// MANIFEST, a damaged table or log) from whatever its files still hold.
+//
+// Repair never needs the MANIFEST. With the store's LOCK held (an open store gives locked_error):
+//   0. If the MANIFEST is readable, it says which files matter: the tables it lists (one it
+//      lists but that is missing is lost) and the logs from its log_number on. The other files
+//      are obsolete, as opening would find them, and are deleted: an obsolete table may hold
+//      keys that later deletions removed. If it is unreadable, every table and log is used,
+//      and the store id is the one most tables record; a table a merge replaced just before a
+//      crash may then bring back keys deleted since.
+//   1. Tables. Each is opened and read to its end with pread, checking its checksums and key
+//      order. A whole table is merged as it is; from a damaged one, the entries before the
+//      damage are kept. A table of another store (its footer names another store id) is not
+//      used.
+//   2. Logs. Each is read in number order; every whole batch record before the first damage
+//      in it is kept, and later logs are read too (unlike opening, which keeps a prefix of the
+//      writes: repair keeps all it can find).
+//   3. Everything kept is merged, newest version of each key first (sequence numbers decide,
+//      not file order), into new tables of the bottom level; deletions and the versions they
+//      or newer writes hide are dropped, as no older data is left outside the merge. An entry
+//      found twice (a table and the log it came from) is written once.
+//   4. A new empty log and a new MANIFEST (written atomically, as always) make the new tables
+//      the store. Then the files that were merged whole are deleted, and every file that was
+//      damaged, foreign or unreadable is moved into DIR/lost/ rather than deleted.
+// A crash before step 4's MANIFEST leaves the old files as they were (the new tables are
+// leftovers the next open or repair removes or merges again); a crash after it leaves old
+// files the next open removes. What could not be saved is listed in repair_report::lost.
+//
+// Thread safety: a free function; the LOCK keeps any open store out while it runs.
+#ifndef LSMT_REPAIR_HPP
+#define LSMT_REPAIR_HPP
+
+#include <algorithm>
+#include <cstdint>
+#include <exception>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "file_names.hpp"
+#include "file_system.hpp"
+#include "internal_iterator.hpp"
+#include "manifest.hpp"
+#include "memtable.hpp"
+#include "merging_iterator.hpp"
+#include "options.hpp"
+#include "posix_file_system.hpp"
+#include "recovery.hpp"
+#include "sstable_reader.hpp"
+#include "table_writer.hpp"
+#include "version_set.hpp"
+#include "wal.hpp"
+#include "write_batch.hpp"
+
+namespace lsmt {
+
+/// What repair() saved, and what it could not.
+struct repair_report {
+  size_t tables_merged = 0;       ///< tables whose entries were all kept
+  size_t logs_replayed = 0;       ///< logs read (wholly or up to damage)
+  uint64_t batches_replayed = 0;  ///< whole batch records kept from them
+  size_t tables_written = 0;      ///< tables of the repaired store
+  uint64_t entries_written = 0;   ///< entries in them
+  std::vector<std::string> lost;  ///< one line per file or part that could not be saved
+  bool ok() const { return lost.empty(); }
+};
+
+namespace detail {
+
+/// Skips an entry whose internal key equals the previous one (the same write found twice).
+class unique_iterator final : public internal_iterator {
+ public:
+  explicit unique_iterator(internal_iterator& in) : in_(in) {}
+  bool valid() const override { return in_.valid(); }
+  void seek_to_first() override {
+    in_.seek_to_first();
+    remember();
+  }
+  void next() override {
+    in_.next();
+    while (in_.valid() && in_.key() == last_) in_.next();
+    remember();
+  }
+  std::string_view key() const override { return in_.key(); }
+  std::string_view value() const override { return in_.value(); }
+  // write_tables only goes forward from the first entry.
+  void seek_to_last() override { throw std::logic_error("unique_iterator: forward only"); }
+  void seek(std::string_view) override { throw std::logic_error("unique_iterator: forward only"); }
+  void prev() override { throw std::logic_error("unique_iterator: forward only"); }
+
+ private:
+  void remember() {
+    if (in_.valid()) last_.assign(in_.key().data(), in_.key().size());
+  }
+  internal_iterator& in_;
+  std::string last_;
+};
+
+struct repair_input {
+  std::vector<std::shared_ptr<table_reader>> whole;  // tables read to the end without damage
+  std::vector<std::string> merged_files;             // their paths, and the logs read
+  std::vector<std::string> lost_files;               // files to move to lost/
+  std::vector<std::string> obsolete_files;           // what the MANIFEST no longer needs
+  uint64_t last_sequence = 0;
+};
+
+// Step 1 for one table: merge it whole, or keep its entries before the damage in `salvage`.
+inline void repair_table(file_system& fs, const std::string& path, uint64_t number,
+                         uint64_t store_id, memtable& salvage, repair_input& in,
+                         repair_report& report) {
+  const auto lose = [&](const std::string& why) {
+    report.lost.push_back("table '" + path + "': " + why);
+    in.lost_files.push_back(path);
+  };
+  std::shared_ptr<table_reader> reader;
+  try {
+    reader = table_reader::open(fs.new_readable_file(path, false), number, {}, nullptr);
+  } catch (const std::exception& e) {
+    return lose(e.what());
+  }
+  if (reader->identity().store_id != store_id) return lose("belongs to another store");
+  std::vector<std::pair<std::string, std::string>> kept;  // entries before any damage
+  std::string previous;
+  try {
+    const auto it = reader->new_iterator(false);
+    for (it->seek_to_first(); it->valid(); it->next()) {
+      const std::string_view k = it->key();
+      if (!valid_internal_key(k) ||
+          (!previous.empty() && compare_internal_keys(previous, k) >= 0)) {
+        throw corruption_error("keys out of order or invalid after " + std::to_string(kept.size()) +
+                               " entries");
+      }
+      previous.assign(k.data(), k.size());
+      kept.emplace_back(previous, std::string(it->value()));
+      in.last_sequence = std::max(in.last_sequence, extract_sequence(k));
+    }
+  } catch (const std::exception& e) {
+    for (const auto& [k, v] : kept) {
+      salvage.add(extract_sequence(k), extract_type(k), extract_user_key(k), v);
+    }
+    return lose(std::string(e.what()) + "; the " + std::to_string(kept.size()) +
+                " entries before it were kept");
+  }
+  ++report.tables_merged;
+  in.whole.push_back(std::move(reader));
+  in.merged_files.push_back(path);
+}
+
+// Step 2 for one log: every whole batch before its first damage goes into `salvage`.
+inline void repair_log(file_system& fs, const std::string& path, uint64_t number, memtable& salvage,
+                       repair_input& in, repair_report& report) {
+  std::unique_ptr<readable_file> file;
+  try {
+    file = fs.new_readable_file(path, false);
+  } catch (const std::exception& e) {
+    report.lost.push_back("log '" + path + "': " + e.what());
+    in.lost_files.push_back(path);
+    return;
+  }
+  log_reader reader(*file, number);
+  std::string payload;
+  bool damaged = false;
+  while (reader.read_record(payload)) {
+    raw_batch batch;
+    try {
+      batch.set_rep(std::move(payload));
+    } catch (const std::exception& e) {
+      report.lost.push_back("log '" + path + "': a batch at offset " +
+                            std::to_string(reader.record_offset()) + ": " + e.what());
+      damaged = true;
+      continue;  // its checksum held: the records after it are whole
+    }
+    batch.for_each([&](value_type t, std::string_view k, std::string_view v, uint64_t seq) {
+      salvage.add(seq, t, k, v);
+      in.last_sequence = std::max(in.last_sequence, seq);
+    });
+    ++report.batches_replayed;
+  }
+  ++report.logs_replayed;
+  if (reader.end() == log_end::damaged) {
+    report.lost.push_back("log '" + path + "': " + reader.damage() + "; " +
+                          std::to_string(reader.dropped_bytes()) + " bytes after offset " +
+                          std::to_string(reader.valid_end()) + " could not be read");
+    damaged = true;
+  }
+  (damaged ? in.lost_files : in.merged_files).push_back(path);
+}
+
+// The store id most tables record (the MANIFEST is unreadable), or a new one.
+inline uint64_t voted_store_id(file_system& fs, const std::string& dir,
+                               const std::vector<uint64_t>& tables) {
+  std::map<uint64_t, size_t> votes;
+  for (const uint64_t n : tables) {
+    try {
+      const auto r = table_reader::open(
+          fs.new_readable_file(file_path(dir, n, file_kind::table), false), n, {}, nullptr);
+      ++votes[r->identity().store_id];
+    } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch): repair_table reports it
+    }
+  }
+  if (votes.empty()) return new_store_id();
+  return std::max_element(votes.begin(), votes.end(),
+                          [](const auto& a, const auto& b) { return a.second < b.second; })
+      ->first;
+}
+
+}  // namespace detail
+
+/// Rebuilds the store in dir from its tables and logs (see the top of this file). Throws
+/// locked_error if the store is open, invalid_argument_error if dir holds no lsmt file, and
+/// io_error if the new store cannot be written (the old files are then untouched).
+inline repair_report repair(const std::filesystem::path& dir, const options& opts = {}) {
+  using namespace detail;
+  const std::shared_ptr<file_system> fsp = opts.fs ? opts.fs : posix_file_system();
+  file_system& fs = *fsp;
+  const std::string d = dir.string();
+  if (!fs.file_exists(d)) throw invalid_argument_error("lsmt: repair: no directory '" + d + "'");
+  const std::unique_ptr<file_lock> lock = fs.lock_file(lock_file_path(d));
+  std::vector<uint64_t> tables;
+  std::vector<uint64_t> logs;
+  uint64_t max_number = 0;
+  for (const std::string& name : fs.list_directory(d)) {
+    if (const uint64_t n = parse_file_number(name, file_kind::table); n != 0) tables.push_back(n);
+    if (const uint64_t n = parse_file_number(name, file_kind::log); n != 0) logs.push_back(n);
+  }
+  if (tables.empty() && logs.empty() && !fs.file_exists(manifest_path(d))) {
+    throw invalid_argument_error("lsmt: repair: '" + d + "' holds no lsmt store");
+  }
+  std::sort(tables.begin(), tables.end());
+  std::sort(logs.begin(), logs.end());
+  for (const uint64_t n : tables) max_number = std::max(max_number, n);
+  for (const uint64_t n : logs) max_number = std::max(max_number, n);
+
+  repair_report report;
+  std::optional<manifest_state> manifest;
+  try {
+    manifest = read_manifest(fs, d);
+  } catch (const std::exception& e) {
+    report.lost.push_back(std::string("the MANIFEST (rebuilt from every table and log): ") +
+                          e.what());
+  }
+  memtable salvage;
+  repair_input in;
+  if (manifest) {
+    // What the MANIFEST calls obsolete (tables it does not list, logs before its log_number)
+    // holds nothing it needs, and may hold what later deletions removed: opening would delete
+    // them, and so does repair. A table it lists that is missing is lost.
+    std::set<uint64_t> listed;
+    for (const table_meta& t : manifest->tables) listed.insert(t.number);
+    std::vector<uint64_t> live;
+    for (const uint64_t n : tables) {
+      if (listed.erase(n) != 0) {
+        live.push_back(n);
+      } else {
+        in.obsolete_files.push_back(file_path(d, n, file_kind::table));
+      }
+    }
+    for (const uint64_t n : listed) {
+      report.lost.push_back("table " + file_name(n, file_kind::table) +
+                            ", which the MANIFEST lists, is missing");
+    }
+    tables = std::move(live);
+    const auto first_log = std::find_if(logs.begin(), logs.end(),
+                                        [&](uint64_t n) { return n >= manifest->log_number; });
+    for (auto it = logs.begin(); it != first_log; ++it) {
+      in.obsolete_files.push_back(file_path(d, *it, file_kind::log));
+    }
+    logs.erase(logs.begin(), first_log);
+    max_number = std::max(max_number, manifest->next_file_number);
+  }
+  const uint64_t store_id = manifest ? manifest->store_id : voted_store_id(fs, d, tables);
+  for (const uint64_t n : tables) {
+    repair_table(fs, file_path(d, n, file_kind::table), n, store_id, salvage, in, report);
+  }
+  for (const uint64_t n : logs) {
+    repair_log(fs, file_path(d, n, file_kind::log), n, salvage, in, report);
+  }
+
+  // Step 3: one merge of everything kept into the bottom level.
+  std::vector<std::unique_ptr<internal_iterator>> children;
+  children.push_back(salvage.new_iterator());
+  for (const auto& r : in.whole) children.push_back(r->new_iterator(false));
+  merging_iterator merged(std::move(children));
+  unique_iterator unique(merged);
+  unique.seek_to_first();
+  table_write_plan plan;
+  plan.smallest_snapshot = in.last_sequence;  // no reader: keep each key's newest version
+  plan.drop_tombstones = true;                // nothing older is left outside the merge
+  plan.target_size = opts.target_file_size;
+  table_options topts;
+  topts.block_size = opts.block_size;
+  topts.bloom_bits_per_key = opts.bloom_bits_per_key;
+  uint64_t next_number = max_number + 1;
+  std::vector<uint64_t> created;
+  manifest_state m;
+  try {
+    m.tables = write_tables(
+        unique, plan, topts, store_id, fs,
+        [&] {
+          const uint64_t n = next_number++;
+          return std::make_pair(n, file_path(d, n, file_kind::table));
+        },
+        created);
+    // Step 4: an empty log, then the MANIFEST that names both.
+    m.log_number = next_number++;
+    log_writer(fs.new_log_file(file_path(d, m.log_number, file_kind::log)), m.log_number).close();
+    for (table_meta& t : m.tables) t.level = max_levels - 1;
+    m.next_file_number = next_number;
+    m.last_sequence = std::max(in.last_sequence, manifest ? manifest->last_sequence : 0);
+    m.store_id = store_id;
+    write_manifest(fs, d, m);
+  } catch (...) {
+    for (const uint64_t n : created) remove_file_quietly(fs, file_path(d, n, file_kind::table));
+    throw;
+  }
+  report.tables_written = m.tables.size();
+  for (const table_meta& t : m.tables) report.entries_written += t.entries;
+
+  for (const std::string& path : in.merged_files) remove_file_quietly(fs, path);
+  for (const std::string& path : in.obsolete_files) remove_file_quietly(fs, path);
+  if (!in.lost_files.empty()) {
+    const std::string lost_dir = (dir / "lost").string();
+    fs.create_directory(lost_dir, opts.directory_permissions);
+    for (const std::string& path : in.lost_files) {
+      fs.rename_file(
+          path,
+          (std::filesystem::path(lost_dir) / std::filesystem::path(path).filename()).string());
+    }
+    fs.sync_directory(lost_dir);
+  }
+  fs.sync_directory(d);
+  return report;
+}
+
+}  // namespace lsmt
+
+#endif  // LSMT_REPAIR_HPP
