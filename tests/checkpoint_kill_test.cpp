@@ -71,9 +71,15 @@ lsmt::options store_options() {
     }
     acked = start;
     std::thread writer([&] {
-      for (uint64_t i = start;; ++i) {
-        db.put(key_of(static_cast<int>(i)), value_of(i));
-        acked = i + 1;
+      try {
+        for (uint64_t i = start;; ++i) {
+          db.put(key_of(static_cast<int>(i)), value_of(i));
+          acked = i + 1;
+        }
+      } catch (const std::exception& e) {  // the main thread failed and closed the store
+        const std::string msg = std::string("checkpoint_kill_test writer: ") + e.what() + "\n";
+        (void)!::write(2, msg.data(), msg.size());
+        ::_exit(2);
       }
     });
     writer.detach();  // runs until the kill
@@ -175,7 +181,8 @@ TEST_CASE("crash: SIGKILL during checkpoints leaves whole checkpoints or none",
       bytes.append(buf, static_cast<size_t>(n));
     }
     ::close(pipe_fds[0]);
-    lsmt_test::wait_child(pid);
+    // Killed, not exited: a child whose checkpoint threw exits 2, which is a failure here.
+    CHECK(lsmt_test::wait_child(pid) == 128 + SIGKILL);
     const report r = parse(bytes);
     INFO("cycle " << cycles << ": " << r.started.size() << " checkpoints started, " << r.done.size()
                   << " done");

@@ -133,7 +133,6 @@ TEST_CASE("repair: a damaged table keeps what precedes the damage; the file goes
   size_t same = 0;
   for (const auto& [k, v] : got) same += model.count(k) != 0 && model.at(k) == v;
   CHECK(same > model.size() / 2);
-  CHECK(same < model.size());  // and the damage did cost something
 }
 
 TEST_CASE("repair: a damaged log keeps its whole records before the damage and later logs",

@@ -125,7 +125,7 @@ class arena {
   /// Bytes obtained from the system so far (including unused block tails).
   size_t memory_usage() const noexcept { return usage_.load(std::memory_order_relaxed); }
   /// memory_usage() less the unused tail of the current block: what allocations took. Only
-  /// the thread that allocates may call it.
+  /// the thread that allocates (for a memtable, the write leader) may call it.
   size_t bytes_in_use() const noexcept { return memory_usage() - remaining_; }
 
  private:

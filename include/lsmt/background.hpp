@@ -104,14 +104,16 @@ class background_work {
         s.lock();
         continue;
       }
-      c_.log(log_level::info, "flushed the memtable of log " + std::to_string(slot.log_number) +
-                                  " to " + done.tables);
       s.lock();
       c_.flushing = false;
       c_.flush_bytes += done.bytes;
       ++c_.flushes;
       c_.progress_cv.notify_all();
       c_.work_cv.notify_all();  // the compaction thread may now have work
+      s.unlock();               // waiters go on while the logger runs
+      c_.log(log_level::info, "flushed the memtable of log " + std::to_string(slot.log_number) +
+                                  " to " + done.tables);
+      s.lock();
     }
   }
 
@@ -193,6 +195,7 @@ class background_work {
 
   void compaction_loop() LSMT_EXCLUDES(c_.state_mutex) {
     unique_lock s(c_.state_mutex);
+    bool range_turn = false;  // whether a compact_range() step goes next
     for (;;) {
       while (!c_.closing() && !compaction_due()) c_.work_cv.wait(s);
       if (c_.closing()) return;
@@ -200,7 +203,10 @@ class background_work {
       const bool forced = manual > c_.manual_done;
       std::shared_ptr<const version> picked = c_.current;
       compaction_job job;
-      if (!forced && !c_.range_requests.empty()) {
+      // A compact_range() takes turns with the merges the layout needs (level 0 must not fill
+      // up meanwhile). Both only move data down, so neither undoes the other's steps.
+      range_turn = !range_turn || !c_.picker.due(*picked);
+      if (!forced && !c_.range_requests.empty() && range_turn) {
         range_request& r = c_.range_requests.front();
         job = c_.picker.range_job(*picked, r.lo, r.hi, &r.level);
         if (job.empty()) {  // the range is done

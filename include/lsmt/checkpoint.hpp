@@ -1,27 +1,28 @@
 // lsmt/checkpoint.hpp - db::checkpoint(dest): an openable copy of a live store as of one moment.
 //
 // What a checkpoint holds: every write acknowledged before checkpoint() was called, and possibly
-// some later ones, always a prefix of the store's writes in sequence order. Writers are never
-// stopped; they wait only for a few file-system calls. The steps:
+// some later ones, always a prefix of the store's writes in sequence order. Writers are not
+// stopped: they wait only while the barrier below opens the logs and reads their headers.
+// The steps:
 //   1. The engine flushes the memtable, so the writes acknowledged so far are in tables.
 //   2. A write barrier (write_path.hpp: no write runs meanwhile) fixes the moment. Under it,
 //      and under the state mutex, the checkpoint takes the current version (which keeps its
-//      tables from being deleted) and the logs whose writes are not in a table yet: it
-//      hard-links the full, earlier ones into DEST.checkpoint-tmp (copying where links are not
-//      possible), and opens the current log and copies its header, noting how many bytes of
-//      whole records it holds. Only the write leader writes a log, so nothing it takes is
-//      half-written.
-//   3. After the barrier it copies the rest of the current log up to that size (the bytes
-//      before it never change; the open file outlives a deletion), and hard-links (or copies)
-//      each table.
+//      tables from being deleted) and the logs whose writes are not in a table yet; it opens
+//      each of those logs (an open file outlives its deletion by the flush thread) and reads
+//      its header (the write leader may rewrite a header's synced offset later), and notes
+//      how many bytes of whole records the current log holds. Only the write leader writes a
+//      log, so nothing it takes is half-written.
+//   3. After the barrier it copies the logs into DEST.checkpoint-tmp, the current one up to
+//      that size, syncing each, and hard-links each table (copying it where links are not
+//      possible, e.g. across file systems).
 //   4. It writes the MANIFEST last (synced, with the directory), then renames the directory to
 //      DEST and syncs DEST's parent.
-// A crash before step 4 finishes leaves no DEST, only DEST.checkpoint-tmp, with no MANIFEST or
-// a complete one; the next checkpoint to DEST removes it. DEST must not exist. A linked table
-// shares its disk blocks with the store (tables are never modified, only deleted), so a
-// checkpoint on the same file system costs little space until the store's merges replace
-// those tables. A linked log is never appended to again; the store may still rewrite its
-// header's synced offset, which stays within its whole records.
+// If it fails, it removes DEST.checkpoint-tmp. A crash before step 4 finishes leaves no DEST,
+// only DEST.checkpoint-tmp, with no MANIFEST or a complete one; the next checkpoint to DEST
+// removes it. DEST must not exist. A linked table shares its disk blocks with the store
+// (tables are never modified, only deleted), so a checkpoint on the same file system costs
+// little space until the store's merges replace those tables; the logs (at most a few
+// memtables' worth) are copied.
 //
 // Thread safety: run by the engine on the caller's thread; see engine.hpp for the locks.
 #ifndef LSMT_CHECKPOINT_HPP
@@ -32,6 +33,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -71,13 +73,50 @@ inline void remove_directory_tree(file_system& fs, const std::string& dir) {
   fs.remove_directory(dir);
 }
 
-/// Links `from` as `to`, or copies it where the file system cannot link.
-inline void link_or_copy(file_system& fs, const std::string& from, const std::string& to) {
-  if (!fs.link_file(from, to)) copy_file(fs, from, to);
+/// A log the checkpoint copies: opened under the barrier (the open file outlives a deletion by
+/// the flush thread), with its header as it was then (the write leader may rewrite a header's
+/// synced offset later) and its size: whole records, and for a full log perhaps a tail of
+/// zeros, which recovery reads as the end of the log.
+struct log_copy {
+  uint64_t number = 0;
+  std::unique_ptr<readable_file> file;
+  std::string header;
+  uint64_t size = 0;
+};
+
+/// Writes `log` to dir, synced: its header, then its bytes after the header.
+inline void write_log_copy(file_system& fs, const std::string& dir, const log_copy& log) {
+  const std::unique_ptr<writable_file> out =
+      fs.new_writable_file(file_path(dir, log.number, file_kind::log));
+  out->append(log.header);
+  std::string buffer(size_t{1} << 20, '\0');
+  for (uint64_t offset = log.header.size(); offset < log.size;) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(buffer.size(), log.size - offset));
+    const std::string_view got = log.file->read(offset, n, buffer.data());
+    if (got.size() != n) throw io_error("lsmt: short read of a log for a checkpoint");
+    out->append(got);
+    offset += n;
+  }
+  out->sync();
+  out->close();
 }
 
-/// Steps 2-4 above; the caller has flushed (step 1). `barrier` runs its argument as a write
-/// barrier and returns the current log's position then.
+/// Opens log `number` of the store and reads its header, under the barrier. Its size is what
+/// was appended to it (its file may be longer until it closes: a preallocated tail).
+inline log_copy open_log_copy(store_core& c, uint64_t number, uint64_t size) {
+  log_copy log;
+  log.number = number;
+  log.file = c.fs->new_readable_file(c.logs.path(number), false);
+  log.size = size;
+  log.header.resize(log_header_size);
+  const std::string_view got = log.file->read(0, log.header.size(), log.header.data());
+  if (got.size() != log.header.size()) throw io_error("lsmt: short read of a log's header");
+  log.header.assign(got.data(), got.size());
+  return log;
+}
+
+/// Steps 2-4 above; the caller has flushed (step 1) and serializes checkpoints. `barrier` runs
+/// its argument as a write barrier and returns the current log's position then.
 inline void write_checkpoint(
     store_core& c, const std::string& dest,
     const std::function<write_path::log_position(const std::function<void()>&)>& barrier) {
@@ -92,59 +131,58 @@ inline void write_checkpoint(
   const std::string tmp = dest + ".checkpoint-tmp";
   if (c.fs->file_exists(tmp)) remove_directory_tree(*c.fs, tmp);
   c.fs->create_directory(tmp, c.opts.directory_permissions);
-
-  std::shared_ptr<const version> v;
-  manifest_state m;
-  std::unique_ptr<readable_file> current_log;
-  std::string header;  // of the current log: the leader may rewrite it after the barrier
-  const write_path::log_position at = barrier([&] {
-    std::vector<uint64_t> earlier_logs;
-    uint64_t current_number = 0;
-    {
-      lock_guard s(c.state_mutex);
-      current_number = c.log_number;
-      v = c.current;
-      m.log_number = c.oldest_needed_log(0);
-      for (const imm_slot& slot : c.imms) earlier_logs.push_back(slot.log_number);
-      m.next_file_number = c.versions.next_file_number();
-      // At least every sequence in the tables and logs (recovery takes the larger of this and
-      // what it replays), so the checkpoint's new writes sort after them.
-      m.last_sequence = c.last_sequence.load();
+  try {
+    std::shared_ptr<const version> v;
+    manifest_state m;
+    std::vector<log_copy> logs;  // oldest first; the current log last
+    const write_path::log_position at = barrier([&] {
+      std::vector<uint64_t> earlier;
+      uint64_t current = 0;
+      {
+        lock_guard s(c.state_mutex);
+        current = c.log_number;
+        v = c.current;
+        m.log_number = c.oldest_needed_log(0);
+        for (auto it = c.imms.rbegin(); it != c.imms.rend(); ++it) {
+          earlier.push_back(it->log_number);
+        }
+        m.next_file_number = c.versions.next_file_number();
+        // At least every sequence in the tables and logs (recovery takes the larger of this
+        // and what it replays), so the checkpoint's new writes sort after them.
+        m.last_sequence = c.last_sequence.load();
+      }
+      for (const uint64_t n : earlier) {
+        // An immutable memtable's log is in the log set until its flush closes it.
+        const std::optional<uint64_t> size = c.logs.earlier_size(n);
+        if (!size) throw io_error("lsmt: checkpoint: log " + std::to_string(n) + " is closed");
+        logs.push_back(open_log_copy(c, n, *size));
+      }
+      logs.push_back(open_log_copy(c, current, 0));  // its size comes from the barrier
+    });
+    logs.back().size = at.size;  // the current log: its whole records at the barrier
+    for (const log_copy& log : logs) write_log_copy(*c.fs, tmp, log);
+    m.store_id = c.versions.store_id();
+    m.tables = v->manifest_tables();
+    // `v` keeps its tables from being deleted while they are linked or copied. Tables are
+    // synced when written, and a link is a directory entry, which the MANIFEST write syncs.
+    for (const table_meta& t : m.tables) {
+      const std::string from = file_path(c.dir, t.number, file_kind::table);
+      const std::string to = file_path(tmp, t.number, file_kind::table);
+      if (!c.fs->link_file(from, to)) copy_file(*c.fs, from, to);
     }
-    for (const uint64_t n : earlier_logs) {
-      link_or_copy(*c.fs, file_path(c.dir, n, file_kind::log), file_path(tmp, n, file_kind::log));
+    write_manifest(*c.fs, tmp, m);  // syncs tmp's entries too
+    if (c.fs->file_exists(dest)) {
+      throw invalid_argument_error("lsmt: checkpoint destination '" + dest +
+                                   "' appeared while the checkpoint was written");
     }
-    current_log = c.fs->new_readable_file(c.logs.path(current_number), false);
-    header.resize(log_header_size);
-    const std::string_view got = current_log->read(0, header.size(), header.data());
-    if (got.size() != header.size()) throw io_error("lsmt: short read of the current log");
-    header.assign(got.data(), got.size());
-  });
-  // The current log, up to its whole records at the barrier.
-  {
-    const std::unique_ptr<writable_file> out =
-        c.fs->new_writable_file(file_path(tmp, at.number, file_kind::log));
-    out->append(header);
-    std::string buffer(size_t{1} << 20, '\0');
-    for (uint64_t offset = header.size(); offset < at.size;) {
-      const size_t n = static_cast<size_t>(std::min<uint64_t>(buffer.size(), at.size - offset));
-      const std::string_view got = current_log->read(offset, n, buffer.data());
-      if (got.size() != n) throw io_error("lsmt: short read of the current log for a checkpoint");
-      out->append(got);
-      offset += n;
+    c.fs->rename_file(tmp, dest);
+  } catch (...) {
+    try {
+      remove_directory_tree(*c.fs, tmp);
+    } catch (...) {  // NOLINT(bugprone-empty-catch): the next checkpoint to dest removes it
     }
-    out->sync();
-    out->close();
+    throw;
   }
-  m.store_id = c.versions.store_id();
-  m.tables = v->manifest_tables();
-  // `v` keeps its tables from being deleted while they are linked or copied.
-  for (const table_meta& t : m.tables) {
-    link_or_copy(*c.fs, file_path(c.dir, t.number, file_kind::table),
-                 file_path(tmp, t.number, file_kind::table));
-  }
-  write_manifest(*c.fs, tmp, m);  // syncs tmp's entries too
-  c.fs->rename_file(tmp, dest);
   c.fs->sync_directory(parent.empty() ? std::string(".") : parent);
 }
 

@@ -1,11 +1,11 @@
 // lsmt/destroy.hpp - lsmt::destroy(dir): delete a store that is not open.
 //
 // Takes the store's LOCK first, so a store open in any process is refused with locked_error
-// and left alone. Then removes only the files lsmt makes (file_names.hpp): MANIFEST,
-// MANIFEST.tmp, NNNNNN.log, NNNNNN.sst and finally LOCK, and the directory if that leaves it
-// empty. Anything else in the directory stays, with the directory. A directory with no
-// MANIFEST, or none at all, is not an error: there is no store to destroy, and files that look
-// like lsmt's there are left alone.
+// and left alone. Then removes only the files lsmt makes (file_names.hpp): MANIFEST.tmp,
+// NNNNNN.log, NNNNNN.sst, then MANIFEST (so a destroy that fails half way can be run again)
+// and finally LOCK, and the directory if that leaves it empty. Anything else in the directory
+// stays, with the directory. A directory with no MANIFEST, or none at all, is not an error: there
+// is no store to destroy, and files that look like lsmt's there are left alone.
 //
 // Thread safety: a free function; the LOCK serializes it against opens.
 #ifndef LSMT_DESTROY_HPP
@@ -32,15 +32,22 @@ inline void destroy(const std::filesystem::path& dir, std::shared_ptr<file_syste
   {
     const std::unique_ptr<file_lock> lock = fs->lock_file(lock_path);
     for (const std::string& name : fs->list_directory(d)) {
-      const bool ours = name == "MANIFEST" || name == "MANIFEST.tmp" ||
+      const bool ours = name == "MANIFEST.tmp" ||
                         detail::parse_file_number(name, detail::file_kind::log) != 0 ||
                         detail::parse_file_number(name, detail::file_kind::table) != 0;
       if (ours) fs->remove_file((dir / name).string());
     }
-    // Removed while still locked: an opener that comes now finds no MANIFEST.
+    // The MANIFEST last: if a removal above failed, the store is still there to destroy
+    // again. Then LOCK, while still locked: an opener that comes now finds no MANIFEST.
+    fs->remove_file(detail::manifest_path(d));
     fs->remove_file(lock_path);
   }
-  if (fs->list_directory(d).empty()) fs->remove_directory(d);
+  if (fs->list_directory(d).empty()) {
+    try {
+      fs->remove_directory(d);
+    } catch (const io_error&) {  // NOLINT(bugprone-empty-catch): the store is gone; an empty
+    }                            // directory stays where the file system cannot remove it
+  }
 }
 
 }  // namespace lsmt

@@ -14,7 +14,7 @@
 // Thread safety: every public member may be called from any thread at any time, including
 // close() racing with other calls (they then throw closed_error). Lock order (a lock may be
 // taken while holding only locks listed before it):
-//   close_mutex_ > write_path's queue mutex > version_set's manifest mutex
+//   close_mutex_, checkpoint_mutex_ > write_path's queue mutex > version_set's manifest mutex
 //     > read_sampler's mutex > store_core::state_mutex
 //     > version_set's obsolete-table mutex, log_set's mutex
 //     > the leaf locks inside memtable, block_cache and arena.
@@ -196,7 +196,8 @@ class engine {
   }
 
   /// An openable copy of the store in dest, as of one moment (checkpoint.hpp).
-  void checkpoint(const std::filesystem::path& dest) {
+  void checkpoint(const std::filesystem::path& dest) LSMT_EXCLUDES(checkpoint_mutex_) {
+    lock_guard one_at_a_time(checkpoint_mutex_);  // two checkpoints to one dest share a tmp
     flush();
     write_checkpoint(core_, dest.string(), [this](const std::function<void()>& fn) {
       write_path::log_position at;
@@ -343,6 +344,7 @@ class engine {
   write_path writes_{core_};
   background_work background_{core_};
   mutex close_mutex_;                // serializes close()
+  mutex checkpoint_mutex_;           // serializes checkpoint()
   std::unique_ptr<file_lock> lock_;  // the directory's LOCK, held while open
 };
 

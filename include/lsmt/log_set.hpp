@@ -22,6 +22,7 @@
 #include <deque>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -51,6 +52,15 @@ class log_set {
   /// Bytes of the current log: its header and whole records (no append is half done while
   /// the caller holds the writer role).
   uint64_t current_size() const LSMT_REQUIRES(writer_role_) { return current_->size(); }
+  /// Bytes of earlier log `number` (it ended when the next log started), or nullopt if it is
+  /// closed. The file may be longer until it closes (a preallocated tail).
+  std::optional<uint64_t> earlier_size(uint64_t number) {
+    lock_guard g(mutex_);
+    for (const earlier_log& e : earlier_) {
+      if (e.number == number) return e.log->size();
+    }
+    return std::nullopt;
+  }
 
   /// Appends one record to the current log. With `sync`, first makes the logs numbered
   /// oldest_needed and up durable, and the current log's directory entry, then syncs the record.

@@ -92,7 +92,9 @@ class unique_iterator final : public internal_iterator {
   std::string_view value() const override { return in_.value(); }
   // write_tables only goes forward from the first entry.
   void seek_to_last() override { throw std::logic_error("unique_iterator: forward only"); }
-  void seek(std::string_view) override { throw std::logic_error("unique_iterator: forward only"); }
+  void seek(std::string_view /*target*/) override {
+    throw std::logic_error("unique_iterator: forward only");
+  }
   void prev() override { throw std::logic_error("unique_iterator: forward only"); }
 
  private:

@@ -24,6 +24,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "error.hpp"
 #include "store_core.hpp"
@@ -98,6 +99,10 @@ class write_path {
       if (r == last) break;
     }
     if (!writers_.empty()) writers_.front()->cv.notify_one();
+    std::vector<std::string> stalls;
+    stalls.swap(stall_messages_);  // a leader's, and this thread led
+    l.unlock();
+    for (const std::string& m : stalls) c_.log(log_level::warning, m);
     if (err) std::rethrow_exception(err);
   }
 
@@ -158,7 +163,8 @@ class write_path {
         oldest_needed = c_.oldest_needed_log(0);
       }
       c_.logs.append(group->rep(), sync, oldest_needed);
-      c_.wal_bytes.fetch_add(group->rep().size(), std::memory_order_relaxed);
+      c_.wal_bytes.fetch_add(log_record_header_size + group->rep().size(),
+                             std::memory_order_relaxed);
     } catch (const std::exception& e) {
       // The WAL may now end in a partial record; appending after it could hide later records
       // from recovery, so writes stop until the store is reopened.
@@ -193,7 +199,7 @@ class write_path {
 
   // Ensures the memtable has room, rotating it when full (or when forced and non-empty). Waits
   // while too many immutable memtables await their flush, or while merging falls far behind.
-  void make_room(bool force) LSMT_REQUIRES(c_.logs.writer_role()) {
+  void make_room(bool force) LSMT_REQUIRES(mutex_, c_.logs.writer_role()) {
     for (;;) {
       if (c_.failed.load()) {
         lock_guard s(c_.state_mutex);
@@ -217,9 +223,9 @@ class write_path {
               std::chrono::steady_clock::now() - start);
           ++c_.stalls;
           c_.stall_micros += static_cast<uint64_t>(waited.count());
-          s.unlock();
-          c_.log(log_level::warning,
-                 "writes stalled " + std::to_string(waited.count()) + " us: " + why);
+          // Logged by run() once the queue is released: the logger must not hold up writers.
+          stall_messages_.push_back("writes stalled " + std::to_string(waited.count()) +
+                                    " us: " + why);
           if (c_.closing()) throw closed_error();
           continue;
         }
@@ -261,6 +267,7 @@ class write_path {
   std::deque<writer*> writers_ LSMT_GUARDED_BY(mutex_);  // the head is the leader
   raw_batch group_batch_;                                // the leader's merged batch (leader only)
   log_position barrier_log_;                             // written by the leader of a barrier
+  std::vector<std::string> stall_messages_ LSMT_GUARDED_BY(mutex_);  // a leader's stalls, to log
 };
 
 }  // namespace lsmt::detail
