@@ -105,7 +105,7 @@ struct report {
 
 report parse(const std::string& bytes) {
   std::vector<uint64_t> words(bytes.size() / 8);
-  std::memcpy(words.data(), bytes.data(), words.size() * 8);
+  if (!words.empty()) std::memcpy(words.data(), bytes.data(), words.size() * 8);  // else null
   report r;
   for (size_t i = 0; i < words.size();) {
     if (words[i] == tag_start && i + 2 < words.size()) {
