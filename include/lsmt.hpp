@@ -69,6 +69,14 @@ class write_batch {
     KeyCodec::encode(k, scratch_key_);
     raw_.erase(scratch_key_);
   }
+  /// Deletes every key in [begin, end) (nothing if begin >= end), as db::delete_range does.
+  void delete_range(const Key& begin, const Key& end) {
+    scratch_key_.clear();
+    scratch_value_.clear();
+    KeyCodec::encode(begin, scratch_key_);
+    KeyCodec::encode(end, scratch_value_);
+    raw_.delete_range(scratch_key_, scratch_value_);
+  }
   void clear() { raw_.clear(); }
   size_t size() const { return raw_.count(); }
   bool empty() const { return raw_.empty(); }
@@ -138,6 +146,18 @@ class db {
     single_op op;
     KeyCodec::encode(k, op.b->key);
     op.b->batch.erase(op.b->key);
+    engine().write(op.b->batch, wo.sync);
+  }
+  /// Deletes every key in [begin, end) (by their encoded bytes; nothing if begin >= end) with
+  /// one write: one WAL record and one memtable entry, whatever the range holds. Reads,
+  /// iterators and transactions that start later see the keys gone; snapshots taken before
+  /// still see them. Compactions drop the covered versions, and the deletion itself once it
+  /// covers nothing older (lsmt/range_tombstones.hpp).
+  void delete_range(const Key& begin, const Key& end, const write_options& wo = {}) {
+    single_op op;
+    KeyCodec::encode(begin, op.b->key);
+    KeyCodec::encode(end, op.b->value);
+    op.b->batch.delete_range(op.b->key, op.b->value);
     engine().write(op.b->batch, wo.sync);
   }
   /// Applies every operation of b atomically.

@@ -458,8 +458,11 @@ using lsmt_test::ikey;
 /// The footer of table 1 of a store with id 0 (crafted_manifest_state()).
 std::string make_footer(block_handle filter, block_handle index) {
   char f[footer_size];
-  const table_identity id{1, 0, key_range_checksum(ikey("a"), ikey("zzz"))};
-  encode_footer(table_footer{filter, index, id}, f);
+  table_footer footer;
+  footer.filter = filter;
+  footer.index = index;
+  footer.id = table_identity{1, 0, key_range_checksum(ikey("a"), ikey("zzz"))};
+  encode_footer(footer, f);
   return std::string(f, footer_size);
 }
 

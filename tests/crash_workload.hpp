@@ -6,7 +6,7 @@
 //                       hold/release brackets for the background threads), options, and
 //                       states[i]: the model's contents after the first i writes.
 //   make_workloads      the workloads both suites run (WAL, rotation, flushes, compactions,
-//                       reopens); make_pending_flush_workload: a synced write right after a log
+//                       reopens, range deletes); make_pending_flush_workload: a synced write right after a log
 //                       switch whose memtable still waits for its flush.
 //   workload_seed       the workloads' seed: $LSMT_TEST_SEED, else a fixed one, so op counts (and
 //                       the README's figures) are stable.
@@ -41,8 +41,12 @@ using store_t = lsmt::db<>;
 inline const std::string db_dir = "/db";
 
 struct kv_op {
+  kv_op(bool erase_, std::string key_, std::string value_,
+        std::optional<std::string> end_ = std::nullopt)
+      : erase(erase_), key(std::move(key_)), value(std::move(value_)), end(std::move(end_)) {}
   bool erase = false;
   std::string key, value;
+  std::optional<std::string> end;  // with erase: delete_range(key, *end)
 };
 
 /// One scripted call. write: a batch of ops (one op: put or erase). txn: reads ops[0].key and
@@ -69,7 +73,9 @@ inline bool is_write(const step& s) { return s.kind == step::write || s.kind == 
 inline void apply(const step& s, kv_map& m) {
   for (size_t i = 0; i < s.ops.size(); ++i) {
     const kv_op& op = s.ops[i];
-    if (op.erase) {
+    if (op.end) {
+      if (op.key < *op.end) m.erase(m.lower_bound(op.key), m.lower_bound(*op.end));
+    } else if (op.erase) {
       m.erase(op.key);
     } else if (s.kind == step::txn && i == 0) {
       auto it = m.find(op.key);
@@ -134,6 +140,24 @@ class generator {
           if (s.ops[j].key == s.ops[0].key) s.ops[j].key += "x";
         }
       }
+      w_.steps.push_back(std::move(s));
+    }
+  }
+  /// n random writes of which about a third are range deletes (alone, or in a batch).
+  void range_writes(size_t n, double sync_p) {
+    for (size_t i = 0; i < n; ++i) {
+      if (rng_() % 3 != 0) {
+        writes(1, sync_p);
+        continue;
+      }
+      step s;
+      s.sync = std::bernoulli_distribution(sync_p)(rng_);
+      if (rng_() % 2 == 0) s.ops.push_back({false, key(), value()});
+      std::string a = key();
+      std::string b = rng_() % 2 == 0 ? key() : a + std::to_string(rng_() % 10);
+      if (b < a) std::swap(a, b);
+      s.ops.push_back({true, a, {}, b});
+      if (rng_() % 2 == 0) s.ops.push_back({false, key(), value()});
       w_.steps.push_back(std::move(s));
     }
   }
@@ -232,6 +256,25 @@ inline std::vector<workload> make_workloads(uint64_t seed, bool quick) {
       g.writes(34 / scale, 0.25);
       g.add(step::reopen);
       g.writes(8 / scale, 0.25);
+    });
+  }
+  {  // Range deletes in the WAL, in level-0 tables, cut across the sorted levels' small files,
+     // replayed at reopens and dropped by merges.
+    lsmt::options o = base_options();
+    o.memtable_max_entries = 4;
+    o.compaction_interval = 2;
+    o.minimum_sstables = 1;
+    o.target_file_size = 1024;
+    o.base_level_bytes = 1024;
+    o.level_size_ratio = 2;
+    make("range_deletes", o, [&](generator& g) {
+      g.set_key_space(40);
+      g.range_writes(28 / scale, 0.25);
+      g.add(step::reopen);
+      g.range_writes(8 / scale, 0.25);
+      g.add(step::flush);
+      g.add(step::compact);
+      g.range_writes(4, 0.25);
     });
   }
   {  // Reopens: recovery replays WALs into a table mid-workload.

@@ -1,8 +1,8 @@
 // tests/kill_test.cpp - SIGKILL at random moments loses no acknowledged write, and the directory
 // lock is exclusive across processes and dies with its holder.
 //
-// Kill cycles: a forked child opens the store and runs a random workload (puts, erases, batches,
-// some synced; small memtables, so flushes and compactions run all the time), writing the index
+// Kill cycles: a forked child opens the store and runs a random workload (puts, erases, range
+// deletes, batches, some synced; small memtables, so flushes and compactions run all the time), writing the index
 // of each acknowledged operation to a pipe. The parent SIGKILLs it after a random delay (which
 // may fall in the child's open, i.e. in recovery), reopens the store and checks it holds exactly
 // the state after the acknowledged operations, or after those plus the one in flight (the child
@@ -63,9 +63,10 @@ struct entry {
   bool put;
   std::string key;
   std::string value;
+  std::optional<std::string> end;  // set: delete_range(key, *end)
 };
 struct op {
-  std::vector<entry> entries;  // one entry: put() or erase(); more: a batch
+  std::vector<entry> entries;  // one entry: put(), erase() or delete_range(); more: a batch
   bool sync = false;
 };
 
@@ -81,7 +82,9 @@ class workload {
       entry e;
       e.key = "k" + std::to_string(rng_() % 300);
       e.put = rng_() % 4 != 0;
-      if (e.put) {
+      if (!e.put && rng_() % 6 == 0) {
+        e.end = e.key + std::to_string(rng_() % 10);  // e.g. [k12, k127): k12, k120 .. k126
+      } else if (e.put) {
         const size_t len = rng_() % 32 == 0 ? 1000 + rng_() % 3000 : rng_() % 100;
         e.value.assign(len, static_cast<char>('a' + rng_() % 26));
         e.value += "#" + std::to_string(rng_());
@@ -97,7 +100,9 @@ class workload {
 
 void apply_op(model_t& m, const op& o) {
   for (const entry& e : o.entries) {
-    if (e.put) {
+    if (e.end) {
+      m.erase(m.lower_bound(e.key), m.lower_bound(*e.end));
+    } else if (e.put) {
       m[e.key] = e.value;
     } else {
       m.erase(e.key);
@@ -110,7 +115,9 @@ void run(lsmt::db<>& db, const op& o) {
   wo.sync = o.sync;
   if (o.entries.size() == 1) {
     const entry& e = o.entries.front();
-    if (e.put) {
+    if (e.end) {
+      db.delete_range(e.key, *e.end, wo);
+    } else if (e.put) {
       db.put(e.key, e.value, wo);
     } else {
       db.erase(e.key, wo);
@@ -119,7 +126,9 @@ void run(lsmt::db<>& db, const op& o) {
   }
   lsmt::db<>::batch b;
   for (const entry& e : o.entries) {
-    if (e.put) {
+    if (e.end) {
+      b.delete_range(e.key, *e.end);
+    } else if (e.put) {
       b.put(e.key, e.value);
     } else {
       b.erase(e.key);

@@ -1,8 +1,9 @@
 // tests/model_test.cpp - randomized model test: lsmt::db<> against std::map.
 //
 // Tiny memtables and compaction settings make flushes and compactions happen
-// all the time while random puts, erases, batches, range queries, iterator
-// walks, snapshots, transactions and reopens are compared with the model.
+// all the time while random puts, erases, range deletes, batches, range
+// queries, iterator walks, snapshots, transactions and reopens are compared
+// with the model.
 //
 // Environment:
 //   LSMT_TEST_SEED=<n>        run only this seed (printed on every failure)
@@ -238,6 +239,8 @@ class model_runner {
       reopen();
     } else if (r < 950) {
       check_all("periodic");
+    } else if (r < 975) {
+      do_delete_range();
     } else {
       do_put();
     }
@@ -265,6 +268,22 @@ class model_runner {
     note_external_write(k);
   }
 
+  // Erases [a, b) from the model (nothing if a >= b) and notes it for open transactions.
+  void model_delete_range(const std::string& a, const std::string& b) {
+    if (a >= b) return;
+    model_.erase(model_.lower_bound(a), model_.lower_bound(b));
+    if (tx_external_ranges_ != nullptr) tx_external_ranges_->emplace_back(a, b);
+  }
+
+  void do_delete_range() {
+    std::string a = any_key();
+    std::string b = any_key();
+    if (chance(0.85) && b < a) std::swap(a, b);  // sometimes an empty (reversed) range
+    last_op_ = "delete_range " + show(a) + " .. " + show(b);
+    db_->delete_range(a, b);
+    model_delete_range(a, b);
+  }
+
   void do_get() {
     const std::string k = any_key();
     last_op_ = "get " + show(k);
@@ -287,8 +306,18 @@ class model_runner {
   void do_batch() {
     store_t::batch b;
     const size_t n = uniform(1, 12);
+    size_t ops = n;  // an empty range deletion adds no op
     for (size_t i = 0; i < n; ++i) {
       const std::string k = any_key();
+      if (chance(0.05)) {
+        std::string lo = k;
+        std::string hi = any_key();
+        if (hi < lo) std::swap(lo, hi);
+        b.delete_range(lo, hi);
+        model_delete_range(lo, hi);
+        if (lo == hi) --ops;
+        continue;
+      }
       if (chance(0.7)) {
         const std::string v = any_value();
         b.put(k, v);
@@ -300,7 +329,7 @@ class model_runner {
       note_external_write(k);
     }
     last_op_ = "batch of " + std::to_string(n);
-    MODEL_CHECK(b.size() == n, where() << " batch size");
+    MODEL_CHECK(b.size() == ops, where() << " batch size");
     db_->write(b);
   }
 
@@ -525,8 +554,9 @@ class model_runner {
 
   // ---- transactions ----------------------------------------------------------------
 
-  // Keys written outside a live transaction since it began.
+  // Keys written, and ranges deleted, outside a live transaction since it began.
   std::set<std::string>* tx_external_ = nullptr;
+  std::vector<std::pair<std::string, std::string>>* tx_external_ranges_ = nullptr;
   void note_external_write(const std::string& k) {
     if (tx_external_ != nullptr) tx_external_->insert(k);
   }
@@ -539,7 +569,9 @@ class model_runner {
     std::map<std::string, std::optional<std::string>> own;  // the transaction's writes
     std::set<std::string> touched;                          // read or written
     std::set<std::string> external;
+    std::vector<std::pair<std::string, std::string>> external_ranges;
     tx_external_ = &external;
+    tx_external_ranges_ = &external_ranges;
     const bool interfere = chance(0.4);
     const size_t n = uniform(1, 15);
     for (size_t i = 0; i < n; ++i) {
@@ -580,6 +612,8 @@ class model_runner {
           db_->put(victim, v);
           model_[victim] = v;
           external.insert(victim);
+        } else if (chance(0.2)) {
+          do_delete_range();  // conflicts with every touched key in its range
         } else {
           do_put();
         }
@@ -589,8 +623,12 @@ class model_runner {
       if (chance(0.02)) db_->compact();
     }
     tx_external_ = nullptr;
+    tx_external_ranges_ = nullptr;
     bool conflict = false;
-    for (const auto& k : touched) conflict = conflict || external.count(k) != 0;
+    for (const auto& k : touched) {
+      conflict = conflict || external.count(k) != 0;
+      for (const auto& [a, b] : external_ranges) conflict = conflict || (a <= k && k < b);
+    }
 
     if (chance(0.2)) {
       last_op_ = "transaction rollback";

@@ -71,7 +71,9 @@ inline void run_step(store_t& db, const step& s) {
   const lsmt::write_options wo{s.sync};
   if (s.kind == step::write) {
     if (s.ops.size() == 1) {
-      if (s.ops[0].erase) {
+      if (s.ops[0].end) {
+        db.delete_range(s.ops[0].key, *s.ops[0].end, wo);
+      } else if (s.ops[0].erase) {
         db.erase(s.ops[0].key, wo);
       } else {
         db.put(s.ops[0].key, s.ops[0].value, wo);
@@ -80,7 +82,9 @@ inline void run_step(store_t& db, const step& s) {
     }
     store_t::batch b;
     for (const kv_op& op : s.ops) {
-      if (op.erase) {
+      if (op.end) {
+        b.delete_range(op.key, *op.end);
+      } else if (op.erase) {
         b.erase(op.key);
       } else {
         b.put(op.key, op.value);

@@ -82,8 +82,10 @@ TEST_CASE("batch: the encoding is the documented one", "[batch]") {
   b.put("key", "value");
   b.erase("gone");
   b.put("", "");
+  b.delete_range("a", "c");
+  b.delete_range("c", "c");  // empty: adds nothing
   b.set_sequence(0x0102030405060708);
-  std::string want = header(0x0102030405060708, 3);
+  std::string want = header(0x0102030405060708, 4);
   want += '\x01';
   lsmt::detail::put_length_prefixed(want, "key");
   lsmt::detail::put_length_prefixed(want, "value");
@@ -91,9 +93,12 @@ TEST_CASE("batch: the encoding is the documented one", "[batch]") {
   lsmt::detail::put_length_prefixed(want, "gone");
   want += '\x01';
   want += std::string("\x00\x00", 2);  // two empty strings
+  want += '\x02';
+  lsmt::detail::put_length_prefixed(want, "a");
+  lsmt::detail::put_length_prefixed(want, "c");
   CHECK(b.rep() == want);
   CHECK(b.byte_size() == want.size());
-  CHECK(b.count() == 3);
+  CHECK(b.count() == 4);
   CHECK_FALSE(b.empty());
   CHECK(b.sequence() == 0x0102030405060708);
 }
@@ -219,6 +224,7 @@ TEST_CASE("batch: set_rep rejects malformed bytes with corruption_error", "[batc
   raw_batch good;
   good.put("key", "value");
   good.erase("gone");
+  good.delete_range("a", "b");
   good.set_sequence(5);
   const std::string rep = good.rep();
   CHECK(rejection(rep).empty());
@@ -227,10 +233,15 @@ TEST_CASE("batch: set_rep rejects malformed bytes with corruption_error", "[batc
   CHECK(contains(rejection(rep.substr(0, batch_header_size - 1)), "too short"));
   // The count must match the ops present, in either direction.
   CHECK(contains(rejection(header(5, 1)), "count mismatch"));
-  CHECK(contains(rejection(header(5, 3) + rep.substr(batch_header_size)), "count mismatch"));
+  CHECK(contains(rejection(header(5, 4) + rep.substr(batch_header_size)), "count mismatch"));
   CHECK(contains(rejection(header(5, 1) + rep.substr(batch_header_size)), "count mismatch"));
-  // Op types other than value (1) and deletion (0).
-  CHECK(contains(rejection(header(5, 1) + "\x02" + "\x01k"), "unknown op type"));
+  // Op types other than value (1), deletion (0) and range deletion (2).
+  CHECK(contains(rejection(header(5, 1) + "\x03" + "\x01k"), "unknown op type"));
+  // A range deletion needs an end after its begin.
+  CHECK(contains(rejection(header(5, 1) + "\x02" + "\x01k"), "bad range deletion"));
+  CHECK(contains(rejection(header(5, 1) + "\x02" + "\x01k" + "\x01k"), "bad range deletion"));
+  CHECK(contains(rejection(header(5, 1) + "\x02" + "\x01k" + "\x01a"), "bad range deletion"));
+  CHECK(rejection(header(5, 1) + "\x02" + "\x01k" + "\x01l").empty());
   CHECK(contains(rejection(header(5, 1) + "\xff" + "\x01k"), "unknown op type"));
   // Lengths that run past the end, are missing, or are over-long varints.
   CHECK(contains(rejection(header(5, 1) + "\x01" + "\x05ke"), "bad key"));

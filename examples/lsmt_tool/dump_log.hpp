@@ -1,5 +1,5 @@
 // dump_log.hpp - `lsmt dump` of a write-ahead log (lsmt/wal.hpp): its header, its link record,
-// and each batch record with its sequence, count, and every put and delete.
+// and each batch record with its sequence, count, and every put, delete and range delete.
 //
 // Records are read with the library's log_reader, so the dump applies exactly the recovery rule
 // a store applies at open: a torn last record (what a crash leaves) is reported and is not an
@@ -45,6 +45,7 @@ struct totals {
   uint64_t records = 0;
   uint64_t puts = 0;
   uint64_t deletions = 0;
+  uint64_t range_deletions = 0;
   uint64_t last_sequence = 0;  // of the last op so far; 0 before the first
 };
 
@@ -73,6 +74,9 @@ inline void dump_batch(std::ostream& out, const byte_format& fmt, uint64_t offse
         if (type == d::value_type::value) {
           out << "  put " << fmt.quote(key) << " @" << seq << " = " << fmt.quote(value) << '\n';
           ++t.puts;
+        } else if (type == d::value_type::range_deletion) {  // key and value: begin and end
+          out << "  range_del " << fmt.range(key, value) << " @" << seq << '\n';
+          ++t.range_deletions;
         } else {
           out << "  del " << fmt.quote(key) << " @" << seq << '\n';
           ++t.deletions;
@@ -119,8 +123,9 @@ inline void dump_log(std::ostream& out, const byte_format& fmt, lsmt::file_syste
   show_link();
 
   out << "batches: " << t.records << " (" << counted(t.puts, "put", "puts") << ", "
-      << counted(t.deletions, "deletion", "deletions") << "), last sequence " << t.last_sequence
-      << '\n';
+      << counted(t.deletions, "deletion", "deletions") << ", "
+      << counted(t.range_deletions, "range deletion", "range deletions") << "), last sequence "
+      << t.last_sequence << '\n';
   switch (reader.end()) {
     case d::log_end::clean:
       out << "end: clean, at offset " << reader.valid_end() << '\n';

@@ -1,5 +1,5 @@
 // dump_table.hpp - `lsmt dump` of an SSTable (lsmt/table_format.hpp): its footer, filter, index,
-// and each data block with its entries.
+// each data block with its entries, and its range deletions (format version 3).
 //
 // The file is first opened with the library's own table_reader, which checks everything a
 // store checks before it reads a table: the footer's checksum and identity, the filter and
@@ -10,6 +10,7 @@
 #ifndef LSMT_TOOL_DUMP_TABLE_HPP
 #define LSMT_TOOL_DUMP_TABLE_HPP
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -87,17 +88,29 @@ inline std::string describe_filter(std::string_view filter) {
   return ok ? text : text + " (malformed: matches every key)";
 }
 
+/// Decodes the footer that ends the file (either version) into *footer and its format version
+/// into *version; returns nullptr, or what is wrong.
+inline const char* read_footer(const lsmt::readable_file& file, d::table_footer* footer,
+                               uint32_t* version) {
+  const size_t n = static_cast<size_t>(std::min<uint64_t>(file.size(), d::max_footer_size));
+  if (n < d::footer_size) return "file too short to be a table";
+  char buf[d::max_footer_size];
+  const std::string_view tail = file.read(file.size() - n, n, buf);
+  if (tail.size() != n) return "truncated";
+  const char* why = d::decode_footer(tail.data(), n, footer);
+  // Every version keeps its number 16 bytes before the end (table_format.hpp).
+  if (why == nullptr) *version = d::decode_fixed32(tail.data() + n - 16);
+  return why;
+}
+
 /// The table's number: from its name NNNNNN.sst, or, for a file named otherwise (a copy), the
 /// one its footer gives (0 if the footer does not decode; table_reader then says why).
 inline uint64_t table_number(const lsmt::readable_file& file, const std::string& path) {
   const std::string name = std::filesystem::path(path).filename().string();
   if (const uint64_t n = d::parse_file_number(name, d::file_kind::table); n != 0) return n;
-  if (file.size() < d::footer_size) return 0;
-  char buf[d::footer_size];
-  const std::string_view f = file.read(file.size() - d::footer_size, d::footer_size, buf);
   d::table_footer footer;
-  if (f.size() != d::footer_size || d::decode_footer(f.data(), &footer) != nullptr) return 0;
-  return footer.id.number;
+  uint32_t version = 0;
+  return read_footer(file, &footer, &version) == nullptr ? footer.id.number : 0;
 }
 
 /// Counts over the data blocks, and the first and last keys.
@@ -148,6 +161,49 @@ inline void dump_data_block(std::ostream& out, const byte_format& fmt,
   if (n == 0) out << "  (no entries)\n";
 }
 
+/// The range deletions of a table, and their part of its bounds (table_format.hpp, "Bounds").
+struct range_totals {
+  uint64_t count = 0;
+  std::string smallest;  // (the first begin, max_sequence, value)
+  std::string largest;   // the largest (claim(end), 0, deletion)
+};
+
+/// Prints the range-deletion block and its entries; checks their order and that each range is
+/// not empty (as table_reader does when it opens the table).
+inline range_totals dump_range_deletions(std::ostream& out, const byte_format& fmt,
+                                         const lsmt::readable_file& file, uint64_t table,
+                                         const d::block_handle& h) {
+  const block_bytes b = read_block(file, h, table);
+  d::block_iter it;
+  it.reset(b.contents, {table, h.offset});
+  it.expect_range_deletions();  // keys of type range_deletion, checked as they are decoded
+  out << "range-deletion block: offset " << h.offset << ", " << h.size << " bytes + "
+      << d::block_trailer_size << " byte trailer (checksum ok), "
+      << counted(restart_count(b.contents), "restart", "restarts") << "\n";
+  range_totals r;
+  std::string prev;
+  for (it.seek_to_first(); it.valid(); it.next()) {
+    const std::string_view k = it.key();
+    const std::string_view begin = d::extract_user_key(k);
+    const uint64_t seq = d::extract_sequence(k);
+    if (seq == 0 || d::compare_user_keys(begin, it.value()) >= 0 ||
+        (r.count != 0 && d::compare_internal_keys(prev, k) >= 0)) {
+      throw lsmt::corruption_error("lsmt: table " + std::to_string(table) +
+                                   ": bad range deletion " + fmt.range(begin, it.value()) + " @" +
+                                   std::to_string(seq) + " in its block");
+    }
+    out << "  range_del " << fmt.range(begin, it.value()) << " @" << seq << '\n';
+    std::string claim;
+    d::append_internal_key(claim, d::range_claim(it.value()), 0, d::value_type::deletion);
+    if (r.count == 0) r.smallest = d::make_lookup_key(begin, d::max_sequence);
+    if (r.count == 0 || d::compare_internal_keys(claim, r.largest) > 0) r.largest = claim;
+    prev.assign(k);
+    ++r.count;
+  }
+  if (r.count == 0) out << "  (no entries)\n";
+  return r;
+}
+
 }  // namespace table_dump
 
 /// Prints the table at path (see the top of this file). Throws corruption_error on damage.
@@ -163,21 +219,25 @@ inline void dump_table(std::ostream& out, const byte_format& fmt, lsmt::file_sys
   const uint64_t size = file->size();
   out << "table " << path << ": " << size << " bytes\n";
 
-  char buf[d::footer_size];
-  const std::string_view f = file->read(size - d::footer_size, d::footer_size, buf);
   d::table_footer footer;
-  const char* why = f.size() == d::footer_size ? d::decode_footer(f.data(), &footer) : "truncated";
-  if (why != nullptr) {  // table_reader::open decoded it: the file changed since
+  uint32_t version = 0;
+  if (const char* why = read_footer(*file, &footer, &version)) {
+    // table_reader::open decoded it: the file changed since
     throw lsmt::corruption_error("lsmt: table " + std::to_string(number) + ": " + why);
   }
-  out << "footer: offset " << size - d::footer_size << ", " << d::footer_size << " bytes\n"
-      << "  filter block: offset " << footer.filter.offset << ", " << footer.filter.size
+  const size_t footer_bytes = d::footer_size_of(footer);
+  out << "footer: offset " << size - footer_bytes << ", " << footer_bytes << " bytes\n";
+  if (footer.has_range_dels) {
+    out << "  range-deletion block: offset " << footer.range_del.offset << ", "
+        << footer.range_del.size << " bytes\n";
+  }
+  out << "  filter block: offset " << footer.filter.offset << ", " << footer.filter.size
       << " bytes\n"
       << "  index block: offset " << footer.index.offset << ", " << footer.index.size << " bytes\n"
       << "  table number: " << footer.id.number << '\n'
       << "  store id: " << hex64(footer.id.store_id) << '\n'
       << "  key range crc: " << hex32(footer.id.key_range_crc) << '\n'
-      << "  format version: " << d::decode_fixed32(f.data() + 52) << '\n';
+      << "  format version: " << version << '\n';
 
   const block_bytes filter = read_block(*file, footer.filter, number);
   out << "filter: " << footer.filter.size
@@ -210,18 +270,37 @@ inline void dump_table(std::ostream& out, const byte_format& fmt, lsmt::file_sys
     dump_data_block(out, fmt, *file, number, static_cast<uint32_t>(i), blocks[i].second,
                     blocks[i].first, t);
   }
+  // In version 3 the data blocks end where the range-deletion block starts (table_reader::open
+  // checked that the index's blocks tile exactly that region).
+  range_totals r;
+  if (footer.has_range_dels) r = dump_range_deletions(out, fmt, *file, number, footer.range_del);
   out << "entries: " << t.entries << " (" << counted(t.puts, "put", "puts") << ", "
-      << counted(t.deletions, "deletion", "deletions") << ")\n";
-  if (t.entries == 0) return;
-  out << "key range: " << fmt.internal_key(t.first) << " .. " << fmt.internal_key(t.last) << '\n';
-  // The footer's key range checksum is what opening a store compares with the MANIFEST; it must
-  // also match the keys the table actually holds.
-  if (d::key_range_checksum(t.first, t.last) != reader->identity().key_range_crc) {
-    throw lsmt::corruption_error("lsmt: table " + std::to_string(number) +
-                                 ": the footer's key range crc does not match its first and "
-                                 "last keys");
+      << counted(t.deletions, "deletion", "deletions") << ")";
+  if (footer.has_range_dels) {
+    out << ", " << counted(r.count, "range deletion", "range deletions");
   }
-  out << "key range crc: matches the first and last keys\n";
+  out << '\n';
+  if (t.entries == 0 && r.count == 0) return;
+  if (t.entries != 0) {
+    out << "key range: " << fmt.internal_key(t.first) << " .. " << fmt.internal_key(t.last) << '\n';
+  }
+  // The table's bounds: its first and last keys, widened by its range deletions.
+  std::string smallest = t.first;
+  std::string largest = t.last;
+  if (r.count != 0) {
+    if (t.entries == 0 || d::compare_internal_keys(r.smallest, smallest) < 0) smallest = r.smallest;
+    if (t.entries == 0 || d::compare_internal_keys(r.largest, largest) > 0) largest = r.largest;
+    out << "bounds (with the range deletions): " << fmt.internal_key(smallest) << " .. "
+        << fmt.internal_key(largest) << '\n';
+  }
+  // The footer's key range checksum is what opening a store compares with the MANIFEST; it must
+  // also match the bounds of what the table actually holds.
+  const char* what = r.count != 0 ? "bounds" : "first and last keys";
+  if (d::key_range_checksum(smallest, largest) != reader->identity().key_range_crc) {
+    throw lsmt::corruption_error("lsmt: table " + std::to_string(number) +
+                                 ": the footer's key range crc does not match its " + what);
+  }
+  out << "key range crc: matches the " << what << '\n';
 }
 
 }  // namespace lsmt_tool

@@ -133,6 +133,11 @@ class byte_format {
            (seq == d::max_sequence ? std::string("max") : std::to_string(seq)) + " " + type;
   }
 
+  /// A range deletion's keys, [begin, end) with end exclusive: ["begin" .. "end").
+  std::string range(std::string_view begin, std::string_view end) const {
+    return "[" + quote(begin) + " .. " + quote(end) + ")";
+  }
+
   /// A key or value given on the command line: as it is, or decoded from hex (nullopt if it is
   /// not hex).
   std::optional<std::string> parse(std::string_view arg) const {

@@ -34,6 +34,10 @@ constexpr command commands[] = {
      "set KEY to VALUE (creates the store if DIR has none)", run_put},
     {"del", true, "[--hex] DIR del KEY", "delete KEY, if present (creates the store if missing)",
      run_del},
+    {"delrange", true, "[--hex] DIR delrange BEGIN END",
+     "delete every key from BEGIN (inclusive) to END (exclusive) with one write; BEGIN must sort "
+     "before END",
+     run_delrange},
     {"scan", true, "[--hex] DIR scan [--from K] [--to K] [--limit N] [--reverse]",
      "print a KEY<TAB>VALUE line for each key from --from (inclusive) to --to (exclusive), "
      "at most --limit lines, in key order or, with --reverse, backwards",
@@ -66,8 +70,9 @@ constexpr command commands[] = {
      run_checkpoint},
     {"dump", false, "[--hex] dump FILE",
      "print a store file without opening the store: a table (NNNNNN.sst: footer, filter, index, "
-     "each block and its entries), a log (NNNNNN.log: each record, its sequence, count, puts and "
-     "deletes) or a MANIFEST (its counters and the tables per level with their key ranges)",
+     "each block and its entries, range deletions), a log (NNNNNN.log: each record, its "
+     "sequence, count, puts, deletes and range deletes) or a MANIFEST (its counters and the tables "
+     "per level with their key ranges)",
      run_dump},
     {"repair", false, "repair DIR",
      "rebuild a store that does not open (a lost or damaged MANIFEST, a damaged table or log) "

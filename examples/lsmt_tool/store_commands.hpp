@@ -1,6 +1,6 @@
 // store_commands.hpp - the lsmt tool's subcommands that work on a store through the public API:
-// get, put, del, scan, stats, sstables, compact, size, verify and checkpoint open it; repair and
-// destroy deletes one without opening it.
+// get, put, del, delrange, scan, stats, sstables, compact, size, verify and checkpoint open it;
+// repair rebuilds one and destroy deletes one without opening it.
 //
 // Only put and del may create a store. The others refuse a directory without one: a typo in DIR
 // must not leave a new empty store behind.
@@ -78,6 +78,22 @@ inline int run_del(invocation& inv) {
   const std::string key = bytes_arg(inv, 0, "KEY");
   lsmt::db<> store = open_store(inv.dir, open_mode::create);
   store.erase(key, durable);
+  store.close();
+  return exit_ok;
+}
+
+/// Deletes every key in [BEGIN, END). An empty range is a usage error, not the library's no-op:
+/// it is almost always BEGIN and END swapped. Like the other subcommands but put and del, it
+/// refuses a directory without a store (deleting from one that does not exist is a typo).
+inline int run_delrange(invocation& inv) {
+  expect_args(inv, 2);
+  const std::string begin = bytes_arg(inv, 0, "BEGIN");
+  const std::string end = bytes_arg(inv, 1, "END");
+  if (lsmt::detail::compare_user_keys(begin, end) >= 0) {
+    throw usage_error("the range [BEGIN, END) is empty: BEGIN must sort before END");
+  }
+  lsmt::db<> store = open_store(inv.dir, open_mode::existing);
+  store.delete_range(begin, end, durable);
   store.close();
   return exit_ok;
 }

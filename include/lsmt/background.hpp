@@ -130,6 +130,8 @@ class background_work {
       it->seek_to_first();
       table_write_plan plan;
       plan.smallest_snapshot = smallest_snapshot;
+      const range_tombstones dels = slot.mem->range_deletions();
+      plan.range_dels = &dels;
       const table_list tables = c_.versions.write_tables(*it, plan);
       result = {total_size(tables), describe(tables)};
       lock_guard m(c_.versions.manifest_mutex());
@@ -237,6 +239,10 @@ class background_work {
       plan.older_outside = [picked, out = job.output_level](std::string_view user_key) {
         return picked->deeper_may_hold(out, user_key);
       };
+      plan.older_outside_range = [picked, out = job.output_level](std::string_view lo,
+                                                                  std::string_view hi) {
+        return picked->deeper_may_hold_range(out, lo, hi);
+      };
       plan.cancelled = [this] { return c_.closing(); };
       plan.target_size = job.target_size;
       plan.max_files = job.max_files;
@@ -316,10 +322,16 @@ class background_work {
     } else {
       std::vector<std::unique_ptr<internal_iterator>> children;
       children.reserve(inputs.size());
-      for (const auto& t : inputs) children.push_back(t->reader().new_iterator(false));
+      range_tombstones dels;  // the inputs' range deletions
+      for (const auto& t : inputs) {
+        children.push_back(t->reader().new_iterator(false));
+        if (const auto& mine = t->reader().range_deletions()) dels.add_all(*mine);
+      }
       merging_iterator merged(std::move(children));
       merged.seek_to_first();
-      outputs = c_.versions.write_tables(merged, plan);
+      table_write_plan with_dels = plan;
+      if (!dels.empty()) with_dels.range_dels = &dels;
+      outputs = c_.versions.write_tables(merged, with_dels);
     }
     for (const auto& t : outputs) r.entries += t->meta().entries;
     if (job.move) {

@@ -163,6 +163,10 @@ class block_iter final : public internal_iterator {
     invalidate();
   }
 
+  /// Makes the block's keys range deletions (value_type::range_deletion) rather than point
+  /// entries: the table's range-deletion block (table_format.hpp). Call after reset().
+  void expect_range_deletions() noexcept { range_deletions_ = true; }
+
   /// Forgets the block (and releases its pin).
   void clear() {
     data_ = nullptr;
@@ -279,13 +283,18 @@ class block_iter final : public internal_iterator {
     return p;
   }
 
+  bool valid_key(std::string_view k) const noexcept {
+    if (!range_deletions_) return valid_internal_key(k);
+    return k.size() >= tag_size && extract_type(k) == value_type::range_deletion;
+  }
+
   std::string_view restart_key(uint32_t i) const {
     uint32_t shared = 0;
     uint32_t unshared = 0;
     uint32_t value_len = 0;
     const char* p = decode_header(restart_point(i), &shared, &unshared, &value_len);
     const std::string_view key(p, unshared);
-    if (shared != 0 || !valid_internal_key(key)) throw_block_corruption(where_, "bad restart key");
+    if (shared != 0 || !valid_key(key)) throw_block_corruption(where_, "bad restart key");
     return key;
   }
 
@@ -304,7 +313,7 @@ class block_iter final : public internal_iterator {
     // A whole key is used in place; only prefix-compressed keys are rebuilt.
     key_ = shared == 0 ? std::string_view(p, unshared)
                        : buf_.splice(key_, shared, std::string_view(p, unshared));
-    if (!valid_internal_key(key_)) throw_block_corruption(where_, "invalid internal key");
+    if (!valid_key(key_)) throw_block_corruption(where_, "invalid internal key");
     value_ = std::string_view(p + unshared, value_len);
     next_ = static_cast<uint32_t>(p + unshared + value_len - data_);
     while (restart_index_ + 1 < num_restarts_ && restart_point(restart_index_ + 1) <= current_) {
@@ -323,6 +332,7 @@ class block_iter final : public internal_iterator {
   std::string_view value_;
   key_buffer buf_;
   block_location where_;
+  bool range_deletions_ = false;  // keys are range deletions (expect_range_deletions)
   std::shared_ptr<const std::string> pin_;
 };
 

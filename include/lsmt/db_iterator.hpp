@@ -3,8 +3,9 @@
 // Underneath is a merging_iterator over every memtable and SSTable, yielding
 // every version of every key. db_iterator shows one entry per user key: the
 // newest version with sequence <= the snapshot, and no key whose newest such
-// version is a deletion. It honours an optional [lower, upper) bound on user
-// keys.
+// version is a deletion, or is covered by a range deletion (covered_by gives
+// the newest range deletion over a key that the snapshot sees). It honours an
+// optional [lower, upper) bound on user keys.
 //
 // Positioning invariant:
 //   moving forward: the inner iterator sits on the entry shown; key() and
@@ -44,13 +45,15 @@ class db_iterator {
  public:
   db_iterator(std::unique_ptr<internal_iterator> inner, uint64_t snapshot,
               std::shared_ptr<const void> pin, std::optional<std::string> lower,
-              std::optional<std::string> upper, std::shared_ptr<read_sampler> sampler = nullptr)
+              std::optional<std::string> upper, std::shared_ptr<read_sampler> sampler = nullptr,
+              std::function<uint64_t(std::string_view)> covered_by = nullptr)
       : pin_(std::move(pin)),
         inner_(std::move(inner)),
         snapshot_(snapshot),
         lower_(std::move(lower)),
         upper_(std::move(upper)),
-        sampler_(std::move(sampler)) {}
+        sampler_(std::move(sampler)),
+        covered_by_(std::move(covered_by)) {}
   db_iterator(const db_iterator&) = delete;
   db_iterator& operator=(const db_iterator&) = delete;
   ~db_iterator() {
@@ -174,7 +177,8 @@ class db_iterator {
         if (skipping && compare_user_keys(user_key, saved_key_) <= 0) {
           // an older version of a key shown or deleted
           hidden += hider_in_table_ && !inner_->in_memory() ? 1 : 0;
-        } else if (static_cast<value_type>(tag & 0xff) == value_type::deletion) {
+        } else if (static_cast<value_type>(tag & 0xff) == value_type::deletion ||
+                   range_deleted(user_key, tag >> 8)) {
           saved_key_.assign(user_key);  // hide every older version of it
           skipping = true;
           hider_in_table_ = !inner_->in_memory();
@@ -221,7 +225,8 @@ class db_iterator {
         }
         newest_in_table = !inner_->in_memory();
         table_entries += newest_in_table ? 1 : 0;
-        newest_is_value = static_cast<value_type>(tag & 0xff) != value_type::deletion;
+        newest_is_value = static_cast<value_type>(tag & 0xff) != value_type::deletion &&
+                          !range_deleted(user_key, tag >> 8);
         if (!newest_is_value) {
           have_value = false;
           saved_key_.clear();
@@ -243,6 +248,11 @@ class db_iterator {
     count_hidden(hidden);
   }
 
+  // Whether a range deletion the snapshot sees covers this version of user_key.
+  bool range_deleted(std::string_view user_key, uint64_t seq) const {
+    return covered_by_ && covered_by_(user_key) > seq;
+  }
+
   void count_hidden(uint64_t n) {
     skipped_ += n;
     if (skipped_ >= 1024 && sampler_) {
@@ -261,10 +271,11 @@ class db_iterator {
   bool valid_ = false;
   std::string saved_key_;
   std::string saved_value_;
-  std::shared_ptr<read_sampler> sampler_;  // null: nothing is counted
-  bool hider_in_table_ = false;            // forward: saved_key_'s newest entry is in a table
-  std::string prev_key_;                   // backward: the key whose entries are being read
-  uint64_t skipped_ = 0;                   // hidden entries not yet reported
+  std::shared_ptr<read_sampler> sampler_;                 // null: nothing is counted
+  std::function<uint64_t(std::string_view)> covered_by_;  // null: no range deletion applies
+  bool hider_in_table_ = false;  // forward: saved_key_'s newest entry is in a table
+  std::string prev_key_;         // backward: the key whose entries are being read
+  uint64_t skipped_ = 0;         // hidden entries not yet reported
 };
 
 }  // namespace lsmt::detail

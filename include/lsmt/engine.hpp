@@ -302,7 +302,14 @@ class engine {
       for (const auto& t : level) {
         st.filter_bytes += t->reader().filter_bytes();
         st.index_bytes += t->reader().index_bytes();
+        if (const auto& dels = t->reader().range_deletions()) {
+          st.table_range_deletions += dels->count();
+        }
       }
+    }
+    st.memtable_range_deletions = core_.mem->range_deletion_count();
+    for (const auto& slot : core_.imms) {
+      st.memtable_range_deletions += slot.mem->range_deletion_count();
     }
     st.memtable_bytes = core_.mem->memory_usage() + core_.memtable_filter_bytes();
     for (const auto& slot : core_.imms) {

@@ -32,11 +32,13 @@
 
 namespace lsmt::detail {
 
-/// Entry types. Part of the on-disk format: DO NOT CHANGE THESE VALUES.
-enum class value_type : uint8_t { deletion = 0, value = 1 };
+/// Entry types. Part of the on-disk format: DO NOT CHANGE THESE VALUES. Point entries (tables'
+/// data blocks, the memtable's tree) are deletions or values; a range deletion lives in WAL
+/// batches and in a table's range-deletion block (range_tombstones.hpp).
+enum class value_type : uint8_t { deletion = 0, value = 1, range_deletion = 2 };
 
-/// The type used when seeking: the highest type, so it sorts before every entry
-/// of the same sequence.
+/// The type used when seeking: the highest point entry type, so it sorts before every point
+/// entry of the same sequence (range deletions never meet point seeks).
 inline constexpr value_type value_type_for_seek = value_type::value;
 
 inline constexpr uint64_t max_sequence = (uint64_t{1} << 56) - 1;
@@ -70,7 +72,7 @@ inline uint64_t extract_sequence(std::string_view ikey) noexcept { return extrac
 inline value_type extract_type(std::string_view ikey) noexcept {
   return static_cast<value_type>(extract_tag(ikey) & 0xff);
 }
-/// True when ikey is long enough and carries a known type.
+/// True when ikey is long enough and carries a point entry's type (deletion or value).
 inline bool valid_internal_key(std::string_view ikey) noexcept {
   return ikey.size() >= tag_size && (extract_tag(ikey) & 0xff) <= 1;
 }

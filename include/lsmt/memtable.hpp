@@ -20,6 +20,9 @@
 // the entry is inserted: a reader that can see an entry's sequence (published
 // with release after the insert) also sees its bits.
 //
+// Range deletions (value_type::range_deletion, from delete_range) are not in the tree: add()
+// puts them in a fragmented set (range_tombstones.hpp) beside it, which covering() asks.
+//
 // Invariants (checked by check_invariants()): in-order traversal is strictly
 // increasing by compare_internal_keys; every node's height is 1 + the larger
 // child height (null = 0) and the child heights differ by at most 1; each
@@ -48,6 +51,7 @@
 #include "hash.hpp"
 #include "internal_iterator.hpp"
 #include "internal_key.hpp"
+#include "range_tombstones.hpp"
 #include "thread_annotations.hpp"
 
 namespace lsmt::detail {
@@ -67,8 +71,31 @@ class memtable {
 
   /// Inserts (user_key, seq, type) -> value. Sequences are unique, so the
   /// internal key is never already present. Throws invalid_argument_error if
-  /// a key or value does not fit the 32-bit length fields.
+  /// a key or value does not fit the 32-bit length fields. A range deletion's user_key and
+  /// value are its begin and end.
   void add(uint64_t seq, value_type type, std::string_view user_key, std::string_view value);
+
+  /// The newest sequence <= snapshot of a range deletion here that covers user_key, or 0.
+  uint64_t covering(std::string_view user_key, uint64_t snapshot) const {
+    if (!has_range_dels_.load(std::memory_order_acquire)) return 0;
+    shared_lock lock(mu_);
+    return range_dels_.covering(user_key, snapshot);
+  }
+  /// Whether a range deletion was added (at any sequence).
+  bool has_range_deletions() const noexcept {
+    return has_range_dels_.load(std::memory_order_acquire);
+  }
+  /// Range deletions added.
+  size_t range_deletion_count() const {
+    if (!has_range_deletions()) return 0;
+    shared_lock lock(mu_);
+    return range_dels_.count();
+  }
+  /// A copy of the range deletions (for a flush, once the memtable is immutable).
+  range_tombstones range_deletions() const {
+    shared_lock lock(mu_);
+    return range_dels_;
+  }
 
   /// Newest entry for user_key with sequence <= snapshot. Returns false if
   /// there is none; otherwise sets *type, *seq and (if a value) *value.
@@ -96,12 +123,16 @@ class memtable {
   }
 
   size_t entry_count() const noexcept { return count_.load(std::memory_order_relaxed); }
-  /// Arena bytes, for stats.
-  size_t memory_usage() const noexcept { return arena_.memory_usage(); }
+  /// Arena bytes and range deletions, for stats.
+  size_t memory_usage() const noexcept {
+    return arena_.memory_usage() + range_bytes_.load(std::memory_order_relaxed);
+  }
   /// Arena bytes entries took: what the write path compares against memtable_max_bytes (a
   /// fresh arena block would make a small limit look full after one entry). Only the writing
   /// thread may call it.
-  size_t bytes_in_use() const noexcept { return arena_.bytes_in_use(); }
+  size_t bytes_in_use() const noexcept {
+    return arena_.bytes_in_use() + range_bytes_.load(std::memory_order_relaxed);
+  }
 
   /// The iterator must not outlive the memtable. It sees entries added after
   /// its creation if it reaches their position.
@@ -187,8 +218,11 @@ class memtable {
   const std::unique_ptr<std::atomic<uint64_t>[]> filter_;  // filter_blocks_ * block_words
   mutable shared_mutex mu_;
   node* root_ LSMT_GUARDED_BY(mu_) = nullptr;
-  arena arena_;  // allocations need mu_ exclusively; memory_usage() is atomic
-  std::atomic<size_t> count_{0};
+  arena arena_;                   // allocations need mu_ exclusively; memory_usage() is atomic
+  std::atomic<size_t> count_{0};  // entries and range deletions
+  range_tombstones range_dels_ LSMT_GUARDED_BY(mu_);
+  std::atomic<bool> has_range_dels_{false};
+  std::atomic<size_t> range_bytes_{0};  // range_dels_.memory_usage()
 };
 
 // In-order walk over the tree. Every step takes the shared lock: a concurrent
@@ -277,6 +311,14 @@ inline void memtable::add(uint64_t seq, value_type type, std::string_view user_k
   constexpr size_t max_len = UINT32_MAX - tag_size;
   if (user_key.size() > max_len || value.size() > max_len) {
     throw invalid_argument_error("lsmt: key or value longer than 4 GiB");
+  }
+  if (type == value_type::range_deletion) {
+    exclusive_lock lock(mu_);
+    range_dels_.add(user_key, value, seq);
+    range_bytes_.store(range_dels_.memory_usage(), std::memory_order_relaxed);
+    has_range_dels_.store(true, std::memory_order_release);
+    count_.store(count_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    return;
   }
   const uint64_t tag = pack_tag(seq, type);
   const size_t ikey_len = user_key.size() + tag_size;

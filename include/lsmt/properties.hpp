@@ -65,6 +65,8 @@ inline std::string stats_text(const lsmt::stats& s) {
   const std::string wa = line;
   auto n = [](uint64_t v) { return std::to_string(v); };
   out += "pending compaction: " + n(s.pending_compaction_bytes) + " bytes\n";
+  out += "range deletions: " + n(s.table_range_deletions) + " in tables, " +
+         n(s.memtable_range_deletions) + " in memtables\n";
   out += "writes: " + n(s.user_bytes_written) + " bytes of keys and values, " +
          n(s.wal_bytes_written) + " bytes of log; write amplification " + wa + "\n";
   out += "flushes: " + n(s.flushes) + ", " + n(s.flush_bytes_written) + " bytes written\n";

@@ -4,9 +4,11 @@
 // Where a read goes: the memtable, then the immutable memtables, newest first, then level 0's
 // tables newest first (skipping those whose key range or bloom filter excludes the key), then
 // in each sorted level the one table whose key range may hold the key (version.hpp). The first
-// version found with sequence <= the snapshot wins. Without a snapshot, a read takes the latest
-// sequence only after pinning its view: every version a pinned table dropped is shadowed by one
-// at or below that sequence.
+// version found with sequence <= the snapshot wins, unless a range deletion with a newer
+// sequence <= the snapshot covers the key: every source's range deletions are asked (memtables
+// keep theirs, the version has every table's in one set). Without a snapshot, a read takes the
+// latest sequence only after pinning its view: every version a pinned table dropped is shadowed by
+// one at or below that sequence.
 //
 // Thread safety: a read_view is immutable once published; lookup() and make_iterators() only
 // read it, from any number of threads.
@@ -16,6 +18,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,11 +44,18 @@ struct read_view {
   std::shared_ptr<const version> tables;
 };
 
-/// The newest version of key with sequence <= snapshot in v: false if there is none, else sets
-/// *type, *seq and (for a value, if value is not null) *value. Counts the tables' bloom filter
-/// checks in *counters, if given.
-inline bool lookup(const read_view& v, std::string_view key, uint64_t snapshot, value_type* type,
-                   std::string* value, uint64_t* seq, read_counters* counters = nullptr) {
+/// The newest sequence <= snapshot of a range deletion in v that covers key, or 0.
+inline uint64_t covering(const read_view& v, std::string_view key, uint64_t snapshot) {
+  uint64_t c = v.mem->covering(key, snapshot);
+  for (const auto& m : v.imms) c = std::max(c, m->covering(key, snapshot));
+  if (v.tables->range_dels) c = std::max(c, v.tables->range_dels->covering(key, snapshot));
+  return c;
+}
+
+/// The newest point version of key with sequence <= snapshot in v (see lookup()).
+inline bool lookup_point(const read_view& v, std::string_view key, uint64_t snapshot,
+                         value_type* type, std::string* value, uint64_t* seq,
+                         read_counters* counters) {
   std::string scratch;
   std::string* out = value != nullptr ? value : &scratch;
   const uint64_t h = hash64(key);  // for every bloom filter on the way
@@ -67,6 +77,32 @@ inline bool lookup(const read_view& v, std::string_view key, uint64_t snapshot, 
     if (t != nullptr && get(*t)) return true;
   }
   return false;
+}
+
+/// The newest version of key with sequence <= snapshot in v: false if there is none, else sets
+/// *type, *seq and (for a value, if value is not null) *value. A range deletion covering the
+/// key counts as a deletion at its sequence. Counts the tables' bloom filter checks in
+/// *counters, if given.
+inline bool lookup(const read_view& v, std::string_view key, uint64_t snapshot, value_type* type,
+                   std::string* value, uint64_t* seq, read_counters* counters = nullptr) {
+  const bool found = lookup_point(v, key, snapshot, type, value, seq, counters);
+  const uint64_t deleted_at = covering(v, key, snapshot);
+  if (deleted_at == 0 || (found && *seq > deleted_at)) return found;
+  *type = value_type::deletion;
+  *seq = deleted_at;
+  if (value != nullptr) value->clear();
+  return true;
+}
+
+/// For an iterator at snapshot seq over v: a function giving covering() of a key, or null
+/// when no range deletion can cover anything it reads.
+inline std::function<uint64_t(std::string_view)> covering_function(const read_view& v,
+                                                                   uint64_t seq) {
+  bool any = v.mem->has_range_deletions() || v.tables->range_dels != nullptr;
+  for (const auto& m : v.imms) any = any || m->has_range_deletions();
+  if (!any) return nullptr;
+  // The iterator pins the view, so the pointer stays valid for as long as it is used.
+  return [view = &v, seq](std::string_view key) { return covering(*view, key, seq); };
 }
 
 using key_bounds = std::pair<std::optional<std::string>, std::optional<std::string>>;
@@ -105,9 +141,9 @@ inline std::vector<std::unique_ptr<db_iterator>> make_iterators(
       }
       if (first < last) children.push_back(std::make_unique<level_iterator>(level, first, last));
     }
-    out.push_back(
-        std::make_unique<db_iterator>(std::make_unique<merging_iterator>(std::move(children)), seq,
-                                      view, std::move(lower), std::move(upper), sampler));
+    out.push_back(std::make_unique<db_iterator>(
+        std::make_unique<merging_iterator>(std::move(children)), seq, view, std::move(lower),
+        std::move(upper), sampler, covering_function(*view, seq)));
   }
   return out;
 }

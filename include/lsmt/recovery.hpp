@@ -111,6 +111,8 @@ inline std::unique_ptr<file_lock> recover(store_core& c) LSMT_EXCLUDES(c.state_m
     auto it = replayed->new_iterator();
     it->seek_to_first();
     table_write_plan plan;  // no snapshot exists yet: only each key's newest version is kept
+    const range_tombstones dels = replayed->range_deletions();
+    plan.range_dels = &dels;
     const table_list flushed = c.versions.write_tables(*it, plan);
     levels[0].insert(levels[0].begin(), flushed.begin(), flushed.end());
   }

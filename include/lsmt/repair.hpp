@@ -16,9 +16,9 @@
 //      in it is kept, and later logs are read too (unlike opening, which keeps a prefix of the
 //      writes: repair keeps all it can find).
 //   3. Everything kept is merged, newest version of each key first (sequence numbers decide,
-//      not file order), into new tables of the bottom level; deletions and the versions they
-//      or newer writes hide are dropped, as no older data is left outside the merge. An entry
-//      found twice (a table and the log it came from) is written once.
+//      not file order), into new tables of the bottom level; deletions (range deletions too)
+//      and the versions they or newer writes hide are dropped, as no older data is left outside the
+//      merge. An entry found twice (a table and the log it came from) is written once.
 //   4. A new empty log and a new MANIFEST (written atomically, as always) make the new tables
 //      the store. Then the files that were merged whole are deleted, and every file that was
 //      damaged, foreign or unreadable is moved into DIR/lost/ rather than deleted.
@@ -128,6 +128,15 @@ inline void repair_table(file_system& fs, const std::string& path, uint64_t numb
     return lose(e.what());
   }
   if (reader->identity().store_id != store_id) return lose("belongs to another store");
+  // Its range deletions (checksummed, so whole once it opened) go into the merge.
+  if (const auto& dels = reader->range_deletions()) {
+    dels->for_each([&](std::string_view b, std::string_view e, const std::vector<uint64_t>& seqs) {
+      for (const uint64_t seq : seqs) {
+        salvage.add(seq, value_type::range_deletion, b, e);
+        in.last_sequence = std::max(in.last_sequence, seq);
+      }
+    });
+  }
   std::vector<std::pair<std::string, std::string>> kept;  // entries before any damage
   std::string previous;
   try {
@@ -295,6 +304,8 @@ inline repair_report repair(const std::filesystem::path& dir, const options& opt
   table_write_plan plan;
   plan.smallest_snapshot = in.last_sequence;  // no reader: keep each key's newest version
   plan.drop_tombstones = true;                // nothing older is left outside the merge
+  const range_tombstones dels = salvage.range_deletions();  // what they cover goes too
+  plan.range_dels = &dels;
   plan.target_size = opts.target_file_size;
   table_options topts;
   topts.block_size = opts.block_size;

@@ -74,6 +74,7 @@ class table_builder {
         store_id_(store_id),
         data_(options.restart_interval),
         index_(1),  // every index key whole: get() binary-searches it in place
+        range_dels_(options.restart_interval),
         bloom_(options.bloom_bits_per_key) {}
 
   /// REQUIRES: internal_key is valid and greater than every key added before.
@@ -98,20 +99,50 @@ class table_builder {
     if (data_.size_estimate() >= options_.block_size) flush_data_block();
   }
 
-  /// Writes the remaining data, the filter, the index and the footer; syncs and closes the file.
+  /// Adds the range deletion [begin, end) at seq (table_format.hpp, range_del_block).
+  /// REQUIRES: begin < end; (begin, seq) after every range deletion added before, in internal
+  /// key order (begin ascending, then seq descending).
+  void add_range_deletion(std::string_view begin, std::string_view end, uint64_t seq) {
+    if (done_) throw invalid_argument_error("lsmt: table_builder::add after finish/abandon");
+    if (compare_user_keys(begin, end) >= 0 || seq == 0 || seq > max_sequence) {
+      throw invalid_argument_error("lsmt: table_builder: invalid range deletion");
+    }
+    std::string key;
+    append_internal_key(key, begin, seq, value_type::range_deletion);
+    if (range_count_ != 0 && compare_internal_keys(last_range_key_, key) >= 0) {
+      throw invalid_argument_error("lsmt: table_builder: range deletions out of order");
+    }
+    if (range_count_ == 0) range_begin_.assign(begin);
+    if (range_count_ == 0 || compare_user_keys(end, range_end_) > 0) range_end_.assign(end);
+    range_dels_.add(key, end);
+    last_range_key_ = std::move(key);
+    ++range_count_;
+  }
+
+  /// Writes the remaining data, the range deletions, the filter, the index and the footer;
+  /// syncs and closes the file.
   void finish() {
     if (done_) throw invalid_argument_error("lsmt: table_builder::finish called twice");
     done_ = true;
     flush_data_block();
-    const block_handle filter = write_block(bloom_.finish());
+    table_footer f;
+    if (range_count_ != 0) {
+      f.has_range_dels = true;
+      f.range_del = write_block(range_dels_.finish());
+    }
+    f.filter = write_block(bloom_.finish());
     if (pending_index_) add_index_entry(index_successor(last_key_));
-    const block_handle index = write_block(index_.finish());
+    f.index = write_block(index_.finish());
 
-    char footer[footer_size];
-    const table_identity id{number_, store_id_, key_range_checksum(smallest_, last_key_)};
-    encode_footer(table_footer{filter, index, id}, footer);
-    file_->append(std::string_view(footer, footer_size));
-    offset_ += footer_size;
+    // The bounds cover the range deletions too (table_format.hpp, "Bounds").
+    bound_smallest_ = smallest_;
+    bound_largest_ = last_key_;
+    if (range_count_ != 0) widen_bounds(bound_smallest_, bound_largest_, range_begin_, range_end_);
+    f.id = table_identity{number_, store_id_, key_range_checksum(bound_smallest_, bound_largest_)};
+    char footer[max_footer_size];
+    const size_t n = encode_footer(f, footer);
+    file_->append(std::string_view(footer, n));
+    offset_ += n;
     file_->sync();
     file_->close();
   }
@@ -122,12 +153,14 @@ class table_builder {
     file_->close();
   }
 
+  /// Point entries added (range deletions are not counted).
   uint64_t entry_count() const { return entries_; }
-  /// Bytes written so far; the table's size once finish() returned.
+  uint64_t range_deletion_count() const { return range_count_; }
   /// Bytes written so far; after finish(), the size of the file.
   uint64_t file_size() const { return offset_; }
-  const std::string& smallest_key() const { return smallest_; }
-  const std::string& largest_key() const { return last_key_; }
+  /// The table's bounds (table_format.hpp, "Bounds"). REQUIRES: finish() returned.
+  const std::string& smallest_key() const { return bound_smallest_; }
+  const std::string& largest_key() const { return bound_largest_; }
 
  private:
   void flush_data_block() {
@@ -163,6 +196,7 @@ class table_builder {
   uint64_t store_id_;
   block_builder data_;
   block_builder index_;
+  block_builder range_dels_;
   bloom_builder bloom_;
   block_handle pending_handle_;
   bool pending_index_ = false;
@@ -171,6 +205,12 @@ class table_builder {
   uint64_t offset_ = 0;
   std::string smallest_;
   std::string last_key_;
+  uint64_t range_count_ = 0;
+  std::string last_range_key_;
+  std::string range_begin_;  // the range deletions' least begin and greatest end
+  std::string range_end_;
+  std::string bound_smallest_;  // of the finished table
+  std::string bound_largest_;
 };
 
 }  // namespace lsmt::detail

@@ -1,8 +1,9 @@
 // lsmt/sstable_reader.hpp - reads an SSTable (format in table_format.hpp): point lookups,
 // bloom-filter checks and a two-level iterator over the index and data blocks.
 //
-// Opening validates the footer and loads and checksums the filter and index blocks; the index
-// is walked once so that every data block handle is known to be in bounds and contiguous.
+// Opening validates the footer and loads and checksums the filter and index blocks, and the
+// range-deletion block (kept in memory as a range_tombstones set); the index is walked once so that
+// every data block handle is known to be in bounds and contiguous.
 //
 // That walk also builds two in-memory arrays, 16 bytes per data block: each block's offset, and
 // a "fence" per index key -- 8 bytes of its user key, taken right after the prefix that all index
@@ -41,6 +42,7 @@
 #include "file_system.hpp"
 #include "internal_iterator.hpp"
 #include "internal_key.hpp"
+#include "range_tombstones.hpp"
 #include "table_format.hpp"
 
 namespace lsmt::detail {
@@ -112,6 +114,9 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
     return ordinal == num_blocks_ ? file_size_ : offsets_[ordinal];
   }
 
+  /// The table's range deletions, or null if it has none.
+  const std::shared_ptr<const range_tombstones>& range_deletions() const { return range_dels_; }
+
   uint64_t file_number() const { return file_number_; }
   /// What the footer says this table is (table_format.hpp, "Identity").
   const table_identity& identity() const { return id_; }
@@ -162,28 +167,59 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
   void load() {
     file_size_ = file_->size();
     if (file_size_ < footer_size) corrupt("file too short to be a table");
-    const uint64_t footer_offset = file_size_ - footer_size;
-    char buf[footer_size];
-    const std::string_view footer = file_->read(footer_offset, footer_size, buf);
-    if (footer.size() != footer_size) corrupt("short read of the footer");
+    const size_t tail = static_cast<size_t>(std::min<uint64_t>(file_size_, max_footer_size));
+    char buf[max_footer_size];
+    const std::string_view footer = file_->read(file_size_ - tail, tail, buf);
+    if (footer.size() != tail) corrupt("short read of the footer");
     table_footer decoded;
-    if (const char* why = decode_footer(footer.data(), &decoded)) corrupt(why);
+    if (const char* why = decode_footer(footer.data(), tail, &decoded)) corrupt(why);
     if (decoded.id.number != file_number_) {
       corrupt("its footer says it is table " + std::to_string(decoded.id.number) +
               " (renamed or swapped)");
     }
     id_ = decoded.id;
+    const uint64_t footer_offset = file_size_ - footer_size_of(decoded);
     const block_handle filter = decoded.filter;
     const block_handle index = decoded.index;
-    // Layout: data blocks, filter, index, footer; anything else is corrupt.
-    if (!fits(index, footer_offset) || !fits(filter, index.offset)) {
+    // Layout: data blocks, range deletions (version 3), filter, index, footer; anything else is
+    // corrupt.
+    if (!fits(index, footer_offset) || !fits(filter, index.offset) ||
+        (decoded.has_range_dels && !fits(decoded.range_del, filter.offset))) {
       corrupt("footer block handles out of bounds");
     }
     filter_ = read_block(filter, &filter_storage_, true);
     index_ = read_block(index, &index_storage_, true);
     index_offset_ = index.offset;
     data_end_ = filter.offset;
+    if (decoded.has_range_dels) {
+      data_end_ = decoded.range_del.offset;
+      load_range_deletions(decoded.range_del);
+    }
     check_index();
+  }
+
+  /// Reads the range-deletion block into range_dels_: entries in strictly increasing internal
+  /// key order, each of type range_deletion with begin < end.
+  void load_range_deletions(const block_handle& h) {
+    std::string storage;
+    const std::string_view contents = read_block(h, &storage, true);
+    block_iter it;
+    it.reset(contents, {file_number_, h.offset});
+    it.expect_range_deletions();
+    auto set = std::make_shared<range_tombstones>();
+    std::string prev;
+    for (it.seek_to_first(); it.valid(); it.next()) {
+      const std::string_view k = it.key();
+      if (k.size() < tag_size || extract_type(k) != value_type::range_deletion ||
+          extract_sequence(k) == 0 || compare_user_keys(extract_user_key(k), it.value()) >= 0 ||
+          (!prev.empty() && compare_internal_keys(prev, k) >= 0)) {
+        corrupt("bad range deletion in its block");
+      }
+      prev.assign(k.data(), k.size());
+      set->add(extract_user_key(k), it.value(), extract_sequence(k));
+    }
+    if (set->empty()) corrupt("empty range-deletion block");
+    range_dels_ = std::move(set);
   }
 
   /// True when block h plus its trailer lies within [0, end).
@@ -342,6 +378,7 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
   std::vector<uint64_t> offsets_;  // data block i is [offsets_[i], offsets_[i + 1]) with trailer
   std::vector<uint64_t> fences_;   // fence(user key of index entry i), non-decreasing
   std::string fence_prefix_;
+  std::shared_ptr<const range_tombstones> range_dels_;  // null: none
 };
 
 /// Two-level iterator: the block offsets pick the data block, a block iterator walks it.

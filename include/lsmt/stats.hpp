@@ -21,6 +21,10 @@ struct stats {
   /// level 0's bytes once it holds compaction_interval tables, plus each sorted level's bytes
   /// above its target. Growing without bound means writes outpace merging.
   uint64_t pending_compaction_bytes = 0;
+  /// Range deletions the live SSTables hold (each table's own, after compactions cut them at
+  /// table boundaries or dropped them), and those in the memtables.
+  uint64_t table_range_deletions = 0;
+  uint64_t memtable_range_deletions = 0;
   uint64_t last_sequence = 0;  ///< sequence number of the newest write
   size_t live_snapshots = 0;   ///< snapshots (and open transactions) not yet released
 

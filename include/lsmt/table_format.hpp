@@ -3,8 +3,12 @@
 //
 // File format (all integers little-endian; varints and blocks as in coding.hpp / block.hpp):
 //
-//   sstable      := data_block* filter_block index_block footer
+//   sstable      := data_block* [range_del_block] filter_block index_block footer
 //   data_block   := block whose keys are the table's internal keys, in order
+//   range_del_block := block of the table's range deletions (version 3 only), in internal-key
+//                   order: key = internal key (begin, sequence, range_deletion = 2),
+//                   value = end (exclusive; begin < end). They do not overlap one another
+//                   unless their ranges are equal (range_tombstones.hpp's fragments).
 //   filter_block := block_body(bloom filter over the table's distinct user keys, bloom.hpp)
 //   index_block  := block (restart interval 1) with one entry per data block:
 //                   key   = an internal key >= every key of that block and < every key of the
@@ -13,13 +17,28 @@
 //                           its trailer
 //   block        := block_body(contents as in block.hpp)
 //   block_body(x):= x byte(compression = 0, none) fixed32(mask(crc32c(x | compression)))
-//   footer       := fixed64(filter_offset) fixed64(filter_size)
+//   footer       := footer_v2 | footer_v3
+//   footer_v2    := fixed64(filter_offset) fixed64(filter_size)
 //                   fixed64(index_offset) fixed64(index_size)
 //                   fixed64(file_number) fixed64(store_id) fixed32(key_range_crc)
 //                   fixed32(format_version = 2) fixed32(mask(crc32c(previous 56 bytes)))
 //                   fixed64(magic = 0x6c736d745f737374, "lsmt_sst")            68 bytes
+//   footer_v3    := fixed64(range_del_offset) fixed64(range_del_size)
+//                   the fields of footer_v2 up to key_range_crc
+//                   fixed32(format_version = 3) fixed32(mask(crc32c(previous 72 bytes)))
+//                   fixed64(magic)                                              84 bytes
 //   key_range_crc:= mask(crc32c(fixed32(size of smallest) smallest largest)), of the table's
-//                   smallest and largest internal keys
+//                   smallest and largest internal keys (its bounds, below)
+//
+// A table without range deletions is written in version 2, so stores that never use them
+// stay readable by an lsmt that predates them; version 3 adds the range-deletion block. The
+// version and the magic number sit at the same distance from the end in both.
+//
+// Bounds. A table's smallest and largest internal keys (in its footer's checksum and in the
+// MANIFEST) cover its range deletions too, so a sorted level's tables never share a user key
+// that either holds or deletes. A range deletion [b, e) extends them to (b, max_sequence,
+// value) and to (claim(e), 0, deletion): claim(e) is the last key the range holds when e ends in
+// a zero byte (e without it), else e itself, which the table then claims without holding it.
 //
 // Identity. The footer says which table this is: its number (the NNNNNN of its file name) and
 // the store it belongs to (the MANIFEST's store_id), with a checksum of the key range the
@@ -40,10 +59,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "coding.hpp"
 #include "crc32c.hpp"
+#include "internal_key.hpp"
 
 namespace lsmt::detail {
 
@@ -54,8 +75,11 @@ struct table_options {
 };
 
 inline constexpr size_t block_trailer_size = 5;
-inline constexpr size_t footer_size = 68;
+inline constexpr size_t footer_size = 68;     // version 2
+inline constexpr size_t footer_v3_size = 84;  // version 3: the range-deletion block
+inline constexpr size_t max_footer_size = footer_v3_size;
 inline constexpr uint32_t table_format_version = 2;
+inline constexpr uint32_t table_format_version_range_dels = 3;
 inline constexpr uint64_t table_magic = 0x6c736d745f737374;  // "lsmt_sst"
 inline constexpr char no_compression = 0;
 
@@ -87,42 +111,96 @@ inline uint32_t key_range_checksum(std::string_view smallest, std::string_view l
   return crc32c::mask(crc32c::extend(crc, largest.data(), largest.size()));
 }
 
-/// The decoded footer: where the filter and index blocks are, and which table this is.
+/// The decoded footer: where the blocks are, and which table this is.
 struct table_footer {
+  bool has_range_dels = false;  // version 3: range_del is the range-deletion block
+  block_handle range_del;
   block_handle filter;
   block_handle index;
   table_identity id;
 };
 
-/// Writes the footer_size bytes of the footer into out.
-inline void encode_footer(const table_footer& f, char* out) {
-  encode_fixed64(out, f.filter.offset);
-  encode_fixed64(out + 8, f.filter.size);
-  encode_fixed64(out + 16, f.index.offset);
-  encode_fixed64(out + 24, f.index.size);
-  encode_fixed64(out + 32, f.id.number);
-  encode_fixed64(out + 40, f.id.store_id);
-  encode_fixed32(out + 48, f.id.key_range_crc);
-  encode_fixed32(out + 52, table_format_version);
-  encode_fixed32(out + 56, crc32c::mask(crc32c::value(out, 56)));
-  encode_fixed64(out + 60, table_magic);
+/// The footer's size: version 3 with a range-deletion block, else version 2.
+inline size_t footer_size_of(const table_footer& f) {
+  return f.has_range_dels ? footer_v3_size : footer_size;
 }
 
-/// Checks the magic number, the version and the checksum of the footer_size bytes at in;
-/// returns nullptr and fills *f, or returns what is wrong.
-inline const char* decode_footer(const char* in, table_footer* f) {
-  if (decode_fixed64(in + 60) != table_magic) return "bad magic number (not a table)";
+/// Writes the footer_size_of(f) bytes of the footer into out; returns that size.
+inline size_t encode_footer(const table_footer& f, char* out) {
+  size_t at = 0;
+  if (f.has_range_dels) {
+    encode_fixed64(out, f.range_del.offset);
+    encode_fixed64(out + 8, f.range_del.size);
+    at = 16;
+  }
+  encode_fixed64(out + at, f.filter.offset);
+  encode_fixed64(out + at + 8, f.filter.size);
+  encode_fixed64(out + at + 16, f.index.offset);
+  encode_fixed64(out + at + 24, f.index.size);
+  encode_fixed64(out + at + 32, f.id.number);
+  encode_fixed64(out + at + 40, f.id.store_id);
+  encode_fixed32(out + at + 48, f.id.key_range_crc);
+  encode_fixed32(out + at + 52,
+                 f.has_range_dels ? table_format_version_range_dels : table_format_version);
+  encode_fixed32(out + at + 56, crc32c::mask(crc32c::value(out, at + 56)));
+  encode_fixed64(out + at + 60, table_magic);
+  return at + footer_size;
+}
+
+/// Checks the magic number, the version and the checksum of the footer that ends the n bytes
+/// at tail (the end of a file; n >= footer_size); returns nullptr and fills *f, or returns what
+/// is wrong. A version 3 footer needs n >= footer_v3_size.
+inline const char* decode_footer(const char* tail, size_t n, table_footer* f) {
+  const char* end = tail + n;
+  if (decode_fixed64(end - 8) != table_magic) return "bad magic number (not a table)";
   // Every version keeps the version 16 bytes before the end of the file.
-  const uint32_t version = decode_fixed32(in + 52);
+  const uint32_t version = decode_fixed32(end - 16);
   if (version == 1) return "format version 1 was written by an older lsmt";
-  if (crc32c::unmask(decode_fixed32(in + 56)) != crc32c::value(in, 56)) {
+  size_t size = footer_size;
+  if (version == table_format_version_range_dels) {
+    if (n < footer_v3_size) return "file too short for its footer";
+    size = footer_v3_size;
+  }
+  const char* in = end - size;
+  if (crc32c::unmask(decode_fixed32(end - 12)) != crc32c::value(in, size - 12)) {
     return "footer checksum mismatch";
   }
-  if (version != table_format_version) return "unsupported format version";
+  if (version != table_format_version && version != table_format_version_range_dels) {
+    return "unsupported format version";
+  }
+  *f = table_footer{};
+  if (version == table_format_version_range_dels) {
+    f->has_range_dels = true;
+    f->range_del = block_handle{decode_fixed64(in), decode_fixed64(in + 8)};
+    in += 16;
+  }
   f->filter = block_handle{decode_fixed64(in), decode_fixed64(in + 8)};
   f->index = block_handle{decode_fixed64(in + 16), decode_fixed64(in + 24)};
   f->id = table_identity{decode_fixed64(in + 32), decode_fixed64(in + 40), decode_fixed32(in + 48)};
   return nullptr;
+}
+/// The same for a version 2 footer: the footer_size bytes at in.
+inline const char* decode_footer(const char* in, table_footer* f) {
+  return decode_footer(in, footer_size, f);
+}
+
+/// The last user key a range deletion ending at `end` (exclusive) may hold, as its table's
+/// bounds claim it (see "Bounds").
+inline std::string_view range_claim(std::string_view end) {
+  return !end.empty() && end.back() == '\0' ? end.substr(0, end.size() - 1) : end;
+}
+
+/// Widens a table's bounds, smallest and largest (both empty if it has no point entries), to
+/// cover range deletions whose least begin is `begin` and greatest end is `end` (see "Bounds").
+inline void widen_bounds(std::string& smallest, std::string& largest, std::string_view begin,
+                         std::string_view end) {
+  const bool points = !smallest.empty();
+  std::string low;
+  append_internal_key(low, begin, max_sequence, value_type_for_seek);
+  if (!points || compare_internal_keys(low, smallest) < 0) smallest = std::move(low);
+  std::string high;
+  append_internal_key(high, range_claim(end), 0, value_type::deletion);
+  if (!points || compare_internal_keys(high, largest) > 0) largest = std::move(high);
 }
 
 }  // namespace lsmt::detail

@@ -10,6 +10,15 @@
 // Output is cut into files of about target_size bytes (at most max_files of
 // them), only between two user keys, so every version of a key stays in one file.
 //
+// Range deletions (range_tombstones.hpp) given in the plan are the merge's own. A version
+// covered by one that every reader sees (sequence <= the smallest live snapshot) is dropped.
+// Each fragment is written on: its sequences above the smallest snapshot, and the newest at or
+// below it unless no table outside the merge may hold an older version of a key in its range
+// (drop_tombstones, or older_outside_range() says so): then it covers nothing older, and goes.
+// At a cut between user keys a and b, fragments are cut at a + '\0', so the files' bounds
+// (table_format.hpp, "Bounds") never share a user key. Fragments past the last entry go into
+// the last file, or into a file of their own.
+//
 // Thread safety: a free function; it touches only what it is given.
 #ifndef LSMT_TABLE_WRITER_HPP
 #define LSMT_TABLE_WRITER_HPP
@@ -25,6 +34,7 @@
 #include "internal_iterator.hpp"
 #include "internal_key.hpp"
 #include "manifest.hpp"
+#include "range_tombstones.hpp"
 #include "sstable_builder.hpp"
 
 namespace lsmt::detail {
@@ -38,10 +48,44 @@ struct table_write_plan {
   // If set (and drop_tombstones is not): whether a table outside the merge may hold an older
   // version of this user key. Asked only for deletions visible to every reader.
   std::function<bool(std::string_view)> older_outside;
+  // The merge's range deletions (null: none).
+  const range_tombstones* range_dels = nullptr;
+  // If set (and drop_tombstones is not): whether a table outside the merge may hold an older
+  // version of a user key in [lo, hi].
+  std::function<bool(std::string_view lo, std::string_view hi)> older_outside_range;
   uint64_t target_size = 0;         // 0: a single file
   size_t max_files = 0;             // 0: no limit
   std::function<bool()> cancelled;  // if set and true, the write stops (the store is closing)
 };
+
+/// A range-deletion fragment to write: [begin, end) at each of seqs (descending).
+struct kept_fragment {
+  std::string begin;
+  std::string end;
+  std::vector<uint64_t> seqs;
+};
+
+/// The fragments of plan.range_dels that the output keeps, in key order (see the file comment).
+inline std::vector<kept_fragment> kept_fragments(const table_write_plan& plan) {
+  std::vector<kept_fragment> out;
+  if (plan.range_dels == nullptr) return out;
+  plan.range_dels->for_each([&](std::string_view b, std::string_view e, const auto& seqs) {
+    kept_fragment f{std::string(b), std::string(e), {}};
+    bool kept_visible = false;  // the newest sequence every reader sees is kept
+    for (auto it = seqs.rbegin(); it != seqs.rend(); ++it) {
+      if (*it > plan.smallest_snapshot) {
+        f.seqs.push_back(*it);
+      } else if (!kept_visible) {
+        kept_visible = true;
+        const bool dead = plan.drop_tombstones || (plan.older_outside_range &&
+                                                   !plan.older_outside_range(b, range_claim(e)));
+        if (!dead) f.seqs.push_back(*it);
+      }
+    }
+    if (!f.seqs.empty()) out.push_back(std::move(f));
+  });
+  return out;
+}
 
 /// Writes the entries of `in` (from its current position) into new tables of store `store_id`.
 /// new_file() returns the number and the path of the next file to create; every
@@ -55,8 +99,30 @@ inline std::vector<table_meta> write_tables(
   std::vector<table_meta> out;
   std::unique_ptr<table_builder> builder;
   table_meta meta;
+  std::vector<kept_fragment> fragments = kept_fragments(plan);
+  size_t next_fragment = 0;
 
-  auto finish = [&] {
+  auto start_file = [&] {
+    auto [number, path] = new_file();
+    created.push_back(number);
+    meta.number = number;
+    builder = std::make_unique<table_builder>(topts, fs.new_writable_file(path), number, store_id);
+  };
+  // Finishes the current file; its range deletions end before `cut` (all that are left if
+  // cut is null).
+  auto finish = [&](const std::string* cut) {
+    for (; next_fragment < fragments.size(); ++next_fragment) {
+      kept_fragment& f = fragments[next_fragment];
+      if (cut != nullptr && compare_user_keys(f.begin, *cut) >= 0) break;
+      const bool split = cut != nullptr && compare_user_keys(*cut, f.end) < 0;
+      for (const uint64_t seq : f.seqs) {
+        builder->add_range_deletion(f.begin, split ? std::string_view(*cut) : f.end, seq);
+      }
+      if (split) {
+        f.begin = *cut;  // the rest goes into the next file
+        break;
+      }
+    }
     builder->finish();
     meta.size = builder->file_size();
     meta.entries = builder->entry_count();
@@ -78,29 +144,27 @@ inline std::vector<table_meta> write_tables(
       if (!has_key || compare_user_keys(user_key, current_key) != 0) {
         if (builder && plan.target_size != 0 && builder->file_size() >= plan.target_size &&
             (plan.max_files == 0 || out.size() + 1 < plan.max_files)) {
-          finish();
+          const std::string cut = current_key + '\0';  // just past the file's last user key
+          finish(&cut);
         }
         current_key.assign(user_key);
         has_key = true;
         last_seq_for_key = max_sequence + 1;  // no newer version seen yet
       }
       const uint64_t seq = extract_sequence(ikey);
-      const bool hidden = last_seq_for_key <= plan.smallest_snapshot;
+      const bool hidden = last_seq_for_key <= plan.smallest_snapshot ||
+                          (plan.range_dels != nullptr &&
+                           plan.range_dels->covering(user_key, plan.smallest_snapshot) > seq);
       const bool dead_tombstone =
           extract_type(ikey) == value_type::deletion && seq <= plan.smallest_snapshot &&
           (plan.drop_tombstones || (plan.older_outside && !plan.older_outside(user_key)));
       last_seq_for_key = seq;
       if (hidden || dead_tombstone) continue;
-      if (!builder) {
-        auto [number, path] = new_file();
-        created.push_back(number);
-        meta.number = number;
-        builder =
-            std::make_unique<table_builder>(topts, fs.new_writable_file(path), number, store_id);
-      }
+      if (!builder) start_file();
       builder->add(ikey, in.value());
     }
-    if (builder) finish();
+    if (!builder && next_fragment < fragments.size()) start_file();  // range deletions only
+    if (builder) finish(nullptr);
   } catch (...) {
     if (builder) builder->abandon();
     throw;

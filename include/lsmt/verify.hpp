@@ -62,19 +62,25 @@ inline void verify_table(file_system& fs, const std::string& dir, uint64_t store
       return problem("holds another key range than the MANIFEST records");
     }
     const auto it = reader->new_iterator(false);
+    std::string first;
     std::string previous;
     uint64_t entries = 0;
     for (it->seek_to_first(); it->valid(); it->next(), ++entries) {
       const std::string_view key = it->key();
       if (!valid_internal_key(key))
         return problem("invalid key at entry " + std::to_string(entries));
-      if (entries == 0 && key != meta.smallest) return problem("first key is not the smallest");
+      if (entries == 0) first.assign(key.data(), key.size());
       if (entries != 0 && compare_internal_keys(previous, key) >= 0) {
         return problem("keys out of order at entry " + std::to_string(entries));
       }
       previous.assign(key.data(), key.size());
     }
-    if (entries != 0 && previous != meta.largest) return problem("last key is not the largest");
+    // The bounds cover the entries and the range deletions (table_format.hpp, "Bounds").
+    if (const auto& dels = reader->range_deletions()) {
+      widen_bounds(first, previous, dels->first_begin(), dels->last_end());
+    }
+    if (first != meta.smallest) return problem("its smallest key is not the MANIFEST's");
+    if (previous != meta.largest) return problem("its largest key is not the MANIFEST's");
     if (entries != meta.entries) {
       return problem("holds " + std::to_string(entries) + " entries, the MANIFEST says " +
                      std::to_string(meta.entries));

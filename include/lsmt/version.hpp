@@ -32,6 +32,7 @@
 
 #include "internal_key.hpp"
 #include "manifest.hpp"
+#include "range_tombstones.hpp"
 #include "sstable_reader.hpp"
 
 namespace lsmt::detail {
@@ -65,6 +66,9 @@ inline bool overlaps(const table_handle& t, std::string_view lo, std::string_vie
 
 struct version {
   std::array<table_list, max_levels> levels;
+  // Every table's range deletions in one set (null if no table has any): reads ask it whatever
+  // level they find a key in, since sequences alone decide what a deletion covers.
+  std::shared_ptr<const range_tombstones> range_dels;
 
   size_t table_count() const {
     size_t n = 0;
@@ -129,6 +133,16 @@ struct version {
     }
     return false;
   }
+  /// Whether a level deeper than `level` may hold a version of a user key in [lo, hi].
+  bool deeper_may_hold_range(size_t level, std::string_view lo, std::string_view hi) const {
+    for (size_t l = level + 1; l < max_levels; ++l) {
+      const size_t i = find_table(l, lo);
+      if (i < levels[l].size() && compare_user_keys(levels[l][i]->smallest_user_key(), hi) <= 0) {
+        return true;
+      }
+    }
+    return false;
+  }
 
   /// The MANIFEST's list: every table with its level, level 0 first.
   std::vector<table_meta> manifest_tables() const {
@@ -142,6 +156,21 @@ struct version {
     return out;
   }
 };
+
+/// The range deletions of every table in `levels`, in one set; null if there are none.
+inline std::shared_ptr<const range_tombstones> collect_range_deletions(
+    const std::array<table_list, max_levels>& levels) {
+  std::shared_ptr<range_tombstones> all;
+  for (const table_list& level : levels) {
+    for (const auto& t : level) {
+      const auto& mine = t->reader().range_deletions();
+      if (!mine) continue;
+      if (!all) all = std::make_shared<range_tombstones>();
+      all->add_all(*mine);
+    }
+  }
+  return all;
+}
 
 /// The levels of `v` with `removed` taken out and `added` put into `level` (>= 1) in key order,
 /// or at the front of level 0 if `level` is 0.

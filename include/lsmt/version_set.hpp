@@ -181,7 +181,8 @@ class version_set {
   /// A version of `levels` whose release deletes the retired tables nobody holds any more.
   std::shared_ptr<const version> make_version(std::array<table_list, max_levels> levels) {
     std::shared_ptr<retired_tables> retired = retired_;
-    auto* v = new version{std::move(levels)};
+    std::shared_ptr<const range_tombstones> dels = collect_range_deletions(levels);
+    auto* v = new version{std::move(levels), std::move(dels)};
     return {v, [retired](const version* released) {
               delete released;
               retired->delete_unused();

@@ -1,4 +1,4 @@
-// lsmt/write_batch.hpp - a group of puts and deletes applied all-or-nothing.
+// lsmt/write_batch.hpp - a group of puts, deletes and range deletes applied all-or-nothing.
 //
 // A batch is the unit the engine writes to the WAL: one batch is one WAL
 // record, so a crash can never leave half of it applied. Its encoding is both
@@ -7,6 +7,7 @@
 //   batch := fixed64(first_sequence) | fixed32(count) | op*
 //   op    := byte(value_type::value)    | lp(key) | lp(value)
 //          | byte(value_type::deletion) | lp(key)
+//          | byte(value_type::range_deletion) | lp(begin) | lp(end)      begin < end
 //   lp(s) := varint32(length) | bytes
 //
 // The n-th op (from 0) gets sequence first_sequence + n.
@@ -40,6 +41,14 @@ class raw_batch {
   void erase(std::string_view key) {
     rep_.push_back(static_cast<char>(value_type::deletion));
     put_length_prefixed(rep_, key);
+    set_count(count() + 1);
+  }
+  /// Deletes every key in [begin, end); an empty range (begin >= end) adds nothing.
+  void delete_range(std::string_view begin, std::string_view end) {
+    if (compare_user_keys(begin, end) >= 0) return;
+    rep_.push_back(static_cast<char>(value_type::range_deletion));
+    put_length_prefixed(rep_, begin);
+    put_length_prefixed(rep_, end);
     set_count(count() + 1);
   }
   void clear() { rep_.assign(batch_header_size, '\0'); }
@@ -77,7 +86,8 @@ class raw_batch {
     }
   }
 
-  /// Calls f(type, key, value, sequence) for each op, in order.
+  /// Calls f(type, key, value, sequence) for each op, in order; for a range deletion, key and
+  /// value are the range's begin and end.
   /// Throws corruption_error if the encoding is malformed.
   template <class F>
   void for_each(F&& f) const {
@@ -94,6 +104,10 @@ class raw_batch {
       if (type == value_type::value) {
         if (!get_length_prefixed(in, &value))
           throw corruption_error("lsmt: bad value in WAL batch");
+      } else if (type == value_type::range_deletion) {
+        if (!get_length_prefixed(in, &value) || compare_user_keys(key, value) >= 0) {
+          throw corruption_error("lsmt: bad range deletion in WAL batch");
+        }
       } else if (type != value_type::deletion) {
         throw corruption_error("lsmt: unknown op type in WAL batch");
       }

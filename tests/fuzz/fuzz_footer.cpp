@@ -1,7 +1,8 @@
 // tests/fuzz/fuzz_footer.cpp - bytes as a table's footer (table_format.hpp, version 2, 68
-// bytes with the table's identity): decode_footer on the first and on the last footer_size bytes
-// (a footer it accepts must re-encode, through encode_footer, to the same bytes; a version 1
-// footer is refused), then the bytes as a whole small table file whose tail is that footer
+// bytes with the table's identity, or version 3, 84 bytes with a range-deletion block):
+// decode_footer on the first footer_size bytes and on the file's tail (a footer it accepts must
+// re-encode, through encode_footer, to the same bytes; a version 1 footer is refused), then the
+// bytes as a whole small table file whose tail is that footer
 // through table_reader::open as table 7: open must refuse a file whose footer decode_footer
 // refused or names another table, and report the footer's identity; a table it opens is
 // scanned and looked up.
@@ -12,8 +13,10 @@
 //          having to forge the footer's checksum. Each handle value is taken modulo the file's
 //          size + 1, unless bit 2 is set; the number is 7 unless bit 4 is set.
 //   bit 1: mapped file, else reads through a block cache.
-//   bit 3: recompute the trailers of the filter and index blocks, when the footer decodes and
-//          the blocks lie where the reader expects them.
+//   bit 3: recompute the trailers of the filter and index blocks (and the range-deletion
+//          block), when the footer decodes and the blocks lie where the reader expects them.
+//   bit 5 (with bit 0): a version 3 footer; 16 more bytes of fields, first, give the
+//          range-deletion block's offset and size (taken modulo like the others).
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -28,14 +31,14 @@ using namespace lsmt_fuzz;
 
 const char* const probe_keys[] = {"", "a", "key1", "key50", "key99", "zzz", "\xff\xff"};
 
-/// decode_footer at `at` (footer_size bytes); an accepted footer must re-encode to its bytes,
-/// a version 1 footer (an older lsmt's) must be refused.
-bool decodes(const char* at, table_footer* f) {
-  if (decode_footer(at, f) != nullptr) return false;
-  if (decode_fixed32(at + footer_size - 16) == 1) __builtin_trap();  // version 1 taken
-  char again[footer_size];
-  encode_footer(*f, again);
-  if (std::memcmp(again, at, footer_size) != 0) __builtin_trap();
+/// decode_footer of the n bytes at tail (n >= footer_size); an accepted footer must re-encode
+/// to its bytes, a version 1 footer (an older lsmt's) must be refused.
+bool decodes(const char* tail, size_t n, table_footer* f) {
+  if (decode_footer(tail, n, f) != nullptr) return false;
+  if (decode_fixed32(tail + n - 16) == 1) __builtin_trap();  // version 1 taken
+  char again[max_footer_size];
+  const size_t size = encode_footer(*f, again);
+  if (size > n || std::memcmp(again, tail + n - size, size) != 0) __builtin_trap();
   return true;
 }
 
@@ -52,6 +55,7 @@ void exercise_table(const table_reader& t) {
   for (const char* k : probe_keys) {
     try {
       (void)t.may_contain(k);
+      if (t.range_deletions()) (void)t.range_deletions()->covering(k, max_sequence);
       (void)t.get(make_lookup_key(k, max_sequence), &type, &value, &seq);
     } catch (const lsmt::error&) {
     }
@@ -67,38 +71,48 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t n = size - 1;
   std::string file;
   if ((flags & 1) != 0) {
-    constexpr size_t fields = 4 * 8 + 8 + 8 + 4;
+    const bool v3 = (flags & 32) != 0;
+    const size_t handles = v3 ? 6 : 4;
+    const size_t fields = handles * 8 + 8 + 8 + 4;
     if (n < fields) return 0;
     file.assign(in + fields, n - fields);
-    uint64_t v[4];
-    for (int i = 0; i < 4; ++i) {
+    uint64_t v[6];
+    for (size_t i = 0; i < handles; ++i) {
       v[i] = decode_fixed64(in + 8 * i);
       if ((flags & 4) == 0) v[i] %= file.size() + 1;
     }
     table_footer f;
+    if (v3) {
+      f.has_range_dels = true;
+      f.range_del = block_handle{v[4], v[5]};
+    }
     f.filter = block_handle{v[0], v[1]};
     f.index = block_handle{v[2], v[3]};
     f.id.number = (flags & 16) != 0 ? decode_fixed64(in + 32) : fuzz_table_number;
     f.id.store_id = decode_fixed64(in + 40);
     f.id.key_range_crc = decode_fixed32(in + 48);
-    char footer[footer_size];
-    encode_footer(f, footer);
-    file.append(footer, footer_size);
+    char footer[max_footer_size];
+    file.append(footer, encode_footer(f, footer));
   } else {
     file.assign(in, n);
   }
   n = file.size();
 
   table_footer head;
-  if (n >= footer_size) (void)decodes(file.data(), &head);
+  if (n >= footer_size) (void)decodes(file.data(), footer_size, &head);
   table_footer f;
-  const bool valid_footer = n >= footer_size && decodes(file.data() + n - footer_size, &f);
+  const size_t tail = n < max_footer_size ? n : max_footer_size;
+  const bool valid_footer = n >= footer_size && decodes(file.data() + n - tail, tail, &f);
   if (valid_footer && (flags & 8) != 0) {
-    const uint64_t footer_offset = n - footer_size;
+    const uint64_t footer_offset = n - footer_size_of(f);
     if (handle_fits(f.index.offset, f.index.size, footer_offset)) {
       fix_block_trailer(file, f.index.offset, f.index.size);
       if (handle_fits(f.filter.offset, f.filter.size, f.index.offset)) {
         fix_block_trailer(file, f.filter.offset, f.filter.size);
+        if (f.has_range_dels &&
+            handle_fits(f.range_del.offset, f.range_del.size, f.filter.offset)) {
+          fix_block_trailer(file, f.range_del.offset, f.range_del.size);
+        }
       }
     }
   }

@@ -1,9 +1,10 @@
 #!/bin/sh
 # lsmt_tool_test.sh - runs every subcommand of the lsmt tool against the store that
 # lsmt_tool_make_store builds (make_store.cpp lists its contents), and checks each one's output
-# and exit code: dump of a table, a log and the MANIFEST, and of damaged copies of each; get,
-# put, del, scan, stats, sstables, compact (whole and by range), size, verify (of the store and
-# of a damaged copy), checkpoint, destroy; usage errors; --help.
+# and exit code: dump of a table (with and without range deletions), a log and the MANIFEST, and
+# of damaged copies of each; get, put, del, delrange, scan, stats, sstables, compact (whole and
+# by range), size, verify (of the store and of a damaged copy), repair, checkpoint, destroy;
+# usage errors; --help.
 #
 #   sh lsmt_tool_test.sh LSMT MAKE_STORE WORK_DIR
 #
@@ -111,20 +112,30 @@ LOG=$1
 LOG_NAME=${LOG##*/}
 LOG_NUMBER=$(echo "${LOG_NAME%.log}" | sed 's/^0*//')
 [ "$(size_of "$LOG")" -gt 32 ] || { echo "FAIL: $LOG holds no record"; exit 1; }
+# For repair, below: a copy whose range deletions are still in a table and in the log.
+cp -r "$DB" "$WORK/rep-rd"
 
 # ---- dump: before anything opens the store, whose open would replay and remove the log ------
 run 0 dump "$DB/MANIFEST"
 err_empty
-has_line "last sequence: 2001"
+has_line "last sequence: 2003"
 has_match "MANIFEST $(re_escape "$DB/MANIFEST"): [0-9]+ bytes, format version 4, one record \\(the whole state\\)" \
   "next file number: [0-9]+" \
   "log number: [0-9]+ \\($LOG_NAME and later logs are replayed at open\\)" \
   "store id: 0x[0-9a-f]{16}" \
   "tables: [0-9]+, [0-9]+ bytes" \
   "level [1-6]: [0-9]+ tables?, [0-9]+ bytes \\(sorted by key\\)" \
-  '  [0-9]{6}\.sst: [0-9]+ bytes, [0-9]+ entries, "key[0-9]{4}" @[0-9]+ put \.\. "key1999" @2000 put'
-checks=$((checks + 1))
-if grep -q '^level 0' "$WORK/out"; then fail "$last: level 0 should be empty"; fi
+  '  [0-9]{6}\.sst: [0-9]+ bytes, [0-9]+ entries, "key[0-9]{4}" @[0-9]+ put \.\. "key1999" @2000 put' \
+  "level 0: 1 table, [0-9]+ bytes \\(newest first; key ranges may overlap\\)"
+# Level 0's one table holds the range deletion [key0020, key0030): its bounds cover it.
+RD_SST_NAME=$(sed -n \
+  's/^  \([0-9]*\.sst\): [0-9]* bytes, 1 entry, "key0020" @max put \.\. "key0030" @0 del$/\1/p' \
+  "$WORK/out")
+if [ -z "$RD_SST_NAME" ] || [ ! -f "$DB/$RD_SST_NAME" ]; then
+  fail "$last: no table listed with bounds \"key0020\" @max put .. \"key0030\" @0 del"
+  RD_SST_NAME=missing.sst
+fi
+RD_SST=$DB/$RD_SST_NAME
 STORE_ID=$(sed -n 's/^store id: //p' "$WORK/out")
 # The table holding the binary key (the first key of all) is the one dumped below.
 SST_NAME=$(sed -n 's/^  \([0-9]*\.sst\): [0-9]* bytes, [0-9]* entries, "\\x00bin\\xff" @2001 put \.\. .*/\1/p' \
@@ -146,6 +157,10 @@ has_line "table $SST: $(size_of "$SST") bytes" \
   '  "key0000" @1 put = "value0000"' \
   '  "key0005" @6 put = "value0005"' \
   "key range crc: matches the first and last keys"
+checks=$((checks + 1))
+if grep -qE 'range_del|range-del|range del' "$WORK/out"; then
+  fail "$last: a version 2 table shows range deletions"
+fi
 has_match "footer: offset [0-9]+, 68 bytes" \
   "  filter block: offset [0-9]+, [0-9]+ bytes" \
   "  index block: offset [0-9]+, [0-9]+ bytes" \
@@ -169,21 +184,45 @@ checks=$((checks + 1))
 run 0 --hex dump "$SST"
 has_line "  0062696eff @2001 put = 01022062696e" "  6b657930303030 @1 put = 76616c756530303030"
 
+# The table with a range deletion: version 3, whose data blocks end where its range-deletion
+# block starts.
+run 0 dump "$RD_SST"
+err_empty
+lines_are '^(  "|  range_del|entries|key range|bounds)' '  "key0025" @2003 put = "again"' \
+  '  range_del ["key0020" .. "key0030") @2002' \
+  "entries: 1 (1 put, 0 deletions), 1 range deletion" \
+  'key range: "key0025" @2003 put .. "key0025" @2003 put' \
+  'bounds (with the range deletions): "key0020" @max put .. "key0030" @0 del' \
+  "key range crc: matches the bounds"
+has_line "  format version: 3"
+has_match "footer: offset [0-9]+, 84 bytes" "index: 1 data block \\(checksum ok\\)"
+# The end of the last data block, with its 5-byte trailer.
+DATA_END=$(sed -n 's/^data block [0-9]*: offset \([0-9]*\), \([0-9]*\) bytes .*/\1 \2/p' \
+  "$WORK/out" | tail -n 1 | { read -r offset bytes && echo $((offset + bytes + 5)); })
+has_match "  range-deletion block: offset $DATA_END, [0-9]+ bytes" \
+  "range-deletion block: offset $DATA_END, [0-9]+ bytes \\+ 5 byte trailer \\(checksum ok\\), .*"
+run 0 --hex dump "$RD_SST"
+has_line "  range_del [6b657930303230 .. 6b657930303330) @2002" \
+  "bounds (with the range deletions): 6b657930303230 @max put .. 6b657930303330 @0 del"
+
 run 0 dump "$LOG"
 err_empty
 lines_are '^(  |batches|end)' \
-  '  put "log-a" @2002 = "1"' '  put "log-b" @2003 = "2"' '  del "key0005" @2004' \
-  "batches: 3 (2 puts, 1 deletion), last sequence 2004" \
+  '  put "log-a" @2004 = "1"' '  put "log-b" @2005 = "2"' \
+  '  range_del ["key0040" .. "key0050") @2006' '  del "key0005" @2007' \
+  "batches: 4 (2 puts, 1 deletion, 1 range deletion), last sequence 2007" \
   "end: clean, at offset $(size_of "$LOG")"
 has_line "log $LOG: $(size_of "$LOG") bytes"
 has_match "header: log $LOG_NUMBER, format version 1, synced through offset [0-9]+" \
   "record at offset 32: link to [0-9]{6}\\.log, which ended at offset [0-9]+" \
-  "record at offset 57: batch of [0-9]+ bytes, sequence 2002, count 1" \
-  "record at offset [0-9]+: batch of [0-9]+ bytes, sequence 2003, count 1" \
-  "record at offset [0-9]+: batch of [0-9]+ bytes, sequence 2004, count 1"
+  "record at offset 57: batch of [0-9]+ bytes, sequence 2004, count 1" \
+  "record at offset [0-9]+: batch of [0-9]+ bytes, sequence 2005, count 1" \
+  "record at offset [0-9]+: batch of [0-9]+ bytes, sequence 2006, count 1" \
+  "record at offset [0-9]+: batch of [0-9]+ bytes, sequence 2007, count 1"
 
 run 0 --hex dump "$LOG"
-has_line "  put 6c6f672d61 @2002 = 31" "  del 6b657930303035 @2004"
+has_line "  put 6c6f672d61 @2004 = 31" "  range_del [6b657930303430 .. 6b657930303530) @2006" \
+  "  del 6b657930303035 @2007"
 
 # ---- dump of damaged copies: exit 3 with the reason on stderr, never a crash ------------------
 cp "$SST" "$BAD/$SST_NAME"
@@ -197,6 +236,11 @@ run 3 dump "$BAD/block.sst"
 err_has "lsmt: table $SST_NUMBER, block at offset 0: checksum mismatch (in '$BAD/block.sst')"
 has_line "  store id: $STORE_ID"  # what came before the damage was printed
 
+cp "$RD_SST" "$BAD/$RD_SST_NAME"  # its range-deletion block
+printf 'XXXX' | dd of="$BAD/$RD_SST_NAME" bs=1 seek=$((DATA_END + 2)) conv=notrunc 2>/dev/null
+run 3 dump "$BAD/$RD_SST_NAME"
+err_has "checksum mismatch (in '$BAD/$RD_SST_NAME')"
+
 cp "$LOG" "$BAD/$LOG_NAME"  # the first batch's length field, so valid records follow a bad one
 printf '\377\377\377\377' | dd of="$BAD/$LOG_NAME" bs=1 seek=61 conv=notrunc 2>/dev/null
 run 3 dump "$BAD/$LOG_NAME"
@@ -206,7 +250,7 @@ has_match "record at offset 32: link to [0-9]{6}\\.log, which ended at offset [0
 # A log cut inside its last record is what a crash leaves: reported, but not an error.
 dd if="$LOG" of="$BAD/torn.log" bs=1 count=$(($(size_of "$LOG") - 5)) 2>/dev/null
 run 0 dump "$BAD/torn.log"
-has_line '  put "log-b" @2003 = "2"'
+has_line '  put "log-b" @2005 = "2"' '  range_del ["key0040" .. "key0050") @2006'
 has_match "end: torn tail at offset [0-9]+: [0-9]+ bytes of a record a crash cut short .*"
 checks=$((checks + 1))
 if grep -qF 'key0005' "$WORK/out"; then fail "$last: the torn record was shown"; fi
@@ -237,6 +281,25 @@ run 0 "$DB" get log-a  # written only to the log: the open replays it
 out_is 1
 run 1 "$DB" get key0005  # deleted in the log
 out_is
+# [key0020, key0030) is deleted by the range deletion in a table; key0025 was written after it.
+run 1 "$DB" get key0020
+out_is
+run 1 "$DB" get key0029
+run 0 "$DB" get key0025
+out_is again
+run 0 "$DB" get key0030
+out_is value0030
+run 0 "$DB" scan --from key0018 --to key0032
+out_is "key0018${T}value0018" "key0019${T}value0019" "key0025${T}again" "key0030${T}value0030" \
+  "key0031${T}value0031"
+# [key0040, key0050) is deleted by the range deletion only in the log, which the opens replay.
+run 1 "$DB" get key0040
+run 1 "$DB" get key0049
+run 0 "$DB" scan --from key0039 --to key0051
+out_is "key0039${T}value0039" "key0050${T}value0050"
+run 0 "$DB" verify  # level 0 holds tables with range deletions (format version 3)
+err_empty
+has_match "verified [0-9]+ tables?, [0-9]+ entries, [0-9]+ bytes: ok"
 run 1 "$DB" get no-such-key
 out_is
 err_empty
@@ -260,6 +323,21 @@ out_is 01022062696e
 run 0 --hex "$DB" get 0062696EFF  # either case
 out_is 01022062696e
 
+run 0 "$DB" delrange key0060 key0070
+out_is
+err_empty
+run 1 "$DB" get key0060
+out_is
+run 1 "$DB" get key0069
+run 0 "$DB" get key0070  # END is exclusive
+out_is value0070
+run 0 "$DB" scan --from key0058 --to key0072
+out_is "key0058${T}value0058" "key0059${T}value0059" "key0070${T}value0070" "key0071${T}value0071"
+run 0 --hex "$DB" delrange 6b657930303830 6b657930303832  # [key0080, key0082)
+out_is
+run 0 "$DB" scan --from key0079 --to key0084
+out_is "key0079${T}value0079" "key0082${T}value0082" "key0083${T}value0083"
+
 run 0 "$DB" scan --from key0010 --to key0014
 out_is "key0010${T}value0010" "key0011${T}value0011" "key0012${T}value0012" "key0013${T}value0013"
 run 0 "$DB" scan --from key0010 --to key0014 --reverse
@@ -278,10 +356,11 @@ run 0 "$DB" scan --reverse --limit 2 --to o
 out_is "newkey${T}newvalue" "log-b${T}2"
 run 0 "$DB" scan --limit 0
 out_is
-# 2000 keys, less 2 deleted, plus the binary key, log-a, log-b, newkey and hi.
+# 2000 keys, less 2 deleted and 31 in deleted ranges (key0025 came back), plus the binary key,
+# log-a, log-b, newkey and hi.
 run 0 "$DB" scan
 checks=$((checks + 1))
-[ "$(wc -l <"$WORK/out" | tr -d ' ')" = 2003 ] || fail "$last: $(wc -l <"$WORK/out") lines, expected 2003"
+[ "$(wc -l <"$WORK/out" | tr -d ' ')" = 1972 ] || fail "$last: $(wc -l <"$WORK/out") lines, expected 1972"
 has_line "log-a${T}1" "hi${T}there" "key1999${T}value1999"
 
 # ---- stats, sstables and compact ---------------------------------------------------------------
@@ -289,13 +368,13 @@ run 0 "$DB" stats
 err_empty
 has_line "level  tables          bytes"
 has_match " +0 +[0-9]+ +[0-9]+" " +6 +[0-9]+ +[0-9]+" "total +[0-9]+ +[0-9]+" \
-  "pending compaction: [0-9]+ bytes" \
+  "pending compaction: [0-9]+ bytes" "range deletions: [0-9]+ in tables, 0 in memtables" \
   "writes: [0-9]+ bytes of keys and values, [0-9]+ bytes of log; write amplification [0-9]+\\.[0-9]{2}" \
   "flushes: [0-9]+, [0-9]+ bytes written" \
   "compactions: [0-9]+ \\([0-9]+ moves\\), [0-9]+ bytes read, [0-9]+ bytes written" \
   "stalls: [0-9]+, [0-9]+ us in total" "block cache: [0-9]+ hits, [0-9]+ misses" \
   "bloom filters: [0-9]+ checks, [0-9]+ useful" "memory: memtables [0-9]+ bytes .*" \
-  "mapped: [0-9]+ bytes of tables" "snapshots: 0 live; last sequence 2007" \
+  "mapped: [0-9]+ bytes of tables" "snapshots: 0 live; last sequence 2012" \
   "recovery: replayed [0-9]+ batch(es)? from [0-9]+ logs?; torn tail 0 bytes; dropped 0 logs, 0 bytes"
 for level in 1 2 3 4 5; do has_match " +$level +[0-9]+ +[0-9]+"; done
 
@@ -334,15 +413,17 @@ has_line "key0099${T}value0099" "key0100${T}value0100" "key0200${T}value0200" "k
 run 0 "$DB" get key0200
 out_is value0200
 run 1 "$DB" get key0005
+run 1 "$DB" get key0020  # the range deletions hold after the merges
+run 1 "$DB" get key0065
 run 0 "$DB" scan
 checks=$((checks + 1))
-[ "$(wc -l <"$WORK/out" | tr -d ' ')" = 2003 ] || fail "$last: $(wc -l <"$WORK/out") lines, expected 2003"
+[ "$(wc -l <"$WORK/out" | tr -d ' ')" = 1972 ] || fail "$last: $(wc -l <"$WORK/out") lines, expected 1972"
 
 run 0 "$DB" compact
 err_empty
 has_match "compacted: [0-9]+ tables?, [0-9]+ bytes"
 run 0 "$DB" stats
-has_match " +0 +0 +0" "snapshots: 0 live; last sequence 2007"
+has_match " +0 +0 +0" "snapshots: 0 live; last sequence 2012"
 run 0 "$DB" get key0001
 out_is value0001
 run 1 "$DB" get key0005
@@ -368,7 +449,7 @@ out_is 0
 # ---- verify -----------------------------------------------------------------------------------
 run 0 "$DB" verify
 err_empty
-has_match "verified [0-9]+ tables?, 2003 entries, [0-9]+ bytes: ok"
+has_match "verified [0-9]+ tables?, 1972 entries, [0-9]+ bytes: ok"
 checks=$((checks + 1))
 [ "$(wc -l <"$WORK/out" | tr -d ' ')" = 1 ] || fail "$last: more than the summary was printed"
 
@@ -406,6 +487,14 @@ has_match "repaired '$DAMAGED': .*; damaged files were moved to lost/"
 checks=$((checks + 1))
 [ -f "$DAMAGED/lost/${VICTIM##*/}" ] || fail "$last did not move ${VICTIM##*/} to lost/"
 run 0 "$DAMAGED" verify
+# Repair keeps the range deletions of tables and of logs.
+rm "$WORK/rep-rd/MANIFEST"
+run 0 repair "$WORK/rep-rd"
+has_match "repaired '$WORK/rep-rd': .*: nothing lost"
+run 1 "$WORK/rep-rd" get key0020
+run 1 "$WORK/rep-rd" get key0042
+run 0 "$WORK/rep-rd" get key0025
+out_is again
 run 2 "$DB" repair
 err_has "repair takes no DIR"
 run 2 repair
@@ -430,14 +519,14 @@ run 0 --hex "$WORK/cp" get 0062696eff
 out_is 01022062696e
 run 1 "$WORK/cp" get key0005
 run 0 "$WORK/cp" verify
-has_match "verified [0-9]+ tables?, 2004 entries, [0-9]+ bytes: ok"
+has_match "verified [0-9]+ tables?, 1973 entries, [0-9]+ bytes: ok"
 run 3 "$DB" checkpoint "$WORK/cp"  # DEST exists
 err_has "already exists"
 run 0 "$DB" get key0001  # the store is unharmed
 out_is value0001
 
 # ---- a directory without a store: only put and del create one --------------------------------
-for cmd in "get k" "scan" "stats" "sstables" "compact" "compact --from a" "size" "verify" \
+for cmd in "get k" "delrange a b" "scan" "stats" "sstables" "compact" "compact --from a" "size" "verify" \
   "checkpoint $WORK/cp2"; do
   # shellcheck disable=SC2086 # the subcommand and its argument are two words
   run 3 "$WORK/none" $cmd
@@ -468,6 +557,14 @@ run 2 --hex "$DB" get zz
 err_has "KEY 'zz' is not hex"
 run 2 --hex "$DB" put abc 00
 err_has "KEY 'abc' is not hex"
+run 2 "$DB" delrange a
+err_has "usage: lsmt [--hex] DIR delrange BEGIN END"
+run 2 "$DB" delrange b a  # swapped: an empty range
+err_has "lsmt: the range [BEGIN, END) is empty: BEGIN must sort before END"
+run 2 "$DB" delrange a a
+err_has "is empty"
+run 2 --hex "$DB" delrange 61 zz
+err_has "END 'zz' is not hex"
 run 2 "$DB" scan --limit -1
 err_has "--limit '-1' is not a count"
 run 2 "$DB" scan --limit
@@ -535,7 +632,8 @@ err_has "lsmt: no store in '$DB'"
 run 0 --help
 err_empty
 has_line "Usage:" "  lsmt [--hex] DIR get KEY" "  lsmt [--hex] DIR put KEY VALUE" \
-  "  lsmt [--hex] DIR del KEY" "  lsmt [--hex] DIR scan [--from K] [--to K] [--limit N] [--reverse]" \
+  "  lsmt [--hex] DIR del KEY" "  lsmt [--hex] DIR delrange BEGIN END" \
+  "  lsmt [--hex] DIR scan [--from K] [--to K] [--limit N] [--reverse]" \
   "  lsmt DIR stats" "  lsmt DIR sstables" "  lsmt [--hex] DIR compact [--from K] [--to K]" \
   "  lsmt [--hex] DIR size [--from K] [--to K]" "  lsmt DIR verify" "  lsmt DIR checkpoint DEST" \
   "  lsmt [--hex] dump FILE" "  lsmt repair DIR" "  lsmt destroy DIR" "  lsmt --help" "Exit codes:"

@@ -1,12 +1,16 @@
 // make_store.cpp - builds the store that the lsmt tool's test (lsmt_tool_test.sh) inspects:
-// tables in a sorted level, a MANIFEST, and a log holding writes no table has yet.
+// tables in a sorted level, a level-0 table with a range deletion, a MANIFEST, and a log holding
+// writes no table has yet.
 //
 //   lsmt_tool_make_store DIR        (DIR must not hold a store yet)
 //
 // Contents, which the test's expectations depend on:
 //   key0000 .. key1999 = value0000 .. value1999      in tables, after compact()
 //   "\x00bin\xff"      = "\x01\x02 bin"               in a table (a binary key and value)
-//   log-a = 1, log-b = 2, and a delete of key0005      only in the log, one record each
+//   delete_range(key0020, key0030) @2002, then        in level 0's one table (format version 3),
+//   key0025 = again @2003                             flushed after compact()
+//   log-a = 1, log-b = 2,                             only in the log, one record each
+//   delete_range(key0040, key0050), delete key0005    (@2004 .. @2007)
 // A small memtable and block size give several flushes and many data blocks.
 #include <cstdio>
 #include <exception>
@@ -38,15 +42,22 @@ int main(int argc, char** argv) {
     store.put(std::string("\0bin\xff", 5), std::string("\x01\x02 bin", 6));
     store.flush();
     store.compact();  // every table now sits in a sorted level
+    // After compact(), which would drop the range deletion with the keys it covers.
+    store.delete_range("key0020", "key0030");
+    store.put("key0025", "again");
+    store.flush();  // one table in level 0: too few to be merged
     store.put("log-a", "1");
     store.put("log-b", "2");
+    store.delete_range("key0040", "key0050");
     store.erase("key0005");
     const lsmt::stats s = store.stats();
     // Closing leaves the last writes in the log: close() does not flush the memtable.
     store.close();
-    if (s.tables == 0 || s.level_tables[0] != 0) {
-      std::cerr << "lsmt_tool_make_store: expected tables in sorted levels only, got " << s.tables
-                << " tables, " << s.level_tables[0] << " in level 0\n";
+    if (s.tables < 2 || s.level_tables[0] != 1 || s.table_range_deletions != 1) {
+      std::cerr << "lsmt_tool_make_store: expected one table in level 0, holding the one range "
+                << "deletion of the tables, and the others in sorted levels; got " << s.tables
+                << " tables, " << s.level_tables[0] << " in level 0, " << s.table_range_deletions
+                << " range deletions in tables\n";
       return 1;
     }
     return 0;
