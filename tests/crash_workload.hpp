@@ -6,8 +6,8 @@
 //                       hold/release brackets for the background threads), options, and
 //                       states[i]: the model's contents after the first i writes.
 //   make_workloads      the workloads both suites run (WAL, rotation, flushes, compactions,
-//                       reopens, range deletes); make_pending_flush_workload: a synced write right after a log
-//                       switch whose memtable still waits for its flush.
+//                       reopens, range deletes); make_pending_flush_workload: a synced write right
+//                       after a log switch whose memtable still waits for its flush.
 //   workload_seed       the workloads' seed: $LSMT_TEST_SEED, else a fixed one, so op counts (and
 //                       the README's figures) are stable.
 //   run_log             what a run did (workload_driver.hpp fills it in).

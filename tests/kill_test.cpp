@@ -2,12 +2,12 @@
 // lock is exclusive across processes and dies with its holder.
 //
 // Kill cycles: a forked child opens the store and runs a random workload (puts, erases, range
-// deletes, batches, some synced; small memtables, so flushes and compactions run all the time), writing the index
-// of each acknowledged operation to a pipe. The parent SIGKILLs it after a random delay (which
-// may fall in the child's open, i.e. in recovery), reopens the store and checks it holds exactly
-// the state after the acknowledged operations, or after those plus the one in flight (the child
-// may die after an operation returned but before reporting it). The workload is generated from a
-// seed, so the parent knows the in-flight operation too. The parent opens in
+// deletes, batches, some synced; small memtables, so flushes and compactions run all the time),
+// writing the index of each acknowledged operation to a pipe. The parent SIGKILLs it after a random
+// delay (which may fall in the child's open, i.e. in recovery), reopens the store and checks it
+// holds exactly the state after the acknowledged operations, or after those plus the one in flight
+// (the child may die after an operation returned but before reporting it). The workload is
+// generated from a seed, so the parent knows the in-flight operation too. The parent opens in
 // recovery_mode::absolute_consistency and requires a clean recovery report: a kill can only
 // leave a torn last record, never damage. Every cycle reuses the directory, so every open also
 // recovers from the previous kill. A process kill (unlike a power loss) must keep

@@ -167,7 +167,7 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
   void load() {
     file_size_ = file_->size();
     if (file_size_ < footer_size) corrupt("file too short to be a table");
-    const size_t tail = static_cast<size_t>(std::min<uint64_t>(file_size_, max_footer_size));
+    const auto tail = static_cast<size_t>(std::min<uint64_t>(file_size_, max_footer_size));
     char buf[max_footer_size];
     const std::string_view footer = file_->read(file_size_ - tail, tail, buf);
     if (footer.size() != tail) corrupt("short read of the footer");

@@ -78,23 +78,28 @@ inline void fix_block_trailer(std::string& t, uint64_t offset, uint64_t size) {
   encode_fixed32(t.data() + offset + size + 1, block_checksum(contents, t[offset + size]));
 }
 
-/// The footer's CRC: the fixed32 just before the trailing fixed64 magic number, over every
-/// footer byte before it (table_format.hpp).
-inline constexpr size_t footer_crc_offset = footer_size - 8 - 4;
-
-/// Recomputes the footer CRC, then, if the footer decodes, the filter and index trailers and the
-/// trailer of every data block the index still points at (within bounds).
+/// Recomputes the footer CRC (the fixed32 just before the trailing fixed64 magic number, over
+/// every footer byte before it, table_format.hpp), then, if the footer decodes, the filter,
+/// index and range-deletion trailers and the trailer of every data block the index still points
+/// at (within bounds).
 inline void fix_table_checksums(std::string& t) {
   if (t.size() < footer_size) return;
-  const uint64_t footer_offset = t.size() - footer_size;
+  // The footer's version (16 bytes before the end) says how long it is: version 3 adds the
+  // range-deletion block's handle in front.
+  const bool v3 = decode_fixed32(t.data() + t.size() - 16) == table_format_version_range_dels;
+  const size_t size = v3 && t.size() >= footer_v3_size ? footer_v3_size : footer_size;
+  const uint64_t footer_offset = t.size() - size;
   char* f = t.data() + footer_offset;
-  encode_fixed32(f + footer_crc_offset, crc32c::mask(crc32c::value(f, footer_crc_offset)));
+  const size_t crc_at = size - 8 - 4;
+  encode_fixed32(f + crc_at, crc32c::mask(crc32c::value(f, crc_at)));
   table_footer footer;
-  if (decode_footer(f, &footer) != nullptr) {
+  if (decode_footer(f, size, &footer) != nullptr) {
     // Only a bad magic number or version may fail a footer whose CRC was just fixed; anything
-    // else means footer_crc_offset no longer matches the format.
-    if (decode_fixed64(f + footer_size - 8) == table_magic &&
-        decode_fixed32(f + footer_crc_offset - 4) == table_format_version) {
+    // else means the CRC's offset no longer matches the format.
+    const uint32_t version = decode_fixed32(f + crc_at - 4);
+    if (decode_fixed64(f + size - 8) == table_magic &&
+        (version == table_format_version ||
+         (version == table_format_version_range_dels && size == footer_v3_size))) {
       __builtin_trap();
     }
     return;
@@ -105,13 +110,20 @@ inline void fix_table_checksums(std::string& t) {
   fix_block_trailer(t, io, is);
   if (!handle_fits(fo, fs, io)) return;
   fix_block_trailer(t, fo, fs);
+  uint64_t data_end = fo;
+  if (footer.has_range_dels) {
+    const uint64_t ro = footer.range_del.offset, rs = footer.range_del.size;
+    if (!handle_fits(ro, rs, fo)) return;
+    fix_block_trailer(t, ro, rs);
+    data_end = ro;
+  }
   try {
     block_iter it;
     it.reset(std::string_view(t.data() + io, static_cast<size_t>(is)), {0, io});
     for (it.seek_to_first(); it.valid(); it.next()) {
       std::string_view v = it.value();
       uint64_t off = 0, size = 0;
-      if (get_varint64(v, &off) && get_varint64(v, &size) && handle_fits(off, size, fo)) {
+      if (get_varint64(v, &off) && get_varint64(v, &size) && handle_fits(off, size, data_end)) {
         fix_block_trailer(t, off, size);
       }
     }

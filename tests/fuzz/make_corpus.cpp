@@ -346,6 +346,20 @@ int main(int argc, char** argv) {
     b.finish();
     put(out / "fuzz_sstable", "tiny-flags3", flag(3) + tiny);
   }
+  {  // A version 3 table: two entries and range deletions.
+    std::string ranged;
+    table_builder b({}, std::make_unique<lsmt_test::memory_writable_file>(&ranged),
+                    fuzz_table_number, seed_store_id);
+    b.add(lsmt_test::ikey("key1", 2), "v1");
+    b.add(lsmt_test::ikey("key50", 1, value_type::deletion), "");
+    b.add_range_deletion("a", "key2", 9);
+    b.add_range_deletion("a", "key2", 3);
+    b.add_range_deletion("key5", "zzz", 4);
+    b.finish();
+    put(out / "fuzz_sstable", "ranged-flags1", flag(1) + ranged);
+    put(out / "fuzz_sstable", "ranged-mapped-flags3", flag(3) + ranged);
+    put(out / "fuzz_footer", "ranged-flags0", flag(0) + ranged);
+  }
   table_part_seeds(out, tiny);
   wal_seeds(out);
   log_record_seeds(out, wal, wal_number);
