@@ -44,8 +44,10 @@
 #include "lsmt/options.hpp"
 #include "lsmt/recovery_report.hpp"
 #include "lsmt/repair.hpp"
+#include "lsmt/single_op.hpp"
 #include "lsmt/snapshot.hpp"
 #include "lsmt/stats.hpp"
+#include "lsmt/transaction.hpp"
 #include "lsmt/verify.hpp"
 #include "lsmt/write_batch.hpp"
 
@@ -102,7 +104,7 @@ class db {
   using iterator = basic_iterator<Key, Value, KeyCodec, ValueCodec>;
   using view_type = range_view<Key, Value, KeyCodec, ValueCodec>;
   using batch = write_batch<Key, Value, KeyCodec, ValueCodec>;
-  class transaction;
+  using transaction = basic_transaction<Key, Value, KeyCodec, ValueCodec>;
 
   /// Opens (creating if needed) the store in dir, with the seed's parameters:
   /// directory permissions, memtable flush size in entries, compaction
@@ -135,7 +137,7 @@ class db {
 
   /// Inserts or overwrites k. Durable when it returns (see the file comment).
   void put(const Key& k, const Value& v, const write_options& wo = {}) {
-    single_op op;  // per-thread buffers: a put allocates nothing once they have grown
+    detail::single_op op;  // per-thread buffers: a put allocates nothing once they have grown
     KeyCodec::encode(k, op.b->key);
     ValueCodec::encode(v, op.b->value);
     op.b->batch.put(op.b->key, op.b->value);
@@ -143,7 +145,7 @@ class db {
   }
   /// Deletes k (a no-op if absent).
   void erase(const Key& k, const write_options& wo = {}) {
-    single_op op;
+    detail::single_op op;
     KeyCodec::encode(k, op.b->key);
     op.b->batch.erase(op.b->key);
     engine().write(op.b->batch, wo.sync);
@@ -154,7 +156,7 @@ class db {
   /// still see them. Compactions drop the covered versions, and the deletion itself once it
   /// covers nothing older (lsmt/range_tombstones.hpp).
   void delete_range(const Key& begin, const Key& end, const write_options& wo = {}) {
-    single_op op;
+    detail::single_op op;
     KeyCodec::encode(begin, op.b->key);
     KeyCodec::encode(end, op.b->value);
     op.b->batch.delete_range(op.b->key, op.b->value);
@@ -165,7 +167,7 @@ class db {
 
   /// The value of k, or nullopt if it is absent or deleted.
   std::optional<Value> get(const Key& k, const read_options& ro = {}) const {
-    single_op op;
+    detail::single_op op;
     KeyCodec::encode(k, op.b->key);
     auto v = engine().get(op.b->key, sequence_for(ro));
     if (!v) return std::nullopt;
@@ -177,7 +179,7 @@ class db {
     }
   }
   bool contains(const Key& k, const read_options& ro = {}) const {
-    single_op op;
+    detail::single_op op;
     KeyCodec::encode(k, op.b->key);
     return engine().get(op.b->key, sequence_for(ro)).has_value();
   }
@@ -231,7 +233,7 @@ class db {
   }
 
   /// Starts an optimistic transaction (see transaction).
-  transaction begin_transaction() { return transaction(*this); }
+  transaction begin_transaction() { return transaction(engine_ptr(), get_snapshot()); }
 
   /// Writes the memtable to an SSTable now and waits for it.
   void flush() { engine().flush(); }
@@ -275,94 +277,6 @@ class db {
   /// merge of SSTables is due or running. Throws the background error, if any.
   void wait_for_compactions() { engine().wait_for_compactions(); }
 
-  /// An optimistic transaction with snapshot isolation. Reads see the store as
-  /// of begin_transaction() plus the transaction's own writes. commit() applies
-  /// every write atomically, or throws conflict_error (and applies nothing) if
-  /// another writer changed a key this transaction read or wrote since it began.
-  /// rollback() (or destruction without commit) discards everything.
-  /// Thread safety: one thread at a time.
-  class transaction {
-   public:
-    transaction(transaction&&) noexcept = default;
-    transaction& operator=(transaction&&) noexcept = default;
-    ~transaction() = default;
-
-    void put(const Key& k, const Value& v) {
-      ensure_active();
-      std::string ek = encode_key(k);
-      std::string ev;
-      ValueCodec::encode(v, ev);
-      batch_.put(ek, ev);
-      writes_[std::move(ek)] = std::move(ev);
-    }
-    void erase(const Key& k) {
-      ensure_active();
-      std::string ek = encode_key(k);
-      batch_.erase(ek);
-      writes_[std::move(ek)] = std::nullopt;
-    }
-    /// The transaction's own write of k if any, else k as of begin_transaction().
-    std::optional<Value> get(const Key& k) {
-      ensure_active();
-      std::string ek = encode_key(k);
-      if (auto it = writes_.find(ek); it != writes_.end()) {
-        if (!it->second) return std::nullopt;
-        return ValueCodec::decode(*it->second);
-      }
-      auto v = engine_->get(ek, snap_.sequence());
-      reads_.insert(std::move(ek));
-      if (!v) return std::nullopt;
-      return ValueCodec::decode(*v);
-    }
-    /// Applies every write atomically, or throws conflict_error and applies none.
-    /// The transaction is finished either way.
-    void commit(const write_options& wo = {}) {
-      ensure_active();
-      active_ = false;
-      const uint64_t start = snap_.sequence();
-      detail::engine* e = engine_.get();
-      const std::function<void()> check = [&] {
-        auto changed = [&](const std::string& key) { return e->newest_sequence(key) > start; };
-        bool conflict = false;
-        for (const auto& key : reads_) conflict = conflict || changed(key);
-        for (const auto& kv : writes_) conflict = conflict || changed(kv.first);
-        if (conflict) {
-          throw conflict_error("lsmt: transaction conflict: a key it used changed after it began");
-        }
-      };
-      try {
-        e->write(batch_, wo.sync, &check);
-      } catch (...) {
-        snap_.release();
-        throw;
-      }
-      snap_.release();
-    }
-    /// Discards every write. The transaction is finished.
-    void rollback() noexcept {
-      active_ = false;
-      snap_.release();
-    }
-    bool active() const noexcept { return active_; }
-
-   private:
-    friend class db;
-    explicit transaction(const db& d) : engine_(d.engine_ptr()), snap_(d.get_snapshot()) {}
-    void ensure_active() const {
-      if (!active_) {
-        throw invalid_argument_error("lsmt: transaction already committed or rolled back");
-      }
-      engine_->ensure_open();
-    }
-
-    std::shared_ptr<detail::engine> engine_;
-    snapshot snap_;
-    detail::raw_batch batch_;
-    std::map<std::string, std::optional<std::string>> writes_;
-    std::set<std::string> reads_;
-    bool active_ = true;
-  };
-
  private:
   static options seed_options(std::filesystem::perms perms, size_t entries, size_t interval,
                               size_t minimum) {
@@ -390,66 +304,6 @@ class db {
     engine();
     return engine_;
   }
-
-  // Buffers of one thread's single-key calls (put, erase, get, contains), reused
-  // so that steady-state calls allocate nothing. single_op lends them out
-  // cleared and, when done, gives back any memory beyond 64 KiB that a big key
-  // or value made them hold. A call made while they are lent (a codec calling
-  // back into the store) or after the thread's buffers are gone (from another
-  // thread_local's destructor at thread exit) gets buffers of its own.
-  struct op_buffers {
-    std::string key;
-    std::string value;
-    detail::raw_batch batch;
-  };
-  class single_op {
-   public:
-    single_op() {
-      if (gone()) return;
-      thread_buffers& t = local();
-      if (t.lent) return;
-      t.lent = true;
-      lent_ = &t;
-      b = &t.buffers;
-    }
-    single_op(const single_op&) = delete;
-    single_op& operator=(const single_op&) = delete;
-    ~single_op() {
-      if (lent_ == nullptr) return;
-      constexpr size_t keep = size_t{64} << 10;
-      if (b->key.capacity() > keep) std::string().swap(b->key);
-      if (b->value.capacity() > keep) std::string().swap(b->value);
-      if (b->batch.byte_size() > keep) b->batch = detail::raw_batch();
-      b->key.clear();
-      b->value.clear();
-      b->batch.clear();
-      lent_->lent = false;
-    }
-
-   private:
-    struct thread_buffers {
-      op_buffers buffers;
-      bool lent = false;
-      thread_buffers() = default;
-      thread_buffers(const thread_buffers&) = delete;
-      thread_buffers& operator=(const thread_buffers&) = delete;
-      ~thread_buffers() { gone() = true; }
-    };
-    // Trivially destructible, so still readable while other thread_locals are destroyed.
-    static bool& gone() {
-      thread_local bool g = false;
-      return g;
-    }
-    static thread_buffers& local() {
-      thread_local thread_buffers t;
-      return t;
-    }
-    op_buffers own_;                  // used when the thread's buffers are not available
-    thread_buffers* lent_ = nullptr;  // the thread's buffers, if lent to this call
-
-   public:
-    op_buffers* b = &own_;
-  };
 
   static std::string encode_key(const Key& k) {
     std::string s;

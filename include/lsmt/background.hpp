@@ -110,10 +110,12 @@ class background_work {
       ++c_.flushes;
       c_.progress_cv.notify_all();
       c_.work_cv.notify_all();  // the compaction thread may now have work
-      s.unlock();               // waiters go on while the logger runs
-      c_.log(log_level::info, "flushed the memtable of log " + std::to_string(slot.log_number) +
-                                  " to " + done.tables);
-      s.lock();
+      if (c_.logging()) {
+        s.unlock();  // waiters go on while the logger runs
+        c_.log(log_level::info, "flushed the memtable of log " + std::to_string(slot.log_number) +
+                                    " to " + done.tables);
+        s.lock();
+      }
     }
   }
 
@@ -133,7 +135,7 @@ class background_work {
       const range_tombstones dels = slot.mem->range_deletions();
       plan.range_dels = &dels;
       const table_list tables = c_.versions.write_tables(*it, plan);
-      result = {total_size(tables), describe(tables)};
+      result = {total_size(tables), c_.logging() ? describe(tables) : std::string()};
       lock_guard m(c_.versions.manifest_mutex());
       std::shared_ptr<const version> now;
       {
@@ -261,7 +263,7 @@ class background_work {
       } catch (const std::exception& e) {
         error = std::string("compaction failed: ") + e.what();
       }
-      if (done) c_.log(log_level::info, result.summary);
+      if (done && c_.logging()) c_.log(log_level::info, result.summary);
       // Let go of the inputs (the job and the version they were picked from hold them), then
       // delete what nobody holds: relying on the last release of that version alone would miss
       // an input that some other holder, such as a flush, let go of last.
@@ -312,11 +314,13 @@ class background_work {
     inputs.insert(inputs.end(), job.overlapped.begin(), job.overlapped.end());
     table_list outputs;
     merge_result r;
-    const std::string from =
-        job.full
-            ? "every level, " + describe(inputs) + ","
-            : "level " + std::to_string(job.level) + " " + describe(job.inputs) + " and level " +
-                  std::to_string(job.output_level) + " " + describe(job.overlapped);
+    std::string from;  // for the logger, before the inputs are replaced
+    if (c_.logging()) {
+      from = job.full ? "every level, " + describe(inputs) + ","
+                      : "level " + std::to_string(job.level) + " " + describe(job.inputs) +
+                            " and level " + std::to_string(job.output_level) + " " +
+                            describe(job.overlapped);
+    }
     if (job.move) {
       outputs = job.inputs;
     } else {
@@ -336,13 +340,17 @@ class background_work {
     for (const auto& t : outputs) r.entries += t->meta().entries;
     if (job.move) {
       r.moved = true;
-      r.summary = "moved " + describe(outputs) + " from level " + std::to_string(job.level) +
-                  " to level " + std::to_string(job.output_level);
+      if (c_.logging()) {
+        r.summary = "moved " + describe(outputs) + " from level " + std::to_string(job.level) +
+                    " to level " + std::to_string(job.output_level);
+      }
     } else {
       r.bytes_read = total_size(inputs);
       r.bytes_written = total_size(outputs);
-      r.summary = std::string(job.read_triggered ? "read-triggered " : "") + "merged " + from +
-                  " into level " + std::to_string(job.output_level) + " " + describe(outputs);
+      if (c_.logging()) {
+        r.summary = std::string(job.read_triggered ? "read-triggered " : "") + "merged " + from +
+                    " into level " + std::to_string(job.output_level) + " " + describe(outputs);
+      }
     }
     {
       lock_guard m(c_.versions.manifest_mutex());

@@ -48,19 +48,26 @@
 
 namespace lsmt::detail {
 
+/// Appends bytes [offset, end) of `in` to `out`, 1 MiB at a time. A short read is an io_error
+/// if `exact`; otherwise the copy ends where the file now ends.
+inline void copy_range(readable_file& in, uint64_t offset, uint64_t end, writable_file& out,
+                       bool exact) {
+  std::string buffer(size_t{1} << 20, '\0');
+  while (offset < end) {
+    const auto n = static_cast<size_t>(std::min<uint64_t>(buffer.size(), end - offset));
+    const std::string_view got = in.read(offset, n, buffer.data());
+    if (exact && got.size() != n) throw io_error("lsmt: short read of a file for a checkpoint");
+    if (got.empty()) break;  // the file shrank: copy what there was
+    out.append(got);
+    offset += got.size();
+  }
+}
+
 /// Copies the file `from`, as long as it is now, to a new file `to`, synced.
 inline void copy_file(file_system& fs, const std::string& from, const std::string& to) {
   const std::unique_ptr<readable_file> in = fs.new_readable_file(from, false);
   const std::unique_ptr<writable_file> out = fs.new_writable_file(to);
-  const uint64_t size = in->size();
-  std::string buffer(size_t{1} << 20, '\0');
-  for (uint64_t offset = 0; offset < size;) {
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(buffer.size(), size - offset));
-    const std::string_view got = in->read(offset, n, buffer.data());
-    if (got.empty()) break;  // the file shrank: copy what there was
-    out->append(got);
-    offset += got.size();
-  }
+  copy_range(*in, 0, in->size(), *out, false);
   out->sync();
   out->close();
 }
@@ -89,14 +96,7 @@ inline void write_log_copy(file_system& fs, const std::string& dir, const log_co
   const std::unique_ptr<writable_file> out =
       fs.new_writable_file(file_path(dir, log.number, file_kind::log));
   out->append(log.header);
-  std::string buffer(size_t{1} << 20, '\0');
-  for (uint64_t offset = log.header.size(); offset < log.size;) {
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(buffer.size(), log.size - offset));
-    const std::string_view got = log.file->read(offset, n, buffer.data());
-    if (got.size() != n) throw io_error("lsmt: short read of a log for a checkpoint");
-    out->append(got);
-    offset += n;
-  }
+  copy_range(*log.file, log.header.size(), log.size, *out, true);
   out->sync();
   out->close();
 }

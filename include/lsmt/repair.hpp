@@ -113,20 +113,34 @@ struct repair_input {
   uint64_t last_sequence = 0;
 };
 
-// Step 1 for one table: merge it whole, or keep its entries before the damage in `salvage`.
-inline void repair_table(file_system& fs, const std::string& path, uint64_t number,
-                         uint64_t store_id, memtable& salvage, repair_input& in,
-                         repair_report& report) {
-  const auto lose = [&](const std::string& why) {
-    report.lost.push_back("table '" + path + "': " + why);
-    in.lost_files.push_back(path);
-  };
-  std::shared_ptr<table_reader> reader;
+/// A table file repair opened (once: its footer votes for the store id, then it is read).
+struct repair_table_file {
+  std::string path;
+  std::shared_ptr<table_reader> reader;  // null: it did not open
+  std::string error;                     // why not
+};
+
+inline repair_table_file open_for_repair(file_system& fs, const std::string& path,
+                                         uint64_t number) {
+  repair_table_file t;
+  t.path = path;
   try {
-    reader = table_reader::open(fs.new_readable_file(path, false), number, {}, nullptr);
+    t.reader = table_reader::open(fs.new_readable_file(path, false), number, {}, nullptr);
   } catch (const std::exception& e) {
-    return lose(e.what());
+    t.error = e.what();
   }
+  return t;
+}
+
+// Step 1 for one table: merge it whole, or keep its entries before the damage in `salvage`.
+inline void repair_table(const repair_table_file& t, uint64_t store_id, memtable& salvage,
+                         repair_input& in, repair_report& report) {
+  const auto lose = [&](const std::string& why) {
+    report.lost.push_back("table '" + t.path + "': " + why);
+    in.lost_files.push_back(t.path);
+  };
+  if (!t.reader) return lose(t.error);
+  const std::shared_ptr<table_reader>& reader = t.reader;
   if (reader->identity().store_id != store_id) return lose("belongs to another store");
   // Its range deletions (checksummed, so whole once it opened) go into the merge.
   if (const auto& dels = reader->range_deletions()) {
@@ -138,20 +152,11 @@ inline void repair_table(file_system& fs, const std::string& path, uint64_t numb
     });
   }
   std::vector<std::pair<std::string, std::string>> kept;  // entries before any damage
-  std::string previous;
   try {
-    const auto it = reader->new_iterator(false);
-    for (it->seek_to_first(); it->valid(); it->next()) {
-      const std::string_view k = it->key();
-      if (!valid_internal_key(k) ||
-          (!previous.empty() && compare_internal_keys(previous, k) >= 0)) {
-        throw corruption_error("keys out of order or invalid after " + std::to_string(kept.size()) +
-                               " entries");
-      }
-      previous.assign(k.data(), k.size());
-      kept.emplace_back(previous, std::string(it->value()));
+    walk_table(*reader, [&](std::string_view k, std::string_view v) {
+      kept.emplace_back(std::string(k), std::string(v));
       in.last_sequence = std::max(in.last_sequence, extract_sequence(k));
-    }
+    });
   } catch (const std::exception& e) {
     for (const auto& [k, v] : kept) {
       salvage.add(extract_sequence(k), extract_type(k), extract_user_key(k), v);
@@ -160,8 +165,8 @@ inline void repair_table(file_system& fs, const std::string& path, uint64_t numb
                 " entries before it were kept");
   }
   ++report.tables_merged;
-  in.whole.push_back(std::move(reader));
-  in.merged_files.push_back(path);
+  in.whole.push_back(reader);
+  in.merged_files.push_back(t.path);
 }
 
 // Step 2 for one log: every whole batch before its first damage goes into `salvage`.
@@ -205,16 +210,10 @@ inline void repair_log(file_system& fs, const std::string& path, uint64_t number
 }
 
 // The store id most tables record (the MANIFEST is unreadable), or a new one.
-inline uint64_t voted_store_id(file_system& fs, const std::string& dir,
-                               const std::vector<uint64_t>& tables) {
+inline uint64_t voted_store_id(const std::vector<repair_table_file>& tables) {
   std::map<uint64_t, size_t> votes;
-  for (const uint64_t n : tables) {
-    try {
-      const auto r = table_reader::open(
-          fs.new_readable_file(file_path(dir, n, file_kind::table), false), n, {}, nullptr);
-      ++votes[r->identity().store_id];
-    } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch): repair_table reports it
-    }
+  for (const repair_table_file& t : tables) {
+    if (t.reader) ++votes[t.reader->identity().store_id];
   }
   if (votes.empty()) return new_store_id();
   return std::max_element(votes.begin(), votes.end(),
@@ -286,10 +285,14 @@ inline repair_report repair(const std::filesystem::path& dir, const options& opt
     logs.erase(logs.begin(), first_log);
     max_number = std::max(max_number, manifest->next_file_number);
   }
-  const uint64_t store_id = manifest ? manifest->store_id : voted_store_id(fs, d, tables);
+  std::vector<repair_table_file> opened;
+  opened.reserve(tables.size());
   for (const uint64_t n : tables) {
-    repair_table(fs, file_path(d, n, file_kind::table), n, store_id, salvage, in, report);
+    opened.push_back(open_for_repair(fs, file_path(d, n, file_kind::table), n));
   }
+  const uint64_t store_id = manifest ? manifest->store_id : voted_store_id(opened);
+  for (const repair_table_file& t : opened) repair_table(t, store_id, salvage, in, report);
+  opened.clear();  // in.whole holds the tables that are merged
   for (const uint64_t n : logs) {
     repair_log(fs, file_path(d, n, file_kind::log), n, salvage, in, report);
   }

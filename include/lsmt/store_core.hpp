@@ -191,6 +191,8 @@ class store_core {
   void log(log_level level, const std::string& message) const LSMT_EXCLUDES(state_mutex) {
     log_to(opts, level, message);
   }
+  /// Whether anyone hears log(): callers skip building messages otherwise.
+  bool logging() const noexcept { return static_cast<bool>(opts.logger); }
 
   /// Moves the lifecycle forward and wakes every waiter.
   void set_life(lifecycle next) LSMT_REQUIRES(state_mutex) {

@@ -29,6 +29,7 @@
 #include "sstable_reader.hpp"
 #include "table_format.hpp"
 #include "version.hpp"
+#include "version_set.hpp"
 
 namespace lsmt {
 
@@ -52,35 +53,25 @@ inline void verify_table(file_system& fs, const std::string& dir, uint64_t store
   };
   try {
     auto file = fs.new_readable_file(path, false);
-    if (file->size() != meta.size) {
-      return problem("is " + std::to_string(file->size()) + " bytes, the MANIFEST says " +
-                     std::to_string(meta.size));
+    if (std::string why = table_size_mismatch(file->size(), meta); !why.empty()) {
+      return problem(why);
     }
     const auto reader = table_reader::open(std::move(file), meta.number, {}, nullptr);
-    if (reader->identity().store_id != store_id) return problem("belongs to another store");
-    if (reader->identity().key_range_crc != key_range_checksum(meta.smallest, meta.largest)) {
-      return problem("holds another key range than the MANIFEST records");
+    if (std::string why = table_identity_mismatch(*reader, meta, store_id); !why.empty()) {
+      return problem(why);
     }
-    const auto it = reader->new_iterator(false);
     std::string first;
-    std::string previous;
-    uint64_t entries = 0;
-    for (it->seek_to_first(); it->valid(); it->next(), ++entries) {
-      const std::string_view key = it->key();
-      if (!valid_internal_key(key))
-        return problem("invalid key at entry " + std::to_string(entries));
-      if (entries == 0) first.assign(key.data(), key.size());
-      if (entries != 0 && compare_internal_keys(previous, key) >= 0) {
-        return problem("keys out of order at entry " + std::to_string(entries));
-      }
-      previous.assign(key.data(), key.size());
-    }
+    std::string last;
+    const uint64_t entries = walk_table(*reader, [&](std::string_view key, std::string_view) {
+      if (first.empty()) first.assign(key.data(), key.size());
+      last.assign(key.data(), key.size());
+    });
     // The bounds cover the entries and the range deletions (table_format.hpp, "Bounds").
     if (const auto& dels = reader->range_deletions()) {
-      widen_bounds(first, previous, dels->first_begin(), dels->last_end());
+      widen_bounds(first, last, dels->first_begin(), dels->last_end());
     }
     if (first != meta.smallest) return problem("its smallest key is not the MANIFEST's");
-    if (previous != meta.largest) return problem("its largest key is not the MANIFEST's");
+    if (last != meta.largest) return problem("its largest key is not the MANIFEST's");
     if (entries != meta.entries) {
       return problem("holds " + std::to_string(entries) + " entries, the MANIFEST says " +
                      std::to_string(meta.entries));

@@ -97,6 +97,46 @@ class retired_tables {
   bool closed_ LSMT_GUARDED_BY(mutex_) = false;
 };
 
+/// Why a file of `size` bytes is not the table `meta` describes, judged by its size alone, or ""
+/// if it may be.
+inline std::string table_size_mismatch(uint64_t size, const table_meta& meta) {
+  if (size == meta.size) return {};
+  return "is " + std::to_string(size) + " bytes, but the MANIFEST says " +
+         std::to_string(meta.size) + " (truncated, extended or replaced)";
+}
+
+/// Why the open table `r` is not the table `meta` describes in store `store_id` (its footer
+/// names another store or another key range; table_format.hpp, "Identity"), or "" if it is.
+inline std::string table_identity_mismatch(const table_reader& r, const table_meta& meta,
+                                           uint64_t store_id) {
+  if (r.identity().store_id != store_id) return "belongs to another store";
+  if (r.identity().key_range_crc != key_range_checksum(meta.smallest, meta.largest)) {
+    return "holds another key range than the MANIFEST records";
+  }
+  return {};
+}
+
+/// Reads every entry of r from its start with pread (outside the block cache), checking that
+/// each is a valid internal key greater than the one before, and calls f(key, value) for it.
+/// Returns the number of entries. Throws corruption_error for a damaged block or a key out of
+/// order; f has seen every entry before it.
+template <class F>
+uint64_t walk_table(const table_reader& r, F&& f) {
+  const auto it = r.new_iterator(false);
+  std::string previous;
+  uint64_t n = 0;
+  for (it->seek_to_first(); it->valid(); it->next(), ++n) {
+    const std::string_view k = it->key();
+    if (!valid_internal_key(k) || (n != 0 && compare_internal_keys(previous, k) >= 0)) {
+      throw corruption_error("lsmt: table " + std::to_string(r.file_number()) +
+                             ": keys out of order or invalid at entry " + std::to_string(n));
+    }
+    previous.assign(k.data(), k.size());
+    f(k, it->value());
+  }
+  return n;
+}
+
 class version_set {
  public:
   version_set(std::shared_ptr<file_system> fs, std::string dir, const table_options& topts,
@@ -131,14 +171,10 @@ class version_set {
     const auto fail = [&](const std::string& why) {
       throw corruption_error("lsmt: table '" + path + "' " + why);
     };
-    if (file->size() != meta.size) {
-      fail("is " + std::to_string(file->size()) + " bytes, but the MANIFEST says " +
-           std::to_string(meta.size) + " (truncated, extended or replaced)");
-    }
+    if (std::string why = table_size_mismatch(file->size(), meta); !why.empty()) fail(why);
     auto reader = table_reader::open(std::move(file), meta.number, topts_, cache_);
-    if (reader->identity().store_id != store_id_) fail("belongs to another store");
-    if (reader->identity().key_range_crc != key_range_checksum(meta.smallest, meta.largest)) {
-      fail("holds another key range than the MANIFEST records");
+    if (std::string why = table_identity_mismatch(*reader, meta, store_id_); !why.empty()) {
+      fail(why);
     }
     return std::make_shared<table_handle>(meta, std::move(reader));
   }
