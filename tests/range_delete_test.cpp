@@ -77,6 +77,16 @@ void check_fragments(const d::range_tombstones& set) {
   });
 }
 
+TEST_CASE("range deletions: the set counts the memory of every sequence it stores",
+          "[range_delete]") {
+  d::range_tombstones set;
+  for (int i = 0; i < 100; ++i) set.add(std::to_string(100 + i), std::to_string(100 + i) + "x", 1);
+  const size_t before = set.memory_usage();
+  // Each wide deletion adds its sequence to all 100 fragments: at least 8 bytes each.
+  for (uint64_t s = 2; s < 12; ++s) set.add("0", "9", s);
+  REQUIRE(set.memory_usage() >= before + 10 * 100 * sizeof(uint64_t));
+}
+
 TEST_CASE("range deletions: the fragmented set answers like a list of tombstones",
           "[range_delete]") {
   LSMT_TEST_RNG(rng);

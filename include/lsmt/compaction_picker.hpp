@@ -14,11 +14,12 @@
 //     bytes of the next level per byte of its own (RocksDB's "min overlapping ratio"), with the
 //     next level's tables that overlap it.
 // A merge whose inputs overlap nothing in the output level (and, for level 0, each other) moves
-// them down without rewriting them. Outputs are cut at target_file_size, between user keys. So a
-// merge rewrites a bounded key range: one table and about level_size_ratio of the next level's,
-// or level 0 and the base level, which holds about base_level_bytes. Once merges catch up, the
-// levels above the bottom hold about 1 / (level_size_ratio - 1) of the bottom's bytes, which
-// bounds space amplification (about 1.11 at ratio 10 when the bottom holds live data only).
+// them down without rewriting them, unless they hold range deletions. Outputs are cut at
+// target_file_size, between user keys. So a merge rewrites a bounded key range: one table and
+// about level_size_ratio of the next level's, or level 0 and the base level, which holds about
+// base_level_bytes. Once merges catch up, the levels above the bottom hold about
+// 1 / (level_size_ratio - 1) of the bottom's bytes, which bounds space amplification (about 1.11
+// at ratio 10 when the bottom holds live data only).
 // Deletions are dropped when no deeper level may hold the key (table_writer.hpp).
 //
 // Full merges: compact() merges every table into the bottom level, dropping all tombstones, in
@@ -329,7 +330,11 @@ class compaction_picker {
     }
     const auto [lo, hi] = key_range(job.inputs);
     job.overlapped = v.overlapping(job.output_level, lo, hi);
-    job.move = job.overlapped.empty() && (level > 0 || disjoint(job.inputs));
+    // A table with range deletions is rewritten, not moved: the rewrite drops the deletions that
+    // cover nothing older below it, which a move would carry down for good.
+    job.move = job.overlapped.empty() && (level > 0 || disjoint(job.inputs)) &&
+               std::none_of(job.inputs.begin(), job.inputs.end(),
+                            [](const auto& t) { return t->has_range_deletions(); });
     return job;
   }
 

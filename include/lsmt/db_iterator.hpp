@@ -38,6 +38,7 @@
 #include "compaction_picker.hpp"
 #include "internal_iterator.hpp"
 #include "internal_key.hpp"
+#include "range_tombstones.hpp"
 
 namespace lsmt::detail {
 
@@ -46,7 +47,7 @@ class db_iterator {
   db_iterator(std::unique_ptr<internal_iterator> inner, uint64_t snapshot,
               std::shared_ptr<const void> pin, std::optional<std::string> lower,
               std::optional<std::string> upper, std::shared_ptr<read_sampler> sampler = nullptr,
-              std::function<uint64_t(std::string_view)> covered_by = nullptr)
+              std::function<range_cover(std::string_view)> covered_by = nullptr)
       : pin_(std::move(pin)),
         inner_(std::move(inner)),
         snapshot_(snapshot),
@@ -177,11 +178,12 @@ class db_iterator {
         if (skipping && compare_user_keys(user_key, saved_key_) <= 0) {
           // an older version of a key shown or deleted
           hidden += hider_in_table_ && !inner_->in_memory() ? 1 : 0;
-        } else if (static_cast<value_type>(tag & 0xff) == value_type::deletion ||
-                   range_deleted(user_key, tag >> 8)) {
+        } else if (const hider h = hider_of(user_key, tag); h != hider::none) {
           saved_key_.assign(user_key);  // hide every older version of it
           skipping = true;
-          hider_in_table_ = !inner_->in_memory();
+          // A merge of the tables drops what hides behind a table entry: not while a range
+          // deletion in a memtable is what hides it.
+          hider_in_table_ = !inner_->in_memory() && h != hider::range_in_memory;
           hidden += hider_in_table_ ? 1 : 0;
         } else {
           valid_ = true;
@@ -223,10 +225,11 @@ class db_iterator {
           have_key = true;
           table_entries = 0;
         }
-        newest_in_table = !inner_->in_memory();
-        table_entries += newest_in_table ? 1 : 0;
-        newest_is_value = static_cast<value_type>(tag & 0xff) != value_type::deletion &&
-                          !range_deleted(user_key, tag >> 8);
+        const bool in_table = !inner_->in_memory();
+        table_entries += in_table ? 1 : 0;
+        const hider h = hider_of(user_key, tag);
+        newest_in_table = in_table && h != hider::range_in_memory;  // as forward
+        newest_is_value = h == hider::none;
         if (!newest_is_value) {
           have_value = false;
           saved_key_.clear();
@@ -248,9 +251,15 @@ class db_iterator {
     count_hidden(hidden);
   }
 
-  // Whether a range deletion the snapshot sees covers this version of user_key.
-  bool range_deleted(std::string_view user_key, uint64_t seq) const {
-    return covered_by_ && covered_by_(user_key) > seq;
+  // What hides this version (tag) of user_key: nothing (a value shown), a deletion (the entry
+  // itself, or a range deletion in a table), or a range deletion in a memtable.
+  enum class hider { none, deletion, range_in_memory };
+  hider hider_of(std::string_view user_key, uint64_t tag) const {
+    if (static_cast<value_type>(tag & 0xff) == value_type::deletion) return hider::deletion;
+    if (!covered_by_) return hider::none;
+    const range_cover c = covered_by_(user_key);
+    if (c.seq <= (tag >> 8)) return hider::none;
+    return c.in_memory ? hider::range_in_memory : hider::deletion;
   }
 
   void count_hidden(uint64_t n) {
@@ -271,8 +280,8 @@ class db_iterator {
   bool valid_ = false;
   std::string saved_key_;
   std::string saved_value_;
-  std::shared_ptr<read_sampler> sampler_;                 // null: nothing is counted
-  std::function<uint64_t(std::string_view)> covered_by_;  // null: no range deletion applies
+  std::shared_ptr<read_sampler> sampler_;                    // null: nothing is counted
+  std::function<range_cover(std::string_view)> covered_by_;  // null: no range deletion applies
   bool hider_in_table_ = false;  // forward: saved_key_'s newest entry is in a table
   std::string prev_key_;         // backward: the key whose entries are being read
   uint64_t skipped_ = 0;         // hidden entries not yet reported

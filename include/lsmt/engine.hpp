@@ -16,7 +16,7 @@
 // taken while holding only locks listed before it):
 //   close_mutex_, checkpoint_mutex_ > write_path's queue mutex > version_set's manifest mutex
 //     > read_sampler's mutex > store_core::state_mutex
-//     > version_set's obsolete-table mutex, log_set's mutex
+//     > version_set's obsolete-table and range-deletion cache mutexes, log_set's mutex
 //     > the leaf locks inside memtable, block_cache and arena.
 // The write leader also holds log_set::writer_role (a role, not a lock) while it leads.
 #ifndef LSMT_ENGINE_HPP

@@ -43,6 +43,14 @@ struct user_key_less {
   }
 };
 
+/// What covers a key, for an iterator: the newest range deletion's sequence that its snapshot
+/// sees (0: none), and whether that deletion is in a memtable (a merge of tables cannot yet drop
+/// what it covers).
+struct range_cover {
+  uint64_t seq = 0;
+  bool in_memory = false;
+};
+
 /// A set of range tombstones, kept as non-overlapping fragments. Thread safety: see above.
 class range_tombstones {
  public:
@@ -62,7 +70,10 @@ class range_tombstones {
       if (it != pieces_.end() && it->first == cur) {  // a piece inside [begin, end)
         std::vector<uint64_t>& s = it->second.seqs;
         const auto at = std::lower_bound(s.begin(), s.end(), seq);
-        if (at == s.end() || *at != seq) s.insert(at, seq);
+        if (at == s.end() || *at != seq) {
+          s.insert(at, seq);
+          bytes_ += sizeof(uint64_t);
+        }
         cur = it->second.end;
         ++it;
         continue;
@@ -74,7 +85,6 @@ class range_tombstones {
       pieces_.emplace_hint(it, cur, fragment{gap_end, {seq}});
       cur = std::move(gap_end);
     }
-    bytes_ += sizeof(uint64_t);
     ++count_;
   }
 
@@ -114,7 +124,7 @@ class range_tombstones {
   size_t memory_usage() const noexcept { return bytes_; }
 
  private:
-  static constexpr size_t node_overhead = 96;  // a map node with two strings and a vector
+  static constexpr size_t node_overhead = 128;  // a map node with two strings and a vector
 
   // Makes key a fragment boundary: a fragment [b, e) with b < key < e becomes [b, key), [key, e).
   void split_at(std::string_view key) {

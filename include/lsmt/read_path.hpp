@@ -94,15 +94,21 @@ inline bool lookup(const read_view& v, std::string_view key, uint64_t snapshot, 
   return true;
 }
 
-/// For an iterator at snapshot seq over v: a function giving covering() of a key, or null
-/// when no range deletion can cover anything it reads.
-inline std::function<uint64_t(std::string_view)> covering_function(const read_view& v,
-                                                                   uint64_t seq) {
+/// For an iterator at snapshot seq over v: a function telling what range deletion covers a key
+/// (range_cover), or null when no range deletion can cover anything it reads.
+inline std::function<range_cover(std::string_view)> covering_function(const read_view& v,
+                                                                      uint64_t seq) {
   bool any = v.mem->has_range_deletions() || v.tables->range_dels != nullptr;
   for (const auto& m : v.imms) any = any || m->has_range_deletions();
   if (!any) return nullptr;
   // The iterator pins the view, so the pointer stays valid for as long as it is used.
-  return [view = &v, seq](std::string_view key) { return covering(*view, key, seq); };
+  return [view = &v, seq](std::string_view key) {
+    uint64_t in_memory = view->mem->covering(key, seq);
+    for (const auto& m : view->imms) in_memory = std::max(in_memory, m->covering(key, seq));
+    const uint64_t in_tables =
+        view->tables->range_dels ? view->tables->range_dels->covering(key, seq) : 0;
+    return range_cover{std::max(in_memory, in_tables), in_memory > in_tables};
+  };
 }
 
 using key_bounds = std::pair<std::optional<std::string>, std::optional<std::string>>;

@@ -48,6 +48,8 @@ class table_handle {
 
   const table_meta& meta() const { return meta_; }
   const table_reader& reader() const { return *reader_; }
+  /// Whether the table holds range deletions (false without a reader: tests of the picker).
+  bool has_range_deletions() const { return reader_ && reader_->range_deletions(); }
   std::string_view smallest_user_key() const { return extract_user_key(meta_.smallest); }
   std::string_view largest_user_key() const { return extract_user_key(meta_.largest); }
 

@@ -217,12 +217,31 @@ class version_set {
   /// A version of `levels` whose release deletes the retired tables nobody holds any more.
   std::shared_ptr<const version> make_version(std::array<table_list, max_levels> levels) {
     std::shared_ptr<retired_tables> retired = retired_;
-    std::shared_ptr<const range_tombstones> dels = collect_range_deletions(levels);
+    std::shared_ptr<const range_tombstones> dels = range_deletions_of(levels);
     auto* v = new version{std::move(levels), std::move(dels)};
     return {v, [retired](const version* released) {
               delete released;
               retired->delete_unused();
             }};
+  }
+
+  /// The set of every range deletion in `levels` (null if none): the last version's when the
+  /// same tables hold them (most flushes and merges touch none), else built anew.
+  std::shared_ptr<const range_tombstones> range_deletions_of(
+      const std::array<table_list, max_levels>& levels) LSMT_EXCLUDES(range_cache_mutex_) {
+    std::vector<uint64_t> holders;  // table numbers: a store never reuses one
+    for (const table_list& level : levels) {
+      for (const auto& t : level) {
+        if (t->has_range_deletions()) holders.push_back(t->meta().number);
+      }
+    }
+    std::sort(holders.begin(), holders.end());
+    lock_guard g(range_cache_mutex_);
+    if (holders != range_holders_) {
+      range_set_ = holders.empty() ? nullptr : collect_range_deletions(levels);
+      range_holders_ = std::move(holders);
+    }
+    return range_set_;
   }
 
   /// Tables no version made from now on lists; deleted once nobody holds them.
@@ -249,6 +268,10 @@ class version_set {
   std::atomic<uint64_t> next_file_number_{1};
   uint64_t store_id_ = 0;  // set before other threads exist, constant after
   mutex manifest_mutex_;
+  // range_deletions_of()'s last answer and the numbers of the tables it came from.
+  mutex range_cache_mutex_;  // innermost, like the retired tables' mutex
+  std::vector<uint64_t> range_holders_ LSMT_GUARDED_BY(range_cache_mutex_);
+  std::shared_ptr<const range_tombstones> range_set_ LSMT_GUARDED_BY(range_cache_mutex_);
   // Versions, and so the retired tables, may outlive this version_set.
   std::shared_ptr<retired_tables> retired_ = std::make_shared<retired_tables>(fs_, dir_);
 };

@@ -13,8 +13,9 @@
 //     whole after it) leaves a torn tail of an empty log, or a clean empty one if nothing
 //     non-zero is left; the link record, whole, is read back as written;
 //   * a batch set_rep refuses is left empty; one it accepts has count() ops, the n-th of which
-//     gets sequence() + n, re-encoded with put/erase it decodes to the same ops, and its
-//     sequences lie within [1, max_sequence] (set_rep checks the range).
+//     gets sequence() + n, re-encoded with put/erase/delete_range it decodes to the same ops
+//     (a range deletion's begin before its end), and its sequences lie within
+//     [1, max_sequence] (set_rep checks the range).
 // Input: byte 0 = flags, bytes 1-2 = a number c (little-endian), the rest = payloads separated
 // by "|rec|".
 //   bit 0: mapped file, else read through scratch
@@ -89,6 +90,9 @@ void check_batch(const std::string& payload) {
     bytes += k.size() + v.size();
     if (t == value_type::value) {
       again.put(k, v);
+    } else if (t == value_type::range_deletion) {
+      if (k >= v) __builtin_trap();  // an empty range deletion taken
+      again.delete_range(k, v);
     } else {
       again.erase(k);
     }
