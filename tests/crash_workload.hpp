@@ -189,6 +189,19 @@ inline lsmt::options base_options() {
   return o;
 }
 
+/// A leveled layout with 1 KiB files and levels: merges write several tables into sorted levels
+/// that hold others, and move tables down.
+inline lsmt::options tiny_leveled_options() {
+  lsmt::options o = base_options();
+  o.memtable_max_entries = 4;
+  o.compaction_interval = 2;
+  o.minimum_sstables = 1;
+  o.target_file_size = 1024;
+  o.base_level_bytes = 1024;
+  o.level_size_ratio = 2;
+  return o;
+}
+
 /// The workloads both tests run. `quick` shrinks them (LSMT_TEST_QUICK).
 inline std::vector<workload> make_workloads(uint64_t seed, bool quick) {
   std::vector<workload> out;
@@ -244,14 +257,7 @@ inline std::vector<workload> make_workloads(uint64_t seed, bool quick) {
   }
   {  // Leveled layout: tiny files and levels, so merges write several tables into sorted levels
      // that hold others, move tables down unchanged, and drop tombstones at the bottom.
-    lsmt::options o = base_options();
-    o.memtable_max_entries = 4;
-    o.compaction_interval = 2;
-    o.minimum_sstables = 1;
-    o.target_file_size = 1024;
-    o.base_level_bytes = 1024;
-    o.level_size_ratio = 2;
-    make("leveled", o, [&](generator& g) {
+    make("leveled", tiny_leveled_options(), [&](generator& g) {
       g.set_key_space(40);
       g.writes(34 / scale, 0.25);
       g.add(step::reopen);
@@ -260,14 +266,7 @@ inline std::vector<workload> make_workloads(uint64_t seed, bool quick) {
   }
   {  // Range deletes in the WAL, in level-0 tables, cut across the sorted levels' small files,
      // replayed at reopens and dropped by merges.
-    lsmt::options o = base_options();
-    o.memtable_max_entries = 4;
-    o.compaction_interval = 2;
-    o.minimum_sstables = 1;
-    o.target_file_size = 1024;
-    o.base_level_bytes = 1024;
-    o.level_size_ratio = 2;
-    make("range_deletes", o, [&](generator& g) {
+    make("range_deletes", tiny_leveled_options(), [&](generator& g) {
       g.set_key_space(40);
       g.range_writes(28 / scale, 0.25);
       g.add(step::reopen);
