@@ -43,6 +43,7 @@
 #include "lsmt/iterator.hpp"
 #include "lsmt/options.hpp"
 #include "lsmt/recovery_report.hpp"
+#include "lsmt/release.hpp"
 #include "lsmt/repair.hpp"
 #include "lsmt/single_op.hpp"
 #include "lsmt/snapshot.hpp"

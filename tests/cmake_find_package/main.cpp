@@ -1,4 +1,6 @@
-// A minimal lsmt consumer: store one key in a fresh directory and read it back.
+// A minimal lsmt consumer: store one key in a fresh directory and read it back, and check that
+// lsmt::version() and the LSMT_VERSION_* macros are the version the package says
+// (EXPECTED_VERSION, from find_package or pkg-config).
 #include <unistd.h>
 
 #include <cstdio>
@@ -12,6 +14,17 @@ int main() {
   const fs::path dir = fs::temp_directory_path() / ("lsmt-consumer-" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
+  const lsmt::library_version v = lsmt::version();
+  const std::string got = std::to_string(v.major) + "." + std::to_string(v.minor) + "." +
+                          std::to_string(v.patch);
+  const std::string macros = std::to_string(LSMT_VERSION_MAJOR) + "." +
+                             std::to_string(LSMT_VERSION_MINOR) + "." +
+                             std::to_string(LSMT_VERSION_PATCH);
+  if (got != EXPECTED_VERSION || macros != EXPECTED_VERSION) {
+    std::fprintf(stderr, "consumer: lsmt::version() %s, macros %s, package %s\n", got.c_str(),
+                 macros.c_str(), EXPECTED_VERSION);
+    return 1;
+  }
   int rc = 1;
   try {
     lsmt::db<> db(dir);
