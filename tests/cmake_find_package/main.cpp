@@ -15,8 +15,8 @@ int main() {
   fs::remove_all(dir);
   fs::create_directories(dir);
   const lsmt::library_version v = lsmt::version();
-  const std::string got = std::to_string(v.major) + "." + std::to_string(v.minor) + "." +
-                          std::to_string(v.patch);
+  const std::string got =
+      std::to_string(v.major) + "." + std::to_string(v.minor) + "." + std::to_string(v.patch);
   const std::string macros = std::to_string(LSMT_VERSION_MAJOR) + "." +
                              std::to_string(LSMT_VERSION_MINOR) + "." +
                              std::to_string(LSMT_VERSION_PATCH);
