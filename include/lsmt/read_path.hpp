@@ -44,12 +44,14 @@ struct read_view {
   std::shared_ptr<const version> tables;
 };
 
-/// The newest sequence <= snapshot of a range deletion in v that covers key, or 0.
-inline uint64_t covering(const read_view& v, std::string_view key, uint64_t snapshot) {
-  uint64_t c = v.mem->covering(key, snapshot);
-  for (const auto& m : v.imms) c = std::max(c, m->covering(key, snapshot));
-  if (v.tables->range_dels) c = std::max(c, v.tables->range_dels->covering(key, snapshot));
-  return c;
+/// The newest range deletion with sequence <= snapshot in v that covers key (seq 0: none), and
+/// whether it is in a memtable.
+inline range_cover cover_of(const read_view& v, std::string_view key, uint64_t snapshot) {
+  uint64_t in_memory = v.mem->covering(key, snapshot);
+  for (const auto& m : v.imms) in_memory = std::max(in_memory, m->covering(key, snapshot));
+  const uint64_t in_tables =
+      v.tables->range_dels ? v.tables->range_dels->covering(key, snapshot) : 0;
+  return range_cover{std::max(in_memory, in_tables), in_memory > in_tables};
 }
 
 /// The newest point version of key with sequence <= snapshot in v (see lookup()).
@@ -86,7 +88,7 @@ inline bool lookup_point(const read_view& v, std::string_view key, uint64_t snap
 inline bool lookup(const read_view& v, std::string_view key, uint64_t snapshot, value_type* type,
                    std::string* value, uint64_t* seq, read_counters* counters = nullptr) {
   const bool found = lookup_point(v, key, snapshot, type, value, seq, counters);
-  const uint64_t deleted_at = covering(v, key, snapshot);
+  const uint64_t deleted_at = cover_of(v, key, snapshot).seq;
   if (deleted_at == 0 || (found && *seq > deleted_at)) return found;
   *type = value_type::deletion;
   *seq = deleted_at;
@@ -102,13 +104,7 @@ inline std::function<range_cover(std::string_view)> covering_function(const read
   for (const auto& m : v.imms) any = any || m->has_range_deletions();
   if (!any) return nullptr;
   // The iterator pins the view, so the pointer stays valid for as long as it is used.
-  return [view = &v, seq](std::string_view key) {
-    uint64_t in_memory = view->mem->covering(key, seq);
-    for (const auto& m : view->imms) in_memory = std::max(in_memory, m->covering(key, seq));
-    const uint64_t in_tables =
-        view->tables->range_dels ? view->tables->range_dels->covering(key, seq) : 0;
-    return range_cover{std::max(in_memory, in_tables), in_memory > in_tables};
-  };
+  return [view = &v, seq](std::string_view key) { return cover_of(*view, key, seq); };
 }
 
 using key_bounds = std::pair<std::optional<std::string>, std::optional<std::string>>;
