@@ -30,6 +30,13 @@ target_compile_options(db_bench PRIVATE -O2)
 if(COMMAND lsmt_set_warnings)
   lsmt_set_warnings(db_bench)
 endif()
+# --compression=zstd for lsmt, when examples/CMakeLists.txt found libzstd.
+if(LSMT_ZSTD_INCLUDE_DIR AND LSMT_ZSTD_LIBRARY)
+  target_include_directories(db_bench SYSTEM PRIVATE ${LSMT_ZSTD_INCLUDE_DIR})
+  target_include_directories(db_bench PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../compression)
+  target_link_libraries(db_bench PRIVATE ${LSMT_ZSTD_LIBRARY})
+  target_compile_definitions(db_bench PRIVATE LSMT_BENCH_HAVE_ZSTD)
+endif()
 
 # lsmt_bench_peer(ENGINE HEADER LIBRARY [FROM_PREFIX] [EXTRA_LIBS libs...]): finds a peer's header
 # and library, links them into db_bench and tells db_bench the library's path and whether it

@@ -29,6 +29,8 @@ struct config {
   uint64_t reads = 0;  // 0: num
   int key_size = 16;
   int value_size = 100;
+  double compression_ratio = 1;      // of the values: 1 = random bytes, 0.5 = half repeats
+  std::string compression = "none";  // lsmt's options.compressor: none, or zstd if built in
   int threads = 1;
   uint64_t cache_size = 8 << 20;
   int bloom_bits = 10;
@@ -130,6 +132,16 @@ inline config parse_flags(int argc, char** argv, const std::vector<std::string>&
       {"reads", uint_flag(&cfg.reads)},
       {"key_size", int_flag(&cfg.key_size)},
       {"value_size", int_flag(&cfg.value_size)},
+      {"compression_ratio",
+       [&cfg](std::string_view n, const std::string& v) {
+         char* end = nullptr;
+         cfg.compression_ratio = std::strtod(v.c_str(), &end);
+         if (v.empty() || *end != '\0' || !(cfg.compression_ratio > 0) ||
+             cfg.compression_ratio > 1) {
+           usage_error("--" + std::string(n) + " must be in (0, 1], got '" + v + "'");
+         }
+       }},
+      {"compression", string_flag(&cfg.compression)},
       {"threads", int_flag(&cfg.threads)},
       {"cache_size", uint_flag(&cfg.cache_size)},
       {"bloom_bits", int_flag(&cfg.bloom_bits)},
@@ -167,6 +179,15 @@ inline config parse_flags(int argc, char** argv, const std::vector<std::string>&
   if (cfg.num < 2) usage_error("--num must be at least 2");
   if (cfg.reads > 20 * cfg.num) usage_error("--reads is at most 20 * --num");
   if (cfg.value_size > (64 << 20)) usage_error("--value_size is at most 64 MiB");
+#ifdef LSMT_BENCH_HAVE_ZSTD
+  if (cfg.compression != "none" && cfg.compression != "zstd") {
+    usage_error("--compression must be none or zstd");
+  }
+#else
+  if (cfg.compression != "none") {
+    usage_error("--compression must be none (db_bench was built without libzstd)");
+  }
+#endif
   // Keys up to 2*num must fit (YCSB D/E insert up to 5% of up to 20*num operations as new keys).
   if (cfg.key_size < decimal_digits(2 * cfg.num) || cfg.key_size > 1024) {
     usage_error("--key_size must be in [" + std::to_string(decimal_digits(2 * cfg.num)) +

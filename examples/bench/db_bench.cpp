@@ -19,6 +19,10 @@
 //                       still over the num keys (for large --num) [0: num]
 //   --key_size=N        bytes per key: zero-padded decimal key index [16]
 //   --value_size=N      bytes per value: random, incompressible [100]
+//   --compression_ratio=R  values compress to about R (0 < R <= 1): each 100 bytes are R * 100
+//                       random printable bytes repeated, as in LevelDB's db_bench [1]
+//   --compression=none|zstd  lsmt's options.compressor; zstd (examples/compression/) only
+//                       when built with libzstd. The other engines never compress [none]
 //   --threads=N         a benchmark's operations are split over N threads [1]
 //   --cache_size=N      block cache bytes, for the engines that have one [8388608]
 //   --bloom_bits=N      bloom filter bits per key, for the engines that have one [10]
@@ -125,17 +129,23 @@ inline void print_header(const config& cfg) {
   std::printf("lsmt db_bench: engines %s\n", engines.c_str());
   std::printf("CPU:        %u x %s\n", std::thread::hardware_concurrency(), cpu_model().c_str());
   std::printf("Keys:       %d bytes each (zero-padded decimal)\n", cfg.key_size);
-  std::printf("Values:     %d bytes each (random, incompressible)\n", cfg.value_size);
+  if (cfg.compression_ratio >= 1) {
+    std::printf("Values:     %d bytes each (random, incompressible)\n", cfg.value_size);
+  } else {
+    std::printf("Values:     %d bytes each (random, compressible to %.2f)\n", cfg.value_size,
+                cfg.compression_ratio);
+  }
   std::printf(
       "Entries:    %llu keys (%llu operations for reads, seeks and YCSB), %d thread(s), seed "
       "%llu, %d run(s)\n",
       static_cast<unsigned long long>(cfg.num),
       static_cast<unsigned long long>(cfg.reads != 0 ? cfg.reads : cfg.num), cfg.threads,
       static_cast<unsigned long long>(cfg.seed), cfg.repeat);
-  std::printf(
-      "Fairness:   no compression; bloom %d bits/key; LRU block cache %s (where they "
-      "apply)\n",
-      cfg.bloom_bits, mib(cfg.cache_size).c_str());
+  std::printf("Fairness:   %s; bloom %d bits/key; LRU block cache %s (where they apply)\n",
+              cfg.compression == "none"
+                  ? "no compression"
+                  : ("lsmt compresses with " + cfg.compression + ", the others do not").c_str(),
+              cfg.bloom_bits, mib(cfg.cache_size).c_str());
   bool warned = false;
   for (const std::string& e : cfg.engines) {
     const engine_entry& entry = find_engine(e);

@@ -1,7 +1,8 @@
 // engine_lsmt.hpp - db_bench's adapter for lsmt.
 //
 // Settings: options.bloom_bits_per_key = --bloom_bits, options.block_cache_bytes =
-// --cache_size, options.use_mmap_reads = --lsmt_mmap, and --lsmt_mapped_mb and the layout flags
+// --cache_size, options.use_mmap_reads = --lsmt_mmap, options.compressor = --compression, and
+// --lsmt_mapped_mb and the layout flags
 // --lsmt_file_mb, --lsmt_base_mb, --lsmt_ratio and --lsmt_l0 when given; everything else is lsmt's
 // default (header line "defaults"). get() returns the value through lsmt's string codec; cursors
 // read the stored bytes with raw_key()/raw_value(), like LevelDB's Slice, so a scan copies nothing.
@@ -16,6 +17,9 @@
 #include <utility>
 
 #include "engine.hpp"
+#ifdef LSMT_BENCH_HAVE_ZSTD
+#include "zstd_compressor.hpp"
+#endif
 
 namespace bench {
 
@@ -28,6 +32,10 @@ class lsmt_engine final : public engine {
     opts.bloom_bits_per_key = cfg.bloom_bits;
     opts.block_cache_bytes = static_cast<size_t>(cfg.cache_size);
     opts.use_mmap_reads = cfg.lsmt_mmap;
+#ifdef LSMT_BENCH_HAVE_ZSTD
+    if (cfg.compression == "zstd")
+      opts.compressor = std::make_shared<lsmt_examples::zstd_compressor>();
+#endif
     if (cfg.lsmt_mapped_mb != UINT64_MAX) opts.max_mapped_bytes = cfg.lsmt_mapped_mb << 20;
     if (cfg.lsmt_file_mb != 0) opts.target_file_size = cfg.lsmt_file_mb << 20;
     if (cfg.lsmt_base_mb != 0) opts.base_level_bytes = cfg.lsmt_base_mb << 20;
@@ -44,7 +52,8 @@ class lsmt_engine final : public engine {
            " B, compaction at " + std::to_string(o.compaction_interval) +
            " level-0 tables, files " + mib(o.target_file_size) + ", base level " +
            mib(o.base_level_bytes) + ", level ratio " + std::to_string(o.level_size_ratio) +
-           ", mmap reads " + (o.use_mmap_reads ? "up to " + mib(o.max_mapped_bytes) : "off");
+           ", mmap reads " + (o.use_mmap_reads ? "up to " + mib(o.max_mapped_bytes) : "off") +
+           ", compression " + (o.compressor ? std::string(o.compressor->name()) : "none");
   }
 
   lsmt_engine(const std::string& dir, const config& cfg) : db_(dir, make_options(cfg)) {}

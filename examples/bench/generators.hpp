@@ -54,13 +54,29 @@ inline void format_missing_key(uint64_t i, int key_size, std::string* key) {
   key->push_back('.');
 }
 
-// Random incompressible bytes; a value is a slice at a random offset (as in db_bench).
+// Random bytes; a value is a slice at a random offset (as in LevelDB's db_bench). With
+// compression_ratio < 1, each 100-byte piece is ratio * 100 random printable bytes repeated
+// (LevelDB's CompressibleString), so a compressor shrinks values to about that ratio; at 1
+// they are incompressible.
 class value_source {
  public:
-  value_source(int value_size, uint64_t seed) : value_size_(static_cast<size_t>(value_size)) {
+  value_source(int value_size, uint64_t seed, double compression_ratio = 1)
+      : value_size_(static_cast<size_t>(value_size)) {
     rng random(seed ^ 0x76616c756573ULL);
     data_.resize(std::max<size_t>(1 << 20, 2 * value_size_));
-    for (char& c : data_) c = static_cast<char>(random.next());
+    if (compression_ratio >= 1) {
+      for (char& c : data_) c = static_cast<char>(random.next());
+      return;
+    }
+    constexpr size_t piece = 100;
+    const size_t fresh = std::max<size_t>(1, static_cast<size_t>(piece * compression_ratio));
+    for (size_t at = 0; at < data_.size(); at += piece) {
+      const size_t n = std::min(piece, data_.size() - at);
+      for (size_t i = 0; i < n; ++i) {
+        data_[at + i] =
+            i < fresh ? static_cast<char>(' ' + random.next() % 95) : data_[at + i % fresh];
+      }
+    }
   }
   void make(rng& random, std::string* value) const {
     size_t offset = random.uniform(data_.size() - value_size_ + 1);

@@ -229,7 +229,8 @@ inline int run_child(const config& cfg) {
     std::map<int, value_source> values;  // by value size
     auto values_of = [&](int size) -> const value_source& {
       auto it = values.find(size);
-      if (it == values.end()) it = values.emplace(size, value_source(size, cfg.seed)).first;
+      if (it == values.end())
+        it = values.emplace(size, value_source(size, cfg.seed, cfg.compression_ratio)).first;
       return it->second;
     };
     std::unique_ptr<engine> db = entry.open(dir.string(), cfg);

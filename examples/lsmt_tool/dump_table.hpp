@@ -6,7 +6,9 @@
 // index blocks' checksums, and that the index's block handles tile the data exactly. Only then
 // are the parts walked one by one for printing, each block verified against its trailer before
 // its entries (decoded by the library's block_iter) are shown. Damage is a corruption_error with
-// what was printed so far left on stdout.
+// what was printed so far left on stdout. A table whose blocks are compressed (options.compressor)
+// is reported as such, with its compressor id, in an invalid_argument_error: this tool links no
+// compressor and cannot decode them.
 #ifndef LSMT_TOOL_DUMP_TABLE_HPP
 #define LSMT_TOOL_DUMP_TABLE_HPP
 
@@ -57,10 +59,16 @@ inline block_bytes read_block(const lsmt::readable_file& file, const d::block_ha
   if (got.size() != b.storage.size()) fail("truncated");
   b.contents = got.substr(0, static_cast<size_t>(h.size));
   const char compression = got[b.contents.size()];
-  if (compression != d::no_compression) fail("unknown compression");
   if (d::decode_fixed32(got.data() + b.contents.size() + 1) !=
       d::block_checksum(b.contents, compression)) {
     fail("checksum mismatch");
+  }
+  if (compression != d::no_compression) {  // intact, but this tool has no compressor
+    throw lsmt::invalid_argument_error("lsmt: table " + std::to_string(table) +
+                                       ", block at offset " + std::to_string(h.offset) +
+                                       ": compressed with compressor id " +
+                                       std::to_string(static_cast<unsigned char>(compression)) +
+                                       ", which lsmt dump cannot decode");
   }
   return b;
 }
@@ -214,9 +222,18 @@ inline void dump_table(std::ostream& out, const byte_format& fmt, lsmt::file_sys
   // pread, not a mapping: a file truncated under a mapping faults (SIGBUS) instead of failing.
   const std::unique_ptr<lsmt::readable_file> file = fs.new_readable_file(path, false);
   const uint64_t number = table_number(*file, path);
-  const std::shared_ptr<d::table_reader> reader =
-      d::table_reader::open(fs.new_readable_file(path, false), number, d::table_options{}, nullptr);
   const uint64_t size = file->size();
+  std::shared_ptr<d::table_reader> reader;
+  try {
+    reader = d::table_reader::open(fs.new_readable_file(path, false), number, d::table_options{},
+                                   nullptr);
+  } catch (const lsmt::invalid_argument_error& e) {
+    // Its blocks are compressed (table_format.hpp, "Compression"), and their checksums hold:
+    // not damage, but nothing this tool, which links no compressor, can decode.
+    out << "table " << path << ": " << size << " bytes, compressed\n";
+    throw lsmt::invalid_argument_error(std::string(e.what()) +
+                                       " (lsmt dump cannot decode compressed blocks)");
+  }
   out << "table " << path << ": " << size << " bytes\n";
 
   d::table_footer footer;

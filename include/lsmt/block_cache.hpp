@@ -1,5 +1,9 @@
 // lsmt/block_cache.hpp - sharded LRU cache of decoded-from-disk SSTable blocks.
 //
+// It holds the data blocks of tables read with pread, and the decompressed data blocks of
+// compressed tables (table_format.hpp, "Compression"), mapped or not; each is charged its
+// decompressed size.
+//
 // Keyed by (file_number, block_offset): file numbers are never reused, so a key always names
 // the same bytes and an entry can never be stale. Each block is charged its size(); every
 // shard evicts its least-recently-used blocks until its usage is <= capacity / 16.

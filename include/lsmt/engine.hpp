@@ -215,7 +215,8 @@ class engine {
   verify_report verify() const {
     core_.ensure_open();
     const auto view = core_.current_view();
-    return verify_tables(*core_.fs, core_.dir, core_.versions.store_id(), *view->tables);
+    return verify_tables(*core_.fs, core_.dir, core_.versions.store_id(),
+                         table_options_of(core_.opts), *view->tables);
   }
 
   /// The text of a property (properties.hpp), or nullopt if there is no such property.
@@ -338,6 +339,7 @@ class engine {
     table_options t;
     t.block_size = opts.block_size;
     t.bloom_bits_per_key = opts.bloom_bits_per_key;
+    t.compressor = opts.compressor;
     return t;
   }
 

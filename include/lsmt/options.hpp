@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "compressor.hpp"
 #include "error.hpp"
 #include "file_system.hpp"
 
@@ -58,6 +59,13 @@ struct options {
   size_t block_size = 4096;
   /// Bloom filter bits per key; 0 disables filters (0 .. 40).
   int bloom_bits_per_key = 10;
+  /// Compresses the SSTable blocks this store writes, and decompresses them when it reads them
+  /// (compressor.hpp; examples/compression/ adapts zstd). Null, the default, compresses
+  /// nothing. Its id() (1 .. 255) is recorded in every block it compresses, so a store whose
+  /// tables were written with a compressor must be opened with one of the same id: else opening
+  /// fails with invalid_argument_error. Blocks decompressed from mapped tables are read
+  /// through the block cache too, so block_cache_bytes matters then.
+  std::shared_ptr<const lsmt::compressor> compressor;
   /// Bytes of the LRU cache of SSTable blocks read with pread (tables that are not mapped).
   size_t block_cache_bytes = size_t{8} << 20;
   /// Map SSTables into memory for reading (faster; the default), up to max_mapped_bytes of
@@ -72,6 +80,12 @@ struct options {
   bool sync = false;
   /// Create the directory and an empty store if there is none.
   bool create_if_missing = true;
+  /// Also create the directory's missing parents (as mkdir -p does). Off by default, so a typo
+  /// in a path fails with io_error instead of creating a store somewhere unexpected.
+  bool create_parents = false;
+  /// Create a store in a directory that already holds files but no store. Off by default: such
+  /// a directory is most likely the wrong one, and it fails with invalid_argument_error.
+  bool allow_non_empty_directory = false;
   /// Fail with invalid_argument if a store already exists in the directory.
   bool error_if_exists = false;
   /// What to do with damaged logs at open (see recovery_mode).
@@ -122,6 +136,9 @@ inline void validate(const options& o, const std::filesystem::path& dir) {
   }
   if (o.bloom_bits_per_key < 0 || o.bloom_bits_per_key > 40) {
     fail("bloom_bits_per_key must be between 0 and 40");
+  }
+  if (o.compressor && o.compressor->id() == 0) {
+    fail("compressor id must be between 1 and 255 (0 means \"not compressed\")");
   }
 }
 }  // namespace detail

@@ -121,11 +121,13 @@ struct repair_table_file {
 };
 
 inline repair_table_file open_for_repair(file_system& fs, const std::string& path,
-                                         uint64_t number) {
+                                         uint64_t number, const table_options& topts) {
   repair_table_file t;
   t.path = path;
   try {
-    t.reader = table_reader::open(fs.new_readable_file(path, false), number, {}, nullptr);
+    t.reader = table_reader::open(fs.new_readable_file(path, false), number, topts, nullptr);
+  } catch (const invalid_argument_error&) {
+    throw;  // a table of another compressor: the options are wrong, the table is not lost
   } catch (const std::exception& e) {
     t.error = e.what();
   }
@@ -285,10 +287,14 @@ inline repair_report repair(const std::filesystem::path& dir, const options& opt
     logs.erase(logs.begin(), first_log);
     max_number = std::max(max_number, manifest->next_file_number);
   }
+  table_options topts;  // its compressor reads the tables, and all of it writes the new ones
+  topts.block_size = opts.block_size;
+  topts.bloom_bits_per_key = opts.bloom_bits_per_key;
+  topts.compressor = opts.compressor;
   std::vector<repair_table_file> opened;
   opened.reserve(tables.size());
   for (const uint64_t n : tables) {
-    opened.push_back(open_for_repair(fs, file_path(d, n, file_kind::table), n));
+    opened.push_back(open_for_repair(fs, file_path(d, n, file_kind::table), n, topts));
   }
   const uint64_t store_id = manifest ? manifest->store_id : voted_store_id(opened);
   for (const repair_table_file& t : opened) repair_table(t, store_id, salvage, in, report);
@@ -310,9 +316,6 @@ inline repair_report repair(const std::filesystem::path& dir, const options& opt
   const range_tombstones dels = salvage.range_deletions();  // what they cover goes too
   plan.range_dels = &dels;
   plan.target_size = opts.target_file_size;
-  table_options topts;
-  topts.block_size = opts.block_size;
-  topts.bloom_bits_per_key = opts.bloom_bits_per_key;
   uint64_t next_number = max_number + 1;
   std::vector<uint64_t> created;
   manifest_state m;

@@ -6,6 +6,10 @@
 // trailer (verified before its first use). A flipped bit can therefore only produce an error,
 // never a wrong answer or a silent miss.
 //
+// With table_options::compressor, blocks are compressed as table_format.hpp's "Compression"
+// says: data and range-deletion blocks when that saves at least 1/8, the index block always,
+// the filter block never.
+//
 // Thread safety: a table_builder is used by one thread at a time.
 #ifndef LSMT_SSTABLE_BUILDER_HPP
 #define LSMT_SSTABLE_BUILDER_HPP
@@ -75,7 +79,11 @@ class table_builder {
         data_(options.restart_interval),
         index_(1),  // every index key whole: get() binary-searches it in place
         range_dels_(options.restart_interval),
-        bloom_(options.bloom_bits_per_key) {}
+        bloom_(options.bloom_bits_per_key) {
+    if (options.compressor && options.compressor->id() == no_compression) {
+      throw invalid_argument_error("lsmt: compressor id 0 is reserved for \"not compressed\"");
+    }
+  }
 
   /// REQUIRES: internal_key is valid and greater than every key added before.
   void add(std::string_view internal_key, std::string_view value) {
@@ -128,11 +136,12 @@ class table_builder {
     table_footer f;
     if (range_count_ != 0) {
       f.has_range_dels = true;
-      f.range_del = write_block(range_dels_.finish());
+      f.range_del = write_block(range_dels_.finish(), compress::if_smaller);
     }
-    f.filter = write_block(bloom_.finish());
+    f.filter = write_block(bloom_.finish(), compress::never);
     if (pending_index_) add_index_entry(index_successor(last_key_));
-    f.index = write_block(index_.finish());
+    // Always compressed: opening the table then needs the compressor (table_format.hpp).
+    f.index = write_block(index_.finish(), compress::always);
 
     // The bounds cover the range deletions too (table_format.hpp, "Bounds").
     bound_smallest_ = smallest_;
@@ -165,7 +174,7 @@ class table_builder {
  private:
   void flush_data_block() {
     if (data_.empty()) return;
-    pending_handle_ = write_block(data_.finish());
+    pending_handle_ = write_block(data_.finish(), compress::if_smaller);
     data_.reset();
     // The index entry waits for the next key, which lets it be a short separator.
     pending_index_ = true;
@@ -179,10 +188,26 @@ class table_builder {
     pending_index_ = false;
   }
 
-  block_handle write_block(std::string_view contents) {
+  /// Whether write_block() stores a block compressed (when there is a compressor).
+  enum class compress { never, if_smaller, always };
+
+  /// Appends the block (compressed as `mode` and the options say) and its trailer; returns its
+  /// handle.
+  block_handle write_block(std::string_view raw, compress mode) {
+    std::string_view contents = raw;
+    char compression = no_compression;
+    if (options_.compressor && mode != compress::never) {
+      compress_block(*options_.compressor, raw, compressed_);
+      // Kept only if it saves at least 1/8: a block that barely shrinks is not worth
+      // decompressing (and going through the block cache) on every read.
+      if (mode == compress::always || compressed_.size() <= raw.size() - raw.size() / 8) {
+        contents = compressed_;
+        compression = static_cast<char>(options_.compressor->id());
+      }
+    }
     char trailer[block_trailer_size];
-    trailer[0] = no_compression;
-    encode_fixed32(trailer + 1, block_checksum(contents, no_compression));
+    trailer[0] = compression;
+    encode_fixed32(trailer + 1, block_checksum(contents, compression));
     file_->append(contents);
     file_->append(std::string_view(trailer, block_trailer_size));
     const block_handle h{offset_, contents.size()};
@@ -198,6 +223,7 @@ class table_builder {
   block_builder index_;
   block_builder range_dels_;
   bloom_builder bloom_;
+  std::string compressed_;  // write_block()'s buffer, kept to reuse its memory
   block_handle pending_handle_;
   bool pending_index_ = false;
   bool done_ = false;

@@ -17,6 +17,11 @@
 //   * mapped file: blocks are read in place (no copy, no cache); a per-table bitmap remembers
 //     which blocks were verified so the CRC is computed once per block, not once per read;
 //   * otherwise: blocks are read into memory, verified, and shared through the block_cache.
+// A compressed block (table_format.hpp, "Compression") is verified and decompressed into memory
+// on every cache miss, mapped file or not, and shared through the block_cache like a read one;
+// a compressed filter, index or range-deletion block is decompressed once, at open. A block of
+// another compressor id than table_options::compressor's is invalid_argument_error; one that
+// does not decompress to its recorded size is corruption_error.
 //
 // Thread safety: a table_reader is immutable after open(); all its methods may be called from
 // any number of threads at once. Each iterator is used by one thread at a time; it keeps its
@@ -43,6 +48,7 @@
 #include "internal_iterator.hpp"
 #include "internal_key.hpp"
 #include "range_tombstones.hpp"
+#include "table_blocks.hpp"
 #include "table_format.hpp"
 
 namespace lsmt::detail {
@@ -54,12 +60,13 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
  public:
   /// Validates the footer (which must name table file_number) and loads the filter and index
   /// blocks. Throws corruption_error if the file is not a well-formed table, io_error if it
-  /// cannot be read.
+  /// cannot be read, invalid_argument_error if its blocks need another compressor than
+  /// options.compressor (the only option a reader uses).
   static std::shared_ptr<table_reader> open(std::unique_ptr<readable_file> file,
-                                            uint64_t file_number, const table_options& /*unused*/,
+                                            uint64_t file_number, const table_options& options,
                                             std::shared_ptr<block_cache> cache) {
     std::shared_ptr<table_reader> t(
-        new table_reader(std::move(file), file_number, std::move(cache)));
+        new table_reader(std::move(file), file_number, options.compressor, std::move(cache)));
     t->load();
     return t;
   }
@@ -130,46 +137,21 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
   friend class table_iter;
 
   table_reader(std::unique_ptr<readable_file> file, uint64_t file_number,
+               std::shared_ptr<const lsmt::compressor> compressor,
                std::shared_ptr<block_cache> cache)
-      : file_(std::move(file)),
+      : blocks_(std::move(file), file_number, std::move(compressor)),
         file_number_(file_number),
         cache_(std::move(cache)),
-        mapped_(file_->is_mapped()) {}
+        mapped_(blocks_.mapped()) {}
 
-  [[noreturn]] void corrupt(const std::string& why) const {
-    throw corruption_error("lsmt: table " + std::to_string(file_number_) + ": " + why);
-  }
-
-  /// Reads a block and its trailer; returns the contents after checking length and trailer.
-  /// Non-mapped reads land in *storage.
-  std::string_view read_block(const block_handle& h, std::string* storage, bool verify) const {
-    const size_t n = h.size + block_trailer_size;
-    std::string_view got;
-    if (mapped_) {
-      got = file_->read(h.offset, n, nullptr);  // a mapped file returns a view, never copies
-    } else {
-      storage->resize(n);
-      got = file_->read(h.offset, n, storage->data());
-    }
-    if (got.size() != n) corrupt("block at offset " + std::to_string(h.offset) + " is truncated");
-    const std::string_view contents = got.substr(0, h.size);
-    if (verify) {
-      if (got[h.size] != no_compression) {
-        corrupt("block at offset " + std::to_string(h.offset) + ": unknown compression");
-      }
-      if (decode_fixed32(got.data() + h.size + 1) != block_checksum(contents, got[h.size])) {
-        corrupt("block at offset " + std::to_string(h.offset) + ": checksum mismatch");
-      }
-    }
-    return contents;
-  }
+  [[noreturn]] void corrupt(const std::string& why) const { blocks_.corrupt(why); }
 
   void load() {
-    file_size_ = file_->size();
+    file_size_ = blocks_.file().size();
     if (file_size_ < footer_size) corrupt("file too short to be a table");
     const auto tail = static_cast<size_t>(std::min<uint64_t>(file_size_, max_footer_size));
     char buf[max_footer_size];
-    const std::string_view footer = file_->read(file_size_ - tail, tail, buf);
+    const std::string_view footer = blocks_.file().read(file_size_ - tail, tail, buf);
     if (footer.size() != tail) corrupt("short read of the footer");
     table_footer decoded;
     if (const char* why = decode_footer(footer.data(), tail, &decoded)) corrupt(why);
@@ -187,8 +169,8 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
         (decoded.has_range_dels && !fits(decoded.range_del, filter.offset))) {
       corrupt("footer block handles out of bounds");
     }
-    filter_ = read_block(filter, &filter_storage_, true);
-    index_ = read_block(index, &index_storage_, true);
+    filter_ = blocks_.read_contents(filter, &filter_storage_);
+    index_ = blocks_.read_contents(index, &index_storage_);
     index_offset_ = index.offset;
     data_end_ = filter.offset;
     if (decoded.has_range_dels) {
@@ -202,7 +184,7 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
   /// key order, each of type range_deletion with begin < end.
   void load_range_deletions(const block_handle& h) {
     std::string storage;
-    const std::string_view contents = read_block(h, &storage, true);
+    const std::string_view contents = blocks_.read_contents(h, &storage);
     block_iter it;
     it.reset(contents, {file_number_, h.offset});
     it.expect_range_deletions();
@@ -320,7 +302,7 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
     if (!mapped_ || ordinal >= num_blocks_) return;
     const uint64_t offset = offsets_[ordinal];
     const size_t n = offsets_[ordinal + 1] - offset;
-    const std::string_view bytes = file_->read(offset, n, nullptr);
+    const std::string_view bytes = blocks_.file().read(offset, n, nullptr);
     if (bytes.size() != n || n < block_trailer_size + 4) return;
     __builtin_prefetch(bytes.data());
     __builtin_prefetch(bytes.data() + n - block_trailer_size - 4);
@@ -336,32 +318,29 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
                          offsets_[ordinal + 1] - offsets_[ordinal] - block_trailer_size};
     const block_location where{file_number_, h.offset};
     if (mapped_) {
-      std::atomic<uint64_t>& word = verified_[ordinal / 64];
-      const uint64_t bit = uint64_t{1} << (ordinal % 64);
-      // Relaxed suffices: the bit only caches a fact about immutable bytes; racing threads
-      // at worst both verify.
-      const bool verify = (word.load(std::memory_order_relaxed) & bit) == 0;
-      block.reset(read_block(h, nullptr, verify), where);
-      if (verify) word.fetch_or(bit, std::memory_order_relaxed);
-      return;
-    }
-    std::shared_ptr<const std::string> cached =
-        cache_ ? cache_->lookup(file_number_, h.offset) : nullptr;
-    if (!cached) {
-      auto fresh = std::make_shared<std::string>();
-      const std::string_view contents = read_block(h, fresh.get(), true);
-      if (contents.data() != fresh->data()) {
-        fresh->assign(contents.data(), contents.size());  // file returned its own memory
-      } else {
-        fresh->resize(h.size);  // drop the trailer
+      // Peek at the compression byte: a block stored as is is used in place.
+      char compression = no_compression;
+      const std::string_view stored = blocks_.read(h, nullptr, false, &compression);
+      if (compression == no_compression) {
+        std::atomic<uint64_t>& word = verified_[ordinal / 64];
+        const uint64_t bit = uint64_t{1} << (ordinal % 64);
+        // Relaxed suffices: the bit only caches a fact about immutable bytes; racing threads
+        // at worst both verify.
+        if ((word.load(std::memory_order_relaxed) & bit) == 0) {
+          blocks_.read(h, nullptr, true, &compression);
+          word.fetch_or(bit, std::memory_order_relaxed);
+        }
+        block.reset(stored, where);
+        return;
       }
-      cached = std::move(fresh);
-      if (cache_ && fill_cache) cache_->insert(file_number_, h.offset, cached);
+      // A compressed one is decompressed into memory, through the cache like a pread block.
     }
+    const std::shared_ptr<const std::string> cached =
+        blocks_.read_shared(h, cache_.get(), fill_cache);
     block.reset(*cached, where, cached);
   }
 
-  std::unique_ptr<readable_file> file_;
+  table_blocks blocks_;  // the file
   uint64_t file_number_;
   table_identity id_;
   std::shared_ptr<block_cache> cache_;

@@ -16,7 +16,9 @@
 //                   value = varint64(offset) varint64(size)   of the data block, size without
 //                           its trailer
 //   block        := block_body(contents as in block.hpp)
-//   block_body(x):= x byte(compression = 0, none) fixed32(mask(crc32c(x | compression)))
+//   block_body(x):= stored(x) byte(compression) fixed32(mask(crc32c(stored(x) | compression)))
+//   stored(x)    := x                                          if compression = 0 (none)
+//                 | varint32(size of x) compressor.compress(x)  if compression = compressor id
 //   footer       := footer_v2 | footer_v3
 //   footer_v2    := fixed64(filter_offset) fixed64(filter_size)
 //                   fixed64(index_offset) fixed64(index_size)
@@ -47,6 +49,16 @@
 // another store is a corruption_error before any read, at the cost of no extra I/O.
 // Version 1 (48 bytes: no identity) was written by older lsmt; it is refused by name.
 //
+// Compression (compressor.hpp). The compression byte of a block is 0 when the block is stored as
+// is, which is all a store without options.compressor writes (byte for byte the format of the
+// lsmt versions before compression), and otherwise the id (1 .. 255) of the compressor whose
+// output the block holds; handles and sizes count the stored bytes. With a compressor, data and
+// range-deletion blocks are stored compressed when that saves at least 1/8 of their bytes, the
+// index block always (so opening the table needs the compressor: a store opened with the
+// wrong one fails at open), and the filter block never (bloom filter bits do not compress).
+// A reader given no compressor, or one with another id, refuses a block whose checksum holds
+// but whose byte is nonzero with invalid_argument_error, naming the table and both ids.
+//
 // Data blocks are cut once they reach table_options::block_size, so one big value makes one big
 // block. Every part a reader depends on is covered by a checksum: the footer by its own CRC, the
 // filter and index blocks by theirs (verified when the table is opened), each data block by its
@@ -59,10 +71,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "coding.hpp"
+#include "compressor.hpp"
 #include "crc32c.hpp"
 #include "internal_key.hpp"
 
@@ -72,6 +86,9 @@ struct table_options {
   size_t block_size = 4096;
   int restart_interval = 16;
   int bloom_bits_per_key = 10;  // <= 0: no filter
+  // Writes compress blocks with it, reads decompress blocks of its id; null: none (see
+  // "Compression").
+  std::shared_ptr<const lsmt::compressor> compressor;
 };
 
 inline constexpr size_t block_trailer_size = 5;
@@ -93,6 +110,21 @@ struct block_handle {
 inline uint32_t block_checksum(std::string_view contents, char compression) {
   return crc32c::mask(
       crc32c::extend(crc32c::value(contents.data(), contents.size()), &compression, 1));
+}
+
+/// How a compressor is named in messages: `id 3 "zstd"`, or `none` for null.
+inline std::string describe_compressor(const lsmt::compressor* c) {
+  if (c == nullptr) return "none";
+  return "id " + std::to_string(c->id()) + " \"" + std::string(c->name()) + "\"";
+}
+
+/// stored(raw) of a block that c compresses (see "Compression"), into out.
+inline void compress_block(const lsmt::compressor& c, std::string_view raw, std::string& out) {
+  std::string body;
+  c.compress(raw, body);
+  out.clear();
+  put_varint32(out, static_cast<uint32_t>(raw.size()));  // block.hpp keeps blocks < 4 GiB
+  out += body;
 }
 
 /// Which table a file is (see "Identity").

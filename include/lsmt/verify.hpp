@@ -46,7 +46,8 @@ namespace detail {
 
 // Checks one table; a damaged one adds a problem to the report.
 inline void verify_table(file_system& fs, const std::string& dir, uint64_t store_id,
-                         const table_meta& meta, verify_report& report) {
+                         const table_options& topts, const table_meta& meta,
+                         verify_report& report) {
   const std::string path = file_path(dir, meta.number, file_kind::table);
   const auto problem = [&](const std::string& what) {
     report.problems.push_back("table '" + path + "': " + what);
@@ -56,7 +57,7 @@ inline void verify_table(file_system& fs, const std::string& dir, uint64_t store
     if (std::string why = table_size_mismatch(file->size(), meta); !why.empty()) {
       return problem(why);
     }
-    const auto reader = table_reader::open(std::move(file), meta.number, {}, nullptr);
+    const auto reader = table_reader::open(std::move(file), meta.number, topts, nullptr);
     if (std::string why = table_identity_mismatch(*reader, meta, store_id); !why.empty()) {
       return problem(why);
     }
@@ -83,13 +84,14 @@ inline void verify_table(file_system& fs, const std::string& dir, uint64_t store
   }
 }
 
-/// Checks every table of v and the MANIFEST of dir (see the top of this file).
+/// Checks every table of v and the MANIFEST of dir (see the top of this file); topts gives the
+/// compressor that reads the tables.
 inline verify_report verify_tables(file_system& fs, const std::string& dir, uint64_t store_id,
-                                   const version& v) {
+                                   const table_options& topts, const version& v) {
   verify_report report;
   for (const table_meta& meta : v.manifest_tables()) {
     ++report.tables;
-    verify_table(fs, dir, store_id, meta, report);
+    verify_table(fs, dir, store_id, topts, meta, report);
   }
   try {
     if (!read_manifest(fs, dir)) report.problems.emplace_back("the MANIFEST is missing");

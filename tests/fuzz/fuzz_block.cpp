@@ -85,7 +85,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (bytes.size() < block_trailer_size) return 0;
   const size_t n = bytes.size() - block_trailer_size;
   if ((flags & 1) != 0) fix_block_trailer(bytes, 0, n);
-  // What table_reader::read_block checks before a block is used.
+  // What table_blocks::read checks before a block is used (compressed blocks are fuzz_sstable's).
   const std::string_view contents(bytes.data(), n);
   if (bytes[n] != no_compression ||
       decode_fixed32(bytes.data() + n + 1) != block_checksum(contents, bytes[n])) {

@@ -7,6 +7,8 @@
 //                       mutations reach the decoders behind the checksums (a fuzzer cannot
 //                       forge a CRC32C by itself). The first input byte of a target chooses.
 //   with_block_trailer  a block's contents with the trailer a table stores after it.
+//   fuzz_compressor     a toy lsmt::compressor (run-length pairs, id 1) that fuzz_sstable reads
+//                       tables with, so decompression of hostile bytes is fuzzed too.
 //   assemble_table      a table file around given data bytes, filter and index blocks, with a
 //                       footer from encode_footer naming table fuzz_table_number: for targets
 //                       that fuzz one part of a table.
@@ -34,6 +36,41 @@
 namespace lsmt_fuzz {
 
 using namespace lsmt::detail;
+
+/// A toy compressor: (count 1..255, byte) pairs, id 1. decompress() validates the whole input
+/// against raw_size before it allocates, as every compressor must (compressor.hpp).
+class fuzz_compressor final : public lsmt::compressor {
+ public:
+  uint8_t id() const override { return 1; }
+  std::string_view name() const override { return "fuzz-rle"; }
+  void compress(std::string_view in, std::string& out) const override {
+    out.clear();
+    for (size_t i = 0; i < in.size();) {
+      size_t run = 1;
+      while (i + run < in.size() && run < 255 && in[i + run] == in[i]) ++run;
+      out.push_back(static_cast<char>(run));
+      out.push_back(in[i]);
+      i += run;
+    }
+  }
+  void decompress(std::string_view in, size_t raw_size, std::string& out) const override {
+    size_t total = 0;
+    for (size_t i = 0; i < in.size(); i += 2) total += static_cast<unsigned char>(in[i]);
+    if (in.size() % 2 != 0 || total != raw_size) {
+      throw lsmt::corruption_error("fuzz-rle: malformed input");
+    }
+    out.clear();
+    for (size_t i = 0; i < in.size(); i += 2) {
+      out.append(static_cast<unsigned char>(in[i]), in[i + 1]);
+    }
+  }
+};
+
+/// The one fuzz_compressor the targets share (it is stateless).
+inline const std::shared_ptr<const lsmt::compressor>& shared_fuzz_compressor() {
+  static const std::shared_ptr<const lsmt::compressor> c = std::make_shared<fuzz_compressor>();
+  return c;
+}
 
 /// Bytes in memory as a readable_file, mapped or not (tests/memory_file.hpp).
 using mem_file = lsmt_test::memory_readable_file;
@@ -118,8 +155,17 @@ inline void fix_table_checksums(std::string& t) {
     data_end = ro;
   }
   try {
+    // A compressed index is walked decompressed (what fuzz_compressor cannot decode is left).
+    std::string_view index(t.data() + io, static_cast<size_t>(is));
+    std::string raw;
+    uint32_t raw_size = 0;
+    if (static_cast<uint8_t>(t[io + is]) == fuzz_compressor().id() &&
+        get_varint32(index, &raw_size)) {
+      fuzz_compressor().decompress(index, raw_size, raw);
+      index = raw;
+    }
     block_iter it;
-    it.reset(std::string_view(t.data() + io, static_cast<size_t>(is)), {0, io});
+    it.reset(index, {0, io});
     for (it.seek_to_first(); it.valid(); it.next()) {
       std::string_view v = it.value();
       uint64_t off = 0, size = 0;

@@ -2,7 +2,8 @@
 // must refuse a footer naming another table), point lookups, iteration both ways and seeks. (Its
 // parts on their own: fuzz_block, fuzz_index, fuzz_filter, fuzz_footer.) Input: byte 0 = flags (bit
 // 0: recompute the footer, filter, index and data block checksums first; bit 1: mapped file, else
-// pread through a block cache), the rest = the table.
+// pread through a block cache), the rest = the table. Tables are read with fuzz_compressor (id
+// 1), so compressed blocks reach its decompressor and the reader's checks of what it returns.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -19,8 +20,10 @@ const char* const probe_keys[] = {"", "a", "key1", "key50", "key99", "zzz", "\xf
 
 void exercise_table(const std::string& bytes, bool mapped) {
   auto cache = std::make_shared<block_cache>(1 << 16);
-  auto t = table_reader::open(std::make_unique<mem_file>(bytes, mapped), fuzz_table_number,
-                              table_options{}, mapped ? nullptr : cache);
+  table_options options;
+  options.compressor = shared_fuzz_compressor();
+  auto t = table_reader::open(std::make_unique<mem_file>(bytes, mapped), fuzz_table_number, options,
+                              mapped ? nullptr : cache);
   table_footer f;
   const size_t tail = bytes.size() < max_footer_size ? bytes.size() : max_footer_size;
   if (decode_footer(bytes.data() + bytes.size() - tail, tail, &f) != nullptr ||

@@ -360,6 +360,22 @@ int main(int argc, char** argv) {
     put(out / "fuzz_sstable", "ranged-mapped-flags3", flag(3) + ranged);
     put(out / "fuzz_footer", "ranged-flags0", flag(0) + ranged);
   }
+  {  // A table compressed with fuzz_compressor: compressible values in several blocks.
+    std::string packed;
+    table_options o;
+    o.block_size = 256;
+    o.compressor = lsmt_fuzz::shared_fuzz_compressor();
+    table_builder b(o, std::make_unique<lsmt_test::memory_writable_file>(&packed),
+                    fuzz_table_number, seed_store_id);
+    for (int i = 10; i < 40; ++i) {
+      b.add(lsmt_test::ikey("key" + std::to_string(i), 2),
+            std::string(static_cast<size_t>(20 + i), static_cast<char>('a' + i % 3)));
+    }
+    b.add_range_deletion("key5", "zzz", 4);
+    b.finish();
+    put(out / "fuzz_sstable", "compressed-flags1", flag(1) + packed);
+    put(out / "fuzz_sstable", "compressed-mapped-flags3", flag(3) + packed);
+  }
   table_part_seeds(out, tiny);
   wal_seeds(out);
   log_record_seeds(out, wal, wal_number);
