@@ -1,5 +1,6 @@
 // tests/error_model_test.cpp - errors say each thing once, an oversized write is refused without
-// stopping the store, and move-assigning over a db closes the store it held.
+// stopping the store, move-assigning over a db closes the store it held, a missing parent
+// directory needs options.create_parents, and a directory of other files is refused.
 #include <cerrno>
 #include <string>
 #include <utility>
@@ -76,4 +77,74 @@ TEST_CASE("errors: move-assigning over a db closes the store it held", "[errors]
   str_db& same = a;
   a = std::move(same);  // self-move-assignment keeps the store
   CHECK(a.is_open());
+}
+
+TEST_CASE("errors: a store whose parent directory is missing needs options.create_parents",
+          "[errors]") {
+  temp_dir tmp;
+  const std::filesystem::path nested = tmp.sub("typo") / "db";
+  try {
+    str_db d(nested);
+    FAIL("opening under a missing parent must throw");
+  } catch (const lsmt::io_error& e) {
+    CHECK(e.sys_errno() == ENOENT);
+    CHECK(std::string(e.what()) == "lsmt: create '" + nested.string() +
+                                       "' (options.create_parents is off): parent '" +
+                                       tmp.sub("typo").string() + "': No such file or directory");
+  }
+  CHECK_FALSE(std::filesystem::exists(tmp.sub("typo")));  // nothing was created
+  // The same for the seed's five-parameter constructor, and for a path with a trailing slash.
+  CHECK_THROWS_AS(str_db(nested, lsmt_test::rwx_r_x, 100, 4, 2), lsmt::io_error);
+  CHECK_THROWS_AS(str_db(nested.string() + "/"), lsmt::io_error);
+  CHECK_FALSE(std::filesystem::exists(tmp.sub("typo")));
+
+  lsmt::options o;
+  o.create_parents = true;
+  {
+    str_db d(nested, o);
+    d.put("k", "v");
+  }
+  str_db d(nested);  // an existing store opens without the option
+  CHECK(d.get("k") == "v");
+  // A relative path's parent is the working directory, which exists.
+  CHECK(std::filesystem::path("db").parent_path().empty());
+}
+
+TEST_CASE("errors: a non-empty directory holding no store is refused unless allowed", "[errors]") {
+  temp_dir tmp;
+  const std::filesystem::path dir = tmp.sub("photos");
+  std::filesystem::create_directory(dir);
+  lsmt_test::write_file(dir / "holiday.jpg", "not a store");
+  try {
+    str_db d(dir);
+    FAIL("a directory of other files must be refused");
+  } catch (const lsmt::invalid_argument_error& e) {
+    CHECK(std::string(e.what()) == "lsmt: '" + dir.string() +
+                                       "' holds files but no store (such as 'holiday.jpg'); set "
+                                       "options.allow_non_empty_directory to create one there");
+  }
+  // Nothing was written into it: not even the lock file.
+  CHECK(std::distance(std::filesystem::directory_iterator(dir),
+                      std::filesystem::directory_iterator()) == 1);
+
+  lsmt::options o;
+  o.allow_non_empty_directory = true;
+  {
+    str_db d(dir, o);
+    d.put("k", "v");
+  }
+  str_db d(dir);  // once it holds a store, it opens without the option
+  CHECK(d.get("k") == "v");
+  CHECK(std::filesystem::exists(dir / "holiday.jpg"));
+
+  // An empty directory, and one holding what a crash during a first open leaves (LOCK and a
+  // log), are fine.
+  const std::filesystem::path empty = tmp.sub("empty");
+  std::filesystem::create_directory(empty);
+  CHECK_NOTHROW(str_db(empty));
+  const std::filesystem::path crashed = tmp.sub("crashed");
+  std::filesystem::create_directory(crashed);
+  lsmt_test::write_file(crashed / "LOCK", "");
+  lsmt_test::write_file(crashed / "000001.log", "");
+  CHECK_NOTHROW(str_db(crashed));
 }

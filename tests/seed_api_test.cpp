@@ -317,9 +317,13 @@ TEST_CASE("seed: the directory is created with the given permissions", "[seed]")
     CHECK((mode_of(dir) & 0777 & ~0022) == (0775 & ~0022));
     CHECK(mode_of(dir) == 0775);
   }
-  SECTION("missing parents are created too") {
+  SECTION("missing parents are created with options.create_parents") {
     const fs::path dir = tmp.sub("a") / "b" / "db";
-    lsmt::db<> s(dir, fs::perms(0700), 100, 8, 2);
+    CHECK_THROWS_AS(lsmt::db<>(dir, fs::perms(0700), 100, 8, 2), lsmt::io_error);
+    lsmt::options o;
+    o.directory_permissions = fs::perms(0700);
+    o.create_parents = true;
+    lsmt::db<> s(dir, o);
     s.put("k", "v");
     CHECK(mode_of(dir) == 0700);
     CHECK(fs::is_directory(tmp.sub("a") / "b"));

@@ -14,8 +14,10 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <iterator>
 #include <memory>
 #include <optional>
@@ -45,13 +47,46 @@ inline uint64_t new_store_id() {
   return id != 0 ? id : 1;
 }
 
+/// Whether a directory without a MANIFEST may become a store: it must not exist, or hold only
+/// what lsmt itself leaves there (a crash during a first open leaves LOCK, logs and
+/// MANIFEST.tmp), unless the options allow other files. Refusing before anything is created
+/// leaves a mistaken directory as it was.
+inline void check_new_store_directory(file_system& fs, const options& opts,
+                                      const std::string& dir) {
+  if (fs.file_exists(dir)) {
+    if (opts.allow_non_empty_directory) return;
+    for (const std::string& name : fs.list_directory(dir)) {
+      if (name == "LOCK" || name == "MANIFEST.tmp" || parse_file_number(name, file_kind::log) != 0 ||
+          parse_file_number(name, file_kind::table) != 0) {
+        continue;  // tables without a MANIFEST are refused later, as a lost MANIFEST
+      }
+      throw invalid_argument_error("lsmt: '" + dir + "' holds files but no store (such as '" +
+                                   name +
+                                   "'); set options.allow_non_empty_directory to create one there");
+    }
+    return;
+  }
+  if (opts.create_parents) return;
+  std::filesystem::path path = std::filesystem::path(dir).lexically_normal();
+  if (!path.has_filename()) path = path.parent_path();  // "a/b/" names "a/b"
+  const std::string parent = path.parent_path().string();
+  if (!parent.empty() && !fs.file_exists(parent)) {
+    throw io_error("lsmt: create '" + dir + "' (options.create_parents is off): parent '" +
+                       parent + "'",
+                   ENOENT);
+  }
+}
+
 /// Opens the store in c.dir (creating it if the options allow) and fills c's state. Returns the
 /// directory lock, held until the store closes.
 inline std::unique_ptr<file_lock> recover(store_core& c) LSMT_EXCLUDES(c.state_mutex) {
   file_system& fs = *c.fs;
   const std::string& dir = c.dir;
-  if (!c.opts.create_if_missing && !fs.file_exists(manifest_path(dir))) {
-    throw invalid_argument_error("lsmt: no store in " + dir + " and create_if_missing is off");
+  if (!fs.file_exists(manifest_path(dir))) {
+    if (!c.opts.create_if_missing) {
+      throw invalid_argument_error("lsmt: no store in " + dir + " and create_if_missing is off");
+    }
+    check_new_store_directory(fs, c.opts, dir);
   }
   fs.create_directory(dir, c.opts.directory_permissions);
   std::unique_ptr<file_lock> lock = fs.lock_file(lock_file_path(dir));
