@@ -60,20 +60,23 @@ template <class Key = std::string, class Value = std::string, class KeyCodec = c
           class ValueCodec = codec<Value>>
 class write_batch {
  public:
-  void put(const Key& k, const Value& v) {
+  using key_arg = detail::arg_type<Key, KeyCodec>;
+  using value_arg = detail::arg_type<Value, ValueCodec>;
+
+  void put(key_arg k, value_arg v) {
     scratch_key_.clear();
     scratch_value_.clear();
     KeyCodec::encode(k, scratch_key_);
     ValueCodec::encode(v, scratch_value_);
     raw_.put(scratch_key_, scratch_value_);
   }
-  void erase(const Key& k) {
+  void erase(key_arg k) {
     scratch_key_.clear();
     KeyCodec::encode(k, scratch_key_);
     raw_.erase(scratch_key_);
   }
   /// Deletes every key in [begin, end) (nothing if begin >= end), as db::delete_range does.
-  void delete_range(const Key& begin, const Key& end) {
+  void delete_range(key_arg begin, key_arg end) {
     scratch_key_.clear();
     scratch_value_.clear();
     KeyCodec::encode(begin, scratch_key_);
@@ -106,6 +109,11 @@ class db {
   using view_type = range_view<Key, Value, KeyCodec, ValueCodec>;
   using batch = write_batch<Key, Value, KeyCodec, ValueCodec>;
   using transaction = basic_transaction<Key, Value, KeyCodec, ValueCodec>;
+  /// How put, get, erase, contains and delete_range take keys and values: std::string_view for
+  /// std::string (so a literal, a std::string or a view is read in place, and a lookup builds
+  /// no std::string), const Key& / const Value& for every other type.
+  using key_arg = detail::arg_type<Key, KeyCodec>;
+  using value_arg = detail::arg_type<Value, ValueCodec>;
 
   /// Opens (creating if needed) the store in dir, with the seed's parameters:
   /// directory permissions, memtable flush size in entries, compaction
@@ -137,7 +145,7 @@ class db {
   ~db() { close_quietly(); }
 
   /// Inserts or overwrites k. Durable when it returns (see the file comment).
-  void put(const Key& k, const Value& v, const write_options& wo = {}) {
+  void put(key_arg k, value_arg v, const write_options& wo = {}) {
     detail::single_op op;  // per-thread buffers: a put allocates nothing once they have grown
     KeyCodec::encode(k, op.b->key);
     ValueCodec::encode(v, op.b->value);
@@ -145,7 +153,7 @@ class db {
     engine().write(op.b->batch, wo.sync);
   }
   /// Deletes k (a no-op if absent).
-  void erase(const Key& k, const write_options& wo = {}) {
+  void erase(key_arg k, const write_options& wo = {}) {
     detail::single_op op;
     KeyCodec::encode(k, op.b->key);
     op.b->batch.erase(op.b->key);
@@ -156,7 +164,7 @@ class db {
   /// iterators and transactions that start later see the keys gone; snapshots taken before
   /// still see them. Compactions drop the covered versions, and the deletion itself once it
   /// covers nothing older (lsmt/range_tombstones.hpp).
-  void delete_range(const Key& begin, const Key& end, const write_options& wo = {}) {
+  void delete_range(key_arg begin, key_arg end, const write_options& wo = {}) {
     detail::single_op op;
     KeyCodec::encode(begin, op.b->key);
     KeyCodec::encode(end, op.b->value);
@@ -167,7 +175,7 @@ class db {
   void write(batch& b, const write_options& wo = {}) { engine().write(b.raw(), wo.sync); }
 
   /// The value of k, or nullopt if it is absent or deleted.
-  std::optional<Value> get(const Key& k, const read_options& ro = {}) const {
+  std::optional<Value> get(key_arg k, const read_options& ro = {}) const {
     detail::single_op op;
     KeyCodec::encode(k, op.b->key);
     auto v = engine().get(op.b->key, sequence_for(ro));
@@ -179,7 +187,7 @@ class db {
       return ValueCodec::decode(*v);
     }
   }
-  bool contains(const Key& k, const read_options& ro = {}) const {
+  bool contains(key_arg k, const read_options& ro = {}) const {
     detail::single_op op;
     KeyCodec::encode(k, op.b->key);
     return engine().get(op.b->key, sequence_for(ro)).has_value();

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -256,4 +257,40 @@ TEST_CASE("codec: decoding a wrong-size integer throws corruption_error", "[code
   REQUIRE(it.valid());
   CHECK(it.raw_key() == "abc");
   CHECK_THROWS_AS(it.key(), lsmt::corruption_error);
+}
+
+TEST_CASE("codec: a string store takes std::string_view keys and values without copies",
+          "[codec]") {
+  static_assert(std::is_same_v<str_db::key_arg, std::string_view>);
+  static_assert(std::is_same_v<str_db::value_arg, std::string_view>);
+  static_assert(std::is_same_v<str_db::batch::key_arg, std::string_view>);
+  static_assert(std::is_same_v<lsmt::db<int64_t, std::string>::key_arg, const int64_t&>);
+  temp_dir tmp;
+  str_db d(tmp.sub("db"));
+  const std::string backing = "key-1|value-1|key-2|key-3";
+  const std::string_view all(backing);
+  const std::string_view k1 = all.substr(0, 5);
+  const std::string_view v1 = all.substr(6, 7);
+  const std::string_view k2 = all.substr(14, 5);
+  const std::string_view k3 = all.substr(20, 5);
+  d.put(k1, v1);
+  d.put(std::string("key-2"), "literal");  // std::string and literals still work
+  CHECK(d.get(k1) == "value-1");
+  CHECK(d.get("key-1") == "value-1");
+  CHECK(d.contains(k2));
+  str_db::batch b;
+  b.put(k3, v1);
+  b.erase(k2);
+  d.write(b);
+  CHECK(d.get(k3) == "value-1");
+  CHECK_FALSE(d.contains(k2));
+  d.erase(k1);
+  CHECK_FALSE(d.get(k1).has_value());
+  d.delete_range(all.substr(0, 4), "key-4");  // ["key-", "key-4"): everything
+  CHECK(d.scan().to_vector().empty());
+  // A view that is not NUL-terminated, and one holding NUL bytes, are read by their length.
+  const std::string nul("a\0b", 3);
+  d.put(std::string_view(nul), std::string_view(nul).substr(1));
+  CHECK(d.get(std::string_view(nul)) == std::string("\0b", 2));
+  CHECK_FALSE(d.contains(std::string_view(nul).substr(0, 1)));
 }

@@ -107,6 +107,16 @@ struct codec<std::string> {
   static std::string decode(std::string_view bytes) { return std::string(bytes); }
 };
 
+namespace detail {
+/// How the store's calls take a T coded by Codec: std::string_view for std::string with its
+/// built-in codec (read in place, no copy), const T& otherwise.
+template <class T, class Codec>
+using arg_type = std::conditional_t<std::is_same_v<T, std::string> &&
+                                        std::is_same_v<Codec, codec<std::string>>,
+                                    std::string_view, const T&>;
+
+}  // namespace detail
+
 template <class Byte>
 struct codec<std::vector<Byte>, std::enable_if_t<detail::is_byte_v<Byte>>> {
   static void encode(const std::vector<Byte>& v, std::string& out) {
