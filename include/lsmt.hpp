@@ -41,6 +41,7 @@
 #include "lsmt/engine.hpp"
 #include "lsmt/error.hpp"
 #include "lsmt/iterator.hpp"
+#include "lsmt/key_ranges.hpp"
 #include "lsmt/options.hpp"
 #include "lsmt/recovery_report.hpp"
 #include "lsmt/release.hpp"
@@ -211,35 +212,31 @@ class db {
 
   /// Keys in [start, end].
   view_type range(const Key& start, const Key& end, const read_options& ro = {}) const {
-    return view({{encode_key(start), successor(encode_key(end))}}, ro);
+    return view(ranges::range(start, end), ro);
   }
   /// Keys outside [start, end].
   /// (With start > end, [start, end] is empty: every key, each once.)
   view_type not_in_range(const Key& start, const Key& end, const read_options& ro = {}) const {
-    std::string lo = encode_key(start);
-    std::string hi = std::max(lo, successor(encode_key(end)));  // segments must not overlap
-    return view({{std::nullopt, std::move(lo)}, {std::move(hi), std::nullopt}}, ro);
+    return view(ranges::not_in_range(start, end), ro);
   }
   view_type greater_than(const Key& k, const read_options& ro = {}) const {
-    return view({{successor(encode_key(k)), std::nullopt}}, ro);
+    return view(ranges::greater_than(k), ro);
   }
   view_type greater_or_equal(const Key& k, const read_options& ro = {}) const {
-    return view({{encode_key(k), std::nullopt}}, ro);
+    return view(ranges::greater_or_equal(k), ro);
   }
   view_type less_than(const Key& k, const read_options& ro = {}) const {
-    return view({{std::nullopt, encode_key(k)}}, ro);
+    return view(ranges::less_than(k), ro);
   }
   view_type less_or_equal(const Key& k, const read_options& ro = {}) const {
-    return view({{std::nullopt, successor(encode_key(k))}}, ro);
+    return view(ranges::less_or_equal(k), ro);
   }
   /// Every key except k.
   view_type all_except(const Key& k, const read_options& ro = {}) const {
-    return view({{std::nullopt, encode_key(k)}, {successor(encode_key(k)), std::nullopt}}, ro);
+    return view(ranges::all_except(k), ro);
   }
   /// Every key.
-  view_type scan(const read_options& ro = {}) const {
-    return view({{std::nullopt, std::nullopt}}, ro);
-  }
+  view_type scan(const read_options& ro = {}) const { return view(ranges::scan(), ro); }
 
   /// Starts an optimistic transaction (see transaction).
   transaction begin_transaction() { return transaction(engine_ptr(), get_snapshot()); }
@@ -314,19 +311,9 @@ class db {
     return engine_;
   }
 
-  static std::string encode_key(const Key& k) {
-    std::string s;
-    KeyCodec::encode(k, s);
-    return s;
-  }
+  using ranges = detail::key_ranges<Key, KeyCodec>;
   static std::optional<std::string> encode_opt(const std::optional<Key>& k) {
-    if (!k) return std::nullopt;
-    return encode_key(*k);
-  }
-  // The smallest byte string greater than s.
-  static std::string successor(std::string s) {
-    s.push_back('\0');
-    return s;
+    return ranges::encode_opt(k);
   }
 
   // The snapshot's sequence, or nullopt for the latest state.
@@ -338,15 +325,15 @@ class db {
     return ro.snap->sequence();
   }
 
-  using segment_bounds = detail::key_bounds;
   std::unique_ptr<detail::db_iterator> make_segment(std::optional<std::string> lower,
                                                     std::optional<std::string> upper,
                                                     const read_options& ro) const {
-    std::vector<segment_bounds> one;
-    one.emplace_back(std::move(lower), std::move(upper));
-    return std::move(engine().new_iterators(sequence_for(ro), std::move(one)).front());
+    return std::move(
+        engine()
+            .new_iterators(sequence_for(ro), ranges::one(std::move(lower), std::move(upper)))
+            .front());
   }
-  view_type view(std::vector<segment_bounds> bounds, const read_options& ro) const {
+  view_type view(std::vector<detail::key_bounds> bounds, const read_options& ro) const {
     return view_type(engine().new_iterators(sequence_for(ro), std::move(bounds)));
   }
 
