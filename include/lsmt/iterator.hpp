@@ -5,9 +5,10 @@
 // evaluated sequence of (key, value) pairs for range-based for, made of one or
 // more [lower, upper) segments (two for "not in range" and "all but one key").
 // Both see one consistent point in time: the moment they were created, or the
-// snapshot they were given. They pin the memtables and table files they read,
-// so they stay valid while the store keeps writing, compacting, and even after
-// it is closed.
+// snapshot they were given (a transaction's: its snapshot, with its own writes
+// as of their creation merged in; lsmt/transaction_iterator.hpp). They pin the
+// memtables and table files they read, so they stay valid while the store
+// keeps writing, compacting, and even after it is closed.
 //
 // Thread safety: one thread at a time per iterator or view.
 #ifndef LSMT_ITERATOR_HPP
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "db_iterator.hpp"
+#include "transaction_iterator.hpp"
 
 namespace lsmt {
 
@@ -29,25 +31,26 @@ template <class Key, class Value, class KeyCodec, class ValueCodec>
 class basic_iterator {
  public:
   explicit basic_iterator(std::unique_ptr<detail::db_iterator> it) : it_(std::move(it)) {}
+  explicit basic_iterator(detail::user_iterator it) : it_(std::move(it)) {}
 
-  bool valid() const { return it_->valid(); }
-  void seek_to_first() { it_->seek_to_first(); }
-  void seek_to_last() { it_->seek_to_last(); }
+  bool valid() const { return it_.valid(); }
+  void seek_to_first() { it_.seek_to_first(); }
+  void seek_to_last() { it_.seek_to_last(); }
   /// First key >= k.
-  void seek(const Key& k) { it_->seek(encode(k)); }
+  void seek(const Key& k) { it_.seek(encode(k)); }
   /// Last key <= k.
-  void seek_for_prev(const Key& k) { it_->seek_before(encode(k), true); }
+  void seek_for_prev(const Key& k) { it_.seek_before(encode(k), true); }
   /// REQUIRES: valid().
-  void next() { it_->next(); }
+  void next() { it_.next(); }
   /// REQUIRES: valid().
-  void prev() { it_->prev(); }
+  void prev() { it_.prev(); }
   /// REQUIRES: valid().
-  Key key() const { return KeyCodec::decode(it_->key()); }
+  Key key() const { return KeyCodec::decode(it_.key()); }
   /// REQUIRES: valid().
-  Value value() const { return ValueCodec::decode(it_->value()); }
+  Value value() const { return ValueCodec::decode(it_.value()); }
   /// The encoded key and value; valid until the iterator moves.
-  std::string_view raw_key() const { return it_->key(); }
-  std::string_view raw_value() const { return it_->value(); }
+  std::string_view raw_key() const { return it_.key(); }
+  std::string_view raw_value() const { return it_.value(); }
 
  private:
   static std::string encode(const Key& k) {
@@ -55,7 +58,7 @@ class basic_iterator {
     KeyCodec::encode(k, s);
     return s;
   }
-  std::unique_ptr<detail::db_iterator> it_;
+  detail::user_iterator it_;
 };
 
 template <class Key, class Value, class KeyCodec, class ValueCodec>
@@ -63,7 +66,11 @@ class range_view {
  public:
   using value_type = std::pair<Key, Value>;
 
-  explicit range_view(std::vector<std::unique_ptr<detail::db_iterator>> segments)
+  explicit range_view(std::vector<std::unique_ptr<detail::db_iterator>> segments) {
+    segments_.reserve(segments.size());
+    for (auto& s : segments) segments_.emplace_back(std::move(s));
+  }
+  explicit range_view(std::vector<detail::user_iterator> segments)
       : segments_(std::move(segments)) {}
 
   class const_iterator {
@@ -78,7 +85,7 @@ class range_view {
     reference operator*() const { return current_; }
     pointer operator->() const { return &current_; }
     const_iterator& operator++() {
-      view_->segments_[segment_]->next();
+      view_->segments_[segment_].next();
       settle();
       return *this;
     }
@@ -95,17 +102,17 @@ class range_view {
     }
     // Moves to the next valid segment if this one is exhausted, then decodes.
     void settle() {
-      const auto& segs = view_->segments_;
-      while (segment_ < segs.size() && !segs[segment_]->valid()) {
-        if (++segment_ < segs.size()) segs[segment_]->seek_to_first();
+      auto& segs = view_->segments_;
+      while (segment_ < segs.size() && !segs[segment_].valid()) {
+        if (++segment_ < segs.size()) segs[segment_].seek_to_first();
       }
       if (segment_ == segs.size()) {
         view_ = nullptr;
         segment_ = 0;
         return;
       }
-      current_.first = KeyCodec::decode(segs[segment_]->key());
-      current_.second = ValueCodec::decode(segs[segment_]->value());
+      current_.first = KeyCodec::decode(segs[segment_].key());
+      current_.second = ValueCodec::decode(segs[segment_].value());
     }
     const range_view* view_ = nullptr;
     size_t segment_ = 0;
@@ -115,7 +122,7 @@ class range_view {
   /// Starts (or restarts) the walk. Only one walk of a view is live at a time.
   const_iterator begin() const {
     if (segments_.empty()) return end();
-    segments_.front()->seek_to_first();
+    segments_.front().seek_to_first();
     return const_iterator(this, 0);
   }
   const_iterator end() const { return const_iterator(); }
@@ -129,7 +136,7 @@ class range_view {
   bool empty() const { return begin() == end(); }
 
  private:
-  std::vector<std::unique_ptr<detail::db_iterator>> segments_;
+  mutable std::vector<detail::user_iterator> segments_;  // a (const) walk moves them
 };
 
 }  // namespace lsmt
