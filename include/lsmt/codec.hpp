@@ -111,9 +111,9 @@ namespace detail {
 /// How the store's calls take a T coded by Codec: std::string_view for std::string with its
 /// built-in codec (read in place, no copy), const T& otherwise.
 template <class T, class Codec>
-using arg_type = std::conditional_t<std::is_same_v<T, std::string> &&
-                                        std::is_same_v<Codec, codec<std::string>>,
-                                    std::string_view, const T&>;
+using arg_type =
+    std::conditional_t<std::is_same_v<T, std::string> && std::is_same_v<Codec, codec<std::string>>,
+                       std::string_view, const T&>;
 
 }  // namespace detail
 
@@ -130,6 +130,7 @@ struct codec<std::vector<Byte>, std::enable_if_t<detail::is_byte_v<Byte>>> {
 
 template <class Int>
 struct codec<Int, std::enable_if_t<std::is_integral_v<Int> && !std::is_same_v<Int, bool>>> {
+  // cppcheck-suppress duplInheritedMember ; no base: cppcheck mixes up codec's specializations
   static constexpr size_t fixed_size = sizeof(Int);
   using unsigned_type = std::make_unsigned_t<Int>;
   // Flipping the sign bit maps the signed range monotonically onto the unsigned one.
@@ -166,6 +167,7 @@ struct codec<Float,
   static_assert(std::numeric_limits<Float>::is_iec559, "lsmt: float codec needs IEEE 754");
   using bits_type = std::conditional_t<sizeof(Float) == 4, uint32_t, uint64_t>;
   static_assert(sizeof(bits_type) == sizeof(Float));
+  // cppcheck-suppress duplInheritedMember ; no base: cppcheck mixes up codec's specializations
   static constexpr size_t fixed_size = sizeof(Float);
   static constexpr bits_type sign_bit = bits_type{1} << (sizeof(Float) * 8 - 1);
 
@@ -198,6 +200,7 @@ struct codec<Enum, std::enable_if_t<std::is_enum_v<Enum>>> {
                 "`enum E : int`), so that any decoded integer is a valid value");
   static_assert(!std::is_same_v<underlying_type, bool>,
                 "lsmt: no codec for enums whose underlying type is bool");
+  // cppcheck-suppress duplInheritedMember ; no base: cppcheck mixes up codec's specializations
   static constexpr size_t fixed_size = sizeof(underlying_type);
 
   static void encode(Enum v, std::string& out) {
@@ -211,6 +214,7 @@ struct codec<Enum, std::enable_if_t<std::is_enum_v<Enum>>> {
 // Fixed-size byte arrays: the N bytes as they are.
 template <class Byte, size_t N>
 struct codec<std::array<Byte, N>, std::enable_if_t<detail::is_byte_v<Byte>>> {
+  // cppcheck-suppress duplInheritedMember ; no base: cppcheck mixes up codec's specializations
   static constexpr size_t fixed_size = N;
 
   static void encode(const std::array<Byte, N>& v, std::string& out) {

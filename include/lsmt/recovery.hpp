@@ -56,13 +56,15 @@ inline void check_new_store_directory(file_system& fs, const options& opts,
   if (fs.file_exists(dir)) {
     if (opts.allow_non_empty_directory) return;
     for (const std::string& name : fs.list_directory(dir)) {
-      if (name == "LOCK" || name == "MANIFEST.tmp" || parse_file_number(name, file_kind::log) != 0 ||
+      if (name == "LOCK" || name == "MANIFEST.tmp" ||
+          parse_file_number(name, file_kind::log) != 0 ||
           parse_file_number(name, file_kind::table) != 0) {
         continue;  // tables without a MANIFEST are refused later, as a lost MANIFEST
       }
-      throw invalid_argument_error("lsmt: '" + dir + "' holds files but no store (such as '" +
-                                   name +
-                                   "'); set options.allow_non_empty_directory to create one there");
+      std::string what = "lsmt: '" + dir;
+      what += "' holds files but no store (such as '" + name;
+      what += "'); set options.allow_non_empty_directory to create one there";
+      throw invalid_argument_error(what);
     }
     return;
   }
@@ -71,9 +73,9 @@ inline void check_new_store_directory(file_system& fs, const options& opts,
   if (!path.has_filename()) path = path.parent_path();  // "a/b/" names "a/b"
   const std::string parent = path.parent_path().string();
   if (!parent.empty() && !fs.file_exists(parent)) {
-    throw io_error("lsmt: create '" + dir + "' (options.create_parents is off): parent '" +
-                       parent + "'",
-                   ENOENT);
+    throw io_error(
+        "lsmt: create '" + dir + "' (options.create_parents is off): parent '" + parent + "'",
+        ENOENT);
   }
 }
 

@@ -120,8 +120,8 @@ struct repair_table_file {
   std::string error;                     // why not
 };
 
-inline repair_table_file open_for_repair(file_system& fs, const std::string& path,
-                                         uint64_t number, const table_options& topts) {
+inline repair_table_file open_for_repair(file_system& fs, const std::string& path, uint64_t number,
+                                         const table_options& topts) {
   repair_table_file t;
   t.path = path;
   try {

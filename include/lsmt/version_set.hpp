@@ -139,11 +139,11 @@ uint64_t walk_table(const table_reader& r, F&& f) {
 
 class version_set {
  public:
-  version_set(std::shared_ptr<file_system> fs, std::string dir, const table_options& topts,
+  version_set(std::shared_ptr<file_system> fs, std::string dir, table_options topts,
               std::shared_ptr<block_cache> cache, uint64_t max_mapped_bytes)
       : fs_(std::move(fs)),
         dir_(std::move(dir)),
-        topts_(topts),
+        topts_(std::move(topts)),
         cache_(std::move(cache)),
         mapped_(std::make_shared<mapping_budget>(max_mapped_bytes)) {}
 
