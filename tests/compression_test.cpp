@@ -24,6 +24,7 @@
 #include "lsmt/block_cache.hpp"
 #include "lsmt/sstable_builder.hpp"
 #include "lsmt/sstable_reader.hpp"
+#include "lsmt/table_blocks.hpp"
 #include "memory_file.hpp"
 #include "store_util.hpp"
 #include "test_catch.hpp"
@@ -542,4 +543,68 @@ TEST_CASE("compression: a store round-trips through flushes and compactions", "[
   lsmt_test::str_db db(path, right);
   check(db);
   CHECK(db.verify().ok());
+}
+
+TEST_CASE(
+    "compression: a block claiming more than 64 MiB, or another id than its index, is "
+    "corruption",
+    "[compression]") {
+  const auto stored_block = [](std::string_view stored, char id) {
+    std::string bytes(stored);
+    bytes.push_back(id);
+    char crc[4];
+    d::encode_fixed32(crc, d::block_checksum(stored, id));
+    bytes.append(crc, 4);
+    return bytes;
+  };
+  for (const bool mapped : {true, false}) {
+    CAPTURE(mapped);
+    const auto rle = std::make_shared<rle_compressor>();
+    // A raw size just past the bound, then a valid run: refused before the decompressor runs,
+    // so nothing allocates the claimed size.
+    std::string stored;
+    d::put_varint32(stored, d::max_compressed_block_size + 1);
+    stored += std::string("\x02x", 2);
+    const std::string bytes = stored_block(stored, 9);
+    d::table_blocks blocks(std::make_unique<memory_readable_file>(bytes, mapped), 7, rle);
+    const d::block_handle h{0, stored.size()};
+    REQUIRE_THROWS_AS(blocks.read_shared(h, nullptr, false), lsmt::corruption_error);
+    REQUIRE_THROWS_WITH(blocks.read_shared(h, nullptr, false),
+                        Catch::Matchers::Contains("more than a compressed block holds"));
+    std::string storage;
+    REQUIRE_THROWS_AS(blocks.read_contents(h, &storage), lsmt::corruption_error);
+    CHECK(rle->decompressions.load() == 0);
+
+    // A small claim reads.
+    std::string at_bound;
+    d::put_varint32(at_bound, 2);
+    at_bound += std::string("\x02x", 2);
+    const std::string ok = stored_block(at_bound, 9);
+    d::table_blocks ok_blocks(std::make_unique<memory_readable_file>(ok, mapped), 7, rle);
+    CHECK(*ok_blocks.read_shared({0, at_bound.size()}, nullptr, false) == "xx");
+
+    // Another id than the options': at open (index) the options are wrong; a data block of a
+    // table whose index opened is damaged.
+    const std::string other = stored_block(at_bound, 8);
+    d::table_blocks other_blocks(std::make_unique<memory_readable_file>(other, mapped), 7, rle);
+    REQUIRE_THROWS_AS(other_blocks.read_contents({0, at_bound.size()}, &storage),
+                      lsmt::invalid_argument_error);
+    REQUIRE_THROWS_AS(other_blocks.read_shared({0, at_bound.size()}, nullptr, false),
+                      lsmt::corruption_error);
+    REQUIRE_THROWS_WITH(other_blocks.read_shared({0, at_bound.size()}, nullptr, false),
+                        Catch::Matchers::Contains("names compressor id 8"));
+  }
+}
+
+TEST_CASE("compression: the builder stores a block over 64 MiB as it is", "[compression]") {
+  const auto rle = std::make_shared<rle_compressor>();
+  model m;
+  m.emplace(ikey(lsmt_test::key_of(1)), std::string(d::max_compressed_block_size + 1, 'a'));
+  m.emplace(ikey(lsmt_test::key_of(2)), std::string(1000, 'b'));
+  const std::string bytes = build(m, options_with(rle));
+  const layout l = layout_of(bytes, rle.get());
+  REQUIRE(l.data.size() == 2);
+  CHECK(l.data_ids[0] == d::no_compression);  // the huge block: raw, though it would shrink
+  CHECK(l.data_ids[1] == 9);
+  check_table(*open_bytes(bytes, false, rle), m);
 }

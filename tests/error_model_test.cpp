@@ -148,3 +148,38 @@ TEST_CASE("errors: a non-empty directory holding no store is refused unless allo
   lsmt_test::write_file(crashed / "000001.log", "");
   CHECK_NOTHROW(str_db(crashed));
 }
+
+TEST_CASE("errors: a new store's path may not go back after a name, and lost+found is ignored",
+          "[errors]") {
+  temp_dir tmp;
+  const std::filesystem::path base = tmp.sub("base");
+  std::filesystem::create_directory(base);
+  lsmt_test::write_file(base / "notes.txt", "x");
+  std::filesystem::permissions(base, std::filesystem::perms(0751),
+                               std::filesystem::perm_options::replace);
+  lsmt::options o;
+  o.create_parents = true;  // even so: "missing/.." would create missing, then name base
+  for (const std::string& p : {base.string() + "/missing/..", base.string() + "/a/b/../.."}) {
+    CAPTURE(p);
+    CHECK_THROWS_AS(str_db(p), lsmt::invalid_argument_error);
+    CHECK_THROWS_AS(str_db(p, o), lsmt::invalid_argument_error);
+  }
+  CHECK_FALSE(std::filesystem::exists(base / "missing"));
+  CHECK_FALSE(std::filesystem::exists(base / "a"));
+  CHECK((std::filesystem::status(base).permissions() & std::filesystem::perms::all) ==
+        std::filesystem::perms(0751));
+  // The rule is by name, not by what exists: "sub/../new_db" is refused too, while a store
+  // that exists opens through any path.
+  const std::filesystem::path sub = base / "sub";
+  std::filesystem::create_directory(sub);
+  CHECK_THROWS_AS(str_db(sub.string() + "/../new_db"), lsmt::invalid_argument_error);
+  lsmt::options allow;
+  allow.allow_non_empty_directory = true;
+  str_db(base / "new_db", allow).close();
+  CHECK_NOTHROW(str_db(sub.string() + "/../new_db"));
+
+  // A mount point's lost+found is not a reason to refuse a directory.
+  const std::filesystem::path mount = tmp.sub("mount");
+  std::filesystem::create_directories(mount / "lost+found");
+  CHECK_NOTHROW(str_db(mount));
+}

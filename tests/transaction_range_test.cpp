@@ -616,4 +616,20 @@ TEST_CASE("transaction ranges: a finished transaction, its iterators and views t
                          [&] { (void)tx.get("a"); });  // NOLINT(bugprone-use-after-move)
   CHECK(other.get("a") == "va");
   other.rollback();
+
+  // Destroying an uncommitted transaction, or moving another over it, rolls it back: its
+  // iterators and views throw rather than keep adding to a read set nobody checks.
+  std::optional<lsmt::db<>::iterator> orphan;
+  {
+    auto doomed = f.db.begin_transaction();
+    orphan.emplace(doomed.new_iterator());
+  }
+  require_finished_error("iterator of a destroyed transaction", [&] { orphan->seek_to_first(); });
+  auto replaced = f.db.begin_transaction();
+  auto replaced_view = replaced.scan();
+  replaced = f.db.begin_transaction();
+  require_finished_error("view of a replaced transaction",
+                         [&] { (void)replaced_view.to_vector(); });
+  CHECK(replaced.active());
+  CHECK(replaced.get("a") == "va");
 }

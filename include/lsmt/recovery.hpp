@@ -49,14 +49,14 @@ inline uint64_t new_store_id() {
 
 /// Whether a directory without a MANIFEST may become a store: it must not exist, or hold only
 /// what lsmt itself leaves there (a crash during a first open leaves LOCK, logs and
-/// MANIFEST.tmp), unless the options allow other files. Refusing before anything is created
-/// leaves a mistaken directory as it was.
+/// MANIFEST.tmp) and a file system's lost+found, unless the options allow other files. Refusing
+/// before anything is created leaves a mistaken directory as it was.
 inline void check_new_store_directory(file_system& fs, const options& opts,
                                       const std::string& dir) {
   if (fs.file_exists(dir)) {
     if (opts.allow_non_empty_directory) return;
     for (const std::string& name : fs.list_directory(dir)) {
-      if (name == "LOCK" || name == "MANIFEST.tmp" ||
+      if (name == "LOCK" || name == "MANIFEST.tmp" || name == "lost+found" ||
           parse_file_number(name, file_kind::log) != 0 ||
           parse_file_number(name, file_kind::table) != 0) {
         continue;  // tables without a MANIFEST are refused later, as a lost MANIFEST
@@ -67,6 +67,19 @@ inline void check_new_store_directory(file_system& fs, const options& opts,
       throw invalid_argument_error(what);
     }
     return;
+  }
+  // A new directory is made with mkdir -p, which would create "x" for "x/.." and then name (and
+  // set the permissions of) x's parent, bypassing both checks: refuse ".." after a name.
+  bool after_name = false;
+  for (const std::filesystem::path& part : std::filesystem::path(dir).relative_path()) {
+    if (part == "..") {
+      if (after_name) {
+        throw invalid_argument_error("lsmt: create '" + dir +
+                                     "': a new store's path may not go back ('..') after a name");
+      }
+    } else if (part != "." && !part.empty()) {
+      after_name = true;
+    }
   }
   if (opts.create_parents) return;
   std::filesystem::path path = std::filesystem::path(dir).lexically_normal();

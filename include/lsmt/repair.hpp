@@ -36,6 +36,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <new>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -128,6 +129,8 @@ inline repair_table_file open_for_repair(file_system& fs, const std::string& pat
     t.reader = table_reader::open(fs.new_readable_file(path, false), number, topts, nullptr);
   } catch (const invalid_argument_error&) {
     throw;  // a table of another compressor: the options are wrong, the table is not lost
+  } catch (const std::bad_alloc&) {
+    throw;  // out of memory says nothing about the file: do not move it to lost/
   } catch (const std::exception& e) {
     t.error = e.what();
   }

@@ -196,7 +196,7 @@ class table_builder {
   block_handle write_block(std::string_view raw, compress mode) {
     std::string_view contents = raw;
     char compression = no_compression;
-    if (options_.compressor && mode != compress::never) {
+    if (options_.compressor && mode != compress::never && raw.size() <= max_compressed_block_size) {
       compress_block(*options_.compressor, raw, compressed_);
       // Kept only if it saves at least 1/8: a block that barely shrinks is not worth
       // decompressing (and going through the block cache) on every read.

@@ -7,11 +7,13 @@
 // string the block_cache shares: with a mapped file too, so that a compressed block is
 // decompressed once per cache miss, not once per read. Errors:
 //   * corruption_error: a block truncated, failing its checksum, or (checksum intact) whose
-//     compressed bytes do not decompress to exactly the size recorded before them;
-//   * invalid_argument_error: a block whose checksum holds but which names another compressor
-//     id than table_options::compressor's, or any id while it is null (the options are wrong,
-//     not the file), e.g. "lsmt: table 000012.sst: block compressed with compressor id 7, but
-//     options.compressor is none".
+//     compressed bytes claim more than max_compressed_block_size or do not decompress to
+//     exactly the size recorded before them, or a data block naming another compressor id than
+//     the options' (its table's index, read at open, named the right one);
+//   * invalid_argument_error: a block read at open (index, range deletions) whose checksum
+//     holds but which names another compressor id than table_options::compressor's, or any id
+//     while it is null (the options are wrong, not the file), e.g. "lsmt: table 000012.sst:
+//     block compressed with compressor id 7, but options.compressor is none".
 //
 // Thread safety: immutable after construction; every method may be called from any number of
 // threads at once (the compressor must be thread-safe, compressor.hpp).
@@ -78,20 +80,28 @@ class table_blocks {
   }
 
   /// Replaces out with the contents of the verified block h, stored with compression byte
-  /// `compression` (not no_compression): exactly the size the block records.
+  /// `compression` (not no_compression): exactly the size the block records. A compressor id
+  /// other than the options' is invalid_argument_error for the blocks read at open (the index
+  /// always names the table's compressor, so those options are wrong), and corruption_error for
+  /// a data block later (its table's index was read with the right one).
   void decompress(const block_handle& h, std::string_view stored, char compression,
-                  std::string& out) const {
+                  std::string& out, bool at_open) const {
     const auto id = static_cast<uint8_t>(compression);
     if (!compressor_ || compressor_->id() != id) {
-      // The checksum held, so the bytes are as written: the options lack the compressor.
-      throw invalid_argument_error("lsmt: table " + file_name(file_number_, file_kind::table) +
-                                   ": block compressed with compressor id " + std::to_string(id) +
-                                   ", but options.compressor is " +
-                                   describe_compressor(compressor_.get()));
+      std::string what = "lsmt: table " + file_name(file_number_, file_kind::table);
+      what += ": block compressed with compressor id " + std::to_string(id);
+      what += ", but options.compressor is " + describe_compressor(compressor_.get());
+      if (at_open) throw invalid_argument_error(what);
+      corrupt("block at offset " + std::to_string(h.offset) + " names compressor id " +
+              std::to_string(id) + ", unlike the table's index");
     }
     const std::string where = "block at offset " + std::to_string(h.offset);
     uint32_t raw_size = 0;
     if (!get_varint32(stored, &raw_size)) corrupt(where + ": bad compressed block header");
+    if (raw_size > max_compressed_block_size) {
+      corrupt(where + " claims " + std::to_string(raw_size) +
+              " bytes, more than a compressed block holds");
+    }
     try {
       compressor_->decompress(stored, raw_size, out);
     } catch (const std::bad_alloc&) {
@@ -114,7 +124,7 @@ class table_blocks {
     const std::string_view stored = read(h, storage, true, &compression);
     if (compression == no_compression) return stored;
     std::string raw;
-    decompress(h, stored, compression, raw);
+    decompress(h, stored, compression, raw, true);
     *storage = std::move(raw);
     return *storage;
   }
@@ -131,7 +141,7 @@ class table_blocks {
     const std::string_view stored = read(h, fresh.get(), true, &compression);
     if (compression != no_compression) {
       std::string raw;
-      decompress(h, stored, compression, raw);
+      decompress(h, stored, compression, raw, false);
       *fresh = std::move(raw);
     } else if (stored.data() != fresh->data()) {
       fresh->assign(stored.data(), stored.size());  // the file returned its own memory

@@ -57,7 +57,11 @@
 // index block always (so opening the table needs the compressor: a store opened with the
 // wrong one fails at open), and the filter block never (bloom filter bits do not compress).
 // A reader given no compressor, or one with another id, refuses a block whose checksum holds
-// but whose byte is nonzero with invalid_argument_error, naming the table and both ids.
+// but whose byte is nonzero with invalid_argument_error, naming the table and both ids (at open,
+// from the index; a data block that names another id than its index is a corruption_error).
+// Blocks larger than max_compressed_block_size (64 MiB: one huge value) are stored as they are,
+// and a compressed block claiming more is a corruption_error, so crafted bytes cannot make a
+// reader allocate more than that for one block.
 //
 // Data blocks are cut once they reach table_options::block_size, so one big value makes one big
 // block. Every part a reader depends on is covered by a checksum: the footer by its own CRC, the
@@ -99,6 +103,10 @@ inline constexpr uint32_t table_format_version = 2;
 inline constexpr uint32_t table_format_version_range_dels = 3;
 inline constexpr uint64_t table_magic = 0x6c736d745f737374;  // "lsmt_sst"
 inline constexpr char no_compression = 0;
+/// The largest block a compressor's output may stand for. Bigger blocks (one huge value) are
+/// stored as they are, so a reader refuses a compressed block that claims more, and crafted bytes
+/// cannot make it allocate more than this per block.
+inline constexpr uint32_t max_compressed_block_size = uint32_t{64} << 20;
 
 /// The position of a block in the file; size excludes the trailer.
 struct block_handle {

@@ -64,8 +64,20 @@ class basic_transaction {
   using view_type = range_view<Key, Value, KeyCodec, ValueCodec>;
 
   basic_transaction(basic_transaction&&) noexcept = default;
-  basic_transaction& operator=(basic_transaction&&) noexcept = default;
-  ~basic_transaction() = default;
+  /// Rolls this transaction back (its iterators and views then throw), then takes other's.
+  basic_transaction& operator=(basic_transaction&& other) noexcept {
+    if (this != &other) {
+      rollback();
+      engine_ = std::move(other.engine_);
+      snap_ = std::move(other.snap_);
+      batch_ = std::move(other.batch_);
+      writes_ = std::move(other.writes_);
+      state_ = std::move(other.state_);
+    }
+    return *this;
+  }
+  /// Destroying an uncommitted transaction rolls it back: its iterators and views then throw.
+  ~basic_transaction() { rollback(); }
 
   void put(const Key& k, const Value& v) {
     ensure_active();
