@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "lsmt/codec.hpp"
+#include "lsmt/config.hpp"
 #include "lsmt/destroy.hpp"
 #include "lsmt/engine.hpp"
 #include "lsmt/error.hpp"
@@ -50,7 +51,7 @@
 #include "lsmt/snapshot.hpp"
 #include "lsmt/stats.hpp"
 #include "lsmt/transaction.hpp"
-#include "lsmt/verify.hpp"
+#include "lsmt/verify_report.hpp"
 #include "lsmt/write_batch.hpp"
 
 namespace lsmt {

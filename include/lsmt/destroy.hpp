@@ -13,43 +13,20 @@
 
 #include <filesystem>
 #include <memory>
-#include <string>
 
-#include "file_names.hpp"
+#include "config.hpp"
 #include "file_system.hpp"
-#include "manifest.hpp"
-#include "posix_file_system.hpp"
 
 namespace lsmt {
 
 /// Deletes the store in dir (see the top of this file). Throws locked_error if it is open,
 /// io_error if a file cannot be removed.
-inline void destroy(const std::filesystem::path& dir, std::shared_ptr<file_system> fs = nullptr) {
-  if (!fs) fs = posix_file_system();
-  const std::string d = dir.string();
-  if (!fs->file_exists(detail::manifest_path(d))) return;  // no store (or not lsmt's)
-  const std::string lock_path = detail::lock_file_path(d);
-  {
-    const std::unique_ptr<file_lock> lock = fs->lock_file(lock_path);
-    for (const std::string& name : fs->list_directory(d)) {
-      const bool ours = name == "MANIFEST.tmp" ||
-                        detail::parse_file_number(name, detail::file_kind::log) != 0 ||
-                        detail::parse_file_number(name, detail::file_kind::table) != 0;
-      if (ours) fs->remove_file((dir / name).string());
-    }
-    // The MANIFEST last: if a removal above failed, the store is still there to destroy
-    // again. Then LOCK, while still locked: an opener that comes now finds no MANIFEST.
-    fs->remove_file(detail::manifest_path(d));
-    fs->remove_file(lock_path);
-  }
-  if (fs->list_directory(d).empty()) {
-    try {
-      fs->remove_directory(d);
-    } catch (const io_error&) {  // NOLINT(bugprone-empty-catch): the store is gone; an empty
-    }                            // directory stays where the file system cannot remove it
-  }
-}
+void destroy(const std::filesystem::path& dir, std::shared_ptr<file_system> fs = nullptr);
 
 }  // namespace lsmt
+
+#ifndef LSMT_SEPARATE_COMPILATION
+#include "destroy_impl.hpp"
+#endif
 
 #endif  // LSMT_DESTROY_HPP

@@ -109,6 +109,14 @@ LSMT_ALWAYS_INLINE inline int compare_internal_keys(std::string_view a,
   return ta > tb ? -1 : (ta < tb ? 1 : 0);
 }
 
+/// What covers a key, for an iterator: the newest range deletion's sequence that its snapshot
+/// sees (0: none), and whether that deletion is in a memtable (a merge of tables cannot yet drop
+/// what it covers).
+struct range_cover {
+  uint64_t seq = 0;
+  bool in_memory = false;
+};
+
 }  // namespace lsmt::detail
 
 #endif  // LSMT_INTERNAL_KEY_HPP

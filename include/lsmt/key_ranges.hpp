@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "read_path.hpp"
+#include "db_iterator.hpp"
 
 namespace lsmt::detail {
 

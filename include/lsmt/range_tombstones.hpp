@@ -43,14 +43,6 @@ struct user_key_less {
   }
 };
 
-/// What covers a key, for an iterator: the newest range deletion's sequence that its snapshot
-/// sees (0: none), and whether that deletion is in a memtable (a merge of tables cannot yet drop
-/// what it covers).
-struct range_cover {
-  uint64_t seq = 0;
-  bool in_memory = false;
-};
-
 /// A set of range tombstones, kept as non-overlapping fragments. Thread safety: see above.
 class range_tombstones {
  public:

@@ -107,8 +107,6 @@ inline std::function<range_cover(std::string_view)> covering_function(const read
   return [view = &v, seq](std::string_view key) { return cover_of(*view, key, seq); };
 }
 
-using key_bounds = std::pair<std::optional<std::string>, std::optional<std::string>>;
-
 /// One iterator per [lower, upper) segment, all over `view` at sequence seq. Tables outside a
 /// segment's bounds are left out of its merge; each sorted level is one child (level_iterator.hpp).
 // Each iterator keeps the view, and so the levels its children read, alive.

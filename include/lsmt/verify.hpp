@@ -29,20 +29,10 @@
 #include "sstable_reader.hpp"
 #include "table_format.hpp"
 #include "version.hpp"
+#include "verify_report.hpp"
 #include "version_set.hpp"
 
-namespace lsmt {
-
-/// What db::verify() checked and what it found.
-struct verify_report {
-  size_t tables = 0;                  ///< tables read
-  uint64_t entries = 0;               ///< entries read in them
-  uint64_t bytes = 0;                 ///< bytes of those tables
-  std::vector<std::string> problems;  ///< one line per problem found; empty if none
-  bool ok() const { return problems.empty(); }
-};
-
-namespace detail {
+namespace lsmt::detail {
 
 // Checks one table; a damaged one adds a problem to the report.
 inline void verify_table(file_system& fs, const std::string& dir, uint64_t store_id,
@@ -101,7 +91,6 @@ inline verify_report verify_tables(file_system& fs, const std::string& dir, uint
   return report;
 }
 
-}  // namespace detail
-}  // namespace lsmt
+}  // namespace lsmt::detail
 
 #endif  // LSMT_VERIFY_HPP

@@ -3,7 +3,7 @@
 #         -DCONSUMER_DIR=<dir> -DWORK_DIR=<scratch dir> [-DGENERATOR=..] [-DCXX=..]
 #         [-DBUILD_TYPE=..] -P run_consumer.cmake
 # pkg_config installs lsmt and builds the find_package consumer's main.cpp with the flags
-# `pkg-config --cflags --libs lsmt` gives; no_catch2 configures lsmt itself as if Catch2 were
+# `pkg-config --cflags --libs lsmt` gives, then in compiled mode with lsmt_compiled's; no_catch2 configures lsmt itself as if Catch2 were
 # missing, which must succeed with the tests off and say so.
 cmake_minimum_required(VERSION 3.14)
 foreach(var MODE LSMT_SOURCE_DIR CONSUMER_DIR WORK_DIR)
@@ -71,6 +71,24 @@ if(MODE STREQUAL "find_package" OR MODE STREQUAL "pkg_config")
     run(${CXX} -std=c++17 "-DEXPECTED_VERSION=\"${version}\"" ${CONSUMER_DIR}/main.cpp ${flags}
         -o ${WORK_DIR}/consumer-build/bin/consumer)
     run(${WORK_DIR}/consumer-build/bin/consumer)
+    # Compiled mode: lsmt_compiled.pc (in libdir) adds the macro and the static library.
+    file(GLOB compiled_pc ${WORK_DIR}/prefix/lib*/pkgconfig/lsmt_compiled.pc
+         ${WORK_DIR}/prefix/lib/*/pkgconfig/lsmt_compiled.pc)
+    if(NOT compiled_pc)
+      message(FATAL_ERROR "run_consumer: no lsmt_compiled.pc was installed")
+    endif()
+    list(GET compiled_pc 0 compiled_pc)
+    get_filename_component(compiled_pc_dir ${compiled_pc} DIRECTORY)
+    execute_process(COMMAND ${CMAKE_COMMAND} -E env PKG_CONFIG_PATH=${compiled_pc_dir}
+                            ${PKG_CONFIG} --cflags --libs lsmt_compiled
+                    RESULT_VARIABLE rc OUTPUT_VARIABLE flags OUTPUT_STRIP_TRAILING_WHITESPACE)
+    if(NOT rc EQUAL 0)
+      message(FATAL_ERROR "run_consumer: pkg-config does not read the installed lsmt_compiled.pc")
+    endif()
+    separate_arguments(flags UNIX_COMMAND "${flags}")
+    run(${CXX} -std=c++17 "-DEXPECTED_VERSION=\"${version}\"" -DEXPECT_COMPILED_MODE
+        ${CONSUMER_DIR}/main.cpp ${flags} -o ${WORK_DIR}/consumer-build/bin/consumer_compiled)
+    run(${WORK_DIR}/consumer-build/bin/consumer_compiled)
     return()
   endif()
 elseif(MODE STREQUAL "fetch_content")
@@ -82,3 +100,4 @@ endif()
 run(${CMAKE_COMMAND} -S ${CONSUMER_DIR} -B ${WORK_DIR}/consumer-build ${configure_args})
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/consumer-build ${config_args})
 run(${WORK_DIR}/consumer-build/bin/consumer)
+run(${WORK_DIR}/consumer-build/bin/consumer_compiled)

@@ -1,4 +1,5 @@
-// A minimal lsmt consumer: store one key in a fresh directory and read it back.
+// A minimal lsmt consumer: store one key in a fresh directory and read it back. Built in both
+// modes (header-only, and compiled against lsmt::lsmt_compiled).
 #include <unistd.h>
 
 #include <cstdio>
@@ -6,6 +7,16 @@
 #include <filesystem>
 #include <lsmt.hpp>
 #include <string>
+
+// Built with EXPECT_COMPILED_MODE (linking lsmt::lsmt_compiled), lsmt.hpp must be declarations only.
+#ifdef EXPECT_COMPILED_MODE
+#ifndef LSMT_SEPARATE_COMPILATION
+#error "lsmt::lsmt_compiled did not define LSMT_SEPARATE_COMPILATION"
+#endif
+#if defined(LSMT_ENGINE_IMPL_HPP) || defined(LSMT_STORE_CORE_HPP) || defined(LSMT_MEMTABLE_HPP)
+#error "in compiled mode lsmt.hpp included the engine's definitions"
+#endif
+#endif
 
 int main() {
   namespace fs = std::filesystem;

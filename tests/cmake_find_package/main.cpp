@@ -1,6 +1,7 @@
 // A minimal lsmt consumer: store one key in a fresh directory and read it back, and check that
 // lsmt::version() and the LSMT_VERSION_* macros are the version the package says
-// (EXPECTED_VERSION, from find_package or pkg-config).
+// (EXPECTED_VERSION, from find_package or pkg-config). Built in both modes (header-only and
+// compiled).
 #include <unistd.h>
 
 #include <cstdio>
@@ -8,6 +9,19 @@
 #include <filesystem>
 #include <lsmt.hpp>
 #include <string>
+
+// Built with EXPECT_COMPILED_MODE, the consumer must be in compiled mode (the target or .pc file
+// defines LSMT_SEPARATE_COMPILATION) and lsmt.hpp must not have brought in the engine.
+#ifdef EXPECT_COMPILED_MODE
+#ifndef LSMT_SEPARATE_COMPILATION
+#error "lsmt::lsmt_compiled (or lsmt_compiled.pc) did not define LSMT_SEPARATE_COMPILATION"
+#endif
+#if defined(LSMT_ENGINE_IMPL_HPP) || defined(LSMT_STORE_CORE_HPP) || defined(LSMT_MEMTABLE_HPP)
+#error "in compiled mode lsmt.hpp included the engine's definitions"
+#endif
+#elif defined(LSMT_SEPARATE_COMPILATION)
+#error "lsmt::lsmt (or lsmt.pc) defined LSMT_SEPARATE_COMPILATION"
+#endif
 
 int main() {
   namespace fs = std::filesystem;
