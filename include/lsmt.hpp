@@ -343,4 +343,8 @@ class db {
 
 }  // namespace lsmt
 
+#ifndef LSMT_SEPARATE_COMPILATION
+#include "lsmt/file_system_impl.hpp"  // posix_file_system(); the other headers include theirs
+#endif
+
 #endif  // LSMT_HPP

@@ -29,6 +29,9 @@
 #include <vector>
 
 #include "lsmt.hpp"
+#include "lsmt/internal_iterator.hpp"
+#include "lsmt/memtable.hpp"
+#include "lsmt/merging_iterator.hpp"
 #include "test_catch.hpp"
 #include "test_env.hpp"
 #include "test_util.hpp"

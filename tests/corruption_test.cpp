@@ -55,6 +55,12 @@
 
 #include "ikey.hpp"
 #include "lsmt.hpp"
+#include "lsmt/block.hpp"
+#include "lsmt/block_cache.hpp"
+#include "lsmt/manifest.hpp"
+#include "lsmt/sstable_reader.hpp"
+#include "lsmt/table_format.hpp"
+#include "lsmt/wal.hpp"
 #include "memory_file.hpp"
 #include "test_catch.hpp"
 #include "test_env.hpp"

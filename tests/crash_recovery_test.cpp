@@ -12,6 +12,8 @@
 #include <string>
 
 #include "lsmt.hpp"
+#include "lsmt/manifest.hpp"
+#include "lsmt/wal.hpp"
 #include "store_util.hpp"
 #include "test_catch.hpp"
 #include "test_util.hpp"

@@ -17,6 +17,10 @@
 #include <vector>
 
 #include "ikey.hpp"
+#include "lsmt/compaction_picker.hpp"
+#include "lsmt/internal_iterator.hpp"
+#include "lsmt/memtable.hpp"
+#include "lsmt/merging_iterator.hpp"
 #include "test_catch.hpp"
 #include "test_env.hpp"
 #include "test_util.hpp"

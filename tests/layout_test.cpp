@@ -17,6 +17,8 @@
 #include <string>
 
 #include "lsmt.hpp"
+#include "lsmt/coding.hpp"
+#include "lsmt/manifest.hpp"
 #include "store_util.hpp"
 #include "test_catch.hpp"
 #include "test_env.hpp"

@@ -24,6 +24,7 @@
 #include "fault_fs.hpp"
 #include "ikey.hpp"
 #include "lsmt.hpp"
+#include "lsmt/memtable.hpp"
 #include "lsmt/range_tombstones.hpp"
 #include "lsmt/sstable_builder.hpp"
 #include "lsmt/sstable_reader.hpp"

@@ -1,5 +1,7 @@
 # --- README examples: every ```cpp block of README.md is a whole program, built and run ----------
-# Keeps the README honest: an example that stops compiling or throws fails the suite.
+# Keeps the README honest: an example that stops compiling or throws fails the suite. They build
+# in compiled mode (lsmt::lsmt_compiled), which checks that lsmt.hpp declares all a user calls;
+# the unit tests and the other examples build header-only.
 set(lsmt_readme ${PROJECT_SOURCE_DIR}/README.md)
 set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${lsmt_readme})
 file(READ ${lsmt_readme} lsmt_text)
@@ -19,7 +21,7 @@ while(TRUE)
   set(lsmt_src ${CMAKE_CURRENT_BINARY_DIR}/readme/example_${lsmt_snippet}.cpp)
   file(GENERATE OUTPUT ${lsmt_src} CONTENT "${lsmt_code}\n")
   add_executable(readme_example_${lsmt_snippet} ${lsmt_src})
-  target_link_libraries(readme_example_${lsmt_snippet} PRIVATE lsmt::lsmt)
+  target_link_libraries(readme_example_${lsmt_snippet} PRIVATE lsmt::lsmt_compiled)
   lsmt_set_warnings(readme_example_${lsmt_snippet})
   add_test(NAME readme_example_${lsmt_snippet}
     COMMAND ${CMAKE_COMMAND} -DPROGRAM=$<TARGET_FILE:readme_example_${lsmt_snippet}>

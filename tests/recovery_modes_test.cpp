@@ -15,6 +15,9 @@
 #include <vector>
 
 #include "lsmt.hpp"
+#include "lsmt/crc32c.hpp"
+#include "lsmt/table_format.hpp"
+#include "lsmt/wal.hpp"
 #include "store_util.hpp"
 #include "test_catch.hpp"
 #include "test_util.hpp"

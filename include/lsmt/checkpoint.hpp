@@ -24,7 +24,7 @@
 // little space until the store's merges replace those tables; the logs (at most a few
 // memtables' worth) are copied.
 //
-// Thread safety: run by the engine on the caller's thread; see engine.hpp for the locks.
+// Thread safety: run by the engine on the caller's thread; see engine_impl.hpp for the locks.
 #ifndef LSMT_CHECKPOINT_HPP
 #define LSMT_CHECKPOINT_HPP
 

@@ -9,6 +9,7 @@
 #include "destroy.hpp"
 #include "file_names.hpp"
 #include "file_system.hpp"
+#include "file_system_impl.hpp"
 #include "manifest.hpp"
 #include "posix_file_system.hpp"
 

@@ -28,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config.hpp"
 #include "error.hpp"
 
 namespace lsmt {
@@ -136,6 +137,11 @@ class file_system {
   /// locked_error at once if another holder (in any process) has it.
   virtual std::unique_ptr<file_lock> lock_file(const std::string& path) = 0;
 };
+
+/// The process-wide POSIX file_system (posix_file_system.hpp): what a store uses unless
+/// options.fs is set. Defined in file_system_impl.hpp, which lsmt.hpp includes in header-only
+/// mode (config.hpp).
+LSMT_INLINE std::shared_ptr<file_system> posix_file_system();
 
 }  // namespace lsmt
 

@@ -1,8 +1,10 @@
 // lsmt/posix_file_system.hpp - the default file_system, on POSIX system calls: plain files and
 // readers (posix_io.hpp), mapped log files (posix_log_file.hpp), and the directory lock.
 //
-// Thread safety: posix_file_system() and the file_system it returns may be used from any
-// thread.
+// lsmt::posix_file_system() (file_system.hpp, defined in file_system_impl.hpp) returns the one
+// instance.
+//
+// Thread safety: the file_system may be used from any thread.
 #ifndef LSMT_POSIX_FILE_SYSTEM_HPP
 #define LSMT_POSIX_FILE_SYSTEM_HPP
 
@@ -29,8 +31,7 @@
 #include "posix_io.hpp"
 #include "posix_log_file.hpp"
 
-namespace lsmt {
-namespace detail {
+namespace lsmt::detail {
 
 /// Holds an flock() on an open file. flock rather than fcntl locks because an
 /// flock belongs to the open file description: a second open in the same
@@ -170,15 +171,10 @@ class posix_file_system_impl final : public file_system {
   size_t log_chunk_bytes_;
 };
 
-}  // namespace detail
+}  // namespace lsmt::detail
 
-/// The process-wide POSIX file_system: what a store uses unless options.fs is set.
-inline std::shared_ptr<file_system> posix_file_system() {
-  static const std::shared_ptr<file_system> instance =
-      std::make_shared<detail::posix_file_system_impl>();
-  return instance;
-}
-
-}  // namespace lsmt
+#ifndef LSMT_SEPARATE_COMPILATION
+#include "file_system_impl.hpp"  // posix_file_system(), which makes the one instance
+#endif
 
 #endif  // LSMT_POSIX_FILE_SYSTEM_HPP

@@ -19,6 +19,7 @@
 
 #include "file_names.hpp"
 #include "file_system.hpp"
+#include "file_system_impl.hpp"
 #include "internal_iterator.hpp"
 #include "manifest.hpp"
 #include "memtable.hpp"

@@ -20,6 +20,7 @@
 #include "db_iterator_impl.hpp"
 #include "destroy_impl.hpp"
 #include "engine_impl.hpp"
+#include "file_system_impl.hpp"
 #include "repair_impl.hpp"
 
 #endif  // LSMT_SRC_HPP

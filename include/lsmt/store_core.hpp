@@ -1,7 +1,7 @@
 // lsmt/store_core.hpp - the state a store's parts share: its settings, files, memtables,
 // current version, snapshots, counters, lifecycle and the lock that guards them.
 //
-// The engine (engine.hpp) owns one store_core; the write path, the background threads and
+// The engine (engine_impl.hpp) owns one store_core; the write path, the background threads and
 // recovery each work on it. What each member needs is written on it: LSMT_GUARDED_BY(mutex)
 // members are touched only with `mutex` held, which clang's -Wthread-safety checks.
 //

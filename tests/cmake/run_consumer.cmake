@@ -53,6 +53,7 @@ if(MODE STREQUAL "find_package" OR MODE STREQUAL "pkg_config")
   # Install this checkout the way a user would, into a private prefix.
   run(${CMAKE_COMMAND} -S ${LSMT_SOURCE_DIR} -B ${WORK_DIR}/lsmt-build ${configure_args}
       -DLSMT_BUILD_TESTS=OFF -DLSMT_BUILD_EXAMPLES=OFF -DLSMT_INSTALL=ON)
+  run(${CMAKE_COMMAND} --build ${WORK_DIR}/lsmt-build ${config_args})  # lsmt_compiled
   run(${CMAKE_COMMAND} --install ${WORK_DIR}/lsmt-build --prefix ${WORK_DIR}/prefix ${config_args})
   list(APPEND configure_args -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix)
   if(MODE STREQUAL "pkg_config")

@@ -8,7 +8,7 @@
 #include <lsmt.hpp>
 #include <string>
 
-// Built with EXPECT_COMPILED_MODE (linking lsmt::lsmt_compiled), lsmt.hpp must be declarations only.
+// Built with EXPECT_COMPILED_MODE (linking lsmt::lsmt_compiled): lsmt.hpp must declare only.
 #ifdef EXPECT_COMPILED_MODE
 #ifndef LSMT_SEPARATE_COMPILATION
 #error "lsmt::lsmt_compiled did not define LSMT_SEPARATE_COMPILATION"
