@@ -1,5 +1,6 @@
 // lsmt.hpp - an embedded, ordered, durable key-value store (a log-structured
-// merge tree) in a header-only C++17 library. Include this one header.
+// merge tree) in a header-only C++17 library. Include this one header. To compile the engine
+// once instead of in every file that includes it, see lsmt/config.hpp (compiled mode).
 //
 //   lsmt::db<> store("/tmp/mydb", std::filesystem::perms(0755), 1000, 8, 2);
 //   store.put("hello", "world");

@@ -16,7 +16,10 @@
 #ifndef LSMT_SEPARATE_COMPILATION
 #error "lsmt::lsmt_compiled (or lsmt_compiled.pc) did not define LSMT_SEPARATE_COMPILATION"
 #endif
-#if defined(LSMT_ENGINE_IMPL_HPP) || defined(LSMT_STORE_CORE_HPP) || defined(LSMT_MEMTABLE_HPP)
+#if defined(LSMT_ENGINE_IMPL_HPP) || defined(LSMT_DB_ITERATOR_IMPL_HPP) ||       \
+    defined(LSMT_REPAIR_IMPL_HPP) || defined(LSMT_DESTROY_IMPL_HPP) ||           \
+    defined(LSMT_FILE_SYSTEM_IMPL_HPP) || defined(LSMT_POSIX_FILE_SYSTEM_HPP) || \
+    defined(LSMT_STORE_CORE_HPP) || defined(LSMT_MEMTABLE_HPP) || defined(LSMT_SSTABLE_READER_HPP)
 #error "in compiled mode lsmt.hpp included the engine's definitions"
 #endif
 #elif defined(LSMT_SEPARATE_COMPILATION)
