@@ -176,7 +176,7 @@ class compaction_picker {
     return job;
   }
 
-  /// compact_range's next step (engine.hpp), for the user keys [lo, hi] (nullopt: unbounded).
+  /// compact_range's next step (engine_impl.hpp), for the user keys [lo, hi] (nullopt: unbounded).
   /// *level is where the step starts (0 at first) and is advanced for the next step:
   ///   - the tables of the first level from *level up to the one above the bottom that overlap
   ///     the range (every level-0 table if any does, as in level_job), merged with what they

@@ -214,7 +214,8 @@ LSMT_INLINE void db_iterator::find_prev_user_entry() {
   count_hidden(hidden);
 }
 
-LSMT_INLINE db_iterator::hider db_iterator::hider_of(std::string_view user_key, uint64_t tag) const {
+LSMT_INLINE db_iterator::hider db_iterator::hider_of(std::string_view user_key,
+                                                     uint64_t tag) const {
   if (static_cast<value_type>(tag & 0xff) == value_type::deletion) return hider::deletion;
   if (!covered_by_) return hider::none;
   const range_cover c = covered_by_(user_key);

@@ -67,7 +67,8 @@ class engine {
   /// the deletions and old versions no reader needs; waits until done.
   void compact_range(std::optional<std::string> lo, std::optional<std::string> hi);
   /// About how many bytes of tables the user keys [lo, hi) take (nullopt: unbounded), from the
-  /// tables' indexes alone. The memtables are not counted.
+  /// tables' indexes alone: whole tables inside the range, block offsets at its edges. The
+  /// memtables are not counted.
   uint64_t approximate_size(const std::optional<std::string>& lo,
                             const std::optional<std::string>& hi) const;
   /// An openable copy of the store in dest, as of one moment (checkpoint.hpp).

@@ -52,7 +52,8 @@
 
 namespace lsmt::detail {
 
-// engine's parts and the work behind each of its members (engine.hpp forwards to it).
+// engine's parts and the work behind each of its members (engine.hpp forwards to it and
+// documents them).
 class engine_impl {
  public:
   engine_impl(const std::filesystem::path& dir, const options& opts)
@@ -81,13 +82,10 @@ class engine_impl {
     }
   }
 
-  /// Applies batch atomically. `check` runs while no other write can interleave, just before
-  /// the batch is written; it may throw to refuse it.
   void write(raw_batch& batch, bool sync, const std::function<void()>* check = nullptr) {
     writes_.run(write_path::kind::write, &batch, sync || core_.opts.sync, check);
   }
 
-  /// Value of key as of snapshot (nullopt: the latest state); nullopt if absent or deleted.
   std::optional<std::string> get(std::string_view key, std::optional<uint64_t> snapshot) const {
     core_.ensure_open();
     const auto view = core_.current_view();
@@ -102,7 +100,6 @@ class engine_impl {
     return std::nullopt;
   }
 
-  /// Sequence of the newest version (value or deletion) of key, 0 if none.
   uint64_t newest_sequence(std::string_view key) const {
     const auto view = core_.current_view();
     value_type type{};
@@ -112,8 +109,6 @@ class engine_impl {
 
   uint64_t latest_sequence() const { return core_.last_sequence.load(std::memory_order_acquire); }
 
-  /// Iterators over [lower, upper) segments, all at one point in time: the snapshot, or
-  /// (nullopt) the latest state.
   std::vector<std::unique_ptr<db_iterator>> new_iterators(
       std::optional<uint64_t> snapshot,
       std::vector<key_bounds> segments) const {  // NOLINT(performance-unnecessary-value-param)
@@ -123,7 +118,6 @@ class engine_impl {
     return make_iterators(view, seq, std::move(segments), core_.sampler);
   }
 
-  /// Registers a snapshot at the latest sequence; merges keep what it sees.
   uint64_t acquire_snapshot() {
     core_.ensure_open();
     lock_guard s(core_.state_mutex);
@@ -137,7 +131,6 @@ class engine_impl {
     if (it != core_.snapshots.end()) core_.snapshots.erase(it);
   }
 
-  /// Writes the memtable to an SSTable and waits until it is live.
   void flush() {
     writes_.run(write_path::kind::rotate, nullptr, false, nullptr);
     unique_lock s(core_.state_mutex);
@@ -149,7 +142,6 @@ class engine_impl {
     finish_wait();
   }
 
-  /// Flushes, then merges every table (dropping all tombstones) and waits.
   void compact() {
     flush();
     unique_lock s(core_.state_mutex);
@@ -161,9 +153,6 @@ class engine_impl {
     finish_wait();
   }
 
-  /// Flushes, then merges the tables that hold user keys in [lo, hi] (nullopt: unbounded) down,
-  /// level by level, until the range's data is in the deepest level that holds it, dropping
-  /// the deletions and old versions no reader needs; waits until done.
   void compact_range(std::optional<std::string> lo, std::optional<std::string> hi) {
     flush();
     unique_lock s(core_.state_mutex);
@@ -176,9 +165,6 @@ class engine_impl {
     finish_wait();
   }
 
-  /// About how many bytes of tables the user keys [lo, hi) take (nullopt: unbounded), from the
-  /// tables' indexes alone: whole tables inside the range, block offsets at its edges. The
-  /// memtables are not counted.
   uint64_t approximate_size(const std::optional<std::string>& lo,
                             const std::optional<std::string>& hi) const {
     core_.ensure_open();
@@ -197,7 +183,6 @@ class engine_impl {
     return bytes;
   }
 
-  /// An openable copy of the store in dest, as of one moment (checkpoint.hpp).
   void checkpoint(const std::filesystem::path& dest) LSMT_EXCLUDES(checkpoint_mutex_) {
     lock_guard one_at_a_time(checkpoint_mutex_);  // two checkpoints to one dest share a tmp
     flush();
@@ -213,7 +198,6 @@ class engine_impl {
     core_.log(log_level::info, "checkpoint written to '" + dest.string() + "'");
   }
 
-  /// Reads every live table back from disk and checks it (verify.hpp).
   verify_report verify() const {
     core_.ensure_open();
     const auto view = core_.current_view();
@@ -221,13 +205,11 @@ class engine_impl {
                          table_options_of(core_.opts), *view->tables);
   }
 
-  /// The text of a property (properties.hpp), or nullopt if there is no such property.
   std::optional<std::string> property(std::string_view name) const {
     const lsmt::stats st = stats();
     return property_text(name, st, *core_.current_view()->tables);
   }
 
-  /// Waits until no memtable awaits its flush and no merge is due or running.
   void wait_for_compactions() {
     core_.ensure_open();
     unique_lock s(core_.state_mutex);
@@ -237,8 +219,6 @@ class engine_impl {
     finish_wait();
   }
 
-  /// Stops background work, closes the logs and releases the directory. Idempotent. Data
-  /// already acknowledged is in the logs or in tables.
   void close() LSMT_EXCLUDES(close_mutex_) {
     lock_guard c(close_mutex_);
     if (core_.closing()) return;
@@ -326,7 +306,6 @@ class engine_impl {
 
   void ensure_open() const { core_.ensure_open(); }
 
-  /// Written by recovery before the constructor returns; constant after.
   const lsmt::recovery_report& recovery() const {
     core_.ensure_open();
     return core_.recovery;

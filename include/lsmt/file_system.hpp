@@ -2,8 +2,8 @@
 //
 // The engine never calls the operating system directly: it asks a
 // file_system for files, so tests can substitute one that injects crashes,
-// I/O errors and torn writes. posix_file_system() (posix_file_system.hpp) is
-// the default and what users get unless they pass their own in options.
+// I/O errors and torn writes. posix_file_system(), declared below, is the
+// default (posix_file_system.hpp) and what users get unless they pass their own in options.
 //
 // Error contract: every call reports failure by throwing lsmt::io_error
 // (carrying errno) or, for lock_file, lsmt::locked_error. A destructor never
@@ -139,8 +139,9 @@ class file_system {
 };
 
 /// The process-wide POSIX file_system (posix_file_system.hpp): what a store uses unless
-/// options.fs is set. Defined in file_system_impl.hpp, which lsmt.hpp includes in header-only
-/// mode (config.hpp).
+/// options.fs is set. Defined in file_system_impl.hpp, which lsmt.hpp and posix_file_system.hpp
+/// include in header-only mode (config.hpp). This header must not include it: the definition
+/// needs posix_file_system.hpp's class, and that header includes this one.
 LSMT_INLINE std::shared_ptr<file_system> posix_file_system();
 
 }  // namespace lsmt

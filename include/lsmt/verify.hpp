@@ -28,8 +28,8 @@
 #include "manifest.hpp"
 #include "sstable_reader.hpp"
 #include "table_format.hpp"
-#include "version.hpp"
 #include "verify_report.hpp"
+#include "version.hpp"
 #include "version_set.hpp"
 
 namespace lsmt::detail {
