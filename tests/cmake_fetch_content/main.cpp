@@ -8,18 +8,7 @@
 #include <lsmt.hpp>
 #include <string>
 
-// Built with EXPECT_COMPILED_MODE (linking lsmt::lsmt_compiled): lsmt.hpp must declare only.
-#ifdef EXPECT_COMPILED_MODE
-#ifndef LSMT_SEPARATE_COMPILATION
-#error "lsmt::lsmt_compiled did not define LSMT_SEPARATE_COMPILATION"
-#endif
-#if defined(LSMT_ENGINE_IMPL_HPP) || defined(LSMT_DB_ITERATOR_IMPL_HPP) ||       \
-    defined(LSMT_REPAIR_IMPL_HPP) || defined(LSMT_DESTROY_IMPL_HPP) ||           \
-    defined(LSMT_FILE_SYSTEM_IMPL_HPP) || defined(LSMT_POSIX_FILE_SYSTEM_HPP) || \
-    defined(LSMT_STORE_CORE_HPP) || defined(LSMT_MEMTABLE_HPP) || defined(LSMT_SSTABLE_READER_HPP)
-#error "in compiled mode lsmt.hpp included the engine's definitions"
-#endif
-#endif
+#include "../cmake/expect_mode.hpp"
 
 int main() {
   namespace fs = std::filesystem;
