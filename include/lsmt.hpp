@@ -206,7 +206,7 @@ class db {
   /// An iterator over keys in [lower, upper) (either bound may be absent).
   iterator new_iterator(const std::optional<Key>& lower, const std::optional<Key>& upper,
                         const read_options& ro = {}) const {
-    return iterator(make_segment(encode_opt(lower), encode_opt(upper), ro));
+    return iterator(make_segment(ranges::encode_opt(lower), ranges::encode_opt(upper), ro));
   }
 
   // The seed's range queries. Each returns a lazy view in key order, newest
@@ -251,12 +251,12 @@ class db {
   /// to the deepest level holding them, dropping the deleted and overwritten versions no
   /// snapshot needs, and waits for it. Writes and reads go on meanwhile.
   void compact_range(const std::optional<Key>& begin, const std::optional<Key>& end) {
-    engine().compact_range(encode_opt(begin), encode_opt(end));
+    engine().compact_range(ranges::encode_opt(begin), ranges::encode_opt(end));
   }
   /// About how many bytes of SSTables hold keys in [begin, end) (nullopt: unbounded), from
   /// their indexes alone (no data is read). Writes still in the memtable are not counted.
   uint64_t approximate_size(const std::optional<Key>& begin, const std::optional<Key>& end) const {
-    return engine().approximate_size(encode_opt(begin), encode_opt(end));
+    return engine().approximate_size(ranges::encode_opt(begin), ranges::encode_opt(end));
   }
   /// Writes an openable copy of the store to dest (which must not exist) without stopping
   /// writers: every write acknowledged before the call, and possibly some later ones (a
@@ -314,9 +314,6 @@ class db {
   }
 
   using ranges = detail::key_ranges<Key, KeyCodec>;
-  static std::optional<std::string> encode_opt(const std::optional<Key>& k) {
-    return ranges::encode_opt(k);
-  }
 
   // The snapshot's sequence, or nullopt for the latest state.
   std::optional<uint64_t> sequence_for(const read_options& ro) const {

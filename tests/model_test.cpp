@@ -58,14 +58,7 @@ std::string show(const std::string& s) {
 std::string show(const std::optional<std::string>& s) { return s ? show(*s) : "<none>"; }
 
 // Aborts the test case with a message (the seed is CAPTUREd by the caller).
-#define MODEL_CHECK(cond, msg)                                  \
-  do {                                                          \
-    if (!(cond)) {                                              \
-      std::ostringstream os_;                                   \
-      os_ << msg; /* NOLINT(bugprone-macro-parentheses) */      \
-      FAIL("model mismatch: " << #cond << "\n  " << os_.str()); \
-    }                                                           \
-  } while (0)
+#define MODEL_CHECK(cond, msg) LSMT_FAIL_UNLESS(cond, "model mismatch", msg)
 
 using kv_vector = std::vector<std::pair<std::string, std::string>>;
 

@@ -31,14 +31,7 @@
 #include "test_util.hpp"
 
 // Stops the test with msg (streamed) unless cond holds.
-#define TX_REQUIRE(cond, msg)                              \
-  do {                                                     \
-    if (!(cond)) {                                         \
-      std::ostringstream os_;                              \
-      os_ << msg; /* NOLINT(bugprone-macro-parentheses) */ \
-      FAIL("mismatch: " << #cond << "\n  " << os_.str());  \
-    }                                                      \
-  } while (0)
+#define TX_REQUIRE(cond, msg) LSMT_FAIL_UNLESS(cond, "mismatch", msg)
 
 namespace {
 

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "db_iterator.hpp"
+#include "key_ranges.hpp"
 #include "transaction_iterator.hpp"
 
 namespace lsmt {
@@ -37,9 +38,9 @@ class basic_iterator {
   void seek_to_first() { it_.seek_to_first(); }
   void seek_to_last() { it_.seek_to_last(); }
   /// First key >= k.
-  void seek(const Key& k) { it_.seek(encode(k)); }
+  void seek(const Key& k) { it_.seek(keys::encode(k)); }
   /// Last key <= k.
-  void seek_for_prev(const Key& k) { it_.seek_before(encode(k), true); }
+  void seek_for_prev(const Key& k) { it_.seek_before(keys::encode(k), true); }
   /// REQUIRES: valid().
   void next() { it_.next(); }
   /// REQUIRES: valid().
@@ -53,11 +54,7 @@ class basic_iterator {
   std::string_view raw_value() const { return it_.value(); }
 
  private:
-  static std::string encode(const Key& k) {
-    std::string s;
-    KeyCodec::encode(k, s);
-    return s;
-  }
+  using keys = detail::key_ranges<Key, KeyCodec>;
   detail::user_iterator it_;
 };
 

@@ -57,9 +57,11 @@ struct key_ranges {
   static segments less_or_equal(const Key& k) { return one(std::nullopt, successor(encode(k))); }
   /// Every key except k.
   static segments all_except(const Key& k) {
+    std::string lo = encode(k);
+    std::string hi = successor(lo);
     segments s;
-    s.emplace_back(std::nullopt, encode(k));
-    s.emplace_back(successor(encode(k)), std::nullopt);
+    s.emplace_back(std::nullopt, std::move(lo));
+    s.emplace_back(std::move(hi), std::nullopt);
     return s;
   }
   static segments scan() { return one(std::nullopt, std::nullopt); }

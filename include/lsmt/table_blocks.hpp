@@ -88,10 +88,12 @@ class table_blocks {
                   std::string& out, bool at_open) const {
     const auto id = static_cast<uint8_t>(compression);
     if (!compressor_ || compressor_->id() != id) {
-      std::string what = "lsmt: table " + file_name(file_number_, file_kind::table);
-      what += ": block compressed with compressor id " + std::to_string(id);
-      what += ", but options.compressor is " + describe_compressor(compressor_.get());
-      if (at_open) throw invalid_argument_error(what);
+      if (at_open) {
+        std::string what = "lsmt: table " + file_name(file_number_, file_kind::table);
+        what += ": block compressed with compressor id " + std::to_string(id);
+        what += ", but options.compressor is " + describe_compressor(compressor_.get());
+        throw invalid_argument_error(what);
+      }
       corrupt("block at offset " + std::to_string(h.offset) + " names compressor id " +
               std::to_string(id) + ", unlike the table's index");
     }

@@ -173,9 +173,7 @@ class basic_transaction {
         snap_(std::move(snap)),
         state_(std::make_shared<detail::transaction_state>()) {}
   void ensure_active() const {
-    if (!active()) {  // finished, or moved from
-      throw invalid_argument_error("lsmt: transaction already committed or rolled back");
-    }
+    if (!active()) detail::throw_transaction_finished();  // finished, or moved from
     engine_->ensure_open();
   }
 

@@ -22,6 +22,7 @@
 #ifndef LSMT_TRANSACTION_ITERATOR_HPP
 #define LSMT_TRANSACTION_ITERATOR_HPP
 
+#include <functional>
 #include <iterator>
 #include <map>
 #include <memory>
@@ -42,8 +43,13 @@ struct transaction_state {
   bool finished = false;        // committed or rolled back
 };
 
-/// A transaction's writes by encoded key; nullopt is an erase.
-using transaction_writes = std::map<std::string, std::optional<std::string>>;
+/// What using a finished (committed, rolled back or moved-from) transaction throws.
+[[noreturn]] inline void throw_transaction_finished() {
+  throw invalid_argument_error("lsmt: transaction already committed or rolled back");
+}
+
+/// A transaction's writes by encoded key; nullopt is an erase. Looked up by string_view too.
+using transaction_writes = std::map<std::string, std::optional<std::string>, std::less<>>;
 
 class transaction_iterator {
  public:
@@ -92,15 +98,14 @@ class transaction_iterator {
   void seek(std::string_view target) {
     check();
     base_->seek(target);  // the copy of the writes holds nothing outside the bounds
-    w_ = writes_.lower_bound(std::string(target));
+    w_ = writes_.lower_bound(target);
     settle_forward();
   }
   /// Last key <= target (inclusive) or < target (exclusive).
   void seek_before(std::string_view target, bool inclusive) {
     check();
     base_->seek_before(target, inclusive);
-    const std::string t(target);
-    w_ = last_at_or_before(inclusive ? writes_.upper_bound(t) : writes_.lower_bound(t));
+    w_ = last_at_or_before(inclusive ? writes_.upper_bound(target) : writes_.lower_bound(target));
     settle_backward();
   }
   /// REQUIRES: valid().
@@ -145,9 +150,7 @@ class transaction_iterator {
   enum direction_t { forward, reverse };
 
   void check() const {
-    if (state_->finished) {
-      throw invalid_argument_error("lsmt: transaction already committed or rolled back");
-    }
+    if (state_->finished) throw_transaction_finished();
   }
 
   // The write before `it` (writes_.end() if none): backward, w_ == end() means exhausted.
