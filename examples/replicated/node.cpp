@@ -4,12 +4,17 @@
 //   lsmt_raft_node --id N --address 127.0.0.1:PORT --dir DIR
 //                  --cluster 1=127.0.0.1:P1,2=127.0.0.1:P2,3=127.0.0.1:P3 [--bootstrap]
 //                  [--snapshot-threshold N] [--snapshot-trailing N] [--election-timeout MS]
+//                  [--install-snapshot-timeout MS]
 //
 // Raft talks on --address. Clients talk to PORT + 1000 on the same host, one request per line
 // (client.hpp lists the requests). DIR/raft holds libraft's log and snapshots, DIR/store the
 // lsmt store. --bootstrap writes the initial configuration (the --cluster members) on a node's
 // first start; it does nothing on later starts. SIGINT or SIGTERM stops the node cleanly; after
 // SIGKILL it restarts from DIR.
+//
+// --install-snapshot-timeout defaults to 10 s, not libraft's 30 s: a follower that is taking its
+// own snapshot when the leader's arrives refuses it (busy), and the leader only sends it again
+// after this timeout, so the follower lags that long.
 //
 // Writes (put, del) are acknowledged once committed by a majority and applied here. Reads (get,
 // scan) go through raft_barrier on the leader, so they see every write acknowledged before them
@@ -52,6 +57,7 @@ struct node_options {
   unsigned snapshot_threshold = 1024;
   unsigned snapshot_trailing = 128;
   unsigned election_timeout = 1000;
+  unsigned install_snapshot_timeout = 10000;
 };
 
 /// The client address that goes with a Raft address: the same host, port + 1000.
@@ -316,6 +322,8 @@ node_options parse(int argc, char** argv) {
       o.snapshot_trailing = static_cast<unsigned>(std::stoul(value()));
     } else if (a == "--election-timeout") {
       o.election_timeout = static_cast<unsigned>(std::stoul(value()));
+    } else if (a == "--install-snapshot-timeout") {
+      o.install_snapshot_timeout = static_cast<unsigned>(std::stoul(value()));
     } else if (a == "--cluster") {
       std::istringstream in(value());
       std::string entry;
@@ -376,6 +384,7 @@ int main(int argc, char** argv) {
     raft_set_snapshot_threshold(&n.raft_instance, n.opts.snapshot_threshold);
     raft_set_snapshot_trailing(&n.raft_instance, n.opts.snapshot_trailing);
     raft_set_election_timeout(&n.raft_instance, n.opts.election_timeout);
+    raft_set_install_snapshot_timeout(&n.raft_instance, n.opts.install_snapshot_timeout);
     raft_set_pre_vote(&n.raft_instance, true);
     check(raft_start(&n.raft_instance), "raft_start", raft_errmsg(&n.raft_instance));
 
