@@ -168,7 +168,7 @@ class state_machine {
     b.put(applied_key, index_value(index));
     db_.write(b);
     applied_ = index;
-    ++applied_commands_;
+    if (c) ++applied_commands_;
     return c.has_value();
   }
 
@@ -276,22 +276,25 @@ class state_machine {
     return 0;
   }
 
+  // A snapshot that fails returns RAFT_BUSY, the only error after which libraft 0.15 simply
+  // tries again later; any other error would make a follower unavailable for good.
   static int raft_snapshot(raft_fsm* fsm, raft_buffer* bufs[], unsigned* n_bufs) {
     auto* self = static_cast<state_machine*>(fsm->data);
+    const uint64_t index = raft_last_applied(self->raft_);
+    if (self->applied_ > index) return RAFT_BUSY;  // a restart's replay has not caught up yet
+    *bufs = static_cast<raft_buffer*>(raft_malloc(sizeof(raft_buffer)));
+    if (*bufs == nullptr) return RAFT_BUSY;
     try {
-      const std::string image = self->snapshot(raft_last_applied(self->raft_));
-      *bufs = static_cast<raft_buffer*>(raft_malloc(sizeof(raft_buffer)));
-      if (*bufs == nullptr) return RAFT_NOMEM;
-      (*bufs)[0] = to_raft_buffer(image);
-      *n_bufs = 1;
-      ++self->snapshots_taken_;
-      return 0;
-    } catch (const std::bad_alloc&) {
-      return RAFT_NOMEM;
+      (*bufs)[0] = to_raft_buffer(self->snapshot(index));
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "replicated: snapshot failed: %s\n", e.what());
-      return RAFT_IOERR;  // libraft gives up this snapshot and tries again later
+      std::fprintf(stderr, "replicated: snapshot failed, will retry: %s\n", e.what());
+      raft_free(*bufs);
+      *bufs = nullptr;
+      return RAFT_BUSY;
     }
+    *n_bufs = 1;
+    ++self->snapshots_taken_;
+    return 0;
   }
 
   static int raft_restore(raft_fsm* fsm, raft_buffer* buf) {
