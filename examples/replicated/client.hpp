@@ -75,12 +75,16 @@ class connection {
 
   bool is_open() const { return fd_ >= 0; }
 
-  /// Sends one request line and returns the first line of the answer.
-  std::string request(const std::string& line) {
+  /// Sends one request line and returns the answer: one line, or the ITEM lines and END.
+  std::vector<std::string> request(const std::string& line) {
     send_all(line + "\n");
-    return read_line();
+    std::vector<std::string> answer{read_line()};
+    if (answer[0].rfind("ITEM ", 0) == 0)
+      while (answer.back().rfind("END", 0) != 0) answer.push_back(read_line());
+    return answer;
   }
 
+ private:
   /// Reads one answer line (without its newline).
   std::string read_line() {
     for (;;) {
@@ -100,7 +104,6 @@ class connection {
     }
   }
 
- private:
   void send_all(const std::string& data) {
     size_t done = 0;
     while (done < data.size()) {
@@ -144,13 +147,11 @@ class cluster_client {
       try {
         if (!conn_) conn_ = std::make_unique<connection>(nodes_[current_], timeout_);
         sent = true;
-        std::vector<std::string> answer{conn_->request(line)};
+        std::vector<std::string> answer = conn_->request(line);
         if (answer[0].rfind("NOTLEADER", 0) == 0) {
           follow(answer[0].size() > 10 ? answer[0].substr(10) : "-");
           continue;
         }
-        if (answer[0].rfind("ITEM ", 0) == 0)
-          while (answer.back().rfind("END", 0) != 0) answer.push_back(conn_->read_line());
         return answer;
       } catch (const std::runtime_error&) {
         conn_.reset();

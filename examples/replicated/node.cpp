@@ -85,25 +85,39 @@ struct node {
   bool stopping = false;
 };
 
-/// One client connection. Requests are answered in order, one at a time.
+/// One client connection. Requests are answered in order, one at a time; after the client's
+/// end of input, the requests already received are answered, then the connection closes.
 struct connection {
   uv_tcp_t handle{};
   node* owner = nullptr;
   uint64_t id = 0;
   std::string input;
   bool busy = false;
+  bool input_ended = false;
 };
 
+// Input without a newline, and answers a client does not read, are capped per connection.
+constexpr size_t max_buffered = size_t{64} << 20;
+
 void pump(connection* c);
+
+void free_connection(uv_handle_t* h) { delete static_cast<connection*>(h->data); }
+
+void close_connection(connection* c) {
+  c->owner->connections.erase(c->id);
+  uv_close(reinterpret_cast<uv_handle_t*>(&c->handle), free_connection);
+}
 
 void reply(connection* c, std::string text) {
   struct write_req {
     uv_write_t req;
     std::string data;
   };
+  auto* stream = reinterpret_cast<uv_stream_t*>(&c->handle);
+  if (uv_stream_get_write_queue_size(stream) > max_buffered) return close_connection(c);
   auto* w = new write_req{{}, std::move(text)};
   uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-  const int rv = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&c->handle), &buf, 1,
+  const int rv = uv_write(&w->req, stream, &buf, 1,
                           [](uv_write_t* req, int) { delete reinterpret_cast<write_req*>(req); });
   if (rv != 0) delete w;
 }
@@ -112,9 +126,10 @@ void reply(connection* c, std::string text) {
 void finish(node* n, uint64_t id, const std::string& text) {
   auto it = n->connections.find(id);
   if (it == n->connections.end()) return;
-  reply(it->second, text);
-  it->second->busy = false;
-  pump(it->second);
+  connection* c = it->second;
+  c->busy = false;
+  reply(c, text);
+  if (n->connections.count(id)) pump(c);
 }
 
 std::string not_leader(node* n) {
@@ -122,6 +137,16 @@ std::string not_leader(node* n) {
   const char* address = nullptr;
   raft_leader(&n->raft_instance, &id, &address);
   return "NOTLEADER " + (address ? client_address(address) : std::string("-")) + "\n";
+}
+
+std::string error_answer(int raft_status) {
+  return std::string("ERR ") + raft_strerror(raft_status) + "\n";
+}
+
+/// Answers a request that libraft refused to start.
+void refuse(connection* c, int rv) {
+  c->busy = false;
+  reply(c, rv == RAFT_NOTLEADER ? not_leader(c->owner) : error_answer(rv));
 }
 
 std::string items(const std::vector<std::pair<std::string, std::string>>& all) {
@@ -146,6 +171,8 @@ std::string status(node* n) {
   return os.str();
 }
 
+// libraft's callbacks below must not let an exception unwind into libraft's C frames.
+
 /// put and del: propose the command; answer when it is applied here (or has failed).
 void propose(connection* c, const std::string& command) {
   node* n = c->owner;
@@ -154,22 +181,23 @@ void propose(connection* c, const std::string& command) {
     node* owner;
     uint64_t connection;
   };
+  raft_buffer buf = replicated::to_raft_buffer(command);
   auto* a = new apply_req{{}, n, c->id};
   a->req.data = a;
-  raft_buffer buf = replicated::to_raft_buffer(command);
   const int rv = raft_apply(
       &n->raft_instance, &a->req, &buf, 1, [](struct raft_apply* req, int status, void*) {
         auto* a = static_cast<apply_req*>(req->data);
-        const std::string answer =
-            status == 0 ? "OK\n" : std::string("ERR ") + raft_strerror(status) + "\n";
-        finish(a->owner, a->connection, answer);
+        try {
+          finish(a->owner, a->connection, status == 0 ? "OK\n" : error_answer(status));
+        } catch (const std::exception& e) {
+          std::cerr << "lsmt_raft_node: answering a write: " << e.what() << "\n";
+        }
         delete a;
       });
   if (rv != 0) {
     raft_free(buf.base);
     delete a;
-    c->busy = false;
-    reply(c, rv == RAFT_NOTLEADER ? not_leader(n) : std::string("ERR ") + raft_strerror(rv) + "\n");
+    refuse(c, rv);
   }
 }
 
@@ -188,21 +216,28 @@ void linearizable_read(connection* c, std::string key, bool whole) {
   const int rv = raft_barrier(&n->raft_instance, &b->req, [](struct raft_barrier* req, int status) {
     auto* b = static_cast<barrier_req*>(req->data);
     std::string answer;
-    if (status != 0) {
-      answer = std::string("ERR ") + raft_strerror(status) + "\n";
-    } else if (b->whole) {
-      answer = items(b->owner->sm->scan());
-    } else {
-      const auto v = b->owner->sm->get(b->key);
-      answer = v ? "VALUE " + *v + "\n" : "NOTFOUND\n";
+    try {
+      if (status != 0) {
+        answer = error_answer(status);
+      } else if (b->whole) {
+        answer = items(b->owner->sm->scan());
+      } else {
+        const auto v = b->owner->sm->get(b->key);
+        answer = v ? "VALUE " + *v + "\n" : "NOTFOUND\n";
+      }
+    } catch (const std::exception& e) {
+      answer = std::string("ERR ") + e.what() + "\n";
     }
-    finish(b->owner, b->connection, answer);
+    try {
+      finish(b->owner, b->connection, answer);
+    } catch (const std::exception& e) {
+      std::cerr << "lsmt_raft_node: answering a read: " << e.what() << "\n";
+    }
     delete b;
   });
   if (rv != 0) {
     delete b;
-    c->busy = false;
-    reply(c, rv == RAFT_NOTLEADER ? not_leader(n) : std::string("ERR ") + raft_strerror(rv) + "\n");
+    refuse(c, rv);
   }
 }
 
@@ -231,10 +266,17 @@ void handle(connection* c, const std::string& line) {
   reply(c, "ERR bad request (put K V, del K, get K, scan, localget K, localscan, status)\n");
 }
 
+/// Handles the received lines while no request is in flight; closes the connection once the
+/// client's input has ended and everything is answered.
 void pump(connection* c) {
+  const uint64_t id = c->id;
+  node* n = c->owner;
   while (!c->busy) {
     const size_t nl = c->input.find('\n');
-    if (nl == std::string::npos) return;
+    if (nl == std::string::npos) {
+      if (c->input_ended) close_connection(c);
+      return;
+    }
     std::string line = c->input.substr(0, nl);
     c->input.erase(0, nl + 1);
     if (!line.empty() && line.back() == '\r') line.pop_back();
@@ -244,13 +286,8 @@ void pump(connection* c) {
       c->busy = false;
       reply(c, std::string("ERR ") + e.what() + "\n");
     }
+    if (!n->connections.count(id)) return;  // reply() closed it: the client does not read
   }
-}
-
-void close_connection(connection* c) {
-  c->owner->connections.erase(c->id);
-  uv_close(reinterpret_cast<uv_handle_t*>(&c->handle),
-           [](uv_handle_t* h) { delete static_cast<connection*>(h->data); });
 }
 
 void on_connection(uv_stream_t* server, int status) {
@@ -262,8 +299,7 @@ void on_connection(uv_stream_t* server, int status) {
   c->handle.data = c;
   uv_tcp_init(n->loop, &c->handle);
   if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->handle)) != 0) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&c->handle),
-             [](uv_handle_t* h) { delete static_cast<connection*>(h->data); });
+    uv_close(reinterpret_cast<uv_handle_t*>(&c->handle), free_connection);
     return;
   }
   n->connections[c->id] = c;
@@ -277,8 +313,12 @@ void on_connection(uv_stream_t* server, int status) {
         auto* c = static_cast<connection*>(stream->data);
         if (nread > 0) c->input.append(buf->base, static_cast<size_t>(nread));
         delete[] buf->base;
-        if (nread < 0) return close_connection(c);
-        if (c->input.size() > (size_t{64} << 20)) return close_connection(c);  // no newline
+        if (nread == UV_EOF) {
+          c->input_ended = true;
+          uv_read_stop(stream);
+        } else if (nread < 0 || c->input.size() > max_buffered) {
+          return close_connection(c);
+        }
         pump(c);
       });
 }

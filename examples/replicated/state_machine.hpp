@@ -17,17 +17,19 @@
 //   forever, and a restarted replica replays from the Raft log.
 // - A snapshot is the whole store, read through one lsmt snapshot, in one buffer (the libraft
 //   0.15 API passes snapshots in memory). Installing one replaces the store's contents and its
-//   applied index in one atomic lsmt batch, so a snapshot must fit in memory and in one lsmt
-//   write (256 MiB); see the README's "Outgrowing one machine" for larger stores.
+//   applied index in one atomic lsmt batch, which must fit in one lsmt write (256 MiB), so
+//   images are limited to max_snapshot_bytes (192 MiB): a larger store takes no snapshot (it
+//   logs why, and its Raft log is then never truncated). See the README's "Outgrowing one
+//   machine" for larger stores.
 //
 // Keys inside the store: "d" + user key holds a value; "m:applied" holds the applied index
 // (8 bytes, little-endian).
 //
 // Command format (one Raft entry): op (1 byte: 'P' put, 'D' delete), key length and value length
 // (4 bytes each, little-endian), key, value (empty for a delete), then zero bytes up to a multiple
-// of 8 bytes. libraft 0.15 needs that padding: its segment writer pads each entry to 8 bytes, but
-// its loader does not skip the padding, so an entry of another length makes the log unreadable
-// after a restart ("load closed segment ... short read").
+// of 8 bytes. libraft 0.15 needs entry lengths that are multiples of 8 but does not check them
+// (an assertion its release build leaves out): an entry of another length makes the log
+// unreadable after a restart ("load closed segment ... short read").
 //
 // Snapshot format: "lsmtraft" (8 bytes), format version 1 (4 bytes), applied index (8 bytes),
 // entry count (8 bytes), then per entry key length and value length (4 bytes each), key and
@@ -130,6 +132,10 @@ inline raft_buffer to_raft_buffer(std::string_view data) {
   return buf;
 }
 
+/// The largest snapshot image: its install batch (keys, values and a few bytes per entry) must
+/// stay under lsmt's 256 MiB write limit.
+constexpr size_t max_snapshot_bytes = size_t{192} << 20;
+
 class state_machine {
  public:
   /// Opens (or creates) the replica's store in dir.
@@ -172,7 +178,8 @@ class state_machine {
     return c.has_value();
   }
 
-  /// The whole store as a snapshot image, recording `index` as its applied index.
+  /// The whole store as a snapshot image, recording `index` as its applied index. Throws
+  /// std::length_error if the image would exceed max_snapshot_bytes.
   std::string snapshot(uint64_t index) const {
     std::string out("lsmtraft");
     wire::put_u32(out, 1);
@@ -185,6 +192,8 @@ class state_machine {
       wire::put_u32(out, static_cast<uint32_t>(value.size()));
       out.append(key, 1).append(value);
       ++count;
+      if (out.size() > max_snapshot_bytes)
+        throw std::length_error("replicated: the store is larger than a snapshot may be (192 MiB)");
     }
     std::string count_bytes;
     wire::put_u64(count_bytes, count);
@@ -242,7 +251,6 @@ class state_machine {
   uint64_t replays_skipped() const { return replays_skipped_; }
   uint64_t snapshots_installed() const { return snapshots_installed_; }
   uint64_t snapshots_taken() const { return snapshots_taken_; }
-  lsmt::db<>& store() { return db_; }
 
  private:
   static constexpr std::string_view applied_key = "m:applied";
@@ -282,12 +290,15 @@ class state_machine {
     auto* self = static_cast<state_machine*>(fsm->data);
     const uint64_t index = raft_last_applied(self->raft_);
     if (self->applied_ > index) return RAFT_BUSY;  // a restart's replay has not caught up yet
+    if (index < self->retry_snapshot_at_) return RAFT_BUSY;
     *bufs = static_cast<raft_buffer*>(raft_malloc(sizeof(raft_buffer)));
     if (*bufs == nullptr) return RAFT_BUSY;
     try {
       (*bufs)[0] = to_raft_buffer(self->snapshot(index));
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "replicated: snapshot failed, will retry: %s\n", e.what());
+      std::fprintf(stderr, "replicated: snapshot failed, retrying after %d entries: %s\n",
+                   snapshot_retry_entries, e.what());
+      self->retry_snapshot_at_ = index + snapshot_retry_entries;
       raft_free(*bufs);
       *bufs = nullptr;
       return RAFT_BUSY;
@@ -312,8 +323,11 @@ class state_machine {
     return rv;
   }
 
+  static constexpr int snapshot_retry_entries = 1024;
+
   lsmt::db<> db_;
   raft* raft_ = nullptr;
+  uint64_t retry_snapshot_at_ = 0;  // after a failed snapshot, none before this index
   raft_fsm fsm_{};
   uint64_t applied_ = 0;
   uint64_t applied_commands_ = 0;
