@@ -365,6 +365,54 @@ TEST_CASE("picker: read_sampler wakes exactly once under concurrent adds",
   CHECK(wakes.load() == 1);
 }
 
+TEST_CASE("picker: seeks that pay for level 0 get it merged below its trigger",
+          "[compaction][picker][read-sampler]") {
+  auto sampler = std::make_shared<read_sampler>();
+  compaction_picker p = make_picker(4, 2, sampler);
+  const auto with_entries = [](uint64_t number, const std::string& lo, const std::string& hi,
+                               uint64_t entries) {
+    table_meta m{number, MiB, entries, ikey(lo, 1), ikey(hi, 1)};
+    return std::make_shared<table_handle>(m, nullptr);
+  };
+  version v;
+  v.levels[last] = {with_entries(1, "a", "h", 20000), with_entries(2, "i", "z", 10000)};
+  p.set_threshold(v);
+  sampler->add_level0_seeks(uint64_t{1} << 40);  // level 0 empty: never due
+  CHECK_FALSE(sampler->due());
+
+  v.levels[0] = {with_entries(10, "b", "c", 5000), with_entries(11, "j", "k", 15000)};
+  p.set_threshold(v);  // (20000 in level 0 + 30000 in the bottom) / 2 = 25000 seeks
+  CHECK(p.idle(v));    // 2 tables of 4: no score
+  sampler->add_level0_seeks(24999);
+  CHECK_FALSE(sampler->due());
+  sampler->add(1000000);  // hidden entries count apart
+  CHECK_FALSE(sampler->take_level0_due());
+  CHECK(sampler->take_due());
+  sampler->add_level0_seeks(1);
+  REQUIRE(p.due(v));
+  const compaction_job job = p.pick(v, false);
+  CHECK(job.level == 0);
+  CHECK(job.output_level == last);
+  CHECK(job.seek_triggered);
+  CHECK_FALSE(job.read_triggered);
+  CHECK(numbers(job.inputs) == std::vector<uint64_t>{10, 11});
+  CHECK(numbers(job.overlapped) == std::vector<uint64_t>{1, 2});
+  CHECK_FALSE(sampler->due());  // pick took the flag
+  CHECK(p.pick(v, false).empty());
+
+  // A small floor: a level 0 of a few entries waits for min_level0_seeks.
+  version small;
+  small.levels[0] = {with_entries(20, "a", "b", 10)};
+  p.set_threshold(small);
+  sampler->add_level0_seeks(compaction_picker::min_level0_seeks - 1);
+  CHECK_FALSE(sampler->due());
+  sampler->add_level0_seeks(1);
+  CHECK(sampler->due());
+  const compaction_job moved = p.pick(small, false);
+  CHECK(moved.seek_triggered);
+  CHECK(moved.move);  // nothing below overlaps it
+}
+
 TEST_CASE("picker: pending bytes are level 0 at its trigger and each level over its target",
           "[compaction][picker]") {
   compaction_picker p = make_picker(4);

@@ -3,7 +3,8 @@
 // point reads, writes and deletions still in the memtable merge nothing; merges that a snapshot
 // keeps from dropping anything back off; and an iterator that steps over deleted entries after
 // its store is closed. compaction_interval 64 keeps level-0 merges out of the way. Once only
-// the bottom level holds tables, scans get its tables rewritten one at a time.
+// the bottom level holds tables, scans get its tables rewritten one at a time. Seeks that
+// position level-0 tables below their trigger get level 0 merged down; point reads do not.
 //
 // db::wait_for_compactions() makes these deterministic: it returns once no flush or merge is
 // due or running, so a test that expects no merge checks the counter after it, with no sleep.
@@ -192,4 +193,48 @@ TEST_CASE("iterator: stepping over deleted entries after its store is gone", "[i
   CHECK(shown == 1000);
   for (it.seek_to_last(); it.valid(); it.prev()) --shown;
   CHECK(shown == 0);
+}
+
+TEST_CASE("compaction: seeks that pay for level-0 tables get level 0 merged below its trigger",
+          "[compaction]") {
+  // 3 level-0 tables of 1000 keys, below the trigger of 8. Merging them reads 3000 entries, so
+  // the rule asks for at least min_level0_seeks (4096) level-0 tables positioned: 1366 seeks.
+  temp_dir tmp;
+  str_db d(tmp.sub("db"), rwx_r_x, 1000, 8, 2);
+  for (int i = 0; i < 3000; ++i) d.put(key_of((i * 7) % 3000), "v" + std::to_string(i));
+  d.flush();
+  d.wait_for_compactions();
+  const auto before = d.stats();
+  REQUIRE(before.level_tables[0] == 3);
+  REQUIRE(before.compactions == 0);
+  const auto model = dump(d);
+
+  // Point reads, however many, leave level 0 alone: bloom filters skip its tables.
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 3000; ++i) REQUIRE(d.contains(key_of(i)));
+  }
+  // 1300 seeks position 3900 level-0 tables: below the threshold.
+  for (int i = 0; i < 1300; ++i) {
+    auto it = d.new_iterator();
+    it.seek(key_of(i));
+    REQUIRE(it.valid());
+  }
+  d.wait_for_compactions();
+  CHECK(d.stats().level_tables[0] == 3);
+  CHECK(d.stats().compactions == 0);
+
+  // 100 more (4200 in all), from one iterator and with every kind of seek.
+  auto it = d.new_iterator();
+  for (int i = 0; i < 25; ++i) {
+    it.seek(key_of(i * 100));
+    it.seek_to_first();
+    it.seek_to_last();
+    it.seek_for_prev(key_of(i * 100 + 50));
+  }
+  it = d.new_iterator();  // the old one reports what it counted when it is destroyed
+  d.wait_for_compactions();
+  const auto after = d.stats();
+  CHECK(after.level_tables[0] == 0);
+  CHECK(after.compactions == 1);
+  CHECK(dump(d) == model);
 }

@@ -348,8 +348,11 @@ class background_work {
       r.bytes_read = total_size(inputs);
       r.bytes_written = total_size(outputs);
       if (c_.logging()) {
-        r.summary = std::string(job.read_triggered ? "read-triggered " : "") + "merged " + from +
-                    " into level " + std::to_string(job.output_level) + " " + describe(outputs);
+        const char* why = job.read_triggered   ? "read-triggered "
+                          : job.seek_triggered ? "seek-triggered "
+                                               : "";
+        r.summary = why + ("merged " + from) + " into level " + std::to_string(job.output_level) +
+                    " " + describe(outputs);
       }
     }
     {

@@ -37,8 +37,17 @@
 // a tenth of its input (the hidden entries were kept for a snapshot, say), the threshold
 // doubles, up to max_read_backoff times; a merge that drops more resets it.
 //
-// Thread safety: read_sampler is thread-safe. compaction_picker is not: the engine calls it
-// with its state mutex held.
+// Seek-triggered merges of level 0: every seek positions each level-0 table, so while level 0
+// holds tables below its trigger (after a fill stops, say), each of them costs every seek one
+// more block search (about a microsecond). Iterators report the level-0 tables their seeks
+// positioned (read_sampler.hpp); once seeks have positioned as many as half the entries that
+// merging level 0 would rewrite (its own and those of the level it merges into, at least
+// min_level0_seeks), level 0 is merged down even below its trigger. Merging an entry costs
+// about half a table seek, so the merge costs about what those seeks wasted, and every later
+// seek is cheaper. Point reads do not count: bloom filters skip level-0 tables for them.
+//
+// Thread safety: compaction_picker is not thread-safe: the engine calls it with its state
+// mutex held.
 #ifndef LSMT_COMPACTION_PICKER_HPP
 #define LSMT_COMPACTION_PICKER_HPP
 
@@ -55,48 +64,10 @@
 #include <utility>
 #include <vector>
 
-#include "thread_annotations.hpp"
+#include "read_sampler.hpp"
 #include "version_set.hpp"
 
 namespace lsmt::detail {
-
-/// Sums the hidden entries iterators stepped over. Once the sum reaches the threshold, marks a
-/// merge as due and calls the wake-up function (once, until take_due() clears it). Shared by a
-/// store and its iterators, which may outlive it: the store clears the wake-up function when it
-/// closes.
-class read_sampler {
- public:
-  void add(uint64_t skipped) {
-    const uint64_t sum = skipped_.fetch_add(skipped, std::memory_order_relaxed) + skipped;
-    if (sum < threshold_.load(std::memory_order_relaxed)) return;
-    if (due_.exchange(true)) return;
-    lock_guard g(mutex_);
-    if (wake_) wake_();
-  }
-  /// True (once) if a merge became due; restarts the count.
-  bool take_due() {
-    if (!due_.exchange(false)) return false;
-    skipped_.store(0, std::memory_order_relaxed);
-    return true;
-  }
-  bool due() const { return due_.load(); }
-  void reset() {
-    due_.store(false);
-    skipped_.store(0, std::memory_order_relaxed);
-  }
-  void set_threshold(uint64_t entries) { threshold_.store(entries, std::memory_order_relaxed); }
-  void set_wake(std::function<void()> wake) {
-    lock_guard g(mutex_);
-    wake_ = std::move(wake);
-  }
-
- private:
-  std::atomic<uint64_t> skipped_{0};
-  std::atomic<uint64_t> threshold_{UINT64_MAX};
-  std::atomic<bool> due_{false};
-  mutex mutex_;
-  std::function<void()> wake_ LSMT_GUARDED_BY(mutex_);
-};
 
 /// The size each level should have (dynamic level sizes, as RocksDB's
 /// level_compaction_dynamic_level_bytes): the bottom level's actual size divided by `ratio` once
@@ -131,6 +102,7 @@ struct compaction_job {
   bool full = false;            // every table, into the bottom level: compact()
   bool move = false;            // the inputs move to output_level unchanged (nothing overlaps them)
   bool read_triggered = false;  // asked for by scans (its result adjusts the back-off)
+  bool seek_triggered = false;  // level 0 merged below its trigger because seeks paid for it
   uint64_t target_size = 0;     // output file size (0: one file)
   size_t max_files = 0;         // at most this many output files (0: no limit)
   bool empty() const { return inputs.empty(); }
@@ -142,6 +114,7 @@ class compaction_picker {
  public:
   static constexpr uint64_t min_read_skips = 4096;
   static constexpr uint64_t max_read_backoff = 64;
+  static constexpr uint64_t min_level0_seeks = 4096;
 
   struct settings {
     size_t level0_trigger = 4;  // compaction_interval
@@ -161,11 +134,16 @@ class compaction_picker {
   /// sampler's due flag.
   compaction_job pick(const version& v, bool forced) {
     const bool sampled = sampler_->take_due();
+    const bool seeks_sampled = sampler_->take_level0_due();
     if (forced) return full_job(v);
     const choice best = best_level(v);
     compaction_job job;
     if (best.score >= 1.0) {
       job = level_job(v, best);
+    } else if (seeks_sampled && !v.levels[0].empty()) {
+      // Seeks paid for level 0's tables as much as merging them down costs.
+      job = level_job(v, {0, best.score, best.base_level});
+      job.seek_triggered = true;
     } else if (sampled) {
       // Scans stepped over many hidden entries: push the fullest level down a step, where its
       // old versions and deletions meet what they hide; once everything is in the bottom level,
@@ -235,14 +213,21 @@ class compaction_picker {
     }
   }
 
-  /// The sampler's threshold for the tables of v: half their entries, at least min_read_skips,
-  /// times the back-off.
+  /// The sampler's thresholds for the tables of v. Hidden entries: half the tables' entries, at
+  /// least min_read_skips, times the back-off. Level-0 seeks: half the entries of level 0 and
+  /// of the level it would merge into, at least min_level0_seeks (never, with level 0 empty).
   void set_threshold(const version& v) {
     uint64_t entries = 0;
     for (const table_list& l : v.levels) {
       for (const auto& t : l) entries += t->meta().entries;
     }
     sampler_->set_threshold(std::max<uint64_t>(entries / 2, min_read_skips) * backoff_);
+    if (v.levels[0].empty()) {
+      sampler_->clear_level0();
+    } else {
+      sampler_->set_level0_threshold(
+          std::max<uint64_t>(level0_merge_entries(v) / 2, min_level0_seeks));
+    }
   }
 
   /// Bytes merges must still move down to bring each level within its target (stats): level
@@ -288,6 +273,25 @@ class compaction_picker {
     return {best, score, t.base_level};
   }
 
+  // Entries a merge of level 0 would read: level 0's and its output level's (all of that level:
+  // level-0 tables usually span the key space).
+  uint64_t level0_merge_entries(const version& v) const {
+    const choice c{0, 0, compute_targets(v, s_.base_level_bytes, s_.level_size_ratio).base_level};
+    uint64_t entries = 0;
+    for (const auto& t : v.levels[0]) entries += t->meta().entries;
+    for (const auto& t : v.levels[output_of_level0(v, c)]) entries += t->meta().entries;
+    return entries;
+  }
+
+  // Where a merge of level 0 writes: the first sorted level above the base level that holds data
+  // (it may still hold older data, which level 0 must stay above), else the base level.
+  static size_t output_of_level0(const version& v, const choice& c) {
+    for (size_t l = 1; l < c.base_level; ++l) {
+      if (!v.levels[l].empty()) return l;
+    }
+    return c.base_level;
+  }
+
   compaction_job full_job(const version& v) const {
     compaction_job job;
     job.full = true;
@@ -316,13 +320,7 @@ class compaction_picker {
       // sorted level that holds data or the base level, whichever is higher up: a level above
       // the base level may still hold older data, which level 0 must stay above.
       if (v.levels[0].empty()) return job;
-      job.output_level = c.base_level;
-      for (size_t l = 1; l < c.base_level; ++l) {
-        if (!v.levels[l].empty()) {
-          job.output_level = l;
-          break;
-        }
-      }
+      job.output_level = output_of_level0(v, c);
       job.inputs = v.levels[0];
     } else {
       job.output_level = level + 1;

@@ -19,6 +19,8 @@
 // entries hidden by a memtable entry, wait for a flush first.) It reports them
 // to a read_sampler, which asks the store to merge its tables once scans have
 // stepped over enough of them (compaction_picker.hpp, read-triggered merges).
+// It also reports how many level-0 tables its seeks positioned (seek-triggered
+// merges of level 0), once told how many it reads (set_level0_tables).
 //
 // Its members are defined in db_iterator_impl.hpp (lsmt/config.hpp).
 //
@@ -62,6 +64,9 @@ class db_iterator {
   /// Its value; valid until the iterator moves.
   std::string_view value() const;
 
+  /// Its merge reads `tables` level-0 tables: each seek reports them to the sampler.
+  void set_level0_tables(uint64_t tables) { level0_tables_ = tables; }
+
   void seek_to_first();
 
   void seek_to_last();
@@ -97,6 +102,7 @@ class db_iterator {
   hider hider_of(std::string_view user_key, uint64_t tag) const;
 
   void count_hidden(uint64_t n);
+  void count_seek();
 
   // pin_ is declared first so it is released last, after the iterators over what it pins.
   std::shared_ptr<const void> pin_;  // keeps memtables and tables alive
@@ -113,6 +119,8 @@ class db_iterator {
   bool hider_in_table_ = false;  // forward: saved_key_'s newest entry is in a table
   std::string prev_key_;         // backward: the key whose entries are being read
   uint64_t skipped_ = 0;         // hidden entries not yet reported
+  uint64_t level0_tables_ = 0;   // level-0 tables each seek positions
+  uint64_t level0_seeks_ = 0;    // level-0 tables positioned, not yet reported
 };
 
 }  // namespace lsmt::detail

@@ -11,11 +11,11 @@
 #include <string_view>
 #include <utility>
 
-#include "compaction_picker.hpp"
 #include "db_iterator.hpp"
 #include "internal_iterator.hpp"
 #include "internal_key.hpp"
 #include "range_tombstones.hpp"
+#include "read_sampler.hpp"
 
 namespace lsmt::detail {
 
@@ -36,6 +36,7 @@ LSMT_INLINE db_iterator::db_iterator(std::unique_ptr<internal_iterator> inner, u
 LSMT_INLINE db_iterator::~db_iterator() {
   try {
     if (sampler_ && skipped_ > 0) sampler_->add(skipped_);
+    if (sampler_ && level0_seeks_ > 0) sampler_->add_level0_seeks(level0_seeks_);
   } catch (...) {  // NOLINT(bugprone-empty-catch): a lost sample only delays a merge
   }
 }
@@ -49,6 +50,7 @@ LSMT_INLINE std::string_view db_iterator::value() const {
 }
 
 LSMT_INLINE void db_iterator::seek_to_first() {
+  count_seek();
   direction_ = forward;
   if (lower_) {
     inner_->seek(make_lookup_key(*lower_, snapshot_));
@@ -62,6 +64,7 @@ LSMT_INLINE void db_iterator::seek_to_last() {
   if (upper_) {
     seek_before(*upper_, /*inclusive=*/false);
   } else {
+    count_seek();
     inner_->seek_to_last();
     direction_ = reverse;
     find_prev_user_entry();
@@ -70,6 +73,7 @@ LSMT_INLINE void db_iterator::seek_to_last() {
 
 LSMT_INLINE void db_iterator::seek(std::string_view target) {
   if (lower_ && compare_user_keys(target, *lower_) < 0) target = *lower_;
+  count_seek();
   direction_ = forward;
   inner_->seek(make_lookup_key(target, snapshot_));
   find_next_user_entry(false);
@@ -89,6 +93,7 @@ LSMT_INLINE void db_iterator::seek_before(std::string_view target, bool inclusiv
   } else {
     append_internal_key(ikey, target, max_sequence, value_type_for_seek);
   }
+  count_seek();
   inner_->seek(ikey);
   if (inner_->valid()) {
     // With `inclusive`, (target, 0, deletion) never exists (sequences start at 1),
@@ -228,6 +233,14 @@ LSMT_INLINE void db_iterator::count_hidden(uint64_t n) {
   if (skipped_ >= 1024 && sampler_) {
     sampler_->add(skipped_);
     skipped_ = 0;
+  }
+}
+
+LSMT_INLINE void db_iterator::count_seek() {
+  level0_seeks_ += level0_tables_;
+  if (level0_seeks_ >= 1024 && sampler_) {
+    sampler_->add_level0_seeks(level0_seeks_);
+    level0_seeks_ = 0;
   }
 }
 

@@ -6,7 +6,7 @@
 //   log_set.hpp       the write-ahead logs: the current one, earlier ones, syncing, closing
 //   read_path.hpp     read views, point lookups and iterators
 //   background.hpp    the flush thread and the compaction thread
-//   compaction_picker.hpp  what to merge: leveled, forced and read-triggered merges
+//   compaction_picker.hpp  what to merge: leveled, forced, read- and seek-triggered merges
 //   version_set.hpp   the live tables, file numbers, MANIFEST writes, obsolete tables
 //   recovery.hpp      open: the MANIFEST, log replay, leftovers
 //   file_names.hpp    the directory layout

@@ -26,13 +26,13 @@
 #include <utility>
 #include <vector>
 
-#include "compaction_picker.hpp"
 #include "counters.hpp"
 #include "db_iterator.hpp"
 #include "internal_key.hpp"
 #include "level_iterator.hpp"
 #include "memtable.hpp"
 #include "merging_iterator.hpp"
+#include "read_sampler.hpp"
 #include "version_set.hpp"
 
 namespace lsmt::detail {
@@ -121,10 +121,12 @@ inline std::vector<std::unique_ptr<db_iterator>> make_iterators(
     children.push_back(view->mem->new_iterator());
     for (const auto& m : view->imms) children.push_back(m->new_iterator());
     const version& tables = *view->tables;
+    uint64_t level0 = 0;
     for (const auto& t : tables.levels[0]) {
       if (lower && compare_user_keys(t->largest_user_key(), *lower) < 0) continue;
       if (upper && compare_user_keys(t->smallest_user_key(), *upper) >= 0) continue;
       children.push_back(t->reader().new_iterator());
+      ++level0;
     }
     for (size_t l = 1; l < max_levels; ++l) {
       const table_list& level = tables.levels[l];
@@ -144,6 +146,7 @@ inline std::vector<std::unique_ptr<db_iterator>> make_iterators(
     out.push_back(std::make_unique<db_iterator>(
         std::make_unique<merging_iterator>(std::move(children)), seq, view, std::move(lower),
         std::move(upper), sampler, covering_function(*view, seq)));
+    out.back()->set_level0_tables(level0);
   }
   return out;
 }

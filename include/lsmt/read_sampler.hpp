@@ -1,0 +1,97 @@
+// lsmt/read_sampler.hpp - what reads tell the compaction picker (compaction_picker.hpp).
+//
+// Iterators report two costs that a merge would remove:
+//   - hidden entries: table entries they stepped over without showing them (older versions,
+//     deletions), which a merge would drop (read-triggered merges);
+//   - level-0 seeks: every seek positions each level-0 table, whose keys overlap everything, so
+//     each of them costs one more block search per seek (seek-triggered merges of level 0).
+// Each cost has its own count and threshold. Once a count reaches its threshold the sampler
+// marks that merge due and calls the wake-up function (once, until the due flag is taken).
+//
+// Thread safety: every method may be called from any number of threads at once. Shared by a
+// store and its iterators, which may outlive it: the store clears the wake-up function when it
+// closes.
+#ifndef LSMT_READ_SAMPLER_HPP
+#define LSMT_READ_SAMPLER_HPP
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <utility>
+
+#include "thread_annotations.hpp"
+
+namespace lsmt::detail {
+
+/// Sums the costs iterators report, and asks for a merge when one pays. Thread-safe.
+class read_sampler {
+ public:
+  /// Hidden entries stepped over.
+  void add(uint64_t skipped) { bump(hidden_, skipped); }
+  /// Level-0 tables positioned by seeks (one per level-0 table per seek). Ignored while level 0
+  /// is empty (clear_level0): an iterator may report after a merge emptied it.
+  void add_level0_seeks(uint64_t tables) {
+    if (level0_.threshold.load(std::memory_order_relaxed) != UINT64_MAX) bump(level0_, tables);
+  }
+
+  /// True (once) if a merge of hidden entries became due; restarts that count.
+  bool take_due() { return take(hidden_); }
+  /// True (once) if a merge of level 0 became due; restarts that count.
+  bool take_level0_due() { return take(level0_); }
+  /// Whether either merge is due.
+  bool due() const { return hidden_.due.load() || level0_.due.load(); }
+
+  /// Forgets both counts and due flags (after a full merge).
+  void reset() {
+    for (tally* t : {&hidden_, &level0_}) {
+      t->due.store(false);
+      t->count.store(0, std::memory_order_relaxed);
+    }
+  }
+  void set_threshold(uint64_t entries) {
+    hidden_.threshold.store(entries, std::memory_order_relaxed);
+  }
+  void set_level0_threshold(uint64_t seeks) {
+    level0_.threshold.store(seeks, std::memory_order_relaxed);
+  }
+  /// Level 0 is empty: what seeks paid for is gone, and nothing is due until it fills again.
+  void clear_level0() {
+    level0_.threshold.store(UINT64_MAX, std::memory_order_relaxed);
+    level0_.count.store(0, std::memory_order_relaxed);
+    level0_.due.store(false);
+  }
+  void set_wake(std::function<void()> wake) {
+    lock_guard g(mutex_);
+    wake_ = std::move(wake);
+  }
+
+ private:
+  struct tally {
+    std::atomic<uint64_t> count{0};
+    std::atomic<uint64_t> threshold{UINT64_MAX};
+    std::atomic<bool> due{false};
+  };
+
+  void bump(tally& t, uint64_t n) {
+    const uint64_t sum = t.count.fetch_add(n, std::memory_order_relaxed) + n;
+    if (sum < t.threshold.load(std::memory_order_relaxed)) return;
+    if (t.due.exchange(true)) return;
+    lock_guard g(mutex_);
+    if (wake_) wake_();
+  }
+
+  static bool take(tally& t) {
+    if (!t.due.exchange(false)) return false;
+    t.count.store(0, std::memory_order_relaxed);
+    return true;
+  }
+
+  tally hidden_;
+  tally level0_;
+  mutex mutex_;
+  std::function<void()> wake_ LSMT_GUARDED_BY(mutex_);
+};
+
+}  // namespace lsmt::detail
+
+#endif  // LSMT_READ_SAMPLER_HPP
