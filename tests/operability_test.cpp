@@ -11,9 +11,14 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
+
+#if defined(__linux__)
+#include <sys/resource.h>
+#endif
 
 #include "fault_fs.hpp"
 #include "lsmt.hpp"
@@ -71,6 +76,39 @@ size_t count_files(const fs::path& dir, const std::string& extension) {
   for (const auto& e : fs::directory_iterator(dir)) n += e.path().extension() == extension;
   return n;
 }
+
+#if defined(__linux__)
+// The nice value of each of this process's threads named `name` (from /proc/self/task).
+std::vector<int> nice_of_threads(const std::string& name) {
+  std::vector<int> out;
+  for (const auto& task : fs::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string line;
+    if (!std::getline(comm, line) || line != name) continue;
+    // stat: "tid (comm) state ..." with the nice value the 19th field.
+    std::ifstream stat(task.path() / "stat");
+    std::string text;
+    std::getline(stat, text);
+    std::istringstream rest(text.substr(text.rfind(')') + 2));
+    std::string field;
+    for (int i = 3; i < 19 && rest >> field; ++i) {
+    }
+    int nice = 0;
+    if (rest >> nice) out.push_back(nice);
+  }
+  return out;
+}
+
+// Waits up to 10 s for one thread named `name`; its nice value, or -100 if none appeared.
+int nice_of_thread(const std::string& name) {
+  for (int i = 0; i < 1000; ++i) {
+    const auto found = nice_of_threads(name);
+    if (found.size() == 1) return found[0];
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return -100;
+}
+#endif
 
 }  // namespace
 
@@ -430,3 +468,24 @@ TEST_CASE("destroy: refuses an open store, removes only lsmt's files", "[operabi
   lsmt::destroy(store);  // no MANIFEST: nothing is lsmt's
   CHECK(fs::exists(store / "000001.log"));
 }
+
+#if defined(__linux__)
+TEST_CASE("threads: named, and the compaction thread runs at a lower priority", "[operability]") {
+  lsmt_test::temp_dir tmp;
+  errno = 0;
+  const int own = getpriority(PRIO_PROCESS, 0);  // the test process's nice value
+  REQUIRE(errno == 0);
+  const int increment = GENERATE(10, 3, 0);
+  CAPTURE(increment);
+  lsmt::options o;
+  o.compaction_nice = increment;
+  {
+    lsmt::db<std::string, std::string> d(tmp.sub("db"), o);
+    d.put("k", "v");
+    CHECK(nice_of_thread("lsmt:flush") == own);
+    CHECK(nice_of_thread("lsmt:compact") == std::min(own + increment, 19));
+  }
+  CHECK(nice_of_threads("lsmt:flush").empty());  // joined at close
+  CHECK(nice_of_threads("lsmt:compact").empty());
+}
+#endif

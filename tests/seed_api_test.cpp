@@ -145,6 +145,13 @@ TEST_CASE("seed: invalid parameters throw invalid_argument_error", "[seed]") {
     o.bloom_bits_per_key = 41;
     expect_invalid([&] { lsmt::db<> s(dir, o); });
   }
+  SECTION("compaction nice out of range") {
+    lsmt::options o;
+    o.compaction_nice = -1;
+    expect_invalid([&] { lsmt::db<> s(dir, o); });
+    o.compaction_nice = 20;
+    expect_invalid([&] { lsmt::db<> s(dir, o); });
+  }
   SECTION("other options") {
     lsmt::options o;
     o.memtable_max_bytes = 0;

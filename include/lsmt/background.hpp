@@ -39,6 +39,7 @@
 #include "store_core.hpp"
 #include "table_writer.hpp"
 #include "thread_annotations.hpp"
+#include "thread_tuning.hpp"
 #include "version_set.hpp"
 
 namespace lsmt::detail {
@@ -83,6 +84,7 @@ class background_work {
   // ---- flushes ----
 
   void flush_loop() LSMT_EXCLUDES(c_.state_mutex) {
+    name_this_thread("lsmt:flush");
     unique_lock s(c_.state_mutex);
     for (;;) {
       while (!c_.closing() && (c_.imms.empty() || c_.failed.load())) c_.work_cv.wait(s);
@@ -198,6 +200,8 @@ class background_work {
   }
 
   void compaction_loop() LSMT_EXCLUDES(c_.state_mutex) {
+    name_this_thread("lsmt:compact");
+    lower_this_thread_priority(c_.opts.compaction_nice);
     unique_lock s(c_.state_mutex);
     bool range_turn = false;  // whether a compact_range() step goes next
     for (;;) {

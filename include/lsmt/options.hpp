@@ -75,6 +75,11 @@ struct options {
   /// opened if its whole size still fits, else read with pread through the block cache. The
   /// pages of mapped tables count in the process's RSS, so this bounds them.
   uint64_t max_mapped_bytes = uint64_t{256} << 20;
+  /// How much lower the compaction thread's CPU priority is than the store's other threads: it
+  /// adds this to its nice value (Linux only; 0 .. 19, 0 leaves it alone). On a busy machine
+  /// reads and writes then run before merges, which catch up when the CPU is free; a writer
+  /// that outruns them for long still stalls once level 0 holds 3 x compaction_interval tables.
+  int compaction_nice = 10;
   /// Make every write durable against power loss (fsync before acknowledging).
   /// Otherwise a write survives a crash of the process but not of the machine.
   bool sync = false;
@@ -136,6 +141,9 @@ inline void validate(const options& o, const std::filesystem::path& dir) {
   }
   if (o.bloom_bits_per_key < 0 || o.bloom_bits_per_key > 40) {
     fail("bloom_bits_per_key must be between 0 and 40");
+  }
+  if (o.compaction_nice < 0 || o.compaction_nice > 19) {
+    fail("compaction_nice must be between 0 and 19");
   }
   if (o.compressor && o.compressor->id() == 0) {
     fail("compressor id must be between 1 and 255 (0 means \"not compressed\")");
