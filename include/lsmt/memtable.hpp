@@ -28,8 +28,10 @@
 // child height (null = 0) and the child heights differ by at most 1; each
 // child's parent pointer points at its parent, and the root's is null.
 //
-// Thread safety: add() takes the internal shared_mutex exclusively;
-// get(), iterator steps and check_invariants() take it shared; entry_count(),
+// Thread safety: one add() at a time (the write leader, or recovery); it takes the internal
+// shared_mutex exclusively only to link a new node in and rebalance, having built the node and
+// found its place unlocked (nothing else changes the tree); get(), iterator steps and
+// check_invariants() take it shared; entry_count(),
 // memory_usage() and the filter's bits are atomics. Nodes are never removed or moved, so node
 // pointers and the key/value views stay valid for the memtable's lifetime.
 #ifndef LSMT_MEMTABLE_HPP
@@ -191,6 +193,18 @@ class memtable {
   node* rotate_left(node* x) LSMT_REQUIRES(mu_);
   node* rotate_right(node* x) LSMT_REQUIRES(mu_);
   void rebalance_after_insert(node* n) LSMT_REQUIRES(mu_);
+  // The null link where a node for (user_key, tag) goes; *parent gets its parent. Reads the tree
+  // without the lock, which is safe only in add(): nothing else ever changes the tree.
+  node** find_link(std::string_view user_key, uint64_t tag,
+                   node** parent) LSMT_NO_THREAD_SAFETY_ANALYSIS {
+    *parent = nullptr;
+    node** link = &root_;
+    while (*link != nullptr) {
+      *parent = *link;
+      link = compare(*parent, user_key, tag) > 0 ? &(*parent)->left : &(*parent)->right;
+    }
+    return link;
+  }
   static bool check_subtree(const node* n, const node* parent, int* h);
 
   // The 512-bit block of the filter that holds the key's bits. REQUIRES: a filter.
@@ -198,9 +212,9 @@ class memtable {
     return filter_.get() + bloom_format::block_index(key_hash, filter_blocks_) * block_words;
   }
 
-  // Writers are serialized by mu_, so a relaxed load and store (not a locked
+  // One add() at a time, so a relaxed load and store (not a locked
   // read-modify-write) cannot lose a bit.
-  void add_to_filter(uint64_t key_hash) noexcept LSMT_REQUIRES(mu_) {
+  void add_to_filter(uint64_t key_hash) noexcept {
     if (filter_blocks_ == 0) return;
     std::atomic<uint64_t>* block = filter_block(key_hash);
     const auto g = static_cast<uint32_t>(key_hash);
@@ -324,7 +338,9 @@ inline void memtable::add(uint64_t seq, value_type type, std::string_view user_k
   const size_t ikey_len = user_key.size() + tag_size;
   const uint64_t key_hash = hash64(user_key);
 
-  exclusive_lock lock(mu_);
+  // Only this thread changes the tree (one add() at a time), so it builds the node and finds
+  // its place without the lock, reading links nobody else writes; readers wait only while it
+  // links the node in and rebalances, along a path it has just read (in cache).
   add_to_filter(key_hash);  // before the entry is visible (see the file comment)
   char* mem = arena_.allocate_aligned(sizeof(node) + ikey_len + value.size());
   node* x = new (mem) node{};  // null links
@@ -339,14 +355,13 @@ inline void memtable::add(uint64_t seq, value_type type, std::string_view user_k
   // Iterative descent to the leaf position; the parent pointers then serve as
   // the recorded path for the upward retrace.
   node* parent = nullptr;
-  node** link = &root_;
-  while (*link != nullptr) {
-    parent = *link;
-    link = compare(parent, user_key, tag) > 0 ? &parent->left : &parent->right;
-  }
+  node** link = find_link(user_key, tag, &parent);
   x->parent = parent;
-  *link = x;
-  rebalance_after_insert(parent);
+  {
+    exclusive_lock lock(mu_);
+    *link = x;
+    rebalance_after_insert(parent);
+  }
   count_.store(count_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
