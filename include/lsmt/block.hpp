@@ -160,6 +160,7 @@ class block_iter final : public internal_iterator {
     num_restarts_ = n;
     limit_ = static_cast<uint32_t>(size - 4 - 4 * size_t{n});
     pin_ = std::move(pin);
+    cache_.clear();
     invalidate();
   }
 
@@ -172,6 +173,7 @@ class block_iter final : public internal_iterator {
     data_ = nullptr;
     limit_ = num_restarts_ = 0;
     pin_.reset();
+    cache_.clear();
     invalidate();
   }
 
@@ -190,9 +192,7 @@ class block_iter final : public internal_iterator {
 
   void seek_to_last() override {
     if (data_ == nullptr) return;
-    seek_to_restart(num_restarts_ - 1);
-    while (parse_next() && next_ < limit_) {
-    }
+    decode_group(num_restarts_ - 1, limit_);
   }
 
   void seek(std::string_view target) override { seek(target, 0, num_restarts_); }
@@ -222,21 +222,62 @@ class block_iter final : public internal_iterator {
   void next() override { parse_next(); }
 
   void prev() override {
-    // Entries only decode forward: back up to the restart before the current entry and scan.
-    const uint32_t target = current_;
-    while (restart_point(restart_index_) >= target) {
-      if (restart_index_ == 0) {
+    // Entries only decode forward. A step back inside the group decoded last is a lookup in
+    // the cache; otherwise the group holding the previous entry is decoded into it.
+    if (cache_pos_ > 0 && cache_pos_ < cache_.size() && cache_[cache_pos_].offset == current_) {
+      use_cached(--cache_pos_);
+      return;
+    }
+    uint32_t r = restart_index_;
+    while (restart_point(r) >= current_) {
+      if (r == 0) {
         invalidate();
         return;
       }
-      --restart_index_;
+      --r;
     }
-    seek_to_restart(restart_index_);
-    while (parse_next() && next_ < target) {
-    }
+    decode_group(r, current_);
   }
 
  private:
+  /// An entry of the restart group decoded by decode_group: offsets into the block, and its
+  /// key's place in cache_keys_.
+  struct cached_entry {
+    uint32_t offset;
+    uint32_t next;
+    uint32_t value_offset;
+    uint32_t value_size;
+    size_t key_offset;
+    size_t key_size;
+  };
+
+  /// Decodes restart group r from its start to the entry that ends at or after offset `end`,
+  /// positions there, and keeps every entry decoded on the way, so that the prev() calls that
+  /// follow cost no decoding: a backward scan decodes each entry once, not interval / 2 times.
+  void decode_group(uint32_t r, uint32_t end) {
+    seek_to_restart(r);  // key_ no longer views cache_keys_
+    cache_.clear();
+    cache_keys_.clear();
+    while (parse_next()) {
+      cache_.push_back({current_, next_, static_cast<uint32_t>(value_.data() - data_),
+                        static_cast<uint32_t>(value_.size()), cache_keys_.size(), key_.size()});
+      cache_keys_.append(key_);
+      if (next_ >= end) break;
+    }
+    if (cache_.empty()) return;  // an empty block: parse_next() left the iterator invalid
+    cache_group_ = r;
+    use_cached(cache_pos_ = cache_.size() - 1);
+  }
+
+  void use_cached(size_t i) {
+    const cached_entry& e = cache_[i];
+    current_ = e.offset;
+    next_ = e.next;
+    restart_index_ = cache_group_;
+    key_ = std::string_view(cache_keys_.data() + e.key_offset, e.key_size);
+    value_ = std::string_view(data_ + e.value_offset, e.value_size);
+  }
+
   void invalidate() {
     current_ = next_ = limit_;
     restart_index_ = num_restarts_;
@@ -331,6 +372,10 @@ class block_iter final : public internal_iterator {
   std::string_view key_;
   std::string_view value_;
   key_buffer buf_;
+  std::vector<cached_entry> cache_;  // the restart group decoded last (decode_group)
+  std::string cache_keys_;           // its keys, back to back
+  size_t cache_pos_ = 0;             // the cached entry prev() last moved to
+  uint32_t cache_group_ = 0;         // its restart index
   block_location where_;
   bool range_deletions_ = false;  // keys are range deletions (expect_range_deletions)
   std::shared_ptr<const std::string> pin_;

@@ -101,6 +101,9 @@ class db_iterator {
   enum class hider { none, deletion, range_in_memory };
   hider hider_of(std::string_view user_key, uint64_t tag) const;
 
+  // Adds n to *pending, and hands it to the sampler through `report` once it reaches 1,024:
+  // the iterator batches its samples so that the sampler's atomics are rarely touched.
+  void tally(uint64_t* pending, uint64_t n, void (read_sampler::*report)(uint64_t));
   void count_hidden(uint64_t n);
   void count_seek();
 

@@ -185,9 +185,10 @@ LSMT_INLINE void db_iterator::find_prev_user_entry() {
     if ((tag >> 8) <= snapshot_) {
       const std::string_view user_key = extract_user_key(ikey);
       if (lower_ && compare_user_keys(user_key, *lower_) < 0) break;
-      // Entries of one key arrive oldest first: the last seen wins.
-      if (have_value && compare_user_keys(user_key, saved_key_) < 0) break;
+      // Entries of one key arrive oldest first: the last seen wins. Keys arrive in descending
+      // order, so a different key is an older one: once a value is found, it ends the search.
       if (!have_key || compare_user_keys(user_key, prev_key_) != 0) {
+        if (have_value) break;
         finish_key();
         prev_key_.assign(user_key);
         have_key = true;
@@ -198,21 +199,16 @@ LSMT_INLINE void db_iterator::find_prev_user_entry() {
       const hider h = hider_of(user_key, tag);
       newest_in_table = in_table && h != hider::range_in_memory;  // as forward
       newest_is_value = h == hider::none;
-      if (!newest_is_value) {
-        have_value = false;
-        saved_key_.clear();
-        saved_value_.clear();
-      } else {
-        have_value = true;
-        saved_key_.assign(user_key);
-        saved_value_.assign(inner_->value());
-      }
+      have_value = newest_is_value;
+      if (have_value) saved_value_.assign(inner_->value());
     }
     inner_->prev();
   }
   finish_key();
   valid_ = have_value;
-  if (!valid_) {
+  if (valid_) {
+    saved_key_.swap(prev_key_);  // the key found; prev_key_ is rebuilt by the next call
+  } else {
     saved_key_.clear();
     saved_value_.clear();
   }
@@ -228,20 +224,19 @@ LSMT_INLINE db_iterator::hider db_iterator::hider_of(std::string_view user_key,
   return c.in_memory ? hider::range_in_memory : hider::deletion;
 }
 
-LSMT_INLINE void db_iterator::count_hidden(uint64_t n) {
-  skipped_ += n;
-  if (skipped_ >= 1024 && sampler_) {
-    sampler_->add(skipped_);
-    skipped_ = 0;
+LSMT_INLINE void db_iterator::tally(uint64_t* pending, uint64_t n,
+                                    void (read_sampler::*report)(uint64_t)) {
+  *pending += n;
+  if (*pending >= 1024 && sampler_) {
+    ((*sampler_).*report)(*pending);
+    *pending = 0;
   }
 }
 
+LSMT_INLINE void db_iterator::count_hidden(uint64_t n) { tally(&skipped_, n, &read_sampler::add); }
+
 LSMT_INLINE void db_iterator::count_seek() {
-  level0_seeks_ += level0_tables_;
-  if (level0_seeks_ >= 1024 && sampler_) {
-    sampler_->add_level0_seeks(level0_seeks_);
-    level0_seeks_ = 0;
-  }
+  tally(&level0_seeks_, level0_tables_, &read_sampler::add_level0_seeks);
 }
 
 }  // namespace lsmt::detail

@@ -66,7 +66,8 @@ void check_round_trip(const entries& e) {
     }
     if (i != e.size()) __builtin_trap();
     for (it.seek_to_last(); it.valid(); it.prev()) {
-      if (i == 0 || it.key() != e[--i].first) __builtin_trap();
+      if (i == 0 || it.key() != e[i - 1].first || it.value() != e[i - 1].second) __builtin_trap();
+      --i;
     }
     if (i != 0) __builtin_trap();
     for (size_t j = 0; j < e.size() && j < 32; ++j) {
