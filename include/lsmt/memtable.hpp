@@ -1,39 +1,26 @@
 // lsmt/memtable.hpp - the in-memory sorted buffer every write goes to first.
 //
-// An AVL tree over internal keys (internal_key.hpp). Why AVL: writes are the
-// hot path, and an AVL tree gives a worst-case O(log n) insert with at most
-// one (single or double) rotation per insert and a depth <= 1.44 log2(n), so
-// get() and seek() are a single short descent, whatever the key order (a
-// sequential load does not degenerate it). Why an arena: nodes are never
-// removed, only dropped with the whole memtable, so a bump allocator makes an
-// insert allocation-free in the common case and keeps nodes dense in memory.
-//
-// Each node is one arena allocation: the node header, then the internal key
-// (user key | 8-byte tag, contiguous so key() is a plain view), then the value.
+// An AVL tree over internal keys (avl_tree.hpp, which says why AVL) whose nodes live in an
+// arena: nodes are never removed, only dropped with the whole memtable, so a bump allocator
+// makes an insert allocation-free in the common case and keeps nodes dense in memory.
 //
 // An optional bloom filter over the user keys (the blocked layout of
 // bloom.hpp, in memory only, 6 probes per key) lets get() skip the descent for
 // keys the memtable certainly lacks -- most point reads of a store bigger than
 // its memtable. Its size is fixed at construction (the engine gives it 1/64 of
 // the memtable's byte limit: ~17 bits per key for 16-byte keys and 100-byte
-// values). Bits are only ever set, by add() under the exclusive lock, before
-// the entry is inserted: a reader that can see an entry's sequence (published
-// with release after the insert) also sees its bits.
+// values). Bits are only ever set, by add(), before the entry is inserted: a reader that can
+// see an entry's sequence (published with release after the insert) also sees its bits.
 //
 // Range deletions (value_type::range_deletion, from delete_range) are not in the tree: add()
 // puts them in a fragmented set (range_tombstones.hpp) beside it, which covering() asks.
 //
-// Invariants (checked by check_invariants()): in-order traversal is strictly
-// increasing by compare_internal_keys; every node's height is 1 + the larger
-// child height (null = 0) and the child heights differ by at most 1; each
-// child's parent pointer points at its parent, and the root's is null.
-//
 // Thread safety: one add() at a time (the write leader, or recovery); it takes the internal
 // shared_mutex exclusively only to link a new node in and rebalance, having built the node and
 // found its place unlocked (nothing else changes the tree); get(), iterator steps and
-// check_invariants() take it shared; entry_count(),
-// memory_usage() and the filter's bits are atomics. Nodes are never removed or moved, so node
-// pointers and the key/value views stay valid for the memtable's lifetime.
+// check_invariants() take it shared; entry_count(), memory_usage() and the filter's bits are
+// atomics. Nodes are never removed or moved, so node pointers and the key/value views stay
+// valid for the memtable's lifetime.
 #ifndef LSMT_MEMTABLE_HPP
 #define LSMT_MEMTABLE_HPP
 
@@ -48,6 +35,7 @@
 #include <string_view>
 
 #include "arena.hpp"
+#include "avl_tree.hpp"
 #include "bloom.hpp"
 #include "error.hpp"
 #include "hash.hpp"
@@ -140,72 +128,15 @@ class memtable {
   /// its creation if it reaches their position.
   std::unique_ptr<internal_iterator> new_iterator() const;
 
-  /// Test hook: verifies the invariants listed in the file comment. O(n).
+  /// Test hook: verifies the tree's invariants (avl_tree.hpp). O(n).
   bool check_invariants() const;
 
  private:
-  struct node {
-    node* left;
-    node* right;
-    node* parent;
-    uint32_t ikey_len;
-    uint32_t value_len;
-    uint8_t height;  // AVL depth is <= 1.44 log2(n) + 2, far below 255
-
-    const char* key_data() const { return reinterpret_cast<const char*>(this + 1); }
-    std::string_view key() const { return {key_data(), ikey_len}; }
-    std::string_view value() const { return {key_data() + ikey_len, value_len}; }
-  };
+  using node = avl_tree::node;
   class iterator;
 
-  static int height(const node* n) { return n == nullptr ? 0 : n->height; }
-  static void update_height(node* n) {
-    const int l = height(n->left);
-    const int r = height(n->right);
-    n->height = static_cast<uint8_t>(1 + (l > r ? l : r));
-  }
-
-  // Compares node n's key with the internal key (user_key, tag). Takes the
-  // target pre-split so the tag is decoded once per descent, not per node.
-  static int compare(const node* n, std::string_view user_key, uint64_t tag) {
-    const std::string_view nk(n->key_data(), n->ikey_len - tag_size);
-    const int r = compare_user_keys(nk, user_key);
-    if (r != 0) return r;
-    const uint64_t nt = decode_fixed64(n->key_data() + nk.size());
-    return nt > tag ? -1 : (nt < tag ? 1 : 0);  // tags sort descending
-  }
-
-  // First node >= (user_key, tag), or null.
-  const node* lower_bound(std::string_view user_key, uint64_t tag) const LSMT_REQUIRES_SHARED(mu_) {
-    const node* best = nullptr;
-    for (const node* n = root_; n != nullptr;) {
-      if (compare(n, user_key, tag) >= 0) {
-        best = n;
-        n = n->left;
-      } else {
-        n = n->right;
-      }
-    }
-    return best;
-  }
-
-  void replace_child(node* parent, node* old_child, node* new_child) LSMT_REQUIRES(mu_);
-  node* rotate_left(node* x) LSMT_REQUIRES(mu_);
-  node* rotate_right(node* x) LSMT_REQUIRES(mu_);
-  void rebalance_after_insert(node* n) LSMT_REQUIRES(mu_);
-  // The null link where a node for (user_key, tag) goes; *parent gets its parent. Reads the tree
-  // without the lock, which is safe only in add(): nothing else ever changes the tree.
-  node** find_link(std::string_view user_key, uint64_t tag,
-                   node** parent) LSMT_NO_THREAD_SAFETY_ANALYSIS {
-    *parent = nullptr;
-    node** link = &root_;
-    while (*link != nullptr) {
-      *parent = *link;
-      link = compare(*parent, user_key, tag) > 0 ? &(*parent)->left : &(*parent)->right;
-    }
-    return link;
-  }
-  static bool check_subtree(const node* n, const node* parent, int* h);
+  // The tree without the lock, which is safe only in add(): nothing else ever changes it.
+  avl_tree& unlocked_tree() LSMT_NO_THREAD_SAFETY_ANALYSIS { return tree_; }
 
   // The 512-bit block of the filter that holds the key's bits. REQUIRES: a filter.
   std::atomic<uint64_t>* filter_block(uint64_t key_hash) const noexcept {
@@ -231,8 +162,8 @@ class memtable {
   const uint32_t filter_blocks_;                           // 0: no filter
   const std::unique_ptr<std::atomic<uint64_t>[]> filter_;  // filter_blocks_ * block_words
   mutable shared_mutex mu_;
-  node* root_ LSMT_GUARDED_BY(mu_) = nullptr;
-  arena arena_;                   // allocations need mu_ exclusively; memory_usage() is atomic
+  avl_tree tree_ LSMT_GUARDED_BY(mu_);
+  arena arena_;                   // only add() allocates; memory_usage() is atomic
   std::atomic<size_t> count_{0};  // entries and range deletions
   range_tombstones range_dels_ LSMT_GUARDED_BY(mu_);
   std::atomic<bool> has_range_dels_{false};
@@ -251,14 +182,12 @@ class memtable::iterator final : public internal_iterator {
 
   void seek_to_first() override {
     shared_lock lock(mt_.mu_);
-    n_ = mt_.root_;
-    if (n_ != nullptr) n_ = leftmost(n_);
+    n_ = mt_.tree_.root() == nullptr ? nullptr : avl_tree::leftmost(mt_.tree_.root());
   }
 
   void seek_to_last() override {
     shared_lock lock(mt_.mu_);
-    n_ = mt_.root_;
-    if (n_ != nullptr) n_ = rightmost(n_);
+    n_ = mt_.tree_.root() == nullptr ? nullptr : avl_tree::rightmost(mt_.tree_.root());
   }
 
   void seek(std::string_view target) override {
@@ -271,35 +200,17 @@ class memtable::iterator final : public internal_iterator {
       tag = extract_tag(target);
     }
     shared_lock lock(mt_.mu_);
-    n_ = mt_.lower_bound(user_key, tag);
+    n_ = mt_.tree_.lower_bound(user_key, tag);
   }
 
   void next() override {
     shared_lock lock(mt_.mu_);
-    if (n_->right != nullptr) {
-      n_ = leftmost(n_->right);
-      return;
-    }
-    const node* child = n_;
-    n_ = n_->parent;
-    while (n_ != nullptr && n_->right == child) {
-      child = n_;
-      n_ = n_->parent;
-    }
+    n_ = avl_tree::next(n_);
   }
 
   void prev() override {
     shared_lock lock(mt_.mu_);
-    if (n_->left != nullptr) {
-      n_ = rightmost(n_->left);
-      return;
-    }
-    const node* child = n_;
-    n_ = n_->parent;
-    while (n_ != nullptr && n_->left == child) {
-      child = n_;
-      n_ = n_->parent;
-    }
+    n_ = avl_tree::prev(n_);
   }
 
   std::string_view key() const override { return n_->key(); }
@@ -307,15 +218,6 @@ class memtable::iterator final : public internal_iterator {
   bool in_memory() const override { return true; }
 
  private:
-  static const node* leftmost(const node* n) {
-    while (n->left != nullptr) n = n->left;
-    return n;
-  }
-  static const node* rightmost(const node* n) {
-    while (n->right != nullptr) n = n->right;
-    return n;
-  }
-
   const memtable& mt_;
   const node* n_ = nullptr;
 };
@@ -352,15 +254,11 @@ inline void memtable::add(uint64_t seq, value_type type, std::string_view user_k
   encode_fixed64(p + user_key.size(), tag);
   if (!value.empty()) std::memcpy(p + ikey_len, value.data(), value.size());
 
-  // Iterative descent to the leaf position; the parent pointers then serve as
-  // the recorded path for the upward retrace.
   node* parent = nullptr;
-  node** link = find_link(user_key, tag, &parent);
-  x->parent = parent;
+  node** link = unlocked_tree().find_link(user_key, tag, &parent);
   {
     exclusive_lock lock(mu_);
-    *link = x;
-    rebalance_after_insert(parent);
+    tree_.link(link, parent, x);
   }
   count_.store(count_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
@@ -372,7 +270,7 @@ inline bool memtable::get(std::string_view user_key, uint64_t key_hash, uint64_t
   // the snapshot, if it still belongs to user_key.
   if (snapshot > max_sequence) snapshot = max_sequence;
   shared_lock lock(mu_);
-  const node* n = lower_bound(user_key, pack_tag(snapshot, value_type_for_seek));
+  const node* n = tree_.lower_bound(user_key, pack_tag(snapshot, value_type_for_seek));
   if (n == nullptr || compare_user_keys(extract_user_key(n->key()), user_key) != 0) return false;
   const uint64_t tag = extract_tag(n->key());
   *type = static_cast<value_type>(tag & 0xff);
@@ -385,94 +283,9 @@ inline std::unique_ptr<internal_iterator> memtable::new_iterator() const {
   return std::make_unique<iterator>(*this);
 }
 
-inline void memtable::replace_child(node* parent, node* old_child, node* new_child) {
-  if (parent == nullptr) {
-    root_ = new_child;
-  } else if (parent->left == old_child) {
-    parent->left = new_child;
-  } else {
-    parent->right = new_child;
-  }
-}
-
-// Lifts x->right above x; returns the new subtree root. Heights of x and the
-// new root are recomputed (in that order: x is now the lower one).
-inline memtable::node* memtable::rotate_left(node* x) {
-  node* y = x->right;
-  x->right = y->left;
-  if (y->left != nullptr) y->left->parent = x;
-  y->parent = x->parent;
-  replace_child(x->parent, x, y);
-  y->left = x;
-  x->parent = y;
-  update_height(x);
-  update_height(y);
-  return y;
-}
-
-inline memtable::node* memtable::rotate_right(node* x) {
-  node* y = x->left;
-  x->left = y->right;
-  if (y->right != nullptr) y->right->parent = x;
-  y->parent = x->parent;
-  replace_child(x->parent, x, y);
-  y->right = x;
-  x->parent = y;
-  update_height(x);
-  update_height(y);
-  return y;
-}
-
-// Walks up from the new leaf's parent fixing heights. Stops as soon as a
-// height is unchanged, or after the first rotation: an insert rotation
-// restores the subtree's previous height, so nothing above changes.
-inline void memtable::rebalance_after_insert(node* n) {
-  for (; n != nullptr; n = n->parent) {
-    const int old_height = n->height;
-    const int balance = height(n->left) - height(n->right);
-    if (balance > 1) {
-      if (height(n->left->left) < height(n->left->right)) rotate_left(n->left);
-      rotate_right(n);
-      return;
-    }
-    if (balance < -1) {
-      if (height(n->right->right) < height(n->right->left)) rotate_right(n->right);
-      rotate_left(n);
-      return;
-    }
-    update_height(n);
-    if (n->height == old_height) return;
-  }
-}
-
 inline bool memtable::check_invariants() const {
-  {
-    shared_lock lock(mu_);
-    int h = 0;
-    if (!check_subtree(root_, nullptr, &h)) return false;
-  }
-  // In-order keys strictly increasing (iterator steps take the lock).
-  iterator it(*this);
-  std::string_view prev;
-  for (it.seek_to_first(); it.valid(); it.next()) {
-    if (!prev.empty() && compare_internal_keys(prev, it.key()) >= 0) return false;
-    prev = it.key();  // node bytes never move, so the view stays valid
-  }
-  return true;
-}
-
-inline bool memtable::check_subtree(const node* n, const node* parent, int* h) {
-  if (n == nullptr) {
-    *h = 0;
-    return true;
-  }
-  int lh = 0;
-  int rh = 0;
-  if (n->parent != parent || !check_subtree(n->left, n, &lh) || !check_subtree(n->right, n, &rh)) {
-    return false;
-  }
-  *h = 1 + (lh > rh ? lh : rh);
-  return n->height == *h && lh - rh <= 1 && rh - lh <= 1;
+  shared_lock lock(mu_);
+  return tree_.check();
 }
 
 }  // namespace lsmt::detail
