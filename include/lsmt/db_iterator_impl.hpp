@@ -170,12 +170,11 @@ LSMT_INLINE void db_iterator::find_next_user_entry(bool skipping) {
 }
 
 LSMT_INLINE void db_iterator::find_prev_user_entry() {
-  bool have_value = false;
   uint64_t hidden = 0;
   bool have_key = false;         // prev_key_ holds the key being read
   uint64_t table_entries = 0;    // its visible entries that are in tables
   bool newest_in_table = false;  // where its newest entry so far is
-  bool newest_is_value = false;
+  bool newest_is_value = false;  // and whether it is a visible value
   auto finish_key = [&] {
     if (have_key && newest_in_table) hidden += table_entries - (newest_is_value ? 1 : 0);
   };
@@ -188,7 +187,7 @@ LSMT_INLINE void db_iterator::find_prev_user_entry() {
       // Entries of one key arrive oldest first: the last seen wins. Keys arrive in descending
       // order, so a different key is an older one: once a value is found, it ends the search.
       if (!have_key || compare_user_keys(user_key, prev_key_) != 0) {
-        if (have_value) break;
+        if (newest_is_value) break;
         finish_key();
         prev_key_.assign(user_key);
         have_key = true;
@@ -199,13 +198,12 @@ LSMT_INLINE void db_iterator::find_prev_user_entry() {
       const hider h = hider_of(user_key, tag);
       newest_in_table = in_table && h != hider::range_in_memory;  // as forward
       newest_is_value = h == hider::none;
-      have_value = newest_is_value;
-      if (have_value) saved_value_.assign(inner_->value());
+      if (newest_is_value) saved_value_.assign(inner_->value());
     }
     inner_->prev();
   }
   finish_key();
-  valid_ = have_value;
+  valid_ = newest_is_value;
   if (valid_) {
     saved_key_.swap(prev_key_);  // the key found; prev_key_ is rebuilt by the next call
   } else {
