@@ -26,6 +26,8 @@
 #include <utility>
 #include <vector>
 
+#include "block.hpp"
+#include "coding.hpp"
 #include "counters.hpp"
 #include "db_iterator.hpp"
 #include "internal_key.hpp"
@@ -66,9 +68,14 @@ inline bool lookup_point(const read_view& v, std::string_view key, uint64_t snap
     if (m->get(key, h, snapshot, type, out, seq)) return true;
   }
   const version& tables = *v.tables;
-  std::string lookup_key;
+  key_buffer lookup_buffer;  // keys up to 56 bytes get their lookup key without an allocation
+  std::string_view lookup_key;
   const auto get = [&](const table_handle& t) {
-    if (lookup_key.empty()) lookup_key = make_lookup_key(key, snapshot);
+    if (lookup_key.empty()) {
+      char tag[tag_size];
+      encode_fixed64(tag, pack_tag(snapshot, value_type_for_seek));
+      lookup_key = lookup_buffer.splice(key, key.size(), std::string_view(tag, tag_size));
+    }
     return t.reader().get(lookup_key, h, type, out, seq, counters);
   };
   for (const auto& t : tables.levels[0]) {
