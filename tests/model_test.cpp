@@ -182,6 +182,7 @@ class model_runner {
       o.compaction_interval = interval;
       o.minimum_sstables = minimum;
       o.block_size = chance(0.5) ? 1024 : 4096;
+      o.block_restart_interval = chance(0.5) ? 16 : static_cast<int>(uniform(1, 8));
       o.bloom_bits_per_key = chance(0.2) ? 0 : 10;
       o.use_mmap_reads = chance(0.7);
       if (chance(0.5)) o.max_mapped_bytes = uniform(0, 64) << 10;  // some tables mapped, some not

@@ -145,6 +145,13 @@ TEST_CASE("seed: invalid parameters throw invalid_argument_error", "[seed]") {
     o.bloom_bits_per_key = 41;
     expect_invalid([&] { lsmt::db<> s(dir, o); });
   }
+  SECTION("block restart interval out of range") {
+    lsmt::options o;
+    o.block_restart_interval = 0;
+    expect_invalid([&] { lsmt::db<> s(dir, o); });
+    o.block_restart_interval = 1025;
+    expect_invalid([&] { lsmt::db<> s(dir, o); });
+  }
   SECTION("compaction nice out of range") {
     lsmt::options o;
     o.compaction_nice = -1;
@@ -203,6 +210,35 @@ TEST_CASE("seed: boundary parameters are accepted", "[seed]") {
     s.put("k", "v");
     s.flush();
     CHECK(s.contains("k"));
+  }
+}
+
+TEST_CASE("seed: block_restart_interval decides how many keys a block stores whole", "[seed]") {
+  temp_dir tmp;
+  // The same 3,000 keys sharing a long prefix, flushed with restart intervals 1, 16 and 1024:
+  // each key stored whole costs its prefix again plus a 4-byte restart, so the tables must
+  // shrink as the interval grows, and every key must read back and scan in order either way.
+  uint64_t previous = UINT64_MAX;
+  for (const int interval : {1, 16, 1024}) {
+    lsmt::options o;
+    o.block_restart_interval = interval;
+    lsmt::db<> s(tmp.sub("r" + std::to_string(interval)), o);
+    for (int i = 0; i < 3000; ++i) {
+      s.put("a-long-shared-key-prefix/" + std::to_string(100000 + i), std::to_string(i));
+    }
+    s.flush();
+    const uint64_t bytes = s.stats().table_bytes;
+    INFO("interval " << interval << ": " << bytes << " bytes");
+    CHECK(bytes < previous);
+    previous = bytes;
+    for (int i = 0; i < 3000; i += 7) {
+      CHECK(s.get("a-long-shared-key-prefix/" + std::to_string(100000 + i)) ==
+            std::optional<std::string>(std::to_string(i)));
+    }
+    CHECK_FALSE(s.contains("a-long-shared-key-prefix/1000005"));  // between two keys
+    const auto all = s.scan().to_vector();
+    REQUIRE(all.size() == 3000);
+    for (size_t i = 1; i < all.size(); ++i) CHECK(all[i - 1].first < all[i].first);
   }
 }
 

@@ -40,6 +40,7 @@ class lsmt_engine final : public engine {
     if (cfg.lsmt_file_mb != 0) opts.target_file_size = cfg.lsmt_file_mb << 20;
     if (cfg.lsmt_base_mb != 0) opts.base_level_bytes = cfg.lsmt_base_mb << 20;
     if (cfg.lsmt_ratio != 0) opts.level_size_ratio = static_cast<size_t>(cfg.lsmt_ratio);
+    if (cfg.lsmt_restart != 0) opts.block_restart_interval = static_cast<int>(cfg.lsmt_restart);
     if (cfg.lsmt_l0 != 0) {
       opts.compaction_interval = static_cast<size_t>(cfg.lsmt_l0);
       opts.minimum_sstables = std::min(opts.minimum_sstables, opts.compaction_interval);
@@ -49,7 +50,8 @@ class lsmt_engine final : public engine {
   static std::string describe(const config& cfg) {
     lsmt::options o = make_options(cfg);
     return "memtable " + mib(o.memtable_max_bytes) + ", block " + std::to_string(o.block_size) +
-           " B, compaction at " + std::to_string(o.compaction_interval) +
+           " B (restart every " + std::to_string(o.block_restart_interval) +
+           " keys), compaction at " + std::to_string(o.compaction_interval) +
            " level-0 tables, files " + mib(o.target_file_size) + ", base level " +
            mib(o.base_level_bytes) + ", level ratio " + std::to_string(o.level_size_ratio) +
            ", mmap reads " + (o.use_mmap_reads ? "up to " + mib(o.max_mapped_bytes) : "off") +

@@ -319,6 +319,7 @@ class engine_impl {
   static table_options table_options_of(const options& opts) {
     table_options t;
     t.block_size = opts.block_size;
+    t.restart_interval = opts.block_restart_interval;
     t.bloom_bits_per_key = opts.bloom_bits_per_key;
     t.compressor = opts.compressor;
     return t;

@@ -57,6 +57,11 @@ struct options {
   uint64_t base_level_bytes = uint64_t{64} << 20;
   /// Target size of an SSTable data block, in bytes (1 KiB .. 1 MiB).
   size_t block_size = 4096;
+  /// Every this many keys, a data block stores a key whole and lists it in its restart array
+  /// (1 .. 1024); the keys between share their prefix with the key before. A point read
+  /// binary-searches the restart keys, then decodes up to this many entries: smaller values make
+  /// point reads and seeks cheaper and tables larger. Applies to the tables written from then on.
+  int block_restart_interval = 16;
   /// Bloom filter bits per key; 0 disables filters (0 .. 40).
   int bloom_bits_per_key = 10;
   /// Compresses the SSTable blocks this store writes, and decompresses them when it reads them
@@ -138,6 +143,9 @@ inline void validate(const options& o, const std::filesystem::path& dir) {
   if (o.base_level_bytes < 1024) fail("base_level_bytes must be >= 1 KiB");
   if (o.block_size < 1024 || o.block_size > (size_t{1} << 20)) {
     fail("block_size must be between 1 KiB and 1 MiB");
+  }
+  if (o.block_restart_interval < 1 || o.block_restart_interval > 1024) {
+    fail("block_restart_interval must be between 1 and 1024");
   }
   if (o.bloom_bits_per_key < 0 || o.bloom_bits_per_key > 40) {
     fail("bloom_bits_per_key must be between 0 and 40");

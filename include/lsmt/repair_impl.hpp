@@ -252,6 +252,7 @@ LSMT_INLINE repair_report repair(const std::filesystem::path& dir, const options
   }
   table_options topts;  // its compressor reads the tables, and all of it writes the new ones
   topts.block_size = opts.block_size;
+  topts.restart_interval = opts.block_restart_interval;
   topts.bloom_bits_per_key = opts.bloom_bits_per_key;
   topts.compressor = opts.compressor;
   std::vector<repair_table_file> opened;
