@@ -316,14 +316,6 @@ class engine_impl {
     validate(opts, dir);
     return opts;
   }
-  static table_options table_options_of(const options& opts) {
-    table_options t;
-    t.block_size = opts.block_size;
-    t.restart_interval = opts.block_restart_interval;
-    t.bloom_bits_per_key = opts.bloom_bits_per_key;
-    t.compressor = opts.compressor;
-    return t;
-  }
 
   // After a wait for background progress: throws the background error or closed_error.
   void finish_wait() const LSMT_REQUIRES(core_.state_mutex) {

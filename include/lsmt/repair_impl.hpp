@@ -250,11 +250,8 @@ LSMT_INLINE repair_report repair(const std::filesystem::path& dir, const options
     logs.erase(logs.begin(), first_log);
     max_number = std::max(max_number, manifest->next_file_number);
   }
-  table_options topts;  // its compressor reads the tables, and all of it writes the new ones
-  topts.block_size = opts.block_size;
-  topts.restart_interval = opts.block_restart_interval;
-  topts.bloom_bits_per_key = opts.bloom_bits_per_key;
-  topts.compressor = opts.compressor;
+  // Its compressor reads the tables, and all of it writes the new ones.
+  const table_options topts = table_options_of(opts);
   std::vector<repair_table_file> opened;
   opened.reserve(tables.size());
   for (const uint64_t n : tables) {

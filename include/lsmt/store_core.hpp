@@ -35,12 +35,24 @@
 #include "posix_file_system.hpp"
 #include "read_path.hpp"
 #include "recovery_report.hpp"
+#include "table_format.hpp"
 #include "thread_annotations.hpp"
 #include "version_set.hpp"
 
 namespace lsmt::detail {
 
 enum class lifecycle { open, closing, closed };
+
+/// The table settings of opts: what flushes, compactions and repair write tables with, and
+/// what opens them (its compressor).
+inline table_options table_options_of(const options& opts) {
+  table_options t;
+  t.block_size = opts.block_size;
+  t.restart_interval = opts.block_restart_interval;
+  t.bloom_bits_per_key = opts.bloom_bits_per_key;
+  t.compressor = opts.compressor;
+  return t;
+}
 
 /// A compact_range() call waiting for the compaction thread: its user-key range (nullopt:
 /// unbounded) and the level its next step starts from (compaction_picker::range_job).
