@@ -19,6 +19,8 @@
 #include "test_catch.hpp"
 #include "test_util.hpp"
 
+namespace background_test_cpp {
+
 namespace fs = std::filesystem;
 using lsmt_test::key_of;
 using lsmt_test::rwx_r_x;
@@ -208,3 +210,5 @@ TEST_CASE("engine: a failed compact() is not retried in a loop", "[engine]") {
   CHECK(d.get(key_of(5)) == "v1");                   // reads go on
   CHECK_THROWS_AS(d.put("k", "v"), lsmt::io_error);  // writes are stopped until reopen
 }
+
+}  // namespace background_test_cpp

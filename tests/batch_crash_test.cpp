@@ -38,6 +38,8 @@
 #include "test_env.hpp"
 #include "test_util.hpp"
 
+namespace batch_crash_test_cpp {
+
 namespace {
 
 using store_t = lsmt::db<>;
@@ -240,3 +242,5 @@ TEST_CASE("crash: batches and transactions are never half-applied after a crash"
   CHECK(total_acks > 0);
   CHECK(total_acks >= rounds);
 }
+
+}  // namespace batch_crash_test_cpp

@@ -10,6 +10,8 @@
 
 #include "test_catch.hpp"
 
+namespace block_cache_test_cpp {
+
 using lsmt::detail::block_cache;
 
 namespace {
@@ -125,3 +127,5 @@ TEST_CASE("block-cache: concurrent lookups, inserts and erases", "[block-cache]"
   for (uint64_t f = 0; f < 4; ++f) cache->erase_file(f);
   CHECK(cache->usage() == 0);
 }
+
+}  // namespace block_cache_test_cpp

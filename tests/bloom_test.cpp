@@ -11,6 +11,8 @@
 #include "lsmt/hash.hpp"
 #include "test_catch.hpp"
 
+namespace bloom_test_cpp {
+
 using lsmt::detail::bloom_builder;
 using lsmt::detail::bloom_may_match;
 using lsmt::detail::bloom_may_match_hash;
@@ -144,3 +146,5 @@ TEST_CASE("bloom: malformed filters match everything and stay in bounds", "[bloo
     for (int i = 0; i < 50; ++i) (void)bloom_may_match_hash(view, rng());
   }
 }
+
+}  // namespace bloom_test_cpp

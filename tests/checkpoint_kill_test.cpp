@@ -39,6 +39,8 @@
 #include "test_env.hpp"
 #include "test_util.hpp"
 
+namespace checkpoint_kill_test_cpp {
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -227,3 +229,5 @@ TEST_CASE("crash: SIGKILL during checkpoints leaves whole checkpoints or none",
   CHECK(checked >= 8);
   CHECK(cut_short >= 2);
 }
+
+}  // namespace checkpoint_kill_test_cpp

@@ -19,6 +19,8 @@
 #include "test_env.hpp"
 #include "test_util.hpp"
 
+namespace compaction_picker_test_cpp {
+
 namespace {
 
 using lsmt::detail::compaction_job;
@@ -478,3 +480,5 @@ TEST_CASE("picker: range jobs walk the range's tables down, level by level",
   level = 0;
   CHECK(p.range_job(v, std::optional<std::string>("zz"), std::nullopt, &level).empty());
 }
+
+}  // namespace compaction_picker_test_cpp

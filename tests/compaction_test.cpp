@@ -11,6 +11,8 @@
 #include "test_catch.hpp"
 #include "test_util.hpp"
 
+namespace compaction_test_cpp {
+
 namespace fs = std::filesystem;
 using lsmt_test::dump;
 using lsmt_test::key_of;
@@ -108,3 +110,5 @@ TEST_CASE("compaction: compact() drops deleted keys", "[compaction]") {
   str_db again(dir, rwx_r_x, 100, 8, 2);
   CHECK(again.scan().empty());
 }
+
+}  // namespace compaction_test_cpp

@@ -31,6 +31,8 @@
 #include "test_env.hpp"
 #include "test_util.hpp"
 
+namespace compression_test_cpp {
+
 namespace {
 
 namespace d = lsmt::detail;
@@ -608,3 +610,5 @@ TEST_CASE("compression: the builder stores a block over 64 MiB as it is", "[comp
   CHECK(l.data_ids[1] == 9);
   check_table(*open_bytes(bytes, false, rle), m);
 }
+
+}  // namespace compression_test_cpp

@@ -36,6 +36,8 @@
 #include "test_env.hpp"
 #include "test_util.hpp"
 
+namespace concurrency_test_cpp {
+
 namespace {
 
 using store_t = lsmt::db<>;
@@ -678,3 +680,5 @@ TEST_CASE("concurrency: merging_iterator turns backward correctly while a memtab
   CHECK(extract_user_key(it.key()) == "a");
   CHECK(extract_sequence(it.key()) == 1u);
 }
+
+}  // namespace concurrency_test_cpp

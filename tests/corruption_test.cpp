@@ -66,6 +66,8 @@
 #include "test_env.hpp"
 #include "test_util.hpp"
 
+namespace corruption_test_cpp {
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -729,3 +731,5 @@ TEST_CASE("corruption: crafted files claiming huge sizes fail without allocating
           }) == 0);
   }
 }
+
+}  // namespace corruption_test_cpp

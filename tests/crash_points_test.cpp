@@ -41,6 +41,8 @@
 #include "watchdog.hpp"
 #include "workload_driver.hpp"
 
+namespace crash_points_test_cpp {
+
 namespace {
 
 using namespace lsmt_test;
@@ -303,3 +305,5 @@ TEST_CASE("crash: a synced write covers writes still in the previous WAL", "[cra
   run_crash_points(make_pending_flush_workload(seed), seed, quick, outcomes_t::all, least, t);
   report(t, "crash points (sync after rotation)", least);
 }
+
+}  // namespace crash_points_test_cpp

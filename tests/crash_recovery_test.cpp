@@ -18,6 +18,8 @@
 #include "test_catch.hpp"
 #include "test_util.hpp"
 
+namespace crash_recovery_test_cpp {
+
 namespace fs = std::filesystem;
 using lsmt_test::dump;
 using lsmt_test::key_of;
@@ -302,3 +304,5 @@ TEST_CASE("manifest: a store with a version 3 MANIFEST opens and moves to versio
   str_db d(dir, o);
   CHECK(dump(d) == model);
 }
+
+}  // namespace crash_recovery_test_cpp

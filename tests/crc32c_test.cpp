@@ -7,6 +7,8 @@
 
 #include "test_catch.hpp"
 
+namespace crc32c_test_cpp {
+
 namespace crc32c = lsmt::detail::crc32c;
 
 namespace {
@@ -88,3 +90,5 @@ TEST_CASE("crc32c: mask", "[crc32c]") {
     CHECK(crc32c::unmask(crc32c::mask(v)) == v);
   }
 }
+
+}  // namespace crc32c_test_cpp

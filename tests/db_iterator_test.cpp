@@ -25,6 +25,8 @@
 #include "test_env.hpp"
 #include "test_util.hpp"
 
+namespace db_iterator_test_cpp {
+
 namespace {
 
 using lsmt::detail::compare_internal_keys;
@@ -422,3 +424,5 @@ TEST_CASE("iterator: random entries, bounds and movements agree with a model", "
     }
   }
 }
+
+}  // namespace db_iterator_test_cpp

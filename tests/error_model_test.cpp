@@ -10,6 +10,8 @@
 #include "test_catch.hpp"
 #include "test_util.hpp"
 
+namespace error_model_test_cpp {
+
 using lsmt_test::str_db;
 using lsmt_test::temp_dir;
 
@@ -183,3 +185,5 @@ TEST_CASE("errors: a new store's path may not go back after a name, and lost+fou
   std::filesystem::create_directories(mount / "lost+found");
   CHECK_NOTHROW(str_db(mount));
 }
+
+}  // namespace error_model_test_cpp

@@ -14,6 +14,8 @@
 #include "test_catch.hpp"
 #include "test_util.hpp"
 
+namespace group_commit_test_cpp {
+
 namespace {
 
 class counting_log : public lsmt::writable_file {
@@ -102,3 +104,5 @@ TEST_CASE("wal: concurrent synced writers share fsyncs (group commit)", "[wal]")
   // fsync brings it far below. Half leaves room for scheduling noise.
   CHECK(syncs <= threads * per_thread / 2);
 }
+
+}  // namespace group_commit_test_cpp

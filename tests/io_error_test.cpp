@@ -39,6 +39,8 @@
 #include "watchdog.hpp"
 #include "workload_driver.hpp"
 
+namespace io_error_test_cpp {
+
 namespace {
 
 using namespace lsmt_test;
@@ -190,3 +192,5 @@ TEST_CASE("io-error: EIO and ENOSPC at every file op are reported and lose nothi
   CHECK(t.points >= least.points);
   CHECK(t.reported >= least.reported);
 }
+
+}  // namespace io_error_test_cpp

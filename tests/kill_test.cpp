@@ -44,6 +44,8 @@
 #include "test_env.hpp"
 #include "test_util.hpp"
 
+namespace kill_test_cpp {
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -393,3 +395,5 @@ TEST_CASE("engine: the directory lock is exclusive across processes and dies wit
     CHECK(db.get("holder") == std::optional<std::string>("here"));
   }
 }
+
+}  // namespace kill_test_cpp

@@ -24,6 +24,8 @@
 #include "test_env.hpp"
 #include "test_util.hpp"
 
+namespace layout_test_cpp {
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -183,3 +185,5 @@ TEST_CASE("layout: sequential inserts move tables down without rewriting them", 
   CHECK(st.tables >= st.flushes);
   CHECK(dump(d).size() == static_cast<size_t>(keys));
 }
+
+}  // namespace layout_test_cpp

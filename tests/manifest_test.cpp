@@ -14,6 +14,8 @@
 #include "test_catch.hpp"
 #include "test_util.hpp"
 
+namespace manifest_test_cpp {
+
 namespace {
 
 using lsmt::detail::manifest_state;
@@ -267,3 +269,5 @@ TEST_CASE("manifest: a damaged MANIFEST on disk is a corruption_error naming it"
     CHECK(std::string(e.what()).find(path) != std::string::npos);
   }
 }
+
+}  // namespace manifest_test_cpp

@@ -15,6 +15,8 @@
 #include "test_catch.hpp"
 #include "test_util.hpp"
 
+namespace mapping_budget_test_cpp {
+
 using lsmt::detail::charged_file;
 using lsmt::detail::mapping_budget;
 using lsmt_test::dump;
@@ -143,3 +145,5 @@ TEST_CASE("mapping budget: a retired table keeps its bytes while an iterator rea
   CHECK(st.mapped_bytes == st.table_bytes);  // given back once the iterator let go
   check_reads(d, model);
 }
+
+}  // namespace mapping_budget_test_cpp

@@ -14,6 +14,8 @@
 #include "ikey.hpp"
 #include "test_catch.hpp"
 
+namespace memtable_test_cpp {
+
 namespace {
 
 using lsmt::detail::arena;
@@ -323,3 +325,5 @@ TEST_CASE("memtable: concurrent readers with one writer", "[memtable]") {
   REQUIRE(mt.entry_count() == static_cast<size_t>(n));
   REQUIRE(mt.check_invariants());
 }
+
+}  // namespace memtable_test_cpp

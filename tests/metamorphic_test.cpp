@@ -56,6 +56,8 @@
 #include "test_env.hpp"
 #include "test_util.hpp"
 
+namespace metamorphic_test_cpp {
+
 namespace {
 
 using lsmt_meta::describe;
@@ -356,3 +358,5 @@ TEST_CASE("metamorphic: every option configuration replays a random history like
   CHECK(t.flushes >= 1000);
   CHECK(t.compactions >= 100);
 }
+
+}  // namespace metamorphic_test_cpp

@@ -32,6 +32,8 @@
 #include "test_env.hpp"
 #include "test_util.hpp"
 
+namespace model_test_cpp {
+
 namespace {
 
 using model_t = std::map<std::string, std::string>;
@@ -745,3 +747,5 @@ TEST_CASE("model: empty and NUL/0xFF keys and values round-trip through flush an
   REQUIRE(db.less_than("").to_vector().empty());
   REQUIRE(db.all_except("").to_vector().size() == entries.size() - 1);
 }
+
+}  // namespace model_test_cpp

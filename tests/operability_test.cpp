@@ -26,6 +26,8 @@
 #include "test_catch.hpp"
 #include "test_util.hpp"
 
+namespace operability_test_cpp {
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -489,3 +491,5 @@ TEST_CASE("threads: named, and the compaction thread runs at a lower priority", 
   CHECK(nice_of_threads("lsmt:compact").empty());
 }
 #endif
+
+}  // namespace operability_test_cpp

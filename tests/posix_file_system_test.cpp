@@ -15,6 +15,8 @@
 #include "test_catch.hpp"
 #include "test_util.hpp"
 
+namespace posix_file_system_test_cpp {
+
 namespace {
 
 using lsmt::detail::posix_file_system_impl;
@@ -270,3 +272,5 @@ TEST_CASE("posix-fs: errors on missing files are io_errors carrying ENOENT and t
   CHECK_FALSE(fs->file_exists(missing));
   CHECK_FALSE(fs->file_exists(missing + "/below"));
 }
+
+}  // namespace posix_file_system_test_cpp

@@ -33,6 +33,8 @@
 #include "test_util.hpp"
 #include "watchdog.hpp"
 
+namespace posix_special_files_test_cpp {
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -376,3 +378,5 @@ TEST_CASE("engine: a child forked without exec shares the directory lock until i
   lsmt::db<> again(db_dir);  // the child is gone, and the lock with it
   CHECK(again.get("k") == std::optional<std::string>("v"));
 }
+
+}  // namespace posix_special_files_test_cpp

@@ -35,6 +35,8 @@
 #include "test_env.hpp"
 #include "test_util.hpp"
 
+namespace range_delete_test_cpp {
+
 namespace {
 
 namespace d = lsmt::detail;
@@ -656,3 +658,5 @@ TEST_CASE("range deletions: a random leveled workload matches a model", "[range_
 }
 
 }  // namespace
+
+}  // namespace range_delete_test_cpp

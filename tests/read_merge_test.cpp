@@ -19,6 +19,8 @@
 #include "test_catch.hpp"
 #include "test_util.hpp"
 
+namespace read_merge_test_cpp {
+
 namespace fs = std::filesystem;
 using lsmt_test::dump;
 using lsmt_test::key_of;
@@ -238,3 +240,5 @@ TEST_CASE("compaction: seeks that pay for level-0 tables get level 0 merged belo
   CHECK(after.compactions == 1);
   CHECK(dump(d) == model);
 }
+
+}  // namespace read_merge_test_cpp

@@ -22,6 +22,8 @@
 #include "test_catch.hpp"
 #include "test_util.hpp"
 
+namespace recovery_modes_test_cpp {
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -249,3 +251,5 @@ TEST_CASE("recovery: a table from another store is a corruption_error at open", 
   fs::copy_file(b.tables[0], a.tables[0], fs::copy_options::overwrite_existing);
   expect_table_corruption(a.dir, "belongs to another store");
 }
+
+}  // namespace recovery_modes_test_cpp

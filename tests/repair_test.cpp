@@ -14,6 +14,8 @@
 #include "test_catch.hpp"
 #include "test_util.hpp"
 
+namespace repair_test_cpp {
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -204,3 +206,5 @@ TEST_CASE("repair: a table of another store is set aside, not merged", "[repair]
   str_db d(dir.sub("a"), small_options());
   CHECK(lsmt_test::dump(d) == model);
 }
+
+}  // namespace repair_test_cpp

@@ -14,6 +14,8 @@
 #include "test_catch.hpp"
 #include "test_util.hpp"
 
+namespace seed_api_test_cpp {
+
 namespace fs = std::filesystem;
 using lsmt_test::temp_dir;
 
@@ -407,3 +409,5 @@ TEST_CASE("seed: no file the store creates is world-writable", "[seed]") {
   }
   CHECK((mode_of(dir) & S_IWOTH) == 0);
 }
+
+}  // namespace seed_api_test_cpp

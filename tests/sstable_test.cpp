@@ -18,6 +18,8 @@
 #include "test_catch.hpp"
 #include "test_env.hpp"
 
+namespace sstable_test_cpp {
+
 namespace {
 
 using lsmt::corruption_error;
@@ -551,3 +553,5 @@ TEST_CASE("sstable: internal keys compare user keys bytewise and unsigned", "[ss
   REQUIRE(compare_user_keys(std::string(40, 'x'), std::string(40, 'x')) == 0);
   REQUIRE(compare_user_keys(std::string(8, '\x80'), std::string(8, '\x7f')) > 0);
 }
+
+}  // namespace sstable_test_cpp

@@ -9,6 +9,8 @@
 #include "test_catch.hpp"
 #include "test_util.hpp"
 
+namespace stats_test_cpp {
+
 using lsmt_test::key_of;
 using lsmt_test::str_db;
 using lsmt_test::temp_dir;
@@ -76,3 +78,5 @@ TEST_CASE("stats: a memtable limit below one arena block still holds many entrie
   CHECK(st.flushes <= 40);
   CHECK(d.get(key_of(1234)) == std::string(100, 'v'));
 }
+
+}  // namespace stats_test_cpp

@@ -25,6 +25,8 @@
 #include "test_env.hpp"
 #include "test_util.hpp"
 
+namespace table_writer_test_cpp {
+
 namespace {
 
 using lsmt::detail::extract_sequence;
@@ -349,3 +351,5 @@ TEST_CASE("table-writer: random merges keep what readers at or after the smalles
     }
   }
 }
+
+}  // namespace table_writer_test_cpp

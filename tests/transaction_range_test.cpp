@@ -30,6 +30,8 @@
 #include "test_env.hpp"
 #include "test_util.hpp"
 
+namespace transaction_range_test_cpp {
+
 // Stops the test with msg (streamed) unless cond holds.
 #define TX_REQUIRE(cond, msg) LSMT_FAIL_UNLESS(cond, "mismatch", msg)
 
@@ -626,3 +628,5 @@ TEST_CASE("transaction ranges: a finished transaction, its iterators and views t
   CHECK(replaced.active());
   CHECK(replaced.get("a") == "va");
 }
+
+}  // namespace transaction_range_test_cpp

@@ -11,6 +11,8 @@
 #include "test_catch.hpp"
 #include "test_util.hpp"
 
+namespace values_keys_test_cpp {
+
 namespace fs = std::filesystem;
 using lsmt_test::dump;
 using lsmt_test::key_of;
@@ -150,3 +152,5 @@ TEST_CASE("engine: keys with NUL and 0xFF bytes, and the empty key", "[engine]")
   str_db d(dir, rwx_r_x, 4, 8, 2);
   verify(d);
 }
+
+}  // namespace values_keys_test_cpp

@@ -12,6 +12,8 @@
 #include "test_env.hpp"
 #include "test_util.hpp"
 
+namespace versions_test_cpp {
+
 namespace fs = std::filesystem;
 using lsmt_test::dump;
 using lsmt_test::key_of;
@@ -174,3 +176,5 @@ TEST_CASE("engine: reopen after close keeps everything (random workload)", "[eng
   CHECK(dump(d) == model);
   for (const auto& [k, v] : model) REQUIRE(d.get(k) == opt_str(v));
 }
+
+}  // namespace versions_test_cpp

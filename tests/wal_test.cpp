@@ -17,6 +17,8 @@
 #include "test_catch.hpp"
 #include "test_util.hpp"
 
+namespace wal_test_cpp {
+
 namespace {
 
 using lsmt::detail::log_end;
@@ -369,3 +371,5 @@ TEST_CASE("wal: a huge length field neither allocates nor reads past the end", "
     CHECK(r.dropped == 14);
   }
 }
+
+}  // namespace wal_test_cpp

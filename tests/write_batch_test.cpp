@@ -17,6 +17,8 @@
 #include "test_env.hpp"
 #include "test_util.hpp"
 
+namespace write_batch_test_cpp {
+
 namespace {
 
 using lsmt::detail::batch_header_size;
@@ -276,3 +278,5 @@ TEST_CASE("batch: a batch that rejected bytes is empty and reusable", "[batch]")
   b.put("x", "y");
   CHECK(b.count() == 1);
 }
+
+}  // namespace write_batch_test_cpp
