@@ -190,10 +190,25 @@ class db {
       return ValueCodec::decode(*v);
     }
   }
+  /// If k has a value, stores it in out and returns true; if k is absent or deleted, returns
+  /// false and leaves out as it was. Unlike get(k), it reuses out's memory: a std::string out
+  /// needs no new allocation for a value that fits in what it already holds.
+  bool get(key_arg k, Value& out, const read_options& ro = {}) const {
+    detail::single_op op;
+    KeyCodec::encode(k, op.b->key);
+    if (!engine().get(op.b->key, sequence_for(ro), op.b->value)) return false;
+    if constexpr (std::is_same_v<Value, std::string> &&
+                  std::is_same_v<ValueCodec, codec<std::string>>) {
+      out.assign(op.b->value);  // into out's own buffer, which keeps its capacity
+    } else {
+      out = ValueCodec::decode(op.b->value);
+    }
+    return true;
+  }
   bool contains(key_arg k, const read_options& ro = {}) const {
     detail::single_op op;
     KeyCodec::encode(k, op.b->key);
-    return engine().get(op.b->key, sequence_for(ro)).has_value();
+    return engine().get(op.b->key, sequence_for(ro), op.b->value);
   }
 
   /// A consistent point-in-time view for later reads.

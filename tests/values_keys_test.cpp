@@ -153,4 +153,52 @@ TEST_CASE("engine: keys with NUL and 0xFF bytes, and the empty key", "[engine]")
   verify(d);
 }
 
+TEST_CASE("engine: get(k, out) fills the caller's value, and leaves it alone if k has none",
+          "[engine]") {
+  temp_dir tmp;
+  str_db d(tmp.sub("db"), rwx_r_x, 100, 8, 2);
+  d.put("a", "alpha");
+  d.put("big", pattern_value(7, 3000));
+  d.put("gone", "x");
+  d.erase("gone");
+  d.put("ranged", "y");
+  d.delete_range("r", "s");
+  const lsmt::snapshot before = d.get_snapshot();
+  d.put("a", "alpha 2");
+  lsmt::read_options at_before;
+  at_before.snap = &before;
+
+  for (const char* where : {"memtable", "table"}) {
+    INFO(where);
+    std::string out = "kept";
+    CHECK_FALSE(d.get("absent", out));
+    CHECK_FALSE(d.get("gone", out));
+    CHECK_FALSE(d.get("ranged", out));
+    CHECK(out == "kept");
+    REQUIRE(d.get("a", out));
+    CHECK(out == "alpha 2");
+    REQUIRE(d.get("a", out, at_before));
+    CHECK(out == "alpha");
+    REQUIRE(d.get("big", out));
+    CHECK(out == pattern_value(7, 3000));
+    // A value that fits goes into the memory out already has.
+    const char* const buffer = out.data();
+    REQUIRE(d.get("a", out));
+    CHECK(out == "alpha 2");
+    CHECK(out.data() == buffer);
+    REQUIRE(d.get("big", out));
+    CHECK(out.data() == buffer);
+    d.flush();
+  }
+
+  // A value type with a codec of its own is decoded into out.
+  lsmt::db<std::string, std::vector<uint8_t>> typed(tmp.sub("typed"), rwx_r_x, 100, 8, 2);
+  typed.put("k", std::vector<uint8_t>{1, 2, 3});
+  std::vector<uint8_t> bytes{9};
+  CHECK_FALSE(typed.get("other", bytes));
+  CHECK(bytes == std::vector<uint8_t>{9});
+  REQUIRE(typed.get("k", bytes));
+  CHECK(bytes == std::vector<uint8_t>{1, 2, 3});
+}
+
 }  // namespace values_keys_test_cpp

@@ -86,18 +86,14 @@ class engine_impl {
     writes_.run(write_path::kind::write, &batch, sync || core_.opts.sync, check);
   }
 
-  std::optional<std::string> get(std::string_view key, std::optional<uint64_t> snapshot) const {
+  bool get(std::string_view key, std::optional<uint64_t> snapshot, std::string& value) const {
     core_.ensure_open();
     const auto view = core_.current_view();
     const uint64_t seq = snapshot ? *snapshot : latest_sequence();  // after the pin: read_path.hpp
     value_type type{};
     uint64_t found_seq = 0;
-    std::string value;
-    if (lookup(*view, key, seq, &type, &value, &found_seq, &core_.reads) &&
-        type == value_type::value) {
-      return value;
-    }
-    return std::nullopt;
+    return lookup(*view, key, seq, &type, &value, &found_seq, &core_.reads) &&
+           type == value_type::value;
   }
 
   uint64_t newest_sequence(std::string_view key) const {
@@ -342,7 +338,13 @@ LSMT_INLINE void engine::write(raw_batch& batch, bool sync, const std::function<
 }
 LSMT_INLINE std::optional<std::string> engine::get(std::string_view key,
                                                    std::optional<uint64_t> snapshot) const {
-  return impl_->get(key, snapshot);
+  std::string value;
+  if (!impl_->get(key, snapshot, value)) return std::nullopt;
+  return value;
+}
+LSMT_INLINE bool engine::get(std::string_view key, std::optional<uint64_t> snapshot,
+                             std::string& value) const {
+  return impl_->get(key, snapshot, value);
 }
 LSMT_INLINE uint64_t engine::newest_sequence(std::string_view key) const {
   return impl_->newest_sequence(key);
