@@ -183,8 +183,7 @@ class db {
     KeyCodec::encode(k, op.b->key);
     auto v = engine().get(op.b->key, sequence_for(ro));
     if (!v) return std::nullopt;
-    if constexpr (std::is_same_v<Value, std::string> &&
-                  std::is_same_v<ValueCodec, codec<std::string>>) {
+    if constexpr (detail::is_raw_string_v<Value, ValueCodec>) {
       return v;  // the stored bytes are the value: no second copy
     } else {
       return ValueCodec::decode(*v);
@@ -197,8 +196,7 @@ class db {
     detail::single_op op;
     KeyCodec::encode(k, op.b->key);
     if (!engine().get(op.b->key, sequence_for(ro), op.b->value)) return false;
-    if constexpr (std::is_same_v<Value, std::string> &&
-                  std::is_same_v<ValueCodec, codec<std::string>>) {
+    if constexpr (detail::is_raw_string_v<Value, ValueCodec>) {
       out.assign(op.b->value);  // into out's own buffer, which keeps its capacity
     } else {
       out = ValueCodec::decode(op.b->value);

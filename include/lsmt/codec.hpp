@@ -108,12 +108,15 @@ struct codec<std::string> {
 };
 
 namespace detail {
+/// True for std::string with its built-in codec: the stored bytes are the value itself.
+template <class T, class Codec>
+inline constexpr bool is_raw_string_v = (std::is_same_v<T, std::string> &&
+                                         std::is_same_v<Codec, codec<std::string>>);
+
 /// How the store's calls take a T coded by Codec: std::string_view for std::string with its
 /// built-in codec (read in place, no copy), const T& otherwise.
 template <class T, class Codec>
-using arg_type =
-    std::conditional_t<std::is_same_v<T, std::string> && std::is_same_v<Codec, codec<std::string>>,
-                       std::string_view, const T&>;
+using arg_type = std::conditional_t<is_raw_string_v<T, Codec>, std::string_view, const T&>;
 
 }  // namespace detail
 
