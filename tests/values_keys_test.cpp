@@ -201,4 +201,55 @@ TEST_CASE("engine: get(k, out) fills the caller's value, and leaves it alone if 
   CHECK(bytes == std::vector<uint8_t>{1, 2, 3});
 }
 
+TEST_CASE("transaction: get(k, out) reads own writes over the snapshot, and records the read",
+          "[transaction]") {
+  temp_dir tmp;
+  str_db d(tmp.sub("db"), rwx_r_x, 100, 8, 2);
+  d.put("stored", "s1");
+  d.put("erased", "e1");
+  d.put("big", pattern_value(3, 2000));
+  d.flush();
+  auto t = d.begin_transaction();
+  d.put("stored", "s2");  // after the snapshot: the transaction does not see it
+  t.put("own", "o1");
+  t.erase("erased");
+
+  std::string out = "kept";
+  CHECK_FALSE(t.get("absent", out));
+  CHECK_FALSE(t.get("erased", out));  // the transaction's own erase hides the stored value
+  CHECK(out == "kept");
+  REQUIRE(t.get("own", out));
+  CHECK(out == "o1");
+  REQUIRE(t.get("big", out));
+  CHECK(out == pattern_value(3, 2000));
+  const char* const buffer = out.data();
+  REQUIRE(t.get("stored", out));
+  CHECK(out == "s1");
+  CHECK(out.data() == buffer);  // a value that fits goes into out's memory
+  CHECK(t.get("stored") == std::optional<std::string>("s1"));  // both forms agree
+
+  // The read of "stored" is checked at commit: another writer changed it after the snapshot.
+  CHECK_THROWS_AS(t.commit(), lsmt::conflict_error);
+  CHECK(d.get("own") == std::nullopt);
+
+  // A read through get(k, out) alone records the key too.
+  auto u = d.begin_transaction();
+  REQUIRE(u.get("big", out));
+  d.put("big", "changed");
+  u.put("other", "x");
+  CHECK_THROWS_AS(u.commit(), lsmt::conflict_error);
+  CHECK_THROWS_AS(u.get("big", out), lsmt::invalid_argument_error);  // finished
+
+  // A value type with a codec of its own is decoded into out.
+  lsmt::db<std::string, std::vector<uint8_t>> typed(tmp.sub("typed"), rwx_r_x, 100, 8, 2);
+  typed.put("k", std::vector<uint8_t>{1, 2, 3});
+  auto v = typed.begin_transaction();
+  std::vector<uint8_t> bytes{9};
+  CHECK_FALSE(v.get("other", bytes));
+  CHECK(bytes == std::vector<uint8_t>{9});
+  REQUIRE(v.get("k", bytes));
+  CHECK(bytes == std::vector<uint8_t>{1, 2, 3});
+  v.commit();
+}
+
 }  // namespace values_keys_test_cpp

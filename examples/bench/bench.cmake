@@ -22,7 +22,7 @@ set(LSMT_BENCH_PEERS_PREFIX "" CACHE PATH
 find_package(Threads REQUIRED)
 
 add_executable(db_bench ${CMAKE_CURRENT_LIST_DIR}/db_bench.cpp)
-target_link_libraries(db_bench PRIVATE lsmt::lsmt Threads::Threads)
+target_link_libraries(db_bench PRIVATE ${lsmt_example_lib} Threads::Threads)
 target_compile_features(db_bench PRIVATE cxx_std_17)
 # A benchmark must be optimized whatever the build type; options given here come after
 # CMAKE_CXX_FLAGS_<CONFIG> on the command line, so this -O2 wins over e.g. Debug's -O0.

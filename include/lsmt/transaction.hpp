@@ -24,11 +24,13 @@
 #include <utility>
 #include <vector>
 
+#include "codec.hpp"
 #include "engine.hpp"
 #include "error.hpp"
 #include "iterator.hpp"
 #include "key_ranges.hpp"
 #include "options.hpp"
+#include "single_op.hpp"
 #include "snapshot.hpp"
 #include "transaction_iterator.hpp"
 #include "write_batch.hpp"
@@ -95,16 +97,23 @@ class basic_transaction {
   }
   /// The transaction's own write of k if any, else k as of begin_transaction().
   std::optional<Value> get(const Key& k) {
-    ensure_active();
-    std::string ek = ranges::encode(k);
-    if (auto it = writes_.find(ek); it != writes_.end()) {
-      if (!it->second) return std::nullopt;
-      return ValueCodec::decode(*it->second);
-    }
-    auto v = engine_->get(ek, snap_.sequence());
-    state_->reads.insert(std::move(ek));
-    if (!v) return std::nullopt;
+    std::string scratch;
+    const std::string* v = lookup(k, scratch);
+    if (v == nullptr) return std::nullopt;
     return ValueCodec::decode(*v);
+  }
+  /// The same into out: true with out filled if k has a value; false, with out left as it was,
+  /// if not. Like db::get(k, out), a std::string out keeps its memory.
+  bool get(const Key& k, Value& out) {
+    detail::single_op op;
+    const std::string* v = lookup(k, op.b->value);
+    if (v == nullptr) return false;
+    if constexpr (detail::is_raw_string_v<Value, ValueCodec>) {
+      out.assign(*v);
+    } else {
+      out = ValueCodec::decode(*v);
+    }
+    return true;
   }
 
   /// An iterator over every key, unpositioned: call seek_to_first() etc.
@@ -175,6 +184,18 @@ class basic_transaction {
   void ensure_active() const {
     if (!active()) detail::throw_transaction_finished();  // finished, or moved from
     engine_->ensure_open();
+  }
+
+  // The bytes of k's value: the transaction's own write of it, or else its value at the
+  // snapshot, read into scratch; null if it has none. A read from the store is recorded for
+  // commit()'s conflict check.
+  const std::string* lookup(const Key& k, std::string& scratch) {
+    ensure_active();
+    std::string ek = ranges::encode(k);
+    if (auto it = writes_.find(ek); it != writes_.end()) return it->second ? &*it->second : nullptr;
+    const bool found = engine_->get(ek, snap_.sequence(), scratch);
+    state_->reads.insert(std::move(ek));
+    return found ? &scratch : nullptr;
   }
 
   // One iterator per segment: the store at the snapshot, with the writes merged over it.
