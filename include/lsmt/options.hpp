@@ -61,7 +61,7 @@ struct options {
   /// (1 .. 1024); the keys between share their prefix with the key before. A point read
   /// binary-searches the restart keys, then decodes up to this many entries: smaller values make
   /// point reads and seeks cheaper and tables larger. Applies to the tables written from then on.
-  int block_restart_interval = 16;
+  int block_restart_interval = 8;
   /// Bloom filter bits per key; 0 disables filters (0 .. 40).
   int bloom_bits_per_key = 10;
   /// Compresses the SSTable blocks this store writes, and decompresses them when it reads them

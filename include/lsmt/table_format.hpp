@@ -88,7 +88,7 @@ namespace lsmt::detail {
 
 struct table_options {
   size_t block_size = 4096;
-  int restart_interval = 16;
+  int restart_interval = 8;
   int bloom_bits_per_key = 10;  // <= 0: no filter
   // Writes compress blocks with it, reads decompress blocks of its id; null: none (see
   // "Compression").
