@@ -141,6 +141,15 @@ class key_buffer {
   size_t capacity_ = sizeof(inline_);
 };
 
+/// make_lookup_key(user_key, snapshot), built in `buffer`: no allocation for user keys of up to
+/// 56 bytes. Valid until the buffer's next use.
+inline std::string_view lookup_key_in(key_buffer& buffer, std::string_view user_key,
+                                      uint64_t snapshot) {
+  char tag[tag_size];
+  encode_fixed64(tag, pack_tag(snapshot, value_type_for_seek));
+  return buffer.splice(user_key, user_key.size(), std::string_view(tag, tag_size));
+}
+
 /// Iterates one block in place. Reusable: reset() points it at another block, which is how the
 /// table iterator and table_reader::get avoid allocating. Not thread-safe.
 class block_iter final : public internal_iterator {

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <utility>
 
+#include "block.hpp"
 #include "db_iterator.hpp"
 #include "internal_iterator.hpp"
 #include "internal_key.hpp"
@@ -53,7 +54,8 @@ LSMT_INLINE void db_iterator::seek_to_first() {
   count_seek();
   direction_ = forward;
   if (lower_) {
-    inner_->seek(make_lookup_key(*lower_, snapshot_));
+    key_buffer buffer;
+    inner_->seek(lookup_key_in(buffer, *lower_, snapshot_));
   } else {
     inner_->seek_to_first();
   }
@@ -75,7 +77,8 @@ LSMT_INLINE void db_iterator::seek(std::string_view target) {
   if (lower_ && compare_user_keys(target, *lower_) < 0) target = *lower_;
   count_seek();
   direction_ = forward;
-  inner_->seek(make_lookup_key(target, snapshot_));
+  key_buffer buffer;  // a user key of up to 56 bytes seeks without an allocation
+  inner_->seek(lookup_key_in(buffer, target, snapshot_));
   find_next_user_entry(false);
 }
 

@@ -68,14 +68,10 @@ inline bool lookup_point(const read_view& v, std::string_view key, uint64_t snap
     if (m->get(key, h, snapshot, type, out, seq)) return true;
   }
   const version& tables = *v.tables;
-  key_buffer lookup_buffer;  // keys up to 56 bytes get their lookup key without an allocation
+  key_buffer lookup_buffer;
   std::string_view lookup_key;
   const auto get = [&](const table_handle& t) {
-    if (lookup_key.empty()) {
-      char tag[tag_size];
-      encode_fixed64(tag, pack_tag(snapshot, value_type_for_seek));
-      lookup_key = lookup_buffer.splice(key, key.size(), std::string_view(tag, tag_size));
-    }
+    if (lookup_key.empty()) lookup_key = lookup_key_in(lookup_buffer, key, snapshot);
     return t.reader().get(lookup_key, h, type, out, seq, counters);
   };
   for (const auto& t : tables.levels[0]) {
@@ -125,6 +121,7 @@ inline std::vector<std::unique_ptr<db_iterator>> make_iterators(
   std::vector<std::unique_ptr<db_iterator>> out;
   for (auto& [lower, upper] : segments) {
     std::vector<std::unique_ptr<internal_iterator>> children;
+    children.reserve(1 + view->imms.size() + view->tables->levels[0].size() + max_levels - 1);
     children.push_back(view->mem->new_iterator());
     for (const auto& m : view->imms) children.push_back(m->new_iterator());
     const version& tables = *view->tables;
