@@ -90,8 +90,11 @@ std::vector<int> nice_of_threads(const std::string& name) {
     // stat: "tid (comm) state ..." with the nice value the 19th field.
     std::ifstream stat(task.path() / "stat");
     std::string text;
-    std::getline(stat, text);
-    std::istringstream rest(text.substr(text.rfind(')') + 2));
+    // A thread that exits after its comm was read takes its stat with it: it is gone.
+    if (!std::getline(stat, text)) continue;
+    const size_t close = text.rfind(')');
+    if (close == std::string::npos || close + 2 > text.size()) continue;
+    std::istringstream rest(text.substr(close + 2));
     std::string field;
     for (int i = 3; i < 19 && rest >> field; ++i) {
     }
