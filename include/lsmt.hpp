@@ -196,11 +196,7 @@ class db {
     detail::single_op op;
     KeyCodec::encode(k, op.b->key);
     if (!engine().get(op.b->key, sequence_for(ro), op.b->value)) return false;
-    if constexpr (detail::is_raw_string_v<Value, ValueCodec>) {
-      out.assign(op.b->value);  // into out's own buffer, which keeps its capacity
-    } else {
-      out = ValueCodec::decode(op.b->value);
-    }
+    detail::decode_into<Value, ValueCodec>(op.b->value, out);
     return true;
   }
   bool contains(key_arg k, const read_options& ro = {}) const {

@@ -118,6 +118,17 @@ inline constexpr bool is_raw_string_v = (std::is_same_v<T, std::string> &&
 template <class T, class Codec>
 using arg_type = std::conditional_t<is_raw_string_v<T, Codec>, std::string_view, const T&>;
 
+/// Decodes bytes into out. A std::string with its built-in codec is assigned into out's own
+/// buffer, which keeps its capacity.
+template <class T, class Codec>
+void decode_into(std::string_view bytes, T& out) {
+  if constexpr (is_raw_string_v<T, Codec>) {
+    out.assign(bytes);
+  } else {
+    out = Codec::decode(bytes);
+  }
+}
+
 }  // namespace detail
 
 template <class Byte>

@@ -108,11 +108,7 @@ class basic_transaction {
     detail::single_op op;
     const std::string* v = lookup(k, op.b->value);
     if (v == nullptr) return false;
-    if constexpr (detail::is_raw_string_v<Value, ValueCodec>) {
-      out.assign(*v);
-    } else {
-      out = ValueCodec::decode(*v);
-    }
+    detail::decode_into<Value, ValueCodec>(*v, out);
     return true;
   }
 
