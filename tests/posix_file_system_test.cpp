@@ -1,17 +1,25 @@
 // tests/posix_file_system_test.cpp - the POSIX file system (lsmt/posix_file_system.hpp): pread
-// and mmap readers, buffered and mapped log files (and a writer that dies without close), locks
-// within and across processes, permissions, directory operations and errors.
+// and mmap readers, buffered and mapped log files (their populate windows, and a writer that dies
+// without close), locks within and across processes, permissions, directory operations and
+// errors.
 #include "lsmt/posix_file_system.hpp"
 
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "lsmt/posix_log_file.hpp"
 #include "test_catch.hpp"
 #include "test_util.hpp"
 
@@ -105,16 +113,19 @@ TEST_CASE("posix-fs: destroying a writable file without close keeps its data", "
 
 TEST_CASE("posix-fs: a mapped log file crosses chunk boundaries and is truncated on close",
           "[posix-fs]") {
+  // A chunk smaller than the populate window, and one of several windows (posix_log_file.hpp).
+  const size_t chunk = GENERATE(size_t{64} << 10, size_t{1} << 20);
+  CAPTURE(chunk);
   lsmt_test::temp_dir dir;
-  posix_file_system_impl fs(64 << 10);
+  posix_file_system_impl fs(chunk);
   const std::string path = file_in(dir, "000001.log");
   std::mt19937 rng(7);
   std::string expected;
   {
     auto file = fs.new_log_file(path);
-    while (expected.size() < (300 << 10)) {
-      // Mostly small pieces, now and then one larger than a whole chunk.
-      const size_t n = rng() % 50 == 0 ? (100 << 10) : rng() % 3000;
+    while (expected.size() < 5 * chunk) {
+      // Mostly small pieces, now and then one larger than a whole chunk (and than a window).
+      const size_t n = rng() % 50 == 0 ? chunk + chunk / 2 + 17 : rng() % 3000;
       const std::string piece = random_bytes(n, static_cast<uint32_t>(expected.size()));
       file->append(piece);
       expected += piece;
@@ -123,7 +134,7 @@ TEST_CASE("posix-fs: a mapped log file crosses chunk boundaries and is truncated
     }
     CHECK(file->size() == expected.size());
     // Before close the file extends to the end of its preallocated chunk.
-    CHECK(std::filesystem::file_size(path) % (64 << 10) == 0);
+    CHECK(std::filesystem::file_size(path) % chunk == 0);
     CHECK(std::filesystem::file_size(path) >= expected.size());
     file->sync();
     file->close();
@@ -133,6 +144,65 @@ TEST_CASE("posix-fs: a mapped log file crosses chunk boundaries and is truncated
   CHECK(std::filesystem::file_size(path) == expected.size());
   CHECK(read_all(fs, path, false) == expected);
   CHECK(read_all(fs, path, true) == expected);
+}
+
+TEST_CASE("posix-fs: a log file makes its next pages writable a window at a time", "[posix-fs]") {
+#ifndef MADV_POPULATE_WRITE
+  WARN("not checked: no MADV_POPULATE_WRITE in this system's headers");
+#else
+  const size_t page = lsmt::detail::page_size();
+  {
+    // The kernel must know the advice (Linux 5.14+); without it the log faults page by page.
+    void* probe = ::mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(probe != MAP_FAILED);
+    const bool known = ::madvise(probe, page, MADV_POPULATE_WRITE) == 0;
+    ::munmap(probe, page);
+    if (!known) {
+      WARN("not checked: this kernel does not know MADV_POPULATE_WRITE");
+      return;
+    }
+  }
+  constexpr size_t window = lsmt::detail::posix_log_file::populate_bytes;
+  const size_t chunk = 4 * window;
+  lsmt_test::temp_dir dir;
+  posix_file_system_impl fs(chunk);
+  const std::string path = file_in(dir, "000003.log");
+  auto file = fs.new_log_file(path);
+  // How much of the log's mapping this process has mapped in its page tables (smaps' Rss of the
+  // mapping of `path`): populated pages are, the rest of the chunk is not (the page cache may
+  // hold more of the file, read ahead, so mincore() could not tell).
+  const auto mapped = [&] {
+    std::ifstream smaps("/proc/self/smaps");
+    std::string line;
+    bool in_log = false;
+    size_t kib = 0;
+    int mappings = 0;
+    while (std::getline(smaps, line)) {
+      const size_t space = line.find(' ');
+      const bool header =
+          space != std::string::npos && line.find('-') < space &&
+          std::all_of(line.begin(), line.begin() + static_cast<std::ptrdiff_t>(space), [](char c) {
+            return c == '-' || std::isxdigit(static_cast<unsigned char>(c));
+          });
+      if (header) {
+        in_log = line.size() >= path.size() &&
+                 line.compare(line.size() - path.size(), path.size(), path) == 0;
+        mappings += in_log ? 1 : 0;
+      } else if (in_log && line.rfind("Rss:", 0) == 0) {
+        kib += std::stoul(line.substr(4));
+      }
+    }
+    REQUIRE(mappings == 1);
+    return kib << 10;
+  };
+  file->append("x");
+  CHECK(mapped() == window);
+  file->append(std::string(window, 'y'));  // ends one byte into the second window
+  CHECK(mapped() == 2 * window);
+  file->append(std::string(window + 5, 'z'));  // ends 6 bytes into the third window
+  CHECK(mapped() == 3 * window);
+  file->close();
+#endif
 }
 
 TEST_CASE("posix-fs: a log file whose writer dies without close ends in zeros", "[posix-fs]") {

@@ -8,6 +8,13 @@
 // appended; after a crash the file keeps the zero-filled rest of its last chunk, which the log
 // reader (wal.hpp) treats as the end of the log.
 //
+// Pages are made writable ahead of the appends, populate_bytes at a time (MADV_POPULATE_WRITE,
+// Linux 5.14+): one system call maps a run of pages instead of a page fault on each first store.
+// On a virtual machine a fault can cost more than copying the page (fillbig8k, 8 KiB values:
+// about 35% more puts/s). A kernel without it, or a failed call, leaves the faults to happen one
+// by one, as before. At most populate_bytes of zeros past the last record are dirtied, so a
+// sync() may write that much more.
+//
 // Thread safety: one thread at a time.
 #ifndef LSMT_POSIX_LOG_FILE_HPP
 #define LSMT_POSIX_LOG_FILE_HPP
@@ -42,6 +49,8 @@ namespace lsmt::detail {
 /// finds them. One thread at a time.
 class posix_log_file final : public writable_file {
  public:
+  static constexpr uint64_t populate_bytes = 256 << 10;
+
   posix_log_file(std::string path, unique_fd fd, size_t chunk_bytes)
       : path_(std::move(path)), fd_(std::move(fd)), chunk_bytes_(chunk_bytes) {}
   ~posix_log_file() override {
@@ -56,6 +65,7 @@ class posix_log_file final : public writable_file {
     while (!data.empty()) {
       if (size_ == chunk_end_) map_next_chunk();
       const size_t n = static_cast<size_t>(std::min<uint64_t>(data.size(), chunk_end_ - size_));
+      if (size_ + n > populated_end_) populate(size_ + n);
       std::memcpy(chunk_.data() + (size_ - chunk_offset_), data.data(), n);
       size_ += n;
       data.remove_prefix(n);
@@ -113,6 +123,21 @@ class posix_log_file final : public writable_file {
     chunk_ = unique_mapping(addr, chunk_bytes_);
     chunk_offset_ = offset;
     chunk_end_ = offset + chunk_bytes_;
+    populated_end_ = offset;
+  }
+
+  /// Makes the pages of the mapped chunk from populated_end_ up to `end`, rounded up to a
+  /// multiple of populate_bytes into the chunk, writable in one call. Best effort: see the top.
+  void populate(uint64_t end) {
+    const uint64_t windows = (end - chunk_offset_ + populate_bytes - 1) / populate_bytes;
+    const uint64_t to = std::min(chunk_end_, chunk_offset_ + windows * populate_bytes);
+#ifdef MADV_POPULATE_WRITE
+    // Both ends are page-aligned: chunks are whole pages, and populate_bytes is a multiple of
+    // any page size.
+    (void)::madvise(chunk_.data() + (populated_end_ - chunk_offset_),
+                    static_cast<size_t>(to - populated_end_), MADV_POPULATE_WRITE);
+#endif
+    populated_end_ = to;
   }
 
   /// Gives [offset, offset + chunk) real blocks before it is mapped (never SIGBUS).
@@ -144,6 +169,7 @@ class posix_log_file final : public writable_file {
   unique_mapping chunk_;               // the mapped chunk being written
   uint64_t chunk_offset_ = 0;          // file offset of chunk_
   uint64_t chunk_end_ = 0;             // end of the allocated part of the file
+  uint64_t populated_end_ = 0;         // pages of chunk_ before this offset were populated
   uint64_t size_ = 0;                  // bytes appended
   uint64_t synced_ = 0;                // bytes made durable by sync()
   bool rewritten_since_sync_ = false;  // write_at() was called since the last sync
