@@ -107,8 +107,9 @@ struct version {
 
   /// In sorted level `level` (>= 1): the one table whose key range holds user_key, or null.
   const table_handle* table_for(size_t level, std::string_view user_key) const {
-    const size_t i = find_table(level, user_key);
     const table_list& l = levels[level];
+    if (l.empty()) return nullptr;  // most levels of a small store: no search call at all
+    const size_t i = find_table(level, user_key);
     if (i == l.size() || compare_user_keys(l[i]->smallest_user_key(), user_key) > 0) return nullptr;
     return l[i].get();
   }
