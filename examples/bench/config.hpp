@@ -40,6 +40,7 @@ struct config {
   uint64_t lsmt_ratio = 0;               // lsmt's level_size_ratio (0: its default)
   uint64_t lsmt_l0 = 0;                  // lsmt's compaction_interval (0: its default)
   uint64_t lsmt_restart = 0;             // lsmt's block_restart_interval (0: its default)
+  uint64_t lsmt_block = 0;               // lsmt's block_size in bytes (0: its default)
   uint64_t lsmt_mapped_mb = UINT64_MAX;  // lsmt's max_mapped_bytes in MiB (max: its default)
   int repeat = 1;
   bool drop_caches = true;
@@ -152,6 +153,7 @@ inline config parse_flags(int argc, char** argv, const std::vector<std::string>&
       {"lsmt_ratio", uint_flag(&cfg.lsmt_ratio)},
       {"lsmt_l0", uint_flag(&cfg.lsmt_l0)},
       {"lsmt_restart", uint_flag(&cfg.lsmt_restart)},
+      {"lsmt_block", uint_flag(&cfg.lsmt_block)},
       {"lsmt_mapped_mb", uint_flag(&cfg.lsmt_mapped_mb)},
       {"lsmt_mmap",
        [&cfg](std::string_view n, const std::string& v) { cfg.lsmt_mmap = parse_uint(n, v); }},

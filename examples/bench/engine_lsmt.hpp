@@ -41,6 +41,7 @@ class lsmt_engine final : public engine {
     if (cfg.lsmt_base_mb != 0) opts.base_level_bytes = cfg.lsmt_base_mb << 20;
     if (cfg.lsmt_ratio != 0) opts.level_size_ratio = static_cast<size_t>(cfg.lsmt_ratio);
     if (cfg.lsmt_restart != 0) opts.block_restart_interval = static_cast<int>(cfg.lsmt_restart);
+    if (cfg.lsmt_block != 0) opts.block_size = static_cast<size_t>(cfg.lsmt_block);
     if (cfg.lsmt_l0 != 0) {
       opts.compaction_interval = static_cast<size_t>(cfg.lsmt_l0);
       opts.minimum_sstables = std::min(opts.minimum_sstables, opts.compaction_interval);

@@ -215,6 +215,11 @@ class block_iter final : public internal_iterator {
     // it (at `first` if there is none).
     uint32_t lo = std::min(first, num_restarts_ - 1);
     uint32_t hi = std::max(lo, std::min(last, num_restarts_) - (last > 0 ? 1 : 0));
+    // The binary search's probes depend on each other, and each is a cache miss in a block not
+    // in cache: ask for all of them at once (a data block has a handful of restarts).
+    if (hi - lo < 16) {
+      for (uint32_t i = lo + 1; i <= hi; ++i) prefetch_line(data_ + restart_point(i));
+    }
     while (lo < hi) {
       const uint32_t mid = lo + (hi - lo + 1) / 2;
       if (compare_internal_keys(restart_key(mid), target) < 0) {
@@ -224,6 +229,11 @@ class block_iter final : public internal_iterator {
       }
     }
     seek_to_restart(lo);
+    // So is each line of the group the scan then decodes: ask for up to 1 KiB of it at once.
+    const uint32_t group_end = lo + 1 < num_restarts_ ? restart_point(lo + 1) : limit_;
+    for (uint32_t at = next_ + 64; at < group_end && at - next_ < 1024; at += 64) {
+      prefetch_line(data_ + at);
+    }
     while (parse_next() && compare_internal_keys(key_, target) < 0) {
     }
   }

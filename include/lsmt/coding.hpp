@@ -172,6 +172,16 @@ inline bool get_length_prefixed(std::string_view& in, std::string_view* out) noe
   return true;
 }
 
+/// Asks the CPU to start loading the cache line holding p, so that a later read of it does not
+/// wait for memory: a hint, with no effect on a compiler without the builtin.
+inline void prefetch_line(const void* p) noexcept {
+#if defined(__GNUC__)
+  __builtin_prefetch(p);
+#else
+  static_cast<void>(p);
+#endif
+}
+
 }  // namespace lsmt::detail
 
 #endif  // LSMT_CODING_HPP

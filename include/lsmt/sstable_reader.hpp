@@ -298,17 +298,13 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
   /// Hints the CPU to fetch the first bytes and the restart count of data block `ordinal` (if it
   /// exists and the file is mapped), so a scan finds the next block in cache.
   void prefetch_block(uint32_t ordinal) const {
-#if defined(__GNUC__)
     if (!mapped_ || ordinal >= num_blocks_) return;
     const uint64_t offset = offsets_[ordinal];
     const size_t n = offsets_[ordinal + 1] - offset;
     const std::string_view bytes = blocks_.file().read(offset, n, nullptr);
     if (bytes.size() != n || n < block_trailer_size + 4) return;
-    __builtin_prefetch(bytes.data());
-    __builtin_prefetch(bytes.data() + n - block_trailer_size - 4);
-#else
-    (void)ordinal;
-#endif
+    prefetch_line(bytes.data());
+    prefetch_line(bytes.data() + n - block_trailer_size - 4);
   }
 
   /// Points `block` at data block `ordinal` (< num_blocks_), verifying it on first use. A block
