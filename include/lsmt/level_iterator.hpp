@@ -4,7 +4,7 @@
 // sorted run. Only one table is open at a time: a seek finds its table by a binary search over
 // the tables' largest keys and opens that table alone, and a step past a table's end opens the
 // next one. A merge over the levels therefore holds one table iterator per level, not one per
-// table.
+// table, and it is a member, re-pointed at each table it reads, so a seek allocates nothing.
 //
 // Thread safety: one thread at a time, like every internal_iterator. The tables must outlive
 // it (the read view it was made from pins their version).
@@ -13,11 +13,11 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <memory>
 #include <string_view>
 
 #include "internal_iterator.hpp"
 #include "internal_key.hpp"
+#include "sstable_reader.hpp"
 #include "version.hpp"
 
 namespace lsmt::detail {
@@ -28,7 +28,7 @@ class level_iterator final : public internal_iterator {
   level_iterator(const table_list& tables, size_t first, size_t last)
       : tables_(tables), first_(first), last_(last) {}
 
-  bool valid() const override { return cur_ && cur_->valid(); }
+  bool valid() const override { return cur_ != nullptr && cur_->valid(); }
   void seek_to_first() override {
     open(first_);
     if (cur_) cur_->seek_to_first();
@@ -64,18 +64,19 @@ class level_iterator final : public internal_iterator {
   // Makes table i current (none if i is past the range).
   void open(size_t i) {
     if (i >= last_) {
-      cur_.reset();
+      cur_ = nullptr;
       return;
     }
-    if (!cur_ || i != index_) {
-      cur_ = tables_[i]->reader().new_iterator();
+    if (cur_ == nullptr || i != index_) {
+      iter_.set_table(&tables_[i]->reader());
+      cur_ = &iter_;
       index_ = i;
     }
   }
   void skip_forward() {
     while (cur_ && !cur_->valid()) {
       if (index_ + 1 >= last_) {
-        cur_.reset();
+        cur_ = nullptr;
         return;
       }
       open(index_ + 1);
@@ -85,7 +86,7 @@ class level_iterator final : public internal_iterator {
   void skip_backward() {
     while (cur_ && !cur_->valid()) {
       if (index_ == first_) {
-        cur_.reset();
+        cur_ = nullptr;
         return;
       }
       open(index_ - 1);
@@ -96,8 +97,9 @@ class level_iterator final : public internal_iterator {
   const table_list& tables_;
   const size_t first_;
   const size_t last_;
-  size_t index_ = 0;                        // the table cur_ reads
-  std::unique_ptr<internal_iterator> cur_;  // null: not positioned
+  size_t index_ = 0;           // the table iter_ reads
+  table_iter iter_;            // re-pointed at each table in turn
+  table_iter* cur_ = nullptr;  // &iter_, or null: not positioned
 };
 
 }  // namespace lsmt::detail

@@ -357,11 +357,21 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
 };
 
 /// Two-level iterator: the block offsets pick the data block, a block iterator walks it.
-/// Used by one thread at a time; holds its table alive.
+/// Used by one thread at a time. Made by new_iterator(), it holds its table alive; default-made,
+/// it reads the table set_table() names, which the caller keeps alive (a level_iterator reuses
+/// one for every table of its level).
 class table_iter final : public internal_iterator {
  public:
+  table_iter() = default;
   table_iter(std::shared_ptr<const table_reader> table, bool fill_cache)
-      : table_(std::move(table)), fill_cache_(fill_cache) {}
+      : owner_(std::move(table)), table_(owner_.get()), fill_cache_(fill_cache) {}
+
+  /// Makes the iterator read `table` (unpositioned).
+  void set_table(const table_reader* table) {
+    table_ = table;
+    block_.clear();
+    loaded_ = no_block;
+  }
 
   bool valid() const override { return block_.valid(); }
   std::string_view key() const override { return block_.key(); }
@@ -425,8 +435,9 @@ class table_iter final : public internal_iterator {
   }
 
   static constexpr uint32_t no_block = UINT32_MAX;
-  std::shared_ptr<const table_reader> table_;
-  const bool fill_cache_;
+  std::shared_ptr<const table_reader> owner_;  // null when the caller keeps table_ alive
+  const table_reader* table_ = nullptr;
+  bool fill_cache_ = true;
   block_iter block_;
   uint32_t loaded_ = no_block;
 };
