@@ -405,6 +405,56 @@ TEST_CASE("concurrency: a hot key that always exists is never lost by get or an 
   REQUIRE(misses.load() == 0u);
 }
 
+TEST_CASE("concurrency: a get that starts after a put returned sees it, from any of 20 threads",
+          "[concurrency]") {
+  // Readers pin the store's read view through per-thread slots (store_core.hpp); 20 readers
+  // share the 16 slots. A tiny memtable makes the writer publish a new view every few puts: a
+  // get on a slot still showing an older view would miss the newest write.
+  temp_dir dir("pins");
+  lsmt::options o = small_options();
+  o.memtable_max_entries = 8;
+  store_t db(dir.path(), o);
+  db.put("k", encode_counter(0));
+  failures fail;
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> acked{0}, checks{0};
+  std::vector<std::thread> threads;
+  threads.emplace_back([&] {
+    try {
+      for (uint64_t c = 1; !stop.load(); ++c) {
+        db.put("k", encode_counter(c));
+        acked.store(c);
+      }
+    } catch (const std::exception& e) {
+      fail.add(std::string("writer: ") + e.what());
+    }
+  });
+  for (int r = 0; r < 20; ++r) {
+    threads.emplace_back([&] {
+      try {
+        while (!stop.load()) {
+          const uint64_t before = acked.load();
+          const auto v = db.get("k");
+          checks.fetch_add(1);
+          if (!v || decode_counter(*v) < before) {
+            fail.add("get(k) returned " + (v ? std::to_string(decode_counter(*v)) : "nothing") +
+                     " after put(k, " + std::to_string(before) + ") returned");
+          }
+        }
+      } catch (const std::exception& e) {
+        fail.add(std::string("reader: ") + e.what());
+      }
+    });
+  }
+  std::this_thread::sleep_for(phase_duration());
+  stop.store(true);
+  for (auto& t : threads) t.join();
+  REQUIRE_NO_FAILURES(fail);
+  INFO(checks.load() << " gets, " << acked.load() << " puts");
+  REQUIRE(acked.load() > 100u);
+  REQUIRE(checks.load() > 1000u);
+}
+
 TEST_CASE("concurrency: close() racing with readers and writers", "[concurrency]") {
   temp_dir dir("close");
   const auto duration = phase_duration();

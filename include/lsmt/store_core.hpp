@@ -16,6 +16,7 @@
 #define LSMT_STORE_CORE_HPP
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -103,7 +104,6 @@ class store_core {
   uint64_t log_number LSMT_GUARDED_BY(state_mutex) = 0;        // mem's log
   std::deque<imm_slot> imms LSMT_GUARDED_BY(state_mutex);      // newest first
   std::shared_ptr<const version> current LSMT_GUARDED_BY(state_mutex);
-  std::shared_ptr<const read_view> view LSMT_GUARDED_BY(state_mutex);
   std::multiset<uint64_t> snapshots LSMT_GUARDED_BY(state_mutex);
   compaction_picker picker LSMT_GUARDED_BY(state_mutex);
   std::string error LSMT_GUARDED_BY(state_mutex);              // why writes stopped (failed)
@@ -123,6 +123,12 @@ class store_core {
   uint64_t stall_micros LSMT_GUARDED_BY(state_mutex) = 0;  // and how long, in total
   bool flushing LSMT_GUARDED_BY(state_mutex) = false;      // a flush is running
   bool compacting LSMT_GUARDED_BY(state_mutex) = false;    // a merge is running
+  // The published view, once per thread slot (publish_view(), current_view()).
+  struct alignas(64) view_pin {
+    mutex mu;
+    std::shared_ptr<const read_view> view LSMT_GUARDED_BY(mu);
+  };
+  mutable std::array<view_pin, thread_slots> view_pins_;
   cond_var work_cv;      // wakes the background threads: work, or closing
   cond_var progress_cv;  // background progress: flushes, merges, failures, closing
 
@@ -148,7 +154,17 @@ class store_core {
     v->mem = mem;
     for (const auto& slot : imms) v->imms.push_back(slot.mem);
     v->tables = current;
-    view = std::move(v);
+    for (view_pin& p : view_pins_) {
+      // Each pin owns the view through a reference of its own: a shared_ptr aliasing it, with
+      // its own count, so readers on different pins share no cache line (current_view()).
+      auto owner = std::make_shared<std::shared_ptr<const read_view>>(v);
+      std::shared_ptr<const read_view> old(owner, v.get());
+      {
+        lock_guard g(p.mu);
+        p.view.swap(old);
+      }
+      // `old` goes here, outside the pin's lock: its view may be the last user of a memtable.
+    }
     picker.set_threshold(*current);
   }
 
@@ -158,9 +174,13 @@ class store_core {
     return *mem;
   }
 
-  std::shared_ptr<const read_view> current_view() const LSMT_EXCLUDES(state_mutex) {
-    lock_guard s(state_mutex);
-    return view;
+  /// The read view published last, pinned. Through the calling thread's pin: a reader copies
+  /// a shared_ptr whose count and lock only threads of the same slot (counters.hpp) touch, so
+  /// readers on two cores do not trade a cache line on every get.
+  std::shared_ptr<const read_view> current_view() const {
+    view_pin& p = view_pins_[thread_slot()];
+    lock_guard g(p.mu);
+    return p.view;
   }
 
   uint64_t smallest_snapshot() const LSMT_REQUIRES(state_mutex) {
