@@ -355,6 +355,9 @@ TEST_CASE("concurrency: a hot key that always exists is never lost by get or an 
   // One key overwritten as fast as possible with a 16-entry memtable: every flush
   // drops all but the newest version, so a reader that reads "the latest
   // sequence" and the store's state at two different moments can miss it.
+  // Each rotation and flush also publishes a new read view, which readers pin through
+  // per-thread pins (store_core.hpp): 20 readers share the 16 pins, and a read that starts
+  // after a put returned must see it, which a pin still showing an older view would not.
   temp_dir dir("hot");
   lsmt::options o = small_options();
   o.memtable_max_entries = 16;
@@ -362,21 +365,25 @@ TEST_CASE("concurrency: a hot key that always exists is never lost by get or an 
   db.put("hot", encode_counter(0));
   failures fail;
   std::atomic<bool> stop{false};
-  std::atomic<uint64_t> misses{0}, checks{0};
+  std::atomic<uint64_t> misses{0}, checks{0}, acked{0};
   std::vector<std::thread> threads;
   threads.emplace_back([&] {
     try {
-      for (uint64_t c = 1; !stop.load(); ++c) db.put("hot", encode_counter(c));
+      for (uint64_t c = 1; !stop.load(); ++c) {
+        db.put("hot", encode_counter(c));
+        acked.store(c);
+      }
     } catch (const std::exception& e) {
       fail.add(std::string("writer: ") + e.what());
     }
   });
-  for (int r = 0; r < 2; ++r) {
+  for (int r = 0; r < 20; ++r) {
     threads.emplace_back([&, r] {
       uint64_t seen = 0;
       try {
         for (uint64_t i = 0; !stop.load(); ++i) {
           checks.fetch_add(1);
+          const uint64_t returned = acked.load();
           std::optional<std::string> v;
           if ((i + static_cast<uint64_t>(r)) % 3 == 0) {
             auto it = db.new_iterator();
@@ -390,6 +397,10 @@ TEST_CASE("concurrency: a hot key that always exists is never lost by get or an 
             continue;
           }
           if (decode_counter(*v) < seen) fail.add("hot key went backwards");
+          if (decode_counter(*v) < returned) {
+            fail.add("read " + std::to_string(decode_counter(*v)) + " after put " +
+                     std::to_string(returned) + " returned");
+          }
           seen = decode_counter(*v);
         }
       } catch (const std::exception& e) {
@@ -403,56 +414,7 @@ TEST_CASE("concurrency: a hot key that always exists is never lost by get or an 
   REQUIRE_NO_FAILURES(fail);
   INFO(misses.load() << " of " << checks.load() << " reads lost the key");
   REQUIRE(misses.load() == 0u);
-}
-
-TEST_CASE("concurrency: a get that starts after a put returned sees it, from any of 20 threads",
-          "[concurrency]") {
-  // Readers pin the store's read view through per-thread slots (store_core.hpp); 20 readers
-  // share the 16 slots. A tiny memtable makes the writer publish a new view every few puts: a
-  // get on a slot still showing an older view would miss the newest write.
-  temp_dir dir("pins");
-  lsmt::options o = small_options();
-  o.memtable_max_entries = 8;
-  store_t db(dir.path(), o);
-  db.put("k", encode_counter(0));
-  failures fail;
-  std::atomic<bool> stop{false};
-  std::atomic<uint64_t> acked{0}, checks{0};
-  std::vector<std::thread> threads;
-  threads.emplace_back([&] {
-    try {
-      for (uint64_t c = 1; !stop.load(); ++c) {
-        db.put("k", encode_counter(c));
-        acked.store(c);
-      }
-    } catch (const std::exception& e) {
-      fail.add(std::string("writer: ") + e.what());
-    }
-  });
-  for (int r = 0; r < 20; ++r) {
-    threads.emplace_back([&] {
-      try {
-        while (!stop.load()) {
-          const uint64_t before = acked.load();
-          const auto v = db.get("k");
-          checks.fetch_add(1);
-          if (!v || decode_counter(*v) < before) {
-            fail.add("get(k) returned " + (v ? std::to_string(decode_counter(*v)) : "nothing") +
-                     " after put(k, " + std::to_string(before) + ") returned");
-          }
-        }
-      } catch (const std::exception& e) {
-        fail.add(std::string("reader: ") + e.what());
-      }
-    });
-  }
-  std::this_thread::sleep_for(phase_duration());
-  stop.store(true);
-  for (auto& t : threads) t.join();
-  REQUIRE_NO_FAILURES(fail);
-  INFO(checks.load() << " gets, " << acked.load() << " puts");
-  REQUIRE(acked.load() > 100u);
-  REQUIRE(checks.load() > 1000u);
+  REQUIRE(acked.load() > 100u);  // the views changed many times under the readers
 }
 
 TEST_CASE("concurrency: close() racing with readers and writers", "[concurrency]") {
