@@ -28,15 +28,15 @@ class level_iterator final : public internal_iterator {
   level_iterator(const table_list& tables, size_t first, size_t last)
       : tables_(tables), first_(first), last_(last) {}
 
-  bool valid() const override { return cur_ != nullptr && cur_->valid(); }
+  bool valid() const override { return open_ && iter_.valid(); }
   void seek_to_first() override {
     open(first_);
-    if (cur_) cur_->seek_to_first();
+    if (open_) iter_.seek_to_first();
     skip_forward();
   }
   void seek_to_last() override {
     open(last_ == first_ ? last_ : last_ - 1);
-    if (cur_) cur_->seek_to_last();
+    if (open_) iter_.seek_to_last();
     skip_backward();
   }
   void seek(std::string_view target) override {
@@ -46,60 +46,65 @@ class level_iterator final : public internal_iterator {
       return compare_internal_keys(t->meta().largest, k) < 0;
     });
     open(static_cast<size_t>(it - tables_.begin()));
-    if (cur_) cur_->seek(target);
+    if (open_) iter_.seek(target);
     skip_forward();
   }
   void next() override {
-    cur_->next();
+    iter_.next();
     skip_forward();
   }
   void prev() override {
-    cur_->prev();
+    iter_.prev();
     skip_backward();
   }
-  std::string_view key() const override { return cur_->key(); }
-  std::string_view value() const override { return cur_->value(); }
+  std::string_view key() const override { return iter_.key(); }
+  std::string_view value() const override { return iter_.value(); }
 
  private:
   // Makes table i current (none if i is past the range).
   void open(size_t i) {
     if (i >= last_) {
-      cur_ = nullptr;
+      close();
       return;
     }
-    if (cur_ == nullptr || i != index_) {
+    if (!open_ || i != index_) {
       iter_.set_table(&tables_[i]->reader());
-      cur_ = &iter_;
+      open_ = true;
       index_ = i;
     }
   }
+  // No table current; the block iter_ last read (a cached one) is let go.
+  void close() {
+    open_ = false;
+    iter_.set_table(nullptr);
+  }
   void skip_forward() {
-    while (cur_ && !cur_->valid()) {
+    while (open_ && !iter_.valid()) {
       if (index_ + 1 >= last_) {
-        cur_ = nullptr;
+        close();
         return;
       }
       open(index_ + 1);
-      cur_->seek_to_first();
+      iter_.seek_to_first();
     }
   }
   void skip_backward() {
-    while (cur_ && !cur_->valid()) {
+    while (open_ && !iter_.valid()) {
       if (index_ == first_) {
-        cur_ = nullptr;
+        close();
         return;
       }
       open(index_ - 1);
-      cur_->seek_to_last();
+      iter_.seek_to_last();
     }
   }
 
   const table_list& tables_;
   const size_t first_;
   const size_t last_;
-  size_t index_ = 0;           // the table iter_ reads
-  table_iter iter_;            // re-pointed at each table in turn
-  table_iter* cur_ = nullptr;  // &iter_, or null: not positioned
+  size_t index_ = 0;   // the table iter_ reads
+  table_iter iter_;    // re-pointed at each table in turn
+  bool open_ = false;  // iter_ reads table index_ (else: not positioned)
 };
 
 }  // namespace lsmt::detail

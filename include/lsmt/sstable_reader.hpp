@@ -366,7 +366,7 @@ class table_iter final : public internal_iterator {
   table_iter(std::shared_ptr<const table_reader> table, bool fill_cache)
       : owner_(std::move(table)), table_(owner_.get()), fill_cache_(fill_cache) {}
 
-  /// Makes the iterator read `table` (unpositioned).
+  /// Makes the iterator read `table` (unpositioned); null lets go of the table and its block.
   void set_table(const table_reader* table) {
     table_ = table;
     block_.clear();
