@@ -4,7 +4,8 @@
 // sorted run. Only one table is open at a time: a seek finds its table by a binary search over
 // the tables' largest keys and opens that table alone, and a step past a table's end opens the
 // next one. A merge over the levels therefore holds one table iterator per level, not one per
-// table, and it is a member, re-pointed at each table it reads, so a seek allocates nothing.
+// table, and it is a member, re-pointed at each table it reads, so opening a table allocates
+// nothing.
 //
 // Thread safety: one thread at a time, like every internal_iterator. The tables must outlive
 // it (the read view it was made from pins their version).

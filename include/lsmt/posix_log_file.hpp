@@ -11,7 +11,7 @@
 // Pages are made writable ahead of the appends, populate_bytes at a time (MADV_POPULATE_WRITE,
 // Linux 5.14+): one system call maps a run of pages instead of a page fault on each first store.
 // On a virtual machine a fault can cost more than copying the page (fillbig8k, 8 KiB values:
-// about 35% more puts/s). A kernel without it, or a failed call, leaves the faults to happen one
+// about 1.5x the puts/s). A kernel without it, or a failed call, leaves the faults to happen one
 // by one, as before. At most populate_bytes of zeros past the last record are dirtied, so a
 // sync() may write that much more.
 //
