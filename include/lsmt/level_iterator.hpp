@@ -18,7 +18,7 @@
 
 #include "internal_iterator.hpp"
 #include "internal_key.hpp"
-#include "sstable_reader.hpp"
+#include "table_iter.hpp"
 #include "version.hpp"
 
 namespace lsmt::detail {

@@ -1,5 +1,5 @@
-// lsmt/sstable_reader.hpp - reads an SSTable (format in table_format.hpp): point lookups,
-// bloom-filter checks and a two-level iterator over the index and data blocks.
+// lsmt/sstable_reader.hpp - reads an SSTable (format in table_format.hpp): point lookups and
+// bloom-filter checks; the iterator over its index and data blocks is table_iter.hpp's.
 //
 // Opening validates the footer and loads and checksums the filter and index blocks, and the
 // range-deletion block (kept in memory as a range_tombstones set); the index is walked once so that
@@ -356,96 +356,9 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
   std::shared_ptr<const range_tombstones> range_dels_;  // null: none
 };
 
-/// Two-level iterator: the block offsets pick the data block, a block iterator walks it.
-/// Used by one thread at a time. Made by new_iterator(), it holds its table alive; default-made,
-/// it reads the table set_table() names, which the caller keeps alive (a level_iterator reuses
-/// one for every table of its level).
-class table_iter final : public internal_iterator {
- public:
-  table_iter() = default;
-  table_iter(std::shared_ptr<const table_reader> table, bool fill_cache)
-      : owner_(std::move(table)), table_(owner_.get()), fill_cache_(fill_cache) {}
-
-  /// Makes the iterator read `table` (unpositioned); null lets go of the table and its block.
-  void set_table(const table_reader* table) {
-    table_ = table;
-    block_.clear();
-    loaded_ = no_block;
-  }
-
-  bool valid() const override { return block_.valid(); }
-  std::string_view key() const override { return block_.key(); }
-  std::string_view value() const override { return block_.value(); }
-
-  void seek_to_first() override {
-    if (load(0)) block_.seek_to_first();
-    skip_empty_forward();
-  }
-
-  void seek_to_last() override {
-    if (load(table_->num_blocks_ - 1)) block_.seek_to_last();  // wraps to "none" if empty
-    skip_empty_backward();
-  }
-
-  void seek(std::string_view target) override {
-    if (load(table_->find_block(target))) block_.seek(target);
-    skip_empty_forward();
-  }
-
-  void next() override {
-    block_.next();
-    skip_empty_forward();
-  }
-
-  void prev() override {
-    block_.prev();
-    skip_empty_backward();
-  }
-
- private:
-  /// Loads block `ordinal` (unless already loaded); false (and no block) if it does not exist.
-  bool load(uint32_t ordinal) {
-    if (ordinal >= table_->num_blocks_) {
-      block_.clear();
-      loaded_ = no_block;
-      return false;
-    }
-    if (ordinal != loaded_) {
-      table_->load_block(block_, ordinal, fill_cache_);
-      // A scan moves on to a neighbour next; seeks pay one hint per block they load.
-      table_->prefetch_block(loaded_ == ordinal - 1 || loaded_ == no_block ? ordinal + 1
-                                                                           : ordinal - 1);
-      loaded_ = ordinal;
-    }
-    return true;
-  }
-
-  // A seek can land past the last key of a block (keys between it and the index separator);
-  // the entry wanted is then the first of the next block.
-  void skip_empty_forward() {
-    while (!block_.valid() && loaded_ != no_block) {
-      if (load(loaded_ + 1)) block_.seek_to_first();
-    }
-  }
-
-  void skip_empty_backward() {
-    while (!block_.valid() && loaded_ != no_block) {
-      if (load(loaded_ - 1)) block_.seek_to_last();  // loaded_ 0 wraps to no_block: none
-    }
-  }
-
-  static constexpr uint32_t no_block = UINT32_MAX;
-  std::shared_ptr<const table_reader> owner_;  // null when the caller keeps table_ alive
-  const table_reader* table_ = nullptr;
-  bool fill_cache_ = true;
-  block_iter block_;
-  uint32_t loaded_ = no_block;
-};
-
-inline std::unique_ptr<internal_iterator> table_reader::new_iterator(bool fill_cache) const {
-  return std::make_unique<table_iter>(shared_from_this(), fill_cache);
-}
-
 }  // namespace lsmt::detail
+
+// The iterator, and new_iterator() that makes one, are in their own header.
+#include "table_iter.hpp"
 
 #endif  // LSMT_SSTABLE_READER_HPP
