@@ -276,20 +276,20 @@ class compaction_picker {
   // Entries a merge of level 0 would read: level 0's and its output level's (all of that level:
   // level-0 tables usually span the key space).
   uint64_t level0_merge_entries(const version& v) const {
-    const choice c{0, 0, compute_targets(v, s_.base_level_bytes, s_.level_size_ratio).base_level};
+    const size_t base = compute_targets(v, s_.base_level_bytes, s_.level_size_ratio).base_level;
     uint64_t entries = 0;
     for (const auto& t : v.levels[0]) entries += t->meta().entries;
-    for (const auto& t : v.levels[output_of_level0(v, c)]) entries += t->meta().entries;
+    for (const auto& t : v.levels[output_of_level0(v, base)]) entries += t->meta().entries;
     return entries;
   }
 
   // Where a merge of level 0 writes: the first sorted level above the base level that holds data
   // (it may still hold older data, which level 0 must stay above), else the base level.
-  static size_t output_of_level0(const version& v, const choice& c) {
-    for (size_t l = 1; l < c.base_level; ++l) {
+  static size_t output_of_level0(const version& v, size_t base_level) {
+    for (size_t l = 1; l < base_level; ++l) {
       if (!v.levels[l].empty()) return l;
     }
-    return c.base_level;
+    return base_level;
   }
 
   compaction_job full_job(const version& v) const {
@@ -320,7 +320,7 @@ class compaction_picker {
       // sorted level that holds data or the base level, whichever is higher up: a level above
       // the base level may still hold older data, which level 0 must stay above.
       if (v.levels[0].empty()) return job;
-      job.output_level = output_of_level0(v, c);
+      job.output_level = output_of_level0(v, c.base_level);
       job.inputs = v.levels[0];
     } else {
       job.output_level = level + 1;
