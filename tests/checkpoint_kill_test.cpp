@@ -193,6 +193,9 @@ TEST_CASE("crash: SIGKILL during checkpoints leaves whole checkpoints or none",
     const report r = parse(bytes);
     INFO("cycle " << cycles << ": " << r.started.size() << " checkpoints started, " << r.done.size()
                   << " done");
+    // A child killed before it created the store (a slow start, under a sanitizer) started no
+    // checkpoint and acknowledged nothing: there is nothing to check yet.
+    if (r.started.empty() && !fs::exists(base.path() / "store" / "MANIFEST")) continue;
     for (const uint64_t n : r.done) CHECK(fs::exists(dest(base.path(), n)));
     for (const auto& [n, acked] : r.started) {
       const fs::path d = dest(base.path(), n);
