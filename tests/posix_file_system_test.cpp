@@ -124,10 +124,21 @@ TEST_CASE("posix-fs: a mapped log file crosses chunk boundaries and is truncated
   {
     auto file = fs.new_log_file(path);
     while (expected.size() < 5 * chunk) {
-      // Mostly small pieces, now and then one larger than a whole chunk (and than a window).
-      const size_t n = rng() % 50 == 0 ? chunk + chunk / 2 + 17 : rng() % 3000;
+      // Mostly small pieces, copied into the mapping; now and then one of a page or more,
+      // written with pwritev, some larger than a whole chunk (and than a window). Some go in
+      // two parts, as the log appends a record's header and payload.
+      const uint32_t kind = rng() % 50;
+      const size_t n = kind == 0  ? chunk + chunk / 2 + 17
+                       : kind < 6 ? lsmt::detail::posix_log_file::direct_write_bytes + rng() % 20000
+                                  : rng() % 3000;
       const std::string piece = random_bytes(n, static_cast<uint32_t>(expected.size()));
-      file->append(piece);
+      if (rng() % 2 == 0) {
+        file->append(piece);
+      } else {
+        const size_t cut = n == 0 ? 0 : rng() % n;
+        file->append_pair(std::string_view(piece).substr(0, cut),
+                          std::string_view(piece).substr(cut));
+      }
       expected += piece;
       if (rng() % 20 == 0) file->sync();
       if (rng() % 10 == 0) file->flush();
@@ -195,13 +206,25 @@ TEST_CASE("posix-fs: a log file makes its next pages writable a window at a time
     REQUIRE(mappings == 1);
     return kib << 10;
   };
+  // Copies of pieces smaller than a page populate the mapping.
+  const auto append_small = [&](size_t n) {
+    for (size_t i = 0; i < n; i += 1000)
+      file->append(std::string(std::min<size_t>(1000, n - i), 'y'));
+  };
   file->append("x");
   CHECK(mapped() == window);
-  file->append(std::string(window, 'y'));  // ends one byte into the second window
+  append_small(window);  // ends one byte into the second window
   CHECK(mapped() == 2 * window);
+  // A page or more is written with pwritev and maps nothing, even in two parts.
   file->append(std::string(window + 5, 'z'));  // ends 6 bytes into the third window
+  file->append_pair(std::string(9, 'h'), std::string(window, 'p'));  // 15 into the fourth
+  CHECK(mapped() == 2 * window);
+  // The next copy populates from the page it lands on, not the pages written before it.
+  file->append("s");
   CHECK(mapped() == 3 * window);
   file->close();
+  CHECK(read_all(fs, path, false) == "x" + std::string(window, 'y') + std::string(window + 5, 'z') +
+                                         std::string(9, 'h') + std::string(window, 'p') + "s");
 #endif
 }
 

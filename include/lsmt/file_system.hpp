@@ -43,6 +43,12 @@ class writable_file {
 
   /// Appends data. It may stay in a user-space buffer until flush().
   virtual void append(std::string_view data) = 0;
+  /// Appends first, then second, as two append() calls do (the default); a file may write
+  /// both with one system call. The log appends a record's header and payload this way.
+  virtual void append_pair(std::string_view first, std::string_view second) {
+    append(first);
+    append(second);
+  }
   /// Hands everything appended so far to the operating system, so it survives
   /// the death of this process (not a power loss).
   virtual void flush() = 0;

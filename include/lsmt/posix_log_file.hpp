@@ -24,6 +24,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -50,6 +51,8 @@ namespace lsmt::detail {
 class posix_log_file final : public writable_file {
  public:
   static constexpr uint64_t populate_bytes = 256 << 10;
+  /// Appends of at least this many bytes are written with pwritev, not copied (see the top).
+  static constexpr size_t direct_write_bytes = 4 << 10;
 
   posix_log_file(std::string path, unique_fd fd, size_t chunk_bytes)
       : path_(std::move(path)), fd_(std::move(fd)), chunk_bytes_(chunk_bytes) {}
@@ -60,16 +63,32 @@ class posix_log_file final : public writable_file {
     }
   }
 
-  void append(std::string_view data) override {
+  void append(std::string_view data) override { append_pair(data, {}); }
+
+  /// Copies first and second into the mapping, or, if together they fill at least
+  /// direct_write_bytes, writes them with pwritev (see the top).
+  void append_pair(std::string_view first, std::string_view second) override {
     check_open("append");
-    while (!data.empty()) {
-      if (size_ == chunk_end_) map_next_chunk();
-      const size_t n = static_cast<size_t>(std::min<uint64_t>(data.size(), chunk_end_ - size_));
-      if (size_ + n > populated_end_) populate(size_ + n);
-      std::memcpy(chunk_.data() + (size_ - chunk_offset_), data.data(), n);
-      size_ += n;
-      data.remove_prefix(n);
+    if (first.size() + second.size() < direct_write_bytes) {
+      copy_in(first);
+      copy_in(second);
+      return;
     }
+    while (!first.empty() || !second.empty()) {
+      if (size_ == chunk_end_) map_next_chunk();
+      const uint64_t room = chunk_end_ - size_;  // written only to allocated blocks
+      std::string_view a =
+          first.substr(0, static_cast<size_t>(std::min<uint64_t>(first.size(), room)));
+      std::string_view b =
+          second.substr(0, static_cast<size_t>(std::min<uint64_t>(second.size(), room - a.size())));
+      const size_t n = write_vector(a, b);
+      const size_t from_first = std::min(n, first.size());
+      first.remove_prefix(from_first);
+      second.remove_prefix(n - from_first);
+      size_ += n;
+    }
+    // A later copy_in() populates from the page holding the end on, not the written pages.
+    populated_end_ = std::max(populated_end_, size_ - size_ % page_size());
   }
 
   /// Nothing to do: appended bytes are already in the page cache.
@@ -111,6 +130,30 @@ class posix_log_file final : public writable_file {
  private:
   void check_open(const char* op) const {
     if (!fd_) throw io_error(std::string("lsmt: ") + op + " on closed file '" + path_ + "'", EBADF);
+  }
+
+  /// Copies data into the mapping, chunk by chunk.
+  void copy_in(std::string_view data) {
+    while (!data.empty()) {
+      if (size_ == chunk_end_) map_next_chunk();
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(data.size(), chunk_end_ - size_));
+      if (size_ + n > populated_end_) populate(size_ + n);
+      std::memcpy(chunk_.data() + (size_ - chunk_offset_), data.data(), n);
+      size_ += n;
+      data.remove_prefix(n);
+    }
+  }
+
+  /// One pwritev of a then b at size_; returns the bytes written (> 0).
+  size_t write_vector(std::string_view a, std::string_view b) {
+    iovec parts[2] = {{const_cast<char*>(a.data()), a.size()},
+                      {const_cast<char*>(b.data()), b.size()}};
+    for (;;) {
+      const ssize_t r = ::pwritev(fd_.get(), parts, 2, static_cast<off_t>(size_));
+      if (r > 0) return static_cast<size_t>(r);
+      if (r < 0 && errno == EINTR) continue;
+      throw_io("write", path_, r < 0 ? errno : EIO);
+    }
   }
 
   void map_next_chunk() {

@@ -154,8 +154,7 @@ class log_writer {
     const uint32_t crc =
         crc32c::extend(crc32c::value(header + 4, 5), payload.data(), payload.size());
     encode_fixed32(header, crc32c::mask(crc));
-    file_->append(std::string_view(header, sizeof header));
-    if (!payload.empty()) file_->append(payload);
+    file_->append_pair(std::string_view(header, sizeof header), payload);
   }
 
   std::unique_ptr<writable_file> file_;
