@@ -332,7 +332,7 @@ class background_work {
       children.reserve(inputs.size());
       range_tombstones dels;  // the inputs' range deletions
       for (const auto& t : inputs) {
-        children.push_back(t->reader().new_iterator(false));
+        children.push_back(c_.versions.scan_table(*t));
         if (const auto& mine = t->reader().range_deletions()) dels.add_all(*mine);
       }
       merging_iterator merged(std::move(children));

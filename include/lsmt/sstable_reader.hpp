@@ -54,6 +54,7 @@
 namespace lsmt::detail {
 
 class table_iter;
+class block_readahead;
 
 /// An open SSTable. Immutable after open(); thread-safe.
 class table_reader : public std::enable_shared_from_this<table_reader> {
@@ -112,6 +113,10 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
   /// An iterator over the table. fill_cache false keeps the blocks it reads with pread out of
   /// the block cache (a compaction reads each block once; it must not evict the readers' ones).
   std::unique_ptr<internal_iterator> new_iterator(bool fill_cache = true) const;
+  /// An iterator for one pass in key order (a compaction's input, a check of the whole table)
+  /// that reads the data blocks through `file`, this table opened again for pread, many blocks
+  /// per read (table_iter.hpp, block_readahead). Outside the block cache and the mapping.
+  std::unique_ptr<internal_iterator> new_scan_iterator(std::unique_ptr<readable_file> file) const;
 
   /// About how far into the file the entries of user_key (or the first key after it) start:
   /// the offset of the data block that would hold them, or the file size past the last key.
@@ -135,6 +140,7 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
 
  private:
   friend class table_iter;
+  friend class block_readahead;
 
   table_reader(std::unique_ptr<readable_file> file, uint64_t file_number,
                std::shared_ptr<const lsmt::compressor> compressor,
@@ -316,14 +322,14 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
     if (mapped_) {
       // Peek at the compression byte: a block stored as is is used in place.
       char compression = no_compression;
-      const std::string_view stored = blocks_.read(h, nullptr, false, &compression);
+      const std::string_view stored = blocks_.read_mapped(h, false, &compression);
       if (compression == no_compression) {
         std::atomic<uint64_t>& word = verified_[ordinal / 64];
         const uint64_t bit = uint64_t{1} << (ordinal % 64);
         // Relaxed suffices: the bit only caches a fact about immutable bytes; racing threads
         // at worst both verify.
         if ((word.load(std::memory_order_relaxed) & bit) == 0) {
-          blocks_.read(h, nullptr, true, &compression);
+          blocks_.read_mapped(h, true, &compression);
           word.fetch_or(bit, std::memory_order_relaxed);
         }
         block.reset(stored, where);

@@ -61,16 +61,27 @@ class table_blocks {
   /// Non-mapped reads land in *storage.
   std::string_view read(const block_handle& h, std::string* storage, bool verify,
                         char* compression) const {
+    if (mapped_) return read_mapped(h, verify, compression);
     const size_t n = h.size + block_trailer_size;
-    std::string_view got;
-    if (mapped_) {
-      got = file_->read(h.offset, n, nullptr);  // a mapped file returns a view, never copies
-    } else {
-      // Callers pass storage for every table that is not mapped.
-      storage->resize(n);                               // cppcheck-suppress nullPointer
-      got = file_->read(h.offset, n, storage->data());  // cppcheck-suppress nullPointer
+    // Callers pass storage for every table that is not mapped.
+    storage->resize(n);               // cppcheck-suppress nullPointer
+    char* scratch = storage->data();  // cppcheck-suppress nullPointer
+    return check(h, file_->read(h.offset, n, scratch), verify, compression);
+  }
+
+  /// read() for a mapped file: a view into the mapping, never a copy.
+  std::string_view read_mapped(const block_handle& h, bool verify, char* compression) const {
+    return check(h, file_->read(h.offset, h.size + block_trailer_size, nullptr), verify,
+                 compression);
+  }
+
+  /// The stored bytes of block h from `got`, its bytes and trailer as read from the file (at
+  /// most h.size + block_trailer_size of them), checked as read() checks them.
+  std::string_view check(const block_handle& h, std::string_view got, bool verify,
+                         char* compression) const {
+    if (got.size() != h.size + block_trailer_size) {
+      corrupt("block at offset " + std::to_string(h.offset) + " is truncated");
     }
-    if (got.size() != n) corrupt("block at offset " + std::to_string(h.offset) + " is truncated");
     const std::string_view stored = got.substr(0, h.size);
     *compression = got[h.size];
     if (verify && decode_fixed32(got.data() + h.size + 1) != block_checksum(stored, got[h.size])) {

@@ -179,6 +179,19 @@ class version_set {
     return std::make_shared<table_handle>(meta, std::move(reader));
   }
 
+  /// An iterator for one pass over table t in key order (sstable_reader.hpp,
+  /// new_scan_iterator), through a descriptor of its own; if the file cannot be opened again
+  /// (say, no descriptor left), through its open reader, outside the block cache.
+  std::unique_ptr<internal_iterator> scan_table(const table_handle& t) const {
+    std::unique_ptr<readable_file> file;
+    try {
+      file = fs_->new_readable_file(table_path(t.meta().number), false);
+    } catch (const io_error&) {
+      return t.reader().new_iterator(false);
+    }
+    return t.reader().new_scan_iterator(std::move(file));
+  }
+
   /// Writes the entries of `in` (from its position) into new tables and opens them. If it
   /// throws, the files it created are deleted again.
   std::vector<std::shared_ptr<table_handle>> write_tables(internal_iterator& in,
