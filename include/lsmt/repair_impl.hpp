@@ -121,10 +121,11 @@ inline void repair_table(const repair_table_file& t, uint64_t store_id, memtable
   }
   std::vector<std::pair<std::string, std::string>> kept;  // entries before any damage
   try {
-    walk_table(*reader, [&](std::string_view k, std::string_view v) {
-      kept.emplace_back(std::string(k), std::string(v));
-      in.last_sequence = std::max(in.last_sequence, extract_sequence(k));
-    });
+    walk_table(reader->file_number(), *reader->new_iterator(false),
+               [&](std::string_view k, std::string_view v) {
+                 kept.emplace_back(std::string(k), std::string(v));
+                 in.last_sequence = std::max(in.last_sequence, extract_sequence(k));
+               });
   } catch (const std::exception& e) {
     for (const auto& [k, v] : kept) {
       salvage.add(extract_sequence(k), extract_type(k), extract_user_key(k), v);

@@ -53,10 +53,13 @@ inline void verify_table(file_system& fs, const std::string& dir, uint64_t store
     }
     std::string first;
     std::string last;
-    const uint64_t entries = walk_table(*reader, [&](std::string_view key, std::string_view) {
-      if (first.empty()) first.assign(key.data(), key.size());
-      last.assign(key.data(), key.size());
-    });
+    // Read in order through a second descriptor, 256 KiB per pread (table_iter.hpp).
+    const auto it = reader->new_scan_iterator(fs.new_readable_file(path, false));
+    const uint64_t entries =
+        walk_table(meta.number, *it, [&](std::string_view key, std::string_view) {
+          if (first.empty()) first.assign(key.data(), key.size());
+          last.assign(key.data(), key.size());
+        });
     // The bounds cover the entries and the range deletions (table_format.hpp, "Bounds").
     if (const auto& dels = reader->range_deletions()) {
       widen_bounds(first, last, dels->first_begin(), dels->last_end());

@@ -116,23 +116,22 @@ inline std::string table_identity_mismatch(const table_reader& r, const table_me
   return {};
 }
 
-/// Reads every entry of r from its start with pread (outside the block cache), checking that
-/// each is a valid internal key greater than the one before, and calls f(key, value) for it.
-/// Returns the number of entries. Throws corruption_error for a damaged block or a key out of
-/// order; f has seen every entry before it.
+/// Reads every entry of table `number` through `it`, an iterator over it, from its start,
+/// checking that each is a valid internal key greater than the one before, and calls
+/// f(key, value) for it. Returns the number of entries. Throws corruption_error for a damaged
+/// block or a key out of order; f has seen every entry before it.
 template <class F>
-uint64_t walk_table(const table_reader& r, F&& f) {
-  const auto it = r.new_iterator(false);
+uint64_t walk_table(uint64_t number, internal_iterator& it, F&& f) {
   std::string previous;
   uint64_t n = 0;
-  for (it->seek_to_first(); it->valid(); it->next(), ++n) {
-    const std::string_view k = it->key();
+  for (it.seek_to_first(); it.valid(); it.next(), ++n) {
+    const std::string_view k = it.key();
     if (!valid_internal_key(k) || (n != 0 && compare_internal_keys(previous, k) >= 0)) {
-      throw corruption_error("lsmt: table " + std::to_string(r.file_number()) +
+      throw corruption_error("lsmt: table " + std::to_string(number) +
                              ": keys out of order or invalid at entry " + std::to_string(n));
     }
     previous.assign(k.data(), k.size());
-    f(k, it->value());
+    f(k, it.value());
   }
   return n;
 }
