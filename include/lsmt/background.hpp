@@ -46,6 +46,10 @@ namespace lsmt::detail {
 
 class background_work {
  public:
+  /// A merge reads at most this many of its inputs through descriptors of their own
+  /// (version_set::scan_table); the rest through their open readers.
+  static constexpr size_t max_scan_files = 64;
+
   explicit background_work(store_core& core) : c_(core) {}
   background_work(const background_work&) = delete;
   background_work& operator=(const background_work&) = delete;
@@ -332,7 +336,10 @@ class background_work {
       children.reserve(inputs.size());
       range_tombstones dels;  // the inputs' range deletions
       for (const auto& t : inputs) {
-        children.push_back(c_.versions.scan_table(*t));
+        // A descriptor of its own for each of the first max_scan_files inputs, so that merging
+        // a whole large store cannot take every descriptor the process may open.
+        children.push_back(children.size() < max_scan_files ? c_.versions.scan_table(*t)
+                                                            : t->reader().new_iterator(false));
         if (const auto& mine = t->reader().range_deletions()) dels.add_all(*mine);
       }
       merging_iterator merged(std::move(children));
