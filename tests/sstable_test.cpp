@@ -95,15 +95,20 @@ void check_get(const table_reader& t, const model& m, std::string_view user_key,
   if (type == value_type::value) REQUIRE(value == want.value);
 }
 
-void check_iteration(const table_reader& t, const model& m) {
-  auto it = t.new_iterator();
+// A walk from the first entry to the end must give the model's entries in order.
+void check_forward(internal_iterator& it, const model& m) {
   auto mi = m.begin();
-  for (it->seek_to_first(); it->valid(); it->next(), ++mi) {
+  for (it.seek_to_first(); it.valid(); it.next(), ++mi) {
     REQUIRE(mi != m.end());
-    REQUIRE(it->key() == mi->first);
-    REQUIRE(it->value() == mi->second);
+    REQUIRE(it.key() == mi->first);
+    REQUIRE(it.value() == mi->second);
   }
   REQUIRE(mi == m.end());
+}
+
+void check_iteration(const table_reader& t, const model& m) {
+  auto it = t.new_iterator();
+  check_forward(*it, m);
   auto ri = m.rbegin();
   for (it->seek_to_last(); it->valid(); it->prev(), ++ri) {
     REQUIRE(ri != m.rend());
@@ -489,13 +494,7 @@ TEST_CASE("sstable: a scan iterator reads the data blocks many at a time through
     auto t = open_table(bytes, mapped, std::make_shared<block_cache>(1 << 20));
     int reads = 0;
     auto it = t->new_scan_iterator(std::make_unique<counting_file>(bytes, &reads));
-    auto mi = m.begin();
-    for (it->seek_to_first(); it->valid(); it->next(), ++mi) {
-      REQUIRE(mi != m.end());
-      REQUIRE(it->key() == mi->first);
-      REQUIRE(it->value() == mi->second);
-    }
-    REQUIRE(mi == m.end());
+    check_forward(*it, m);
     // One read per readahead window (a block bigger than the window is read whole), not one
     // per block.
     const size_t window = lsmt::detail::block_readahead::readahead_bytes;
@@ -567,13 +566,7 @@ void check_damaged(const std::string& bytes, const model& m, bool mapped) {
   // A scan through a file of its own reads the same bytes and must check them the same way.
   try {
     auto it = t->new_scan_iterator(std::make_unique<memory_readable_file>(bytes, false));
-    auto mi = m.begin();
-    for (it->seek_to_first(); it->valid(); it->next(), ++mi) {
-      REQUIRE(mi != m.end());
-      REQUIRE(it->key() == mi->first);
-      REQUIRE(it->value() == mi->second);
-    }
-    REQUIRE(mi == m.end());
+    check_forward(*it, m);
   } catch (const corruption_error&) {
   }
 }
