@@ -132,6 +132,14 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
   uint64_t file_number() const { return file_number_; }
   /// What the footer says this table is (table_format.hpp, "Identity").
   const table_identity& identity() const { return id_; }
+  /// Whether `file`, this table's file opened again, still is this table: the same size, and a
+  /// footer that names the same table. False if the file was replaced since this one opened.
+  bool same_table(const readable_file& file) const {
+    table_footer decoded;
+    return file.size() == file_size_ && read_footer(file, file_size_, &decoded) == nullptr &&
+           decoded.id.number == id_.number && decoded.id.store_id == id_.store_id &&
+           decoded.id.key_range_crc == id_.key_range_crc;
+  }
   uint64_t file_size() const { return file_size_; }
   /// Bytes of the bloom filter (in memory, or in the mapping when the file is mapped).
   size_t filter_bytes() const { return filter_.size(); }
@@ -152,15 +160,21 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
 
   [[noreturn]] void corrupt(const std::string& why) const { blocks_.corrupt(why); }
 
+  /// Reads and decodes the footer of `file`, `size` (>= footer_size) bytes long: null, or why
+  /// it is not a table's footer.
+  static const char* read_footer(const readable_file& file, uint64_t size, table_footer* out) {
+    const auto tail = static_cast<size_t>(std::min<uint64_t>(size, max_footer_size));
+    char buf[max_footer_size];
+    const std::string_view footer = file.read(size - tail, tail, buf);
+    if (footer.size() != tail) return "short read of the footer";
+    return decode_footer(footer.data(), tail, out);
+  }
+
   void load() {
     file_size_ = blocks_.file().size();
     if (file_size_ < footer_size) corrupt("file too short to be a table");
-    const auto tail = static_cast<size_t>(std::min<uint64_t>(file_size_, max_footer_size));
-    char buf[max_footer_size];
-    const std::string_view footer = blocks_.file().read(file_size_ - tail, tail, buf);
-    if (footer.size() != tail) corrupt("short read of the footer");
     table_footer decoded;
-    if (const char* why = decode_footer(footer.data(), tail, &decoded)) corrupt(why);
+    if (const char* why = read_footer(blocks_.file(), file_size_, &decoded)) corrupt(why);
     if (decoded.id.number != file_number_) {
       corrupt("its footer says it is table " + std::to_string(decoded.id.number) +
               " (renamed or swapped)");

@@ -179,15 +179,18 @@ class version_set {
   }
 
   /// An iterator for one pass over table t in key order (sstable_reader.hpp,
-  /// new_scan_iterator), through a descriptor of its own; if the file cannot be opened again
-  /// (say, no descriptor left), through its open reader, outside the block cache.
+  /// new_scan_iterator), through a descriptor of its own. If the file cannot be opened again
+  /// (say, no descriptor left) or is no longer the table t opened (replaced on disk since),
+  /// through t's open reader instead, outside the block cache.
   std::unique_ptr<internal_iterator> scan_table(const table_handle& t) const {
     std::unique_ptr<readable_file> file;
     try {
       file = fs_->new_readable_file(table_path(t.meta().number), false);
+      if (!t.reader().same_table(*file)) file.reset();
     } catch (const io_error&) {
-      return t.reader().new_iterator(false);
+      file.reset();
     }
+    if (!file) return t.reader().new_iterator(false);
     return t.reader().new_scan_iterator(std::move(file));
   }
 
