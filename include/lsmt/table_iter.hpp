@@ -26,8 +26,8 @@ namespace lsmt::detail {
 
 /// Reads the data blocks of one table for a pass in file order through the table's own
 /// descriptor, readahead_bytes per pread, into a buffer it reuses. A compaction reads each input
-/// once: through the mapping, each first touch of a page costs a page fault (on the benchmark
-/// machine, a virtual machine, about 5 us per 4 KiB page, several times the copy), and every
+/// once: through the mapping, the first touch of each page costs a page fault (on the benchmark
+/// machine, a virtual machine, about 1.3 us per 4 KiB page, several times the copy), and every
 /// page touched stays in the process's RSS while the table is mapped; one block per pread
 /// costs a system call per 4 KiB. A block is verified unless a reader of the mapping already
 /// did. A view into the buffer is valid until the next load(). Used by one thread at a time.
