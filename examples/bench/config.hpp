@@ -35,6 +35,7 @@ struct config {
   uint64_t cache_size = 8 << 20;
   int bloom_bits = 10;
   bool lsmt_mmap = true;                 // lsmt's use_mmap_reads
+  uint64_t lsmt_memtable_mb = 0;         // lsmt's memtable_max_bytes in MiB (0: its default)
   uint64_t lsmt_file_mb = 0;             // lsmt's target_file_size in MiB (0: its default)
   uint64_t lsmt_base_mb = 0;             // lsmt's base_level_bytes in MiB (0: its default)
   uint64_t lsmt_ratio = 0;               // lsmt's level_size_ratio (0: its default)
@@ -148,6 +149,7 @@ inline config parse_flags(int argc, char** argv, const std::vector<std::string>&
       {"cache_size", uint_flag(&cfg.cache_size)},
       {"bloom_bits", int_flag(&cfg.bloom_bits)},
       {"repeat", int_flag(&cfg.repeat)},
+      {"lsmt_memtable_mb", uint_flag(&cfg.lsmt_memtable_mb)},
       {"lsmt_file_mb", uint_flag(&cfg.lsmt_file_mb)},
       {"lsmt_base_mb", uint_flag(&cfg.lsmt_base_mb)},
       {"lsmt_ratio", uint_flag(&cfg.lsmt_ratio)},

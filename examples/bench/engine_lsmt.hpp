@@ -2,11 +2,11 @@
 //
 // Settings: options.bloom_bits_per_key = --bloom_bits, options.block_cache_bytes =
 // --cache_size, options.use_mmap_reads = --lsmt_mmap, options.compressor = --compression, and
-// --lsmt_mapped_mb and the layout flags
-// --lsmt_file_mb, --lsmt_base_mb, --lsmt_ratio and --lsmt_l0 when given; everything else is lsmt's
-// default (header line "defaults"). get() reads the value into db_bench's reused string, as
-// LevelDB's and RocksDB's Get do (lsmt's get(key, out) overload); cursors read the stored bytes
-// with raw_key()/raw_value(), like LevelDB's Slice, so a scan copies nothing.
+// --lsmt_mapped_mb, --lsmt_memtable_mb and the layout flags --lsmt_file_mb, --lsmt_base_mb,
+// --lsmt_ratio and --lsmt_l0 when given; everything else is lsmt's default (header line
+// "defaults"). get() reads the value into db_bench's reused string, as LevelDB's and RocksDB's
+// Get do (lsmt's get(key, out) overload); cursors read the stored bytes with
+// raw_key()/raw_value(), like LevelDB's Slice, so a scan copies nothing.
 #pragma once
 
 #include <algorithm>
@@ -37,6 +37,7 @@ class lsmt_engine final : public engine {
       opts.compressor = std::make_shared<lsmt_examples::zstd_compressor>();
 #endif
     if (cfg.lsmt_mapped_mb != UINT64_MAX) opts.max_mapped_bytes = cfg.lsmt_mapped_mb << 20;
+    if (cfg.lsmt_memtable_mb != 0) opts.memtable_max_bytes = cfg.lsmt_memtable_mb << 20;
     if (cfg.lsmt_file_mb != 0) opts.target_file_size = cfg.lsmt_file_mb << 20;
     if (cfg.lsmt_base_mb != 0) opts.base_level_bytes = cfg.lsmt_base_mb << 20;
     if (cfg.lsmt_ratio != 0) opts.level_size_ratio = static_cast<size_t>(cfg.lsmt_ratio);
