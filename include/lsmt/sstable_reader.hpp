@@ -137,8 +137,7 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
   bool same_table(const readable_file& file) const {
     table_footer decoded;
     return file.size() == file_size_ && read_footer(file, file_size_, &decoded) == nullptr &&
-           decoded.id.number == id_.number && decoded.id.store_id == id_.store_id &&
-           decoded.id.key_range_crc == id_.key_range_crc;
+           decoded.id == id_;
   }
   uint64_t file_size() const { return file_size_; }
   /// Bytes of the bloom filter (in memory, or in the mapping when the file is mapped).
@@ -327,6 +326,17 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
     prefetch_line(bytes.data() + n - block_trailer_size - 4);
   }
 
+  /// Whether a reader of the mapping has verified data block `ordinal` (never, unmapped).
+  /// Relaxed suffices: the bit only caches a fact about immutable bytes; racing threads at worst
+  /// both verify.
+  bool block_verified(uint32_t ordinal) const {
+    return mapped_ && (verified_[ordinal / 64].load(std::memory_order_relaxed) &
+                       (uint64_t{1} << (ordinal % 64))) != 0;
+  }
+  void mark_verified(uint32_t ordinal) const {
+    verified_[ordinal / 64].fetch_or(uint64_t{1} << (ordinal % 64), std::memory_order_relaxed);
+  }
+
   /// Points `block` at data block `ordinal` (< num_blocks_), verifying it on first use. A block
   /// read with pread goes into the block cache if fill_cache.
   void load_block(block_iter& block, uint32_t ordinal, bool fill_cache = true) const {
@@ -338,13 +348,9 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
       char compression = no_compression;
       const std::string_view stored = blocks_.read_mapped(h, false, &compression);
       if (compression == no_compression) {
-        std::atomic<uint64_t>& word = verified_[ordinal / 64];
-        const uint64_t bit = uint64_t{1} << (ordinal % 64);
-        // Relaxed suffices: the bit only caches a fact about immutable bytes; racing threads
-        // at worst both verify.
-        if ((word.load(std::memory_order_relaxed) & bit) == 0) {
+        if (!block_verified(ordinal)) {
           blocks_.read_mapped(h, true, &compression);
-          word.fetch_or(bit, std::memory_order_relaxed);
+          mark_verified(ordinal);
         }
         block.reset(stored, where);
         return;

@@ -140,6 +140,10 @@ struct table_identity {
   uint64_t number = 0;
   uint64_t store_id = 0;
   uint32_t key_range_crc = 0;
+
+  friend bool operator==(const table_identity& a, const table_identity& b) {
+    return a.number == b.number && a.store_id == b.store_id && a.key_range_crc == b.key_range_crc;
+  }
 };
 
 /// The key_range_crc of a table whose internal keys run from smallest to largest.

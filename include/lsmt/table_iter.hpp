@@ -53,11 +53,9 @@ class block_readahead {
     const std::string_view got = window_.substr(
         static_cast<size_t>(offset - window_offset_),
         static_cast<size_t>(std::min<uint64_t>(end, window_offset_ + window_.size()) - offset));
-    const bool verified =
-        table.mapped_ && (table.verified_[ordinal / 64].load(std::memory_order_relaxed) &
-                          (uint64_t{1} << (ordinal % 64))) != 0;
     char compression = no_compression;
-    const std::string_view stored = table.blocks_.check(h, got, !verified, &compression);
+    const std::string_view stored =
+        table.blocks_.check(h, got, !table.block_verified(ordinal), &compression);
     const block_location where{table.file_number_, offset};
     if (compression == no_compression) {
       block.reset(stored, where);
