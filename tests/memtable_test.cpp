@@ -68,11 +68,37 @@ TEST_CASE("memtable: arena alignment, large blocks, usage", "[memtable]") {
     std::memset(q, 2, n);
   }
   const size_t before = a.memory_usage();
-  REQUIRE(before >= arena::block_size);
+  REQUIRE(before >= arena::first_block_size);
   char* big = a.allocate(1 << 20);  // gets its own block
   std::memset(big, 3, 1 << 20);
   REQUIRE(a.memory_usage() >= before + (1 << 20));
   REQUIRE(a.memory_usage() < before + (1 << 20) + 1024);
+}
+
+TEST_CASE("memtable: arena blocks after the first are whole, aligned pool blocks", "[memtable]") {
+  // The first block is small; the next starts a 2 MiB block, aligned to 2 MiB so that it can
+  // be one huge page; allocations then fill it before another is taken.
+  arena a;
+  char* first = a.allocate(100);
+  REQUIRE(a.memory_usage() < arena::first_block_size + 1024);
+  char* p = nullptr;
+  size_t taken = 100;
+  while (taken + 1000 <= arena::first_block_size) {
+    p = a.allocate(1000);
+    taken += 1000;
+  }
+  REQUIRE(p - first < static_cast<std::ptrdiff_t>(arena::first_block_size));
+  const size_t usage = a.memory_usage();
+  char* q = a.allocate(arena::first_block_size);  // no longer fits: opens the first 2 MiB block
+  REQUIRE(a.memory_usage() == usage + lsmt::detail::arena_block_pool::block_bytes);
+  const auto block = lsmt::detail::arena_block_pool::block_bytes;
+  REQUIRE(reinterpret_cast<uintptr_t>(q) % block == alignof(std::max_align_t));
+  std::memset(q, 4, arena::first_block_size);
+  for (size_t used = arena::first_block_size; used + 4096 <= arena::block_size; used += 4096) {
+    REQUIRE(reinterpret_cast<uintptr_t>(a.allocate(4096)) / block ==
+            reinterpret_cast<uintptr_t>(q) / block);
+  }
+  REQUIRE(a.memory_usage() == usage + block);
 }
 
 TEST_CASE("memtable: random entries match a std::map model", "[memtable]") {

@@ -64,8 +64,8 @@ TEST_CASE("stats: levels add up, and memory follows what the store holds", "[sta
 }
 
 TEST_CASE("stats: a memtable limit below one arena block still holds many entries", "[stats]") {
-  // The arena takes 64 KiB blocks; the limit counts the bytes entries took, so a 16 KiB limit
-  // flushes about every 16 KiB of entries, not after every write.
+  // The arena takes a 64 KiB block, then 2 MiB ones; the limit counts the bytes entries took,
+  // so a 16 KiB limit flushes about every 16 KiB of entries, not after every write.
   temp_dir tmp;
   lsmt::options o;
   o.memtable_max_bytes = 16 << 10;

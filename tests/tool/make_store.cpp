@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
   }
   try {
     lsmt::options opts;
-    // By entries: a memtable_max_bytes below the arena's 64 KiB block would rotate the memtable on
+    // By entries: a memtable_max_bytes below the arena's first 64 KiB block would rotate it on
     // every write, leaving each of the last writes in a log (and a table) of its own.
     opts.memtable_max_entries = 500;
     opts.block_size = 1024;
