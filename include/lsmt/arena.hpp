@@ -14,11 +14,12 @@
 // pages and 836-910k with huge pages. Where the kernel gives no huge page the
 // block is plain memory.
 //
-// Freed 2 MiB blocks go to a small process-wide pool instead of back to
-// malloc. Why: memtables are created and dropped continuously, and memory
-// malloc hands back to the kernel costs page faults when touched again; on
-// VMs that return freed pages to the host that is ~50 us per 4 KiB page.
-// Recycled blocks are already resident.
+// The 2 MiB blocks are mapped on their own (not taken from malloc), and freed
+// ones go to a small process-wide pool instead of being unmapped. Why:
+// memtables are created and dropped continuously, and memory handed back to
+// the kernel costs page faults when touched again; on VMs that return freed
+// pages to the host that is ~50 us per 4 KiB page. Recycled blocks are
+// already resident.
 //
 // Thread safety: allocate() and allocate_aligned() need external
 // synchronization (the memtable calls them under its exclusive lock);
@@ -33,7 +34,6 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <new>
 
 #include "thread_annotations.hpp"
@@ -45,7 +45,7 @@ namespace lsmt::detail {
 class arena_block_pool {
  public:
   static constexpr size_t block_bytes = size_t{2} << 20;  // one huge page
-  static constexpr size_t max_bytes = 16 << 20;           // two default memtables
+  static constexpr size_t max_bytes = 16 << 20;           // one default memtable
 
   /// Never destroyed, so arenas in static objects can still return blocks
   /// at exit; the pooled blocks stay reachable, so leak checkers stay quiet.
@@ -65,12 +65,7 @@ class arena_block_pool {
         return b;
       }
     }
-    void* block = std::aligned_alloc(block_bytes, block_bytes);
-    if (block == nullptr) throw std::bad_alloc();
-#ifdef MADV_HUGEPAGE
-    ::madvise(block, block_bytes, MADV_HUGEPAGE);  // only advice: failing it changes nothing
-#endif
-    return block;
+    return map_block();
   }
 
   /// Takes back a block get() returned.
@@ -83,10 +78,29 @@ class arena_block_pool {
         return;
       }
     }
-    std::free(block);
+    ::munmap(block, block_bytes);
   }
 
  private:
+  /// Fresh anonymous memory, mapped on its own rather than taken from malloc's heap: unmapping
+  /// it returns it whole, and the huge-page advice covers nothing malloc hands out elsewhere.
+  static void* map_block() {
+    // Map twice the size and unmap what lies outside the aligned block inside.
+    const size_t span = 2 * block_bytes;
+    void* p = ::mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    char* const start = static_cast<char*>(p);
+    const size_t skip =
+        (block_bytes - reinterpret_cast<uintptr_t>(start) % block_bytes) % block_bytes;
+    char* const block = start + skip;
+    if (skip > 0) ::munmap(start, skip);
+    ::munmap(block + block_bytes, span - skip - block_bytes);
+#ifdef MADV_HUGEPAGE
+    ::madvise(block, block_bytes, MADV_HUGEPAGE);  // only advice: failing it changes nothing
+#endif
+    return block;
+  }
+
   struct free_block {
     free_block* next;
   };

@@ -37,7 +37,7 @@ struct options {
   /// Flush the memtable once it holds this many entries; 0 means no entry limit.
   size_t memtable_max_entries = 0;
   /// Flush the memtable once its arena holds this many bytes. Must be > 0.
-  size_t memtable_max_bytes = size_t{8} << 20;
+  size_t memtable_max_bytes = size_t{16} << 20;
   /// Immutable memtables waiting for their flush before writers are made to wait.
   size_t max_immutable_memtables = 2;
   /// Level 0 (the unsorted tables flushes write) is compacted into the sorted levels once it
