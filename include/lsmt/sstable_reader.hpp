@@ -333,6 +333,7 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
     return mapped_ && (verified_[ordinal / 64].load(std::memory_order_relaxed) &
                        (uint64_t{1} << (ordinal % 64))) != 0;
   }
+  /// Records that data block `ordinal` of the mapping was verified.
   void mark_verified(uint32_t ordinal) const {
     verified_[ordinal / 64].fetch_or(uint64_t{1} << (ordinal % 64), std::memory_order_relaxed);
   }
