@@ -89,9 +89,9 @@ TEST_CASE("memtable: arena blocks after the first are whole, aligned pool blocks
   }
   REQUIRE(p - first < static_cast<std::ptrdiff_t>(arena::first_block_size));
   const size_t usage = a.memory_usage();
+  const size_t block = lsmt::detail::arena_block_pool::block_bytes;
   char* q = a.allocate(arena::first_block_size);  // no longer fits: opens the first 2 MiB block
-  REQUIRE(a.memory_usage() == usage + lsmt::detail::arena_block_pool::block_bytes);
-  const auto block = lsmt::detail::arena_block_pool::block_bytes;
+  REQUIRE(a.memory_usage() == usage + block);
   REQUIRE(reinterpret_cast<uintptr_t>(q) % block == alignof(std::max_align_t));
   std::memset(q, 4, arena::first_block_size);
   for (size_t used = arena::first_block_size; used + 4096 <= arena::block_size; used += 4096) {

@@ -170,8 +170,7 @@ class arena {
   // max_align_t-aligned, as ::operator new returns it.
   struct alignas(std::max_align_t) block_header {
     block_header* prev;
-    size_t size : 63;   // bytes including this header
-    size_t pooled : 1;  // from arena_block_pool (else ::operator new)
+    bool pooled;  // from arena_block_pool (else ::operator new)
   };
   static_assert(sizeof(block_header) == alignof(std::max_align_t), "see block_size");
 
@@ -190,7 +189,7 @@ class arena {
   char* new_block(size_t payload, bool pooled) {
     const size_t bytes = sizeof(block_header) + payload;
     void* mem = pooled ? arena_block_pool::instance().get() : ::operator new(bytes);
-    auto* h = new (mem) block_header{blocks_, bytes, pooled};
+    auto* h = new (mem) block_header{blocks_, pooled};
     blocks_ = h;
     usage_.store(usage_.load(std::memory_order_relaxed) + bytes, std::memory_order_relaxed);
     return reinterpret_cast<char*>(h + 1);
