@@ -117,7 +117,7 @@ class compaction_picker {
   static constexpr uint64_t min_level0_seeks = 4096;
 
   struct settings {
-    size_t level0_trigger = 4;  // compaction_interval
+    size_t level0_trigger = 8;  // compaction_interval
     size_t minimum_tables = 2;  // minimum_sstables: how far compact() collapses the store
     uint64_t target_file_size = uint64_t{32} << 20;
     uint64_t base_level_bytes = uint64_t{64} << 20;

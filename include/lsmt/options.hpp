@@ -42,8 +42,9 @@ struct options {
   size_t max_immutable_memtables = 2;
   /// Level 0 (the unsorted tables flushes write) is compacted into the sorted levels once it
   /// holds this many tables. Must be >= 2. Fewer make reads and seeks cheaper; more make
-  /// writes cheaper. Writers wait while level 0 holds 3x this many (at least 12).
-  size_t compaction_interval = 4;
+  /// writes cheaper: each merge of level 0 rewrites the level below it, so a larger batch
+  /// rewrites it less often. Writers wait while level 0 holds 3x this many (at least 12).
+  size_t compaction_interval = 8;
   /// How far compact() collapses the store: it leaves at least this many tables (as far as
   /// the keys allow), splitting its output into files of target_file_size, or into this many
   /// files of equal size when the store is smaller. Must be >= 1 and <= compaction_interval.
