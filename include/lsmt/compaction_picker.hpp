@@ -64,6 +64,7 @@
 #include <utility>
 #include <vector>
 
+#include "options.hpp"
 #include "read_sampler.hpp"
 #include "version_set.hpp"
 
@@ -116,12 +117,19 @@ class compaction_picker {
   static constexpr uint64_t max_read_backoff = 64;
   static constexpr uint64_t min_level0_seeks = 4096;
 
+  /// The policy's parameters, taken from the store's options (options' defaults by default).
   struct settings {
-    size_t level0_trigger = 8;  // compaction_interval
-    size_t minimum_tables = 2;  // minimum_sstables: how far compact() collapses the store
-    uint64_t target_file_size = uint64_t{32} << 20;
-    uint64_t base_level_bytes = uint64_t{64} << 20;
-    uint64_t level_size_ratio = 10;
+    explicit settings(const options& o = options{})
+        : level0_trigger(o.compaction_interval),
+          minimum_tables(o.minimum_sstables),
+          target_file_size(o.target_file_size),
+          base_level_bytes(o.base_level_bytes),
+          level_size_ratio(o.level_size_ratio) {}
+    size_t level0_trigger;  // compaction_interval
+    size_t minimum_tables;  // minimum_sstables: how far compact() collapses the store
+    uint64_t target_file_size;
+    uint64_t base_level_bytes;
+    uint64_t level_size_ratio;
   };
 
   compaction_picker(const settings& s, std::shared_ptr<read_sampler> sampler)

@@ -78,7 +78,7 @@ class store_core {
         cache(std::make_shared<block_cache>(o.block_cache_bytes)),
         versions(fs, dir, topts, cache, o.use_mmap_reads ? o.max_mapped_bytes : 0),
         logs(fs, dir),
-        picker(picker_settings(o), sampler) {}
+        picker(compaction_picker::settings(o), sampler) {}
 
   const options opts;
   const std::string dir;
@@ -131,16 +131,6 @@ class store_core {
   mutable std::array<view_pin, thread_slots> view_pins_;
   cond_var work_cv;      // wakes the background threads: work, or closing
   cond_var progress_cv;  // background progress: flushes, merges, failures, closing
-
-  static compaction_picker::settings picker_settings(const options& o) {
-    compaction_picker::settings s;
-    s.level0_trigger = o.compaction_interval;
-    s.minimum_tables = o.minimum_sstables;
-    s.target_file_size = o.target_file_size;
-    s.base_level_bytes = o.base_level_bytes;
-    s.level_size_ratio = o.level_size_ratio;
-    return s;
-  }
 
   bool closing() const { return life.load(std::memory_order_acquire) != lifecycle::open; }
 
