@@ -2,13 +2,17 @@
 // wait_for_compactions() returns only when nothing is left to flush or merge (and the counters
 // and files already say so), and tables a merge replaced are deleted once no reader holds them
 // (version_set.hpp): not while an iterator still reads them, and as soon as it lets go.
+#include <pthread.h>
+
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <filesystem>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -37,18 +41,10 @@ std::set<std::string> files_with(const fs::path& dir, const std::string& extensi
   return names;
 }
 
-// The POSIX file system, except that creating a table can be made to fail with ENOSPC; counts
-// the attempts.
-class table_failing_fs final : public lsmt::file_system {
+// The POSIX file system; the classes below change what they name.
+class forwarding_fs : public lsmt::file_system {
  public:
-  std::atomic<bool> fail_tables{false};
-  std::atomic<int> table_creations{0};
-
   std::unique_ptr<lsmt::writable_file> new_writable_file(const std::string& path) override {
-    if (fs::path(path).extension() == ".sst") {
-      ++table_creations;
-      if (fail_tables) throw lsmt::io_error("test: no space for " + path, ENOSPC);
-    }
     return base_->new_writable_file(path);
   }
   std::unique_ptr<lsmt::writable_file> new_log_file(const std::string& path) override {
@@ -76,6 +72,51 @@ class table_failing_fs final : public lsmt::file_system {
 
  private:
   std::shared_ptr<lsmt::file_system> base_ = lsmt::posix_file_system();
+};
+
+// Creating a table can be made to fail with ENOSPC; counts the attempts.
+class table_failing_fs final : public forwarding_fs {
+ public:
+  std::atomic<bool> fail_tables{false};
+  std::atomic<int> table_creations{0};
+
+  std::unique_ptr<lsmt::writable_file> new_writable_file(const std::string& path) override {
+    if (fs::path(path).extension() == ".sst") {
+      ++table_creations;
+      if (fail_tables) throw lsmt::io_error("test: no space for " + path, ENOSPC);
+    }
+    return forwarding_fs::new_writable_file(path);
+  }
+};
+
+// Merges can be held: while held, the compaction thread (named "lsmt:compact", Linux) waits
+// when it creates a table. Flushes, on their own thread, go on.
+class merge_holding_fs final : public forwarding_fs {
+ public:
+  void hold(bool on) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      held_ = on;
+    }
+    cv_.notify_all();
+  }
+  std::unique_ptr<lsmt::writable_file> new_writable_file(const std::string& path) override {
+    if (fs::path(path).extension() == ".sst" && on_compaction_thread()) {
+      std::unique_lock<std::mutex> l(mu_);
+      cv_.wait(l, [this] { return !held_; });
+    }
+    return forwarding_fs::new_writable_file(path);
+  }
+
+ private:
+  static bool on_compaction_thread() {
+    char name[16] = {};
+    return pthread_getname_np(pthread_self(), name, sizeof name) == 0 &&
+           std::string(name) == "lsmt:compact";
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool held_ = false;
 };
 
 }  // namespace
@@ -209,6 +250,61 @@ TEST_CASE("engine: a failed compact() is not retried in a loop", "[engine]") {
   CHECK(faulty->table_creations == after_failure);
   CHECK(d.get(key_of(5)) == "v1");                   // reads go on
   CHECK_THROWS_AS(d.put("k", "v"), lsmt::io_error);  // writes are stopped until reopen
+}
+
+TEST_CASE("engine: writes slow down while level 0 nears the stall, and not once merges catch up",
+          "[engine]") {
+  temp_dir tmp;
+  auto files = std::make_shared<merge_holding_fs>();
+  lsmt::options o;
+  o.fs = files;
+  o.memtable_max_entries = 1000;  // flush() makes each table
+  o.compaction_interval = 2;      // slowdown from 8 level-0 tables, stall at 12
+  o.minimum_sstables = 2;
+  files->hold(true);
+  str_db d(tmp.sub("db"), o);
+  struct release {  // lets merges go before the store closes, even if a check fails
+    merge_holding_fs& f;
+    ~release() { f.hold(false); }
+  } let_go{*files};
+  const std::string value(1000, 'v');
+  auto round = [&](int r) {  // 100 puts of 1 KB over the same keys, then one level-0 table
+    for (int i = 0; i < 100; ++i) d.put(key_of(i), value + std::to_string(r));
+  };
+  for (int r = 0; r < 8; ++r) {
+    round(r);
+    d.flush();
+  }
+  lsmt::stats st = d.stats();
+  REQUIRE(st.level_tables[0] == 8);  // the first merge waits in the file system
+  CHECK(st.slowdowns == 0);          // below 8 tables nothing is owed
+  for (int r = 8; r < 10; ++r) {
+    round(r);
+    d.flush();
+  }
+  st = d.stats();
+  REQUIRE(st.level_tables[0] == 10);
+  const uint64_t slowed_before = st.slowdowns;
+  const uint64_t slept_before = st.slowdown_micros;
+  // At 10 tables each byte costs 4 x 7.45 ns: 100 KB owe about 3 ms, slept in 1 ms or more.
+  round(10);
+  st = d.stats();
+  CHECK(st.stalls == 0);  // 10 tables is below the stall at 12
+  CHECK(st.slowdowns >= slowed_before + 2);
+  CHECK(st.slowdowns <= slowed_before + 100);  // at most one sleep per write
+  CHECK(st.slowdown_micros >= slept_before + 2000);
+  const std::string text = d.property("lsmt.stats").value_or("");
+  CHECK(text.find("slowdowns: " + std::to_string(st.slowdowns)) != std::string::npos);
+
+  files->hold(false);
+  d.wait_for_compactions();
+  st = d.stats();
+  REQUIRE(st.level_tables[0] < 8);
+  const uint64_t slowed = st.slowdowns;
+  round(11);
+  round(12);
+  CHECK(d.stats().slowdowns == slowed);
+  for (int i = 0; i < 100; ++i) CHECK(d.get(key_of(i)) == value + "12");
 }
 
 }  // namespace background_test_cpp

@@ -30,6 +30,7 @@
 //                       cache (0) [1]
 //   --lsmt_mapped_mb=N  lsmt's max_mapped_bytes in MiB: tables past it use pread [its default]
 //   --lsmt_memtable_mb=N  lsmt's memtable_max_bytes in MiB [0: its default]
+//   --lsmt_log=0|1      lsmt's warnings (write stalls, background failures) go to stderr [0]
 //   --lsmt_file_mb=N, --lsmt_base_mb=N, --lsmt_ratio=N, --lsmt_l0=N, --lsmt_restart=N,
 //   --lsmt_block=N      lsmt's target_file_size and base_level_bytes in MiB, its
 //                       level_size_ratio, compaction_interval, block_restart_interval and

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdio>
 #include <lsmt.hpp>
 #include <memory>
 #include <string>
@@ -43,6 +44,12 @@ class lsmt_engine final : public engine {
     if (cfg.lsmt_ratio != 0) opts.level_size_ratio = static_cast<size_t>(cfg.lsmt_ratio);
     if (cfg.lsmt_restart != 0) opts.block_restart_interval = static_cast<int>(cfg.lsmt_restart);
     if (cfg.lsmt_block != 0) opts.block_size = static_cast<size_t>(cfg.lsmt_block);
+    if (cfg.lsmt_log) {
+      opts.logger = [](lsmt::log_level level, std::string_view message) {
+        if (level >= lsmt::log_level::warning)
+          std::fprintf(stderr, "%.*s\n", static_cast<int>(message.size()), message.data());
+      };
+    }
     if (cfg.lsmt_l0 != 0) {
       opts.compaction_interval = static_cast<size_t>(cfg.lsmt_l0);
       opts.minimum_sstables = std::min(opts.minimum_sstables, opts.compaction_interval);
@@ -82,7 +89,10 @@ class lsmt_engine final : public engine {
     return "stats: memtables " + mib(st.memtable_bytes) + ", filters " + mib(st.filter_bytes) +
            ", indexes " + mib(st.index_bytes) + ", block cache " + mib(st.block_cache_bytes) +
            " (sum " + mib(anon) + "); mapped tables " + mib(st.mapped_bytes) + " of " +
-           mib(st.table_bytes);
+           mib(st.table_bytes) + "; writes stalled " + std::to_string(st.stalls) + " times, " +
+           std::to_string(st.stall_micros / 1000) + " ms in total, slowed " +
+           std::to_string(st.slowdowns) + " times, " + std::to_string(st.slowdown_micros / 1000) +
+           " ms in total";
   }
 
  private:

@@ -43,7 +43,9 @@ struct options {
   /// Level 0 (the unsorted tables flushes write) is compacted into the sorted levels once it
   /// holds this many tables. Must be >= 2. Fewer make reads and seeks cheaper; more make
   /// writes cheaper: each merge of level 0 rewrites the level below it, so a larger batch
-  /// rewrites it less often. Writers wait while level 0 holds 3x this many (at least 12).
+  /// rewrites it less often. Writes are slowed (they sleep a little) while level 0 holds 2x
+  /// this many (at least 8), more so for each further table, and wait while it holds 3x this
+  /// many (at least 12).
   size_t compaction_interval = 8;
   /// How far compact() collapses the store: it leaves at least this many tables (as far as
   /// the keys allow), splitting its output into files of target_file_size, or into this many
@@ -84,7 +86,7 @@ struct options {
   /// How much lower the compaction thread's CPU priority is than the store's other threads: it
   /// adds this to its nice value (Linux only; 0 .. 19, 0 leaves it alone). On a busy machine
   /// reads and writes then run before merges, which catch up when the CPU is free; a writer
-  /// that outruns them for long still stalls once level 0 holds 3 x compaction_interval tables.
+  /// that outruns them for long is slowed, then stopped, by level 0's size (compaction_interval).
   int compaction_nice = 10;
   /// Make every write durable against power loss (fsync before acknowledging).
   /// Otherwise a write survives a crash of the process but not of the machine.

@@ -74,6 +74,7 @@ inline std::string stats_text(const lsmt::stats& s) {
          n(s.compaction_bytes_read) + " bytes read, " + n(s.compaction_bytes_written) +
          " bytes written\n";
   out += "stalls: " + n(s.stalls) + ", " + n(s.stall_micros) + " us in total\n";
+  out += "slowdowns: " + n(s.slowdowns) + ", " + n(s.slowdown_micros) + " us in total\n";
   out +=
       "block cache: " + n(s.block_cache_hits) + " hits, " + n(s.block_cache_misses) + " misses\n";
   out += "bloom filters: " + n(s.bloom_checks) + " checks, " + n(s.bloom_useful) + " useful\n";

@@ -40,8 +40,11 @@ struct stats {
   /// Bytes written to disk (logs, flushes, merges) per byte of keys and values accepted since
   /// open; 0 before the first write.
   double write_amplification = 0;
-  uint64_t stalls = 0;              ///< times a write waited for flushes or merges to catch up
-  uint64_t stall_micros = 0;        ///< total time writes waited, in microseconds
+  uint64_t stalls = 0;        ///< times a write waited for flushes or merges to catch up
+  uint64_t stall_micros = 0;  ///< total time writes waited, in microseconds
+  /// Times writes were slowed (slept a little) because level 0 neared the stall (write_path.hpp)
+  uint64_t slowdowns = 0;
+  uint64_t slowdown_micros = 0;     ///< total time those slowed writes slept, in microseconds
   uint64_t block_cache_hits = 0;    ///< block cache lookups that found the block
   uint64_t block_cache_misses = 0;  ///< block cache lookups that read the block with pread
   uint64_t bloom_checks = 0;        ///< point lookups that checked an SSTable's bloom filter

@@ -8,7 +8,15 @@
 // the current log or writes the memtable, because only the leader does. A full memtable becomes
 // immutable and gets a fresh log (log_set.hpp); the flush thread writes it to a table
 // (background.hpp). Writers wait while too many immutable memtables await their flush, or while
-// merging falls far behind (too many level-0 tables).
+// merging falls far behind (3 x compaction_interval level-0 tables, at least 12).
+//
+// Before that stop, writes slow down, as LevelDB's and RocksDB's do, so that a fast writer
+// gives the merges time (and, on a small machine, CPU) to catch up instead of meeting one long
+// stall. From 2 x compaction_interval level-0 tables (at least 8), the leader owes a sleep for
+// each group: its bytes' time at 128 MiB/s, doubled for each table past that threshold (up to
+// 1024x), and never more than 100 ms in all. It sleeps once it owes a millisecond, without the
+// queue's mutex (followers keep queueing and join the next group), and stops as soon as level 0
+// is back below the threshold.
 //
 // Thread safety: run() may be called from any number of threads; the queue's mutex guards the
 // queue, and leadership (log_set::writer_role) is held by one thread at a time.
@@ -23,7 +31,9 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "error.hpp"
@@ -118,6 +128,7 @@ class write_path {
   };
 
   static constexpr size_t max_group_bytes = size_t{1} << 20;
+  static constexpr std::chrono::milliseconds max_owed{100};
 
   // Merges the batches queued behind the leader into one record. A writer with a check (a
   // transaction) is never merged: its check must see every write before it applied.
@@ -156,6 +167,7 @@ class write_path {
     group->set_sequence(first);
     memtable* mem = &c_.leader_mem();
     mutex_.unlock();
+    pace(group->rep().size());
     try {
       uint64_t oldest_needed = 0;  // only a synced write needs it
       if (sync) {
@@ -248,6 +260,44 @@ class write_path {
   }
 
   size_t stall_tables() const { return std::max<size_t>(3 * c_.opts.compaction_interval, 12); }
+  size_t slowdown_tables() const { return std::max<size_t>(2 * c_.opts.compaction_interval, 8); }
+
+  // The slowdown (top of the file): adds what `bytes` cost at the current level-0 count to the
+  // leader's debt (at most max_owed), and sleeps it off once it reaches a millisecond, in steps
+  // of at most 5 ms so that merges catching up end the sleep early.
+  void pace(size_t bytes) LSMT_REQUIRES(c_.logs.writer_role()) LSMT_EXCLUDES(mutex_) {
+    using namespace std::chrono;
+    auto excess = [this]() -> std::optional<size_t> {
+      const size_t n = c_.level0_tables.load(std::memory_order_relaxed);
+      const size_t from = slowdown_tables();
+      if (n < from) return std::nullopt;
+      return std::min<size_t>(n - from, 10);
+    };
+    std::optional<size_t> steps = excess();
+    if (!steps) {
+      owed_ = nanoseconds(0);
+      return;
+    }
+    // 128 MiB/s is 7.45 ns per byte; each table past the threshold doubles it.
+    constexpr double ns_per_byte = 1e9 / static_cast<double>(uint64_t{128} << 20);
+    const auto cost = nanoseconds(static_cast<int64_t>(
+        static_cast<double>(bytes) * static_cast<double>(uint64_t{1} << *steps) * ns_per_byte));
+    owed_ = std::min<nanoseconds>(owed_ + cost, max_owed);  // a large batch is not held long
+    if (owed_ < milliseconds(1)) return;
+    const auto start = steady_clock::now();
+    while (owed_ > nanoseconds(0) && steps && !c_.closing() && !c_.failed.load()) {
+      const nanoseconds nap = std::min<nanoseconds>(owed_, milliseconds(5));
+      std::this_thread::sleep_for(nap);
+      owed_ -= nap;
+      steps = excess();
+    }
+    owed_ = std::max(owed_, nanoseconds(0));
+    if (!steps) owed_ = nanoseconds(0);
+    const auto slept = duration_cast<microseconds>(steady_clock::now() - start);
+    lock_guard s(c_.state_mutex);
+    ++c_.slowdowns;
+    c_.slowdown_micros += static_cast<uint64_t>(slept.count());
+  }
 
   // Makes the memtable immutable and starts a new one with a new log.
   void rotate_memtable() LSMT_REQUIRES(c_.logs.writer_role()) {
@@ -267,6 +317,7 @@ class write_path {
   std::deque<writer*> writers_ LSMT_GUARDED_BY(mutex_);  // the head is the leader
   raw_batch group_batch_;                                // the leader's merged batch (leader only)
   log_position barrier_log_;                             // written by the leader of a barrier
+  std::chrono::nanoseconds owed_{0};  // the slowdown's sleep not yet taken (leader only)
   std::vector<std::string> stall_messages_ LSMT_GUARDED_BY(mutex_);  // a leader's stalls, to log
 };
 
