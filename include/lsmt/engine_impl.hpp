@@ -271,8 +271,8 @@ class engine_impl {
     }
     st.stalls = core_.stalls;
     st.stall_micros = core_.stall_micros;
-    st.slowdowns = core_.slowdowns;
-    st.slowdown_micros = core_.slowdown_micros;
+    st.slowdowns = core_.slowdowns.load(std::memory_order_relaxed);
+    st.slowdown_micros = core_.slowdown_micros.load(std::memory_order_relaxed);
     st.block_cache_hits = core_.cache->hits();
     st.block_cache_misses = core_.cache->misses();
     st.bloom_checks = core_.reads.bloom_checks.load();

@@ -97,8 +97,10 @@ class store_core {
   std::atomic<uint64_t> wal_bytes{0};      // log records written (by the write leader)
   std::atomic<uint64_t> last_sequence{0};  // the newest write readers may see
   std::atomic<lifecycle> life{lifecycle::open};
-  std::atomic<bool> failed{false};       // a background or WAL failure stopped writes
-  std::atomic<size_t> level0_tables{0};  // current's level-0 tables (publish_view sets it)
+  std::atomic<bool> failed{false};           // a background or WAL failure stopped writes
+  std::atomic<size_t> level0_tables{0};      // current's level-0 tables (publish_view sets it)
+  std::atomic<uint64_t> slowdowns{0};        // times the write leader slept (write_path.hpp)
+  std::atomic<uint64_t> slowdown_micros{0};  // and how long, in total
 
   mutable mutex state_mutex;
   std::shared_ptr<memtable> mem LSMT_GUARDED_BY(state_mutex);  // written by the leader only
@@ -119,13 +121,11 @@ class store_core {
   uint64_t flush_bytes LSMT_GUARDED_BY(state_mutex) = 0;  // table bytes flushes wrote
   uint64_t compaction_bytes_read LSMT_GUARDED_BY(state_mutex) = 0;
   uint64_t compaction_bytes_written LSMT_GUARDED_BY(state_mutex) = 0;
-  uint64_t moves LSMT_GUARDED_BY(state_mutex) = 0;            // merges that moved tables down
-  uint64_t stalls LSMT_GUARDED_BY(state_mutex) = 0;           // times writers were made to wait
-  uint64_t stall_micros LSMT_GUARDED_BY(state_mutex) = 0;     // and how long, in total
-  uint64_t slowdowns LSMT_GUARDED_BY(state_mutex) = 0;        // times the leader was slowed
-  uint64_t slowdown_micros LSMT_GUARDED_BY(state_mutex) = 0;  // and how long it slept
-  bool flushing LSMT_GUARDED_BY(state_mutex) = false;         // a flush is running
-  bool compacting LSMT_GUARDED_BY(state_mutex) = false;       // a merge is running
+  uint64_t moves LSMT_GUARDED_BY(state_mutex) = 0;         // merges that moved tables down
+  uint64_t stalls LSMT_GUARDED_BY(state_mutex) = 0;        // times writers were made to wait
+  uint64_t stall_micros LSMT_GUARDED_BY(state_mutex) = 0;  // and how long, in total
+  bool flushing LSMT_GUARDED_BY(state_mutex) = false;      // a flush is running
+  bool compacting LSMT_GUARDED_BY(state_mutex) = false;    // a merge is running
   // The published view, once per thread slot (publish_view(), current_view()).
   struct alignas(64) view_pin {
     mutex mu;

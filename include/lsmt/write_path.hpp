@@ -15,8 +15,8 @@
 // stall. From 2 x compaction_interval level-0 tables (at least 8), the leader owes a sleep for
 // each group: its bytes' time at 128 MiB/s, doubled for each table past that threshold (up to
 // 1024x), and never more than 100 ms in all. It sleeps once it owes a millisecond, without the
-// queue's mutex (followers keep queueing and join the next group), and stops as soon as level 0
-// is back below the threshold.
+// queue's mutex (followers keep queueing and join the next group; a close waits its turn), and
+// stops as soon as level 0 is back below the threshold. A failure meanwhile fails the group.
 //
 // Thread safety: run() may be called from any number of threads; the queue's mutex guards the
 // queue, and leadership (log_set::writer_role) is held by one thread at a time.
@@ -168,6 +168,11 @@ class write_path {
     memtable* mem = &c_.leader_mem();
     mutex_.unlock();
     pace(group->rep().size());
+    if (c_.failed.load()) {  // stopped while the leader slept: nothing of the group is written
+      mutex_.lock();
+      lock_guard s(c_.state_mutex);
+      c_.throw_if_failed();
+    }
     try {
       uint64_t oldest_needed = 0;  // only a synced write needs it
       if (sync) {
@@ -263,9 +268,9 @@ class write_path {
   size_t slowdown_tables() const { return std::max<size_t>(2 * c_.opts.compaction_interval, 8); }
 
   // The slowdown (top of the file): adds what `bytes` cost at the current level-0 count to the
-  // leader's debt (at most max_owed), and sleeps it off once it reaches a millisecond, in steps
-  // of at most 5 ms so that merges catching up end the sleep early.
-  void pace(size_t bytes) LSMT_REQUIRES(c_.logs.writer_role()) LSMT_EXCLUDES(mutex_) {
+  // leader's debt (at most max_owed), and sleeps it off once it reaches a millisecond, in naps
+  // of at most 5 ms so that merges catching up end the sleep early. Throws nothing.
+  void pace(size_t bytes) noexcept LSMT_REQUIRES(c_.logs.writer_role()) LSMT_EXCLUDES(mutex_) {
     using namespace std::chrono;
     auto excess = [this]() -> std::optional<size_t> {
       const size_t n = c_.level0_tables.load(std::memory_order_relaxed);
@@ -283,20 +288,18 @@ class write_path {
     const auto cost = nanoseconds(static_cast<int64_t>(
         static_cast<double>(bytes) * static_cast<double>(uint64_t{1} << *steps) * ns_per_byte));
     owed_ = std::min<nanoseconds>(owed_ + cost, max_owed);  // a large batch is not held long
-    if (owed_ < milliseconds(1)) return;
+    if (owed_ < milliseconds(1) || c_.closing() || c_.failed.load()) return;
     const auto start = steady_clock::now();
-    while (owed_ > nanoseconds(0) && steps && !c_.closing() && !c_.failed.load()) {
+    while (owed_ > nanoseconds(0) && steps && !c_.failed.load()) {
       const nanoseconds nap = std::min<nanoseconds>(owed_, milliseconds(5));
       std::this_thread::sleep_for(nap);
       owed_ -= nap;
       steps = excess();
     }
-    owed_ = std::max(owed_, nanoseconds(0));
-    if (!steps) owed_ = nanoseconds(0);
+    if (!steps) owed_ = nanoseconds(0);  // level 0 is back below the threshold: debt forgiven
     const auto slept = duration_cast<microseconds>(steady_clock::now() - start);
-    lock_guard s(c_.state_mutex);
-    ++c_.slowdowns;
-    c_.slowdown_micros += static_cast<uint64_t>(slept.count());
+    c_.slowdowns.fetch_add(1, std::memory_order_relaxed);
+    c_.slowdown_micros.fetch_add(static_cast<uint64_t>(slept.count()), std::memory_order_relaxed);
   }
 
   // Makes the memtable immutable and starts a new one with a new log.
