@@ -168,12 +168,11 @@ class write_path {
     memtable* mem = &c_.leader_mem();
     mutex_.unlock();
     pace(group->rep().size());
-    if (c_.failed.load()) {  // stopped while the leader slept: nothing of the group is written
-      mutex_.lock();
-      lock_guard s(c_.state_mutex);
-      c_.throw_if_failed();
-    }
     try {
+      if (c_.failed.load()) {  // stopped while the leader slept: nothing of the group is written
+        lock_guard s(c_.state_mutex);
+        c_.throw_if_failed();  // fail() below then keeps the first failure's reason
+      }
       uint64_t oldest_needed = 0;  // only a synced write needs it
       if (sync) {
         lock_guard s(c_.state_mutex);
