@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "forwarding_fs.hpp"
 #include "lsmt.hpp"
 #include "store_util.hpp"
 #include "test_catch.hpp"
@@ -26,6 +27,7 @@
 namespace background_test_cpp {
 
 namespace fs = std::filesystem;
+using lsmt_test::forwarding_fs;
 using lsmt_test::key_of;
 using lsmt_test::rwx_r_x;
 using lsmt_test::str_db;
@@ -40,39 +42,6 @@ std::set<std::string> files_with(const fs::path& dir, const std::string& extensi
   }
   return names;
 }
-
-// The POSIX file system; the classes below change what they name.
-class forwarding_fs : public lsmt::file_system {
- public:
-  std::unique_ptr<lsmt::writable_file> new_writable_file(const std::string& path) override {
-    return base_->new_writable_file(path);
-  }
-  std::unique_ptr<lsmt::writable_file> new_log_file(const std::string& path) override {
-    return base_->new_log_file(path);
-  }
-  std::unique_ptr<lsmt::readable_file> new_readable_file(const std::string& path,
-                                                         bool prefer_mmap) override {
-    return base_->new_readable_file(path, prefer_mmap);
-  }
-  bool file_exists(const std::string& path) override { return base_->file_exists(path); }
-  std::vector<std::string> list_directory(const std::string& dir) override {
-    return base_->list_directory(dir);
-  }
-  void remove_file(const std::string& path) override { base_->remove_file(path); }
-  void rename_file(const std::string& from, const std::string& to) override {
-    base_->rename_file(from, to);
-  }
-  void create_directory(const std::string& dir, fs::perms perms) override {
-    base_->create_directory(dir, perms);
-  }
-  void sync_directory(const std::string& dir) override { base_->sync_directory(dir); }
-  std::unique_ptr<lsmt::file_lock> lock_file(const std::string& path) override {
-    return base_->lock_file(path);
-  }
-
- private:
-  std::shared_ptr<lsmt::file_system> base_ = lsmt::posix_file_system();
-};
 
 // Creating a table can be made to fail with ENOSPC; counts the attempts.
 class table_failing_fs final : public forwarding_fs {

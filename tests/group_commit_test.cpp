@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "forwarding_fs.hpp"
 #include "lsmt.hpp"
 #include "test_catch.hpp"
 #include "test_util.hpp"
@@ -37,37 +38,14 @@ class counting_log : public lsmt::writable_file {
   std::atomic<int>* syncs_;
 };
 
-class counting_fs : public lsmt::file_system {
+// The POSIX file system, with WAL files that count (and slow) their syncs.
+class counting_fs final : public lsmt_test::forwarding_fs {
  public:
   std::atomic<int> log_syncs{0};
 
-  std::unique_ptr<lsmt::writable_file> new_writable_file(const std::string& p) override {
-    return base_->new_writable_file(p);
-  }
   std::unique_ptr<lsmt::writable_file> new_log_file(const std::string& p) override {
-    return std::make_unique<counting_log>(base_->new_log_file(p), &log_syncs);
+    return std::make_unique<counting_log>(forwarding_fs::new_log_file(p), &log_syncs);
   }
-  std::unique_ptr<lsmt::readable_file> new_readable_file(const std::string& p, bool mmap) override {
-    return base_->new_readable_file(p, mmap);
-  }
-  bool file_exists(const std::string& p) override { return base_->file_exists(p); }
-  std::vector<std::string> list_directory(const std::string& d) override {
-    return base_->list_directory(d);
-  }
-  void remove_file(const std::string& p) override { base_->remove_file(p); }
-  void rename_file(const std::string& a, const std::string& b) override {
-    base_->rename_file(a, b);
-  }
-  void create_directory(const std::string& d, std::filesystem::perms perms) override {
-    base_->create_directory(d, perms);
-  }
-  void sync_directory(const std::string& d) override { base_->sync_directory(d); }
-  std::unique_ptr<lsmt::file_lock> lock_file(const std::string& p) override {
-    return base_->lock_file(p);
-  }
-
- private:
-  std::shared_ptr<lsmt::file_system> base_ = lsmt::posix_file_system();
 };
 
 }  // namespace
