@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <future>
 #include <memory>
@@ -16,6 +17,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "forwarding_fs.hpp"
@@ -277,6 +279,101 @@ TEST_CASE("engine: writes slow down while level 0 nears the stall, and not once 
   round(12);
   CHECK(d.stats().slowdowns == slowed);
   for (int i = 0; i < 100; ++i) CHECK(d.get(key_of(i)) == value + "12");
+}
+
+// The space slowdown (write_path.hpp): a store whose levels above the bottom hold 40% of the
+// bottom level's bytes, which level_size_ratio 2 allows and 10 does not. Reopened with ratio 10
+// and merges held, writes slow down; once the merges have run, they do not.
+TEST_CASE("engine: writes slow down while the levels above the bottom hold too much", "[engine]") {
+  temp_dir tmp;
+  const fs::path dir = tmp.sub("db");
+  auto files = std::make_shared<merge_holding_fs>();
+  lsmt::options o;
+  o.fs = files;
+  o.memtable_max_entries = 50;      // 50 puts of 1 KB make one level-0 table
+  o.memtable_max_bytes = 64 << 10;  // so level 0's part of the threshold is 8 x 64 KiB
+  o.compaction_interval = 2;
+  o.minimum_sstables = 2;
+  o.target_file_size = 16 << 10;
+  o.base_level_bytes = 1 << 10;
+  o.level_size_ratio = 2;
+  const std::string value(1000, 'v');
+  auto put_range = [&](str_db& d, int from, int to, const std::string& tag) {
+    for (int i = from; i < to; ++i) d.put(key_of(i), value + tag);
+  };
+  auto upper_and_bottom = [](const lsmt::stats& st) {
+    uint64_t upper = st.level_bytes[0];
+    uint64_t bottom = 0;
+    for (size_t l = 1; l < st.level_bytes.size(); ++l) {
+      if (st.level_bytes[l] == 0) continue;
+      upper += bottom;
+      bottom = st.level_bytes[l];
+    }
+    return std::make_pair(upper, bottom);
+  };
+  struct release {  // lets merges go before the store closes, even if a check fails
+    merge_holding_fs& f;
+    ~release() { f.hold(false); }
+  };
+  {
+    lsmt::options setup = o;
+    setup.slowdown_space_amplification = 0;  // the layout below is built, not judged
+    str_db d(dir, setup);
+    put_range(d, 0, 4000, "a");
+    d.compact();  // about 4 MB in the bottom level
+    // Keys in order: each level-0 table holds its own range, so merges move them down without
+    // rewriting them, and at ratio 2 (level 5's target is half the bottom) nothing reaches the
+    // bottom level.
+    put_range(d, 0, 1600, "b");
+    d.flush();
+    d.wait_for_compactions();
+    const auto [upper, bottom] = upper_and_bottom(d.stats());
+    CAPTURE(upper, bottom);
+    REQUIRE(bottom >= (4000u << 10) - (4000u << 10) / 8);
+    REQUIRE(upper >= bottom * 3 / 10);
+  }
+  SECTION("ratio 2: those levels are within their own targets, so no slowdown") {
+    files->hold(true);
+    str_db d(dir, o);
+    release let_go{*files};
+    put_range(d, 1600, 1700, "c");
+    CHECK(d.stats().slowdowns == 0);
+  }
+  SECTION("ratio 10: slowed while merges are held, not once they have run") {
+    o.level_size_ratio = 10;  // threshold: 0.2 x 4 MB + 2 KiB + 512 KiB, about 1.33 MB
+    files->hold(true);
+    str_db d(dir, o);
+    release let_go{*files};
+    REQUIRE(d.stats().slowdowns == 0);
+    // 1.6 MB is about 7 steps of 40 KB past the threshold: each byte costs 128 x 7.45 ns, so
+    // 100 puts of 1 KB owe about 95 ms, slept in naps of 1 ms or more.
+    put_range(d, 1600, 1700, "c");
+    lsmt::stats st = d.stats();
+    CHECK(st.stalls == 0);
+    CHECK(st.level_tables[0] < 8);  // not level 0's slowdown
+    CHECK(st.slowdowns >= 2);
+    CHECK(st.slowdown_micros >= 5000);
+
+    files->hold(false);
+    d.wait_for_compactions();
+    st = d.stats();
+    const auto [upper, bottom] = upper_and_bottom(st);
+    CAPTURE(upper, bottom);
+    REQUIRE(upper < bottom / 5);
+    const uint64_t slowed = st.slowdowns;
+    put_range(d, 1700, 1800, "d");
+    CHECK(d.stats().slowdowns == slowed);
+    for (int i = 1600; i < 1800; ++i) CHECK(d.get(key_of(i)) == value + (i < 1700 ? "c" : "d"));
+  }
+  SECTION("0 turns it off") {
+    o.level_size_ratio = 10;
+    o.slowdown_space_amplification = 0;
+    files->hold(true);
+    str_db d(dir, o);
+    release let_go{*files};
+    put_range(d, 1600, 1700, "c");
+    CHECK(d.stats().slowdowns == 0);
+  }
 }
 #endif
 

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -161,6 +162,15 @@ TEST_CASE("seed: invalid parameters throw invalid_argument_error", "[seed]") {
     expect_invalid([&] { lsmt::db<> s(dir, o); });
     o.compaction_nice = 20;
     expect_invalid([&] { lsmt::db<> s(dir, o); });
+  }
+  SECTION("space slowdown out of range") {
+    lsmt::options o;
+    for (double x : {-1.0, 0.5, 1.0, 1.04, 100.5, std::numeric_limits<double>::quiet_NaN(),
+                     std::numeric_limits<double>::infinity()}) {
+      CAPTURE(x);
+      o.slowdown_space_amplification = x;
+      expect_invalid([&] { lsmt::db<> s(dir, o); });
+    }
   }
   SECTION("other options") {
     lsmt::options o;

@@ -31,6 +31,7 @@
 //   --lsmt_mapped_mb=N  lsmt's max_mapped_bytes in MiB: tables past it use pread [its default]
 //   --lsmt_memtable_mb=N  lsmt's memtable_max_bytes in MiB [0: its default]
 //   --lsmt_log=0|1      lsmt's warnings (write stalls, background failures) go to stderr [0]
+//   --lsmt_space_amp=X  lsmt's slowdown_space_amplification (0 turns it off) [its default]
 //   --lsmt_file_mb=N, --lsmt_base_mb=N, --lsmt_ratio=N, --lsmt_l0=N, --lsmt_restart=N,
 //   --lsmt_block=N      lsmt's target_file_size and base_level_bytes in MiB, its
 //                       level_size_ratio, compaction_interval, block_restart_interval and
@@ -93,13 +94,14 @@
 // Measurement (process_stats.hpp): per benchmark, ops/s; latency p50, p99, p99.9 and max from
 // one clock read per operation (a log-linear histogram, < 3.2% bucket error); peak RSS (VmHWM)
 // and the peaks of its anonymous and file-backed parts; write amplification = write_bytes /
-// user bytes (key + value of each put, key of each delete); disk usage after the benchmark;
+// user bytes (key + value of each put, key of each delete); disk usage after the benchmark
+// and its peak while the benchmark ran (the engine's directory, sampled every 100 ms);
 // CPU seconds (all threads) per operation. Background work started by one benchmark may run
 // into the next and is charged to it, as in db_bench.
 //
 // CSV columns: engine, benchmark, num (operations done), threads, ops_per_sec, us_median,
 // us_p99, peak_rss_kb, write_bytes, write_amp, disk_bytes, us_p999, us_max, peak_anon_kb,
-// peak_file_kb, cpu_us_per_op, writer_ops_per_sec, repeat.
+// peak_file_kb, cpu_us_per_op, writer_ops_per_sec, repeat, peak_disk_bytes.
 
 #include <algorithm>
 #include <cstdio>

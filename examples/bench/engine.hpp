@@ -62,4 +62,10 @@ inline std::string mib(unsigned long long bytes) {
   return buf;
 }
 
+inline std::string fixed2(double x) {  // "1.20"
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", x);
+  return buf;
+}
+
 }  // namespace bench

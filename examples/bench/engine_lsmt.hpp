@@ -3,9 +3,9 @@
 // Settings: options.bloom_bits_per_key = --bloom_bits, options.block_cache_bytes =
 // --cache_size, options.use_mmap_reads = --lsmt_mmap, options.compressor = --compression, and
 // --lsmt_mapped_mb, --lsmt_memtable_mb and the layout flags --lsmt_file_mb, --lsmt_base_mb,
-// --lsmt_ratio and --lsmt_l0 when given; everything else is lsmt's default (header line
-// "defaults"). get() reads the value into db_bench's reused string, as LevelDB's and RocksDB's
-// Get do (lsmt's get(key, out) overload); cursors read the stored bytes with
+// --lsmt_ratio, --lsmt_l0 and --lsmt_space_amp when given; everything else is lsmt's default
+// (header line "defaults"). get() reads the value into db_bench's reused string, as LevelDB's and
+// RocksDB's Get do (lsmt's get(key, out) overload); cursors read the stored bytes with
 // raw_key()/raw_value(), like LevelDB's Slice, so a scan copies nothing.
 #pragma once
 
@@ -42,6 +42,7 @@ class lsmt_engine final : public engine {
     if (cfg.lsmt_file_mb != 0) opts.target_file_size = cfg.lsmt_file_mb << 20;
     if (cfg.lsmt_base_mb != 0) opts.base_level_bytes = cfg.lsmt_base_mb << 20;
     if (cfg.lsmt_ratio != 0) opts.level_size_ratio = static_cast<size_t>(cfg.lsmt_ratio);
+    if (cfg.lsmt_space_amp >= 0) opts.slowdown_space_amplification = cfg.lsmt_space_amp;
     if (cfg.lsmt_restart != 0) opts.block_restart_interval = static_cast<int>(cfg.lsmt_restart);
     if (cfg.lsmt_block != 0) opts.block_size = static_cast<size_t>(cfg.lsmt_block);
     if (cfg.lsmt_log) {
@@ -63,6 +64,7 @@ class lsmt_engine final : public engine {
            " keys), compaction at " + std::to_string(o.compaction_interval) +
            " level-0 tables, files " + mib(o.target_file_size) + ", base level " +
            mib(o.base_level_bytes) + ", level ratio " + std::to_string(o.level_size_ratio) +
+           ", writes slowed past " + fixed2(o.slowdown_space_amplification) + "x space" +
            ", mmap reads " + (o.use_mmap_reads ? "up to " + mib(o.max_mapped_bytes) : "off") +
            ", compression " + (o.compressor ? std::string(o.compressor->name()) : "none");
   }

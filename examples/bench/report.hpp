@@ -124,7 +124,7 @@ inline engine_report median_report(const std::vector<engine_report>& runs) {
     med(&result::found), med(&result::user_bytes), med(&result::bytes_read);
     med(&result::peak_rss_kb), med(&result::peak_anon_kb), med(&result::peak_file_kb);
     med(&result::write_bytes), med(&result::wchar), med(&result::disk_bytes);
-    med(&result::cpu_seconds), med(&result::writer_ops_per_sec);
+    med(&result::cpu_seconds), med(&result::writer_ops_per_sec), med(&result::peak_disk_bytes);
     m.results.push_back(r);
   }
   return m;
@@ -190,17 +190,19 @@ inline void print_summary(const config& cfg, const std::vector<engine_report>& r
 
   std::printf(
       "\nPer benchmark: latency in us (lower is better), CPU us per operation (all threads), "
-      "peak RSS in MiB\n%-20s %-10s %8s %8s %8s %9s %8s %8s %8s %6s %9s\n",
+      "peak RSS in MiB; disk at the end and its peak (sampled every 100 ms)\n"
+      "%-20s %-10s %8s %8s %8s %9s %8s %8s %8s %6s %9s %9s\n",
       "benchmark", "engine", "p50", "p99", "p99.9", "max", "cpu/op", "anon", "file", "wa",
-      "disk MiB");
+      "disk MiB", "peak MiB");
   for (size_t i = 0; i < cfg.benchmarks.size(); ++i) {
     for (const engine_report& rep : reports) {
       if (i >= rep.results.size()) continue;
       const result& r = rep.results[i];
-      std::printf("%-20s %-10s %8.2f %8.2f %8.2f %9.0f %8.2f %8.1f %8.1f %6.2f %9.1f\n",
+      std::printf("%-20s %-10s %8.2f %8.2f %8.2f %9.0f %8.2f %8.1f %8.1f %6.2f %9.1f %9.1f\n",
                   r.benchmark.c_str(), rep.name.c_str(), r.us_p50, r.us_p99, r.us_p999, r.us_max,
                   r.cpu_us_per_op(), r.peak_anon_kb / 1024.0, r.peak_file_kb / 1024.0,
-                  r.write_amp(), static_cast<double>(r.disk_bytes) / (1 << 20));
+                  r.write_amp(), static_cast<double>(r.disk_bytes) / (1 << 20),
+                  static_cast<double>(r.peak_disk_bytes) / (1 << 20));
     }
   }
 
@@ -236,23 +238,23 @@ inline void append_csv(const config& cfg, const std::vector<engine_report>& repo
   if (need_header) {
     out << "engine,benchmark,num,threads,ops_per_sec,us_median,us_p99,peak_rss_kb,"
            "write_bytes,write_amp,disk_bytes,us_p999,us_max,peak_anon_kb,peak_file_kb,"
-           "cpu_us_per_op,writer_ops_per_sec,repeat\n";
+           "cpu_us_per_op,writer_ops_per_sec,repeat,peak_disk_bytes\n";
   }
   for (const engine_report& rep : reports) {
     for (const result& r : rep.results) {
       std::string name = r.benchmark.substr(0, r.benchmark.find("/t"));
       char row[640];
-      std::snprintf(row, sizeof row,
-                    "%s,%s,%llu,%d,%.1f,%.3f,%.3f,%llu,%llu,%.3f,%llu,%.3f,%.3f,%llu,%llu,%.3f,"
-                    "%.1f,%d\n",
-                    rep.name.c_str(), name.c_str(), static_cast<unsigned long long>(r.ops),
-                    r.threads, r.ops_per_sec, r.us_p50, r.us_p99,
-                    static_cast<unsigned long long>(r.peak_rss_kb),
-                    static_cast<unsigned long long>(r.write_bytes), r.write_amp(),
-                    static_cast<unsigned long long>(r.disk_bytes), r.us_p999, r.us_max,
-                    static_cast<unsigned long long>(r.peak_anon_kb),
-                    static_cast<unsigned long long>(r.peak_file_kb), r.cpu_us_per_op(),
-                    r.writer_ops_per_sec, cfg.repeat);
+      std::snprintf(
+          row, sizeof row,
+          "%s,%s,%llu,%d,%.1f,%.3f,%.3f,%llu,%llu,%.3f,%llu,%.3f,%.3f,%llu,%llu,%.3f,"
+          "%.1f,%d,%llu\n",
+          rep.name.c_str(), name.c_str(), static_cast<unsigned long long>(r.ops), r.threads,
+          r.ops_per_sec, r.us_p50, r.us_p99, static_cast<unsigned long long>(r.peak_rss_kb),
+          static_cast<unsigned long long>(r.write_bytes), r.write_amp(),
+          static_cast<unsigned long long>(r.disk_bytes), r.us_p999, r.us_max,
+          static_cast<unsigned long long>(r.peak_anon_kb),
+          static_cast<unsigned long long>(r.peak_file_kb), r.cpu_us_per_op(), r.writer_ops_per_sec,
+          cfg.repeat, static_cast<unsigned long long>(r.peak_disk_bytes));
       out << row;
     }
   }

@@ -37,6 +37,7 @@ struct result {
   uint64_t found = 0, user_bytes = 0, bytes_read = 0;
   uint64_t peak_rss_kb = 0, peak_anon_kb = 0, peak_file_kb = 0;
   uint64_t write_bytes = 0, wchar = 0, disk_bytes = 0;
+  uint64_t peak_disk_bytes = 0;  // sampled every 100 ms while the benchmark ran
   double cpu_seconds = 0;
   double writer_ops_per_sec = 0;  // readwhilewriting: the writer's puts per second
 
@@ -52,7 +53,7 @@ struct result {
         << '\t' << us_p50 << '\t' << us_p99 << '\t' << us_p999 << '\t' << us_max << '\t' << found
         << '\t' << user_bytes << '\t' << bytes_read << '\t' << peak_rss_kb << '\t' << peak_anon_kb
         << '\t' << peak_file_kb << '\t' << write_bytes << '\t' << wchar << '\t' << disk_bytes
-        << '\t' << cpu_seconds << '\t' << writer_ops_per_sec;
+        << '\t' << cpu_seconds << '\t' << writer_ops_per_sec << '\t' << peak_disk_bytes;
     return out.str();
   }
   static result parse(const std::string& line) {
@@ -62,7 +63,7 @@ struct result {
     in >> r.ops >> r.threads >> r.seconds >> r.ops_per_sec >> r.us_p50 >> r.us_p99 >> r.us_p999 >>
         r.us_max >> r.found >> r.user_bytes >> r.bytes_read >> r.peak_rss_kb >> r.peak_anon_kb >>
         r.peak_file_kb >> r.write_bytes >> r.wchar >> r.disk_bytes >> r.cpu_seconds >>
-        r.writer_ops_per_sec;
+        r.writer_ops_per_sec >> r.peak_disk_bytes;
     if (!in) throw std::runtime_error("bad result line from child: " + line);
     return r;
   }
@@ -128,7 +129,7 @@ inline result run_benchmark(const benchmark_spec& spec, const workload& w, size_
   std::vector<thread_state> writer;  // readwhilewriting's writer, started with the readers
   if (w.with_writer) writer.emplace_back(threads, 0, 0, mix64(cfg.seed + position * 1024 + 1023));
 
-  rss_sampler rss;
+  rss_sampler rss(dir);
   reset_peak_rss();
   process_io io_before = read_process_io();
   double cpu_before = cpu_seconds();
@@ -192,6 +193,7 @@ inline result run_benchmark(const benchmark_spec& spec, const workload& w, size_
   r.write_bytes = io_after.write_bytes - io_before.write_bytes;
   r.wchar = io_after.wchar - io_before.wchar;
   r.disk_bytes = disk_usage(dir);
+  r.peak_disk_bytes = std::max(rss.peak_disk_bytes(), r.disk_bytes);
   *records = ctx.next_insert.load();
   return r;
 }
@@ -206,10 +208,11 @@ inline void print_result(const std::string& engine_name, const result& r) {
   }
   std::printf(
       "%-10s %-16s: %10.0f ops/s  p50 %7.2f  p99 %8.2f  p99.9 %8.2f  max %9.0f us  cpu %6.2f "
-      "us/op  wa %5.2f  rss %6.1f (anon %6.1f file %6.1f) MiB  disk %7.1f MiB%s\n",
+      "us/op  wa %5.2f  rss %6.1f (anon %6.1f file %6.1f) MiB  disk %7.1f MiB (peak %.1f)%s\n",
       engine_name.c_str(), r.benchmark.c_str(), r.ops_per_sec, r.us_p50, r.us_p99, r.us_p999,
       r.us_max, r.cpu_us_per_op(), r.write_amp(), r.peak_rss_kb / 1024.0, r.peak_anon_kb / 1024.0,
-      r.peak_file_kb / 1024.0, static_cast<double>(r.disk_bytes) / (1 << 20), extra);
+      r.peak_file_kb / 1024.0, static_cast<double>(r.disk_bytes) / (1 << 20),
+      static_cast<double>(r.peak_disk_bytes) / (1 << 20), extra);
   std::fflush(stdout);
 }
 

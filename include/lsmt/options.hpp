@@ -47,6 +47,16 @@ struct options {
   /// this many (at least 8), more so for each further table, and wait while it holds 3x this
   /// many (at least 12).
   size_t compaction_interval = 8;
+  /// Writes are also slowed while the levels above the bottom level hold more than (this - 1)
+  /// x the bottom level's bytes (or 1.25 / (level_size_ratio - 1) x, if larger: what those
+  /// levels' own target sizes allow), plus 2 x base_level_bytes and level 0's slowdown
+  /// threshold in memtables; more so for each further 1% of the bottom level (or
+  /// target_file_size, if larger). Those levels hold the old versions and deletions that merges
+  /// have not yet pushed into the bottom level, so in a large store this bounds the disk an
+  /// overwriting writer takes, to about this multiple of the live data plus level 0 and the
+  /// merge running, at the cost of write speed while merges are behind. 0 turns it off (a bulk
+  /// load that may take the space); else 1.05 .. 100.
+  double slowdown_space_amplification = 1.2;
   /// How far compact() collapses the store: it leaves at least this many tables (as far as
   /// the keys allow), splitting its output into files of target_file_size, or into this many
   /// files of equal size when the store is smaller. Must be >= 1 and <= compaction_interval.
@@ -135,6 +145,10 @@ inline void validate(const options& o, const std::filesystem::path& dir) {
   if (o.memtable_max_bytes == 0) fail("memtable_max_bytes must be > 0");
   if (o.max_immutable_memtables == 0) fail("max_immutable_memtables must be > 0");
   if (o.compaction_interval < 2) fail("compaction_interval must be >= 2");
+  if (o.slowdown_space_amplification != 0 &&
+      !(o.slowdown_space_amplification >= 1.05 && o.slowdown_space_amplification <= 100)) {
+    fail("slowdown_space_amplification must be 0 or between 1.05 and 100");
+  }
   if (o.minimum_sstables < 1) fail("minimum_sstables must be >= 1");
   if (o.minimum_sstables > o.compaction_interval) {
     fail("minimum_sstables must not exceed compaction_interval");

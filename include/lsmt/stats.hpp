@@ -42,8 +42,9 @@ struct stats {
   double write_amplification = 0;
   uint64_t stalls = 0;        ///< times a write waited for flushes or merges to catch up
   uint64_t stall_micros = 0;  ///< total time writes waited, in microseconds
-  /// Times the write leader slept a little because level 0 neared the stall (write_path.hpp;
-  /// one sleep pays for the groups written since the one before).
+  /// Times the write leader slept a little because level 0 neared the stall, or because the
+  /// levels above the bottom held too much (options::slowdown_space_amplification;
+  /// write_path.hpp; one sleep pays for the groups written since the one before).
   uint64_t slowdowns = 0;
   uint64_t slowdown_micros = 0;     ///< total time those sleeps took, in microseconds
   uint64_t block_cache_hits = 0;    ///< block cache lookups that found the block

@@ -99,6 +99,8 @@ class store_core {
   std::atomic<lifecycle> life{lifecycle::open};
   std::atomic<bool> failed{false};           // a background or WAL failure stopped writes
   std::atomic<size_t> level0_tables{0};      // current's level-0 tables (publish_view sets it)
+  std::atomic<uint64_t> upper_bytes{0};      // current's levels above the bottom (likewise)
+  std::atomic<uint64_t> bottom_bytes{0};     // current's bottom level, the deepest holding tables
   std::atomic<uint64_t> slowdowns{0};        // times the write leader slept (write_path.hpp)
   std::atomic<uint64_t> slowdown_micros{0};  // and how long, in total
 
@@ -160,6 +162,16 @@ class store_core {
     }
     picker.set_threshold(*current);
     level0_tables.store(current->levels[0].size(), std::memory_order_relaxed);
+    uint64_t upper = current->level_bytes(0);
+    uint64_t bottom = 0;
+    for (size_t l = 1; l < max_levels; ++l) {
+      const uint64_t bytes = current->level_bytes(l);
+      if (bytes == 0) continue;
+      upper += bottom;  // the level found before was not the bottom
+      bottom = bytes;
+    }
+    upper_bytes.store(upper, std::memory_order_relaxed);
+    bottom_bytes.store(bottom, std::memory_order_relaxed);
   }
 
   /// The memtable, for the write leader: only the leader replaces it (under state_mutex), so

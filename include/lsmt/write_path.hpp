@@ -18,6 +18,16 @@
 // queue's mutex (followers keep queueing and join the next group; a close waits its turn), and
 // stops as soon as level 0 is back below the threshold. A failure meanwhile fails the group.
 //
+// Space slows writes the same way (options::slowdown_space_amplification = x). The levels above
+// the bottom level (level 0 too) hold what merges have not yet pushed into it: new keys, and the
+// old versions and deletions an overwriting writer leaves. The threshold is the bottom level's
+// bytes times the larger of x - 1 and 1.25 / (level_size_ratio - 1) (the sorted levels' own
+// targets add up to about 1 / (ratio - 1) of it, and a slowdown that no due merge would end
+// could last forever), plus 2 x base_level_bytes and level 0's slowdown threshold in
+// memtable_max_bytes (so that a small store's level 0 and base level never trip it). Past it, a
+// group's cost doubles for each further max(bottom / 100, target_file_size) bytes, from 1x at
+// the threshold (space_slowdown_steps). The larger of the two counts of doublings applies.
+//
 // Thread safety: run() may be called from any number of threads; the queue's mutex guards the
 // queue, and leadership (log_set::writer_role) is held by one thread at a time.
 #ifndef LSMT_WRITE_PATH_HPP
@@ -43,6 +53,25 @@
 #include "write_batch.hpp"
 
 namespace lsmt::detail {
+
+/// Level-0 tables from which writes slow down (top of the file).
+inline size_t slowdown_tables(const options& o) {
+  return std::max<size_t>(2 * o.compaction_interval, 8);
+}
+
+/// The space slowdown's doublings (top of the file) for `upper` bytes in the levels above a
+/// bottom level of `bottom` bytes, at most 10; nullopt below the threshold or when it is off.
+inline std::optional<size_t> space_slowdown_steps(uint64_t upper, uint64_t bottom,
+                                                  const options& o) {
+  if (o.slowdown_space_amplification == 0) return std::nullopt;
+  const double share = std::max(o.slowdown_space_amplification - 1,
+                                1.25 / static_cast<double>(o.level_size_ratio - 1));
+  const uint64_t allowed = static_cast<uint64_t>(share * static_cast<double>(bottom)) +
+                           2 * o.base_level_bytes + o.memtable_max_bytes * slowdown_tables(o);
+  if (upper <= allowed) return std::nullopt;
+  const auto step = std::max<uint64_t>({bottom / 100, o.target_file_size, 1});
+  return static_cast<size_t>(std::min<uint64_t>((upper - allowed) / step, 10));
+}
 
 class write_path {
  public:
@@ -264,7 +293,7 @@ class write_path {
   }
 
   size_t stall_tables() const { return std::max<size_t>(3 * c_.opts.compaction_interval, 12); }
-  size_t slowdown_tables() const { return std::max<size_t>(2 * c_.opts.compaction_interval, 8); }
+  size_t slowdown_tables() const { return lsmt::detail::slowdown_tables(c_.opts); }
 
   // The slowdown (top of the file): adds what `bytes` cost at the current level-0 count to the
   // leader's debt (at most max_owed), and sleeps it off once it reaches a millisecond, in naps
@@ -272,10 +301,13 @@ class write_path {
   void pace(size_t bytes) noexcept LSMT_REQUIRES(c_.logs.writer_role()) LSMT_EXCLUDES(mutex_) {
     using namespace std::chrono;
     auto excess = [this]() -> std::optional<size_t> {
+      const std::optional<size_t> space =
+          space_slowdown_steps(c_.upper_bytes.load(std::memory_order_relaxed),
+                               c_.bottom_bytes.load(std::memory_order_relaxed), c_.opts);
       const size_t n = c_.level0_tables.load(std::memory_order_relaxed);
       const size_t from = slowdown_tables();
-      if (n < from) return std::nullopt;
-      return std::min<size_t>(n - from, 10);
+      if (n < from) return space;
+      return std::max<size_t>(std::min<size_t>(n - from, 10), space.value_or(0));
     };
     std::optional<size_t> steps = excess();
     if (!steps) {
@@ -295,7 +327,7 @@ class write_path {
       owed_ -= nap;
       steps = excess();
     }
-    if (!steps) owed_ = nanoseconds(0);  // level 0 is back below the threshold: debt forgiven
+    if (!steps) owed_ = nanoseconds(0);  // back below both thresholds: the debt is forgiven
     const auto slept = duration_cast<microseconds>(steady_clock::now() - start);
     c_.slowdowns.fetch_add(1, std::memory_order_relaxed);
     c_.slowdown_micros.fetch_add(static_cast<uint64_t>(slept.count()), std::memory_order_relaxed);
