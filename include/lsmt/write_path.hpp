@@ -16,7 +16,8 @@
 // each group: its bytes' time at 128 MiB/s, doubled for each table past that threshold (up to
 // 1024x), and never more than 100 ms in all. It sleeps once it owes a millisecond, without the
 // queue's mutex (followers keep queueing and join the next group; a close waits its turn), and
-// stops as soon as level 0 is back below the threshold. A failure meanwhile fails the group.
+// stops as soon as level 0 is back below the threshold (and space below its own, next). A
+// failure meanwhile fails the group.
 //
 // Space slows writes the same way (options::slowdown_space_amplification = x). The levels above
 // the bottom level (level 0 too) hold what merges have not yet pushed into it: new keys, and the
@@ -295,9 +296,10 @@ class write_path {
   size_t stall_tables() const { return std::max<size_t>(3 * c_.opts.compaction_interval, 12); }
   size_t slowdown_tables() const { return lsmt::detail::slowdown_tables(c_.opts); }
 
-  // The slowdown (top of the file): adds what `bytes` cost at the current level-0 count to the
-  // leader's debt (at most max_owed), and sleeps it off once it reaches a millisecond, in naps
-  // of at most 5 ms so that merges catching up end the sleep early. Throws nothing.
+  // The slowdown (top of the file): adds what `bytes` cost at the current level-0 count or
+  // space, whichever doubles it more, to the leader's debt (at most max_owed), and sleeps it off
+  // once it reaches a millisecond, in naps of at most 5 ms so that merges catching up end the sleep
+  // early. Throws nothing.
   void pace(size_t bytes) noexcept LSMT_REQUIRES(c_.logs.writer_role()) LSMT_EXCLUDES(mutex_) {
     using namespace std::chrono;
     auto excess = [this]() -> std::optional<size_t> {
