@@ -11,7 +11,9 @@
 //      each of those logs (an open file outlives its deletion by the flush thread) and reads
 //      its header (the write leader may rewrite a header's synced offset later), and notes
 //      how many bytes of whole records the current log holds. Only the write leader writes a
-//      log, so nothing it takes is half-written.
+//      log, so nothing it takes is half-written. The flush thread does not wait for the
+//      barrier: if it closes one of those logs meanwhile, the checkpoint takes all of this
+//      again (the flushed memtable is in a table of the new version by then).
 //   3. After the barrier it copies the logs into DEST.checkpoint-tmp, the current one up to
 //      that size, syncing each, and hard-links each table (copying it where links are not
 //      possible, e.g. across file systems).
@@ -30,6 +32,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <exception>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -115,6 +118,49 @@ inline log_copy open_log_copy(store_core& c, uint64_t number, uint64_t size) {
   return log;
 }
 
+/// Under the barrier: takes the current version, the MANIFEST fields and the logs whose writes
+/// are not in a table yet (oldest first, the current log last). Returns false, having taken
+/// nothing for good, if a flush closed one of those logs meanwhile.
+inline bool take_snapshot(store_core& c, std::shared_ptr<const version>& v, manifest_state& m,
+                          std::vector<log_copy>& logs) {
+  logs.clear();
+  std::vector<uint64_t> earlier;
+  uint64_t current = 0;
+  {
+    lock_guard s(c.state_mutex);
+    current = c.log_number;
+    v = c.current;
+    m.log_number = c.oldest_needed_log(0);
+    for (auto it = c.imms.rbegin(); it != c.imms.rend(); ++it) earlier.push_back(it->log_number);
+    m.next_file_number = c.versions.next_file_number();
+    // At least every sequence in the tables and logs (recovery takes the larger of this and
+    // what it replays), so the checkpoint's new writes sort after them.
+    m.last_sequence = c.last_sequence.load();
+  }
+  // Whether log n's memtable is still waiting for its flush. The flush thread installs the
+  // table (dropping the memtable) before it removes and closes the log.
+  const auto unflushed = [&c](uint64_t n) {
+    lock_guard s(c.state_mutex);
+    return std::any_of(c.imms.begin(), c.imms.end(),
+                       [n](const auto& slot) { return slot.log_number == n; });
+  };
+  for (const uint64_t n : earlier) {
+    const std::optional<uint64_t> size = c.logs.earlier_size(n);
+    if (!size) {
+      if (!unflushed(n)) return false;
+      throw io_error("lsmt: checkpoint: log " + std::to_string(n) + " is closed");
+    }
+    try {
+      logs.push_back(open_log_copy(c, n, *size));
+    } catch (const std::exception&) {
+      if (!unflushed(n)) return false;  // removed by its flush between the two calls above
+      throw;
+    }
+  }
+  logs.push_back(open_log_copy(c, current, 0));  // its size comes from the barrier
+  return true;
+}
+
 /// Steps 2-4 above; the caller has flushed (step 1) and serializes checkpoints. `barrier` runs
 /// its argument as a write barrier and returns the current log's position then.
 inline void write_checkpoint(
@@ -136,28 +182,11 @@ inline void write_checkpoint(
     manifest_state m;
     std::vector<log_copy> logs;  // oldest first; the current log last
     const write_path::log_position at = barrier([&] {
-      std::vector<uint64_t> earlier;
-      uint64_t current = 0;
-      {
-        lock_guard s(c.state_mutex);
-        current = c.log_number;
-        v = c.current;
-        m.log_number = c.oldest_needed_log(0);
-        for (auto it = c.imms.rbegin(); it != c.imms.rend(); ++it) {
-          earlier.push_back(it->log_number);
-        }
-        m.next_file_number = c.versions.next_file_number();
-        // At least every sequence in the tables and logs (recovery takes the larger of this
-        // and what it replays), so the checkpoint's new writes sort after them.
-        m.last_sequence = c.last_sequence.load();
-      }
-      for (const uint64_t n : earlier) {
-        // An immutable memtable's log is in the log set until its flush closes it.
-        const std::optional<uint64_t> size = c.logs.earlier_size(n);
-        if (!size) throw io_error("lsmt: checkpoint: log " + std::to_string(n) + " is closed");
-        logs.push_back(open_log_copy(c, n, *size));
-      }
-      logs.push_back(open_log_copy(c, current, 0));  // its size comes from the barrier
+      // A flush may finish while this runs: it closes and removes its memtable's log once its
+      // table is installed. Then the snapshot is taken again; that table is in the new
+      // version. No memtable rotates under the barrier, so each retry follows one finished
+      // flush, and there are at most as many retries as immutable memtables.
+      for (bool taken = false; !taken;) taken = take_snapshot(c, v, m, logs);
     });
     logs.back().size = at.size;  // the current log: its whole records at the barrier
     for (const log_copy& log : logs) write_log_copy(*c.fs, tmp, log);

@@ -1,0 +1,133 @@
+// tests/checkpoint_race_test.cpp - checkpoint() while a flush finishes under its write barrier.
+// The flush thread does not wait for the barrier: it may install its table, then remove and
+// close its memtable's log, between the checkpoint's snapshot and its opening of that log.
+// The checkpoint must take its snapshot again and succeed with every acknowledged write.
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "forwarding_fs.hpp"
+#include "lsmt.hpp"
+#include "store_util.hpp"
+#include "test_catch.hpp"
+#include "test_util.hpp"
+
+namespace checkpoint_race_test_cpp {
+
+namespace {
+
+using lsmt_test::key_of;
+using lsmt_test::str_db;
+
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+// Holds table creations (the flush thread's) while `hold` is set. Once armed, the first open of
+// a log (the checkpoint's, under its barrier) releases them and waits until that log has been
+// removed, which the flush thread does after installing its table. `on_create_directory` runs
+// when the checkpoint creates its directory: after its own flush, before its barrier.
+class race_fs : public lsmt_test::forwarding_fs {
+ public:
+  std::function<void()> on_create_directory;
+
+  void hold_tables() {
+    const std::lock_guard<std::mutex> l(mu_);
+    hold_ = true;
+    armed_ = true;
+  }
+  bool fired() {
+    const std::lock_guard<std::mutex> l(mu_);
+    return fired_;
+  }
+  bool removed_in_time() {
+    const std::lock_guard<std::mutex> l(mu_);
+    return removed_in_time_;
+  }
+
+  std::unique_ptr<lsmt::writable_file> new_writable_file(const std::string& path) override {
+    if (ends_with(path, ".sst")) {
+      std::unique_lock<std::mutex> l(mu_);
+      cv_.wait(l, [&] { return !hold_; });
+    }
+    return forwarding_fs::new_writable_file(path);
+  }
+  std::unique_ptr<lsmt::readable_file> new_readable_file(const std::string& path,
+                                                         bool prefer_mmap) override {
+    if (ends_with(path, ".log")) {
+      std::unique_lock<std::mutex> l(mu_);
+      if (armed_ && !fired_) {
+        fired_ = true;
+        hold_ = false;
+        cv_.notify_all();
+        removed_in_time_ =
+            cv_.wait_for(l, std::chrono::seconds(30), [&] { return removed_.count(path) > 0; });
+      }
+    }
+    return forwarding_fs::new_readable_file(path, prefer_mmap);
+  }
+  void remove_file(const std::string& path) override {
+    forwarding_fs::remove_file(path);
+    const std::lock_guard<std::mutex> l(mu_);
+    removed_.insert(path);
+    cv_.notify_all();
+  }
+  void create_directory(const std::string& dir, std::filesystem::perms perms) override {
+    forwarding_fs::create_directory(dir, perms);
+    if (on_create_directory) on_create_directory();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool hold_ = false;
+  bool armed_ = false;
+  bool fired_ = false;
+  bool removed_in_time_ = false;
+  std::set<std::string> removed_;
+};
+
+}  // namespace
+
+TEST_CASE("checkpoint: a flush that closes a memtable's log under the barrier is retried",
+          "[operability]") {
+  lsmt_test::temp_dir dir;
+  const std::filesystem::path copy = dir.sub("copy");
+  auto rfs = std::make_shared<race_fs>();
+  lsmt::options o;
+  o.fs = rfs;
+  o.memtable_max_entries = 100;
+  constexpr int before = 1000;
+  constexpr int during = 150;  // fills one memtable, which rotates out and waits for its flush
+  {
+    str_db d(dir.sub("store"), o);
+    for (int i = 0; i < before; ++i) d.put(key_of(i), "v" + std::to_string(i));
+    rfs->on_create_directory = [&] {
+      rfs->on_create_directory = nullptr;
+      rfs->hold_tables();
+      for (int i = before; i < before + during; ++i) d.put(key_of(i), "v" + std::to_string(i));
+    };
+    d.checkpoint(copy);
+    CHECK(rfs->fired());
+    CHECK(rfs->removed_in_time());
+  }
+  lsmt::options ro;
+  ro.create_if_missing = false;
+  ro.recovery_mode = lsmt::recovery_mode::absolute_consistency;
+  str_db c(copy, ro);
+  const auto got = lsmt_test::dump(c);
+  REQUIRE(got.size() == static_cast<size_t>(before + during));
+  for (int i = 0; i < before + during; ++i) {
+    const auto it = got.find(key_of(i));
+    REQUIRE(it != got.end());
+    CHECK(it->second == "v" + std::to_string(i));
+  }
+  CHECK(c.verify().ok());
+}
+
+}  // namespace checkpoint_race_test_cpp
