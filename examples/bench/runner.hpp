@@ -133,6 +133,7 @@ inline result run_benchmark(const benchmark_spec& spec, const workload& w, size_
   reset_peak_rss();
   process_io io_before = read_process_io();
   double cpu_before = cpu_seconds();
+  const double sampler_cpu_before = rss.cpu_seconds();
 
   std::string writer_error;  // read after writer_failed is set, or after the join
   std::atomic<bool> writer_failed{false};
@@ -165,7 +166,8 @@ inline result run_benchmark(const benchmark_spec& spec, const workload& w, size_
 
   process_io io_after = read_process_io();
   result r;
-  r.cpu_seconds = cpu_seconds() - cpu_before;
+  // The engine's and the benchmark threads' CPU, not the sampler's.
+  r.cpu_seconds = cpu_seconds() - cpu_before - (rss.cpu_seconds() - sampler_cpu_before);
   r.benchmark = spec.label();
   r.threads = threads;
   histogram hist;
