@@ -1,7 +1,10 @@
-// tests/checkpoint_race_test.cpp - checkpoint() while a flush finishes under its write barrier.
-// The flush thread does not wait for the barrier: it may install its table, then remove and
-// close its memtable's log, between the checkpoint's snapshot and its opening of that log.
-// The checkpoint must take its snapshot again and succeed with every acknowledged write.
+// tests/checkpoint_race_test.cpp - checkpoint() racing the store's other threads.
+// A flush under its write barrier: the flush thread does not wait for the barrier, and may
+// install its table, then remove and close its memtable's log, between the checkpoint's snapshot
+// and its opening of that log. The checkpoint must take its snapshot again and succeed with
+// every acknowledged write. And close() while a checkpoint links the store's tables: the store
+// must stay locked until the checkpoint is done.
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -10,6 +13,8 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <system_error>
+#include <thread>
 
 #include "forwarding_fs.hpp"
 #include "lsmt.hpp"
@@ -92,7 +97,87 @@ class race_fs : public lsmt_test::forwarding_fs {
   std::set<std::string> removed_;
 };
 
+// Holds the checkpoint's MANIFEST write (its last step with the store's tables linked) until
+// released, and tells when it got there.
+class manifest_hold_fs : public lsmt_test::forwarding_fs {
+ public:
+  bool wait_until_held() {
+    std::unique_lock<std::mutex> l(mu_);
+    return cv_.wait_for(l, std::chrono::seconds(30), [&] { return held_; });
+  }
+  void release() {
+    const std::lock_guard<std::mutex> l(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+  std::unique_ptr<lsmt::writable_file> new_writable_file(const std::string& path) override {
+    if (path.find(".checkpoint-tmp") != std::string::npos &&
+        path.find("MANIFEST") != std::string::npos) {
+      std::unique_lock<std::mutex> l(mu_);
+      held_ = true;
+      cv_.notify_all();
+      cv_.wait(l, [&] { return released_; });
+    }
+    return forwarding_fs::new_writable_file(path);
+  }
+  bool link_file(const std::string& from, const std::string& to) override {
+    std::error_code ec;
+    std::filesystem::create_hard_link(from, to, ec);
+    return !ec;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool held_ = false;
+  bool released_ = false;
+};
+
 }  // namespace
+
+TEST_CASE("checkpoint: close() keeps the store locked until a checkpoint in flight is done",
+          "[operability]") {
+  lsmt_test::temp_dir dir;
+  const std::filesystem::path store = dir.sub("store");
+  const std::filesystem::path copy = dir.sub("copy");
+  auto hfs = std::make_shared<manifest_hold_fs>();
+  lsmt::options o;
+  o.fs = hfs;
+  auto d = std::make_unique<str_db>(store, o);
+  for (int i = 0; i < 500; ++i) d->put(key_of(i), "v" + std::to_string(i));
+  std::string checkpoint_error;
+  std::thread checkpointer([&] {
+    try {
+      d->checkpoint(copy);
+    } catch (const std::exception& e) {
+      checkpoint_error = e.what();
+    }
+  });
+  REQUIRE(hfs->wait_until_held());  // past the barrier, its tables linked
+  std::atomic<bool> closed{false};
+  std::thread closer([&] {
+    d->close();
+    closed = true;
+  });
+  // close() gets through everything else at once; then it must wait for the checkpoint.
+  for (int i = 0; i < 200 && !closed.load(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK_FALSE(closed.load());
+  CHECK_THROWS(str_db(store, lsmt::options{}).get(key_of(1)));  // still locked
+  hfs->release();
+  closer.join();
+  checkpointer.join();
+  CHECK(closed.load());
+  CHECK(checkpoint_error.empty());
+  d.reset();
+  lsmt::options ro;
+  ro.create_if_missing = false;
+  str_db c(copy, ro);
+  CHECK(lsmt_test::dump(c).size() == 500);
+  str_db again(store, ro);  // unlocked now
+  CHECK(again.get(key_of(7)) == "v7");
+}
 
 TEST_CASE("checkpoint: a flush that closes a memtable's log under the barrier is retried",
           "[operability]") {

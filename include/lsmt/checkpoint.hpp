@@ -19,12 +19,13 @@
 //      possible, e.g. across file systems).
 //   4. It writes the MANIFEST last (synced, with the directory), then renames the directory to
 //      DEST and syncs DEST's parent.
-// If it fails, it removes DEST.checkpoint-tmp. A crash before step 4 finishes leaves no DEST,
-// only DEST.checkpoint-tmp, with no MANIFEST or a complete one; the next checkpoint to DEST
-// removes it. DEST must not exist. A linked table shares its disk blocks with the store
-// (tables are never modified, only deleted), so a checkpoint on the same file system costs
-// little space until the store's merges replace those tables; the logs (at most a few
-// memtables' worth) are copied.
+// close() waits for a checkpoint in flight before it unlocks the store, since a later open
+// could delete tables it has yet to link. If the checkpoint fails, it removes DEST.checkpoint-tmp.
+// A crash before step 4 finishes leaves no DEST, only DEST.checkpoint-tmp, with no MANIFEST or a
+// complete one; the next checkpoint to DEST removes it. DEST must not exist. A linked table shares
+// its disk blocks with the store (tables are never modified, only deleted), so a checkpoint on the
+// same file system costs little space until the store's merges replace those tables; the logs (at
+// most a few memtables' worth) are copied.
 //
 // Thread safety: run by the engine on the caller's thread; see engine_impl.hpp for the locks.
 #ifndef LSMT_CHECKPOINT_HPP

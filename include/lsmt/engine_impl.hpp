@@ -14,7 +14,7 @@
 // Thread safety: every public member may be called from any thread at any time, including
 // close() racing with other calls (they then throw closed_error). Lock order (a lock may be
 // taken while holding only locks listed before it):
-//   close_mutex_, checkpoint_mutex_ > write_path's queue mutex > version_set's manifest mutex
+//   close_mutex_ > checkpoint_mutex_ > write_path's queue mutex > version_set's manifest mutex
 //     > read_sampler's mutex > store_core::state_mutex
 //     > version_set's obsolete-table and range-deletion cache mutexes, log_set's mutex
 //     > the leaf locks inside memtable, block_cache and arena.
@@ -215,7 +215,7 @@ class engine_impl {
     finish_wait();
   }
 
-  void close() LSMT_EXCLUDES(close_mutex_) {
+  void close() LSMT_EXCLUDES(close_mutex_, checkpoint_mutex_) {
     lock_guard c(close_mutex_);
     if (core_.closing()) return;
     core_.sampler->set_wake(nullptr);  // iterators may outlive the store
@@ -234,6 +234,12 @@ class engine_impl {
     {
       lock_guard s(core_.state_mutex);
       core_.set_life(lifecycle::closed);
+    }
+    {
+      // A checkpoint past its barrier may still be linking this store's tables; the next open
+      // (here or in another process) could delete those a merge had replaced, so the store
+      // stays locked until it is done. It fails fast now if it has not reached its barrier.
+      lock_guard wait(checkpoint_mutex_);
     }
     lock_.reset();
     if (err) std::rethrow_exception(err);
@@ -325,7 +331,7 @@ class engine_impl {
   write_path writes_{core_};
   background_work background_{core_};
   mutex close_mutex_;                // serializes close()
-  mutex checkpoint_mutex_;           // serializes checkpoint()
+  mutex checkpoint_mutex_;           // serializes checkpoint(); close() waits for it
   std::unique_ptr<file_lock> lock_;  // the directory's LOCK, held while open
 };
 
