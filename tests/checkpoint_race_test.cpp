@@ -13,7 +13,6 @@
 #include <mutex>
 #include <set>
 #include <string>
-#include <system_error>
 #include <thread>
 
 #include "forwarding_fs.hpp"
@@ -119,11 +118,6 @@ class manifest_hold_fs : public lsmt_test::forwarding_fs {
       cv_.wait(l, [&] { return released_; });
     }
     return forwarding_fs::new_writable_file(path);
-  }
-  bool link_file(const std::string& from, const std::string& to) override {
-    std::error_code ec;
-    std::filesystem::create_hard_link(from, to, ec);
-    return !ec;
   }
 
  private:

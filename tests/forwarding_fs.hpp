@@ -32,6 +32,10 @@ class forwarding_fs : public lsmt::file_system {
     return base_->list_directory(dir);
   }
   void remove_file(const std::string& path) override { base_->remove_file(path); }
+  void remove_directory(const std::string& dir) override { base_->remove_directory(dir); }
+  bool link_file(const std::string& from, const std::string& to) override {
+    return base_->link_file(from, to);
+  }
   void rename_file(const std::string& from, const std::string& to) override {
     base_->rename_file(from, to);
   }
