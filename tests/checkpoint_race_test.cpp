@@ -2,11 +2,12 @@
 // A flush under its write barrier: the flush thread does not wait for the barrier, and may
 // install its table, then remove and close its memtable's log, between the checkpoint's snapshot
 // and its opening of that log. The checkpoint must take its snapshot again and succeed with
-// every acknowledged write. And close() while a checkpoint links the store's tables: the store
-// must stay locked until the checkpoint is done.
+// every acknowledged write. And close() while a checkpoint links the store's tables, or while
+// verify() opens them by name: the store must stay locked until they are done.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <exception>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -127,7 +128,86 @@ class manifest_hold_fs : public lsmt_test::forwarding_fs {
   bool released_ = false;
 };
 
+/// Holds the first table opened for reading after arm() until release().
+class table_read_hold_fs : public lsmt_test::forwarding_fs {
+ public:
+  void arm() { armed_ = true; }
+  bool wait_until_held() {
+    std::unique_lock<std::mutex> l(mu_);
+    return cv_.wait_for(l, std::chrono::seconds(30), [&] { return held_; });
+  }
+  void release() {
+    const std::lock_guard<std::mutex> l(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+  std::unique_ptr<lsmt::readable_file> new_readable_file(const std::string& path,
+                                                         bool prefer_mmap) override {
+    if (path.size() > 4 && path.compare(path.size() - 4, 4, ".sst") == 0 &&
+        armed_.exchange(false)) {
+      std::unique_lock<std::mutex> l(mu_);
+      held_ = true;
+      cv_.notify_all();
+      cv_.wait(l, [&] { return released_; });
+    }
+    return forwarding_fs::new_readable_file(path, prefer_mmap);
+  }
+
+ private:
+  std::atomic<bool> armed_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool held_ = false;
+  bool released_ = false;
+};
+
 }  // namespace
+
+TEST_CASE("verify: close() keeps the store locked until a verify() in flight is done",
+          "[operability]") {
+  lsmt_test::temp_dir dir;
+  const std::filesystem::path store = dir.sub("store");
+  auto hfs = std::make_shared<table_read_hold_fs>();
+  lsmt::options o;
+  o.fs = hfs;
+  auto d = std::make_unique<str_db>(store, o);
+  for (int i = 0; i < 500; ++i) d->put(key_of(i), "v" + std::to_string(i));
+  d->flush();
+  d->wait_for_compactions();
+  hfs->arm();
+  lsmt::verify_report report;
+  std::string verify_error;
+  std::thread verifier([&] {
+    try {
+      report = d->verify();
+    } catch (const std::exception& e) {
+      verify_error = e.what();
+    }
+  });
+  REQUIRE(hfs->wait_until_held());  // verify() is opening its first table by name
+  std::atomic<bool> closed{false};
+  std::thread closer([&] {
+    d->close();
+    closed = true;
+  });
+  for (int i = 0; i < 200 && !closed.load(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK_FALSE(closed.load());
+  CHECK_THROWS(str_db(store, lsmt::options{}).get(key_of(1)));  // still locked
+  hfs->release();
+  closer.join();
+  verifier.join();
+  CHECK(closed.load());
+  CHECK(verify_error.empty());
+  CHECK(report.tables >= 1);
+  CHECK(report.ok());
+  d.reset();
+  lsmt::options ro;
+  ro.create_if_missing = false;
+  str_db again(store, ro);  // unlocked now
+  CHECK(again.get(key_of(7)) == "v7");
+}
 
 TEST_CASE("checkpoint: close() keeps the store locked until a checkpoint in flight is done",
           "[operability]") {

@@ -8,6 +8,10 @@
 //                            destructors or atexit handlers (a simulated process crash: whatever
 //                            the function leaked or left open is abandoned, not closed). Returns
 //                            the child's exit status (128 + signal number if it was killed).
+//                            Only while this process has no other threads (no store open).
+//   lsmt_test::run_test_in_new_process
+//                            forks and at once re-executes this test program for one (hidden)
+//                            test case: the child for tests that hold a store open.
 //   lsmt_test::read_file, write_file
 //                            a whole file's bytes, and replacing them.
 //   lsmt_test::write_u64_or_exit, wait_child
@@ -34,6 +38,7 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <vector>
 
 namespace lsmt_test {
 
@@ -92,7 +97,9 @@ class temp_dir {
 /// (allocate the store with `new` and never delete it to simulate a crash with it open), nor
 /// static destructors or atexit handlers. If fn throws, the child prints what and exits with 101.
 /// Returns the child's exit status, or 128 + the signal that killed it.
-/// Do not fork while this process has a store open if the child touches that store's state.
+/// Only while this process has no other threads: a store's background threads may hold a lock
+/// of the allocator (the sanitizers' allocators have no fork handlers) at the fork, and the child
+/// would wait for it forever. With a store open, use run_test_in_new_process.
 inline int run_in_child(const std::function<void()>& fn) {
   std::fflush(stdout);
   std::fflush(stderr);
@@ -129,6 +136,31 @@ inline int wait_child(pid_t pid) {
   }
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/// Forks, and the child at once executes this test program again (/proc/self/exe) to run only
+/// the Catch2 test case `test_case` (give hidden ones the tag "[.]"), with `env_entry`
+/// ("NAME=value") added to its environment. Between fork and exec the child makes only
+/// async-signal-safe calls, so this is safe while the process has other threads. Returns the
+/// child's exit status, 128 + the signal that killed it, 127 if the exec failed, -1 on error.
+inline int run_test_in_new_process(const std::string& test_case, const std::string& env_entry) {
+  std::string self = "/proc/self/exe";
+  std::string name = test_case;
+  std::string entry = env_entry;
+  std::vector<char*> argv{self.data(), name.data(), nullptr};
+  std::vector<char*> envp;
+  for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
+  envp.push_back(entry.data());
+  envp.push_back(nullptr);
+  std::fflush(stdout);
+  std::fflush(stderr);
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
+  if (pid == 0) {
+    ::execve(self.c_str(), argv.data(), envp.data());
+    ::_exit(127);
+  }
+  return wait_child(pid);
 }
 
 /// Writes v (8 bytes, <= PIPE_BUF: atomic on a pipe) to fd; _exit(3)s if it cannot. For

@@ -14,8 +14,8 @@
 // Thread safety: every public member may be called from any thread at any time, including
 // close() racing with other calls (they then throw closed_error). Lock order (a lock may be
 // taken while holding only locks listed before it):
-//   close_mutex_ > checkpoint_mutex_ > write_path's queue mutex > version_set's manifest mutex
-//     > read_sampler's mutex > store_core::state_mutex
+//   close_mutex_ > checkpoint_mutex_ > verify_readers_ > write_path's queue mutex
+//     > version_set's manifest mutex > read_sampler's mutex > store_core::state_mutex
 //     > version_set's obsolete-table and range-deletion cache mutexes, log_set's mutex
 //     > the leaf locks inside memtable, block_cache and arena.
 // The write leader also holds log_set::writer_role (a role, not a lock) while it leads.
@@ -194,7 +194,8 @@ class engine_impl {
     core_.log(log_level::info, "checkpoint written to '" + dest.string() + "'");
   }
 
-  verify_report verify() const {
+  verify_report verify() const LSMT_EXCLUDES(verify_readers_) {
+    shared_lock reading(verify_readers_);  // close() keeps the store locked until it is done
     core_.ensure_open();
     const auto view = core_.current_view();
     return verify_tables(*core_.fs, core_.dir, core_.versions.store_id(),
@@ -215,7 +216,7 @@ class engine_impl {
     finish_wait();
   }
 
-  void close() LSMT_EXCLUDES(close_mutex_, checkpoint_mutex_) {
+  void close() LSMT_EXCLUDES(close_mutex_, checkpoint_mutex_, verify_readers_) {
     lock_guard c(close_mutex_);
     if (core_.closing()) return;
     core_.sampler->set_wake(nullptr);  // iterators may outlive the store
@@ -240,6 +241,10 @@ class engine_impl {
       // (here or in another process) could delete those a merge had replaced, so the store
       // stays locked until it is done. It fails fast now if it has not reached its barrier.
       lock_guard wait(checkpoint_mutex_);
+    }
+    {
+      // verify() opens the tables of its version by name: likewise, until it is done.
+      exclusive_lock wait(verify_readers_);
     }
     lock_.reset();
     if (err) std::rethrow_exception(err);
@@ -330,9 +335,10 @@ class engine_impl {
   mutable store_core core_;
   write_path writes_{core_};
   background_work background_{core_};
-  mutex close_mutex_;                // serializes close()
-  mutex checkpoint_mutex_;           // serializes checkpoint(); close() waits for it
-  std::unique_ptr<file_lock> lock_;  // the directory's LOCK, held while open
+  mutex close_mutex_;                    // serializes close()
+  mutex checkpoint_mutex_;               // serializes checkpoint(); close() waits for it
+  mutable shared_mutex verify_readers_;  // held shared by verify(); close() waits for them
+  std::unique_ptr<file_lock> lock_;      // the directory's LOCK, held while open
 };
 
 // --- engine (engine.hpp): each member forwards to engine_impl ----------------------------------
