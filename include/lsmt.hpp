@@ -280,7 +280,9 @@ class db {
     return engine().property(name);
   }
   /// Closes the store. Idempotent. Later calls (other than close and
-  /// is_open) throw closed_error.
+  /// is_open) throw closed_error. The directory stays locked until a
+  /// verify(), or a checkpoint() already copying, on another thread is done;
+  /// a checkpoint() that has not started copying throws closed_error.
   void close() {
     if (engine_) engine_->close();
   }
