@@ -97,9 +97,9 @@ class race_fs : public lsmt_test::forwarding_fs {
   std::set<std::string> removed_;
 };
 
-// Holds the checkpoint's MANIFEST write (its last step with the store's tables linked) until
-// released, and tells when it got there.
-class manifest_hold_fs : public lsmt_test::forwarding_fs {
+// A file system that can stop one call at a hold point until the test releases it, and tells
+// the test when a call got there.
+class hold_point_fs : public lsmt_test::forwarding_fs {
  public:
   bool wait_until_held() {
     std::unique_lock<std::mutex> l(mu_);
@@ -110,15 +110,13 @@ class manifest_hold_fs : public lsmt_test::forwarding_fs {
     released_ = true;
     cv_.notify_all();
   }
-  std::unique_ptr<lsmt::writable_file> new_writable_file(const std::string& path) override {
-    if (path.find(".checkpoint-tmp") != std::string::npos &&
-        path.find("MANIFEST") != std::string::npos) {
-      std::unique_lock<std::mutex> l(mu_);
-      held_ = true;
-      cv_.notify_all();
-      cv_.wait(l, [&] { return released_; });
-    }
-    return forwarding_fs::new_writable_file(path);
+
+ protected:
+  void hold() {
+    std::unique_lock<std::mutex> l(mu_);
+    held_ = true;
+    cv_.notify_all();
+    cv_.wait(l, [&] { return released_; });
   }
 
  private:
@@ -128,38 +126,54 @@ class manifest_hold_fs : public lsmt_test::forwarding_fs {
   bool released_ = false;
 };
 
-/// Holds the first table opened for reading after arm() until release().
-class table_read_hold_fs : public lsmt_test::forwarding_fs {
+// Holds the checkpoint's MANIFEST write (its last step with the store's tables linked).
+class manifest_hold_fs : public hold_point_fs {
+ public:
+  std::unique_ptr<lsmt::writable_file> new_writable_file(const std::string& path) override {
+    if (path.find(".checkpoint-tmp") != std::string::npos &&
+        path.find("MANIFEST") != std::string::npos) {
+      hold();
+    }
+    return forwarding_fs::new_writable_file(path);
+  }
+};
+
+/// Holds the first table opened for reading after arm().
+class table_read_hold_fs : public hold_point_fs {
  public:
   void arm() { armed_ = true; }
-  bool wait_until_held() {
-    std::unique_lock<std::mutex> l(mu_);
-    return cv_.wait_for(l, std::chrono::seconds(30), [&] { return held_; });
-  }
-  void release() {
-    const std::lock_guard<std::mutex> l(mu_);
-    released_ = true;
-    cv_.notify_all();
-  }
   std::unique_ptr<lsmt::readable_file> new_readable_file(const std::string& path,
                                                          bool prefer_mmap) override {
     if (path.size() > 4 && path.compare(path.size() - 4, 4, ".sst") == 0 &&
         armed_.exchange(false)) {
-      std::unique_lock<std::mutex> l(mu_);
-      held_ = true;
-      cv_.notify_all();
-      cv_.wait(l, [&] { return released_; });
+      hold();
     }
     return forwarding_fs::new_readable_file(path, prefer_mmap);
   }
 
  private:
   std::atomic<bool> armed_{false};
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool held_ = false;
-  bool released_ = false;
 };
+
+// With an operation held at hfs's hold point, checks that close() on another thread does not
+// return, and that the store stays locked, until the hold is released; then joins the closer.
+void check_close_waits_for_hold(str_db& d, hold_point_fs& hfs, const std::filesystem::path& store) {
+  REQUIRE(hfs.wait_until_held());
+  std::atomic<bool> closed{false};
+  std::thread closer([&] {
+    d.close();
+    closed = true;
+  });
+  // close() gets through everything else at once; then it must wait for the held operation.
+  for (int i = 0; i < 200 && !closed.load(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK_FALSE(closed.load());
+  CHECK_THROWS(str_db(store, lsmt::options{}).get(key_of(1)));  // still locked
+  hfs.release();
+  closer.join();
+  CHECK(closed.load());
+}
 
 }  // namespace
 
@@ -184,21 +198,9 @@ TEST_CASE("verify: close() keeps the store locked until a verify() in flight is 
       verify_error = e.what();
     }
   });
-  REQUIRE(hfs->wait_until_held());  // verify() is opening its first table by name
-  std::atomic<bool> closed{false};
-  std::thread closer([&] {
-    d->close();
-    closed = true;
-  });
-  for (int i = 0; i < 200 && !closed.load(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  CHECK_FALSE(closed.load());
-  CHECK_THROWS(str_db(store, lsmt::options{}).get(key_of(1)));  // still locked
-  hfs->release();
-  closer.join();
+  // verify() is opening its first table by name.
+  check_close_waits_for_hold(*d, *hfs, store);
   verifier.join();
-  CHECK(closed.load());
   CHECK(verify_error.empty());
   CHECK(report.tables >= 1);
   CHECK(report.ok());
@@ -227,22 +229,9 @@ TEST_CASE("checkpoint: close() keeps the store locked until a checkpoint in flig
       checkpoint_error = e.what();
     }
   });
-  REQUIRE(hfs->wait_until_held());  // past the barrier, its tables linked
-  std::atomic<bool> closed{false};
-  std::thread closer([&] {
-    d->close();
-    closed = true;
-  });
-  // close() gets through everything else at once; then it must wait for the checkpoint.
-  for (int i = 0; i < 200 && !closed.load(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  CHECK_FALSE(closed.load());
-  CHECK_THROWS(str_db(store, lsmt::options{}).get(key_of(1)));  // still locked
-  hfs->release();
-  closer.join();
+  // The checkpoint is past the barrier, its tables linked.
+  check_close_waits_for_hold(*d, *hfs, store);
   checkpointer.join();
-  CHECK(closed.load());
   CHECK(checkpoint_error.empty());
   d.reset();
   lsmt::options ro;
