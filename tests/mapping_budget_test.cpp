@@ -1,12 +1,15 @@
 // tests/mapping_budget_test.cpp - options::max_mapped_bytes: the bytes of mapped tables never
 // exceed it, tables past it are read with pread and give the same answers, and a table's bytes
-// go back to the budget when its file closes (not before: an iterator may still read it).
+// go back to the budget when its file closes (not before: an iterator may still read it), and a
+// table read with pread is mapped by a later read once the budget has room for it.
 #include "lsmt/mapping_budget.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "lsmt.hpp"
@@ -36,6 +39,10 @@ TEST_CASE("mapping budget: takes only what fits, and a charged file gives it bac
   CHECK_FALSE(budget->try_take(0));  // an empty file is never mapped
   CHECK_FALSE(budget->try_take(UINT64_MAX));
   CHECK(budget->used() == 60);
+  CHECK(budget->has_room(40));
+  CHECK_FALSE(budget->has_room(41));
+  CHECK_FALSE(budget->has_room(0));
+  CHECK_FALSE(budget->has_room(UINT64_MAX));
   {
     CHECK(budget->try_take(30));
     charged_file f(std::make_unique<lsmt_test::memory_readable_file>(std::string(30, 'x'), true),
@@ -143,6 +150,50 @@ TEST_CASE("mapping budget: a retired table keeps its bytes while an iterator rea
   }
   const lsmt::stats st = d.stats();
   CHECK(st.mapped_bytes == st.table_bytes);  // given back once the iterator let go
+  check_reads(d, model);
+}
+
+TEST_CASE("mapping budget: a table opened for pread is mapped by a read once there is room",
+          "[mmap]") {
+  temp_dir tmp;
+  std::map<std::string, std::string> model;
+  uint64_t first_bytes = 0;
+  {
+    str_db d(tmp.sub("db"), small_tables(UINT64_MAX));
+    fill(d, model, 4000, 1);
+    d.compact();
+    first_bytes = d.stats().table_bytes;
+  }
+  // Room for the store, but not for it and its replacement at once.
+  const uint64_t cap = first_bytes + first_bytes / 2;
+  str_db d(tmp.sub("db"), small_tables(cap));
+  REQUIRE(d.stats().mapped_bytes == first_bytes);
+  {
+    auto it = d.new_iterator();  // holds the first tables, and their charge, open
+    it.seek_to_first();
+    fill(d, model, 4000, 77);
+    d.compact();  // its tables open while the first ones hold their charge: some cannot map
+  }
+  const lsmt::stats before = d.stats();
+  CHECK(before.mapped_bytes <= cap);
+  REQUIRE(before.table_bytes <= cap);
+  REQUIRE(before.mapped_bytes < before.table_bytes);  // some tables are read with pread
+  // Two threads read every key: the first read of a table with room maps it, once.
+  std::atomic<int> wrong{0};
+  const auto reader = [&](int offset) {
+    for (int k = offset; k < 6000; k += 2) {
+      const auto want = model.find(key_of(k));
+      const auto got = d.get(key_of(k));
+      if (want == model.end() ? got.has_value() : (!got || *got != want->second)) ++wrong;
+    }
+  };
+  std::thread a(reader, 0);
+  std::thread b(reader, 1);
+  a.join();
+  b.join();
+  CHECK(wrong.load() == 0);
+  const lsmt::stats after = d.stats();
+  CHECK(after.mapped_bytes == after.table_bytes);
   check_reads(d, model);
 }
 

@@ -90,8 +90,9 @@ struct options {
   /// them, instead of reading them with pread.
   bool use_mmap_reads = true;
   /// The most SSTable bytes mapped at once (with use_mmap_reads): a table is mapped when it is
-  /// opened if its whole size still fits, else read with pread through the block cache. The
-  /// pages of mapped tables count in the process's RSS, so this bounds them.
+  /// opened if its whole size still fits, else read with pread through the block cache until a
+  /// read finds room for it. The pages of mapped tables count in the process's RSS, so this
+  /// bounds them.
   uint64_t max_mapped_bytes = uint64_t{256} << 20;
   /// How much lower the compaction thread's CPU priority is than the store's other threads: it
   /// adds this to its nice value (Linux only; 0 .. 19, 0 leaves it alone). On a busy machine

@@ -16,22 +16,24 @@
 // Data blocks are checksummed before their first use:
 //   * mapped file: blocks are read in place (no copy, no cache); a per-table bitmap remembers
 //     which blocks were verified so the CRC is computed once per block, not once per read;
-//   * otherwise: blocks are read into memory, verified, and shared through the block_cache.
+//   * otherwise: blocks are read into memory, verified, and shared through the block_cache,
+//     until a read finds room for the table under max_mapped_bytes and maps it (set_mapper).
 // A compressed block (table_format.hpp, "Compression") is verified and decompressed into memory
 // on every cache miss, mapped file or not, and shared through the block_cache like a read one;
 // a compressed filter, index or range-deletion block is decompressed once, at open. A block of
 // another compressor id than table_options::compressor's is invalid_argument_error; one that
 // does not decompress to its recorded size is corruption_error.
 //
-// Thread safety: a table_reader is immutable after open(); all its methods may be called from
-// any number of threads at once. Each iterator is used by one thread at a time; it keeps its
-// table alive.
+// Thread safety: after open() and set_mapper(), all methods may be called from any number of
+// threads at once; the one change is a mapping adopted on a read (table_blocks.hpp). Each iterator
+// is used by one thread at a time; it keeps its table alive.
 #ifndef LSMT_SSTABLE_READER_HPP
 #define LSMT_SSTABLE_READER_HPP
 
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -140,6 +142,13 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
            decoded.id == id_;
   }
   uint64_t file_size() const { return file_size_; }
+  bool mapped() const { return blocks_.mapped(); }
+  /// Lets a table opened for pread be mapped on a later read, when `budget` has room for it;
+  /// `map` opens it mapped within the budget (table_blocks.hpp). Call before sharing the table.
+  void set_mapper(std::shared_ptr<mapping_budget> budget,
+                  std::function<std::unique_ptr<readable_file>()> map) {
+    blocks_.set_mapper(std::move(budget), std::move(map));
+  }
   /// Bytes of the bloom filter (in memory, or in the mapping when the file is mapped).
   size_t filter_bytes() const { return filter_.size(); }
   /// Bytes of the index block (in memory or mapped) and of the fences kept in memory.
@@ -154,8 +163,7 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
                std::shared_ptr<block_cache> cache)
       : blocks_(std::move(file), file_number, std::move(compressor)),
         file_number_(file_number),
-        cache_(std::move(cache)),
-        mapped_(blocks_.mapped()) {}
+        cache_(std::move(cache)) {}
 
   [[noreturn]] void corrupt(const std::string& why) const { blocks_.corrupt(why); }
 
@@ -317,21 +325,22 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
   /// Hints the CPU to fetch the first bytes and the restart count of data block `ordinal` (if it
   /// exists and the file is mapped), so a scan finds the next block in cache.
   void prefetch_block(uint32_t ordinal) const {
-    if (!mapped_ || ordinal >= num_blocks_) return;
+    const readable_file* m = blocks_.mapping();
+    if (m == nullptr || ordinal >= num_blocks_) return;
     const uint64_t offset = offsets_[ordinal];
     const size_t n = offsets_[ordinal + 1] - offset;
-    const std::string_view bytes = blocks_.file().read(offset, n, nullptr);
+    const std::string_view bytes = m->read(offset, n, nullptr);
     if (bytes.size() != n || n < block_trailer_size + 4) return;
     prefetch_line(bytes.data());
     prefetch_line(bytes.data() + n - block_trailer_size - 4);
   }
 
-  /// Whether a reader of the mapping has verified data block `ordinal` (never, unmapped).
-  /// Relaxed suffices: the bit only caches a fact about immutable bytes; racing threads at worst
-  /// both verify.
+  /// Whether a reader of the mapping has verified data block `ordinal` (never, unmapped: only
+  /// they set the bits). Relaxed suffices: the bit only caches a fact about immutable bytes;
+  /// racing threads at worst both verify.
   bool block_verified(uint32_t ordinal) const {
-    return mapped_ && (verified_[ordinal / 64].load(std::memory_order_relaxed) &
-                       (uint64_t{1} << (ordinal % 64))) != 0;
+    return (verified_[ordinal / 64].load(std::memory_order_relaxed) &
+            (uint64_t{1} << (ordinal % 64))) != 0;
   }
   /// Records that data block `ordinal` of the mapping was verified.
   void mark_verified(uint32_t ordinal) const {
@@ -344,7 +353,10 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
     const block_handle h{offsets_[ordinal],
                          offsets_[ordinal + 1] - offsets_[ordinal] - block_trailer_size};
     const block_location where{file_number_, h.offset};
-    if (mapped_) {
+    if (!blocks_.mapped()) {
+      blocks_.maybe_map(file_size_, [this](const readable_file& f) { return same_table(f); });
+    }
+    if (blocks_.mapped()) {
       // Peek at the compression byte: a block stored as is is used in place.
       char compression = no_compression;
       const std::string_view stored = blocks_.read_mapped(h, false, &compression);
@@ -367,7 +379,6 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
   uint64_t file_number_;
   table_identity id_;
   std::shared_ptr<block_cache> cache_;
-  bool mapped_;
   uint64_t file_size_ = 0;
   uint64_t index_offset_ = 0;
   uint64_t data_end_ = 0;  // = filter offset: data blocks live in [0, data_end_)

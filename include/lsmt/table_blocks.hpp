@@ -15,13 +15,19 @@
 //     while it is null (the options are wrong, not the file), e.g. "lsmt: table 000012.sst:
 //     block compressed with compressor id 7, but options.compressor is none".
 //
-// Thread safety: immutable after construction; every method may be called from any number of
-// threads at once (the compressor must be thread-safe, compressor.hpp).
+// A table opened for pread may be mapped later, once (maybe_map, mapping_budget.hpp); from then
+// on its blocks are read in place. The pread file stays open beside the mapping.
+//
+// Thread safety: every method but set_mapper() may be called from any number of threads at once
+// (the compressor must be thread-safe, compressor.hpp). The only change after set_mapper() is
+// maybe_map()'s adoption of a mapping, by one thread, published with release/acquire.
 #ifndef LSMT_TABLE_BLOCKS_HPP
 #define LSMT_TABLE_BLOCKS_HPP
 
+#include <atomic>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <new>
 #include <string>
@@ -34,11 +40,12 @@
 #include "error.hpp"
 #include "file_names.hpp"
 #include "file_system.hpp"
+#include "mapping_budget.hpp"
 #include "table_format.hpp"
 
 namespace lsmt::detail {
 
-/// The blocks of one table file. Immutable; thread-safe.
+/// The blocks of one table file. Thread-safe (see the file comment).
 class table_blocks {
  public:
   /// compressor: the one table_options names (null: none).
@@ -47,10 +54,46 @@ class table_blocks {
       : file_(std::move(file)),
         file_number_(file_number),
         compressor_(std::move(compressor)),
-        mapped_(file_->is_mapped()) {}
+        map_(file_->is_mapped() ? file_.get() : nullptr) {}
 
   const readable_file& file() const { return *file_; }
-  bool mapped() const { return mapped_; }
+  /// The mapped file the blocks are read from in place, or null while they are read with pread.
+  const readable_file* mapping() const { return map_.load(std::memory_order_acquire); }
+  bool mapped() const { return mapping() != nullptr; }
+
+  /// Lets a table read with pread be mapped later by maybe_map(): `map` maps the file within
+  /// `budget` (mapping_budget.hpp, map_within_budget). Called before the table is shared.
+  void set_mapper(std::shared_ptr<mapping_budget> budget,
+                  std::function<std::unique_ptr<readable_file>()> map) {
+    budget_ = std::move(budget);
+    map_file_ = std::move(map);
+  }
+
+  /// For a table read with pread that has a mapper: if the budget has room for its `size` bytes
+  /// now, maps the file and, if `same(mapping)` says it is still this table, reads in place
+  /// from then on. One thread tries at a time. A file system that does not map the file, or
+  /// fails to, ends the tries, and the table goes on with pread. With no room it costs two
+  /// relaxed loads.
+  template <class Same>
+  void maybe_map(uint64_t size, const Same& same) const {
+    if (!map_file_ || !budget_->has_room(size) || trying_.load(std::memory_order_relaxed) ||
+        trying_.exchange(true, std::memory_order_acquire) || mapped()) {
+      return;
+    }
+    std::unique_ptr<readable_file> m;
+    try {
+      m = map_file_();
+    } catch (const io_error&) {
+      return;  // trying_ stays set: no more tries
+    }
+    if (!m) {  // another table took the room first
+      trying_.store(false, std::memory_order_release);
+      return;
+    }
+    if (!m->is_mapped() || !same(*m)) return;  // m gives back its charge; no more tries
+    adopted_ = std::move(m);
+    map_.store(adopted_.get(), std::memory_order_release);
+  }
 
   [[noreturn]] void corrupt(const std::string& why) const {
     throw corruption_error("lsmt: table " + std::to_string(file_number_) + ": " + why);
@@ -61,7 +104,7 @@ class table_blocks {
   /// Non-mapped reads land in *storage.
   std::string_view read(const block_handle& h, std::string* storage, bool verify,
                         char* compression) const {
-    if (mapped_) return read_mapped(h, verify, compression);
+    if (mapped()) return read_mapped(h, verify, compression);
     const size_t n = h.size + block_trailer_size;
     // Callers pass storage for every table that is not mapped.
     storage->resize(n);               // cppcheck-suppress nullPointer
@@ -71,7 +114,7 @@ class table_blocks {
 
   /// read() for a mapped file: a view into the mapping, never a copy.
   std::string_view read_mapped(const block_handle& h, bool verify, char* compression) const {
-    return check(h, file_->read(h.offset, h.size + block_trailer_size, nullptr), verify,
+    return check(h, mapping()->read(h.offset, h.size + block_trailer_size, nullptr), verify,
                  compression);
   }
 
@@ -170,7 +213,11 @@ class table_blocks {
   const std::unique_ptr<readable_file> file_;
   const uint64_t file_number_;
   const std::shared_ptr<const lsmt::compressor> compressor_;  // null: none
-  const bool mapped_;
+  mutable std::unique_ptr<readable_file> adopted_;            // mapped by maybe_map(), or null
+  mutable std::atomic<const readable_file*> map_;             // file_, adopted_, or null (pread)
+  std::shared_ptr<mapping_budget> budget_;                    // with map_file_: set_mapper()'s
+  std::function<std::unique_ptr<readable_file>()> map_file_;
+  mutable std::atomic<bool> trying_{false};  // a maybe_map() is under way, or tries are over
 };
 
 }  // namespace lsmt::detail

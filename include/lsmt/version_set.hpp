@@ -163,7 +163,8 @@ class version_set {
 
   /// Opens the table meta describes, checking that the file is that table (table_format.hpp,
   /// "Identity"): its size, and its footer's number, store and key range. The table is mapped
-  /// if it fits in what is left of max_mapped_bytes (mapping_budget.hpp), else read with pread.
+  /// if it fits in what is left of max_mapped_bytes (mapping_budget.hpp), else read with pread
+  /// until a read finds room for it.
   std::shared_ptr<table_handle> open_table(const table_meta& meta) const {
     const std::string path = table_path(meta.number);
     auto file = open_within_budget(*fs_, path, meta.size, mapped_);
@@ -174,6 +175,11 @@ class version_set {
     auto reader = table_reader::open(std::move(file), meta.number, topts_, cache_);
     if (std::string why = table_identity_mismatch(*reader, meta, store_id_); !why.empty()) {
       fail(why);
+    }
+    if (!reader->mapped() && meta.size <= mapped_->cap()) {
+      reader->set_mapper(mapped_, [fs = fs_, path, size = meta.size, budget = mapped_] {
+        return map_within_budget(*fs, path, size, budget);
+      });
     }
     return std::make_shared<table_handle>(meta, std::move(reader));
   }
