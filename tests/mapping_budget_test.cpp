@@ -178,6 +178,10 @@ TEST_CASE("mapping budget: a table opened for pread is mapped by a read once the
   CHECK(before.mapped_bytes <= cap);
   REQUIRE(before.table_bytes <= cap);
   REQUIRE(before.mapped_bytes < before.table_bytes);  // some tables are read with pread
+  // An iterator made before the mapping goes on across it (checked at the end).
+  auto it = d.new_iterator();
+  it.seek_to_first();
+  REQUIRE(it.valid());
   // Two threads read every key: the first read of a table with room maps it, once.
   std::atomic<int> wrong{0};
   const auto reader = [&](int offset) {
@@ -194,6 +198,9 @@ TEST_CASE("mapping budget: a table opened for pread is mapped by a read once the
   CHECK(wrong.load() == 0);
   const lsmt::stats after = d.stats();
   CHECK(after.mapped_bytes == after.table_bytes);
+  std::map<std::string, std::string> seen;
+  for (; it.valid(); it.next()) seen.emplace(it.key(), it.value());
+  CHECK(seen == model);
   check_reads(d, model);
 }
 

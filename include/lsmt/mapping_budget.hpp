@@ -5,9 +5,9 @@
 // fault maps the whole page-cache folio around it (up to 2 MiB with large folios on ext4 and
 // xfs, measured as ~1 MiB per fault on this project's machine), so a store that maps every
 // table ends up with all of it resident. options::max_mapped_bytes caps the mapped bytes
-// instead: a table is mapped only if its whole size still fits under the cap when it is opened;
-// other tables are read with pread through the block cache. Resident mapped pages can then
-// never exceed the cap, whatever the reads do.
+// instead: a table is mapped only if its whole size still fits under the cap, when it is
+// opened or on a later read; until then it is read with pread through the block cache. Resident
+// mapped pages can then never exceed the cap, whatever the reads do.
 //
 // First come, first mapped: the cap goes to tables in the order they are opened (flushes and
 // merges, or the MANIFEST's order at open). Measured at 1M keys with a 64 MiB cap, this beat
@@ -113,7 +113,12 @@ inline std::unique_ptr<readable_file> map_within_budget(
     budget->give_back(size);
     return file;
   }
-  return std::make_unique<charged_file>(std::move(file), budget, size);
+  try {
+    return std::make_unique<charged_file>(std::move(file), budget, size);
+  } catch (...) {  // out of memory: the file is closed, so its charge comes back
+    budget->give_back(size);
+    throw;
+  }
 }
 
 /// Opens path for reading: mapped if `budget` has room for all of `size` bytes (and the file

@@ -58,7 +58,8 @@ namespace lsmt::detail {
 class table_iter;
 class block_readahead;
 
-/// An open SSTable. Immutable after open(); thread-safe.
+/// An open SSTable. Thread-safe; immutable after open() and set_mapper() but for a mapping a
+/// read may adopt (table_blocks.hpp).
 class table_reader : public std::enable_shared_from_this<table_reader> {
  public:
   /// Validates the footer (which must name table file_number) and loads the filter and index
@@ -149,9 +150,9 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
                   std::function<std::unique_ptr<readable_file>()> map) {
     blocks_.set_mapper(std::move(budget), std::move(map));
   }
-  /// Bytes of the bloom filter (in memory, or in the mapping when the file is mapped).
+  /// Bytes of the bloom filter (in the mapping if the file was mapped at open, else in memory).
   size_t filter_bytes() const { return filter_.size(); }
-  /// Bytes of the index block (in memory or mapped) and of the fences kept in memory.
+  /// Bytes of the index block (like the filter's) and of the fences kept in memory.
   size_t index_bytes() const { return index_.size() + fences_.size() * sizeof(fences_[0]); }
 
  private:
@@ -353,7 +354,7 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
     const block_handle h{offsets_[ordinal],
                          offsets_[ordinal + 1] - offsets_[ordinal] - block_trailer_size};
     const block_location where{file_number_, h.offset};
-    if (!blocks_.mapped()) {
+    if (fill_cache && !blocks_.mapped()) {  // a bulk read (fill_cache false) does not map
       blocks_.maybe_map(file_size_, [this](const readable_file& f) { return same_table(f); });
     }
     if (blocks_.mapped()) {
@@ -383,11 +384,11 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
   uint64_t index_offset_ = 0;
   uint64_t data_end_ = 0;  // = filter offset: data blocks live in [0, data_end_)
   uint32_t num_blocks_ = 0;
-  std::string filter_storage_;  // filter_ and index_ point here unless the file is mapped
+  std::string filter_storage_;  // filter_ and index_ point here unless mapped at open
   std::string index_storage_;
   std::string_view filter_;
   std::string_view index_;
-  std::unique_ptr<std::atomic<uint64_t>[]> verified_;  // one bit per data block (mapped only)
+  std::unique_ptr<std::atomic<uint64_t>[]> verified_;  // a bit per data block (set when mapped)
   std::vector<uint64_t> offsets_;  // data block i is [offsets_[i], offsets_[i + 1]) with trailer
   std::vector<uint64_t> fences_;   // fence(user key of index entry i), non-decreasing
   std::string fence_prefix_;

@@ -53,7 +53,8 @@ struct stats {
   uint64_t bloom_useful = 0;        ///< of them, checks that ruled the table out (a read saved)
 
   // ---- memory ----
-  // A mapped table's filter and index blocks live in its mapping, else in memory; the fences an
+  // A table mapped at open keeps its filter and index blocks in its mapping; one opened for
+  // pread keeps them in memory, even once a read maps it. The fences an
   // index search starts from are always in memory. Pages of mapped tables count in the
   // process's RSS as file-backed memory: mapped_bytes bounds them.
   size_t immutable_memtables = 0;  ///< full memtables waiting for their flush

@@ -71,9 +71,10 @@ class table_blocks {
 
   /// For a table read with pread that has a mapper: if the budget has room for its `size` bytes
   /// now, maps the file and, if `same(mapping)` says it is still this table, reads in place
-  /// from then on. One thread tries at a time. A file system that does not map the file, or
-  /// fails to, ends the tries, and the table goes on with pread. With no room it costs two
-  /// relaxed loads.
+  /// from then on. One thread tries at a time. The mapping is only a faster way to read, so a
+  /// failure never fails the read: a file system that does not map the file, or any error
+  /// while mapping it (std::bad_alloc aside), ends the tries, and the table goes on with pread.
+  /// With no room it costs a check of the mapper and one relaxed load.
   template <class Same>
   void maybe_map(uint64_t size, const Same& same) const {
     if (!map_file_ || !budget_->has_room(size) || trying_.load(std::memory_order_relaxed) ||
@@ -83,14 +84,16 @@ class table_blocks {
     std::unique_ptr<readable_file> m;
     try {
       m = map_file_();
-    } catch (const io_error&) {
+      if (!m) {  // another table took the room first
+        trying_.store(false, std::memory_order_release);
+        return;
+      }
+      if (!m->is_mapped() || !same(*m)) return;  // m gives back its charge; no more tries
+    } catch (const std::bad_alloc&) {
+      throw;
+    } catch (...) {
       return;  // trying_ stays set: no more tries
     }
-    if (!m) {  // another table took the room first
-      trying_.store(false, std::memory_order_release);
-      return;
-    }
-    if (!m->is_mapped() || !same(*m)) return;  // m gives back its charge; no more tries
     adopted_ = std::move(m);
     map_.store(adopted_.get(), std::memory_order_release);
   }
