@@ -1,17 +1,21 @@
 // tests/mapping_budget_test.cpp - options::max_mapped_bytes: the bytes of mapped tables never
 // exceed it, tables past it are read with pread and give the same answers, and a table's bytes
 // go back to the budget when its file closes (not before: an iterator may still read it), and a
-// table read with pread is mapped by a later read once the budget has room for it.
+// table read with pread is mapped by a later read once the budget has room for it (or, if the
+// file system will not map it then, stays on pread without failing a read).
 #include "lsmt/mapping_budget.hpp"
 
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
+#include "forwarding_fs.hpp"
 #include "lsmt.hpp"
 #include "memory_file.hpp"
 #include "store_util.hpp"
@@ -90,6 +94,75 @@ void check_reads(const str_db& d, const std::map<std::string, std::string>& mode
   }
 }
 
+/// Writes a store at dir (through fs, if not null) and returns options for it whose cap has room
+/// for the store, but not for it and its replacement at once.
+lsmt::options with_pread_tables(const std::string& dir, std::map<std::string, std::string>& model,
+                                std::shared_ptr<lsmt::file_system> fs) {
+  lsmt::options o = small_tables(UINT64_MAX);
+  o.fs = std::move(fs);
+  str_db d(dir, o);
+  fill(d, model, 4000, 1);
+  d.compact();
+  const uint64_t first_bytes = d.stats().table_bytes;
+  o.max_mapped_bytes = first_bytes + first_bytes / 2;
+  return o;
+}
+
+/// Replaces every table of d, opened with with_pread_tables()'s options (cap), while an
+/// iterator holds the first ones and their charge: some of the new tables are opened for pread.
+/// Returns the stats after.
+lsmt::stats replace_while_held(str_db& d, std::map<std::string, std::string>& model, uint64_t cap) {
+  REQUIRE(d.stats().mapped_bytes == d.stats().table_bytes);
+  {
+    auto it = d.new_iterator();
+    it.seek_to_first();
+    fill(d, model, 4000, 77);
+    d.compact();
+  }
+  const lsmt::stats st = d.stats();
+  CHECK(st.mapped_bytes <= cap);
+  REQUIRE(st.table_bytes <= cap);
+  REQUIRE(st.mapped_bytes < st.table_bytes);  // some tables are read with pread
+  return st;
+}
+
+/// Reads keys first, first + step, ... of the model's range with get() (no iterator, so no
+/// read-triggered merge); returns how many answers were wrong.
+int wrong_gets(const str_db& d, const std::map<std::string, std::string>& model, int first = 0,
+               int step = 1) {
+  int wrong = 0;
+  for (int k = first; k < 6000; k += step) {
+    const auto want = model.find(key_of(k));
+    const auto got = d.get(key_of(k));
+    if (want == model.end() ? got.has_value() : (!got || *got != want->second)) ++wrong;
+  }
+  return wrong;
+}
+
+/// Forwards to POSIX until `refuse` is set; from then on it answers a request to map a file
+/// with a file read with pread (mode pread) or an io_error (mode error), and counts them.
+class refusing_fs final : public lsmt_test::forwarding_fs {
+ public:
+  enum class mode { pread, error };
+  explicit refusing_fs(mode m) : mode_(m) {}
+
+  std::unique_ptr<lsmt::readable_file> new_readable_file(const std::string& path,
+                                                         bool prefer_mmap) override {
+    if (prefer_mmap && refuse.load()) {
+      ++refused;
+      if (mode_ == mode::error) throw lsmt::io_error("refusing_fs: will not map " + path, EMFILE);
+      prefer_mmap = false;
+    }
+    return forwarding_fs::new_readable_file(path, prefer_mmap);
+  }
+
+  std::atomic<bool> refuse{false};
+  std::atomic<int> refused{0};
+
+ private:
+  const mode mode_;
+};
+
 }  // namespace
 
 TEST_CASE("mapping budget: a store maps at most max_mapped_bytes and preads the rest", "[mmap]") {
@@ -157,40 +230,16 @@ TEST_CASE("mapping budget: a table opened for pread is mapped by a read once the
           "[mmap]") {
   temp_dir tmp;
   std::map<std::string, std::string> model;
-  uint64_t first_bytes = 0;
-  {
-    str_db d(tmp.sub("db"), small_tables(UINT64_MAX));
-    fill(d, model, 4000, 1);
-    d.compact();
-    first_bytes = d.stats().table_bytes;
-  }
-  // Room for the store, but not for it and its replacement at once.
-  const uint64_t cap = first_bytes + first_bytes / 2;
-  str_db d(tmp.sub("db"), small_tables(cap));
-  REQUIRE(d.stats().mapped_bytes == first_bytes);
-  {
-    auto it = d.new_iterator();  // holds the first tables, and their charge, open
-    it.seek_to_first();
-    fill(d, model, 4000, 77);
-    d.compact();  // its tables open while the first ones hold their charge: some cannot map
-  }
-  const lsmt::stats before = d.stats();
-  CHECK(before.mapped_bytes <= cap);
-  REQUIRE(before.table_bytes <= cap);
-  REQUIRE(before.mapped_bytes < before.table_bytes);  // some tables are read with pread
+  const lsmt::options o = with_pread_tables(tmp.sub("db"), model, nullptr);
+  str_db d(tmp.sub("db"), o);
+  replace_while_held(d, model, o.max_mapped_bytes);
   // An iterator made before the mapping goes on across it (checked at the end).
   auto it = d.new_iterator();
   it.seek_to_first();
   REQUIRE(it.valid());
   // Two threads read every key: the first read of a table with room maps it, once.
   std::atomic<int> wrong{0};
-  const auto reader = [&](int offset) {
-    for (int k = offset; k < 6000; k += 2) {
-      const auto want = model.find(key_of(k));
-      const auto got = d.get(key_of(k));
-      if (want == model.end() ? got.has_value() : (!got || *got != want->second)) ++wrong;
-    }
-  };
+  const auto reader = [&](int first) { wrong += wrong_gets(d, model, first, 2); };
   std::thread a(reader, 0);
   std::thread b(reader, 1);
   a.join();
@@ -201,6 +250,33 @@ TEST_CASE("mapping budget: a table opened for pread is mapped by a read once the
   std::map<std::string, std::string> seen;
   for (; it.valid(); it.next()) seen.emplace(it.key(), it.value());
   CHECK(seen == model);
+  check_reads(d, model);
+}
+
+TEST_CASE("mapping budget: a table the file system will not map later stays on pread", "[mmap]") {
+  using mode = refusing_fs::mode;
+  const mode m = GENERATE(mode::pread, mode::error);
+  CAPTURE(m == mode::error);
+  temp_dir tmp;
+  std::map<std::string, std::string> model;
+  auto fs = std::make_shared<refusing_fs>(m);
+  const lsmt::options o = with_pread_tables(tmp.sub("db"), model, fs);
+  str_db d(tmp.sub("db"), o);
+  const lsmt::stats before = replace_while_held(d, model, o.max_mapped_bytes);
+  fs->refuse = true;
+  CHECK(wrong_gets(d, model) == 0);  // a refusal or an error while mapping never fails a read
+  const int refused = fs->refused.load();
+  CHECK(refused >= 1);                                   // tables with room tried to map...
+  CHECK(refused <= static_cast<int>(before.tables));     // ...each at most once
+  CHECK(d.stats().mapped_bytes == before.mapped_bytes);  // and the refused ones hold no charge
+  CHECK(wrong_gets(d, model) == 0);
+  CHECK(fs->refused.load() == refused);  // the tries are over
+  fs->refuse = false;
+  CHECK(wrong_gets(d, model) == 0);
+  CHECK(d.stats().mapped_bytes == before.mapped_bytes);  // for the table's life
+  d.put(key_of(1), "after");                             // the store is still writable
+  model[key_of(1)] = "after";
+  d.flush();
   check_reads(d, model);
 }
 

@@ -33,7 +33,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -144,11 +143,11 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
   }
   uint64_t file_size() const { return file_size_; }
   bool mapped() const { return blocks_.mapped(); }
-  /// Lets a table opened for pread be mapped on a later read, when `budget` has room for it;
-  /// `map` opens it mapped within the budget (table_blocks.hpp). Call before sharing the table.
-  void set_mapper(std::shared_ptr<mapping_budget> budget,
-                  std::function<std::unique_ptr<readable_file>()> map) {
-    blocks_.set_mapper(std::move(budget), std::move(map));
+  /// Lets a table opened for pread be mapped on a later read, when `budget` has room for it:
+  /// the file at `path` of `fs` (table_blocks.hpp). Call before sharing the table.
+  void set_mapper(std::shared_ptr<file_system> fs, std::string path,
+                  std::shared_ptr<mapping_budget> budget) {
+    blocks_.set_mapper(std::move(fs), std::move(path), std::move(budget));
   }
   /// Bytes of the bloom filter (in the mapping if the file was mapped at open, else in memory).
   size_t filter_bytes() const { return filter_.size(); }
@@ -355,7 +354,7 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
                          offsets_[ordinal + 1] - offsets_[ordinal] - block_trailer_size};
     const block_location where{file_number_, h.offset};
     if (fill_cache && !blocks_.mapped()) {  // a bulk read (fill_cache false) does not map
-      blocks_.maybe_map(file_size_, [this](const readable_file& f) { return same_table(f); });
+      blocks_.maybe_map([this](const readable_file& f) { return same_table(f); });
     }
     if (blocks_.mapped()) {
       // Peek at the compression byte: a block stored as is is used in place.

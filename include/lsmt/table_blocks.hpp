@@ -27,7 +27,6 @@
 #include <atomic>
 #include <cstdint>
 #include <exception>
-#include <functional>
 #include <memory>
 #include <new>
 #include <string>
@@ -61,29 +60,31 @@ class table_blocks {
   const readable_file* mapping() const { return map_.load(std::memory_order_acquire); }
   bool mapped() const { return mapping() != nullptr; }
 
-  /// Lets a table read with pread be mapped later by maybe_map(): `map` maps the file within
-  /// `budget` (mapping_budget.hpp, map_within_budget). Called before the table is shared.
-  void set_mapper(std::shared_ptr<mapping_budget> budget,
-                  std::function<std::unique_ptr<readable_file>()> map) {
+  /// Lets a table read with pread be mapped later by maybe_map(): the file at `path` of `fs`,
+  /// mapped within `budget` (mapping_budget.hpp, map_within_budget). Called before the table is
+  /// shared.
+  void set_mapper(std::shared_ptr<file_system> fs, std::string path,
+                  std::shared_ptr<mapping_budget> budget) {
+    fs_ = std::move(fs);
+    path_ = std::move(path);
     budget_ = std::move(budget);
-    map_file_ = std::move(map);
   }
 
-  /// For a table read with pread that has a mapper: if the budget has room for its `size` bytes
-  /// now, maps the file and, if `same(mapping)` says it is still this table, reads in place
-  /// from then on. One thread tries at a time. The mapping is only a faster way to read, so a
+  /// For a table read with pread that has a mapper: if the budget has room for all of the file
+  /// now, maps it and, if `same(mapping)` says it is still this table, reads in place from
+  /// then on. One thread tries at a time. The mapping is only a faster way to read, so a
   /// failure never fails the read: a file system that does not map the file, or any error
   /// while mapping it (std::bad_alloc aside), ends the tries, and the table goes on with pread.
   /// With no room it costs a check of the mapper and one relaxed load.
   template <class Same>
-  void maybe_map(uint64_t size, const Same& same) const {
-    if (!map_file_ || !budget_->has_room(size) || trying_.load(std::memory_order_relaxed) ||
+  void maybe_map(const Same& same) const {
+    if (!budget_ || !budget_->has_room(file_->size()) || trying_.load(std::memory_order_relaxed) ||
         trying_.exchange(true, std::memory_order_acquire) || mapped()) {
       return;
     }
     std::unique_ptr<readable_file> m;
     try {
-      m = map_file_();
+      m = map_within_budget(*fs_, path_, file_->size(), budget_);
       if (!m) {  // another table took the room first
         trying_.store(false, std::memory_order_release);
         return;
@@ -218,8 +219,9 @@ class table_blocks {
   const std::shared_ptr<const lsmt::compressor> compressor_;  // null: none
   mutable std::unique_ptr<readable_file> adopted_;            // mapped by maybe_map(), or null
   mutable std::atomic<const readable_file*> map_;             // file_, adopted_, or null (pread)
-  std::shared_ptr<mapping_budget> budget_;                    // with map_file_: set_mapper()'s
-  std::function<std::unique_ptr<readable_file>()> map_file_;
+  std::shared_ptr<file_system> fs_;                           // set_mapper()'s, or null
+  std::string path_;
+  std::shared_ptr<mapping_budget> budget_;
   mutable std::atomic<bool> trying_{false};  // a maybe_map() is under way, or tries are over
 };
 

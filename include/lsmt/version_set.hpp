@@ -24,7 +24,6 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -177,9 +176,7 @@ class version_set {
       fail(why);
     }
     if (!reader->mapped() && meta.size <= mapped_->cap()) {
-      reader->set_mapper(mapped_, [fs = fs_, path, size = meta.size, budget = mapped_] {
-        return map_within_budget(*fs, path, size, budget);
-      });
+      reader->set_mapper(fs_, path, mapped_);
     }
     return std::make_shared<table_handle>(meta, std::move(reader));
   }
