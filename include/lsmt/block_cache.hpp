@@ -135,13 +135,13 @@ class block_cache {
       lru_list evicted;  // destroyed after the lock is released: freeing blocks needs no lock
       lock_guard lock(mu);
       size_t used = usage.load(std::memory_order_relaxed) + block->size();
-      if (const auto it = index.find(key); it != index.end()) {
+      lru.push_front(entry{key, std::move(block)});
+      // One walk of the bucket: a block another thread cached meanwhile is replaced in place.
+      if (const auto [it, added] = index.try_emplace(key, lru.begin()); !added) {
         used -= it->second->block->size();
         evicted.splice(evicted.end(), lru, it->second);
-        index.erase(it);
+        it->second = lru.begin();
       }
-      lru.push_front(entry{key, std::move(block)});
-      index.emplace(key, lru.begin());
       while (used > capacity) {  // never evicts the new block: its size is <= capacity
         const auto victim = std::prev(lru.end());
         used -= victim->block->size();
