@@ -75,7 +75,7 @@ class table_blocks {
   /// then on. One thread tries at a time. The mapping is only a faster way to read, so a
   /// failure never fails the read: a file system that does not map the file, or any error
   /// while mapping it (std::bad_alloc aside), ends the tries, and the table goes on with pread.
-  /// With no room it costs a check of the mapper and one relaxed load.
+  /// With no room it costs a check of the mapper, the file's size and one relaxed load.
   template <class Same>
   void maybe_map(const Same& same) const {
     if (!budget_ || !budget_->has_room(file_->size()) || trying_.load(std::memory_order_relaxed) ||
