@@ -338,10 +338,7 @@ class db {
   std::unique_ptr<detail::db_iterator> make_segment(std::optional<std::string> lower,
                                                     std::optional<std::string> upper,
                                                     const read_options& ro) const {
-    auto segments =
-        engine().new_iterators(sequence_for(ro), ranges::one(std::move(lower), std::move(upper)));
-    std::unique_ptr<detail::db_iterator> first = std::move(segments.front());
-    return first;
+    return engine().new_iterator(sequence_for(ro), std::move(lower), std::move(upper));
   }
   view_type view(std::vector<detail::key_bounds> bounds, const read_options& ro) const {
     return view_type(engine().new_iterators(sequence_for(ro), std::move(bounds)));

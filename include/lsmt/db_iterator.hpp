@@ -29,7 +29,10 @@
 #ifndef LSMT_DB_ITERATOR_HPP
 #define LSMT_DB_ITERATOR_HPP
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -44,6 +47,39 @@ namespace lsmt::detail {
 
 class internal_iterator;
 class read_sampler;
+
+/// A copy of one user key, kept inline up to 48 bytes: assigning a short key is a memcpy, with
+/// no allocation and no call into the library (db_iterator copies the key it shows at every
+/// step). Longer keys go to a heap buffer that grows and is reused. Not copyable: it points
+/// into itself.
+class key_copy {
+ public:
+  key_copy() = default;
+  key_copy(const key_copy&) = delete;
+  key_copy& operator=(const key_copy&) = delete;
+
+  /// REQUIRES: k does not point into this copy.
+  void assign(std::string_view k) {
+    if (k.size() > capacity_) {
+      capacity_ = std::max(k.size(), 2 * capacity_);
+      heap_ = std::make_unique<char[]>(capacity_);
+      data_ = heap_.get();
+    }
+    if (!k.empty()) std::memcpy(data_, k.data(), k.size());
+    size_ = k.size();
+  }
+  void clear() { size_ = 0; }
+  operator std::string_view() const {
+    return {data_, size_};
+  }  // NOLINT(google-explicit-constructor)
+
+ private:
+  char inline_[48]{};
+  std::unique_ptr<char[]> heap_;
+  char* data_ = inline_;
+  size_t capacity_ = sizeof(inline_);
+  size_t size_ = 0;
+};
 
 /// A [lower, upper) segment of user keys; nullopt is unbounded.
 using key_bounds = std::pair<std::optional<std::string>, std::optional<std::string>>;
@@ -115,12 +151,12 @@ class db_iterator {
   std::optional<std::string> upper_;
   direction_t direction_ = forward;
   bool valid_ = false;
-  std::string saved_key_;
+  key_copy saved_key_;
   std::string saved_value_;
   std::shared_ptr<read_sampler> sampler_;                    // null: nothing is counted
   std::function<range_cover(std::string_view)> covered_by_;  // null: no range deletion applies
   bool hider_in_table_ = false;  // forward: saved_key_'s newest entry is in a table
-  std::string prev_key_;         // backward: the key whose entries are being read
+  key_copy prev_key_;            // backward: the key whose entries are being read
   uint64_t skipped_ = 0;         // hidden entries not yet reported
   uint64_t level0_tables_ = 0;   // level-0 tables each seek positions
   uint64_t level0_seeks_ = 0;    // level-0 tables positioned, not yet reported

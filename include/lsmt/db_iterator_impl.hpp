@@ -208,7 +208,7 @@ LSMT_INLINE void db_iterator::find_prev_user_entry() {
   finish_key();
   valid_ = newest_is_value;
   if (valid_) {
-    saved_key_.swap(prev_key_);  // the key found; prev_key_ is rebuilt by the next call
+    saved_key_.assign(prev_key_);  // the key found; prev_key_ is rebuilt by the next call
   } else {
     saved_key_.clear();
     saved_value_.clear();

@@ -56,6 +56,10 @@ class engine {
   /// (nullopt) the latest state.
   std::vector<std::unique_ptr<db_iterator>> new_iterators(std::optional<uint64_t> snapshot,
                                                           std::vector<key_bounds> segments) const;
+  /// One iterator over [lower, upper) (nullopt: unbounded), as new_iterators makes each.
+  std::unique_ptr<db_iterator> new_iterator(std::optional<uint64_t> snapshot,
+                                            std::optional<std::string> lower,
+                                            std::optional<std::string> upper) const;
 
   /// Registers a snapshot at the latest sequence; merges keep what it sees.
   uint64_t acquire_snapshot();

@@ -113,6 +113,14 @@ class engine_impl {
     const uint64_t seq = snapshot ? *snapshot : latest_sequence();  // after the pin, as in get()
     return make_iterators(view, seq, std::move(segments), core_.sampler);
   }
+  std::unique_ptr<db_iterator> new_iterator(std::optional<uint64_t> snapshot,
+                                            std::optional<std::string> lower,
+                                            std::optional<std::string> upper) const {
+    core_.ensure_open();
+    std::shared_ptr<const read_view> view = core_.current_view();
+    const uint64_t seq = snapshot ? *snapshot : latest_sequence();  // after the pin, as in get()
+    return make_iterator(view, seq, std::move(lower), std::move(upper), core_.sampler);
+  }
 
   uint64_t acquire_snapshot() {
     core_.ensure_open();
@@ -368,6 +376,11 @@ LSMT_INLINE std::vector<std::unique_ptr<db_iterator>> engine::new_iterators(
     std::optional<uint64_t> snapshot,
     std::vector<key_bounds> segments) const {  // NOLINT(performance-unnecessary-value-param)
   return impl_->new_iterators(snapshot, std::move(segments));
+}
+LSMT_INLINE std::unique_ptr<db_iterator> engine::new_iterator(
+    std::optional<uint64_t> snapshot, std::optional<std::string> lower,
+    std::optional<std::string> upper) const {  // NOLINT(performance-unnecessary-value-param)
+  return impl_->new_iterator(snapshot, std::move(lower), std::move(upper));
 }
 LSMT_INLINE uint64_t engine::acquire_snapshot() { return impl_->acquire_snapshot(); }
 LSMT_INLINE void engine::release_snapshot(uint64_t seq) noexcept { impl_->release_snapshot(seq); }

@@ -31,6 +31,9 @@ namespace lsmt {
 template <class Key, class Value, class KeyCodec, class ValueCodec>
 class basic_iterator {
  public:
+  /// What seek() takes: std::string_view for std::string keys (no copy), else const Key&.
+  using key_arg = detail::arg_type<Key, KeyCodec>;
+
   explicit basic_iterator(std::unique_ptr<detail::db_iterator> it) : it_(std::move(it)) {}
   explicit basic_iterator(detail::user_iterator it) : it_(std::move(it)) {}
 
@@ -38,9 +41,9 @@ class basic_iterator {
   void seek_to_first() { it_.seek_to_first(); }
   void seek_to_last() { it_.seek_to_last(); }
   /// First key >= k.
-  void seek(const Key& k) { it_.seek(keys::encode(k)); }
+  void seek(key_arg k) { it_.seek(encoded(k)); }
   /// Last key <= k.
-  void seek_for_prev(const Key& k) { it_.seek_before(keys::encode(k), true); }
+  void seek_for_prev(key_arg k) { it_.seek_before(encoded(k), true); }
   /// REQUIRES: valid().
   void next() { it_.next(); }
   /// REQUIRES: valid().
@@ -55,6 +58,15 @@ class basic_iterator {
 
  private:
   using keys = detail::key_ranges<Key, KeyCodec>;
+  // The bytes to seek to: a std::string key's own (no copy), else its encoding.
+  static auto encoded(key_arg k) {
+    if constexpr (detail::is_raw_string_v<Key, KeyCodec>) {
+      return k;
+    } else {
+      return keys::encode(k);
+    }
+  }
+
   detail::user_iterator it_;
 };
 

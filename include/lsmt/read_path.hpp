@@ -110,47 +110,56 @@ inline std::function<range_cover(std::string_view)> covering_function(const read
   return [view = &v, seq](std::string_view key) { return cover_of(*view, key, seq); };
 }
 
-/// One iterator per [lower, upper) segment, all over `view` at sequence seq. Tables outside a
-/// segment's bounds are left out of its merge; each sorted level is one child (level_iterator.hpp).
-// Each iterator keeps the view, and so the levels its children read, alive.
+/// An iterator over [lower, upper) of `view` at sequence seq. Tables outside the bounds are left
+/// out of its merge; each sorted level is one child (level_iterator.hpp). The iterator keeps the
+/// view, and so the levels its children read, alive.
+inline std::unique_ptr<db_iterator> make_iterator(const std::shared_ptr<const read_view>& view,
+                                                  uint64_t seq, std::optional<std::string> lower,
+                                                  std::optional<std::string> upper,
+                                                  const std::shared_ptr<read_sampler>& sampler) {
+  std::vector<std::unique_ptr<internal_iterator>> children;
+  children.reserve(1 + view->imms.size() + view->tables->levels[0].size() + max_levels - 1);
+  children.push_back(view->mem->new_iterator());
+  for (const auto& m : view->imms) children.push_back(m->new_iterator());
+  const version& tables = *view->tables;
+  uint64_t level0 = 0;
+  for (const auto& t : tables.levels[0]) {
+    if (lower && compare_user_keys(t->largest_user_key(), *lower) < 0) continue;
+    if (upper && compare_user_keys(t->smallest_user_key(), *upper) >= 0) continue;
+    children.push_back(t->reader().new_iterator());
+    ++level0;
+  }
+  for (size_t l = 1; l < max_levels; ++l) {
+    const table_list& level = tables.levels[l];
+    const size_t first = lower ? tables.find_table(l, *lower) : 0;
+    size_t last = level.size();
+    if (upper) {
+      last = static_cast<size_t>(
+          std::lower_bound(level.begin() + static_cast<std::ptrdiff_t>(first), level.end(), *upper,
+                           [](const auto& t, const std::string& k) {
+                             return compare_user_keys(t->smallest_user_key(), k) < 0;
+                           }) -
+          level.begin());
+    }
+    if (first < last) children.push_back(std::make_unique<level_iterator>(level, first, last));
+  }
+  auto it = std::make_unique<db_iterator>(std::make_unique<merging_iterator>(std::move(children)),
+                                          seq, view, std::move(lower), std::move(upper), sampler,
+                                          covering_function(*view, seq));
+  it->set_level0_tables(level0);
+  return it;
+}
+
+/// One iterator per [lower, upper) segment, all over `view` at sequence seq (make_iterator).
 // `segments` is taken by value: its bounds are moved into the iterators.
 inline std::vector<std::unique_ptr<db_iterator>> make_iterators(
     const std::shared_ptr<const read_view>& view, uint64_t seq,
     std::vector<key_bounds> segments,  // NOLINT(performance-unnecessary-value-param)
     const std::shared_ptr<read_sampler>& sampler) {
   std::vector<std::unique_ptr<db_iterator>> out;
+  out.reserve(segments.size());
   for (auto& [lower, upper] : segments) {
-    std::vector<std::unique_ptr<internal_iterator>> children;
-    children.reserve(1 + view->imms.size() + view->tables->levels[0].size() + max_levels - 1);
-    children.push_back(view->mem->new_iterator());
-    for (const auto& m : view->imms) children.push_back(m->new_iterator());
-    const version& tables = *view->tables;
-    uint64_t level0 = 0;
-    for (const auto& t : tables.levels[0]) {
-      if (lower && compare_user_keys(t->largest_user_key(), *lower) < 0) continue;
-      if (upper && compare_user_keys(t->smallest_user_key(), *upper) >= 0) continue;
-      children.push_back(t->reader().new_iterator());
-      ++level0;
-    }
-    for (size_t l = 1; l < max_levels; ++l) {
-      const table_list& level = tables.levels[l];
-      const size_t first = lower ? tables.find_table(l, *lower) : 0;
-      size_t last = level.size();
-      if (upper) {
-        last = static_cast<size_t>(
-            std::lower_bound(level.begin() + static_cast<std::ptrdiff_t>(first), level.end(),
-                             *upper,
-                             [](const auto& t, const std::string& k) {
-                               return compare_user_keys(t->smallest_user_key(), k) < 0;
-                             }) -
-            level.begin());
-      }
-      if (first < last) children.push_back(std::make_unique<level_iterator>(level, first, last));
-    }
-    out.push_back(std::make_unique<db_iterator>(
-        std::make_unique<merging_iterator>(std::move(children)), seq, view, std::move(lower),
-        std::move(upper), sampler, covering_function(*view, seq)));
-    out.back()->set_level0_tables(level0);
+    out.push_back(make_iterator(view, seq, std::move(lower), std::move(upper), sampler));
   }
   return out;
 }
