@@ -19,9 +19,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
+#include "codec.hpp"
 #include "db_iterator.hpp"
 #include "key_ranges.hpp"
 #include "transaction_iterator.hpp"
