@@ -69,9 +69,8 @@ class key_copy {
     size_ = k.size();
   }
   void clear() { size_ = 0; }
-  operator std::string_view() const {
-    return {data_, size_};
-  }  // NOLINT(google-explicit-constructor)
+  // NOLINTNEXTLINE(google-explicit-constructor): read wherever a std::string_view is wanted
+  operator std::string_view() const { return {data_, size_}; }
 
  private:
   char inline_[48]{};
