@@ -29,10 +29,7 @@
 #ifndef LSMT_DB_ITERATOR_HPP
 #define LSMT_DB_ITERATOR_HPP
 
-#include <algorithm>
-#include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -40,6 +37,7 @@
 #include <string_view>
 #include <utility>
 
+#include "block.hpp"
 #include "config.hpp"
 #include "internal_key.hpp"
 
@@ -48,36 +46,20 @@ namespace lsmt::detail {
 class internal_iterator;
 class read_sampler;
 
-/// A copy of one user key, kept inline up to 48 bytes: assigning a short key is a memcpy, with
-/// no allocation and no call into the library (db_iterator copies the key it shows at every
-/// step). Longer keys go to a heap buffer that grows and is reused. Not copyable: it points
-/// into itself.
+/// A copy of one user key in a key_buffer (block.hpp): inline up to 64 bytes, so assigning a
+/// short key is a memcpy, with no allocation and no call into the library (db_iterator copies
+/// the key it shows at every step). Longer keys go to a heap buffer that grows and is reused.
 class key_copy {
  public:
-  key_copy() = default;
-  key_copy(const key_copy&) = delete;
-  key_copy& operator=(const key_copy&) = delete;
-
   /// REQUIRES: k does not point into this copy.
-  void assign(std::string_view k) {
-    if (k.size() > capacity_) {
-      capacity_ = std::max(k.size(), 2 * capacity_);
-      heap_ = std::make_unique<char[]>(capacity_);
-      data_ = heap_.get();
-    }
-    if (!k.empty()) std::memcpy(data_, k.data(), k.size());
-    size_ = k.size();
-  }
-  void clear() { size_ = 0; }
+  void assign(std::string_view k) { key_ = buffer_.splice({}, 0, k); }
+  void clear() { key_ = {}; }
   // NOLINTNEXTLINE(google-explicit-constructor): read wherever a std::string_view is wanted
-  operator std::string_view() const { return {data_, size_}; }
+  operator std::string_view() const { return key_; }
 
  private:
-  char inline_[48]{};
-  std::unique_ptr<char[]> heap_;
-  char* data_ = inline_;
-  size_t capacity_ = sizeof(inline_);
-  size_t size_ = 0;
+  key_buffer buffer_;
+  std::string_view key_;
 };
 
 /// A [lower, upper) segment of user keys; nullopt is unbounded.
