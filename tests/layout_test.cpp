@@ -9,12 +9,14 @@
 // layout that silently stayed flat fails.
 //
 // Environment: LSMT_TEST_SEED (fixed by default, printed), LSMT_TEST_SANITIZED (fewer keys).
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <iterator>
 #include <map>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "lsmt.hpp"
 #include "lsmt/coding.hpp"
@@ -184,6 +186,55 @@ TEST_CASE("layout: sequential inserts move tables down without rewriting them", 
   // Were they merged, the bytes written would be a multiple of the flushed bytes.
   CHECK(st.tables >= st.flushes);
   CHECK(dump(d).size() == static_cast<size_t>(keys));
+}
+
+TEST_CASE("layout: a merge into a level above the bottom cuts its files at the bottom's",
+          "[layout]") {
+  // The bottom level holds the even keys in files of 32 KiB; then the odd keys come through
+  // level 0 and merge into the level above it (the base level: 1 MiB is more than a quarter of
+  // the bottom), whose files must end where the bottom's do once they hold 16 KiB.
+  temp_dir tmp;
+  const fs::path dir = tmp.sub("db");
+  lsmt::options o = tiny_levels();
+  o.compaction_interval = 2;
+  o.base_level_bytes = 1 << 20;
+  const int keys = 30000;
+  {
+    str_db d(dir, o);
+    for (int i = 0; i < keys; i += 2) d.put(key_of(i), std::string(100, 'e'));
+    d.compact();
+    for (int i = 1; i < keys; i += 24) d.put(key_of(i), std::string(100, 'o'));
+    d.flush();
+    for (int i = 13; i < keys; i += 24) d.put(key_of(i), std::string(100, 'o'));
+    d.flush();
+    d.wait_for_compactions();
+    const lsmt::stats st = d.stats();
+    CAPTURE(st.level_tables[0], st.level_tables[5], st.level_tables[6]);
+    REQUIRE(st.level_tables[0] == 0);
+    REQUIRE(st.level_tables[5] >= 4);
+    REQUIRE(st.level_tables[6] >= 20);
+  }
+  const auto m = lsmt::detail::decode_manifest(lsmt_test::read_file(dir / "MANIFEST"));
+  using lsmt::detail::extract_user_key;
+  std::vector<std::string> bottom_ends;
+  std::vector<lsmt::detail::table_meta> above;
+  for (const auto& t : m.tables) {
+    if (t.level == 6) bottom_ends.emplace_back(extract_user_key(t.largest));
+    if (t.level == 5) above.push_back(t);
+  }
+  // Each file but the last ends at its target size, or between two files of the bottom level.
+  size_t boundary_cuts = 0;
+  for (size_t i = 0; i + 1 < above.size(); ++i) {
+    const std::string end(extract_user_key(above[i].largest));
+    const std::string next(extract_user_key(above[i + 1].smallest));
+    const auto b = std::lower_bound(bottom_ends.begin(), bottom_ends.end(), end);
+    const bool at_boundary = b != bottom_ends.end() && *b < next;
+    CAPTURE(i, end, next, above[i].size);
+    CHECK((at_boundary || above[i].size >= o.target_file_size));
+    CHECK(above[i].size >= o.target_file_size / 2);
+    if (at_boundary && above[i].size < o.target_file_size) ++boundary_cuts;
+  }
+  CHECK(boundary_cuts >= 3);
 }
 
 }  // namespace layout_test_cpp

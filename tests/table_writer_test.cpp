@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -261,6 +262,49 @@ TEST_CASE("table-writer: output is cut at target_size, only between user keys", 
   CHECK(write_back(mem, plan, tiny).files.size() == 1);
   // A file is cut only once it reached target_size.
   plan.target_size = 1 << 20;
+  CHECK(write_back(mem, plan, tiny).files.size() == 1);
+}
+
+TEST_CASE("table-writer: a file of half target_size or more is cut after a boundary key",
+          "[table-writer]") {
+  memtable mem;
+  char key[8];
+  for (int i = 0; i < 40; ++i) {
+    std::snprintf(key, sizeof key, "k%02d", i);
+    mem.add(static_cast<uint64_t>(i + 1), val, key, std::string(100, 'v'));
+  }
+  mem.add(41, val, "k25", "newer");  // two versions of the boundary key stay in one file
+  table_options tiny;
+  tiny.block_size = 1;  // every entry is a block, so the size grows with every entry
+  table_write_plan plan = plan_of(0, false);
+  plan.target_size = 1 << 20;
+  const uint64_t whole = write_back(mem, plan, tiny).metas.at(0).size;
+  // Half the target is reached near k20. The boundaries before that are ignored; the first after
+  // it ends the file, whether it is a key of the input (k25) or falls between two (k33a); the
+  // last file takes the rest.
+  plan.target_size = whole;
+  plan.boundaries = {"k05", "k25", "k33a"};
+  output out = write_back(mem, plan, tiny);
+  REQUIRE(out.files.size() == 2);
+  CHECK(out.files[0].front() == "k00@1=" + std::string(100, 'v'));
+  CHECK(out.files[0].back() == "k25@26=" + std::string(100, 'v'));
+  CHECK(out.files[0][out.files[0].size() - 2] == "k25@41=newer");
+  CHECK(out.files[1].front() == "k26@27=" + std::string(100, 'v'));
+  CHECK(out.files[1].size() == 14);
+  plan.boundaries = {"k05", "k19a", "k20a", "k21a", "k22a", "k23a", "k24a", "k26a", "k33a"};
+  out = write_back(mem, plan, tiny);
+  // With a boundary after every key near the half, the first file ends at the first key that
+  // brings it to half the target.
+  REQUIRE(out.files.size() >= 2);
+  CHECK(out.metas[0].size >= whole / 2);
+  const std::string last = out.files[0].back().substr(0, 3);
+  CHECK((last >= "k19" && last <= "k24"));
+  // Without boundaries the file grows to the target: here, one file.
+  plan.boundaries.clear();
+  CHECK(write_back(mem, plan, tiny).files.size() == 1);
+  // Boundaries never cut a file below half the target.
+  plan.target_size = whole * 4;
+  plan.boundaries = {"k05", "k25", "k33a"};
   CHECK(write_back(mem, plan, tiny).files.size() == 1);
 }
 

@@ -256,6 +256,7 @@ class background_work {
       plan.cancelled = [this] { return c_.closing(); };
       plan.target_size = job.target_size;
       plan.max_files = job.max_files;
+      plan.boundaries = picked->table_ends_below(job.output_level);
       uint64_t input_entries = 0;
       for (const auto& t : job.inputs) input_entries += t->meta().entries;
       for (const auto& t : job.overlapped) input_entries += t->meta().entries;

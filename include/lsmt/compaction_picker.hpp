@@ -15,7 +15,8 @@
 //     next level's tables that overlap it.
 // A merge whose inputs overlap nothing in the output level (and, for level 0, each other) moves
 // them down without rewriting them, unless they hold range deletions. Outputs are cut at
-// target_file_size, between user keys. So a merge rewrites a bounded key range: one table and
+// target_file_size, between user keys, and from half that size at the end of a table of the
+// level below (table_writer.hpp). So a merge rewrites a bounded key range: one table and
 // about level_size_ratio of the next level's, or level 0 and the base level, which holds about
 // base_level_bytes. Once merges catch up, the levels above the bottom hold about
 // 1 / (level_size_ratio - 1) of the bottom's bytes, which bounds space amplification (about 1.11

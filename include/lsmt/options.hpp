@@ -62,7 +62,8 @@ struct options {
   /// files of equal size when the store is smaller. Must be >= 1 and <= compaction_interval.
   size_t minimum_sstables = 2;
   /// Tables a compaction writes are cut at about this size (>= 1 KiB): it bounds the key
-  /// range, and so the bytes, a compaction rewrites.
+  /// range, and so the bytes, a compaction rewrites. Above the bottom level a table may end
+  /// from half this size, where a table of the level below ends.
   uint64_t target_file_size = uint64_t{32} << 20;
   /// The sorted levels grow by this factor each, from the bottom level up (2 .. 100).
   size_t level_size_ratio = 10;

@@ -9,6 +9,10 @@
 //     (drop_tombstones, or older_outside() says so for that key).
 // Output is cut into files of about target_size bytes (at most max_files of
 // them), only between two user keys, so every version of a key stays in one file.
+// A file of at least half target_size is also cut where the plan's boundaries say: at the end
+// of a table of the level below the output (version::table_ends_below). Such a file, merged
+// down later, then rewrites only the tables its own key range covers, not also the two that
+// would stick out at its ends (like the grandparent-aware cuts of LevelDB and RocksDB).
 //
 // Range deletions (range_tombstones.hpp) given in the plan are the merge's own. A version
 // covered by one that every reader sees (sequence <= the smallest live snapshot) is dropped.
@@ -53,9 +57,10 @@ struct table_write_plan {
   // If set (and drop_tombstones is not): whether a table outside the merge may hold an older
   // version of a user key in [lo, hi].
   std::function<bool(std::string_view lo, std::string_view hi)> older_outside_range;
-  uint64_t target_size = 0;         // 0: a single file
-  size_t max_files = 0;             // 0: no limit
-  std::function<bool()> cancelled;  // if set and true, the write stops (the store is closing)
+  uint64_t target_size = 0;             // 0: a single file
+  size_t max_files = 0;                 // 0: no limit
+  std::vector<std::string> boundaries;  // user keys, ascending: cut after one (see above)
+  std::function<bool()> cancelled;      // if set and true, the write stops (the store is closing)
 };
 
 /// A range-deletion fragment to write: [begin, end) at each of seqs (descending).
@@ -136,14 +141,28 @@ inline std::vector<table_meta> write_tables(
   std::string current_key;
   bool has_key = false;
   uint64_t last_seq_for_key = 0;
+  size_t next_boundary = 0;  // the first of plan.boundaries not below current_key
+  // Whether the output should end between current_key and user_key (which follows it).
+  const auto cut_here = [&](std::string_view user_key) {
+    if (plan.target_size == 0 || (plan.max_files != 0 && out.size() + 1 >= plan.max_files)) {
+      return false;
+    }
+    const uint64_t size = builder->file_size();
+    if (size >= plan.target_size) return true;
+    if (size < plan.target_size / 2) return false;
+    const auto& b = plan.boundaries;
+    while (next_boundary < b.size() && compare_user_keys(b[next_boundary], current_key) < 0) {
+      ++next_boundary;
+    }
+    return next_boundary < b.size() && compare_user_keys(b[next_boundary], user_key) < 0;
+  };
   try {
     for (; in.valid(); in.next()) {
       if (plan.cancelled && plan.cancelled()) throw table_write_cancelled{};
       const std::string_view ikey = in.key();
       const std::string_view user_key = extract_user_key(ikey);
       if (!has_key || compare_user_keys(user_key, current_key) != 0) {
-        if (builder && plan.target_size != 0 && builder->file_size() >= plan.target_size &&
-            (plan.max_files == 0 || out.size() + 1 < plan.max_files)) {
+        if (builder && cut_here(user_key)) {
           const std::string cut = current_key + '\0';  // just past the file's last user key
           finish(&cut);
         }

@@ -25,6 +25,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <unordered_set>
 #include <utility>
@@ -145,6 +146,17 @@ struct version {
       }
     }
     return false;
+  }
+
+  /// The largest user key of each table of the first level below `level` that holds tables, in
+  /// key order (none below the bottom level): where a merge into `level` cuts its output files
+  /// (table_writer.hpp), so that each of them later merges into few of those tables.
+  std::vector<std::string> table_ends_below(size_t level) const {
+    std::vector<std::string> out;
+    for (size_t l = level + 1; l < max_levels && out.empty(); ++l) {
+      for (const auto& t : levels[l]) out.emplace_back(t->largest_user_key());
+    }
+    return out;
   }
 
   /// The MANIFEST's list: every table with its level, level 0 first.
