@@ -168,6 +168,24 @@ TEST_CASE("stats: the work counters add up", "[operability]") {
   CHECK(s.live_snapshots == 1);
   CHECK(s.immutable_memtable_bytes <= s.memtable_bytes);
   CHECK(s.pending_compaction_bytes == 0);  // compact() left nothing to do
+  // By level: the rows add up to the totals, nothing merges into level 0, and compact() wrote
+  // into the bottom level.
+  lsmt::level_merge_stats sum;
+  for (const lsmt::level_merge_stats& m : s.level_merges) {
+    CHECK(m.moves <= m.merges);
+    CHECK((m.merges == 0) == (m.bytes_in == 0));
+    sum.merges += m.merges;
+    sum.moves += m.moves;
+    sum.bytes_read += m.bytes_read;
+    sum.bytes_written += m.bytes_written;
+  }
+  CHECK(sum.merges == s.compactions);
+  CHECK(sum.moves == s.compaction_moves);
+  CHECK(sum.bytes_read == s.compaction_bytes_read);
+  CHECK(sum.bytes_written == s.compaction_bytes_written);
+  CHECK(s.level_merges[0].merges == 0);
+  CHECK(s.level_merges[6].merges >= 1);
+  CHECK(s.level_merges[6].bytes_written > 0);
   CHECK((s.stalls == 0) == (s.stall_micros == 0));
 }
 
@@ -197,6 +215,7 @@ TEST_CASE("property: lsmt.stats, lsmt.sstables, lsmt.memory and files per level"
   const auto text = d.property("lsmt.stats");
   REQUIRE(text.has_value());
   CHECK(text->find("level  tables") != std::string::npos);
+  CHECK(text->find("bytes written  w-amp") != std::string::npos);
   CHECK(text->find("write amplification") != std::string::npos);
   CHECK(text->find("total  ") != std::string::npos);
   CHECK(text->find("bloom filters:") != std::string::npos);

@@ -278,6 +278,7 @@ class background_work {
       // an input that some other holder, such as a flush, let go of last.
       const bool read_triggered = job.read_triggered;
       const bool full = job.full;
+      const size_t output_level = job.output_level;
       plan = {};
       job = {};
       picked.reset();
@@ -301,6 +302,12 @@ class background_work {
       if (result.moved) ++c_.moves;
       c_.compaction_bytes_read += result.bytes_read;
       c_.compaction_bytes_written += result.bytes_written;
+      lsmt::level_merge_stats& into = c_.level_merges[output_level];
+      ++into.merges;
+      into.moves += result.moved ? 1 : 0;
+      into.bytes_in += result.bytes_in;
+      into.bytes_read += result.bytes_read;
+      into.bytes_written += result.bytes_written;
       if (forced) c_.manual_done = manual;
       c_.picker.finished(full, read_triggered, input_entries, result.entries, *c_.current);
       c_.progress_cv.notify_all();  // writers may wait on the table count; compact() too
@@ -309,6 +316,7 @@ class background_work {
 
   struct merge_result {
     uint64_t entries = 0;        // in the output
+    uint64_t bytes_in = 0;       // of the tables that came down (job.inputs)
     uint64_t bytes_read = 0;     // of the inputs (0 for a move)
     uint64_t bytes_written = 0;  // of the outputs (0 for a move)
     bool moved = false;
@@ -350,6 +358,7 @@ class background_work {
       outputs = c_.versions.write_tables(merged, with_dels);
     }
     for (const auto& t : outputs) r.entries += t->meta().entries;
+    r.bytes_in = total_size(job.inputs);
     if (job.move) {
       r.moved = true;
       if (c_.logging()) {

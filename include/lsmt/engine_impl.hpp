@@ -283,6 +283,7 @@ class engine_impl {
     st.compaction_moves = core_.moves;
     st.compaction_bytes_read = core_.compaction_bytes_read;
     st.compaction_bytes_written = core_.compaction_bytes_written;
+    st.level_merges = core_.level_merges;
     if (st.user_bytes_written != 0) {
       st.write_amplification = static_cast<double>(st.wal_bytes_written + st.flush_bytes_written +
                                                    st.compaction_bytes_written) /

@@ -2,6 +2,8 @@
 //
 // Names (unknown names give nullopt):
 //   lsmt.stats                 everything in lsmt::stats, one topic per line, with a level table
+//                              (tables and bytes, and what merges into each level did: merges,
+//                              moves, bytes in from above, read, written, and written per in)
 //   lsmt.sstables              every live table by level: number, bytes, entries, key range
 //   lsmt.num-files-at-levelN   the number of tables in level N (0-6)
 //   lsmt.memory                the memory lines of lsmt.stats
@@ -51,11 +53,20 @@ inline std::string memory_lines(const lsmt::stats& s) {
 }
 
 inline std::string stats_text(const lsmt::stats& s) {
-  char line[160];
-  std::string out = "level  tables          bytes\n";
+  char line[200];
+  std::string out =
+      "level  tables          bytes  merges   moves       bytes in     bytes read  bytes written"
+      "  w-amp\n";
+  const auto u = [](uint64_t v) { return static_cast<unsigned long long>(v); };
   for (size_t l = 0; l < s.level_tables.size(); ++l) {
-    std::snprintf(line, sizeof line, "%5zu  %6zu  %13llu\n", l, s.level_tables[l],
-                  static_cast<unsigned long long>(s.level_bytes[l]));
+    const lsmt::level_merge_stats& m = s.level_merges[l];
+    const double w = m.bytes_in == 0
+                         ? 0.0
+                         : static_cast<double>(m.bytes_written) / static_cast<double>(m.bytes_in);
+    std::snprintf(line, sizeof line,
+                  "%5zu  %6zu  %13llu  %6llu  %6llu  %13llu  %13llu  %13llu  %5.2f\n", l,
+                  s.level_tables[l], u(s.level_bytes[l]), u(m.merges), u(m.moves), u(m.bytes_in),
+                  u(m.bytes_read), u(m.bytes_written), w);
     out += line;
   }
   std::snprintf(line, sizeof line, "total  %6zu  %13llu\n", s.tables,

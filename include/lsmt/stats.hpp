@@ -10,6 +10,17 @@
 
 namespace lsmt {
 
+/// What the merges into one level did since open (stats::level_merges), as RocksDB's compaction
+/// stats show per level. bytes_written / bytes_in is the level's write amplification: the bytes
+/// merges wrote into it per byte that came down into it.
+struct level_merge_stats {
+  uint64_t merges = 0;         ///< merges whose output went into this level, moves included
+  uint64_t moves = 0;          ///< of them, tables moved down into it without being rewritten
+  uint64_t bytes_in = 0;       ///< bytes of the tables that came down (every table, compact())
+  uint64_t bytes_read = 0;     ///< bytes merges read: those and this level's they overlapped
+  uint64_t bytes_written = 0;  ///< bytes merges wrote into this level (0 for a move)
+};
+
 /// A store's counters at one moment. "Since open" counters start at 0 each time the store opens.
 struct stats {
   // ---- the tables ----
@@ -37,6 +48,8 @@ struct stats {
   uint64_t compaction_moves = 0;       ///< merges that moved tables down a level without rewriting
   uint64_t compaction_bytes_read = 0;  ///< bytes of the tables merges read
   uint64_t compaction_bytes_written = 0;  ///< bytes of the tables merges wrote
+  /// The same, by the level merges wrote into (level 0's row stays 0: flushes are counted above).
+  std::array<level_merge_stats, 7> level_merges{};
   /// Bytes written to disk (logs, flushes, merges) per byte of keys and values accepted since
   /// open; 0 before the first write.
   double write_amplification = 0;

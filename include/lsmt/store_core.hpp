@@ -36,6 +36,7 @@
 #include "posix_file_system.hpp"
 #include "read_path.hpp"
 #include "recovery_report.hpp"
+#include "stats.hpp"
 #include "table_format.hpp"
 #include "thread_annotations.hpp"
 #include "version_set.hpp"
@@ -123,7 +124,8 @@ class store_core {
   uint64_t flush_bytes LSMT_GUARDED_BY(state_mutex) = 0;  // table bytes flushes wrote
   uint64_t compaction_bytes_read LSMT_GUARDED_BY(state_mutex) = 0;
   uint64_t compaction_bytes_written LSMT_GUARDED_BY(state_mutex) = 0;
-  uint64_t moves LSMT_GUARDED_BY(state_mutex) = 0;         // merges that moved tables down
+  uint64_t moves LSMT_GUARDED_BY(state_mutex) = 0;  // merges that moved tables down
+  std::array<lsmt::level_merge_stats, max_levels> level_merges LSMT_GUARDED_BY(state_mutex){};
   uint64_t stalls LSMT_GUARDED_BY(state_mutex) = 0;        // times writers were made to wait
   uint64_t stall_micros LSMT_GUARDED_BY(state_mutex) = 0;  // and how long, in total
   bool flushing LSMT_GUARDED_BY(state_mutex) = false;      // a flush is running

@@ -366,8 +366,9 @@ has_line "log-a${T}1" "hi${T}there" "key1999${T}value1999"
 # ---- stats, sstables and compact ---------------------------------------------------------------
 run 0 "$DB" stats
 err_empty
-has_line "level  tables          bytes"
-has_match " +0 +[0-9]+ +[0-9]+" " +6 +[0-9]+ +[0-9]+" "total +[0-9]+ +[0-9]+" \
+has_line "level  tables          bytes  merges   moves       bytes in     bytes read  bytes written  w-amp"
+row=" +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+\\.[0-9]{2}"  # bytes, the merges, w-amp
+has_match " +0 +[0-9]+$row" " +6 +[0-9]+$row" "total +[0-9]+ +[0-9]+" \
   "pending compaction: [0-9]+ bytes" "range deletions: [0-9]+ in tables, 0 in memtables" \
   "writes: [0-9]+ bytes of keys and values, [0-9]+ bytes of log; write amplification [0-9]+\\.[0-9]{2}" \
   "flushes: [0-9]+, [0-9]+ bytes written" \
@@ -377,7 +378,7 @@ has_match " +0 +[0-9]+ +[0-9]+" " +6 +[0-9]+ +[0-9]+" "total +[0-9]+ +[0-9]+" \
   "bloom filters: [0-9]+ checks, [0-9]+ useful" "memory: memtables [0-9]+ bytes .*" \
   "mapped: [0-9]+ bytes of tables" "snapshots: 0 live; last sequence 2012" \
   "recovery: replayed [0-9]+ batch(es)? from [0-9]+ logs?; torn tail 0 bytes; dropped 0 logs, 0 bytes"
-for level in 1 2 3 4 5; do has_match " +$level +[0-9]+ +[0-9]+"; done
+for level in 1 2 3 4 5; do has_match " +$level +[0-9]+$row"; done
 
 # The opens before this one may have left merges running in the background (an open that
 # replays a log adds a table to level 0). One compact first gives sstables a settled store.
@@ -424,7 +425,8 @@ run 0 "$DB" compact
 err_empty
 has_match "compacted: [0-9]+ tables?, [0-9]+ bytes"
 run 0 "$DB" stats
-has_match " +0 +0 +0" "snapshots: 0 live; last sequence 2012"
+# Nothing merges into level 0: its row is all zeros.
+has_match " +0 +0 +0 +0 +0 +0 +0 +0 +0\\.00" "snapshots: 0 live; last sequence 2012"
 run 0 "$DB" get key0001
 out_is value0001
 run 1 "$DB" get key0005
