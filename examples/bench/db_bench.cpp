@@ -30,7 +30,9 @@
 //                       cache (0) [1]
 //   --lsmt_mapped_mb=N  lsmt's max_mapped_bytes in MiB: tables past it use pread [its default]
 //   --lsmt_memtable_mb=N  lsmt's memtable_max_bytes in MiB [0: its default]
-//   --lsmt_log=0|1      lsmt's warnings (write stalls, background failures) go to stderr [0]
+//   --lsmt_log=0|1|2    lsmt's warnings (write stalls, background failures) go to stderr (1),
+//                       or all its messages (2: flushes and merges too), each with the
+//                       seconds since the store opened [0]
 //   --lsmt_space_amp=X  lsmt's slowdown_space_amplification (0 turns it off) [its default]
 //   --lsmt_file_mb=N, --lsmt_base_mb=N, --lsmt_ratio=N, --lsmt_l0=N, --lsmt_restart=N,
 //   --lsmt_block=N      lsmt's target_file_size and base_level_bytes in MiB, its

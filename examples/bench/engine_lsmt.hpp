@@ -10,6 +10,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <lsmt.hpp>
 #include <memory>
@@ -45,10 +46,14 @@ class lsmt_engine final : public engine {
     if (cfg.lsmt_space_amp >= 0) opts.slowdown_space_amplification = cfg.lsmt_space_amp;
     if (cfg.lsmt_restart != 0) opts.block_restart_interval = static_cast<int>(cfg.lsmt_restart);
     if (cfg.lsmt_block != 0) opts.block_size = static_cast<size_t>(cfg.lsmt_block);
-    if (cfg.lsmt_log) {
-      opts.logger = [](lsmt::log_level level, std::string_view message) {
-        if (level >= lsmt::log_level::warning)
-          std::fprintf(stderr, "%.*s\n", static_cast<int>(message.size()), message.data());
+    if (cfg.lsmt_log != 0) {
+      const auto least = cfg.lsmt_log >= 2 ? lsmt::log_level::info : lsmt::log_level::warning;
+      const auto start = std::chrono::steady_clock::now();
+      opts.logger = [least, start](lsmt::log_level level, std::string_view message) {
+        if (level < least) return;
+        const std::chrono::duration<double> since = std::chrono::steady_clock::now() - start;
+        std::fprintf(stderr, "%9.3f %.*s\n", since.count(), static_cast<int>(message.size()),
+                     message.data());
       };
     }
     if (cfg.lsmt_l0 != 0) {
