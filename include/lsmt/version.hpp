@@ -67,6 +67,30 @@ inline bool overlaps(const table_handle& t, std::string_view lo, std::string_vie
          compare_user_keys(t.smallest_user_key(), hi) <= 0;
 }
 
+/// The smallest and largest user keys of a non-empty list of tables.
+inline std::pair<std::string_view, std::string_view> key_range(const table_list& tables) {
+  std::string_view lo = tables.front()->smallest_user_key();
+  std::string_view hi = tables.front()->largest_user_key();
+  for (const auto& t : tables) {
+    if (compare_user_keys(t->smallest_user_key(), lo) < 0) lo = t->smallest_user_key();
+    if (compare_user_keys(t->largest_user_key(), hi) > 0) hi = t->largest_user_key();
+  }
+  return {lo, hi};
+}
+
+/// Whether no two of `tables` share a user key (level-0 tables may move down together only then).
+inline bool disjoint(table_list tables) {
+  std::sort(tables.begin(), tables.end(), [](const auto& a, const auto& b) {
+    return compare_user_keys(a->smallest_user_key(), b->smallest_user_key()) < 0;
+  });
+  for (size_t i = 1; i < tables.size(); ++i) {
+    if (compare_user_keys(tables[i - 1]->largest_user_key(), tables[i]->smallest_user_key()) >= 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
 struct version {
   std::array<table_list, max_levels> levels;
   // Every table's range deletions in one set (null if no table has any): reads ask it whatever
