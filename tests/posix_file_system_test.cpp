@@ -102,6 +102,36 @@ TEST_CASE("posix-fs: an empty file is readable, mapped or not", "[posix-fs]") {
   CHECK(file->read(0, 4, scratch).empty());
 }
 
+TEST_CASE("posix-fs: a writable file hands its appends to the kernel a full buffer at a time",
+          "[posix-fs]") {
+  // Small appends cost no system call, and the size of the writes sizes the page-cache folios a
+  // mapped read faults in (posix_io.hpp). The kernel's size of the file shows each write.
+  lsmt_test::temp_dir dir;
+  auto fs = lsmt::posix_file_system();
+  const std::string path = file_in(dir, "table");
+  auto file = fs->new_writable_file(path);
+  const size_t capacity = lsmt::detail::posix_writable_file::buffer_capacity;
+  REQUIRE(capacity == 64 << 10);
+  const std::string page = random_bytes(4096, 7);
+  std::string expected;
+  for (size_t i = 1; i <= 3 * capacity / page.size(); ++i) {
+    file->append(page);
+    expected += page;
+    CAPTURE(i);
+    // Appends that fill the buffer stay in it; the next one sends the full buffer.
+    REQUIRE(std::filesystem::file_size(path) == (i - 1) / (capacity / page.size()) * capacity);
+    REQUIRE(file->size() == i * page.size());
+  }
+  // An append of the buffer's size or more goes to the kernel at once, after what was buffered.
+  const std::string big = random_bytes(capacity, 8);
+  file->append(page);
+  file->append(big);
+  expected += page + big;
+  CHECK(std::filesystem::file_size(path) == expected.size());
+  file->close();
+  CHECK(read_all(*fs, path, false) == expected);
+}
+
 TEST_CASE("posix-fs: destroying a writable file without close keeps its data", "[posix-fs]") {
   lsmt_test::temp_dir dir;
   auto fs = lsmt::posix_file_system();
