@@ -217,9 +217,9 @@ inline size_t page_size() {
 /// The size of the writes also sizes the page-cache folios that hold a table, and a fault on a
 /// mapped table maps a whole folio. On the benchmark machine, 1 MiB writes made 12x fewer faults
 /// and first reads 22% cheaper per page when every page of a table was read, but the readers of
-/// db_bench's readwhilewriting 7-11% slower (medians of 4 and 7 alternated runs), most likely
-/// because they read a few pages of each short-lived level-0 table and each fault mapped a whole
-/// folio. So 64 KiB. One thread at a time.
+/// db_bench's readwhilewriting 7-11% slower (median of 4 alternated runs; of 7 with 3 runs of a
+/// longer benchmark list), most likely because they read a few pages of each short-lived level-0
+/// table and each fault mapped a whole folio. So 64 KiB. One thread at a time.
 class posix_writable_file final : public writable_file {
  public:
   static constexpr size_t buffer_capacity = 64 << 10;
