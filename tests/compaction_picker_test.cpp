@@ -379,18 +379,18 @@ TEST_CASE("picker: seeks that pay for level 0 get it merged below its trigger",
   version v;
   v.levels[last] = {with_entries(1, "a", "h", 20000), with_entries(2, "i", "z", 10000)};
   p.set_threshold(v);
-  sampler->add_level0_seeks(uint64_t{1} << 40);  // level 0 empty: never due
+  sampler->add_upper_seeks(uint64_t{1} << 40);  // level 0 empty: never due
   CHECK_FALSE(sampler->due());
 
   v.levels[0] = {with_entries(10, "b", "c", 5000), with_entries(11, "j", "k", 15000)};
   p.set_threshold(v);  // (20000 in level 0 + 30000 in the bottom) / 2 = 25000 seeks
   CHECK(p.idle(v));    // 2 tables of 4: no score
-  sampler->add_level0_seeks(24999);
+  sampler->add_upper_seeks(24999);
   CHECK_FALSE(sampler->due());
   sampler->add(1000000);  // hidden entries count apart
-  CHECK_FALSE(sampler->take_level0_due());
+  CHECK_FALSE(sampler->take_upper_due());
   CHECK(sampler->take_due());
-  sampler->add_level0_seeks(1);
+  sampler->add_upper_seeks(1);
   REQUIRE(p.due(v));
   const compaction_job job = p.pick(v, false);
   CHECK(job.level == 0);
@@ -402,17 +402,87 @@ TEST_CASE("picker: seeks that pay for level 0 get it merged below its trigger",
   CHECK_FALSE(sampler->due());  // pick took the flag
   CHECK(p.pick(v, false).empty());
 
-  // A small floor: a level 0 of a few entries waits for min_level0_seeks.
+  // A small floor: a level 0 of a few entries waits for min_upper_seeks.
   version small;
   small.levels[0] = {with_entries(20, "a", "b", 10)};
   p.set_threshold(small);
-  sampler->add_level0_seeks(compaction_picker::min_level0_seeks - 1);
+  sampler->add_upper_seeks(compaction_picker::min_upper_seeks - 1);
   CHECK_FALSE(sampler->due());
-  sampler->add_level0_seeks(1);
+  sampler->add_upper_seeks(1);
   CHECK(sampler->due());
   const compaction_job moved = p.pick(small, false);
   CHECK(moved.seek_triggered);
   CHECK(moved.move);  // nothing below overlaps it
+}
+
+TEST_CASE("picker: seeks that pay for a level above the bottom get its tables merged down",
+          "[compaction][picker][read-sampler]") {
+  auto sampler = std::make_shared<read_sampler>();
+  compaction_picker p = make_picker(4, 2, sampler);
+  const auto with = [](uint64_t number, const std::string& lo, const std::string& hi, uint64_t size,
+                       uint64_t entries) {
+    table_meta m{number, size, entries, ikey(lo, 1), ikey(hi, 1)};
+    return std::make_shared<table_handle>(m, nullptr);
+  };
+  // 120 MiB in the bottom level: level 5 is the base level, with a target of 12 MiB, so its
+  // 2 MiB are within it and no merge is due by score.
+  version v;
+  v.levels[last] = {with(1, "a", "h", 40 * MiB, 40000), with(2, "i", "p", 50 * MiB, 50000),
+                    with(3, "q", "z", 30 * MiB, 30000)};
+  v.levels[last - 1] = {with(10, "b", "c", MiB, 3000), with(11, "j", "k", MiB, 7000)};
+  p.set_threshold(v);  // (10000 in level 5 + 120000 in the bottom) / 2 = 65000 seeks
+  REQUIRE(p.idle(v));
+  sampler->add_upper_seeks(64999);
+  CHECK_FALSE(sampler->due());
+  sampler->add_upper_seeks(1);
+  REQUIRE(p.due(v));
+  const compaction_job job = p.pick(v, false);
+  CHECK(job.seek_triggered);
+  CHECK_FALSE(job.read_triggered);
+  CHECK(job.level == last - 1);
+  CHECK(job.output_level == last);
+  CHECK(numbers(job.inputs) == std::vector<uint64_t>{10});  // 40 MiB below it, not 50
+  CHECK(numbers(job.overlapped) == std::vector<uint64_t>{1});
+  CHECK_FALSE(job.move);
+  CHECK(p.pick(v, false).empty());  // pick took the flag
+
+  // With level 0 holding tables, its merge comes first, at its own threshold.
+  version with_level0 = v;
+  with_level0.levels[0] = {with(20, "a", "z", MiB, 1000)};
+  p.set_threshold(with_level0);  // (1000 + 10000 in level 5) / 2 = 5500
+  sampler->add_upper_seeks(5499);
+  CHECK_FALSE(sampler->due());
+  sampler->add_upper_seeks(1);
+  const compaction_job first = p.pick(with_level0, false);
+  CHECK(first.seek_triggered);
+  CHECK(first.level == 0);
+  CHECK(first.output_level == last - 1);
+
+  // An empty level in between is skipped: the table goes to the next level holding data, so
+  // seeks position one level fewer. 1200 MiB in the bottom level: level 4 is the base level
+  // (a target of 12 MiB), level 5's target is 120 MiB, and it is empty.
+  version skip;
+  skip.levels[last] = {with(1, "a", "h", 400 * MiB, 40000), with(2, "i", "p", 500 * MiB, 50000),
+                       with(3, "q", "z", 300 * MiB, 30000)};
+  skip.levels[last - 2] = {with(30, "r", "s", MiB, 100)};
+  p.set_threshold(skip);  // (100 + 120000) / 2 = 60050
+  REQUIRE(p.idle(skip));
+  sampler->add_upper_seeks(60049);
+  CHECK_FALSE(sampler->due());
+  sampler->add_upper_seeks(1);
+  const compaction_job down = p.pick(skip, false);
+  CHECK(down.seek_triggered);
+  CHECK(down.level == last - 2);
+  CHECK(down.output_level == last);
+  CHECK(numbers(down.overlapped) == std::vector<uint64_t>{3});
+
+  // Only the bottom level holds data: seeks never ask for anything.
+  version bottom_only;
+  bottom_only.levels[last] = v.levels[last];
+  p.set_threshold(bottom_only);
+  sampler->add_upper_seeks(uint64_t{1} << 40);
+  CHECK_FALSE(sampler->due());
+  CHECK(p.idle(bottom_only));
 }
 
 TEST_CASE("picker: pending bytes are level 0 at its trigger and each level over its target",

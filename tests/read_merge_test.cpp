@@ -4,7 +4,8 @@
 // keeps from dropping anything back off; and an iterator that steps over deleted entries after
 // its store is closed. compaction_interval 64 keeps level-0 merges out of the way. Once only
 // the bottom level holds tables, scans get its tables rewritten one at a time. Seeks that
-// position level-0 tables below their trigger get level 0 merged down; point reads do not.
+// position level-0 tables below their trigger get level 0 merged down, and then the levels
+// above the bottom one; point reads do not.
 //
 // db::wait_for_compactions() makes these deterministic: it returns once no flush or merge is
 // due or running, so a test that expects no merge checks the counter after it, with no sleep.
@@ -200,7 +201,7 @@ TEST_CASE("iterator: stepping over deleted entries after its store is gone", "[i
 TEST_CASE("compaction: seeks that pay for level-0 tables get level 0 merged below its trigger",
           "[compaction]") {
   // 3 level-0 tables of 1000 keys, below the trigger of 8. Merging them reads 3000 entries, so
-  // the rule asks for at least min_level0_seeks (4096) level-0 tables positioned: 1366 seeks.
+  // the rule asks for at least min_upper_seeks (4096) level-0 tables positioned: 1366 seeks.
   temp_dir tmp;
   str_db d(tmp.sub("db"), rwx_r_x, 1000, 8, 2);
   for (int i = 0; i < 3000; ++i) d.put(key_of((i * 7) % 3000), "v" + std::to_string(i));
@@ -239,6 +240,63 @@ TEST_CASE("compaction: seeks that pay for level-0 tables get level 0 merged belo
   CHECK(after.level_tables[0] == 0);
   CHECK(after.compactions == 1);
   CHECK(dump(d) == model);
+}
+
+TEST_CASE("compaction: seeks that pay for a level above the bottom get it merged into the bottom",
+          "[compaction]") {
+  // 3000 keys compacted into the bottom level (2 tables, over base_level_bytes, so level 5
+  // becomes the base level, with a tenth of the bottom's bytes as its target), then 100
+  // overwrites flushed to level 0, within that target. Seeks get level 0 merged
+  // (a move into level 5), then level 5 into the bottom: each waits for min_upper_seeks (4096)
+  // tables positioned, one per seek, since half the entries it rewrites are fewer.
+  lsmt::options o;
+  o.compaction_interval = 64;
+  o.minimum_sstables = 2;
+  o.target_file_size = 32 << 10;
+  o.base_level_bytes = 16 << 10;
+  temp_dir tmp;
+  str_db d(tmp.sub("db"), o);
+  for (int i = 0; i < 3000; ++i) d.put(key_of(i), "v" + std::to_string(i));
+  d.compact();
+  for (int i = 0; i < 3000; i += 30) d.put(key_of(i), "w" + std::to_string(i));
+  d.flush();
+  d.wait_for_compactions();
+  const auto levels = [&] { return d.stats().level_tables; };
+  REQUIRE(levels()[0] == 1);
+  REQUIRE(levels()[6] >= 2);
+  const auto model = dump(d);
+  const auto seek = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      auto it = d.new_iterator();
+      it.seek(key_of((i * 7) % 3000));
+      REQUIRE(it.valid());
+    }
+    d.wait_for_compactions();
+  };
+
+  seek(4100);  // level 0 goes down to the base level
+  auto now = levels();
+  CHECK(now[0] == 0);
+  REQUIRE(now[5] == 1);
+  const uint64_t merges = d.stats().compactions;
+
+  seek(4000);  // below the threshold: nothing moves
+  CHECK(levels() == now);
+  CHECK(d.stats().compactions == merges);
+  // Point reads, however many, do not count.
+  for (int i = 0; i < 9000; ++i) REQUIRE(d.contains(key_of(i % 3000)));
+  d.wait_for_compactions();
+  CHECK(levels() == now);
+
+  seek(100);  // 4100 in all: level 5 goes into the bottom
+  now = levels();
+  CHECK(d.stats().compactions == merges + 1);
+  for (size_t l = 0; l < 6; ++l) CHECK(now[l] == 0);
+  CHECK(now[6] >= 2);
+  CHECK(dump(d) == model);
+
+  seek(10000);  // only the bottom level is left: seeks ask for nothing more
+  CHECK(d.stats().compactions == merges + 1);
 }
 
 }  // namespace read_merge_test_cpp

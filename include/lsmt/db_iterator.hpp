@@ -19,8 +19,8 @@
 // entries hidden by a memtable entry, wait for a flush first.) It reports them
 // to a read_sampler, which asks the store to merge its tables once scans have
 // stepped over enough of them (compaction_picker.hpp, read-triggered merges).
-// It also reports how many level-0 tables its seeks positioned (seek-triggered
-// merges of level 0), once told how many it reads (set_level0_tables).
+// It also reports how many tables above the bottom level its seeks positioned
+// (seek-triggered merges), once told how many each seek positions (set_upper_tables).
 //
 // Its members are defined in db_iterator_impl.hpp (lsmt/config.hpp).
 //
@@ -81,8 +81,9 @@ class db_iterator {
   /// Its value; valid until the iterator moves.
   std::string_view value() const;
 
-  /// Its merge reads `tables` level-0 tables: each seek reports them to the sampler.
-  void set_level0_tables(uint64_t tables) { level0_tables_ = tables; }
+  /// Each seek positions `tables` tables that a seek-triggered merge would take away (level-0
+  /// tables, or sorted levels above the bottom): each seek reports them to the sampler.
+  void set_upper_tables(uint64_t tables) { upper_tables_ = tables; }
 
   void seek_to_first();
 
@@ -139,8 +140,8 @@ class db_iterator {
   bool hider_in_table_ = false;  // forward: saved_key_'s newest entry is in a table
   key_copy prev_key_;            // backward: the key whose entries are being read
   uint64_t skipped_ = 0;         // hidden entries not yet reported
-  uint64_t level0_tables_ = 0;   // level-0 tables each seek positions
-  uint64_t level0_seeks_ = 0;    // level-0 tables positioned, not yet reported
+  uint64_t upper_tables_ = 0;    // tables above the bottom each seek positions (set_upper_tables)
+  uint64_t upper_seeks_ = 0;     // of those, positioned and not yet reported
 };
 
 }  // namespace lsmt::detail

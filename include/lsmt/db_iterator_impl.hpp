@@ -37,7 +37,7 @@ LSMT_INLINE db_iterator::db_iterator(std::unique_ptr<internal_iterator> inner, u
 LSMT_INLINE db_iterator::~db_iterator() {
   try {
     if (sampler_ && skipped_ > 0) sampler_->add(skipped_);
-    if (sampler_ && level0_seeks_ > 0) sampler_->add_level0_seeks(level0_seeks_);
+    if (sampler_ && upper_seeks_ > 0) sampler_->add_upper_seeks(upper_seeks_);
   } catch (...) {  // NOLINT(bugprone-empty-catch): a lost sample only delays a merge
   }
 }
@@ -237,7 +237,7 @@ LSMT_INLINE void db_iterator::tally(uint64_t* pending, uint64_t n,
 LSMT_INLINE void db_iterator::count_hidden(uint64_t n) { tally(&skipped_, n, &read_sampler::add); }
 
 LSMT_INLINE void db_iterator::count_seek() {
-  tally(&level0_seeks_, level0_tables_, &read_sampler::add_level0_seeks);
+  tally(&upper_seeks_, upper_tables_, &read_sampler::add_upper_seeks);
 }
 
 }  // namespace lsmt::detail

@@ -3,8 +3,10 @@
 // Iterators report two costs that a merge would remove:
 //   - hidden entries: table entries they stepped over without showing them (older versions,
 //     deletions), which a merge would drop (read-triggered merges);
-//   - level-0 seeks: every seek positions each level-0 table, whose keys overlap everything, so
-//     each of them costs one more block search per seek (seek-triggered merges of level 0).
+//   - upper seeks: every seek positions each level-0 table, whose keys overlap everything, and
+//     each sorted level above the bottom one that holds data, so each of them costs one more
+//     block search per seek (seek-triggered merges of level 0, then of the levels above the
+//     bottom).
 // Each cost has its own count and threshold. Once a count reaches its threshold the sampler
 // marks that merge due and calls the wake-up function (once, until the due flag is taken).
 //
@@ -28,22 +30,24 @@ class read_sampler {
  public:
   /// Hidden entries stepped over.
   void add(uint64_t skipped) { bump(hidden_, skipped); }
-  /// Level-0 tables positioned by seeks (one per level-0 table per seek). Ignored while level 0
-  /// is empty (clear_level0): an iterator may report after a merge emptied it.
-  void add_level0_seeks(uint64_t tables) {
-    if (level0_.threshold.load(std::memory_order_relaxed) != UINT64_MAX) bump(level0_, tables);
+  /// Tables above the bottom level positioned by seeks: per seek, one per level-0 table, or, with
+  /// level 0 empty, one per sorted level above the bottom that holds data. Ignored while no
+  /// level above the bottom holds data (clear_upper): an iterator may report after a merge
+  /// emptied them.
+  void add_upper_seeks(uint64_t tables) {
+    if (upper_.threshold.load(std::memory_order_relaxed) != UINT64_MAX) bump(upper_, tables);
   }
 
   /// True (once) if a merge of hidden entries became due; restarts that count.
   bool take_due() { return take(hidden_); }
-  /// True (once) if a merge of level 0 became due; restarts that count.
-  bool take_level0_due() { return take(level0_); }
+  /// True (once) if a seek-triggered merge became due; restarts that count.
+  bool take_upper_due() { return take(upper_); }
   /// Whether either merge is due.
-  bool due() const { return hidden_.due.load() || level0_.due.load(); }
+  bool due() const { return hidden_.due.load() || upper_.due.load(); }
 
   /// Forgets both counts and due flags (after a full merge).
   void reset() {
-    for (tally* t : {&hidden_, &level0_}) {
+    for (tally* t : {&hidden_, &upper_}) {
       t->due.store(false);
       t->count.store(0, std::memory_order_relaxed);
     }
@@ -51,14 +55,15 @@ class read_sampler {
   void set_threshold(uint64_t entries) {
     hidden_.threshold.store(entries, std::memory_order_relaxed);
   }
-  void set_level0_threshold(uint64_t seeks) {
-    level0_.threshold.store(seeks, std::memory_order_relaxed);
+  void set_upper_threshold(uint64_t seeks) {
+    upper_.threshold.store(seeks, std::memory_order_relaxed);
   }
-  /// Level 0 is empty: what seeks paid for is gone, and nothing is due until it fills again.
-  void clear_level0() {
-    level0_.threshold.store(UINT64_MAX, std::memory_order_relaxed);
-    level0_.count.store(0, std::memory_order_relaxed);
-    level0_.due.store(false);
+  /// Only the bottom level holds data: what seeks paid for is gone, and nothing is due until a
+  /// level above it holds data again.
+  void clear_upper() {
+    upper_.threshold.store(UINT64_MAX, std::memory_order_relaxed);
+    upper_.count.store(0, std::memory_order_relaxed);
+    upper_.due.store(false);
   }
   void set_wake(std::function<void()> wake) {
     lock_guard g(mutex_);
@@ -87,7 +92,7 @@ class read_sampler {
   }
 
   tally hidden_;
-  tally level0_;
+  tally upper_;
   mutex mutex_;
   std::function<void()> wake_ LSMT_GUARDED_BY(mutex_);
 };

@@ -119,6 +119,20 @@ struct version {
     }
     return 0;
   }
+  /// The first sorted level above bottom_level() that holds a table, or 0 if there is none.
+  size_t first_level_above_bottom() const {
+    const size_t bottom = bottom_level();
+    for (size_t l = 1; l < bottom; ++l) {
+      if (!levels[l].empty()) return l;
+    }
+    return 0;
+  }
+  /// The first level below `level` that holds a table; the last level if none does.
+  size_t next_level_holding(size_t level) const {
+    size_t out = level + 1;
+    while (out + 1 < max_levels && levels[out].empty()) ++out;
+    return out;
+  }
 
   /// In sorted level `level` (>= 1): the index of the first table whose largest user key is
   /// >= user_key (levels[level].size() if none).
