@@ -48,9 +48,9 @@
 // seek is cheaper. Point reads do not count: bloom filters skip level-0 tables for them.
 // With level 0 empty, the same holds for the sorted levels above the bottom one: each costs
 // every seek one more block search (measured at 1M keys: 500-580k seeks/s with a level of 6 MB
-// above the bottom, 700-770k with the bottom alone). Seeks count the levels above the bottom
-// they position; once that count reaches half the entries of the first such level and of the
-// level it merges into (at least min_upper_seeks), one table of that level, the one that
+// above the bottom, 700-770k with the bottom alone). Seeks count how often they position the
+// first such level; once that count reaches half the entries of that level and of the level
+// it merges into (at least min_upper_seeks), one table of that level, the one that
 // rewrites the fewest bytes below per byte, is merged into the next level holding data. The
 // threshold is what emptying the whole level costs, and a merge empties a part of it, so these
 // merges are slower to come than they would pay for: a store that is only read ends up in one

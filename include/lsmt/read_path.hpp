@@ -123,8 +123,9 @@ inline std::unique_ptr<db_iterator> make_iterator(const std::shared_ptr<const re
   for (const auto& m : view->imms) children.push_back(m->new_iterator());
   const version& tables = *view->tables;
   uint64_t level0 = 0;
-  uint64_t above_bottom = 0;  // sorted levels above the bottom one that holds data
-  const size_t bottom = tables.bottom_level();
+  // Whether the seeks position the first sorted level above the bottom one holding data.
+  uint64_t above_bottom = 0;
+  const size_t first_upper = tables.first_level_above_bottom();
   for (const auto& t : tables.levels[0]) {
     if (lower && compare_user_keys(t->largest_user_key(), *lower) < 0) continue;
     if (upper && compare_user_keys(t->smallest_user_key(), *upper) >= 0) continue;
@@ -145,14 +146,14 @@ inline std::unique_ptr<db_iterator> make_iterator(const std::shared_ptr<const re
     }
     if (first < last) {
       children.push_back(std::make_unique<level_iterator>(level, first, last));
-      if (l < bottom) ++above_bottom;
+      if (l == first_upper) above_bottom = 1;
     }
   }
   auto it = std::make_unique<db_iterator>(std::make_unique<merging_iterator>(std::move(children)),
                                           seq, view, std::move(lower), std::move(upper), sampler,
                                           covering_function(*view, seq));
   // What a seek-triggered merge would take away (compaction_picker.hpp): level 0 while it holds
-  // tables, else the sorted levels above the bottom.
+  // tables, else the first sorted level above the bottom.
   it->set_upper_tables(tables.levels[0].empty() ? above_bottom : level0);
   return it;
 }

@@ -5,8 +5,8 @@
 //     deletions), which a merge would drop (read-triggered merges);
 //   - upper seeks: every seek positions each level-0 table, whose keys overlap everything, and
 //     each sorted level above the bottom one that holds data, so each of them costs one more
-//     block search per seek (seek-triggered merges of level 0, then of the levels above the
-//     bottom).
+//     block search per seek (seek-triggered merges of level 0, then of the first level above
+//     the bottom, one at a time).
 // Each cost has its own count and threshold. Once a count reaches its threshold the sampler
 // marks that merge due and calls the wake-up function (once, until the due flag is taken).
 //
@@ -31,9 +31,9 @@ class read_sampler {
   /// Hidden entries stepped over.
   void add(uint64_t skipped) { bump(hidden_, skipped); }
   /// Tables above the bottom level positioned by seeks: per seek, one per level-0 table, or, with
-  /// level 0 empty, one per sorted level above the bottom that holds data. Ignored while no
-  /// level above the bottom holds data (clear_upper): an iterator may report after a merge
-  /// emptied them.
+  /// level 0 empty, one if it positioned the first sorted level above the bottom holding data.
+  /// Ignored while no level above the bottom holds data (clear_upper): an iterator may report after
+  /// a merge emptied them.
   void add_upper_seeks(uint64_t tables) {
     if (upper_.threshold.load(std::memory_order_relaxed) != UINT64_MAX) bump(upper_, tables);
   }
