@@ -458,7 +458,28 @@ TEST_CASE("picker: seeks that pay for a level above the bottom get its tables me
   CHECK(first.level == 0);
   CHECK(first.output_level == last - 1);
 
-  // An empty level in between is skipped: the table goes to the next level holding data, so
+  // What seeks counted for one level does not carry over to another. Level 0 to level 5: 5000
+  // counted for level 0, then level 0 goes (a merge by score, say) and 64999 more are not
+  // enough for level 5 (65000).
+  p.set_threshold(with_level0);
+  sampler->add_upper_seeks(5000);
+  p.set_threshold(v);
+  sampler->add_upper_seeks(64999);
+  CHECK_FALSE(sampler->due());
+  sampler->add_upper_seeks(1);
+  CHECK(sampler->due());
+  // Level 5 to level 0: the 65000 counted for level 5, and its due flag, do not make level 0's
+  // merge (5500) due.
+  p.set_threshold(with_level0);
+  CHECK_FALSE(sampler->due());
+  sampler->add_upper_seeks(1);
+  CHECK_FALSE(sampler->due());
+  sampler->add_upper_seeks(5499);
+  CHECK(sampler->due());
+  p.set_threshold(with_level0);  // the same level again keeps the count and the flag
+  CHECK(sampler->due());
+  CHECK(p.pick(with_level0, false).level == 0);
+
   // seeks position one level fewer. 1200 MiB in the bottom level: level 4 is the base level
   // (a target of 12 MiB), level 5's target is 120 MiB, and it is empty.
   version skip;

@@ -53,8 +53,9 @@
 // it merges into (at least min_upper_seeks), one table of that level, the one that
 // rewrites the fewest bytes below per byte, is merged into the next level holding data. The
 // threshold is what emptying the whole level costs, and a merge empties a part of it, so these
-// merges are slower to come than they would pay for: a store that is only read ends up in one
-// level, a table at a time, while one also written keeps its levels.
+// merges are slower to come than they would pay for: a store that is only read, with seeks,
+// ends up in one level, a table at a time (slowly, when it is large), while one also written
+// keeps its levels. The count restarts whenever it starts counting for another level.
 //
 // Thread safety: compaction_picker is not thread-safe: the engine calls it with its state
 // mutex held.
@@ -224,9 +225,10 @@ class compaction_picker {
     }
     sampler_->set_threshold(std::max<uint64_t>(entries / 2, min_read_skips) * backoff_);
     uint64_t merge_entries = 0;
+    const size_t upper = v.first_level_above_bottom();
     if (!v.levels[0].empty()) {
       merge_entries = level0_merge_entries(v);
-    } else if (const size_t upper = v.first_level_above_bottom(); upper != 0) {
+    } else if (upper != 0) {
       for (size_t l : {upper, v.next_level_holding(upper)}) {
         for (const auto& t : v.levels[l]) merge_entries += t->meta().entries;
       }
@@ -234,7 +236,8 @@ class compaction_picker {
       sampler_->clear_upper();
       return;
     }
-    sampler_->set_upper_threshold(std::max<uint64_t>(merge_entries / 2, min_upper_seeks));
+    sampler_->set_upper_threshold(std::max<uint64_t>(merge_entries / 2, min_upper_seeks),
+                                  v.levels[0].empty() ? upper : 0);
   }
 
   /// Bytes merges must still move down to bring each level within its target (stats): level

@@ -81,8 +81,9 @@ class db_iterator {
   /// Its value; valid until the iterator moves.
   std::string_view value() const;
 
-  /// Each seek positions `tables` tables that a seek-triggered merge would take away (level-0
-  /// tables, or sorted levels above the bottom): each seek reports them to the sampler.
+  /// Each seek positions `tables` tables that seek-triggered merges would take away (its level-0
+  /// tables, or 1 for the first sorted level above the bottom): each seek reports them to the
+  /// sampler.
   void set_upper_tables(uint64_t tables) { upper_tables_ = tables; }
 
   void seek_to_first();

@@ -5,8 +5,9 @@
 //     deletions), which a merge would drop (read-triggered merges);
 //   - upper seeks: every seek positions each level-0 table, whose keys overlap everything, and
 //     each sorted level above the bottom one that holds data, so each of them costs one more
-//     block search per seek (seek-triggered merges of level 0, then of the first level above
-//     the bottom, one at a time).
+//     block search per seek (seek-triggered merges). While level 0 holds tables, a seek counts
+//     each level-0 table it positions; then it counts 1 if it positions the first sorted level
+//     above the bottom, whose tables such merges move down one at a time.
 // Each cost has its own count and threshold. Once a count reaches its threshold the sampler
 // marks that merge due and calls the wake-up function (once, until the due flag is taken).
 //
@@ -17,6 +18,7 @@
 #define LSMT_READ_SAMPLER_HPP
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <utility>
@@ -47,23 +49,25 @@ class read_sampler {
 
   /// Forgets both counts and due flags (after a full merge).
   void reset() {
-    for (tally* t : {&hidden_, &upper_}) {
-      t->due.store(false);
-      t->count.store(0, std::memory_order_relaxed);
-    }
+    restart(hidden_);
+    restart(upper_);
   }
   void set_threshold(uint64_t entries) {
     hidden_.threshold.store(entries, std::memory_order_relaxed);
   }
-  void set_upper_threshold(uint64_t seeks) {
+  /// The threshold of upper seeks for a merge of `level` (0, or the first sorted level above the
+  /// bottom). Another level than last time restarts the count: what seeks paid for one level
+  /// does not pay for merging another.
+  void set_upper_threshold(uint64_t seeks, size_t level) {
+    if (upper_level_.exchange(level, std::memory_order_relaxed) != level) restart(upper_);
     upper_.threshold.store(seeks, std::memory_order_relaxed);
   }
   /// Only the bottom level holds data: what seeks paid for is gone, and nothing is due until a
   /// level above it holds data again.
   void clear_upper() {
     upper_.threshold.store(UINT64_MAX, std::memory_order_relaxed);
-    upper_.count.store(0, std::memory_order_relaxed);
-    upper_.due.store(false);
+    upper_level_.store(SIZE_MAX, std::memory_order_relaxed);
+    restart(upper_);
   }
   void set_wake(std::function<void()> wake) {
     lock_guard g(mutex_);
@@ -85,6 +89,11 @@ class read_sampler {
     if (wake_) wake_();
   }
 
+  static void restart(tally& t) {
+    t.due.store(false);
+    t.count.store(0, std::memory_order_relaxed);
+  }
+
   static bool take(tally& t) {
     if (!t.due.exchange(false)) return false;
     t.count.store(0, std::memory_order_relaxed);
@@ -93,6 +102,7 @@ class read_sampler {
 
   tally hidden_;
   tally upper_;
+  std::atomic<size_t> upper_level_{SIZE_MAX};  // the level upper_ counts for (set_upper_threshold)
   mutex mutex_;
   std::function<void()> wake_ LSMT_GUARDED_BY(mutex_);
 };
