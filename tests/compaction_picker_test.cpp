@@ -2,10 +2,12 @@
 // rule (dynamic level targets, level-0 trigger, the output level of a level-0 merge, trivial
 // moves, the cheapest table of a level, compact()'s full merge and its file sizes) on versions
 // built from table metadata alone, and its read_sampler (the read-triggered rule: threshold,
-// take_due, reset, wake). A randomized test checks that every pick keeps the layout's
+// take_due, reset, wake), and what a seek reports to it (read_path.hpp, seek_cost). A
+// randomized test checks that every pick keeps the layout's
 // invariant (LSMT_TEST_SEED overrides its fixed seed).
 #include "lsmt/compaction_picker.hpp"
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include "ikey.hpp"
+#include "lsmt/read_path.hpp"
 #include "test_catch.hpp"
 #include "test_env.hpp"
 #include "test_util.hpp"
@@ -28,6 +31,7 @@ using lsmt::detail::compaction_picker;
 using lsmt::detail::compute_targets;
 using lsmt::detail::max_levels;
 using lsmt::detail::read_sampler;
+using lsmt::detail::seek_cost;
 using lsmt::detail::table_handle;
 using lsmt::detail::table_list;
 using lsmt::detail::table_meta;
@@ -504,6 +508,30 @@ TEST_CASE("picker: seeks that pay for a level above the bottom get its tables me
   sampler->add_upper_seeks(uint64_t{1} << 40);
   CHECK_FALSE(sampler->due());
   CHECK(p.idle(bottom_only));
+}
+
+TEST_CASE("seek cost: level-0 tables while there are any; then the first level above the bottom",
+          "[compaction][read-sampler]") {
+  std::array<bool, max_levels> positioned{};
+  version v;
+  v.levels[last] = {table(1, "a", "z", MiB)};
+  CHECK(seek_cost(v, 0, positioned) == 0);  // only the bottom level
+  positioned[last] = true;
+  CHECK(seek_cost(v, 0, positioned) == 0);
+
+  // Levels 4 and 5 hold data: a seek that positions both counts 1 (a merge moves tables of
+  // level 4 only), and one that positions level 5 alone counts nothing.
+  v.levels[last - 2] = {table(2, "c", "d", MiB)};
+  v.levels[last - 1] = {table(3, "a", "z", MiB)};
+  positioned[last - 1] = true;
+  CHECK(seek_cost(v, 0, positioned) == 0);
+  positioned[last - 2] = true;
+  CHECK(seek_cost(v, 0, positioned) == 1);
+
+  // Level 0 holds tables: what counts is how many of them the seeks position, even none.
+  v.levels[0] = {table(4, "a", "z", MiB), table(5, "a", "z", MiB), table(6, "a", "z", MiB)};
+  CHECK(seek_cost(v, 3, positioned) == 3);
+  CHECK(seek_cost(v, 0, positioned) == 0);
 }
 
 TEST_CASE("picker: pending bytes are level 0 at its trigger and each level over its target",

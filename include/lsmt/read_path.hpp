@@ -16,6 +16,7 @@
 #define LSMT_READ_PATH_HPP
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -110,6 +111,18 @@ inline std::function<range_cover(std::string_view)> covering_function(const read
   return [view = &v, seq](std::string_view key) { return cover_of(*view, key, seq); };
 }
 
+/// What each seek of an iterator over `v` reports to the read_sampler: the tables a
+/// seek-triggered merge would take away (compaction_picker.hpp). While level 0 holds tables,
+/// the `level0` of them the seeks position; then 1 if they position the first sorted level
+/// above the bottom (`positioned`: the sorted levels they position), whose tables such merges
+/// move down, one level at most.
+inline uint64_t seek_cost(const version& v, uint64_t level0,
+                          const std::array<bool, max_levels>& positioned) {
+  if (!v.levels[0].empty()) return level0;
+  const size_t first = v.first_level_above_bottom();
+  return first != 0 && positioned[first] ? 1 : 0;
+}
+
 /// An iterator over [lower, upper) of `view` at sequence seq. Tables outside the bounds are left
 /// out of its merge; each sorted level is one child (level_iterator.hpp). The iterator keeps the
 /// view, and so the levels its children read, alive.
@@ -123,9 +136,7 @@ inline std::unique_ptr<db_iterator> make_iterator(const std::shared_ptr<const re
   for (const auto& m : view->imms) children.push_back(m->new_iterator());
   const version& tables = *view->tables;
   uint64_t level0 = 0;
-  // Whether the seeks position the first sorted level above the bottom one holding data.
-  uint64_t above_bottom = 0;
-  const size_t first_upper = tables.first_level_above_bottom();
+  std::array<bool, max_levels> positioned{};  // sorted levels the seeks position
   for (const auto& t : tables.levels[0]) {
     if (lower && compare_user_keys(t->largest_user_key(), *lower) < 0) continue;
     if (upper && compare_user_keys(t->smallest_user_key(), *upper) >= 0) continue;
@@ -146,15 +157,13 @@ inline std::unique_ptr<db_iterator> make_iterator(const std::shared_ptr<const re
     }
     if (first < last) {
       children.push_back(std::make_unique<level_iterator>(level, first, last));
-      if (l == first_upper) above_bottom = 1;
+      positioned[l] = true;
     }
   }
   auto it = std::make_unique<db_iterator>(std::make_unique<merging_iterator>(std::move(children)),
                                           seq, view, std::move(lower), std::move(upper), sampler,
                                           covering_function(*view, seq));
-  // What a seek-triggered merge would take away (compaction_picker.hpp): level 0 while it holds
-  // tables, else the first sorted level above the bottom.
-  it->set_upper_tables(tables.levels[0].empty() ? above_bottom : level0);
+  it->set_upper_tables(seek_cost(tables, level0, positioned));
   return it;
 }
 
