@@ -220,24 +220,21 @@ class compaction_picker {
   /// the first sorted level above the bottom (never, with only the bottom level holding data).
   void set_threshold(const version& v) {
     uint64_t entries = 0;
-    for (const table_list& l : v.levels) {
-      for (const auto& t : l) entries += t->meta().entries;
-    }
+    for (size_t l = 0; l < max_levels; ++l) entries += v.level_entries(l);
     sampler_->set_threshold(std::max<uint64_t>(entries / 2, min_read_skips) * backoff_);
+    size_t level = 0;  // the level the seeks pay for
     uint64_t merge_entries = 0;
-    const size_t upper = v.first_level_above_bottom();
     if (!v.levels[0].empty()) {
       merge_entries = level0_merge_entries(v);
-    } else if (upper != 0) {
-      for (size_t l : {upper, v.next_level_holding(upper)}) {
-        for (const auto& t : v.levels[l]) merge_entries += t->meta().entries;
-      }
     } else {
-      sampler_->clear_upper();
-      return;
+      level = v.first_level_above_bottom();
+      if (level == 0) {
+        sampler_->clear_upper();
+        return;
+      }
+      merge_entries = v.level_entries(level) + v.level_entries(v.next_level_holding(level));
     }
-    sampler_->set_upper_threshold(std::max<uint64_t>(merge_entries / 2, min_upper_seeks),
-                                  v.levels[0].empty() ? upper : 0);
+    sampler_->set_upper_threshold(std::max<uint64_t>(merge_entries / 2, min_upper_seeks), level);
   }
 
   /// Bytes merges must still move down to bring each level within its target (stats): level
@@ -287,10 +284,7 @@ class compaction_picker {
   // level-0 tables usually span the key space).
   uint64_t level0_merge_entries(const version& v) const {
     const size_t base = compute_targets(v, s_.base_level_bytes, s_.level_size_ratio).base_level;
-    uint64_t entries = 0;
-    for (const auto& t : v.levels[0]) entries += t->meta().entries;
-    for (const auto& t : v.levels[output_of_level0(v, base)]) entries += t->meta().entries;
-    return entries;
+    return v.level_entries(0) + v.level_entries(output_of_level0(v, base));
   }
 
   // Where a merge of level 0 writes: the first sorted level above the base level that holds data

@@ -107,6 +107,11 @@ struct version {
     for (const auto& t : levels[level]) bytes += t->meta().size;
     return bytes;
   }
+  uint64_t level_entries(size_t level) const {
+    uint64_t entries = 0;
+    for (const auto& t : levels[level]) entries += t->meta().entries;
+    return entries;
+  }
   uint64_t total_bytes() const {
     uint64_t bytes = 0;
     for (size_t l = 0; l < max_levels; ++l) bytes += level_bytes(l);
