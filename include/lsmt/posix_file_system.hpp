@@ -78,12 +78,10 @@ class posix_file_system_impl final : public file_system {
     uint64_t size = 0;
     unique_fd fd = open_regular_file(path, O_RDONLY, file_origin::existing, &size);
     if (prefer_mmap && size > 0 && static_cast<size_t>(size) == size) {
-      void* addr = ::mmap(nullptr, static_cast<size_t>(size), PROT_READ, MAP_SHARED, fd.get(), 0);
+      unique_mapping map = map_read_only(fd.get(), static_cast<size_t>(size));
       // The mapping keeps the file open; fd closes on return. If mapping fails
       // (address space, a file system without mmap), pread works just as well.
-      if (addr != MAP_FAILED) {
-        return std::make_unique<posix_mmap_file>(unique_mapping(addr, static_cast<size_t>(size)));
-      }
+      if (map) return std::make_unique<posix_mmap_file>(std::move(map));
     }
     return std::make_unique<posix_pread_file>(path, std::move(fd), size);
   }

@@ -107,6 +107,20 @@ class unique_mapping {
   size_t size_ = 0;
 };
 
+/// Maps `size` bytes of fd read-only and shared: the mapping, or an empty one if mmap fails.
+/// A mapping of 2 MiB or more is advised for huge pages (MADV_HUGEPAGE), so the kernel maps
+/// each 2 MiB page-cache folio of the file (posix_writable_file) whole, with one fault. That
+/// needs a 2 MiB-aligned address, which Linux 6.x gives such mappings on ext4 and xfs by
+/// itself. The advice also makes a fault on a page that is not in the page cache read the
+/// 2 MiB around it; only tables under max_mapped_bytes are mapped (mapping_budget.hpp).
+inline unique_mapping map_read_only(int fd, size_t size) {
+  void* addr = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  if (addr == MAP_FAILED) return {};
+  // Only advice: without transparent huge pages the kernel maps 4 KiB pages as before.
+  if (size >= size_t{2} << 20) ::madvise(addr, size, MADV_HUGEPAGE);
+  return {addr, size};
+}
+
 /// open() with O_CLOEXEC and O_NONBLOCK added, retried on EINTR: the descriptor, or -1 with
 /// errno set.
 inline int open_nonblocking(const std::string& path, int flags, mode_t mode) {
@@ -213,20 +227,22 @@ inline size_t page_size() {
   return size;
 }
 
-/// A writable_file with a 64 KiB user-space buffer, so small appends cost no system call.
-/// The size of the writes also sizes the page-cache folios that hold a table, and a fault on a
-/// mapped table maps a whole folio. On the benchmark machine, 1 MiB writes made 12x fewer faults
-/// and first reads 22% cheaper per page when every page of a table was read, but the readers of
-/// db_bench's readwhilewriting 7-11% slower (median of 4 alternated runs; of 7 with 3 runs of a
-/// longer benchmark list), most likely because they read a few pages of each short-lived level-0
-/// table and each fault mapped a whole folio. So 64 KiB. One thread at a time.
+/// A writable_file with a 2 MiB user-space buffer, so small appends cost no system call.
+/// The buffer goes to the kernel only when full, so every write but the file's last is 2 MiB
+/// long at a 2 MiB-aligned offset. That sizes the page-cache folios: on Linux 6.x with ext4 or
+/// xfs such writes leave the file in 2 MiB folios, which a mapping advised for huge pages
+/// (map_read_only below) maps with one fault per 2 MiB instead of one per 4 KiB page or
+/// per small folio. On the benchmark machine (a virtual machine where each newly mapped 4 KiB
+/// page costs about 1.5 us) the first touch of 64 MiB of a cached file fell from 1.6-2.0 to
+/// 0.06-0.07 us per page; README, Memory, has the benchmark figures. The buffer grows to 2 MiB
+/// as appends fill it, so a small file (CURRENT, a MANIFEST) never takes more than it needs.
+/// One thread at a time.
 class posix_writable_file final : public writable_file {
  public:
-  static constexpr size_t buffer_capacity = 64 << 10;
+  static constexpr size_t buffer_capacity = size_t{2} << 20;
 
-  posix_writable_file(std::string path, unique_fd fd) : path_(std::move(path)), fd_(std::move(fd)) {
-    buffer_.reserve(buffer_capacity);
-  }
+  posix_writable_file(std::string path, unique_fd fd)
+      : path_(std::move(path)), fd_(std::move(fd)) {}
   ~posix_writable_file() override {
     try {
       close();
@@ -236,17 +252,14 @@ class posix_writable_file final : public writable_file {
 
   void append(std::string_view data) override {
     check_open("append");
-    if (data.size() > buffer_capacity - buffer_.size()) {
-      flush_buffer(fd_.get());
-      // A big append goes straight to the kernel rather than through the buffer.
-      if (data.size() >= buffer_capacity) {
-        write_all(fd_.get(), data.data(), data.size(), path_);
-        size_ += data.size();
-        return;
-      }
+    // Even a big append passes through the buffer, to keep the writes whole and aligned.
+    while (!data.empty()) {
+      const size_t take = std::min(data.size(), buffer_capacity - buffer_.size());
+      buffer_.append(data.data(), take);
+      data.remove_prefix(take);
+      size_ += take;
+      if (buffer_.size() == buffer_capacity) flush_buffer(fd_.get());
     }
-    buffer_.append(data.data(), data.size());
-    size_ += data.size();
   }
 
   void flush() override {
