@@ -231,14 +231,15 @@ inline size_t page_size() {
 /// The buffer goes to the kernel only when full, so every write but the file's last is 2 MiB
 /// long at a 2 MiB-aligned offset. That sizes the page-cache folios: on Linux 6.x with ext4 or
 /// xfs such writes leave the file in 2 MiB folios, which a mapping advised for huge pages
-/// (map_read_only below) maps with one fault per 2 MiB instead of one per 4 KiB page or
+/// (map_read_only above) maps with one fault per 2 MiB instead of one per 4 KiB page or
 /// per small folio. On the benchmark machine (a virtual machine where each newly mapped 4 KiB
 /// page costs about 1.5 us) the first touch of 64 MiB of a cached file fell from 1.6-2.0 to
 /// 0.06-0.07 us per page. The price there is on the writing side: a 2 MiB folio of memory the
 /// host has not backed lately took 4.6-9.1 us per 4 KiB to fill, against 0.6-0.8 in 64 KiB
-/// folios. README, Memory, has the benchmark figures. The buffer grows to 2 MiB
-/// as appends fill it, so a small file (CURRENT, a MANIFEST) never takes more than it needs.
-/// One thread at a time.
+/// folios. Writing only flushes 64 KiB at a time lost most of the read gains (the reads right
+/// after a fill go to level-0 tables). README, Memory, has the benchmark figures. The buffer
+/// grows to 2 MiB as appends fill it, so a small file (CURRENT, a MANIFEST) never takes more
+/// than it needs. One thread at a time.
 class posix_writable_file final : public writable_file {
  public:
   static constexpr size_t buffer_capacity = size_t{2} << 20;
