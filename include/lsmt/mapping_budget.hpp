@@ -2,9 +2,9 @@
 //
 // A mapped table is read in place: no copy, no block cache, no system call. But every page a
 // read touches stays resident in the process (RSS) until the mapping goes away, and on Linux a
-// fault maps the whole page-cache folio around it (2 MiB with large folios on ext4 and xfs, as
-// posix_io.hpp writes and maps tables), so a store that maps every table ends up with all of it
-// resident.
+// fault maps the whole page-cache folio around it (up to 2 MiB with large folios: posix_io.hpp
+// writes tables 2 MiB at a time and advises their mappings for huge pages), so a store that maps
+// every table ends up with all of it resident.
 // options::max_mapped_bytes caps the mapped bytes instead: a table is mapped only if its whole
 // size still fits under the cap, when it is opened or on a later read; until then it is read
 // with pread through the block cache. Resident mapped pages can then never exceed the cap,

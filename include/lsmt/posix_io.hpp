@@ -108,16 +108,19 @@ class unique_mapping {
 };
 
 /// Maps `size` bytes of fd read-only and shared: the mapping, or an empty one if mmap fails.
-/// A mapping of 2 MiB or more is advised for huge pages (MADV_HUGEPAGE), so the kernel maps
-/// each 2 MiB page-cache folio of the file (posix_writable_file) whole, with one fault. That
-/// needs a 2 MiB-aligned address, which Linux 6.x gives such mappings on ext4 and xfs by
-/// itself. The advice also makes a fault on a page that is not in the page cache read the
-/// 2 MiB around it; only tables under max_mapped_bytes are mapped (mapping_budget.hpp).
+/// On Linux a mapping of 2 MiB or more is advised for huge pages (MADV_HUGEPAGE), so the
+/// kernel may map each 2 MiB page-cache folio of the file (posix_writable_file) whole, with one
+/// fault. That needs file system support for large folios and a 2 MiB-aligned address, which
+/// the benchmark machine's kernel (6.18, ext4) gives such mappings by itself. The advice also
+/// makes a fault on a page that is not in the page cache read the 2 MiB around it; only tables
+/// under max_mapped_bytes are mapped (mapping_budget.hpp).
 inline unique_mapping map_read_only(int fd, size_t size) {
   void* addr = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
   if (addr == MAP_FAILED) return {};
+#ifdef MADV_HUGEPAGE
   // Only advice: without transparent huge pages the kernel maps 4 KiB pages as before.
   if (size >= size_t{2} << 20) ::madvise(addr, size, MADV_HUGEPAGE);
+#endif
   return {addr, size};
 }
 
@@ -228,21 +231,23 @@ inline size_t page_size() {
 }
 
 /// A writable_file with a 2 MiB user-space buffer, so small appends cost no system call.
-/// The buffer goes to the kernel only when full, so every write but the file's last is 2 MiB
-/// long at a 2 MiB-aligned offset. That sizes the page-cache folios: on Linux 6.x with ext4 or
-/// xfs such writes leave the file in 2 MiB folios, which a mapping advised for huge pages
-/// (map_read_only above) maps with one fault per 2 MiB instead of one per 4 KiB page or
-/// per small folio. On the benchmark machine (a virtual machine where each newly mapped 4 KiB
-/// page costs about 1.5 us) the first touch of 64 MiB of a cached file fell from 1.6-2.0 to
-/// 0.06-0.07 us per page. The price there is on the writing side: a 2 MiB folio of memory the
-/// host has not backed lately took 4.6-9.1 us per 4 KiB to fill, against 0.6-0.8 in 64 KiB
-/// folios. Writing only flushes 64 KiB at a time lost most of the read gains (the reads right
-/// after a fill go to level-0 tables). README, Memory, has the benchmark figures. The buffer
-/// grows to 2 MiB as appends fill it, so a small file (CURRENT, a MANIFEST) never takes more
-/// than it needs. One thread at a time.
+/// The buffer goes to the kernel only when full, so a file written without flush() or sync()
+/// before its end, as a table is, reaches the kernel in 2 MiB writes at 2 MiB-aligned offsets
+/// (but the last). That sizes the page-cache folios: with a file system that has large folios
+/// (the benchmark machine: Linux 6.18, ext4) the file sits in 2 MiB folios, which a mapping
+/// advised for huge pages (map_read_only above) maps with one fault per 2 MiB instead of one
+/// per 4 KiB page or small folio. On the benchmark machine (a virtual machine where the first
+/// touch of each 4 KiB page of a new mapping cost 1.6-2.0 us) the first touch of 64 MiB of a
+/// cached file fell to 0.06-0.07 us per page. The price there is on the writing side: a 2 MiB
+/// folio of memory the host has not backed lately took 4.6-9.1 us per 4 KiB to fill, against
+/// 0.6-0.8 in 64 KiB folios. Writing only flushes 64 KiB at a time lost most of the read gains
+/// (the reads right after a fill go to level-0 tables). README, Memory, has the benchmark
+/// figures. The buffer takes its 2 MiB only once a file outgrows 64 KiB, so a small file (the
+/// MANIFEST) stays small. One thread at a time.
 class posix_writable_file final : public writable_file {
  public:
   static constexpr size_t buffer_capacity = size_t{2} << 20;
+  static constexpr size_t small_file = size_t{64} << 10;  // grows its buffer as needed
 
   posix_writable_file(std::string path, unique_fd fd)
       : path_(std::move(path)), fd_(std::move(fd)) {}
@@ -256,6 +261,9 @@ class posix_writable_file final : public writable_file {
   void append(std::string_view data) override {
     check_open("append");
     // Even a big append passes through the buffer, to keep the writes whole and aligned.
+    if (buffer_.size() + data.size() > small_file && buffer_.capacity() < buffer_capacity) {
+      buffer_.reserve(buffer_capacity);  // once, rather than growing by doubling past 2 MiB
+    }
     while (!data.empty()) {
       const size_t take = std::min(data.size(), buffer_capacity - buffer_.size());
       buffer_.append(data.data(), take);
