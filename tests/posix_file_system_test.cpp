@@ -42,6 +42,15 @@ std::string random_bytes(size_t n, uint32_t seed) {
   return s;
 }
 
+/// Whether this kernel takes madvise(advice) on a fresh anonymous mapping of `bytes`.
+[[maybe_unused]] bool kernel_takes_advice(int advice, size_t bytes) {
+  void* probe = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  REQUIRE(probe != MAP_FAILED);
+  const bool known = ::madvise(probe, bytes, advice) == 0;
+  ::munmap(probe, bytes);
+  return known;
+}
+
 std::string read_all(lsmt::file_system& fs, const std::string& path, bool mmap) {
   auto file = fs.new_readable_file(path, mmap);
   std::string scratch(file->size(), '\0');
@@ -144,18 +153,10 @@ TEST_CASE("posix-fs: a mapping of 2 MiB or more is advised for huge pages", "[po
 #if !defined(__linux__) || !defined(MADV_HUGEPAGE)
   WARN("not checked: no MADV_HUGEPAGE on this system");
 #else
-  {
-    // The kernel must take the advice (transparent huge pages built in).
-    const size_t bytes = size_t{2} << 20;
-    void* probe =
-        ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    REQUIRE(probe != MAP_FAILED);
-    const bool known = ::madvise(probe, bytes, MADV_HUGEPAGE) == 0;
-    ::munmap(probe, bytes);
-    if (!known) {
-      WARN("not checked: this kernel refuses MADV_HUGEPAGE");
-      return;
-    }
+  // The kernel must take the advice (transparent huge pages built in).
+  if (!kernel_takes_advice(MADV_HUGEPAGE, size_t{2} << 20)) {
+    WARN("not checked: this kernel refuses MADV_HUGEPAGE");
+    return;
   }
   lsmt_test::temp_dir dir;
   auto fs = lsmt::posix_file_system();
@@ -257,16 +258,10 @@ TEST_CASE("posix-fs: a log file makes its next pages writable a window at a time
   WARN("not checked: no MADV_POPULATE_WRITE in this system's headers");
 #else
   const size_t page = lsmt::detail::page_size();
-  {
-    // The kernel must know the advice (Linux 5.14+); without it the log faults page by page.
-    void* probe = ::mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    REQUIRE(probe != MAP_FAILED);
-    const bool known = ::madvise(probe, page, MADV_POPULATE_WRITE) == 0;
-    ::munmap(probe, page);
-    if (!known) {
-      WARN("not checked: this kernel does not know MADV_POPULATE_WRITE");
-      return;
-    }
+  // The kernel must know the advice (Linux 5.14+); without it the log faults page by page.
+  if (!kernel_takes_advice(MADV_POPULATE_WRITE, page)) {
+    WARN("not checked: this kernel does not know MADV_POPULATE_WRITE");
+    return;
   }
   constexpr size_t window = lsmt::detail::posix_log_file::populate_bytes;
   const size_t chunk = 4 * window;
