@@ -193,19 +193,6 @@ inline unique_fd open_regular_file(const std::string& path, int flags, file_orig
   return fd;
 }
 
-/// write() until everything is written: write may be interrupted or short.
-inline void write_all(int fd, const char* data, size_t n, const std::string& path) {
-  while (n > 0) {
-    const ssize_t r = ::write(fd, data, n);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      throw_io("write", path, errno);
-    }
-    data += r;
-    n -= static_cast<size_t>(r);
-  }
-}
-
 /// pwrite() until everything is written at offset.
 inline void pwrite_all(int fd, std::string_view data, uint64_t offset, const std::string& path) {
   while (!data.empty()) {
@@ -302,9 +289,21 @@ class posix_writable_file final : public writable_file {
   void check_open(const char* op) const {
     if (!fd_) throw io_error(std::string("lsmt: ") + op + " on closed file '" + path_ + "'", EBADF);
   }
+  /// Hands the buffer to the kernel. If a write fails part-way (a full disk, a file size
+  /// limit), the bytes the kernel took leave the buffer before the error is thrown, so a later
+  /// flush() or close() writes only the rest instead of repeating them in the file.
   void flush_buffer(int fd) {
-    if (buffer_.empty()) return;
-    write_all(fd, buffer_.data(), buffer_.size(), path_);
+    size_t done = 0;
+    while (done < buffer_.size()) {
+      const ssize_t r = ::write(fd, buffer_.data() + done, buffer_.size() - done);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        const int err = errno;
+        buffer_.erase(0, done);
+        throw_io("write", path_, err);
+      }
+      done += static_cast<size_t>(r);
+    }
     buffer_.clear();
   }
 
