@@ -299,11 +299,17 @@ class compaction_picker {
   // A seek-triggered merge of one table of sorted level `level`, into the next level holding
   // data: the levels between are empty, so nothing there must stay above it.
   compaction_job upper_job(const version& v, size_t level) const {
+    return one_table_job(v, level, v.next_level_holding(level));
+  }
+
+  // The table of sorted level `level` cheapest to merge into level `into` (cheapest_table), with
+  // the tables of `into` it overlaps.
+  compaction_job one_table_job(const version& v, size_t level, size_t into) const {
     compaction_job job;
     job.level = level;
-    job.output_level = v.next_level_holding(level);
+    job.output_level = into;
     job.target_size = s_.target_file_size;
-    job.inputs.push_back(cheapest_table(v, level, job.output_level));
+    job.inputs.push_back(cheapest_table(v, level, into));
     add_overlapped(v, &job);
     return job;
   }
@@ -327,21 +333,16 @@ class compaction_picker {
   }
 
   compaction_job level_job(const version& v, const choice& c) const {
-    const size_t level = c.level;
+    if (c.level > 0) return one_table_job(v, c.level, c.level + 1);
+    // Every level-0 table (older ones may hold versions the newer ones hide), into the first
+    // sorted level that holds data or the base level, whichever is higher up: a level above the
+    // base level may still hold older data, which level 0 must stay above.
     compaction_job job;
-    job.level = level;
+    job.level = 0;
     job.target_size = s_.target_file_size;
-    if (level == 0) {
-      // Every level-0 table (older ones may hold versions the newer ones hide), into the first
-      // sorted level that holds data or the base level, whichever is higher up: a level above
-      // the base level may still hold older data, which level 0 must stay above.
-      if (v.levels[0].empty()) return job;
-      job.output_level = output_of_level0(v, c.base_level);
-      job.inputs = v.levels[0];
-    } else {
-      job.output_level = level + 1;
-      job.inputs.push_back(cheapest_table(v, level, level + 1));
-    }
+    if (v.levels[0].empty()) return job;
+    job.output_level = output_of_level0(v, c.base_level);
+    job.inputs = v.levels[0];
     add_overlapped(v, &job);
     return job;
   }
