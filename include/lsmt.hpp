@@ -195,9 +195,13 @@ class db {
   bool get(key_arg k, Value& out, const read_options& ro = {}) const {
     detail::single_op op;
     KeyCodec::encode(k, op.b->key);
-    if (!engine().get(op.b->key, sequence_for(ro), op.b->value)) return false;
-    detail::decode_into<Value, ValueCodec>(op.b->value, out);
-    return true;
+    if constexpr (detail::is_raw_string_v<Value, ValueCodec>) {
+      return engine().get(op.b->key, sequence_for(ro), out, &op.b->value);  // one copy
+    } else {
+      if (!engine().get(op.b->key, sequence_for(ro), op.b->value)) return false;
+      detail::decode_into<Value, ValueCodec>(op.b->value, out);
+      return true;
+    }
   }
   bool contains(key_arg k, const read_options& ro = {}) const {
     detail::single_op op;

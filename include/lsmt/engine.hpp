@@ -47,8 +47,10 @@ class engine {
   /// Value of key as of snapshot (nullopt: the latest state); nullopt if absent or deleted.
   std::optional<std::string> get(std::string_view key, std::optional<uint64_t> snapshot) const;
   /// The same into value (reusing its memory): true if key has a value, which is then in value;
-  /// false if it is absent or deleted, and value holds nothing useful.
-  bool get(std::string_view key, std::optional<uint64_t> snapshot, std::string& value) const;
+  /// false if it is absent or deleted, and value then holds nothing useful, or, given scratch
+  /// (which it may overwrite), is left as it was.
+  bool get(std::string_view key, std::optional<uint64_t> snapshot, std::string& value,
+           std::string* scratch = nullptr) const;
   /// Sequence of the newest version (value or deletion) of key, 0 if none.
   uint64_t newest_sequence(std::string_view key) const;
   uint64_t latest_sequence() const;

@@ -86,14 +86,22 @@ class engine_impl {
     writes_.run(write_path::kind::write, &batch, sync || core_.opts.sync, check);
   }
 
-  bool get(std::string_view key, std::optional<uint64_t> snapshot, std::string& value) const {
+  bool get(std::string_view key, std::optional<uint64_t> snapshot, std::string& value,
+           std::string* scratch = nullptr) const {
     core_.ensure_open();
     const auto view = core_.current_view();
     const uint64_t seq = snapshot ? *snapshot : latest_sequence();  // after the pin: read_path.hpp
+    // A lookup writes only the value it returns, but a range deletion may then hide it: to leave
+    // value as it was, read into scratch where range deletions exist (checked after seq).
+    std::string& into = scratch != nullptr && has_range_deletions(*view) ? *scratch : value;
     value_type type{};
     uint64_t found_seq = 0;
-    return lookup(*view, key, seq, &type, &value, &found_seq, &core_.reads) &&
-           type == value_type::value;
+    if (!lookup(*view, key, seq, &type, &into, &found_seq, &core_.reads) ||
+        type != value_type::value) {
+      return false;
+    }
+    if (&into != &value) value.assign(into);
+    return true;
   }
 
   uint64_t newest_sequence(std::string_view key) const {
@@ -366,8 +374,8 @@ LSMT_INLINE std::optional<std::string> engine::get(std::string_view key,
   return value;
 }
 LSMT_INLINE bool engine::get(std::string_view key, std::optional<uint64_t> snapshot,
-                             std::string& value) const {
-  return impl_->get(key, snapshot, value);
+                             std::string& value, std::string* scratch) const {
+  return impl_->get(key, snapshot, value, scratch);
 }
 LSMT_INLINE uint64_t engine::newest_sequence(std::string_view key) const {
   return impl_->newest_sequence(key);

@@ -100,13 +100,20 @@ inline bool lookup(const read_view& v, std::string_view key, uint64_t snapshot, 
   return true;
 }
 
+/// Whether any range deletion is in v. A range deletion with a sequence a reader may see was
+/// added before that sequence was published (write_path.hpp), so a reader that checks after
+/// taking its sequence finds it.
+inline bool has_range_deletions(const read_view& v) {
+  bool any = v.mem->has_range_deletions() || v.tables->range_dels != nullptr;
+  for (const auto& m : v.imms) any = any || m->has_range_deletions();
+  return any;
+}
+
 /// For an iterator at snapshot seq over v: a function telling what range deletion covers a key
 /// (range_cover), or null when no range deletion can cover anything it reads.
 inline std::function<range_cover(std::string_view)> covering_function(const read_view& v,
                                                                       uint64_t seq) {
-  bool any = v.mem->has_range_deletions() || v.tables->range_dels != nullptr;
-  for (const auto& m : v.imms) any = any || m->has_range_deletions();
-  if (!any) return nullptr;
+  if (!has_range_deletions(v)) return nullptr;
   // The iterator pins the view, so the pointer stays valid for as long as it is used.
   return [view = &v, seq](std::string_view key) { return cover_of(*view, key, seq); };
 }
