@@ -201,6 +201,45 @@ TEST_CASE("engine: get(k, out) fills the caller's value, and leaves it alone if 
   CHECK(bytes == std::vector<uint8_t>{1, 2, 3});
 }
 
+TEST_CASE(
+    "engine: get(k, out) without range deletions reads into out and leaves it alone on a miss",
+    "[engine]") {
+  // With no range deletion in the store, get(k, out) reads the value straight into out (no
+  // buffer in between), so a lookup must write out only for the value it returns: not for an
+  // absent key, a deletion it meets first, or a key written after the snapshot.
+  temp_dir tmp;
+  str_db d(tmp.sub("db"), rwx_r_x, 100, 8, 2);
+  d.put("old", "o1");
+  d.put("gone", pattern_value(5, 3000));
+  const lsmt::snapshot before = d.get_snapshot();
+  d.erase("gone");
+  d.put("new", "n1");
+  lsmt::read_options at_before;
+  at_before.snap = &before;
+
+  for (const char* where : {"memtable", "tables"}) {
+    INFO(where);
+    std::string out = "kept";
+    CHECK_FALSE(d.get("absent", out));
+    CHECK_FALSE(d.get("gone", out));  // the deletion is newer than the value below it
+    CHECK_FALSE(d.get("new", out, at_before));
+    CHECK(out == "kept");
+    REQUIRE(d.get("gone", out, at_before));
+    CHECK(out == pattern_value(5, 3000));
+    REQUIRE(d.get("old", out));
+    CHECK(out == "o1");
+    d.flush();
+  }
+  // The deletion and the value it hides in separate tables (level 0, newest first).
+  d.put("split", "s1");
+  d.flush();
+  d.erase("split");
+  d.flush();
+  std::string out = "kept";
+  CHECK_FALSE(d.get("split", out));
+  CHECK(out == "kept");
+}
+
 TEST_CASE("transaction: get(k, out) reads own writes over the snapshot, and records the read",
           "[transaction]") {
   temp_dir tmp;
