@@ -162,7 +162,9 @@ TEST_CASE("engine: get(k, out) fills the caller's value, and leaves it alone if 
   d.put("gone", "x");
   d.erase("gone");
   d.put("ranged", "y");
+  d.put("rewritten", "hidden");
   d.delete_range("r", "s");
+  d.put("rewritten", "after the range deletion");
   const lsmt::snapshot before = d.get_snapshot();
   d.put("a", "alpha 2");
   lsmt::read_options at_before;
@@ -175,6 +177,14 @@ TEST_CASE("engine: get(k, out) fills the caller's value, and leaves it alone if 
     CHECK_FALSE(d.get("gone", out));
     CHECK_FALSE(d.get("ranged", out));
     CHECK(out == "kept");
+    // Covered by the range deletion, but written again after it.
+    REQUIRE(d.get("rewritten", out));
+    CHECK(out == "after the range deletion");
+    out = "kept";
+    d.erase("rewritten");  // a point deletion newer than the range deletion
+    CHECK_FALSE(d.get("rewritten", out));
+    CHECK(out == "kept");
+    d.put("rewritten", "after the range deletion");
     REQUIRE(d.get("a", out));
     CHECK(out == "alpha 2");
     REQUIRE(d.get("a", out, at_before));

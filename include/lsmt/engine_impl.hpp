@@ -91,17 +91,12 @@ class engine_impl {
     core_.ensure_open();
     const auto view = core_.current_view();
     const uint64_t seq = snapshot ? *snapshot : latest_sequence();  // after the pin: read_path.hpp
-    // A lookup writes only the value it returns, but a range deletion may then hide it: to leave
-    // value as it was, read into scratch where range deletions exist (checked after seq).
-    std::string& into = scratch != nullptr && has_range_deletions(*view) ? *scratch : value;
+    // A lookup writes only the value it returns; given scratch, it also leaves value alone
+    // when a range deletion hides the version it found (read_path.hpp).
     value_type type{};
     uint64_t found_seq = 0;
-    if (!lookup(*view, key, seq, &type, &into, &found_seq, &core_.reads) ||
-        type != value_type::value) {
-      return false;
-    }
-    if (&into != &value) value.assign(into);
-    return true;
+    return lookup(*view, key, seq, &type, &value, &found_seq, &core_.reads, scratch) &&
+           type == value_type::value;
   }
 
   uint64_t newest_sequence(std::string_view key) const {

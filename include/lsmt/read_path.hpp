@@ -88,15 +88,23 @@ inline bool lookup_point(const read_view& v, std::string_view key, uint64_t snap
 /// The newest version of key with sequence <= snapshot in v: false if there is none, else sets
 /// *type, *seq and (for a value, if value is not null) *value. A range deletion covering the
 /// key counts as a deletion at its sequence. Counts the tables' bloom filter checks in
-/// *counters, if given.
+/// *counters, if given. Given scratch, *value is written only if the key has a value: where a
+/// range deletion covers the key, the version found is read into scratch, and copied to *value
+/// only if it is a value newer than the deletion. Without scratch, a covered key's *value may
+/// hold the hidden value on return, or be cleared.
 inline bool lookup(const read_view& v, std::string_view key, uint64_t snapshot, value_type* type,
-                   std::string* value, uint64_t* seq, read_counters* counters = nullptr) {
-  const bool found = lookup_point(v, key, snapshot, type, value, seq, counters);
+                   std::string* value, uint64_t* seq, read_counters* counters = nullptr,
+                   std::string* scratch = nullptr) {
   const uint64_t deleted_at = cover_of(v, key, snapshot).seq;
-  if (deleted_at == 0 || (found && *seq > deleted_at)) return found;
+  std::string* into = deleted_at != 0 && scratch != nullptr && value != nullptr ? scratch : value;
+  const bool found = lookup_point(v, key, snapshot, type, into, seq, counters);
+  if (deleted_at == 0 || (found && *seq > deleted_at)) {
+    if (found && into != value && *type == value_type::value) value->assign(*into);
+    return found;
+  }
   *type = value_type::deletion;
   *seq = deleted_at;
-  if (value != nullptr) value->clear();
+  if (into == value && value != nullptr) value->clear();
   return true;
 }
 
