@@ -67,6 +67,17 @@ inline memory_kb read_memory() {
   return m;
 }
 
+// KiB of file pages this process maps with 2 MiB page-table entries now (FilePmdMapped in
+// /proc/self/smaps_rollup, Linux >= 4.14): how much of lsmt's mapped tables got huge pages.
+// -1 where the kernel does not say.
+inline long long file_huge_mapped_kb() {
+  std::ifstream in("/proc/self/smaps_rollup");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("FilePmdMapped:", 0) == 0) return std::strtoll(line.c_str() + 14, nullptr, 10);
+  }
+  return -1;
+}
+
 inline void reset_peak_rss() {  // "5" resets VmHWM to the current RSS (Linux >= 4.0)
   std::ofstream("/proc/self/clear_refs") << "5";
 }
