@@ -90,8 +90,8 @@ inline bool lookup_point(const read_view& v, std::string_view key, uint64_t snap
 /// key counts as a deletion at its sequence. Counts the tables' bloom filter checks in
 /// *counters, if given. Given scratch, *value is written only if the key has a value: where a
 /// range deletion covers the key, the version found is read into scratch, and copied to *value
-/// only if it is a value newer than the deletion. Without scratch, a covered key's *value may
-/// hold the hidden value on return, or be cleared.
+/// only if it is a value newer than the deletion. Without scratch, *value is cleared when a
+/// range deletion hides the key.
 inline bool lookup(const read_view& v, std::string_view key, uint64_t snapshot, value_type* type,
                    std::string* value, uint64_t* seq, read_counters* counters = nullptr,
                    std::string* scratch = nullptr) {
