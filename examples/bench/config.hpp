@@ -1,6 +1,8 @@
 // config.hpp - db_bench's flags (listed in db_bench.cpp's header comment) and their checks.
 #pragma once
 
+#include <sched.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
@@ -32,6 +34,7 @@ struct config {
   double compression_ratio = 1;      // of the values: 1 = random bytes, 0.5 = half repeats
   std::string compression = "none";  // lsmt's options.compressor: none, or zstd if built in
   int threads = 1;
+  std::vector<int> cpus;  // --cpus: benchmark thread i runs on cpus[i % size]; empty: unpinned
   uint64_t cache_size = 8 << 20;
   int bloom_bits = 10;
   bool lsmt_mmap = true;                 // lsmt's use_mmap_reads
@@ -148,6 +151,15 @@ inline config parse_flags(int argc, char** argv, const std::vector<std::string>&
        }},
       {"compression", string_flag(&cfg.compression)},
       {"threads", int_flag(&cfg.threads)},
+      {"cpus",
+       [&cfg](std::string_view n, const std::string& v) {
+         cfg.cpus.clear();
+         for (const std::string& item : split(v, ',')) {
+           const uint64_t cpu = parse_uint(n, item);
+           if (cpu >= CPU_SETSIZE) usage_error("--cpus: no CPU " + item);
+           cfg.cpus.push_back(static_cast<int>(cpu));
+         }
+       }},
       {"cache_size", uint_flag(&cfg.cache_size)},
       {"bloom_bits", int_flag(&cfg.bloom_bits)},
       {"repeat", int_flag(&cfg.repeat)},

@@ -24,6 +24,9 @@
 //   --compression=none|zstd  lsmt's options.compressor; zstd (examples/compression/) only
 //                       when built with libzstd. The other engines never compress [none]
 //   --threads=N         a benchmark's operations are split over N threads [1]
+//   --cpus=a,b          pins benchmark thread i to CPU list[i % length] (readwhilewriting's
+//                       writer counts as the thread after the readers); the engines' own
+//                       threads are not pinned [none: the scheduler places every thread]
 //   --cache_size=N      block cache bytes, for the engines that have one [8388608]
 //   --bloom_bits=N      bloom filter bits per key, for the engines that have one [10]
 //   --lsmt_mmap=0|1     lsmt reads its tables through memory maps (1) or pread and its block
@@ -148,6 +151,12 @@ inline void print_header(const config& cfg) {
       static_cast<unsigned long long>(cfg.num),
       static_cast<unsigned long long>(cfg.reads != 0 ? cfg.reads : cfg.num), cfg.threads,
       static_cast<unsigned long long>(cfg.seed), cfg.repeat);
+  if (!cfg.cpus.empty()) {
+    std::string list;
+    for (int cpu : cfg.cpus) list += (list.empty() ? "" : ",") + std::to_string(cpu);
+    std::printf("Pinning:    benchmark thread i on CPU %s[i %% %zu]; engine threads unpinned\n",
+                list.c_str(), cfg.cpus.size());
+  }
   std::printf("Fairness:   %s; bloom %d bits/key; LRU block cache %s (where they apply)\n",
               cfg.compression == "none"
                   ? "no compression"

@@ -2,11 +2,15 @@
 // benchmark's figures go to the parent through a pipe, one tab-separated line each.
 #pragma once
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <filesystem>
 #include <map>
@@ -69,10 +73,25 @@ struct result {
   }
 };
 
+// With --cpus, moves the calling benchmark thread to the CPU the list gives its index. The
+// engine's own threads are left where the scheduler puts them.
+inline void pin_benchmark_thread(const config& cfg, int index) {
+  if (cfg.cpus.empty()) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  const int cpu = cfg.cpus[static_cast<size_t>(index) % cfg.cpus.size()];
+  CPU_SET(cpu, &set);
+  if (int err = pthread_setaffinity_np(pthread_self(), sizeof set, &set); err != 0) {
+    throw std::runtime_error("--cpus: cannot run on CPU " + std::to_string(cpu) + ": " +
+                             std::strerror(err));
+  }
+}
+
 // Runs `body(ts)` for every thread state, all threads released together; returns the elapsed
 // nanoseconds until the last one finished. Each thread calls db.end_thread() when done.
 template <class Body>
-uint64_t run_threads(std::vector<thread_state>& states, engine& db, Body&& body) {
+uint64_t run_threads(const config& cfg, std::vector<thread_state>& states, engine& db,
+                     Body&& body) {
   std::mutex mu;
   std::condition_variable cv;
   bool go = false;
@@ -80,11 +99,18 @@ uint64_t run_threads(std::vector<thread_state>& states, engine& db, Body&& body)
   std::vector<std::thread> threads;
   for (thread_state& ts : states) {
     threads.emplace_back([&, &ts = ts] {
+      std::string pin_error;  // pinned before the clock starts, reported after it
+      try {
+        pin_benchmark_thread(cfg, ts.index);
+      } catch (const std::exception& e) {
+        pin_error = e.what();
+      }
       {
         std::unique_lock<std::mutex> lock(mu);
         cv.wait(lock, [&] { return go; });
       }
       try {
+        if (!pin_error.empty()) throw std::runtime_error(pin_error);
         body(ts);
         db.end_thread();
       } catch (const std::exception& e) {
@@ -141,6 +167,7 @@ inline result run_benchmark(const benchmark_spec& spec, const workload& w, size_
   if (!writer.empty()) {
     writer_thread = std::thread([&] {
       try {
+        pin_benchmark_thread(cfg, writer.front().index);
         write_while_reading(ctx, writer.front());
       } catch (const std::exception& e) {
         writer_error = e.what();
@@ -154,7 +181,7 @@ inline result run_benchmark(const benchmark_spec& spec, const workload& w, size_
   }
   uint64_t elapsed_ns = 0;
   try {
-    elapsed_ns = run_threads(states, db, [&](thread_state& ts) { w.run(ctx, ts); });
+    elapsed_ns = run_threads(cfg, states, db, [&](thread_state& ts) { w.run(ctx, ts); });
   } catch (...) {
     ctx.readers_done = true;
     if (writer_thread.joinable()) writer_thread.join();
