@@ -6,13 +6,9 @@
 // every data block handle is known to be in bounds and contiguous.
 //
 // That walk also builds two in-memory arrays, 16 bytes per data block: each block's offset, and
-// a "fence" per index key -- 8 bytes of its user key, taken right after the prefix that all index
-// keys but the last share (so keys like zero-padded numbers still differ within them), read
-// big-endian and zero-padded; a key outside that prefix gets 0 or UINT64_MAX, whichever keeps
-// the order. Fences never order two keys the wrong way, so finding a target's block is a binary
-// search over a dense array of integers, and index keys are read only among blocks whose fence
-// equals the target's. Point reads and seeks then touch about half the cache lines that a search
-// through the index block does (a restart offset and then a key, per step).
+// a fence per index key (fence_index.hpp), 8 bytes of it that never order two keys the wrong
+// way. Finding a target's block is a binary search over those integers; index keys are read
+// only among blocks whose fence equals the target's.
 // Data blocks are checksummed before their first use:
 //   * mapped file: blocks are read in place (no copy, no cache); a per-table bitmap remembers
 //     which blocks were verified so the CRC is computed once per block, not once per read;
@@ -45,6 +41,7 @@
 #include "counters.hpp"
 #include "crc32c.hpp"
 #include "error.hpp"
+#include "fence_index.hpp"
 #include "file_system.hpp"
 #include "internal_iterator.hpp"
 #include "internal_key.hpp"
@@ -152,7 +149,7 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
   /// Bytes of the bloom filter (in the mapping if the file was mapped at open, else in memory).
   size_t filter_bytes() const { return filter_.size(); }
   /// Bytes of the index block (like the filter's) and of the fences kept in memory.
-  size_t index_bytes() const { return index_.size() + fences_.size() * sizeof(fences_[0]); }
+  size_t index_bytes() const { return index_.size() + fences_.bytes(); }
 
  private:
   friend class table_iter;
@@ -266,50 +263,20 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
     offsets_.push_back(expected);
     num_blocks_ = n;
     verified_ = std::make_unique<std::atomic<uint64_t>[]>((n + 63) / 64);
-    // The fence prefix: what every index key but the last (a short successor) shares.
-    if (n >= 2) {
-      fence_prefix_.assign(user_keys[0]);
-      for (uint32_t i = 1; i + 1 < n; ++i) {
-        size_t same = 0;
-        const std::string_view k = user_keys[i];
-        while (same < fence_prefix_.size() && same < k.size() && fence_prefix_[same] == k[same]) {
-          ++same;
-        }
-        fence_prefix_.resize(same);
-      }
-    }
-    fences_.reserve(n);
-    for (const std::string_view k : user_keys) fences_.push_back(fence(k));
-  }
-
-  /// 8 bytes of user_key after fence_prefix_ as a big-endian integer (zero-padded); 0 or
-  /// UINT64_MAX if user_key sorts before or after every key with that prefix. Monotone:
-  /// a < b implies fence(a) <= fence(b).
-  uint64_t fence(std::string_view user_key) const noexcept {
-    const size_t p = fence_prefix_.size();
-    const size_t n = std::min(p, user_key.size());
-    const int c = n == 0 ? 0 : std::memcmp(user_key.data(), fence_prefix_.data(), n);
-    if (c < 0 || (c == 0 && user_key.size() < p)) return 0;
-    if (c > 0) return UINT64_MAX;
-    unsigned char b[8] = {};
-    std::memcpy(b, user_key.data() + p, std::min<size_t>(8, user_key.size() - p));
-    uint64_t v = 0;
-    for (const unsigned char x : b) v = (v << 8) | x;
-    return v;
+    fences_.build(user_keys);
   }
 
   /// Ordinal of the first block whose index key is >= target (an internal key), or
   /// num_blocks_ if none: the block that holds target's entry if the table has one.
   uint32_t find_block(std::string_view target) const {
-    const uint64_t f = fence(extract_user_key(target));
-    const auto lo = std::lower_bound(fences_.begin(), fences_.end(), f);
-    if (lo == fences_.end() || *lo != f) return static_cast<uint32_t>(lo - fences_.begin());
+    const uint64_t f = fences_.fence(extract_user_key(target));
+    const uint32_t lo = fences_.lower_bound(f);
+    if (lo == fences_.size() || fences_[lo] != f) return lo;
     // Index keys with an equal fence may sort either side of target: compare them.
-    const auto hi = std::upper_bound(lo, fences_.end(), f);
+    const uint32_t hi = fences_.upper_bound(lo, f);
     block_iter index;
     index.reset(index_, {file_number_, index_offset_});
-    index.seek(target, static_cast<uint32_t>(lo - fences_.begin()),
-               static_cast<uint32_t>(hi - fences_.begin()));
+    index.seek(target, lo, hi);
     return index.valid() ? index.restart_index() : num_blocks_;
   }
 
@@ -389,8 +356,7 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
   std::string_view index_;
   std::unique_ptr<std::atomic<uint64_t>[]> verified_;  // a bit per data block (set when mapped)
   std::vector<uint64_t> offsets_;  // data block i is [offsets_[i], offsets_[i + 1]) with trailer
-  std::vector<uint64_t> fences_;   // fence(user key of index entry i), non-decreasing
-  std::string fence_prefix_;
+  fence_index fences_;             // over the user keys of the index entries
   std::shared_ptr<const range_tombstones> range_dels_;  // null: none
 };
 

@@ -1,0 +1,85 @@
+// fence_index: fences keep the keys' order, and its searches give exactly what a search over all
+// the fences gives, for small and odd sizes, with runs of equal fences, and for targets below,
+// between, equal to and above them (0 and UINT64_MAX included).
+#include "lsmt/fence_index.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "test_catch.hpp"
+
+using lsmt::detail::fence_index;
+
+namespace {
+
+// Sorted keys "key/" + 8 bytes, drawn from a small alphabet so that equal 8-byte windows repeat.
+std::vector<std::string> sorted_keys(std::mt19937_64& rng, size_t n, int alphabet) {
+  std::vector<std::string> keys;
+  for (size_t i = 0; i < n; ++i) {
+    std::string k = "key/";
+    const size_t len = 1 + rng() % 10;  // some end inside the 8-byte window, some run past it
+    for (size_t j = 0; j < len; ++j) k.push_back(static_cast<char>('a' + rng() % alphabet));
+    keys.push_back(std::move(k));
+  }
+  std::sort(keys.begin(), keys.end());
+  return keys;
+}
+
+}  // namespace
+
+TEST_CASE("fence_index: lower_bound and upper_bound match a search over all fences",
+          "[fence_index]") {
+  std::mt19937_64 rng(5);
+  size_t checked = 0;
+  for (size_t n = 0; n <= 70; ++n) {
+    for (int alphabet : {2, 26}) {
+      const std::vector<std::string> keys = sorted_keys(rng, n, alphabet);
+      const std::vector<std::string_view> views(keys.begin(), keys.end());
+      fence_index index;
+      index.build(views);
+      REQUIRE(index.size() == n);
+      std::vector<uint64_t> all;
+      for (const std::string_view k : views) all.push_back(index.fence(k));
+      REQUIRE(std::is_sorted(all.begin(), all.end()));
+      for (uint32_t i = 0; i < n; ++i) REQUIRE(index[i] == all[i]);
+
+      std::vector<uint64_t> targets = {0, 1, UINT64_MAX, UINT64_MAX - 1};
+      for (const uint64_t f : all) {
+        targets.push_back(f);
+        targets.push_back(f - 1);  // wraps to UINT64_MAX for 0: still a valid target
+        targets.push_back(f + 1);
+      }
+      for (int i = 0; i < 20; ++i) targets.push_back(rng());
+      for (const uint64_t f : targets) {
+        const auto lo =
+            static_cast<uint32_t>(std::lower_bound(all.begin(), all.end(), f) - all.begin());
+        REQUIRE(index.lower_bound(f) == lo);
+        const auto hi =
+            static_cast<uint32_t>(std::upper_bound(all.begin(), all.end(), f) - all.begin());
+        REQUIRE(index.upper_bound(lo, f) == hi);
+        ++checked;
+      }
+    }
+  }
+  REQUIRE(checked > 10000);
+}
+
+TEST_CASE("fence_index: keys outside the shared prefix get 0 or UINT64_MAX", "[fence_index]") {
+  const std::vector<std::string> keys = {"tenant7/a", "tenant7/b", "tenant7/c", "tenant8"};
+  const std::vector<std::string_view> views(keys.begin(), keys.end());
+  fence_index index;
+  index.build(views);
+  // The prefix is "tenant7/", shared by all but the last key.
+  CHECK(index.fence("tenant7/") == 0);
+  CHECK(index.fence("tenant6/zzz") == 0);
+  CHECK(index.fence("tenant") == 0);  // ends inside the prefix
+  CHECK(index.fence("tenant8") == UINT64_MAX);
+  CHECK(index.fence("tenant7/a") == uint64_t{'a'} << 56);
+  CHECK(index.lower_bound(index.fence("tenant7/b")) == 1);
+  CHECK(index.lower_bound(index.fence("tenant9")) == 3);  // the last fence is UINT64_MAX too
+  CHECK(index.bytes() >= 4 * sizeof(uint64_t));
+}
