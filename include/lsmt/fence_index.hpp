@@ -11,8 +11,9 @@
 // The fences are one sorted array of integers, searched by binary search: a point read or a seek
 // touches about half the cache lines that a search through the index block does (a restart
 // offset and then a key, per step). Storing them in cache-line groups under a small array of
-// each group's largest fence (one line of the large array per search) measured no faster here:
-// +0-4% at 1M keys with every table mapped, -3 to -6% at 10M keys read with pread.
+// each group's largest fence (one line of the large array per search) showed no clear gain
+// here: at 1M keys with every table mapped, pairs of runs went from 10% slower to 7% faster
+// (most of them faster); at 10M keys, read mostly with pread, 3-6% slower in both pairs.
 //
 // Thread safety: immutable after build(); any number of threads may search it at once.
 #ifndef LSMT_FENCE_INDEX_HPP
