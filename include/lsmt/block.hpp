@@ -274,6 +274,13 @@ class block_iter final : public internal_iterator {
   /// positions there, and keeps every entry decoded on the way, so that the prev() calls that
   /// follow cost no decoding: a backward scan decodes each entry once, not interval / 2 times.
   void decode_group(uint32_t r, uint32_t end) {
+    // A backward scan decodes each group forward from its restart and then jumps back a group,
+    // which the hardware prefetcher does not follow: each entry's header was a cache miss
+    // (78% of parse_next's samples in readreverse). Ask for this group's lines at once, and for
+    // the group before it, which the next call decodes.
+    const uint32_t start = restart_point(r);
+    prefetch_lines(start, end);
+    if (r > 0) prefetch_lines(restart_point(r - 1), start);
     seek_to_restart(r);  // key_ no longer views cache_keys_
     cache_.clear();
     cache_keys_.clear();
@@ -286,6 +293,11 @@ class block_iter final : public internal_iterator {
     if (cache_.empty()) return;  // an empty block: parse_next() left the iterator invalid
     cache_group_ = r;
     use_cached(cache_pos_ = cache_.size() - 1);
+  }
+
+  /// Prefetches the lines of [from, to), at most 1 KiB of them.
+  void prefetch_lines(uint32_t from, uint32_t to) const noexcept {
+    for (uint32_t at = from; at < to && at - from < 1024; at += 64) prefetch_line(data_ + at);
   }
 
   void use_cached(size_t i) {
