@@ -41,14 +41,13 @@ class level_iterator final : public internal_iterator {
     skip_backward();
   }
   void seek(std::string_view target) override {
-    const auto begin = tables_.begin() + static_cast<std::ptrdiff_t>(first_);
-    const auto end = tables_.begin() + static_cast<std::ptrdiff_t>(last_);
-    const auto it = std::lower_bound(begin, end, target, [](const auto& t, std::string_view k) {
-      return compare_internal_keys(t->meta().largest, k) < 0;
-    });
-    open(static_cast<size_t>(it - tables_.begin()));
+    open(find_table(target));
     if (open_) iter_.seek(target);
     skip_forward();
+  }
+  void prefetch_seek(std::string_view target) const override {
+    const size_t i = find_table(target);
+    if (i < last_) tables_[i]->reader().prefetch_seek(target);
   }
   void next() override {
     iter_.next();
@@ -62,6 +61,15 @@ class level_iterator final : public internal_iterator {
   std::string_view value() const override { return iter_.value(); }
 
  private:
+  // The first table in [first_, last_) whose largest key is >= target, or last_.
+  size_t find_table(std::string_view target) const {
+    const auto begin = tables_.begin() + static_cast<std::ptrdiff_t>(first_);
+    const auto end = tables_.begin() + static_cast<std::ptrdiff_t>(last_);
+    const auto it = std::lower_bound(begin, end, target, [](const auto& t, std::string_view k) {
+      return compare_internal_keys(t->meta().largest, k) < 0;
+    });
+    return static_cast<size_t>(it - tables_.begin());
+  }
   // Makes table i current (none if i is past the range).
   void open(size_t i) {
     if (i >= last_) {

@@ -46,6 +46,9 @@ class merging_iterator final : public internal_iterator {
     rebuild(reverse);
   }
   void seek(std::string_view target) override {
+    if (children_.size() > 1) {
+      for (const auto& c : children_) c->prefetch_seek(target);
+    }
     for (auto& c : children_) c->seek(target);
     rebuild(forward);
   }

@@ -104,6 +104,9 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
     return true;
   }
 
+  /// Hints the CPU to fetch the block a seek for target (an internal key) reads first.
+  void prefetch_seek(std::string_view target) const { prefetch_block(find_block(target)); }
+
   /// False only if the table certainly holds no entry for user_key.
   bool may_contain(std::string_view user_key) const {
     return filter_.empty() || bloom_may_match(filter_, user_key);

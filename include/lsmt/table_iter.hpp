@@ -112,6 +112,10 @@ class table_iter final : public internal_iterator {
     skip_empty_forward();
   }
 
+  void prefetch_seek(std::string_view target) const override {
+    if (table_ != nullptr) table_->prefetch_seek(target);
+  }
+
   void next() override {
     block_.next();
     skip_empty_forward();
