@@ -16,7 +16,8 @@ using lsmt::detail::fence_index;
 
 namespace {
 
-// Sorted keys "key/" + 8 bytes, drawn from a small alphabet so that equal 8-byte windows repeat.
+// Sorted keys "key/" + 1 to 10 bytes, drawn from a small alphabet so that equal 8-byte windows
+// repeat.
 std::vector<std::string> sorted_keys(std::mt19937_64& rng, size_t n, int alphabet) {
   std::vector<std::string> keys;
   for (size_t i = 0; i < n; ++i) {
@@ -82,4 +83,42 @@ TEST_CASE("fence_index: keys outside the shared prefix get 0 or UINT64_MAX", "[f
   CHECK(index.lower_bound(index.fence("tenant7/b")) == 1);
   CHECK(index.lower_bound(index.fence("tenant9")) == 3);  // the last fence is UINT64_MAX too
   CHECK(index.bytes() >= 4 * sizeof(uint64_t));
+}
+
+// What find_block relies on: for any user key t, the first key >= t is the first whose fence is
+// >= fence(t) when that fence differs from fence(t), and otherwise lies among the keys with
+// fence(t) or is the one right after them.
+TEST_CASE("fence_index: the first key >= a target lies where the fences say", "[fence_index]") {
+  std::mt19937_64 rng(11);
+  size_t exact = 0;
+  size_t ties = 0;
+  for (size_t n = 1; n <= 70; ++n) {
+    for (int alphabet : {2, 3, 26}) {
+      const std::vector<std::string> keys = sorted_keys(rng, n, alphabet);
+      const std::vector<std::string_view> views(keys.begin(), keys.end());
+      fence_index index;
+      index.build(views);
+      std::vector<std::string> targets = sorted_keys(rng, 40, alphabet);
+      targets.insert(targets.end(), keys.begin(), keys.end());
+      for (const std::string& k : keys) targets.push_back(k + '\0');  // just past a key
+      targets.insert(targets.end(), {"", "key", "key/", "kez", "zzz"});
+      for (const std::string& t : targets) {
+        const auto first =
+            static_cast<uint32_t>(std::lower_bound(keys.begin(), keys.end(), t) - keys.begin());
+        const uint64_t f = index.fence(t);
+        const uint32_t lo = index.lower_bound(f);
+        if (lo == index.size() || index[lo] != f) {
+          REQUIRE(first == lo);
+          ++exact;
+        } else {
+          const uint32_t hi = index.upper_bound(lo, f);
+          REQUIRE(first >= lo);
+          REQUIRE(first <= hi);
+          ++ties;
+        }
+      }
+    }
+  }
+  REQUIRE(exact > 1000);
+  REQUIRE(ties > 1000);
 }
