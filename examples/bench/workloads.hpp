@@ -91,7 +91,8 @@ struct benchmark_context {
   permutation shuffle;  // a bijection on [0, keys) for the random fills
   uint64_t records;     // keys [0, records) were loaded before this benchmark
   std::atomic<uint64_t> next_insert;  // YCSB D/E insert keys records, records+1, ...
-  const zipfian* latest_base;         // zeta over `records`, computed once, copied per thread
+  const zipfian* latest_base;         // zeta over `records`, computed once, copied per thread;
+                                      // null unless the workload is YCSB D
   progress_meter& progress;
   std::atomic<bool> writer_started{false};  // readwhilewriting: the readers wait for it
   std::atomic<bool> readers_done{false};    // readwhilewriting: the writer stops when set
