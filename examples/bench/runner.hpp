@@ -143,11 +143,12 @@ inline result run_benchmark(const benchmark_spec& spec, const workload& w, size_
   // only for it: the other workloads draw no "latest" keys.
   std::optional<zipfian> latest_base;
   if (w.run == &ycsb_d) latest_base.emplace(*records);
+  const zipfian* latest = latest_base ? &*latest_base : nullptr;
   const uint64_t ops = operations(w, cfg), keys = key_space(w, cfg);
   const int threads = cfg.threads_of(spec);
   progress_meter progress(engine_name + " " + spec.label(), ops);
-  benchmark_context ctx{cfg,      db,         values,       keys,    permutation(keys, cfg.seed),
-                        *records, {*records}, latest_base ? &*latest_base : nullptr, progress};
+  benchmark_context ctx{cfg,      db,         values, keys,    permutation(keys, cfg.seed),
+                        *records, {*records}, latest, progress};
 
   std::vector<thread_state> states;
   for (int t = 0; t < threads; ++t) {
