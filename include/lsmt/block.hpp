@@ -278,9 +278,13 @@ class block_iter final : public internal_iterator {
     // which the hardware prefetcher does not follow: each entry's header was a cache miss
     // (78% of parse_next's samples in readreverse). Ask for this group's lines at once, and for
     // the group before it, which the next call decodes.
+    // Only hints: the previous restart is checked when that group is decoded, not here.
     const uint32_t start = restart_point(r);
     prefetch_lines(start, end);
-    if (r > 0) prefetch_lines(restart_point(r - 1), start);
+    if (r > 0) {
+      const uint32_t before = decode_fixed32(data_ + limit_ + 4 * size_t{r - 1});
+      if (before < start) prefetch_lines(before, start);
+    }
     seek_to_restart(r);  // key_ no longer views cache_keys_
     cache_.clear();
     cache_keys_.clear();

@@ -104,8 +104,12 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
     return true;
   }
 
-  /// Hints the CPU to fetch the block a seek for target (an internal key) reads first.
-  void prefetch_seek(std::string_view target) const { prefetch_block(find_block(target)); }
+  /// Hints the CPU to fetch the block a seek for target (an internal key) reads first: the
+  /// first one the fences allow (find_block settles ties between equal fences with the index
+  /// block, which a hint does not read).
+  void prefetch_seek(std::string_view target) const {
+    prefetch_block(fences_.lower_bound(fences_.fence(extract_user_key(target))));
+  }
 
   /// False only if the table certainly holds no entry for user_key.
   bool may_contain(std::string_view user_key) const {
