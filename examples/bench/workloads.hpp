@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -242,7 +243,10 @@ struct ycsb_mix {
 
 inline void ycsb(benchmark_context& c, thread_state& ts, const ycsb_mix& mix) {
   scrambled_zipfian zipf;
-  if (mix.latest) ts.latest = *c.latest_base;
+  if (mix.latest) {
+    if (c.latest_base == nullptr) throw std::logic_error("db_bench: no zeta for 'latest' keys");
+    ts.latest = *c.latest_base;
+  }
   auto choose_key = [&]() -> uint64_t {
     if (!mix.latest) return zipf.next(ts.random, c.records);
     // SkewedLatestGenerator: the newest key is the most popular.

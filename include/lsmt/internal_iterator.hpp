@@ -27,8 +27,8 @@ class internal_iterator {
   /// Positions at the first entry whose internal key is >= target.
   virtual void seek(std::string_view internal_target) = 0;
   /// Hints the CPU to fetch the memory that seek(internal_target) reads first, and changes
-  /// nothing else. A merge calls it on every child before it seeks any of them, so the children's
-  /// cache misses overlap rather than follow one another.
+  /// nothing else. A merge of several children calls it on every child before it seeks any of
+  /// them, so the children's cache misses overlap rather than follow one another.
   virtual void prefetch_seek(std::string_view /*internal_target*/) const {}
   /// REQUIRES: valid().
   virtual void next() = 0;

@@ -104,10 +104,12 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
     return true;
   }
 
-  /// Hints the CPU to fetch the block a seek for target (an internal key) reads first: the
-  /// first one the fences allow (find_block settles ties between equal fences with the index
-  /// block, which a hint does not read).
+  /// If the table is mapped, hints the CPU to fetch the first line and the restart array of the
+  /// block a seek for target (an internal key) reads first: the first one the fences allow
+  /// (find_block settles ties between equal fences with the index block, which a hint does not
+  /// read).
   void prefetch_seek(std::string_view target) const {
+    if (blocks_.mapping() == nullptr) return;  // no fence search for a table read with pread
     prefetch_block(fences_.lower_bound(fences_.fence(extract_user_key(target))));
   }
 
