@@ -231,9 +231,7 @@ class block_iter final : public internal_iterator {
     seek_to_restart(lo);
     // So is each line of the group the scan then decodes: ask for up to 1 KiB of it at once.
     const uint32_t group_end = lo + 1 < num_restarts_ ? restart_point(lo + 1) : limit_;
-    for (uint32_t at = next_ + 64; at < group_end && at - next_ < 1024; at += 64) {
-      prefetch_line(data_ + at);
-    }
+    prefetch_lines(next_ + 64, group_end);  // its first line is read next anyway
     while (parse_next() && compare_internal_keys(key_, target) < 0) {
     }
   }
