@@ -204,8 +204,9 @@ class background_work {
   }
 
   void compaction_loop() LSMT_EXCLUDES(c_.state_mutex) {
-    name_this_thread("lsmt:compact");
+    // Priority first: once the name shows (ps, /proc), the nice value it shows is final.
     lower_this_thread_priority(c_.opts.compaction_nice);
+    name_this_thread("lsmt:compact");
     unique_lock s(c_.state_mutex);
     bool range_turn = false;  // whether a compact_range() step goes next
     for (;;) {
