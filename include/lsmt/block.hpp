@@ -299,7 +299,7 @@ class block_iter final : public internal_iterator {
 
   /// Prefetches the lines of [from, to), at most 1 KiB of them.
   void prefetch_lines(uint32_t from, uint32_t to) const noexcept {
-    for (uint32_t at = from; at < to && at - from < 1024; at += 64) prefetch_line(data_ + at);
+    if (from < to) detail::prefetch_lines(data_ + from, std::min<size_t>(to - from, 1024));
   }
 
   void use_cached(size_t i) {
