@@ -26,10 +26,14 @@ class internal_iterator {
   virtual void seek_to_last() = 0;
   /// Positions at the first entry whose internal key is >= target.
   virtual void seek(std::string_view internal_target) = 0;
-  /// Hints the CPU to fetch the memory that seek(internal_target) reads first, and changes
-  /// nothing else. A merge of several children calls it on every child before it seeks any of
-  /// them, so the children's cache misses overlap rather than follow one another.
-  virtual void prefetch_seek(std::string_view /*internal_target*/) const {}
+  /// Hints the CPU to fetch the memory that seek(internal_target) reads first, and may keep
+  /// what it searched for a seek_prefetched() call; it changes nothing else (the position
+  /// stays). A merge of several children calls it on every child before it seeks any of them,
+  /// so the children's cache misses overlap rather than follow one another.
+  virtual void prefetch_seek(std::string_view /*internal_target*/) {}
+  /// seek(internal_target), where the call made on this iterator just before was
+  /// prefetch_seek(internal_target): it may reuse that call's searches instead of repeating them.
+  virtual void seek_prefetched(std::string_view internal_target) { seek(internal_target); }
   /// REQUIRES: valid().
   virtual void next() = 0;
   /// REQUIRES: valid().

@@ -45,9 +45,14 @@ class level_iterator final : public internal_iterator {
     if (open_) iter_.seek(target);
     skip_forward();
   }
-  void prefetch_seek(std::string_view target) const override {
-    const size_t i = find_table(target);
-    if (i < last_) tables_[i]->reader().prefetch_seek(target);
+  void prefetch_seek(std::string_view target) override {
+    hint_table_ = find_table(target);
+    if (hint_table_ < last_) hint_block_ = tables_[hint_table_]->reader().prefetch_seek(target);
+  }
+  void seek_prefetched(std::string_view target) override {
+    open(hint_table_);
+    if (open_) iter_.seek_near(target, hint_block_);
+    skip_forward();
   }
   void next() override {
     iter_.next();
@@ -114,6 +119,9 @@ class level_iterator final : public internal_iterator {
   size_t index_ = 0;   // the table iter_ reads
   table_iter iter_;    // re-pointed at each table in turn
   bool open_ = false;  // iter_ reads table index_ (else: not positioned)
+  // What the last prefetch_seek found: the table, and the block its fences allow.
+  size_t hint_table_ = 0;
+  uint32_t hint_block_ = table_reader::no_hint;
 };
 
 }  // namespace lsmt::detail

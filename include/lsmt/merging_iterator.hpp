@@ -48,8 +48,10 @@ class merging_iterator final : public internal_iterator {
   void seek(std::string_view target) override {
     if (children_.size() > 1) {
       for (const auto& c : children_) c->prefetch_seek(target);
+      for (const auto& c : children_) c->seek_prefetched(target);
+    } else {
+      for (const auto& c : children_) c->seek(target);
     }
-    for (auto& c : children_) c->seek(target);
     rebuild(forward);
   }
 

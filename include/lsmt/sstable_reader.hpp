@@ -111,11 +111,15 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
   /// If the table is mapped, hints the CPU to fetch the first line and the restart array of the
   /// block a seek for target (an internal key) reads first: the first one the fences allow
   /// (find_block settles ties between equal fences with the index block, which a hint does not
-  /// read).
-  void prefetch_seek(std::string_view target) const {
-    if (blocks_.mapping() == nullptr) return;  // no fence search for a table read with pread
-    prefetch_block(fences_.lower_bound(fences_.fence(extract_user_key(target))));
+  /// read). Returns that block's ordinal for find_block(target, hint), or no_hint if unmapped.
+  uint32_t prefetch_seek(std::string_view target) const {
+    if (blocks_.mapping() == nullptr) return no_hint;  // no fence search for a pread table
+    const uint32_t ordinal = fences_.lower_bound(fences_.fence(extract_user_key(target)));
+    prefetch_block(ordinal);
+    return ordinal;
   }
+  /// prefetch_seek's result when it searched nothing.
+  static constexpr uint32_t no_hint = UINT32_MAX;
 
   /// False only if the table certainly holds no entry for user_key.
   bool may_contain(std::string_view user_key) const {
@@ -284,10 +288,11 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
   }
 
   /// Ordinal of the first block whose index key is >= target (an internal key), or
-  /// num_blocks_ if none: the block that holds target's entry if the table has one.
-  uint32_t find_block(std::string_view target) const {
+  /// num_blocks_ if none: the block that holds target's entry if the table has one. hint:
+  /// prefetch_seek(target)'s result, which spares the fence search, or no_hint.
+  uint32_t find_block(std::string_view target, uint32_t hint = no_hint) const {
     const uint64_t f = fences_.fence(extract_user_key(target));
-    const uint32_t lo = fences_.lower_bound(f);
+    const uint32_t lo = hint != no_hint ? hint : fences_.lower_bound(f);
     if (lo == fences_.size() || fences_[lo] != f) return lo;
     // Index keys with an equal fence may sort either side of target: compare them.
     const uint32_t hi = fences_.upper_bound(lo, f);

@@ -107,13 +107,17 @@ class table_iter final : public internal_iterator {
     skip_empty_backward();
   }
 
-  void seek(std::string_view target) override {
-    if (load(table_->find_block(target))) block_.seek(target);
-    skip_empty_forward();
-  }
+  void seek(std::string_view target) override { seek_near(target, table_reader::no_hint); }
 
-  void prefetch_seek(std::string_view target) const override {
-    if (table_ != nullptr) table_->prefetch_seek(target);
+  void prefetch_seek(std::string_view target) override {
+    hint_ = table_ != nullptr ? table_->prefetch_seek(target) : table_reader::no_hint;
+  }
+  void seek_prefetched(std::string_view target) override { seek_near(target, hint_); }
+
+  /// seek(target), given what table_reader::prefetch_seek(target) returned (or no_hint).
+  void seek_near(std::string_view target, uint32_t hint) {
+    if (load(table_->find_block(target, hint))) block_.seek(target);
+    skip_empty_forward();
   }
 
   void next() override {
@@ -168,6 +172,7 @@ class table_iter final : public internal_iterator {
   std::unique_ptr<block_readahead> ahead_;  // null: blocks come from load_block()
   block_iter block_;
   uint32_t loaded_ = no_block;
+  uint32_t hint_ = table_reader::no_hint;  // the last prefetch_seek's result
 };
 
 inline std::unique_ptr<internal_iterator> table_reader::new_iterator(bool fill_cache) const {
