@@ -55,8 +55,9 @@ class LSMT_CAPABILITY("mutex") mutex {
 };
 
 /// std::shared_mutex as a capability: exclusive for writers, shared for readers. Both ways of
-/// locking first retry try_lock for a moment before they block: its one user, the memtable, is
-/// held for well under a microsecond, while a blocked thread's sleep and wake-up cost several.
+/// locking first retry try_lock for a few microseconds before they block: its one user, the
+/// memtable, is held for a tree descent at most, while a blocked thread's sleep and wake-up cost
+/// far more (see spin_tries).
 class LSMT_CAPABILITY("shared_mutex") shared_mutex {
  public:
   void lock() LSMT_ACQUIRE() {
@@ -69,10 +70,17 @@ class LSMT_CAPABILITY("shared_mutex") shared_mutex {
   void unlock_shared() LSMT_RELEASE_SHARED() { m_.unlock_shared(); }
 
  private:
-  // 64 tries: in readwhilewriting at 1M keys (3 alternated rounds on 2 cores), 16, 64 and 256
-  // tries all beat blocking at once (readers' medians about 193k, 238k and 215k gets/s against
-  // 160k), and 64 gave the readers the most; the writer showed no trend.
-  static constexpr int spin_tries = 64;
+  // 256 tries, about 5 us here (a pause takes about 20 ns on this machine's CPUs). A get that
+  // descends a memtable holds the lock shared for a chain of cache misses, a microsecond or
+  // more; a writer that gave up sooner went to sleep, and glibc's rwlock hands the lock to a
+  // waiting writer when the last reader leaves, so the get that comes next slept until the
+  // writer had woken and finished (the time a vCPU takes to leave idle). In readwhilewriting
+  // at 1M keys
+  // (--cpus=0,1), 64 tries let the writer sleep 3,951 times and the reader 1,312 times in one
+  // run, 256 tries 169 and 52 times. Over 6 alternated rounds the readers' median went from
+  // 516k to 603k gets/s (356k to 379k in a second readwhilewriting, during merges), the
+  // writer's from 416k to 429k puts/s. Blocking at once was slower still.
+  static constexpr int spin_tries = 256;
 
   template <class TryLock>
   static bool spin(TryLock try_lock) {
