@@ -297,9 +297,11 @@ class block_iter final : public internal_iterator {
     use_cached(cache_pos_ = cache_.size() - 1);
   }
 
-  /// Prefetches the lines of [from, to), at most 1 KiB of them.
+  /// Prefetches the lines of [from, to), at most 1 KiB of them. Keep the loop in this form:
+  /// written as a call of a loop over min(to - from, 1024) bytes, GCC 12 at -O3 dropped every
+  /// prefetch of it, and backward scans ran 25% slower.
   void prefetch_lines(uint32_t from, uint32_t to) const noexcept {
-    if (from < to) detail::prefetch_lines(data_ + from, std::min<size_t>(to - from, 1024));
+    for (uint32_t at = from; at < to && at - from < 1024; at += 64) prefetch_line(data_ + at);
   }
 
   void use_cached(size_t i) {

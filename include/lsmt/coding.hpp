@@ -182,11 +182,6 @@ inline void prefetch_line(const void* p) noexcept {
 #endif
 }
 
-/// prefetch_line for each cache line of the n bytes at p.
-inline void prefetch_lines(const char* p, size_t n) noexcept {
-  for (size_t at = 0; at < n; at += 64) prefetch_line(p + at);
-}
-
 }  // namespace lsmt::detail
 
 #endif  // LSMT_CODING_HPP

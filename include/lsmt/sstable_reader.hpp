@@ -323,7 +323,7 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
     if (bytes.size() != n || n < block_trailer_size + 4) return;
     if (whole && n <= whole_block_prefetch) {
       prefetch_line(bytes.data() + n - 1);  // the trailer, read first
-      prefetch_lines(bytes.data(), n);
+      for (size_t at = 0; at < n; at += 64) prefetch_line(bytes.data() + at);
       return;
     }
     prefetch_line(bytes.data());
