@@ -75,11 +75,10 @@ class LSMT_CAPABILITY("shared_mutex") shared_mutex {
   // more; a writer that gave up sooner went to sleep, and glibc's rwlock hands the lock to a
   // waiting writer when the last reader leaves, so the get that comes next slept until the
   // writer had woken and finished (the time a vCPU takes to leave idle). In readwhilewriting
-  // at 1M keys
-  // (--cpus=0,1), 64 tries let the writer sleep 3,951 times and the reader 1,312 times in one
-  // run, 256 tries 169 and 52 times. Over 6 alternated rounds the readers' median went from
-  // 516k to 603k gets/s (356k to 379k in a second readwhilewriting, during merges), the
-  // writer's from 416k to 429k puts/s. Blocking at once was slower still.
+  // at 1M keys (--cpus=0,1), 64 tries let the writer sleep 3,951 times and the reader 1,312
+  // times in one run, 256 tries 169 and 52 times. Over 6 alternated rounds the readers' median
+  // went from 516k to 603k gets/s (356k to 379k in a second readwhilewriting, during merges),
+  // the writer's from 416k to 429k puts/s. Blocking at once was slower still.
   static constexpr int spin_tries = 256;
 
   template <class TryLock>
