@@ -41,18 +41,14 @@ class level_iterator final : public internal_iterator {
     skip_backward();
   }
   void seek(std::string_view target) override {
-    open(find_table(target));
-    if (open_) iter_.seek(target);
-    skip_forward();
+    seek_from(find_table(target), target, table_reader::no_hint);
   }
   void prefetch_seek(std::string_view target) override {
     hint_table_ = find_table(target);
     if (hint_table_ < last_) hint_block_ = tables_[hint_table_]->reader().prefetch_seek(target);
   }
   void seek_prefetched(std::string_view target) override {
-    open(hint_table_);
-    if (open_) iter_.seek_near(target, hint_block_);
-    skip_forward();
+    seek_from(hint_table_, target, hint_block_);
   }
   void next() override {
     iter_.next();
@@ -74,6 +70,13 @@ class level_iterator final : public internal_iterator {
       return compare_internal_keys(t->meta().largest, k) < 0;
     });
     return static_cast<size_t>(it - tables_.begin());
+  }
+  // Seeks table i (find_table(target)) to target, `hint` its prefetch_seek result or no_hint,
+  // and moves on to the next tables if it ends before target.
+  void seek_from(size_t i, std::string_view target, uint32_t hint) {
+    open(i);
+    if (open_) iter_.seek_near(target, hint);
+    skip_forward();
   }
   // Makes table i current (none if i is past the range).
   void open(size_t i) {
