@@ -387,9 +387,9 @@ TEST_CASE("picker: seeks that pay for level 0 get it merged below its trigger",
   CHECK_FALSE(sampler->due());
 
   v.levels[0] = {with_entries(10, "b", "c", 5000), with_entries(11, "j", "k", 15000)};
-  p.set_threshold(v);  // (20000 in level 0 + 30000 in the bottom) / 2 = 25000 seeks
+  p.set_threshold(v);  // (20000 in level 0 + 30000 in the bottom) / 8 = 6250 seeks
   CHECK(p.idle(v));    // 2 tables of 4: no score
-  sampler->add_upper_seeks(24999);
+  sampler->add_upper_seeks(6249);
   CHECK_FALSE(sampler->due());
   sampler->add(1000000);  // hidden entries count apart
   CHECK_FALSE(sampler->take_upper_due());
@@ -434,9 +434,9 @@ TEST_CASE("picker: seeks that pay for a level above the bottom get its tables me
   v.levels[last] = {with(1, "a", "h", 40 * MiB, 40000), with(2, "i", "p", 50 * MiB, 50000),
                     with(3, "q", "z", 30 * MiB, 30000)};
   v.levels[last - 1] = {with(10, "b", "c", MiB, 3000), with(11, "j", "k", MiB, 7000)};
-  p.set_threshold(v);  // (10000 in level 5 + 120000 in the bottom) / 2 = 65000 seeks
+  p.set_threshold(v);  // (10000 in level 5 + 120000 in the bottom) / 8 = 16250 seeks
   REQUIRE(p.idle(v));
-  sampler->add_upper_seeks(64999);
+  sampler->add_upper_seeks(16249);
   CHECK_FALSE(sampler->due());
   sampler->add_upper_seeks(1);
   REQUIRE(p.due(v));
@@ -452,8 +452,8 @@ TEST_CASE("picker: seeks that pay for a level above the bottom get its tables me
 
   // With level 0 holding tables, its merge comes first, at its own threshold.
   version with_level0 = v;
-  with_level0.levels[0] = {with(20, "a", "z", MiB, 1000)};
-  p.set_threshold(with_level0);  // (1000 + 10000 in level 5) / 2 = 5500
+  with_level0.levels[0] = {with(20, "a", "z", MiB, 34000)};
+  p.set_threshold(with_level0);  // (34000 + 10000 in level 5) / 8 = 5500
   sampler->add_upper_seeks(5499);
   CHECK_FALSE(sampler->due());
   sampler->add_upper_seeks(1);
@@ -463,16 +463,16 @@ TEST_CASE("picker: seeks that pay for a level above the bottom get its tables me
   CHECK(first.output_level == last - 1);
 
   // What seeks counted for one level does not carry over to another. Level 0 to level 5: 5000
-  // counted for level 0, then level 0 goes (a merge by score, say) and 64999 more are not
-  // enough for level 5 (65000).
+  // counted for level 0, then level 0 goes (a merge by score, say) and 16249 more are not
+  // enough for level 5 (16250).
   p.set_threshold(with_level0);
   sampler->add_upper_seeks(5000);
   p.set_threshold(v);
-  sampler->add_upper_seeks(64999);
+  sampler->add_upper_seeks(16249);
   CHECK_FALSE(sampler->due());
   sampler->add_upper_seeks(1);
   CHECK(sampler->due());
-  // Level 5 to level 0: the 65000 counted for level 5, and its due flag, do not make level 0's
+  // Level 5 to level 0: the 16250 counted for level 5, and its due flag, do not make level 0's
   // merge (5500) due.
   p.set_threshold(with_level0);
   CHECK_FALSE(sampler->due());
@@ -490,9 +490,9 @@ TEST_CASE("picker: seeks that pay for a level above the bottom get its tables me
   skip.levels[last] = {with(1, "a", "h", 400 * MiB, 40000), with(2, "i", "p", 500 * MiB, 50000),
                        with(3, "q", "z", 300 * MiB, 30000)};
   skip.levels[last - 2] = {with(30, "r", "s", MiB, 100)};
-  p.set_threshold(skip);  // (100 + 120000) / 2 = 60050
+  p.set_threshold(skip);  // (100 + 120000) / 8 = 15012
   REQUIRE(p.idle(skip));
-  sampler->add_upper_seeks(60049);
+  sampler->add_upper_seeks(15011);
   CHECK_FALSE(sampler->due());
   sampler->add_upper_seeks(1);
   const compaction_job down = p.pick(skip, false);

@@ -248,7 +248,7 @@ TEST_CASE("compaction: seeks that pay for a level above the bottom get it merged
   // becomes the base level, with a tenth of the bottom's bytes as its target), then 100
   // overwrites flushed to level 0, within that target. Seeks get level 0 merged
   // (a move into level 5), then level 5 into the bottom: each waits for min_upper_seeks (4096)
-  // tables positioned, one per seek, since half the entries it rewrites are fewer.
+  // tables positioned, one per seek, since an eighth of the entries it rewrites are fewer.
   lsmt::options o;
   o.compaction_interval = 64;
   o.minimum_sstables = 2;
