@@ -57,8 +57,8 @@
 // first such level; once that count reaches an eighth of the entries of that level and of the
 // level it merges into (at least min_upper_seeks), one table of that level, the one that
 // rewrites the fewest bytes below per byte, is merged into the next level holding data. The
-// threshold is what emptying the whole level costs, and a merge empties a part of it, so these
-// merges are slower to come than they would pay for: a store that is only read, with seeks,
+// threshold counts what emptying the whole level rewrites, and a merge empties a part of it, so
+// these merges come later than they would pay for: a store that is only read, with seeks,
 // ends up in one level, a table at a time (slowly, when it is large), while one also written
 // keeps its levels. The count restarts whenever it starts counting for another level.
 //
