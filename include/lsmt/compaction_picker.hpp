@@ -49,7 +49,7 @@
 // it: the merge runs on the background thread, at a lower priority (options::compaction_nice),
 // while the seeks are what readers wait for, and seeks that have come keep coming. Measured
 // at 1M keys (fillrandom, reads and scans, then seekrandom; lsmt alone, 4 alternated runs):
-// the first seekrandom made a median of 601k seeks/s against 568k with half. Point reads do
+// the first seekrandom made a median of 602k seeks/s against 568k with half. Point reads do
 // not count: bloom filters skip level-0 tables for them.
 // With level 0 empty, the same holds for the sorted levels above the bottom one: each costs
 // every seek one more block search (measured at 1M keys: 500-580k seeks/s with a level of 6 MB
