@@ -266,63 +266,7 @@ class engine_impl {
   lsmt::stats stats() const {
     core_.ensure_open();
     lock_guard s(core_.state_mutex);
-    lsmt::stats st;
-    static_assert(detail::max_levels == std::tuple_size_v<decltype(st.level_tables)>);
-    st.tables = core_.current->table_count();
-    for (size_t l = 0; l < detail::max_levels; ++l) {
-      st.level_tables[l] = core_.current->levels[l].size();
-      st.level_bytes[l] = core_.current->level_bytes(l);
-    }
-    st.table_bytes = core_.current->total_bytes();
-    st.pending_compaction_bytes = core_.picker.pending_bytes(*core_.current);
-    st.last_sequence = latest_sequence();
-    st.live_snapshots = core_.snapshots.size();
-
-    st.user_bytes_written = core_.user_bytes.load(std::memory_order_relaxed);
-    st.wal_bytes_written = core_.wal_bytes.load(std::memory_order_relaxed);
-    st.flushes = core_.flushes;
-    st.flush_bytes_written = core_.flush_bytes;
-    st.compactions = core_.compactions;
-    st.compaction_moves = core_.moves;
-    st.compaction_bytes_read = core_.compaction_bytes_read;
-    st.compaction_bytes_written = core_.compaction_bytes_written;
-    st.level_merges = core_.level_merges;
-    if (st.user_bytes_written != 0) {
-      st.write_amplification = static_cast<double>(st.wal_bytes_written + st.flush_bytes_written +
-                                                   st.compaction_bytes_written) /
-                               static_cast<double>(st.user_bytes_written);
-    }
-    st.stalls = core_.stalls;
-    st.stall_micros = core_.stall_micros;
-    st.slowdowns = core_.slowdowns.load(std::memory_order_relaxed);
-    st.slowdown_micros = core_.slowdown_micros.load(std::memory_order_relaxed);
-    st.block_cache_hits = core_.cache->hits();
-    st.block_cache_misses = core_.cache->misses();
-    st.bloom_checks = core_.reads.bloom_checks.load();
-    st.bloom_useful = core_.reads.bloom_useful.load();
-
-    st.immutable_memtables = core_.imms.size();
-    for (const auto& level : core_.current->levels) {
-      for (const auto& t : level) {
-        st.filter_bytes += t->reader().filter_bytes();
-        st.index_bytes += t->reader().index_bytes();
-        if (const auto& dels = t->reader().range_deletions()) {
-          st.table_range_deletions += dels->count();
-        }
-      }
-    }
-    st.memtable_range_deletions = core_.mem->range_deletion_count();
-    for (const auto& slot : core_.imms) {
-      st.memtable_range_deletions += slot.mem->range_deletion_count();
-    }
-    st.memtable_bytes = core_.mem->memory_usage() + core_.memtable_filter_bytes();
-    for (const auto& slot : core_.imms) {
-      st.immutable_memtable_bytes += slot.mem->memory_usage() + core_.memtable_filter_bytes();
-    }
-    st.memtable_bytes += st.immutable_memtable_bytes;
-    st.block_cache_bytes = core_.cache->usage();
-    st.mapped_bytes = core_.versions.mapped_bytes();
-    return st;
+    return core_.stats();
   }
 
   void ensure_open() const { core_.ensure_open(); }

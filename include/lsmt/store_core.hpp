@@ -211,6 +211,67 @@ class store_core {
     return bytes;
   }
 
+  /// The counters and sizes db::stats() reports.
+  lsmt::stats stats() const LSMT_REQUIRES(state_mutex) {
+    lsmt::stats st;
+    static_assert(max_levels == std::tuple_size_v<decltype(st.level_tables)>);
+    st.tables = current->table_count();
+    for (size_t l = 0; l < max_levels; ++l) {
+      st.level_tables[l] = current->levels[l].size();
+      st.level_bytes[l] = current->level_bytes(l);
+    }
+    st.table_bytes = current->total_bytes();
+    st.pending_compaction_bytes = picker.pending_bytes(*current);
+    st.last_sequence = last_sequence.load(std::memory_order_acquire);
+    st.live_snapshots = snapshots.size();
+
+    st.user_bytes_written = user_bytes.load(std::memory_order_relaxed);
+    st.wal_bytes_written = wal_bytes.load(std::memory_order_relaxed);
+    st.flushes = flushes;
+    st.flush_bytes_written = flush_bytes;
+    st.compactions = compactions;
+    st.compaction_moves = moves;
+    st.compaction_bytes_read = compaction_bytes_read;
+    st.compaction_bytes_written = compaction_bytes_written;
+    st.level_merges = level_merges;
+    if (st.user_bytes_written != 0) {
+      st.write_amplification = static_cast<double>(st.wal_bytes_written + st.flush_bytes_written +
+                                                   st.compaction_bytes_written) /
+                               static_cast<double>(st.user_bytes_written);
+    }
+    st.stalls = stalls;
+    st.stall_micros = stall_micros;
+    st.slowdowns = slowdowns.load(std::memory_order_relaxed);
+    st.slowdown_micros = slowdown_micros.load(std::memory_order_relaxed);
+    st.block_cache_hits = cache->hits();
+    st.block_cache_misses = cache->misses();
+    st.bloom_checks = reads.bloom_checks.load();
+    st.bloom_useful = reads.bloom_useful.load();
+
+    st.immutable_memtables = imms.size();
+    for (const auto& level : current->levels) {
+      for (const auto& t : level) {
+        st.filter_bytes += t->reader().filter_bytes();
+        st.index_bytes += t->reader().index_bytes();
+        if (const auto& dels = t->reader().range_deletions()) {
+          st.table_range_deletions += dels->count();
+        }
+      }
+    }
+    st.memtable_range_deletions = mem->range_deletion_count();
+    for (const auto& slot : imms) {
+      st.memtable_range_deletions += slot.mem->range_deletion_count();
+    }
+    st.memtable_bytes = mem->memory_usage() + memtable_filter_bytes();
+    for (const auto& slot : imms) {
+      st.immutable_memtable_bytes += slot.mem->memory_usage() + memtable_filter_bytes();
+    }
+    st.memtable_bytes += st.immutable_memtable_bytes;
+    st.block_cache_bytes = cache->usage();
+    st.mapped_bytes = versions.mapped_bytes();
+    return st;
+  }
+
   /// A background or WAL failure stops writes (reads go on) until reopen: what was acknowledged
   /// is safe in the WAL and tables, and recovery sorts it out.
   void fail(const std::string& why) LSMT_REQUIRES(state_mutex) {
