@@ -182,6 +182,53 @@ TEST_CASE("memtable: random entries match a std::map model", "[memtable]") {
   }
 }
 
+TEST_CASE("memtable: the hash index finds the newest version as it grows", "[memtable]") {
+  // 30,000 distinct binary keys, most with several versions, in a memtable sized for none: its
+  // index (1,024 slots to begin with) doubles five times while the entries arrive.
+  std::mt19937_64 rng(7);
+  memtable mt(4096);
+  const size_t start_usage = mt.memory_usage();
+  model m;
+  std::vector<std::string> keys;
+  for (int i = 0; i < 30000; ++i) {
+    std::string k(1 + rng() % 24, '\0');
+    for (char& c : k) c = static_cast<char>(rng());
+    keys.push_back(k + std::to_string(i));  // distinct, some with a NUL or 0xFF inside
+  }
+  uint64_t seq = 0;
+  for (int round = 0; round < 3; ++round) {
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (round > 0 && rng() % 3 == 0) continue;
+      const value_type t = rng() % 5 == 0 ? value_type::deletion : value_type::value;
+      ++seq;
+      const std::string v = t == value_type::value ? "v" + std::to_string(seq) : "";
+      mt.add(seq, t, keys[i], v);
+      m.emplace(ikey(keys[i], seq, t), v);
+    }
+  }
+  REQUIRE(mt.check_invariants());
+  CHECK(mt.memory_usage() >= start_usage + 32768 * 8);  // at least 32,768 slots now
+  for (const std::string& k : keys) {
+    // At the newest snapshot (the index) and at a random older one (the tree).
+    for (const uint64_t snap : {lsmt::detail::max_sequence, rng() % (seq + 1)}) {
+      auto mi = m.lower_bound(lsmt::detail::make_lookup_key(k, snap));
+      const bool expect = mi != m.end() && lsmt::detail::extract_user_key(mi->first) == k;
+      value_type t{};
+      uint64_t found = 0;
+      std::string v = "unchanged";
+      REQUIRE(mt.get(k, snap, &t, &v, &found) == expect);
+      if (!expect) continue;
+      REQUIRE(found == lsmt::detail::extract_sequence(mi->first));
+      REQUIRE(t == lsmt::detail::extract_type(mi->first));
+      REQUIRE(v == (t == value_type::value ? mi->second : "unchanged"));
+    }
+    value_type t{};
+    uint64_t found = 0;
+    std::string v;
+    REQUIRE_FALSE(mt.get(k + "-absent", lsmt::detail::max_sequence, &t, &v, &found));
+  }
+}
+
 TEST_CASE("memtable: empty table", "[memtable]") {
   memtable mt;
   REQUIRE(mt.entry_count() == 0);

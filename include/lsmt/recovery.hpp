@@ -147,7 +147,7 @@ inline std::unique_ptr<file_lock> recover(store_core& c) LSMT_EXCLUDES(c.state_m
   std::vector<uint64_t> needed;  // the MANIFEST's log_number and later
   std::copy_if(logs.begin(), logs.end(), std::back_inserter(needed),
                [&](uint64_t n) { return n >= m->log_number; });
-  auto replayed = std::make_shared<memtable>(c.memtable_filter_bytes());
+  auto replayed = c.new_memtable();
   log_replay replay(fs, c.opts, dir, *replayed);
   const uint64_t last_seq = std::max(m->last_sequence, replay.run(needed, m->log_number));
   c.recovery = replay.report();
@@ -194,7 +194,7 @@ inline std::unique_ptr<file_lock> recover(store_core& c) LSMT_EXCLUDES(c.state_m
   lock_guard s(c.state_mutex);
   c.current = std::move(v);
   c.log_number = log_number;
-  c.mem = std::make_shared<memtable>(c.memtable_filter_bytes());
+  c.mem = c.new_memtable();
   c.publish_view();
   return lock;
 }

@@ -71,7 +71,7 @@ struct stats {
   // index search starts from are always in memory. Pages of mapped tables count in the
   // process's RSS as file-backed memory: mapped_bytes bounds them.
   size_t immutable_memtables = 0;  ///< full memtables waiting for their flush
-  uint64_t memtable_bytes = 0;     ///< arenas and bloom filters of the memtable and immutables
+  uint64_t memtable_bytes = 0;     ///< arenas, bloom filters and hash indexes of the memtables
   uint64_t immutable_memtable_bytes = 0;  ///< of memtable_bytes, the immutables' part
   uint64_t filter_bytes = 0;              ///< bloom filters of the live SSTables
   uint64_t index_bytes = 0;               ///< index blocks and fences of the live SSTables

@@ -201,14 +201,18 @@ class store_core {
                                       : log_number;
   }
 
-  /// The memtable's bloom filter: 1/64 of its byte limit, up to 16 MiB, and no more than 16 bits
-  /// per entry when an entry limit is set (it is zeroed at every rotation).
-  size_t memtable_filter_bytes() const {
-    size_t bytes = std::min<size_t>(opts.memtable_max_bytes / 64, size_t{16} << 20);
-    if (opts.memtable_max_entries != 0 && opts.memtable_max_entries < bytes / 2) {
-      bytes = 2 * opts.memtable_max_entries;
+  /// An empty memtable. Its bloom filter is 1/64 of its byte limit, up to 16 MiB, and no more
+  /// than 16 bits per entry when an entry limit is set. Its hash index is sized for an entry per
+  /// 128 bytes of the limit (a 16-byte key and a 64-byte value take 128 with the node), or for
+  /// the entry limit if that is lower; it grows if more come.
+  std::shared_ptr<memtable> new_memtable() const {
+    size_t filter = std::min<size_t>(opts.memtable_max_bytes / 64, size_t{16} << 20);
+    size_t entries = opts.memtable_max_bytes / 128;
+    if (opts.memtable_max_entries != 0) {
+      filter = std::min(filter, 2 * opts.memtable_max_entries);
+      entries = std::min(entries, opts.memtable_max_entries);
     }
-    return bytes;
+    return std::make_shared<memtable>(filter, entries);
   }
 
   /// The counters and sizes db::stats() reports.
@@ -261,12 +265,9 @@ class store_core {
     st.memtable_range_deletions = mem->range_deletion_count();
     for (const auto& slot : imms) {
       st.memtable_range_deletions += slot.mem->range_deletion_count();
+      st.immutable_memtable_bytes += slot.mem->memory_usage();
     }
-    st.memtable_bytes = mem->memory_usage() + memtable_filter_bytes();
-    for (const auto& slot : imms) {
-      st.immutable_memtable_bytes += slot.mem->memory_usage() + memtable_filter_bytes();
-    }
-    st.memtable_bytes += st.immutable_memtable_bytes;
+    st.memtable_bytes = mem->memory_usage() + st.immutable_memtable_bytes;
     st.block_cache_bytes = cache->usage();
     st.mapped_bytes = versions.mapped_bytes();
     return st;

@@ -342,7 +342,7 @@ class write_path {
     lock_guard s(c_.state_mutex);
     c_.imms.push_front(imm_slot{c_.mem, c_.log_number});
     ++c_.rotations;
-    c_.mem = std::make_shared<memtable>(c_.memtable_filter_bytes());
+    c_.mem = c_.new_memtable();
     c_.log_number = number;
     c_.publish_view();
     c_.work_cv.notify_all();
