@@ -15,8 +15,9 @@
 // Keys the filter lets through are looked up in a hash index (memtable_index.hpp) that points
 // at each user key's newest entry, instead of descending the tree: a memtable hit then costs a
 // load or two, not a dozen or more cache misses on lines the writer is changing. The index is
-// about 1/8 of the memtable's byte limit. A read at an older snapshot than a key's newest entry
-// descends the tree.
+// sized for the keys the memtable will hold, as predicted from those so far (about 1/8 of the
+// byte limit for 16-byte keys and 100-byte values). A read at an older snapshot than a key's newest
+// entry descends the tree.
 //
 // Range deletions (value_type::range_deletion, from delete_range) are not in the tree: add()
 // puts them in a fragmented set (range_tombstones.hpp) beside it, which covering() asks.
@@ -38,6 +39,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -57,15 +59,17 @@ namespace lsmt::detail {
 /// Sorted in-memory table of internal keys. Thread safety: see the file comment.
 class memtable {
  public:
-  /// filter_bytes > 0 adds a bloom filter of about that many bytes to get(). The hash index
-  /// is sized for expected_entries keys, and grows past them.
-  explicit memtable(size_t filter_bytes = 0, size_t expected_entries = 0)
+  /// filter_bytes > 0 adds a bloom filter of about that many bytes to get(). byte_limit and
+  /// entry_limit (0: none) are where the owner will stop adding: when the hash index grows, it
+  /// grows to hold what the entries so far predict for the limit, not just twice as many.
+  explicit memtable(size_t filter_bytes = 0, size_t byte_limit = 0, size_t entry_limit = 0)
       : filter_blocks_(static_cast<uint32_t>(
             std::min<size_t>((filter_bytes + block_words * 8 - 1) / (block_words * 8), 1u << 24))),
         filter_(filter_blocks_ == 0
                     ? nullptr
                     : new std::atomic<uint64_t>[size_t{filter_blocks_} * block_words]()),
-        index_(expected_entries),
+        byte_limit_(byte_limit),
+        entry_limit_(entry_limit),
         index_bytes_(index_.memory_usage()) {}
   memtable(const memtable&) = delete;
   memtable& operator=(const memtable&) = delete;
@@ -179,6 +183,8 @@ class memtable {
   mutable shared_mutex mu_;
   avl_tree tree_ LSMT_GUARDED_BY(mu_);
   memtable_index index_ LSMT_GUARDED_BY(mu_);
+  const size_t byte_limit_;          // 0: none
+  const size_t entry_limit_;         // 0: none
   std::atomic<size_t> index_bytes_;  // index_.memory_usage(), for memory_usage()
   arena arena_;                      // only add() allocates; memory_usage() is atomic
   std::atomic<size_t> count_{0};     // entries and range deletions
@@ -281,11 +287,18 @@ inline void memtable::add(uint64_t seq, value_type type, std::string_view user_k
 
 inline void memtable::link(node** link, node* parent, node* x, uint64_t key_hash, bool may_exist) {
   memtable_index& index = unlocked_index();
-  std::unique_ptr<uint64_t[]> old_slots;  // freed after the lock: no reader can see them then
+  std::optional<memtable_index> old;  // a grown index's old slots, freed after the lock
   if (index.needs_growth()) {
-    std::unique_ptr<uint64_t[]> bigger = index.grown();  // unlocked: the slots are only read
+    // Enough for the keys this memtable will hold if the entries to come are like those so far
+    // (arena bytes per key), so that most memtables grow their index once, while small.
+    size_t keys = 0;
+    if (byte_limit_ != 0) {
+      keys = index.size() * (byte_limit_ / std::max<size_t>(bytes_in_use(), 1) + 1);
+    }
+    if (entry_limit_ != 0) keys = std::min(keys, entry_limit_);
+    old.emplace(index.grown(keys));  // unlocked: the slots are only read
     exclusive_lock lock(mu_);
-    old_slots = index_.adopt(std::move(bigger));
+    std::swap(index_, *old);
     index_bytes_.store(index_.memory_usage(), std::memory_order_relaxed);
   }
   const size_t slot = index.slot_for(extract_user_key(x->key()), key_hash, may_exist);

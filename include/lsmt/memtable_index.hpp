@@ -6,14 +6,14 @@
 // entry for a key with one or two: an open-addressing table (linear probing) of node pointers,
 // each tagged in its top 16 bits (unused by user-space addresses on the 64-bit targets lsmt
 // runs on) with 16 bits of the key's hash, so a probe follows only pointers whose tag matches.
-// It is sized for the entries the memtable's byte limit allows, and doubles (hashing every key
-// again: slots keep only 16 bits of the hash) before it is three quarters full. A node whose
+// It starts small and grows, to the size its owner asks for, before it is three quarters full
+// (hashing every key again: slots keep only 16 bits of the hash). A node whose
 // address uses the top bits turns the index off for good (usable() is false), and reads descend
 // the tree as before.
 //
 // Thread safety: none of its own. The memtable's mutex guards it: find() under the shared lock,
-// set() and adopt() under the exclusive one. Only the memtable's single writer changes it, so
-// that thread may call slot_for() and grown() without the lock.
+// set() and the swap with a grown() copy under the exclusive one. Only the memtable's single writer
+// changes it, so that thread may call slot_for() and grown() without the lock.
 #ifndef LSMT_MEMTABLE_INDEX_HPP
 #define LSMT_MEMTABLE_INDEX_HPP
 
@@ -34,10 +34,7 @@ class memtable_index {
  public:
   using node = avl_tree::node;
 
-  /// Sized so that expected_entries keys fit without growing.
-  explicit memtable_index(size_t expected_entries = 0)
-      : slots_(std::make_unique<uint64_t[]>(slots_for(expected_entries))),
-        mask_(slots_for(expected_entries) - 1) {}
+  memtable_index() : memtable_index(min_slots) {}
 
   /// False once a node's address did not fit a slot: find() then knows nothing.
   bool usable() const noexcept { return usable_; }
@@ -87,26 +84,25 @@ class memtable_index {
   /// Whether the next new key would fill it past three quarters (then grown() and adopt()).
   bool needs_growth() const noexcept { return usable_ && (count_ + 1) * 4 > (mask_ + 1) * 3; }
 
-  /// The slots of an index twice the size holding the same nodes.
-  std::unique_ptr<uint64_t[]> grown() const {
-    const size_t size = (mask_ + 1) * 2;
-    auto bigger = std::make_unique<uint64_t[]>(size);  // zeroed: all free
+  /// Keys recorded.
+  size_t size() const noexcept { return count_; }
+
+  /// A larger index holding the same nodes: twice the size, or room for `keys` under three
+  /// quarters full if that is more. The caller swaps it in.
+  memtable_index grown(size_t keys = 0) const {
+    size_t size = (mask_ + 1) * 2;
+    while (size / 4 * 3 < keys) size *= 2;
+    memtable_index bigger(size);
     for (size_t i = 0; i <= mask_; ++i) {
       const uint64_t s = slots_[i];
       if (s == 0) continue;
       // Slots keep 16 bits of their key's hash; the place in a larger table needs the rest.
-      size_t j = hash64(user_key_of(node_of(s))) & (size - 1);
-      while (bigger[j] != 0) j = (j + 1) & (size - 1);
-      bigger[j] = s;
+      size_t j = hash64(user_key_of(node_of(s))) & bigger.mask_;
+      while (bigger.slots_[j] != 0) j = (j + 1) & bigger.mask_;
+      bigger.slots_[j] = s;
     }
-    return bigger;
-  }
-
-  /// Takes the slots grown() built (from this index, unchanged since); returns the old ones,
-  /// to be freed once no reader can be looking at them.
-  std::unique_ptr<uint64_t[]> adopt(std::unique_ptr<uint64_t[]> bigger) noexcept {
-    mask_ = mask_ * 2 + 1;
-    slots_.swap(bigger);
+    bigger.count_ = count_;
+    bigger.usable_ = usable_;
     return bigger;
   }
 
@@ -114,15 +110,12 @@ class memtable_index {
 
  private:
   static constexpr size_t min_slots = 1024;
-  static constexpr size_t max_initial_slots = size_t{1} << 24;
+
+  explicit memtable_index(size_t slots)  // a power of two
+      : slots_(std::make_unique<uint64_t[]>(slots)), mask_(slots - 1) {}
+
   static constexpr uint64_t tag_mask = uint64_t{0xffff} << 48;
 
-  // The smallest power of two >= min_slots that holds n keys under three quarters full.
-  static size_t slots_for(size_t n) noexcept {
-    size_t slots = min_slots;
-    while (slots < max_initial_slots && slots / 4 * 3 < n) slots *= 2;
-    return slots;
-  }
   static uint64_t tag_of(uint64_t key_hash) noexcept { return (key_hash >> 32) << 48; }
   static const node* node_of(uint64_t slot) noexcept {
     // NOLINTNEXTLINE(performance-no-int-to-ptr): the address set() stored, tag bits cleared

@@ -202,17 +202,11 @@ class store_core {
   }
 
   /// An empty memtable. Its bloom filter is 1/64 of its byte limit, up to 16 MiB, and no more
-  /// than 16 bits per entry when an entry limit is set. Its hash index is sized for an entry per
-  /// 128 bytes of the limit (a 16-byte key and a 64-byte value take 128 with the node), or for
-  /// the entry limit if that is lower; it grows if more come.
+  /// than 16 bits per entry when an entry limit is set; its hash index grows for its limits.
   std::shared_ptr<memtable> new_memtable() const {
     size_t filter = std::min<size_t>(opts.memtable_max_bytes / 64, size_t{16} << 20);
-    size_t entries = opts.memtable_max_bytes / 128;
-    if (opts.memtable_max_entries != 0) {
-      filter = std::min(filter, 2 * opts.memtable_max_entries);
-      entries = std::min(entries, opts.memtable_max_entries);
-    }
-    return std::make_shared<memtable>(filter, entries);
+    if (opts.memtable_max_entries != 0) filter = std::min(filter, 2 * opts.memtable_max_entries);
+    return std::make_shared<memtable>(filter, opts.memtable_max_bytes, opts.memtable_max_entries);
   }
 
   /// The counters and sizes db::stats() reports.
