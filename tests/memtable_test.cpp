@@ -47,6 +47,21 @@ void fill_random(memtable& mt, model& m, int n, std::mt19937_64& rng) {
   }
 }
 
+// Checks mt.get(k, snap) against the model: the newest version of k at or below snap, or none.
+void check_get(const memtable& mt, const model& m, const std::string& k, uint64_t snap) {
+  auto mi = m.lower_bound(lsmt::detail::make_lookup_key(k, snap));
+  const bool expect = mi != m.end() && lsmt::detail::extract_user_key(mi->first) == k;
+  value_type t{};
+  uint64_t seq = 0;
+  std::string v = "unchanged";
+  REQUIRE(mt.get(k, snap, &t, &v, &seq) == expect);
+  if (!expect) return;
+  REQUIRE(seq == lsmt::detail::extract_sequence(mi->first));
+  REQUIRE(seq <= snap);
+  REQUIRE(t == lsmt::detail::extract_type(mi->first));
+  REQUIRE(v == (t == value_type::value ? mi->second : "unchanged"));
+}
+
 void check_same_position(const internal_iterator& it, model::const_iterator mi, const model& m) {
   REQUIRE(it.valid() == (mi != m.end()));
   if (it.valid()) {
@@ -117,18 +132,7 @@ TEST_CASE("memtable: random entries match a std::map model", "[memtable]") {
   SECTION("get at snapshots") {
     for (int i = 0; i < 20000; ++i) {
       const std::string k = random_key(rng);
-      const uint64_t snap = rng() % (n + 10);
-      auto mi = m.lower_bound(lsmt::detail::make_lookup_key(k, snap));
-      const bool expect = mi != m.end() && lsmt::detail::extract_user_key(mi->first) == k;
-      value_type t{};
-      uint64_t seq = 0;
-      std::string v = "unchanged";
-      REQUIRE(mt.get(k, snap, &t, &v, &seq) == expect);
-      if (!expect) continue;
-      REQUIRE(seq == lsmt::detail::extract_sequence(mi->first));
-      REQUIRE(seq <= snap);
-      REQUIRE(t == lsmt::detail::extract_type(mi->first));
-      REQUIRE(v == (t == value_type::value ? mi->second : "unchanged"));
+      check_get(mt, m, k, rng() % (n + 10));
     }
     value_type t{};
     uint64_t seq = 0;
@@ -213,18 +217,8 @@ TEST_CASE("memtable: the hash index finds the newest version as it grows", "[mem
   CHECK(mt.memory_usage() >= start_usage + 32768 * 8);  // at least 32,768 slots now
   for (const std::string& k : keys) {
     // At the newest snapshot (the index) and at a random older one (the tree).
-    for (const uint64_t snap : {lsmt::detail::max_sequence, rng() % (seq + 1)}) {
-      auto mi = m.lower_bound(lsmt::detail::make_lookup_key(k, snap));
-      const bool expect = mi != m.end() && lsmt::detail::extract_user_key(mi->first) == k;
-      value_type t{};
-      uint64_t found = 0;
-      std::string v = "unchanged";
-      REQUIRE(mt.get(k, snap, &t, &v, &found) == expect);
-      if (!expect) continue;
-      REQUIRE(found == lsmt::detail::extract_sequence(mi->first));
-      REQUIRE(t == lsmt::detail::extract_type(mi->first));
-      REQUIRE(v == (t == value_type::value ? mi->second : "unchanged"));
-    }
+    check_get(mt, m, k, lsmt::detail::max_sequence);
+    check_get(mt, m, k, rng() % (seq + 1));
     value_type t{};
     uint64_t found = 0;
     std::string v;
