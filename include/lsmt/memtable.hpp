@@ -16,8 +16,8 @@
 // at each user key's newest entry, instead of descending the tree: a memtable hit then costs a
 // load or two, not a dozen or more cache misses on lines the writer is changing. The index is
 // sized for the keys the memtable will hold, as predicted from those so far (about 1/8 of the
-// byte limit for 16-byte keys and 100-byte values). A read at an older snapshot than a key's newest
-// entry descends the tree.
+// byte limit for 16-byte keys and 100-byte values). A read at an older snapshot than a key's
+// newest entry descends the tree.
 //
 // Range deletions (value_type::range_deletion, from delete_range) are not in the tree: add()
 // puts them in a fragmented set (range_tombstones.hpp) beside it, which covering() asks.
@@ -25,10 +25,9 @@
 // Thread safety: one add() at a time (the write leader, or recovery); it takes the internal
 // shared_mutex exclusively only to link a new node in, rebalance and set its index slot (or
 // swap in a grown index), having built the node and found its places unlocked (nothing else
-// changes the tree or the index); get(), iterator steps and
-// check_invariants() take it shared; entry_count(), memory_usage() and the filter's bits are
-// atomics. Nodes are never removed or moved, so node pointers and the key/value views stay
-// valid for the memtable's lifetime.
+// changes the tree or the index); get(), iterator steps and check_invariants() take it shared;
+// entry_count(), memory_usage() and the filter's bits are atomics. Nodes are never removed or
+// moved, so node pointers and the key/value views stay valid for the memtable's lifetime.
 #ifndef LSMT_MEMTABLE_HPP
 #define LSMT_MEMTABLE_HPP
 

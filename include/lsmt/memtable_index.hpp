@@ -7,13 +7,13 @@
 // each tagged in its top 16 bits (unused by user-space addresses on the 64-bit targets lsmt
 // runs on) with 16 bits of the key's hash, so a probe follows only pointers whose tag matches.
 // It starts small and grows, to the size its owner asks for, before it is three quarters full
-// (hashing every key again: slots keep only 16 bits of the hash). A node whose
-// address uses the top bits turns the index off for good (usable() is false), and reads descend
-// the tree as before.
+// (hashing every key again: slots keep only 16 bits of the hash). A node whose address uses the
+// top bits turns the index off for good (usable() is false), and reads descend the tree as
+// before.
 //
 // Thread safety: none of its own. The memtable's mutex guards it: find() under the shared lock,
-// set() and the swap with a grown() copy under the exclusive one. Only the memtable's single writer
-// changes it, so that thread may call slot_for() and grown() without the lock.
+// set() and the swap with a grown() copy under the exclusive one. Only the memtable's single
+// writer changes it, so that thread may call slot_for() and grown() without the lock.
 #ifndef LSMT_MEMTABLE_INDEX_HPP
 #define LSMT_MEMTABLE_INDEX_HPP
 
@@ -81,7 +81,7 @@ class memtable_index {
     slots_[slot] = tag_of(key_hash) | address;
   }
 
-  /// Whether the next new key would fill it past three quarters (then grown() and adopt()).
+  /// Whether the next new key would fill it past three quarters (then swap in a grown() one).
   bool needs_growth() const noexcept { return usable_ && (count_ + 1) * 4 > (mask_ + 1) * 3; }
 
   /// Keys recorded.
