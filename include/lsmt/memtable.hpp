@@ -163,16 +163,23 @@ class memtable {
 
   // One add() at a time, so a relaxed load and store (not a locked
   // read-modify-write) cannot lose a bit.
-  void add_to_filter(uint64_t key_hash) noexcept {
-    if (filter_blocks_ == 0) return;
+  // Returns whether every bit was set already (always true without a filter): what
+  // may_contain() said before, except that a bit two probes share counts as set, which only
+  // makes add() look for an older version it will not find.
+  bool add_to_filter(uint64_t key_hash) noexcept {
+    if (filter_blocks_ == 0) return true;
     std::atomic<uint64_t>* block = filter_block(key_hash);
     const auto g = static_cast<uint32_t>(key_hash);
+    bool all_set = true;
     for (int i = 0; i < filter_probes; ++i) {
       const uint32_t bit = (g * bloom_format::probe_multipliers.m[i]) >> 23;
       std::atomic<uint64_t>& word = block[bit >> 6];
-      word.store(word.load(std::memory_order_relaxed) | (uint64_t{1} << (bit & 63)),
-                 std::memory_order_relaxed);
+      const uint64_t old = word.load(std::memory_order_relaxed);
+      const uint64_t mask = uint64_t{1} << (bit & 63);
+      all_set = all_set && (old & mask) != 0;
+      word.store(old | mask, std::memory_order_relaxed);
     }
+    return all_set;
   }
 
   static constexpr size_t block_words = bloom_format::block_bytes / 8;  // 512-bit blocks
@@ -265,9 +272,10 @@ inline void memtable::add(uint64_t seq, value_type type, std::string_view user_k
   // Only this thread changes the tree (one add() at a time), so it builds the node and finds
   // its place without the lock, reading links nobody else writes; readers wait only while it
   // links the node in and rebalances, along a path it has just read (in cache).
-  unlocked_index().prefetch(key_hash);           // wanted after the descent below
-  const bool may_exist = may_contain(key_hash);  // else no older version to find in the index
-  add_to_filter(key_hash);                       // before the entry is visible (file comment)
+  unlocked_index().prefetch(key_hash);  // wanted after the descent below
+  // Before the entry is visible (file comment). A key the filter did not already hold has no
+  // older version to find in the index.
+  const bool may_exist = add_to_filter(key_hash);
   char* mem = arena_.allocate_aligned(sizeof(node) + ikey_len + value.size());
   node* x = new (mem) node{};  // null links
   x->ikey_len = static_cast<uint32_t>(ikey_len);

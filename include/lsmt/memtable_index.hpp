@@ -89,7 +89,7 @@ class memtable_index {
 
   /// A larger index holding the same nodes: twice the size, or room for `keys` under three
   /// quarters full if that is more. The caller swaps it in.
-  memtable_index grown(size_t keys = 0) const {
+  memtable_index grown(size_t keys) const {
     size_t size = (mask_ + 1) * 2;
     while (size / 4 * 3 < keys) size *= 2;
     memtable_index bigger(size);
