@@ -134,6 +134,18 @@ inline bool bloom_may_match_hash(std::string_view filter, uint64_t h) noexcept {
   return (all_set & 1) != 0;
 }
 
+/// Asks the CPU for the 64-byte block bloom_may_match_hash(filter, h) will read, so that a
+/// reader checking several filters waits for their misses together, not one after another.
+inline void bloom_prefetch(std::string_view filter, uint64_t h) noexcept {
+  using namespace bloom_format;
+  if (filter.size() < trailer_bytes) return;
+  const size_t i = block_index(h, decode_fixed32(filter.data() + filter.size() - trailer_bytes));
+  if ((i + 1) * block_bytes > filter.size() - trailer_bytes) return;  // malformed: never read
+  const char* block = filter.data() + i * block_bytes;
+  prefetch_line(block);  // a block need not be line-aligned: ask for both lines it may span
+  prefetch_line(block + block_bytes - 1);
+}
+
 /// False only if user_key was certainly not added to `filter`.
 inline bool bloom_may_match(std::string_view filter, std::string_view user_key) noexcept {
   return bloom_may_match_hash(filter, hash64(user_key));

@@ -126,6 +126,14 @@ class memtable {
     return true;
   }
 
+  /// Asks the CPU for the filter lines may_contain(key_hash) will read.
+  void prefetch_filter(uint64_t key_hash) const noexcept {
+    if (filter_blocks_ == 0) return;
+    const std::atomic<uint64_t>* block = filter_block(key_hash);
+    prefetch_line(block);  // new[] aligns to 8 bytes only: the block may span two lines
+    prefetch_line(block + block_words - 1);
+  }
+
   size_t entry_count() const noexcept { return count_.load(std::memory_order_relaxed); }
   /// Arena bytes, range deletions, the hash index and the filter, for stats.
   size_t memory_usage() const noexcept {

@@ -256,7 +256,10 @@ class posix_writable_file final : public writable_file {
       buffer_.append(data.data(), take);
       data.remove_prefix(take);
       size_ += take;
-      if (buffer_.size() == buffer_capacity) flush_buffer(fd_.get());
+      if (buffer_.size() == buffer_capacity) {
+        flush_buffer(fd_.get());
+        start_writeback(size_ - buffer_capacity, buffer_capacity);
+      }
     }
   }
 
@@ -305,6 +308,21 @@ class posix_writable_file final : public writable_file {
       done += static_cast<size_t>(r);
     }
     buffer_.clear();
+  }
+
+  /// Asks the kernel to start writing a chunk just handed to it back to the disk, without
+  /// waiting (Linux's sync_file_range; RocksDB's bytes_per_sync does the same). A table is
+  /// synced once, at its end: this way that fdatasync finds most of the file already written,
+  /// and the disk works while the rest of the table is built instead of after. Only a hint:
+  /// a failed writeback is reported by the sync.
+  void start_writeback(uint64_t offset, size_t n) noexcept {
+#ifdef SYNC_FILE_RANGE_WRITE
+    static_cast<void>(::sync_file_range(fd_.get(), static_cast<off_t>(offset),
+                                        static_cast<off_t>(n), SYNC_FILE_RANGE_WRITE));
+#else
+    static_cast<void>(offset);
+    static_cast<void>(n);
+#endif
   }
 
   std::string path_;

@@ -64,11 +64,21 @@ inline bool lookup_point(const read_view& v, std::string_view key, uint64_t snap
   std::string scratch;
   std::string* out = value != nullptr ? value : &scratch;
   const uint64_t h = hash64(key);  // for every bloom filter on the way
+  const version& tables = *v.tables;
+  // Each source's filter line is a likely cache miss: ask for all of them before checking the
+  // first, so that the misses overlap instead of following one another.
+  v.mem->prefetch_filter(h);
+  for (const auto& m : v.imms) m->prefetch_filter(h);
+  for (const auto& t : tables.levels[0]) {
+    if (overlaps(*t, key, key)) t->reader().prefetch_filter(h);
+  }
+  for (size_t l = 1; l < max_levels; ++l) {
+    if (const table_handle* t = tables.table_for(l, key)) t->reader().prefetch_filter(h);
+  }
   if (v.mem->get(key, h, snapshot, type, out, seq)) return true;
   for (const auto& m : v.imms) {
     if (m->get(key, h, snapshot, type, out, seq)) return true;
   }
-  const version& tables = *v.tables;
   key_buffer lookup_buffer;
   std::string_view lookup_key;
   const auto get = [&](const table_handle& t) {

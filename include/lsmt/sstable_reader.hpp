@@ -121,6 +121,9 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
   /// prefetch_seek's result when it searched nothing.
   static constexpr uint32_t no_hint = UINT32_MAX;
 
+  /// Asks the CPU for the filter line get(..., key_hash, ...) will check first.
+  void prefetch_filter(uint64_t key_hash) const noexcept { bloom_prefetch(filter_, key_hash); }
+
   /// False only if the table certainly holds no entry for user_key.
   bool may_contain(std::string_view user_key) const {
     return filter_.empty() || bloom_may_match(filter_, user_key);

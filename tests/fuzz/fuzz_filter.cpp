@@ -1,6 +1,7 @@
 // tests/fuzz/fuzz_filter.cpp - bytes as a table's bloom filter block (bloom.hpp), queried with
 // probe keys and keys cut from the input:
-//   * directly: bloom_may_match and bloom_may_match_hash must agree;
+//   * directly: bloom_may_match and bloom_may_match_hash must agree, and bloom_prefetch must
+//     read nothing out of bounds;
 //   * as the filter of a table (no data, empty index): table_reader::open must accept any
 //     filter bytes (the reader never trusts them, it only matches more), may_contain must agree
 //     with bloom_may_match, and get finds nothing;
@@ -40,6 +41,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::vector<std::string> keys = keys_from(filter);
 
   for (const std::string& k : keys) {
+    bloom_prefetch(filter, hash64(k));
     if (bloom_may_match(filter, k) != bloom_may_match_hash(filter, hash64(k))) __builtin_trap();
   }
 
