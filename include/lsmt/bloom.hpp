@@ -141,9 +141,8 @@ inline void bloom_prefetch(std::string_view filter, uint64_t h) noexcept {
   if (filter.size() < trailer_bytes) return;
   const size_t i = block_index(h, decode_fixed32(filter.data() + filter.size() - trailer_bytes));
   if ((i + 1) * block_bytes > filter.size() - trailer_bytes) return;  // malformed: never read
-  const char* block = filter.data() + i * block_bytes;
-  prefetch_line(block);  // a block need not be line-aligned: ask for both lines it may span
-  prefetch_line(block + block_bytes - 1);
+  static_assert(block_bytes == 64);
+  prefetch_block64(filter.data() + i * block_bytes);  // the filter need not be line-aligned
 }
 
 /// False only if user_key was certainly not added to `filter`.

@@ -182,6 +182,12 @@ inline void prefetch_line(const void* p) noexcept {
 #endif
 }
 
+/// prefetch_line for both lines a 64-byte block may span when it is not line-aligned.
+inline void prefetch_block64(const void* p) noexcept {
+  prefetch_line(p);
+  prefetch_line(static_cast<const char*>(p) + 63);
+}
+
 }  // namespace lsmt::detail
 
 #endif  // LSMT_CODING_HPP

@@ -129,9 +129,7 @@ class memtable {
   /// Asks the CPU for the filter lines may_contain(key_hash) will read.
   void prefetch_filter(uint64_t key_hash) const noexcept {
     if (filter_blocks_ == 0) return;
-    const std::atomic<uint64_t>* block = filter_block(key_hash);
-    prefetch_line(block);  // new[] aligns to 8 bytes only: the block may span two lines
-    prefetch_line(block + block_words - 1);
+    prefetch_block64(filter_block(key_hash));  // new[] aligns to 8 bytes only
   }
 
   size_t entry_count() const noexcept { return count_.load(std::memory_order_relaxed); }

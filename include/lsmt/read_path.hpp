@@ -72,8 +72,10 @@ inline bool lookup_point(const read_view& v, std::string_view key, uint64_t snap
   for (const auto& t : tables.levels[0]) {
     if (overlaps(*t, key, key)) t->reader().prefetch_filter(h);
   }
+  std::array<const table_handle*, max_levels> in_level{};  // the one candidate of levels 1..
   for (size_t l = 1; l < max_levels; ++l) {
-    if (const table_handle* t = tables.table_for(l, key)) t->reader().prefetch_filter(h);
+    in_level[l] = tables.table_for(l, key);
+    if (in_level[l] != nullptr) in_level[l]->reader().prefetch_filter(h);
   }
   if (v.mem->get(key, h, snapshot, type, out, seq)) return true;
   for (const auto& m : v.imms) {
@@ -89,8 +91,7 @@ inline bool lookup_point(const read_view& v, std::string_view key, uint64_t snap
     if (overlaps(*t, key, key) && get(*t)) return true;
   }
   for (size_t l = 1; l < max_levels; ++l) {
-    const table_handle* t = tables.table_for(l, key);
-    if (t != nullptr && get(*t)) return true;
+    if (in_level[l] != nullptr && get(*in_level[l])) return true;
   }
   return false;
 }
