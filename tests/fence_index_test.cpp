@@ -1,6 +1,8 @@
 // fence_index: fences keep the keys' order, and its searches give exactly what a search over all
 // the fences gives, for small and odd sizes, with runs of equal fences, and for targets below,
-// between, equal to and above them (0 and UINT64_MAX included).
+// between, equal to and above them (0 and UINT64_MAX included). A version's search of a sorted
+// level through the fences of its tables (version.hpp, search_level) finds what a plain binary
+// search over the tables finds.
 #include "lsmt/fence_index.hpp"
 
 #include <algorithm>
@@ -10,9 +12,14 @@
 #include <string_view>
 #include <vector>
 
+#include "ikey.hpp"
+#include "lsmt/version.hpp"
 #include "test_catch.hpp"
 
 using lsmt::detail::fence_index;
+using lsmt::detail::table_handle;
+using lsmt::detail::table_meta;
+using lsmt::detail::version;
 
 namespace {
 
@@ -121,4 +128,55 @@ TEST_CASE("fence_index: the first key >= a target lies where the fences say", "[
   }
   REQUIRE(exact > 1000);
   REQUIRE(ties > 1000);
+}
+
+// A sorted level of tables over distinct keys, searched with its fences and without (a version
+// built by hand has none), by user key and by internal key, over the whole level and over
+// sub-ranges [first, last), as level_iterator searches.
+TEST_CASE("version: a level's fences find the table a plain search finds", "[fence_index]") {
+  using lsmt::detail::compare_internal_keys;
+  using lsmt_test::ikey;
+  std::mt19937_64 rng(17);
+  size_t checked = 0;
+  size_t narrowed = 0;  // targets whose fence leaves at most one table's key to compare
+  for (size_t n = 1; n <= 40; ++n) {
+    for (int alphabet : {2, 3, 26}) {
+      std::vector<std::string> keys = sorted_keys(rng, 2 * n, alphabet);
+      keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+      version plain;
+      for (size_t i = 0; i + 1 < keys.size(); i += 2) {  // table i/2 holds [keys[i], keys[i+1]]
+        table_meta m{i, 1, 1, ikey(keys[i], 9), ikey(keys[i + 1], 3)};
+        plain.levels[1].push_back(std::make_shared<table_handle>(m, nullptr));
+      }
+      version indexed = plain;
+      indexed.index_levels();
+      const size_t tables = plain.levels[1].size();
+      REQUIRE(indexed.fences[1].size() == tables);  // the fence path is the one tested
+      std::vector<std::string> targets = sorted_keys(rng, 40, alphabet);
+      targets.insert(targets.end(), keys.begin(), keys.end());
+      for (const std::string& k : keys) targets.push_back(k + '\0');
+      targets.insert(targets.end(), {"", "key", "key/", "kez", "zzz"});
+      for (const std::string& t : targets) {
+        REQUIRE(indexed.find_table(1, t) == plain.find_table(1, t));
+        for (const uint64_t seq : {uint64_t{1}, uint64_t{5}, uint64_t{10}}) {
+          const std::string target = ikey(t, seq);
+          const auto below = [&](const table_handle& h) {
+            return compare_internal_keys(h.meta().largest, target) < 0;
+          };
+          const size_t first = tables == 0 ? 0 : rng() % tables;
+          const size_t last = first + rng() % (tables - first + 1);
+          const size_t expect = plain.search_level(1, t, first, last, below);
+          REQUIRE(indexed.search_level(1, t, first, last, below) == expect);
+          REQUIRE(indexed.search_level(1, t, 0, tables, below) ==
+                  plain.search_level(1, t, 0, tables, below));
+          ++checked;
+        }
+        const fence_index& f = indexed.fences[1];
+        const uint64_t tf = f.fence(t);
+        if (f.upper_bound(0, tf) - f.lower_bound(tf) <= 1) ++narrowed;  // one key compared at most
+      }
+    }
+  }
+  REQUIRE(checked > 10000);
+  REQUIRE(narrowed > checked / 6);
 }

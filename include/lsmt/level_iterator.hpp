@@ -2,17 +2,16 @@
 //
 // The tables of a sorted level are in key order and share no user key, so the level reads as one
 // sorted run. Only one table is open at a time: a seek finds its table by a binary search over
-// the tables' largest keys and opens that table alone, and a step past a table's end opens the
-// next one. A merge over the levels therefore holds one table iterator per level, not one per
-// table, and it is a member, re-pointed at each table it reads, so opening a table allocates
-// nothing.
+// the tables' largest keys (version::search_level) and opens that table alone, and a step past a
+// table's end opens the next one. A merge over the levels therefore holds one table iterator per
+// level, not one per table, and it is a member, re-pointed at each table it reads, so opening a
+// table allocates nothing.
 //
-// Thread safety: one thread at a time, like every internal_iterator. The tables must outlive
-// it (the read view it was made from pins their version).
+// Thread safety: one thread at a time, like every internal_iterator. The version must outlive
+// it (the read view it was made from pins it).
 #ifndef LSMT_LEVEL_ITERATOR_HPP
 #define LSMT_LEVEL_ITERATOR_HPP
 
-#include <algorithm>
 #include <cstddef>
 #include <string_view>
 
@@ -25,9 +24,9 @@ namespace lsmt::detail {
 
 class level_iterator final : public internal_iterator {
  public:
-  /// Iterates tables [first, last) of `tables`, which must be sorted and disjoint.
-  level_iterator(const table_list& tables, size_t first, size_t last)
-      : tables_(tables), first_(first), last_(last) {}
+  /// Iterates tables [first, last) of sorted level `level` (>= 1) of `v`.
+  level_iterator(const version& v, size_t level, size_t first, size_t last)
+      : version_(v), level_(level), tables_(v.levels[level]), first_(first), last_(last) {}
 
   bool valid() const override { return open_ && iter_.valid(); }
   void seek_to_first() override {
@@ -64,12 +63,10 @@ class level_iterator final : public internal_iterator {
  private:
   // The first table in [first_, last_) whose largest key is >= target, or last_.
   size_t find_table(std::string_view target) const {
-    const auto begin = tables_.begin() + static_cast<std::ptrdiff_t>(first_);
-    const auto end = tables_.begin() + static_cast<std::ptrdiff_t>(last_);
-    const auto it = std::lower_bound(begin, end, target, [](const auto& t, std::string_view k) {
-      return compare_internal_keys(t->meta().largest, k) < 0;
-    });
-    return static_cast<size_t>(it - tables_.begin());
+    return version_.search_level(level_, extract_user_key(target), first_, last_,
+                                 [target](const table_handle& t) {
+                                   return compare_internal_keys(t.meta().largest, target) < 0;
+                                 });
   }
   // Seeks table i (find_table(target)) to target, `hint` its prefetch_seek result or no_hint,
   // and moves on to the next tables if it ends before target.
@@ -116,7 +113,9 @@ class level_iterator final : public internal_iterator {
     }
   }
 
-  const table_list& tables_;
+  const version& version_;
+  const size_t level_;
+  const table_list& tables_;  // version_.levels[level_]
   const size_t first_;
   const size_t last_;
   size_t index_ = 0;   // the table iter_ reads

@@ -182,7 +182,7 @@ inline std::unique_ptr<db_iterator> make_iterator(const std::shared_ptr<const re
           level.begin());
     }
     if (first < last) {
-      children.push_back(std::make_unique<level_iterator>(level, first, last));
+      children.push_back(std::make_unique<level_iterator>(tables, l, first, last));
       positioned[l] = true;
     }
   }

@@ -5,7 +5,8 @@
 //     read checks each of them whose range holds the key;
 //   - each level 1 .. max_levels-1 is one sorted run, partitioned by key range into tables:
 //     its tables are in key order and no user key is in two of them, so a read checks at most
-//     one table of the level, found by a binary search over their largest keys.
+//     one table of the level, found by a binary search over their largest keys (first over
+//     the fences of those keys, fence_index.hpp, then over the few keys that share a fence).
 // Invariant: for every user key, the versions of it in a level are newer than those in any
 // deeper level, and within level 0 a table's are newer than those of every table after it.
 // Flushes add tables at the front of level 0. A compaction replaces some tables of a level, and
@@ -31,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include "fence_index.hpp"
 #include "internal_key.hpp"
 #include "manifest.hpp"
 #include "range_tombstones.hpp"
@@ -96,6 +98,9 @@ struct version {
   // Every table's range deletions in one set (null if no table has any): reads ask it whatever
   // level they find a key in, since sequences alone decide what a deletion covers.
   std::shared_ptr<const range_tombstones> range_dels;
+  // Per sorted level, the fences of its tables' largest user keys (index_levels()); empty until
+  // then, and in versions tests build by hand, which search without them.
+  std::array<fence_index, max_levels> fences;
 
   size_t table_count() const {
     size_t n = 0;
@@ -142,11 +147,47 @@ struct version {
   /// In sorted level `level` (>= 1): the index of the first table whose largest user key is
   /// >= user_key (levels[level].size() if none).
   size_t find_table(size_t level, std::string_view user_key) const {
-    const table_list& l = levels[level];
-    const auto it = std::lower_bound(l.begin(), l.end(), user_key, [](const auto& t, auto key) {
-      return compare_user_keys(t->largest_user_key(), key) < 0;
+    return search_level(level, user_key, 0, levels[level].size(), [&](const table_handle& t) {
+      return compare_user_keys(t.largest_user_key(), user_key) < 0;
     });
-    return static_cast<size_t>(it - l.begin());
+  }
+
+  /// In sorted level `level` (>= 1), among its tables [first, last): the first table for which
+  /// below(table) is false, or last. below must hold for each table whose largest user key is
+  /// less than user_key, and not for any whose largest user key is greater (such as "its largest
+  /// key < k", k user_key or an internal key of it). The level's fences (index_levels()) narrow
+  /// the search to the tables whose largest user key has user_key's fence, most often one or
+  /// none, without following a pointer; below is asked only about those.
+  template <class Below>
+  size_t search_level(size_t level, std::string_view user_key, size_t first, size_t last,
+                      const Below& below) const {
+    const table_list& l = levels[level];
+    const fence_index& f = fences[level];
+    size_t lo = first;
+    size_t hi = last;
+    if (f.size() == l.size() && lo < hi) {  // indexed (versions tests build by hand are not)
+      const uint64_t k = f.fence(user_key);
+      const uint32_t eq = f.lower_bound(k);  // every table before it is below user_key
+      const uint32_t above = eq == f.size() || f[eq] != k ? eq : f.upper_bound(eq, k);
+      lo = std::clamp<size_t>(eq, first, last);
+      hi = std::clamp<size_t>(above, lo, last);
+    }
+    const auto begin = l.begin();
+    return static_cast<size_t>(std::partition_point(begin + static_cast<std::ptrdiff_t>(lo),
+                                                    begin + static_cast<std::ptrdiff_t>(hi),
+                                                    [&](const auto& t) { return below(*t); }) -
+                               begin);
+  }
+
+  /// Builds each sorted level's fences over its tables' largest user keys (fence_index.hpp).
+  /// Called once on a new version, before it is shared.
+  void index_levels() {
+    std::vector<std::string_view> keys;
+    for (size_t l = 1; l < max_levels; ++l) {
+      keys.clear();
+      for (const auto& t : levels[l]) keys.push_back(t->largest_user_key());
+      fences[l].build(keys);
+    }
   }
 
   /// In sorted level `level` (>= 1): the one table whose key range holds user_key, or null.

@@ -236,8 +236,9 @@ class version_set {
   std::shared_ptr<const version> make_version(std::array<table_list, max_levels> levels) {
     std::shared_ptr<retired_tables> retired = retired_;
     std::shared_ptr<const range_tombstones> dels = range_deletions_of(levels);
-    auto* v = new version{std::move(levels), std::move(dels)};
-    return {v, [retired](const version* released) {
+    auto v = std::make_unique<version>(version{std::move(levels), std::move(dels), {}});
+    v->index_levels();
+    return {v.release(), [retired](const version* released) {
               delete released;
               retired->delete_unused();
             }};
