@@ -1,5 +1,6 @@
 // tests/stats_test.cpp - db::stats(): the layout's counts per level add up to the totals, and
-// the memory it reports (memtables, filters, indexes, block cache) follows what the store holds.
+// the memory it reports (memtables, filters, indexes, block cache) follows what the store holds,
+// with and without the last level's bloom filters (options::bottom_level_filters).
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -77,6 +78,61 @@ TEST_CASE("stats: a memtable limit below one arena block still holds many entrie
   CHECK(st.flushes >= 10);
   CHECK(st.flushes <= 40);
   CHECK(d.get(key_of(1234)) == std::string(100, 'v'));
+}
+
+TEST_CASE("stats: bottom_level_filters false leaves the last level without filters", "[stats]") {
+  temp_dir tmp;
+  const int keys = 20000;
+  const auto fill = [&](str_db& d, int from, int to) {
+    for (int i = from; i < to; ++i) d.put(key_of(i * 7919 % keys), "v" + std::to_string(i));
+  };
+  const auto check_reads = [&](str_db& d, int present) {
+    for (int i = 0; i < present; ++i) {
+      REQUIRE(d.get(key_of(i * 7919 % keys)) == "v" + std::to_string(i));
+    }
+    for (int i = 0; i < 500; ++i) REQUIRE_FALSE(d.get(key_of(keys + i)).has_value());
+  };
+  lsmt::options o;
+  o.memtable_max_bytes = 256 << 10;
+  o.target_file_size = 64 << 10;
+  o.base_level_bytes = 256 << 10;
+  o.bottom_level_filters = GENERATE(true, false);
+  CAPTURE(o.bottom_level_filters);
+  {
+    str_db d(tmp.sub("db"), o);
+    fill(d, 0, keys / 2);
+    d.compact();  // everything into the last level
+    lsmt::stats st = d.stats();
+    REQUIRE(st.tables > 0);
+    REQUIRE(st.level_tables[6] == st.tables);
+    if (o.bottom_level_filters) {
+      CHECK(st.filter_bytes >= keys / 2 * 10 / 8);
+    } else {
+      CHECK(st.filter_bytes == 0);
+    }
+    const uint64_t checks = st.bloom_checks;
+    check_reads(d, keys / 2);
+    st = d.stats();
+    if (o.bottom_level_filters) {
+      CHECK(st.bloom_checks > checks);
+    } else {
+      CHECK(st.bloom_checks == checks);  // no filter to check in the last level
+    }
+    // Flushes still write filters.
+    fill(d, keys / 2, keys);
+    d.flush();
+    st = d.stats();
+    CHECK(st.level_tables[0] > 0);
+    CHECK(st.filter_bytes > 0);
+    check_reads(d, keys);
+  }
+  // A store written either way opens and reads with the other setting.
+  o.bottom_level_filters = !o.bottom_level_filters;
+  str_db d(tmp.sub("db"), o);
+  check_reads(d, keys);
+  d.compact();
+  check_reads(d, keys);
+  CHECK((d.stats().filter_bytes == 0) == !o.bottom_level_filters);
 }
 
 }  // namespace stats_test_cpp

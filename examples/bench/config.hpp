@@ -47,6 +47,7 @@ struct config {
   uint64_t lsmt_restart = 0;             // lsmt's block_restart_interval (0: its default)
   uint64_t lsmt_block = 0;               // lsmt's block_size in bytes (0: its default)
   uint64_t lsmt_mapped_mb = UINT64_MAX;  // lsmt's max_mapped_bytes in MiB (max: its default)
+  bool lsmt_bottom_filters = true;       // lsmt's bottom_level_filters
   uint64_t lsmt_log = 0;                 // 1: lsmt's warnings to stderr; 2: all its messages
   int repeat = 1;
   bool drop_caches = true;
@@ -179,6 +180,10 @@ inline config parse_flags(int argc, char** argv, const std::vector<std::string>&
       {"lsmt_restart", uint_flag(&cfg.lsmt_restart)},
       {"lsmt_block", uint_flag(&cfg.lsmt_block)},
       {"lsmt_mapped_mb", uint_flag(&cfg.lsmt_mapped_mb)},
+      {"lsmt_bottom_filters",
+       [&cfg](std::string_view n, const std::string& v) {
+         cfg.lsmt_bottom_filters = parse_uint(n, v);
+       }},
       {"lsmt_log", uint_flag(&cfg.lsmt_log)},
       {"lsmt_mmap",
        [&cfg](std::string_view n, const std::string& v) { cfg.lsmt_mmap = parse_uint(n, v); }},

@@ -32,6 +32,8 @@
 //   --lsmt_mmap=0|1     lsmt reads its tables through memory maps (1) or pread and its block
 //                       cache (0) [1]
 //   --lsmt_mapped_mb=N  lsmt's max_mapped_bytes in MiB: tables past it use pread [its default]
+//   --lsmt_bottom_filters=0|1  lsmt's bottom_level_filters: 0 writes no bloom filters into the
+//                       last level [1]
 //   --lsmt_memtable_mb=N  lsmt's memtable_max_bytes in MiB [0: its default]
 //   --lsmt_log=0|1|2    lsmt's warnings (write stalls, background failures) go to stderr (1),
 //                       or all its messages (2: flushes and merges too), each with the

@@ -40,6 +40,7 @@ class lsmt_engine final : public engine {
       opts.compressor = std::make_shared<lsmt_examples::zstd_compressor>();
 #endif
     if (cfg.lsmt_mapped_mb != UINT64_MAX) opts.max_mapped_bytes = cfg.lsmt_mapped_mb << 20;
+    opts.bottom_level_filters = cfg.lsmt_bottom_filters;
     if (cfg.lsmt_memtable_mb != 0) opts.memtable_max_bytes = cfg.lsmt_memtable_mb << 20;
     if (cfg.lsmt_file_mb != 0) opts.target_file_size = cfg.lsmt_file_mb << 20;
     if (cfg.lsmt_base_mb != 0) opts.base_level_bytes = cfg.lsmt_base_mb << 20;
@@ -72,7 +73,8 @@ class lsmt_engine final : public engine {
            mib(o.base_level_bytes) + ", level ratio " + std::to_string(o.level_size_ratio) +
            ", writes slowed past " + fixed2(o.slowdown_space_amplification) + "x space" +
            ", mmap reads " + (o.use_mmap_reads ? "up to " + mib(o.max_mapped_bytes) : "off") +
-           ", compression " + (o.compressor ? std::string(o.compressor->name()) : "none");
+           (o.bottom_level_filters ? "" : ", no last-level filters") + ", compression " +
+           (o.compressor ? std::string(o.compressor->name()) : "none");
   }
 
   lsmt_engine(const std::string& dir, const config& cfg) : db_(dir, make_options(cfg)) {}

@@ -258,6 +258,7 @@ class background_work {
       plan.target_size = job.target_size;
       plan.max_files = job.max_files;
       plan.boundaries = picked->table_ends_below(job.output_level);
+      plan.no_filter = !c_.opts.bottom_level_filters && job.output_level == max_levels - 1;
       uint64_t input_entries = 0;
       for (const auto& t : job.inputs) input_entries += t->meta().entries;
       for (const auto& t : job.overlapped) input_entries += t->meta().entries;

@@ -78,6 +78,13 @@ struct options {
   int block_restart_interval = 8;
   /// Bloom filter bits per key; 0 disables filters (0 .. 40).
   int bloom_bits_per_key = 10;
+  /// Whether the tables compactions write into the last level get a bloom filter. The last
+  /// level holds most of the keys and so most of the filters' memory (about 90% with the
+  /// default level_size_ratio), and a get that reaches it for a key the store holds reads the
+  /// key's block anyway. false (RocksDB's optimize_filters_for_hits) saves that memory and one
+  /// filter check per such get, and makes every get of a key the store does not hold read a
+  /// block of the last level. Flushes, repair and tables moved down unchanged keep theirs.
+  bool bottom_level_filters = true;
   /// Compresses the SSTable blocks this store writes, and decompresses them when it reads them
   /// (compressor.hpp; examples/compression/ adapts zstd). Null, the default, compresses
   /// nothing. Its id() (1 .. 255) is recorded in every block it compresses, so a store whose

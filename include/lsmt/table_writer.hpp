@@ -61,6 +61,7 @@ struct table_write_plan {
   size_t max_files = 0;                 // 0: no limit
   std::vector<std::string> boundaries;  // user keys, ascending: cut after one (see above)
   std::function<bool()> cancelled;      // if set and true, the write stops (the store is closing)
+  bool no_filter = false;               // the tables get no bloom filter, whatever the options say
 };
 
 /// A range-deletion fragment to write: [begin, end) at each of seqs (descending).

@@ -203,9 +203,11 @@ class version_set {
                                                           const table_write_plan& plan) {
     std::vector<uint64_t> created;
     std::vector<table_meta> metas;
+    table_options topts = topts_;
+    if (plan.no_filter) topts.bloom_bits_per_key = 0;
     try {
       metas = detail::write_tables(
-          in, plan, topts_, store_id_, *fs_,
+          in, plan, topts, store_id_, *fs_,
           [this] {
             const uint64_t n = new_file_number();
             return std::make_pair(n, table_path(n));
