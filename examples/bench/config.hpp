@@ -131,6 +131,13 @@ inline config parse_flags(int argc, char** argv, const std::vector<std::string>&
   auto uint_flag = [](uint64_t* field) -> setter_fn {
     return [field](std::string_view n, const std::string& v) { *field = parse_uint(n, v); };
   };
+  auto bool_flag = [](bool* field) -> setter_fn {
+    return [field](std::string_view n, const std::string& v) {
+      if (v != "0" && v != "1")
+        usage_error("--" + std::string(n) + " must be 0 or 1, got '" + v + "'");
+      *field = v == "1";
+    };
+  };
   auto string_flag = [](std::string* field) -> setter_fn {
     return [field](std::string_view, const std::string& v) { *field = v; };
   };
@@ -180,15 +187,10 @@ inline config parse_flags(int argc, char** argv, const std::vector<std::string>&
       {"lsmt_restart", uint_flag(&cfg.lsmt_restart)},
       {"lsmt_block", uint_flag(&cfg.lsmt_block)},
       {"lsmt_mapped_mb", uint_flag(&cfg.lsmt_mapped_mb)},
-      {"lsmt_bottom_filters",
-       [&cfg](std::string_view n, const std::string& v) {
-         cfg.lsmt_bottom_filters = parse_uint(n, v);
-       }},
+      {"lsmt_bottom_filters", bool_flag(&cfg.lsmt_bottom_filters)},
       {"lsmt_log", uint_flag(&cfg.lsmt_log)},
-      {"lsmt_mmap",
-       [&cfg](std::string_view n, const std::string& v) { cfg.lsmt_mmap = parse_uint(n, v); }},
-      {"drop_caches",
-       [&cfg](std::string_view n, const std::string& v) { cfg.drop_caches = parse_uint(n, v); }},
+      {"lsmt_mmap", bool_flag(&cfg.lsmt_mmap)},
+      {"drop_caches", bool_flag(&cfg.drop_caches)},
       {"engines", [&cfg](std::string_view, const std::string& v) { cfg.engines = split(v, ','); }},
       {"db", string_flag(&cfg.db)},
       {"csv", string_flag(&cfg.csv)},
