@@ -2,7 +2,8 @@
 // the fences gives, for small and odd sizes, with runs of equal fences, and for targets below,
 // between, equal to and above them (0 and UINT64_MAX included). A version's search of a sorted
 // level through the fences of its tables (version.hpp, search_level) finds what a plain binary
-// search over the tables finds.
+// search over the tables finds. A table's table_index finds the block a search over all its index
+// keys finds, keeping the keys only where fences tie.
 #include "lsmt/fence_index.hpp"
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "ikey.hpp"
+#include "lsmt/table_index.hpp"
 #include "lsmt/version.hpp"
 #include "test_catch.hpp"
 
@@ -179,4 +181,68 @@ TEST_CASE("version: a level's fences find the table a plain search finds", "[fen
   }
   REQUIRE(checked > 10000);
   REQUIRE(narrowed > checked / 6);
+}
+
+// A table's table_index (table_index.hpp) keeps only the index keys whose fences tie. Its find()
+// must give the first index key >= the target exactly, or, when it says or_next, that one or the
+// next. Index keys here are internal keys: several versions of a user key (so equal user keys
+// differ by sequence) over the small alphabets that make fences tie.
+TEST_CASE("table_index: find gives the first index key >= a target, or says it may be the next",
+          "[fence_index]") {
+  using lsmt::detail::compare_internal_keys;
+  using lsmt::detail::table_index;
+  using lsmt_test::ikey;
+  const auto less = [](const std::string& a, const std::string& b) {
+    return compare_internal_keys(a, b) < 0;
+  };
+  std::mt19937_64 rng(23);
+  size_t exact = 0;
+  size_t next = 0;  // answers that were the block after the one find() named
+  size_t tied = 0;  // answers the kept keys moved past the first candidate
+  for (size_t n = 1; n <= 60; ++n) {
+    for (int alphabet : {2, 3, 26}) {
+      std::vector<std::string> keys;
+      for (const std::string& u : sorted_keys(rng, n, alphabet)) {
+        for (uint64_t s = 1 + rng() % 3; s > 0; --s) keys.push_back(ikey(u, 10 * s + rng() % 5));
+      }
+      std::sort(keys.begin(), keys.end(), less);
+      keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+      const std::vector<std::string_view> views(keys.begin(), keys.end());
+      std::vector<uint64_t> offsets{0};
+      for (size_t i = 0; i < keys.size(); ++i) offsets.push_back(offsets.back() + 1 + rng() % 9);
+      table_index index;
+      index.build(views, offsets);
+      REQUIRE(index.size() == keys.size());
+      for (uint32_t i = 0; i <= index.size(); ++i) REQUIRE(index.offset(i) == offsets[i]);
+      std::vector<std::string> users = sorted_keys(rng, 30, alphabet);
+      for (const std::string& k : keys) {
+        const std::string u(lsmt::detail::extract_user_key(k));
+        users.push_back(u);
+        users.push_back(u + '\0');
+      }
+      users.insert(users.end(), {"", "key", "key/", "kez"});
+      for (const std::string& u : users) {
+        for (const uint64_t seq : {uint64_t{0}, uint64_t{12}, uint64_t{21}, uint64_t{99}}) {
+          const std::string target = ikey(u, seq);
+          const auto first = static_cast<uint32_t>(
+              std::lower_bound(keys.begin(), keys.end(), target, less) - keys.begin());
+          const table_index::found at = index.find(target);
+          const table_index::found hinted = index.find(target, index.first_candidate(target));
+          REQUIRE(hinted.ordinal == at.ordinal);
+          REQUIRE(hinted.or_next == at.or_next);
+          if (at.or_next) {
+            REQUIRE((first == at.ordinal || first == at.ordinal + 1));
+            if (first == at.ordinal + 1) ++next;
+          } else {
+            REQUIRE(first == at.ordinal);
+            ++exact;
+          }
+          if (at.ordinal != index.first_candidate(target)) ++tied;
+        }
+      }
+    }
+  }
+  REQUIRE(exact > 10000);
+  REQUIRE(next > 100);
+  REQUIRE(tied > 100);
 }

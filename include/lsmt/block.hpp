@@ -204,17 +204,12 @@ class block_iter final : public internal_iterator {
     decode_group(num_restarts_ - 1, limit_);
   }
 
-  void seek(std::string_view target) override { seek(target, 0, num_restarts_); }
-
-  /// seek() for a block with one entry per restart (an index block), when the caller knows that
-  /// entries before `first` are < target and entries from `last` on are >= target: only keys in
-  /// [first, last) are compared.
-  void seek(std::string_view target, uint32_t first, uint32_t last) {
+  void seek(std::string_view target) override {
     if (data_ == nullptr) return;
-    // Find the last restart in [first, last) whose key is < target; the answer is at or after
-    // it (at `first` if there is none).
-    uint32_t lo = std::min(first, num_restarts_ - 1);
-    uint32_t hi = std::max(lo, std::min(last, num_restarts_) - (last > 0 ? 1 : 0));
+    // Find the last restart whose key is < target; the answer is at or after it (at the first
+    // restart if there is none).
+    uint32_t lo = 0;
+    uint32_t hi = num_restarts_ > 0 ? num_restarts_ - 1 : 0;
     // The binary search's probes depend on each other, and each is a cache miss in a block not
     // in cache: ask for all of them at once (a data block has a handful of restarts).
     if (hi - lo < 16) {

@@ -1,5 +1,5 @@
 // lsmt/fence_index.hpp - the in-memory search structure that finds a table's data block for a
-// key (sstable_reader.hpp, find_block) without reading its index block.
+// key (table_index.hpp) and a level's table (version.hpp), reading keys only where fences tie.
 //
 // A "fence" stands for one index key: 8 bytes of its user key, taken right after the prefix
 // that all index keys but the last share (so keys like zero-padded numbers still differ within

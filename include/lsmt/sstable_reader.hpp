@@ -3,12 +3,9 @@
 //
 // Opening validates the footer and loads and checksums the filter and index blocks, and the
 // range-deletion block (kept in memory as a range_tombstones set); the index is walked once so that
-// every data block handle is known to be in bounds and contiguous.
-//
-// That walk also builds two in-memory arrays, 16 bytes per data block: each block's offset, and
-// a fence per index key (fence_index.hpp), 8 bytes of it that never order two keys the wrong
-// way. Finding a target's block is a binary search over those integers; index keys are read
-// only among blocks whose fence equals the target's.
+// every data block handle is known to be in bounds and contiguous. That walk builds the table's
+// table_index (table_index.hpp): 16 bytes per data block, and the index keys only of blocks whose
+// fences tie; the index block itself is not kept.
 // Data blocks are checksummed before their first use:
 //   * mapped file: blocks are read in place (no copy, no cache); a per-table bitmap remembers
 //     which blocks were verified so the CRC is computed once per block, not once per read;
@@ -41,13 +38,13 @@
 #include "counters.hpp"
 #include "crc32c.hpp"
 #include "error.hpp"
-#include "fence_index.hpp"
 #include "file_system.hpp"
 #include "internal_iterator.hpp"
 #include "internal_key.hpp"
 #include "range_tombstones.hpp"
 #include "table_blocks.hpp"
 #include "table_format.hpp"
+#include "table_index.hpp"
 
 namespace lsmt::detail {
 
@@ -90,15 +87,19 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
       }
       if (!may_match) return false;
     }
-    const uint32_t ordinal = find_block(lookup_key);
-    if (ordinal == num_blocks_) return false;  // past the table's last key
+    const table_index::found at = index_.find(lookup_key);
+    if (at.ordinal == index_.size()) return false;  // past the table's last key
     // The reads below are a chain of cache misses, each waiting for the one before: the
     // trailer, then the restart keys, then the entries of one restart group. Asking for the
     // whole block at once lets them overlap (README, "Point reads and seeks against LMDB").
-    prefetch_block(ordinal, true);
+    prefetch_block(at.ordinal, true);
     block_iter block;
-    load_block(block, ordinal);
+    load_block(block, at.ordinal);
     block.seek(lookup_key);
+    if (!block.valid() && at.or_next && at.ordinal + 1 < index_.size()) {
+      load_block(block, at.ordinal + 1);  // the target sorts after the block's index key
+      block.seek(lookup_key);
+    }
     // The index key bounds the block, so the answer (if any) is in this block.
     if (!block.valid() || extract_user_key(block.key()) != user_key) return false;
     const std::string_view k = block.key();
@@ -110,16 +111,16 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
 
   /// If the table is mapped, hints the CPU to fetch the first line and the restart array of the
   /// block a seek for target (an internal key) reads first: the first one the fences allow
-  /// (find_block settles ties between equal fences with the index block, which a hint does not
-  /// read). Returns that block's ordinal for find_block(target, hint), or no_hint if unmapped.
+  /// (table_index::find settles ties between equal fences, which a hint does not). Returns that
+  /// block's ordinal for table_index::find(target, hint), or no_hint if unmapped.
   uint32_t prefetch_seek(std::string_view target) const {
     if (blocks_.mapping() == nullptr) return no_hint;  // no fence search for a pread table
-    const uint32_t ordinal = fences_.lower_bound(fences_.fence(extract_user_key(target)));
+    const uint32_t ordinal = index_.first_candidate(target);
     prefetch_block(ordinal);
     return ordinal;
   }
   /// prefetch_seek's result when it searched nothing.
-  static constexpr uint32_t no_hint = UINT32_MAX;
+  static constexpr uint32_t no_hint = table_index::no_hint;
 
   /// Asks the CPU for the filter line get(..., key_hash, ...) will check first.
   void prefetch_filter(uint64_t key_hash) const noexcept { bloom_prefetch(filter_, key_hash); }
@@ -141,8 +142,8 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
   /// the offset of the data block that would hold them, or the file size past the last key.
   /// From the index alone; reads no data block.
   uint64_t approximate_offset(std::string_view user_key) const {
-    const uint32_t ordinal = find_block(make_lookup_key(user_key, max_sequence));
-    return ordinal == num_blocks_ ? file_size_ : offsets_[ordinal];
+    const uint32_t ordinal = index_.find(make_lookup_key(user_key, max_sequence)).ordinal;
+    return ordinal == index_.size() ? file_size_ : index_.offset(ordinal);
   }
 
   /// The table's range deletions, or null if it has none.
@@ -168,8 +169,8 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
   }
   /// Bytes of the bloom filter (in the mapping if the file was mapped at open, else in memory).
   size_t filter_bytes() const { return filter_.size(); }
-  /// Bytes of the index block (like the filter's) and of the fences kept in memory.
-  size_t index_bytes() const { return index_.size() + fences_.bytes(); }
+  /// Bytes of the index kept in memory (table_index.hpp).
+  size_t index_bytes() const { return index_.bytes(); }
 
  private:
   friend class table_iter;
@@ -218,14 +219,13 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
       corrupt("footer block handles out of bounds");
     }
     filter_ = blocks_.read_contents(filter, &filter_storage_);
-    index_ = blocks_.read_contents(index, &index_storage_);
-    index_offset_ = index.offset;
     data_end_ = filter.offset;
     if (decoded.has_range_dels) {
       data_end_ = decoded.range_del.offset;
       load_range_deletions(decoded.range_del);
     }
-    check_index();
+    std::string storage;
+    load_index(blocks_.read_contents(index, &storage), index.offset);
   }
 
   /// Reads the range-deletion block into range_dels_: entries in strictly increasing internal
@@ -258,51 +258,30 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
            h.offset <= end - h.size - block_trailer_size;
   }
 
-  /// Walks the index once: keys increase, one entry per restart (so restart_index() is the
-  /// block's ordinal), and the data blocks tile [0, data_end_) exactly.
-  void check_index() {
+  /// Walks the index block `contents` (at `offset` in the file) once, checking that keys
+  /// increase, that each is stored whole (one entry per restart, as the format says), and that
+  /// the data blocks tile [0, data_end_) exactly; builds index_ from it.
+  void load_index(std::string_view contents, uint64_t offset) {
     block_iter it;
-    it.reset(index_, {file_number_, index_offset_});
-    uint64_t expected = 0;
+    it.reset(contents, {file_number_, offset});
+    std::vector<uint64_t> offsets{0};
     uint32_t n = 0;
-    std::string prev;
-    std::vector<std::string_view> user_keys;  // views into index_, which outlives this
+    std::vector<std::string_view> keys;  // views into contents, which outlives this
     for (it.seek_to_first(); it.valid(); it.next(), ++n) {
-      if (n != 0 && compare_internal_keys(prev, it.key()) >= 0) corrupt("index keys out of order");
-      // Every index key must be stored whole (one entry per restart, none sharing a prefix):
-      // the fences below are built from views into the block.
       const std::string_view k = it.key();
-      if (it.restart_index() != n || k.data() < index_.data() ||
-          k.data() + k.size() > index_.data() + index_.size()) {
+      if (n != 0 && compare_internal_keys(keys.back(), k) >= 0) corrupt("index keys out of order");
+      if (it.restart_index() != n || k.data() < contents.data() ||
+          k.data() + k.size() > contents.data() + contents.size()) {
         corrupt("index block is prefix-compressed");
       }
       const block_handle h = decode_handle(it.value());
-      if (h.offset != expected) corrupt("index handles are not contiguous");
-      offsets_.push_back(h.offset);
-      expected = h.offset + h.size + block_trailer_size;
-      prev.assign(it.key());
-      user_keys.push_back(extract_user_key(k));
+      if (h.offset != offsets.back()) corrupt("index handles are not contiguous");
+      offsets.push_back(h.offset + h.size + block_trailer_size);
+      keys.push_back(k);
     }
-    if (expected != data_end_) corrupt("index does not cover the data blocks");
-    offsets_.push_back(expected);
-    num_blocks_ = n;
+    if (offsets.back() != data_end_) corrupt("index does not cover the data blocks");
     verified_ = std::make_unique<std::atomic<uint64_t>[]>((n + 63) / 64);
-    fences_.build(user_keys);
-  }
-
-  /// Ordinal of the first block whose index key is >= target (an internal key), or
-  /// num_blocks_ if none: the block that holds target's entry if the table has one. hint:
-  /// prefetch_seek(target)'s result, which spares the fence search, or no_hint.
-  uint32_t find_block(std::string_view target, uint32_t hint = no_hint) const {
-    const uint64_t f = fences_.fence(extract_user_key(target));
-    const uint32_t lo = hint != no_hint ? hint : fences_.lower_bound(f);
-    if (lo == fences_.size() || fences_[lo] != f) return lo;
-    // Index keys with an equal fence may sort either side of target: compare them.
-    const uint32_t hi = fences_.upper_bound(lo, f);
-    block_iter index;
-    index.reset(index_, {file_number_, index_offset_});
-    index.seek(target, lo, hi);
-    return index.valid() ? index.restart_index() : num_blocks_;
+    index_.build(keys, std::move(offsets));
   }
 
   block_handle decode_handle(std::string_view v) const {
@@ -319,9 +298,9 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
   /// of the block and its trailer instead, for a block of at most whole_block_prefetch bytes.
   void prefetch_block(uint32_t ordinal, bool whole = false) const {
     const readable_file* m = blocks_.mapping();
-    if (m == nullptr || ordinal >= num_blocks_) return;
-    const uint64_t offset = offsets_[ordinal];
-    const size_t n = offsets_[ordinal + 1] - offset;
+    if (m == nullptr || ordinal >= index_.size()) return;
+    const uint64_t offset = index_.offset(ordinal);
+    const size_t n = index_.offset(ordinal + 1) - offset;
     const std::string_view bytes = m->read(offset, n, nullptr);
     if (bytes.size() != n || n < block_trailer_size + 4) return;
     if (whole && n <= whole_block_prefetch) {
@@ -345,11 +324,11 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
     verified_[ordinal / 64].fetch_or(uint64_t{1} << (ordinal % 64), std::memory_order_relaxed);
   }
 
-  /// Points `block` at data block `ordinal` (< num_blocks_), verifying it on first use. A block
+  /// Points `block` at data block `ordinal` (< index_.size()), verifying it on first use. A block
   /// read with pread goes into the block cache if fill_cache.
   void load_block(block_iter& block, uint32_t ordinal, bool fill_cache = true) const {
-    const block_handle h{offsets_[ordinal],
-                         offsets_[ordinal + 1] - offsets_[ordinal] - block_trailer_size};
+    const uint64_t offset = index_.offset(ordinal);
+    const block_handle h{offset, index_.offset(ordinal + 1) - offset - block_trailer_size};
     const block_location where{file_number_, h.offset};
     if (fill_cache && !blocks_.mapped()) {  // a bulk read (fill_cache false) does not map
       blocks_.maybe_map([this](const readable_file& f) { return same_table(f); });
@@ -378,16 +357,11 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
   table_identity id_;
   std::shared_ptr<block_cache> cache_;
   uint64_t file_size_ = 0;
-  uint64_t index_offset_ = 0;
-  uint64_t data_end_ = 0;  // = filter offset: data blocks live in [0, data_end_)
-  uint32_t num_blocks_ = 0;
-  std::string filter_storage_;  // filter_ and index_ point here unless mapped at open
-  std::string index_storage_;
+  uint64_t data_end_ = 0;       // = filter offset: data blocks live in [0, data_end_)
+  std::string filter_storage_;  // filter_ points here unless mapped at open
   std::string_view filter_;
-  std::string_view index_;
   std::unique_ptr<std::atomic<uint64_t>[]> verified_;  // a bit per data block (set when mapped)
-  std::vector<uint64_t> offsets_;  // data block i is [offsets_[i], offsets_[i + 1]) with trailer
-  fence_index fences_;             // over the user keys of the index entries
+  table_index index_;
   std::shared_ptr<const range_tombstones> range_dels_;  // null: none
 };
 

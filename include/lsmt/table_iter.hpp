@@ -2,8 +2,8 @@
 // offsets pick a data block, a block iterator (block.hpp) walks it.
 //
 // A scan steps from block to block and hints the CPU to fetch the next one; a seek finds its
-// block through the table's fences (table_reader::find_block) and may land past the block's
-// last key, in which case the entry it wants is the first of the next block.
+// block through its table_index (table_index.hpp) and may land past the block's last key,
+// in which case the entry it wants is in the next block.
 //
 // Thread safety: each iterator is used by one thread at a time; any number of them may read
 // one table at once.
@@ -37,10 +37,10 @@ class block_readahead {
 
   explicit block_readahead(std::unique_ptr<readable_file> file) : file_(std::move(file)) {}
 
-  /// Points `block` at data block `ordinal` (< num_blocks_) of `table`, which `file` holds.
+  /// Points `block` at data block `ordinal` (< its size()) of `table`, which `file` holds.
   void load(const table_reader& table, block_iter& block, uint32_t ordinal) {
-    const uint64_t offset = table.offsets_[ordinal];
-    const uint64_t end = table.offsets_[ordinal + 1];
+    const uint64_t offset = table.index_.offset(ordinal);
+    const uint64_t end = table.index_.offset(ordinal + 1);
     if (offset < window_offset_ || end > window_offset_ + window_.size()) {
       const auto n = static_cast<size_t>(
           std::max<uint64_t>(end, std::min<uint64_t>(offset + readahead_bytes, table.data_end_)) -
@@ -103,7 +103,7 @@ class table_iter final : public internal_iterator {
   }
 
   void seek_to_last() override {
-    if (load(table_->num_blocks_ - 1)) block_.seek_to_last();  // wraps to "none" if empty
+    if (load(table_->index_.size() - 1)) block_.seek_to_last();  // wraps to "none" if empty
     skip_empty_backward();
   }
 
@@ -116,7 +116,13 @@ class table_iter final : public internal_iterator {
 
   /// seek(target), given what table_reader::prefetch_seek(target) returned (or no_hint).
   void seek_near(std::string_view target, uint32_t hint) {
-    if (load(table_->find_block(target, hint))) block_.seek(target);
+    const table_index::found at = table_->index_.find(target, hint);
+    if (load(at.ordinal)) {
+      block_.seek(target);
+      // Past the block's last key: when the target may sort after the block's index key, it
+      // may also sort after keys of the next block, so that one is searched too.
+      if (!block_.valid() && at.or_next && load(at.ordinal + 1)) block_.seek(target);
+    }
     skip_empty_forward();
   }
 
@@ -133,7 +139,7 @@ class table_iter final : public internal_iterator {
  private:
   /// Loads block `ordinal` (unless already loaded); false (and no block) if it does not exist.
   bool load(uint32_t ordinal) {
-    if (ordinal >= table_->num_blocks_) {
+    if (ordinal >= table_->index_.size()) {
       block_.clear();
       loaded_ = no_block;
       return false;

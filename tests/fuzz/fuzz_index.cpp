@@ -3,8 +3,8 @@
 //   * The entries are walked and each handle decoded as table_reader does: two varints and
 //     nothing after, the blocks tiling the data area from offset 0.
 //   * If the block is canonical (exactly what block_builder(1) makes of its entries) and its
-//     keys increase, block_iter's binary search must agree with a linear scan, also within the
-//     [first, last) bounds that table_reader's fence search passes.
+//     keys increase, block_iter's binary search must agree with a linear scan, and so must the
+//     table_index (table_index.hpp) table_reader builds from those keys.
 //   * The block becomes the index of a table (empty filter; an empty data block, or zeros,
 //     wherever a handle points) and table_reader::open validates it (that validation is
 //     private, reachable only through open): open must accept a canonical, ordered, tiling
@@ -74,25 +74,31 @@ std::vector<std::string> targets(const index_walk& w) {
   return t;
 }
 
-/// In an ordered index with one entry per restart, seek must find the first key >= target.
+/// In an ordered index with one entry per restart, seek must find the first key >= target, and
+/// the table_index built from its keys must name that entry, or the one before it with or_next.
 void check_binary_search(std::string_view index, const index_walk& w) {
   const auto n = static_cast<uint32_t>(w.entries.size());
   block_iter it;
   it.reset(index, {7, 0});
+  std::vector<std::string_view> keys;
+  std::vector<uint64_t> offsets{0};
+  for (const auto& e : w.entries) {
+    keys.push_back(e.first);
+    offsets.push_back(offsets.back() + 1);
+  }
+  table_index fenced;
+  fenced.build(keys, offsets);
   for (const std::string& t : targets(w)) {
     uint32_t lower = 0;  // linear scan
     while (lower < n && compare_internal_keys(w.entries[lower].first, t) < 0) ++lower;
-    // Bounds as the caller promises them: entries before first are < t, from last on >= t.
-    const std::pair<uint32_t, uint32_t> bounds[] = {
-        {0, n}, {lower, lower}, {0, lower}, {lower, n}, {lower / 2, lower + (n - lower) / 2}};
-    for (const auto& [first, last] : bounds) {
-      it.seek(t, first, last);
-      if (lower == n) {
-        if (it.valid()) __builtin_trap();
-      } else if (!it.valid() || it.restart_index() != lower || it.key() != w.entries[lower].first) {
-        __builtin_trap();
-      }
+    it.seek(t);
+    if (lower == n) {
+      if (it.valid()) __builtin_trap();
+    } else if (!it.valid() || it.restart_index() != lower || it.key() != w.entries[lower].first) {
+      __builtin_trap();
     }
+    const table_index::found at = fenced.find(t);
+    if (at.ordinal != lower && !(at.or_next && at.ordinal + 1 == lower)) __builtin_trap();
   }
 }
 
