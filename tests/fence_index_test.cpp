@@ -94,7 +94,7 @@ TEST_CASE("fence_index: keys outside the shared prefix get 0 or UINT64_MAX", "[f
   CHECK(index.bytes() >= 4 * sizeof(uint64_t));
 }
 
-// What find_block relies on: for any user key t, the first key >= t is the first whose fence is
+// What table_index::find relies on: for any user key t, the first key >= t is the first whose fence is
 // >= fence(t) when that fence differs from fence(t), and otherwise lies among the keys with
 // fence(t) or is the one right after them.
 TEST_CASE("fence_index: the first key >= a target lies where the fences say", "[fence_index]") {

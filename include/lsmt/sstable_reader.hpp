@@ -97,10 +97,10 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
     load_block(block, at.ordinal);
     block.seek(lookup_key);
     if (!block.valid() && at.or_next && at.ordinal + 1 < index_.size()) {
-      load_block(block, at.ordinal + 1);  // the target sorts after the block's index key
+      load_block(block, at.ordinal + 1);  // the target may sort after the block's index key
       block.seek(lookup_key);
     }
-    // The index key bounds the block, so the answer (if any) is in this block.
+    // The index keys bound the blocks, so the answer (if any) is where the block iterator is.
     if (!block.valid() || extract_user_key(block.key()) != user_key) return false;
     const std::string_view k = block.key();
     *seq = extract_sequence(k);
@@ -139,8 +139,8 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
   std::unique_ptr<internal_iterator> new_scan_iterator(std::unique_ptr<readable_file> file) const;
 
   /// About how far into the file the entries of user_key (or the first key after it) start:
-  /// the offset of the data block that would hold them, or the file size past the last key.
-  /// From the index alone; reads no data block.
+  /// the offset of the data block that would hold them (or of the block before it, where the
+  /// fences cannot tell), or the file size past the last key. From the index alone.
   uint64_t approximate_offset(std::string_view user_key) const {
     const uint32_t ordinal = index_.find(make_lookup_key(user_key, max_sequence)).ordinal;
     return ordinal == index_.size() ? file_size_ : index_.offset(ordinal);

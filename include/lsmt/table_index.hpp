@@ -10,8 +10,8 @@
 //   * when two or more do: found among their kept keys, exactly;
 //   * when one does: that block, or, if the target sorts after its key, the next, whose greater
 //     fence puts its key past the target. find() says so (or_next), and a reader that finds no
-//     key >= the target in the block reads the next one too. That costs a second block only when
-//     the answer is in it.
+//     key >= the target in the block reads the next one too. A seek pays for that second block
+//     only when its answer is there; a get of a key the table does not hold may read both.
 // Keeping every index key too (the whole index block, searched in place) made the indexes of a
 // 100M-key store 118.9 MiB.
 //
@@ -55,6 +55,7 @@ class table_index {
     for (const std::string_view k : keys) user_keys.push_back(extract_user_key(k));
     fences_.build(user_keys);
     offsets_ = std::move(offsets);
+    offsets_.shrink_to_fit();
     tied_.clear();
     tied_ends_.clear();
     tied_keys_.clear();
