@@ -94,9 +94,9 @@ TEST_CASE("fence_index: keys outside the shared prefix get 0 or UINT64_MAX", "[f
   CHECK(index.bytes() >= 4 * sizeof(uint64_t));
 }
 
-// What table_index::find relies on: for any user key t, the first key >= t is the first whose fence is
-// >= fence(t) when that fence differs from fence(t), and otherwise lies among the keys with
-// fence(t) or is the one right after them.
+// What table_index::find relies on: for any user key t, the first key >= t is the first whose
+// fence is >= fence(t) when that fence differs from fence(t), and otherwise lies among the keys
+// with fence(t) or is the one right after them.
 TEST_CASE("fence_index: the first key >= a target lies where the fences say", "[fence_index]") {
   std::mt19937_64 rng(11);
   size_t exact = 0;
