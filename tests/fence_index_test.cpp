@@ -41,7 +41,7 @@ std::vector<std::string> sorted_keys(std::mt19937_64& rng, size_t n, int alphabe
 
 }  // namespace
 
-TEST_CASE("fence_index: lower_bound and upper_bound match a search over all fences",
+TEST_CASE("fence_index: lower_bound and equal_range match a search over all fences",
           "[fence_index]") {
   std::mt19937_64 rng(5);
   size_t checked = 0;
@@ -70,7 +70,10 @@ TEST_CASE("fence_index: lower_bound and upper_bound match a search over all fenc
         REQUIRE(index.lower_bound(f) == lo);
         const auto hi =
             static_cast<uint32_t>(std::upper_bound(all.begin(), all.end(), f) - all.begin());
-        REQUIRE(index.upper_bound(lo, f) == hi);
+        for (const fence_index::range r : {index.equal_range(f), index.equal_range(f, lo)}) {
+          REQUIRE(r.first == lo);
+          REQUIRE(r.last == hi);
+        }
         ++checked;
       }
     }
@@ -115,12 +118,11 @@ TEST_CASE("fence_index: the first key >= a target lies where the fences say", "[
         const auto first =
             static_cast<uint32_t>(std::lower_bound(keys.begin(), keys.end(), t) - keys.begin());
         const uint64_t f = index.fence(t);
-        const uint32_t lo = index.lower_bound(f);
-        if (lo == index.size() || index[lo] != f) {
+        const auto [lo, hi] = index.equal_range(f);
+        if (lo == hi) {
           REQUIRE(first == lo);
           ++exact;
         } else {
-          const uint32_t hi = index.upper_bound(lo, f);
           REQUIRE(first >= lo);
           REQUIRE(first <= hi);
           ++ties;
@@ -174,8 +176,8 @@ TEST_CASE("version: a level's fences find the table a plain search finds", "[fen
           ++checked;
         }
         const fence_index& f = indexed.fences[1];
-        const uint64_t tf = f.fence(t);
-        if (f.upper_bound(0, tf) - f.lower_bound(tf) <= 1) ++narrowed;  // one key compared at most
+        const fence_index::range r = f.equal_range(f.fence(t));
+        if (r.last - r.first <= 1) ++narrowed;  // one key compared at most
       }
     }
   }
@@ -245,4 +247,28 @@ TEST_CASE("table_index: find gives the first index key >= a target, or says it m
   REQUIRE(exact > 10000);
   REQUIRE(next > 100);
   REQUIRE(tied > 100);
+}
+
+// Offsets take 4 bytes in a table smaller than 4 GiB and 8 in a larger one; both come back whole.
+TEST_CASE("table_index: block offsets below and past 4 GiB", "[fence_index]") {
+  using lsmt::detail::table_index;
+  using lsmt_test::ikey;
+  const std::vector<std::string> keys = {ikey("a", 1), ikey("b", 1), ikey("c", 1)};
+  const std::vector<std::string_view> views(keys.begin(), keys.end());
+  const uint64_t max32 = UINT32_MAX;
+  for (const std::vector<uint64_t>& offsets :
+       {std::vector<uint64_t>{0, 4096, 8192, max32},
+        std::vector<uint64_t>{0, 4096, max32, max32 + 1},
+        std::vector<uint64_t>{0, max32 + 7, uint64_t{5} << 32, (uint64_t{5} << 32) + 4096}}) {
+    table_index index;
+    index.build(views, offsets);
+    REQUIRE(index.size() == 3);
+    for (uint32_t i = 0; i <= 3; ++i) REQUIRE(index.offset(i) == offsets[i]);
+    REQUIRE(index.find(ikey("b", 1)).ordinal == 1);
+  }
+  table_index narrow;
+  narrow.build(views, {0, 1, 2, 3});
+  table_index wide;
+  wide.build(views, {0, 1, 2, uint64_t{1} << 32});
+  REQUIRE(wide.bytes() - narrow.bytes() == 4 * sizeof(uint32_t));
 }

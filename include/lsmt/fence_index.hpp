@@ -73,10 +73,18 @@ class fence_index {
                                  fences_.begin());
   }
 
-  /// The first i >= from with fence i > f, or size() if none.
-  uint32_t upper_bound(uint32_t from, uint64_t f) const noexcept {
-    return static_cast<uint32_t>(std::upper_bound(fences_.begin() + from, fences_.end(), f) -
-                                 fences_.begin());
+  /// The entries [first, last) whose fence is f: first is the first fence >= f, last the first
+  /// fence > f, so first == last when no fence is f. from, when given, is lower_bound(f).
+  struct range {
+    uint32_t first;
+    uint32_t last;
+  };
+  static constexpr uint32_t unknown = UINT32_MAX;
+  range equal_range(uint64_t f, uint32_t from = unknown) const noexcept {
+    const uint32_t first = from != unknown ? from : lower_bound(f);
+    if (first == size() || fences_[first] != f) return {first, first};
+    const auto last = std::upper_bound(fences_.begin() + first, fences_.end(), f);
+    return {first, static_cast<uint32_t>(last - fences_.begin())};
   }
 
   /// Fence i (< size()).

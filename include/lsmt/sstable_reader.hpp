@@ -4,7 +4,7 @@
 // Opening validates the footer and loads and checksums the filter and index blocks, and the
 // range-deletion block (kept in memory as a range_tombstones set); the index is walked once so that
 // every data block handle is known to be in bounds and contiguous. That walk builds the table's
-// table_index (table_index.hpp): 16 bytes per data block, and the index keys only of blocks whose
+// table_index (table_index.hpp): 12 bytes per data block, and the index keys only of blocks whose
 // fences tie; the index block itself is not kept.
 // Data blocks are checksummed before their first use:
 //   * mapped file: blocks are read in place (no copy, no cache); a per-table bitmap remembers

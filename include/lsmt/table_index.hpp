@@ -2,9 +2,10 @@
 // starts, and the search for the block that holds a key, without keeping the index block.
 //
 // The index block (table_format.hpp) holds one whole internal key per data block, >= the block's
-// last key and < the next block's first. A reader keeps 16 bytes per block instead: the block's
-// offset and the fence of its index key (fence_index.hpp), plus the whole index keys of only the
-// blocks whose fence equals a neighbour's. The first block whose index key is >= a target is then:
+// last key and < the next block's first. A reader keeps 12 bytes per block instead: the block's
+// offset (8 bytes in a table of 4 GiB or more) and the fence of its index key (fence_index.hpp),
+// plus the whole index keys of only the blocks whose fence equals a neighbour's. The first block
+// whose index key is >= a target is then:
 //   * when no block's fence equals the target's: the first block with a greater fence, exactly
 //     (fences never order two keys the wrong way);
 //   * when two or more do: found among their kept keys, exactly;
@@ -36,7 +37,7 @@ namespace lsmt::detail {
 class table_index {
  public:
   /// find()'s hint when there is none.
-  static constexpr uint32_t no_hint = UINT32_MAX;
+  static constexpr uint32_t no_hint = fence_index::unknown;
 
   /// Where a search for a target ends: the block to read (size() if every index key is < the
   /// target), and whether the answer is ordinal + 1 (which may be size(): none) if that block has
@@ -46,19 +47,20 @@ class table_index {
     bool or_next;
   };
 
-  /// Builds the index of data blocks [0, keys.size()): keys[i] is block i's index key (an
-  /// internal key; keys increase), offsets[i] where it starts and offsets[i + 1] where it ends
-  /// with its trailer.
+  /// Builds the index of data blocks [0, keys.size()), once, on a new table_index: keys[i] is
+  /// block i's index key (an internal key; keys increase), offsets[i] where it starts and
+  /// offsets[i + 1] where it ends with its trailer.
   void build(const std::vector<std::string_view>& keys, std::vector<uint64_t> offsets) {
     std::vector<std::string_view> user_keys;
     user_keys.reserve(keys.size());
     for (const std::string_view k : keys) user_keys.push_back(extract_user_key(k));
     fences_.build(user_keys);
-    offsets_ = std::move(offsets);
-    offsets_.shrink_to_fit();
-    tied_.clear();
-    tied_ends_.clear();
-    tied_keys_.clear();
+    if (offsets.back() <= UINT32_MAX) {  // every table lsmt writes: its files are far smaller
+      narrow_offsets_.assign(offsets.begin(), offsets.end());
+    } else {
+      wide_offsets_ = std::move(offsets);
+      wide_offsets_.shrink_to_fit();
+    }
     const uint32_t n = size();
     for (uint32_t i = 0; i < n; ++i) {
       if ((i > 0 && fences_[i - 1] == fences_[i]) || (i + 1 < n && fences_[i + 1] == fences_[i])) {
@@ -74,7 +76,9 @@ class table_index {
 
   uint32_t size() const noexcept { return fences_.size(); }
   /// Where data block i (<= size()) starts; i == size() gives where the last one ends.
-  uint64_t offset(uint32_t i) const noexcept { return offsets_[i]; }
+  uint64_t offset(uint32_t i) const noexcept {
+    return wide_offsets_.empty() ? narrow_offsets_[i] : wide_offsets_[i];
+  }
 
   /// The first block whose fence is >= the target's (an internal key): a hint for find(), and the
   /// block it reads unless fences tie.
@@ -85,10 +89,8 @@ class table_index {
   /// The first block whose index key is >= target (an internal key), as the header says. hint:
   /// first_candidate(target), or no_hint.
   found find(std::string_view target, uint32_t hint = no_hint) const {
-    const uint64_t f = fences_.fence(extract_user_key(target));
-    const uint32_t lo = hint != no_hint ? hint : fences_.lower_bound(f);
-    if (lo == size() || fences_[lo] != f) return {lo, false};
-    const uint32_t hi = fences_.upper_bound(lo, f);
+    const auto [lo, hi] = fences_.equal_range(fences_.fence(extract_user_key(target)), hint);
+    if (hi == lo) return {lo, false};
     if (hi - lo == 1) return {lo, true};
     // Blocks [lo, hi) tie, so their keys are kept, one after another from lo's.
     const auto first =
@@ -108,9 +110,9 @@ class table_index {
 
   /// Bytes of memory the index holds.
   size_t bytes() const noexcept {
-    return fences_.bytes() + offsets_.capacity() * sizeof(uint64_t) +
-           tied_.capacity() * sizeof(uint32_t) + tied_ends_.capacity() * sizeof(size_t) +
-           tied_keys_.capacity();
+    return fences_.bytes() + narrow_offsets_.capacity() * sizeof(uint32_t) +
+           wide_offsets_.capacity() * sizeof(uint64_t) + tied_.capacity() * sizeof(uint32_t) +
+           tied_ends_.capacity() * sizeof(size_t) + tied_keys_.capacity();
   }
 
  private:
@@ -119,8 +121,11 @@ class table_index {
     return std::string_view(tied_keys_).substr(begin, tied_ends_[j] - begin);
   }
 
-  fence_index fences_;             // over the index keys' user keys
-  std::vector<uint64_t> offsets_;  // data block i is [offsets_[i], offsets_[i + 1]) with trailer
+  fence_index fences_;  // over the index keys' user keys
+  // Data block i is [offset(i), offset(i + 1)) with its trailer: 4 bytes per block in a table
+  // smaller than 4 GiB, 8 in a larger one (one of values of gigabytes).
+  std::vector<uint32_t> narrow_offsets_;
+  std::vector<uint64_t> wide_offsets_;
   std::vector<uint32_t> tied_;     // the blocks whose fence equals a neighbour's, in order
   std::vector<size_t> tied_ends_;  // index key of block tied_[j] ends at tied_ends_[j] ...
   std::string tied_keys_;          // ... in these bytes, one after another

@@ -166,11 +166,10 @@ struct version {
     size_t lo = first;
     size_t hi = last;
     if (f.size() == l.size() && lo < hi) {  // indexed (versions tests build by hand are not)
-      const uint64_t k = f.fence(user_key);
-      const uint32_t eq = f.lower_bound(k);  // every table before it is below user_key
-      const uint32_t above = eq == f.size() || f[eq] != k ? eq : f.upper_bound(eq, k);
-      lo = std::clamp<size_t>(eq, first, last);
-      hi = std::clamp<size_t>(above, lo, last);
+      // Every table before the range is below user_key, every one after it above.
+      const fence_index::range eq = f.equal_range(f.fence(user_key));
+      lo = std::clamp<size_t>(eq.first, first, last);
+      hi = std::clamp<size_t>(eq.last, lo, last);
     }
     const auto begin = l.begin();
     return static_cast<size_t>(std::partition_point(begin + static_cast<std::ptrdiff_t>(lo),
