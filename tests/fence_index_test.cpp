@@ -11,6 +11,7 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "ikey.hpp"
@@ -249,26 +250,31 @@ TEST_CASE("table_index: find gives the first index key >= a target, or says it m
   REQUIRE(tied > 100);
 }
 
-// Offsets take 4 bytes in a table smaller than 4 GiB and 8 in a larger one; both come back whole.
+// Offsets take 4 bytes while the data blocks end before 4 GiB and 8 past it; both come back
+// whole, and a rebuild from one width to the other leaves nothing of the first.
 TEST_CASE("table_index: block offsets below and past 4 GiB", "[fence_index]") {
   using lsmt::detail::table_index;
   using lsmt_test::ikey;
   const std::vector<std::string> keys = {ikey("a", 1), ikey("b", 1), ikey("c", 1)};
   const std::vector<std::string_view> views(keys.begin(), keys.end());
-  const uint64_t max32 = UINT32_MAX;
-  for (const std::vector<uint64_t>& offsets :
-       {std::vector<uint64_t>{0, 4096, 8192, max32},
-        std::vector<uint64_t>{0, 4096, max32, max32 + 1},
-        std::vector<uint64_t>{0, max32 + 7, uint64_t{5} << 32, (uint64_t{5} << 32) + 4096}}) {
-    table_index index;
-    index.build(views, offsets);
-    REQUIRE(index.size() == 3);
-    for (uint32_t i = 0; i <= 3; ++i) REQUIRE(index.offset(i) == offsets[i]);
-    REQUIRE(index.find(ikey("b", 1)).ordinal == 1);
-  }
   table_index narrow;
   narrow.build(views, {0, 1, 2, 3});
   table_index wide;
   wide.build(views, {0, 1, 2, uint64_t{1} << 32});
   REQUIRE(wide.bytes() - narrow.bytes() == 4 * sizeof(uint32_t));
+  const uint64_t max32 = UINT32_MAX;
+  const std::vector<std::pair<std::vector<uint64_t>, bool>> cases = {
+      {{0, 4096, 8192, max32}, false},
+      {{0, 4096, max32, max32 + 1}, true},
+      {{0, max32 + 7, uint64_t{5} << 32, (uint64_t{5} << 32) + 4096}, true},
+      {{0, 4096, 8192, 12288}, false}};
+  table_index index;  // rebuilt for each case, from wide to narrow at the end
+  for (const auto& [offsets, is_wide] : cases) {
+    CAPTURE(offsets.back(), is_wide);
+    index.build(views, offsets);
+    REQUIRE(index.size() == 3);
+    for (uint32_t i = 0; i <= 3; ++i) REQUIRE(index.offset(i) == offsets[i]);
+    REQUIRE(index.bytes() == (is_wide ? wide : narrow).bytes());
+    REQUIRE(index.find(ikey("b", 1)).ordinal == 1);
+  }
 }

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "lsmt.hpp"
+#include "lsmt/arena.hpp"
 #include "store_util.hpp"
 #include "test_catch.hpp"
 #include "test_util.hpp"
@@ -53,6 +54,9 @@ TEST_CASE("stats: levels add up, and memory follows what the store holds", "[sta
   // One index entry per 4 KiB data block: far less than the data, more than nothing.
   CHECK(st.index_bytes > st.table_bytes / 4096 * 8);
   CHECK(st.index_bytes < st.table_bytes / 10);
+  // The flushed memtables' 2 MiB arena blocks wait in the process's pool for the next ones.
+  CHECK(st.memtable_pool_bytes > 0);
+  CHECK(st.memtable_pool_bytes == lsmt::detail::arena_block_pool::instance().bytes());
 
   for (int i = 0; i < 2000; ++i) CHECK(d.get(key_of(i * 13 % keys)).has_value());
   st = d.stats();

@@ -100,12 +100,13 @@ class lsmt_engine final : public engine {
   }
   std::string memory_report() override {
     const lsmt::stats st = db_.stats();
-    const uint64_t anon =
-        st.memtable_bytes + st.filter_bytes + st.index_bytes + st.block_cache_bytes;
-    return "stats: memtables " + mib(st.memtable_bytes) + ", filters " + mib(st.filter_bytes) +
-           ", indexes " + mib(st.index_bytes) + ", block cache " + mib(st.block_cache_bytes) +
-           " (sum " + mib(anon) + "); mapped tables " + mib(st.mapped_bytes) + " of " +
-           mib(st.table_bytes) + "; writes stalled " + std::to_string(st.stalls) + " times, " +
+    const uint64_t anon = st.memtable_bytes + st.memtable_pool_bytes + st.filter_bytes +
+                          st.index_bytes + st.block_cache_bytes;
+    return "stats: memtables " + mib(st.memtable_bytes) + " (and " + mib(st.memtable_pool_bytes) +
+           " of freed blocks kept), filters " + mib(st.filter_bytes) + ", indexes " +
+           mib(st.index_bytes) + ", block cache " + mib(st.block_cache_bytes) + " (sum " +
+           mib(anon) + "); mapped tables " + mib(st.mapped_bytes) + " of " + mib(st.table_bytes) +
+           "; writes stalled " + std::to_string(st.stalls) + " times, " +
            std::to_string(st.stall_micros / 1000) + " ms in total, slowed " +
            std::to_string(st.slowdowns) + " times, " + std::to_string(st.slowdown_micros / 1000) +
            " ms in total" + huge_pages();

@@ -68,6 +68,12 @@ class arena_block_pool {
     return map_block();
   }
 
+  /// Bytes of the blocks kept for reuse (at most max_bytes).
+  size_t bytes() const {
+    lock_guard lock(mu_);
+    return bytes_;
+  }
+
   /// Takes back a block get() returned.
   void put(void* block) {
     {
@@ -104,7 +110,7 @@ class arena_block_pool {
   struct free_block {
     free_block* next;
   };
-  mutex mu_;
+  mutable mutex mu_;
   free_block* head_ LSMT_GUARDED_BY(mu_) = nullptr;
   size_t bytes_ LSMT_GUARDED_BY(mu_) = 0;
 };

@@ -83,7 +83,7 @@ class fence_index {
   range equal_range(uint64_t f, uint32_t from = unknown) const noexcept {
     const uint32_t first = from != unknown ? from : lower_bound(f);
     if (first == size() || fences_[first] != f) return {first, first};
-    const auto last = std::upper_bound(fences_.begin() + first, fences_.end(), f);
+    const auto last = std::upper_bound(fences_.begin() + first + 1, fences_.end(), f);
     return {first, static_cast<uint32_t>(last - fences_.begin())};
   }
 

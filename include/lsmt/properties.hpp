@@ -46,7 +46,8 @@ inline std::string printable(std::string_view bytes) {
 inline std::string memory_lines(const lsmt::stats& s) {
   return "memory: memtables " + std::to_string(s.memtable_bytes) + " bytes (" +
          std::to_string(s.immutable_memtables) + " immutable, " +
-         std::to_string(s.immutable_memtable_bytes) + " bytes), filters " +
+         std::to_string(s.immutable_memtable_bytes) + " bytes; " +
+         std::to_string(s.memtable_pool_bytes) + " bytes of freed blocks kept), filters " +
          std::to_string(s.filter_bytes) + ", indexes " + std::to_string(s.index_bytes) +
          ", block cache " + std::to_string(s.block_cache_bytes) + "\n" +
          "mapped: " + std::to_string(s.mapped_bytes) + " bytes of tables\n";

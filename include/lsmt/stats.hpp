@@ -67,16 +67,19 @@ struct stats {
 
   // ---- memory ----
   // A table mapped at open keeps its filter in its mapping; one opened for pread keeps it in
-  // memory, even once a read maps it. Every table keeps its index in memory: 16 bytes per data
+  // memory, even once a read maps it. Every table keeps its index in memory: 12 bytes per data
   // block, and the index keys only where their fences tie (table_index.hpp). Pages of mapped
   // tables count in the process's RSS as file-backed memory: mapped_bytes bounds them.
   size_t immutable_memtables = 0;  ///< full memtables waiting for their flush
   uint64_t memtable_bytes = 0;     ///< arenas, bloom filters and hash indexes of the memtables
   uint64_t immutable_memtable_bytes = 0;  ///< of memtable_bytes, the immutables' part
-  uint64_t filter_bytes = 0;              ///< bloom filters of the live SSTables
-  uint64_t index_bytes = 0;               ///< in-memory indexes of the live SSTables
-  uint64_t block_cache_bytes = 0;         ///< blocks held by the block cache (pread reads)
-  uint64_t mapped_bytes = 0;  ///< bytes of the tables read through maps (max_mapped_bytes)
+  /// Not in memtable_bytes, and shared by every store of the process: the freed 2 MiB memtable
+  /// blocks kept for the next memtables (at most 16 MiB; arena.hpp).
+  uint64_t memtable_pool_bytes = 0;
+  uint64_t filter_bytes = 0;       ///< bloom filters of the live SSTables
+  uint64_t index_bytes = 0;        ///< in-memory indexes of the live SSTables
+  uint64_t block_cache_bytes = 0;  ///< blocks held by the block cache (pread reads)
+  uint64_t mapped_bytes = 0;       ///< bytes of the tables read through maps (max_mapped_bytes)
 };
 
 }  // namespace lsmt

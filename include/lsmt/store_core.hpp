@@ -26,6 +26,7 @@
 #include <string>
 #include <utility>
 
+#include "arena.hpp"
 #include "block_cache.hpp"
 #include "compaction_picker.hpp"
 #include "counters.hpp"
@@ -262,6 +263,7 @@ class store_core {
       st.immutable_memtable_bytes += slot.mem->memory_usage();
     }
     st.memtable_bytes = mem->memory_usage() + st.immutable_memtable_bytes;
+    st.memtable_pool_bytes = arena_block_pool::instance().bytes();
     st.block_cache_bytes = cache->usage();
     st.mapped_bytes = versions.mapped_bytes();
     return st;

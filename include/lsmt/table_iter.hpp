@@ -91,6 +91,7 @@ class table_iter final : public internal_iterator {
     table_ = table;
     block_.clear();
     loaded_ = no_block;
+    hint_ = table_reader::no_hint;  // a hint is only for the table prefetch_seek() asked
   }
 
   bool valid() const override { return block_.valid(); }
