@@ -3,7 +3,7 @@
 //
 // The index block (table_format.hpp) holds one whole internal key per data block, >= the block's
 // last key and < the next block's first. A reader keeps 12 bytes per block instead: the block's
-// offset (8 bytes where the data blocks end past 4 GiB) and the fence of its index key
+// offset (8 bytes unless the data blocks end before 4 GiB) and the fence of its index key
 // (fence_index.hpp), plus the whole index keys of only the blocks whose fence equals a neighbour's.
 // The first block whose index key is >= a target is then:
 //   * when no block's fence equals the target's: the first block with a greater fence, exactly
@@ -51,22 +51,17 @@ class table_index {
   /// key (an internal key; keys increase), offsets[i] where it starts and offsets[i + 1] where
   /// it ends with its trailer.
   void build(const std::vector<std::string_view>& keys, std::vector<uint64_t> offsets) {
+    *this = table_index();  // a rebuild keeps nothing of the index before
     std::vector<std::string_view> user_keys;
     user_keys.reserve(keys.size());
     for (const std::string_view k : keys) user_keys.push_back(extract_user_key(k));
     fences_.build(user_keys);
-    narrow_offsets_.clear();
-    wide_offsets_.clear();
     if (offsets.back() <= UINT32_MAX) {  // data blocks that end before 4 GiB: the usual table
       narrow_offsets_.assign(offsets.begin(), offsets.end());
     } else {
       wide_offsets_ = std::move(offsets);
+      wide_offsets_.shrink_to_fit();
     }
-    narrow_offsets_.shrink_to_fit();
-    wide_offsets_.shrink_to_fit();
-    tied_.clear();
-    tied_ends_.clear();
-    tied_keys_.clear();
     const uint32_t n = size();
     for (uint32_t i = 0; i < n; ++i) {
       if ((i > 0 && fences_[i - 1] == fences_[i]) || (i + 1 < n && fences_[i + 1] == fences_[i])) {
@@ -129,7 +124,7 @@ class table_index {
 
   fence_index fences_;  // over the index keys' user keys
   // Data block i is [offset(i), offset(i + 1)) with its trailer: 4 bytes per block when the
-  // data blocks end before 4 GiB, else 8 (a table past target_file_size, or of huge values).
+  // data blocks end before 4 GiB, else 8 (a target_file_size of 4 GiB or more, or huge values).
   std::vector<uint32_t> narrow_offsets_;
   std::vector<uint64_t> wide_offsets_;
   std::vector<uint32_t> tied_;     // the blocks whose fence equals a neighbour's, in order
