@@ -48,6 +48,7 @@ struct config {
   uint64_t lsmt_block = 0;               // lsmt's block_size in bytes (0: its default)
   uint64_t lsmt_mapped_mb = UINT64_MAX;  // lsmt's max_mapped_bytes in MiB (max: its default)
   bool lsmt_bottom_filters = true;       // lsmt's bottom_level_filters
+  uint64_t lsmt_idle_ms = UINT64_MAX;    // lsmt's idle_settle_ms (UINT64_MAX: its default)
   uint64_t lsmt_log = 0;                 // 1: lsmt's warnings to stderr; 2: all its messages
   int repeat = 1;
   bool drop_caches = true;
@@ -189,6 +190,7 @@ inline config parse_flags(int argc, char** argv, const std::vector<std::string>&
       {"lsmt_mapped_mb", uint_flag(&cfg.lsmt_mapped_mb)},
       {"lsmt_bottom_filters", bool_flag(&cfg.lsmt_bottom_filters)},
       {"lsmt_log", uint_flag(&cfg.lsmt_log)},
+      {"lsmt_idle_ms", uint_flag(&cfg.lsmt_idle_ms)},
       {"lsmt_mmap", bool_flag(&cfg.lsmt_mmap)},
       {"drop_caches", bool_flag(&cfg.drop_caches)},
       {"engines", [&cfg](std::string_view, const std::string& v) { cfg.engines = split(v, ','); }},

@@ -3,10 +3,10 @@
 // Settings: options.bloom_bits_per_key = --bloom_bits, options.block_cache_bytes =
 // --cache_size, options.use_mmap_reads = --lsmt_mmap, options.compressor = --compression, and
 // --lsmt_mapped_mb, --lsmt_memtable_mb and the layout flags --lsmt_file_mb, --lsmt_base_mb,
-// --lsmt_ratio, --lsmt_l0 and --lsmt_space_amp when given; everything else is lsmt's default
-// (header line "defaults"). get() reads the value into db_bench's reused string, as LevelDB's and
-// RocksDB's Get do (lsmt's get(key, out) overload); cursors read the stored bytes with
-// raw_key()/raw_value(), like LevelDB's Slice, so a scan copies nothing.
+// --lsmt_ratio, --lsmt_l0, --lsmt_space_amp and --lsmt_idle_ms when given; everything else is
+// lsmt's default (header line "defaults"). get() reads the value into db_bench's reused string, as
+// LevelDB's and RocksDB's Get do (lsmt's get(key, out) overload); cursors read the stored bytes
+// with raw_key()/raw_value(), like LevelDB's Slice, so a scan copies nothing.
 #pragma once
 
 #include <algorithm>
@@ -41,6 +41,7 @@ class lsmt_engine final : public engine {
 #endif
     if (cfg.lsmt_mapped_mb != UINT64_MAX) opts.max_mapped_bytes = cfg.lsmt_mapped_mb << 20;
     opts.bottom_level_filters = cfg.lsmt_bottom_filters;
+    if (cfg.lsmt_idle_ms != UINT64_MAX) opts.idle_settle_ms = cfg.lsmt_idle_ms;
     if (cfg.lsmt_memtable_mb != 0) opts.memtable_max_bytes = cfg.lsmt_memtable_mb << 20;
     if (cfg.lsmt_file_mb != 0) opts.target_file_size = cfg.lsmt_file_mb << 20;
     if (cfg.lsmt_base_mb != 0) opts.base_level_bytes = cfg.lsmt_base_mb << 20;
@@ -73,7 +74,8 @@ class lsmt_engine final : public engine {
            mib(o.base_level_bytes) + ", level ratio " + std::to_string(o.level_size_ratio) +
            ", writes slowed past " + fixed2(o.slowdown_space_amplification) + "x space" +
            ", mmap reads " + (o.use_mmap_reads ? "up to " + mib(o.max_mapped_bytes) : "off") +
-           (o.bottom_level_filters ? "" : ", no last-level filters") + ", compression " +
+           (o.bottom_level_filters ? "" : ", no last-level filters") + ", settle after " +
+           std::to_string(o.idle_settle_ms) + " ms idle, compression " +
            (o.compressor ? std::string(o.compressor->name()) : "none");
   }
 

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "compaction_picker.hpp"
+#include "idle_settle.hpp"
 #include "merging_iterator.hpp"
 #include "store_core.hpp"
 #include "table_writer.hpp"
@@ -81,7 +82,7 @@ class background_work {
   /// (wait_for_compactions).
   static bool idle(const store_core& c) LSMT_REQUIRES(c.state_mutex) {
     return c.imms.empty() && !c.flushing && !c.compacting && c.manual_requested <= c.manual_done &&
-           c.range_requests.empty() && c.picker.idle(*c.current);
+           c.range_requests.empty() && !c.settle_due && c.picker.idle(*c.current);
   }
 
  private:
@@ -200,7 +201,54 @@ class background_work {
   bool compaction_due() const LSMT_REQUIRES(c_.state_mutex) {
     if (c_.manual_requested > c_.manual_done) return true;
     if (c_.failed.load()) return false;
-    return !c_.range_requests.empty() || c_.picker.due(*c_.current);
+    return !c_.range_requests.empty() || c_.picker.due(*c_.current) || settle_ready();
+  }
+
+  // An idle settle's memtable is in level 0: its merge may run (idle_settle.hpp).
+  bool settle_ready() const LSMT_REQUIRES(c_.state_mutex) {
+    return c_.settle_due && c_.imms.empty() && !c_.flushing;
+  }
+
+  // Waits for work. With something to settle (idle_settle.hpp), it waits at most until the
+  // store has been quiet for options::idle_settle_ms: true then, if a settle pays.
+  bool wait_for_quiet(unique_lock& s) LSMT_REQUIRES(c_.state_mutex) {
+    const bool unsettled = c_.mem->entry_count() > 0 || !c_.current->levels[0].empty();
+    if (!idle_.enabled() || c_.failed.load() || !unsettled) {
+      idle_.stop();
+      c_.work_cv.wait(s);
+      return false;
+    }
+    idle_watch::clock::duration wait{};
+    const uint64_t sequence = c_.last_sequence.load(std::memory_order_acquire);
+    if (idle_.quiet(sequence, idle_watch::clock::now(), &wait) && c_.imms.empty() && !c_.flushing &&
+        worth_settling(c_.mem->entry_bytes() + c_.current->level_bytes(0),
+                       c_.picker.settle_rewrite_bytes(*c_.current), c_.opts.compaction_interval)) {
+      return true;
+    }
+    c_.work_cv.wait_for(s, wait);
+    return false;
+  }
+
+  // A settle's first step: the memtable's rotation, if it holds `entries` (a flush then writes
+  // it). False if a writer came first (the store is not idle after all) or the rotation failed.
+  bool rotate_to_settle(size_t entries) LSMT_EXCLUDES(c_.state_mutex) {
+    if (entries > 0) {
+      try {
+        if (!c_.rotate_if_idle()) return false;
+      } catch (const std::exception& e) {  // closing, or the new log failed: writers meet it
+        if (!c_.closing()) {
+          c_.log(log_level::warning, std::string("idle settle: rotation failed: ") + e.what());
+        }
+        return false;
+      }
+    }
+    if (c_.logging()) {
+      c_.log(log_level::info, "idle settle: no writes for " +
+                                  std::to_string(c_.opts.idle_settle_ms) + " ms; rotated " +
+                                  std::to_string(entries) +
+                                  " memtable entries for their flush, then level 0 merges down");
+    }
+    return true;
   }
 
   void compaction_loop() LSMT_EXCLUDES(c_.state_mutex) {
@@ -210,7 +258,17 @@ class background_work {
     unique_lock s(c_.state_mutex);
     bool range_turn = false;  // whether a compact_range() step goes next
     for (;;) {
-      while (!c_.closing() && !compaction_due()) c_.work_cv.wait(s);
+      while (!c_.closing() && !compaction_due()) {
+        if (!wait_for_quiet(s)) continue;
+        const size_t entries = c_.mem->entry_count();
+        s.unlock();
+        const bool settling = rotate_to_settle(entries);
+        s.lock();
+        if (settling) {
+          c_.settle_due = true;  // level 0 merges once the flush is done (settle_ready)
+          ++c_.settles;
+        }
+      }
       if (c_.closing()) return;
       const uint64_t manual = c_.manual_requested;
       const bool forced = manual > c_.manual_done;
@@ -230,6 +288,14 @@ class background_work {
         }
       } else {
         job = c_.picker.pick(*picked, forced);
+        if (job.empty() && settle_ready()) {
+          c_.settle_due = false;
+          job = c_.picker.settle_job(*picked);
+          if (job.empty()) {  // level 0 was empty (a merge emptied it first)
+            c_.progress_cv.notify_all();
+            continue;
+          }
+        }
       }
       if (job.empty()) {
         if (forced) {
@@ -373,6 +439,7 @@ class background_work {
       if (c_.logging()) {
         const char* why = job.read_triggered   ? "read-triggered "
                           : job.seek_triggered ? "seek-triggered "
+                          : job.idle_triggered ? "idle-triggered "
                                                : "";
         r.summary = why + ("merged " + from) + " into level " + std::to_string(job.output_level) +
                     " " + describe(outputs);
@@ -394,6 +461,7 @@ class background_work {
   }
 
   store_core& c_;
+  idle_watch idle_{c_.opts.idle_settle_ms};  // the compaction thread's alone
   std::thread flush_thread_;
   std::thread compaction_thread_;
 };

@@ -98,6 +98,7 @@ struct compaction_job {
   bool move = false;            // the inputs move to output_level unchanged (nothing overlaps them)
   bool read_triggered = false;  // asked for by scans (its result adjusts the back-off)
   bool seek_triggered = false;  // merged below its target because seeks paid for it
+  bool idle_triggered = false;  // level 0 merged below its trigger: writes stopped (idle_settle)
   uint64_t target_size = 0;     // output file size (0: one file)
   size_t max_files = 0;         // at most this many output files (0: no limit)
   bool empty() const { return inputs.empty(); }
@@ -205,6 +206,20 @@ class compaction_picker {
     job.overlapped = v.overlapping(out, first, end);
     *level = out == last ? max_levels : out;
     return job;
+  }
+
+  /// The merge an idle store settles with (idle_settle.hpp): level 0 into the sorted levels, as
+  /// at its trigger; empty if level 0 is.
+  compaction_job settle_job(const version& v) const {
+    compaction_job job = level_job(v, {0, 0.0, best_level(v).base_level});
+    job.idle_triggered = !job.empty();
+    return job;
+  }
+  /// The bytes settle_job(v) would rewrite below level 0.
+  uint64_t settle_rewrite_bytes(const version& v) const {
+    uint64_t bytes = 0;
+    for (const auto& t : settle_job(v).overlapped) bytes += t->meta().size;
+    return bytes;
   }
 
   /// No merge would be picked now without force (wait_for_compactions).

@@ -67,6 +67,9 @@ class engine_impl {
                " bytes, last sequence " + std::to_string(latest_sequence());
     }
     core_.log(log_level::info, opened);
+    core_.rotate_if_idle = [this] {
+      return writes_.run(write_path::kind::idle_rotate, nullptr, false, nullptr);
+    };
     background_.start();
     core_.sampler->set_wake([this] {
       lock_guard s(core_.state_mutex);

@@ -26,8 +26,9 @@
 // shared_mutex exclusively only to link a new node in, rebalance and set its index slot (or
 // swap in a grown index), having built the node and found its places unlocked (nothing else
 // changes the tree or the index); get(), iterator steps and check_invariants() take it shared;
-// entry_count(), memory_usage() and the filter's bits are atomics. Nodes are never removed or
-// moved, so node pointers and the key/value views stay valid for the memtable's lifetime.
+// entry_count(), entry_bytes(), memory_usage() and the filter's bits are atomics. Nodes are
+// never removed or moved, so node pointers and the key/value views stay valid for the
+// memtable's lifetime.
 #ifndef LSMT_MEMTABLE_HPP
 #define LSMT_MEMTABLE_HPP
 
@@ -133,6 +134,9 @@ class memtable {
   }
 
   size_t entry_count() const noexcept { return count_.load(std::memory_order_relaxed); }
+  /// Bytes of the internal keys and values added (range deletions' bounds too): about what a
+  /// flush writes, before prefix compression. Any thread may call it.
+  size_t entry_bytes() const noexcept { return entry_bytes_.load(std::memory_order_relaxed); }
   /// Arena bytes, range deletions, the hash index and the filter, for stats.
   size_t memory_usage() const noexcept {
     return arena_.memory_usage() + range_bytes_.load(std::memory_order_relaxed) +
@@ -195,11 +199,12 @@ class memtable {
   mutable shared_mutex mu_;
   avl_tree tree_ LSMT_GUARDED_BY(mu_);
   memtable_index index_ LSMT_GUARDED_BY(mu_);
-  const size_t byte_limit_;          // 0: none
-  const size_t entry_limit_;         // 0: none
-  std::atomic<size_t> index_bytes_;  // index_.memory_usage(), for memory_usage()
-  arena arena_;                      // only add() allocates; memory_usage() is atomic
-  std::atomic<size_t> count_{0};     // entries and range deletions
+  const size_t byte_limit_;             // 0: none
+  const size_t entry_limit_;            // 0: none
+  std::atomic<size_t> index_bytes_;     // index_.memory_usage(), for memory_usage()
+  arena arena_;                         // only add() allocates; memory_usage() is atomic
+  std::atomic<size_t> count_{0};        // entries and range deletions
+  std::atomic<size_t> entry_bytes_{0};  // their internal keys and values: entry_bytes()
   range_tombstones range_dels_ LSMT_GUARDED_BY(mu_);
   std::atomic<bool> has_range_dels_{false};
   std::atomic<size_t> range_bytes_{0};  // range_dels_.memory_usage()
@@ -269,6 +274,9 @@ inline void memtable::add(uint64_t seq, value_type type, std::string_view user_k
     range_bytes_.store(range_dels_.memory_usage(), std::memory_order_relaxed);
     has_range_dels_.store(true, std::memory_order_release);
     count_.store(count_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    entry_bytes_.store(
+        entry_bytes_.load(std::memory_order_relaxed) + user_key.size() + value.size(),
+        std::memory_order_relaxed);
     return;
   }
   const uint64_t tag = pack_tag(seq, type);
@@ -296,6 +304,8 @@ inline void memtable::add(uint64_t seq, value_type type, std::string_view user_k
   node** place = unlocked_tree().find_link(user_key, tag, &parent);
   link(place, parent, x, key_hash, may_exist);
   count_.store(count_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  entry_bytes_.store(entry_bytes_.load(std::memory_order_relaxed) + ikey_len + value.size(),
+                     std::memory_order_relaxed);
 }
 
 inline void memtable::link(node** link, node* parent, node* x, uint64_t key_hash, bool may_exist) {

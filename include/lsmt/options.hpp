@@ -47,6 +47,14 @@ struct options {
   /// this many (at least 8), more so for each further table, and wait while it holds 3x this
   /// many (at least 12).
   size_t compaction_interval = 8;
+  /// Once no write has come for this many milliseconds, the store settles: it flushes the
+  /// memtable and merges level 0 down into the sorted levels, below compaction_interval too, so
+  /// that reads, seeks and scans after a burst of writes search one sorted run per level instead
+  /// of the memtable and every level-0 table as well (idle_settle.hpp). Only when the memtable
+  /// and level 0 hold at least 1 / compaction_interval of the bytes of the level that merge
+  /// rewrites, so a trickle of writes never rewrites that level for a few bytes. 0 turns it
+  /// off; at most 86,400,000 (a day).
+  uint64_t idle_settle_ms = 250;
   /// Writes are also slowed while the levels above the bottom level hold more than (this - 1)
   /// x the bottom level's bytes (or 1.25 / (level_size_ratio - 1) x, if larger: what those
   /// levels' own target sizes allow), plus 2 x base_level_bytes and level 0's slowdown
@@ -154,6 +162,7 @@ inline void validate(const options& o, const std::filesystem::path& dir) {
   if (o.memtable_max_bytes == 0) fail("memtable_max_bytes must be > 0");
   if (o.max_immutable_memtables == 0) fail("max_immutable_memtables must be > 0");
   if (o.compaction_interval < 2) fail("compaction_interval must be >= 2");
+  if (o.idle_settle_ms > 86'400'000) fail("idle_settle_ms must be at most 86,400,000 (a day)");
   if (o.slowdown_space_amplification != 0 &&
       !(o.slowdown_space_amplification >= 1.05 && o.slowdown_space_amplification <= 100)) {
     fail("slowdown_space_amplification must be 0 or between 1.05 and 100");

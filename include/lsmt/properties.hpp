@@ -84,7 +84,7 @@ inline std::string stats_text(const lsmt::stats& s) {
   out += "flushes: " + n(s.flushes) + ", " + n(s.flush_bytes_written) + " bytes written\n";
   out += "compactions: " + n(s.compactions) + " (" + n(s.compaction_moves) + " moves), " +
          n(s.compaction_bytes_read) + " bytes read, " + n(s.compaction_bytes_written) +
-         " bytes written\n";
+         " bytes written; idle settles: " + n(s.idle_settles) + "\n";
   out += "stalls: " + n(s.stalls) + ", " + n(s.stall_micros) + " us in total\n";
   out += "slowdowns: " + n(s.slowdowns) + ", " + n(s.slowdown_micros) + " us in total\n";
   out +=

@@ -40,13 +40,14 @@ struct stats {
   size_t live_snapshots = 0;   ///< snapshots (and open transactions) not yet released
 
   // ---- work since open ----
-  uint64_t user_bytes_written = 0;     ///< bytes of keys and values the store accepted
-  uint64_t wal_bytes_written = 0;      ///< bytes of log records written for them
-  uint64_t flushes = 0;                ///< memtables written to SSTables
-  uint64_t flush_bytes_written = 0;    ///< bytes of the SSTables flushes wrote
-  uint64_t compactions = 0;            ///< merges of SSTables, including moves
-  uint64_t compaction_moves = 0;       ///< merges that moved tables down a level without rewriting
-  uint64_t compaction_bytes_read = 0;  ///< bytes of the tables merges read
+  uint64_t user_bytes_written = 0;   ///< bytes of keys and values the store accepted
+  uint64_t wal_bytes_written = 0;    ///< bytes of log records written for them
+  uint64_t flushes = 0;              ///< memtables written to SSTables
+  uint64_t flush_bytes_written = 0;  ///< bytes of the SSTables flushes wrote
+  uint64_t compactions = 0;          ///< merges of SSTables, including moves
+  uint64_t compaction_moves = 0;     ///< merges that moved tables down a level without rewriting
+  uint64_t idle_settles = 0;  ///< times writes had stopped and the store settled (idle_settle_ms)
+  uint64_t compaction_bytes_read = 0;     ///< bytes of the tables merges read
   uint64_t compaction_bytes_written = 0;  ///< bytes of the tables merges wrote
   /// The same, by the level merges wrote into (level 0's row stays 0: flushes are counted above).
   std::array<level_merge_stats, 7> level_merges{};

@@ -20,6 +20,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -131,6 +132,11 @@ class store_core {
   uint64_t stall_micros LSMT_GUARDED_BY(state_mutex) = 0;  // and how long, in total
   bool flushing LSMT_GUARDED_BY(state_mutex) = false;      // a flush is running
   bool compacting LSMT_GUARDED_BY(state_mutex) = false;    // a merge is running
+  bool settle_due LSMT_GUARDED_BY(state_mutex) = false;    // an idle settle awaits its merge
+  uint64_t settles LSMT_GUARDED_BY(state_mutex) = 0;       // idle settles started
+  // Rotates the memtable unless a writer is queued (idle_settle.hpp): true if it did. Set by the
+  // engine before the background threads start; constant after.
+  std::function<bool()> rotate_if_idle;
   // The published view, once per thread slot (publish_view(), current_view()).
   struct alignas(64) view_pin {
     mutex mu;
@@ -230,6 +236,7 @@ class store_core {
     st.flush_bytes_written = flush_bytes;
     st.compactions = compactions;
     st.compaction_moves = moves;
+    st.idle_settles = settles;
     st.compaction_bytes_read = compaction_bytes_read;
     st.compaction_bytes_written = compaction_bytes_written;
     st.level_merges = level_merges;

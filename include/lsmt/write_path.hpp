@@ -77,8 +77,10 @@ inline std::optional<size_t> space_slowdown_steps(uint64_t upper, uint64_t botto
 class write_path {
  public:
   /// write: a batch; rotate: a forced memtable rotation (flush); close; barrier: runs `check`
-  /// while no write can interleave (barrier_log() tells it where the current log ends).
-  enum class kind { write, rotate, close, barrier };
+  /// while no write can interleave (barrier_log() tells it where the current log ends);
+  /// idle_rotate: the idle settle's rotation (idle_settle.hpp), only if no writer is queued
+  /// (it never waits behind one) and a rotation would not stall.
+  enum class kind { write, rotate, close, barrier, idle_rotate };
 
   struct log_position {
     uint64_t number = 0;  // the current log
@@ -92,18 +94,21 @@ class write_path {
   /// Runs one request through the queue: a batch to apply (`check` runs first, while no other
   /// write can interleave; it may throw to refuse the batch), a forced memtable rotation (flush),
   /// or the close, after which every request fails with closed_error. Throws what failed.
-  void run(kind k, raw_batch* batch, bool sync, const std::function<void()>* check)
+  /// Returns false only for an idle_rotate that did not rotate.
+  bool run(kind k, raw_batch* batch, bool sync, const std::function<void()>* check)
       LSMT_EXCLUDES(mutex_) {
     writer w{k, batch, sync, check, false, nullptr, {}};
     unique_lock l(mutex_);
+    if (k == kind::idle_rotate && !writers_.empty()) return false;  // it never waits
     writers_.push_back(&w);
     while (!w.done && &w != writers_.front()) w.cv.wait(l);
     if (w.done) {
       if (w.error) std::rethrow_exception(w.error);
-      return;
+      return true;
     }
     c_.logs.writer_role().acquire();  // w leads until it pops itself
     writer* last = &w;
+    bool rotated = true;  // what an idle_rotate returns
     std::exception_ptr err;
     try {
       c_.ensure_open();
@@ -116,6 +121,8 @@ class write_path {
       } else if (k == kind::barrier) {
         barrier_log_ = {c_.logs.current_number(), c_.logs.current_size()};
         (*check)();
+      } else if (k == kind::idle_rotate) {
+        rotated = rotate_unless_stalled();
       } else {
         make_room(k == kind::rotate);
         if (k == kind::write) {
@@ -144,6 +151,7 @@ class write_path {
     l.unlock();
     for (const std::string& m : stalls) c_.log(log_level::warning, m);
     if (err) std::rethrow_exception(err);
+    return rotated;
   }
 
  private:
@@ -279,6 +287,19 @@ class write_path {
       rotate_memtable();
       if (force) return;
     }
+  }
+
+  // The settle's rotation (idle_settle.hpp): rotates a non-empty memtable unless writes would
+  // wait (then a merge is due anyway, and the compaction thread, which calls this, must not wait
+  // for itself). True if it rotated.
+  bool rotate_unless_stalled() LSMT_REQUIRES(mutex_, c_.logs.writer_role()) {
+    if (c_.failed.load() || c_.leader_mem().entry_count() == 0) return false;
+    {
+      lock_guard s(c_.state_mutex);
+      if (stalled()) return false;
+    }
+    rotate_memtable();
+    return true;
   }
 
   bool stalled() const LSMT_REQUIRES(c_.state_mutex) {

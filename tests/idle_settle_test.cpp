@@ -1,0 +1,200 @@
+// tests/idle_settle_test.cpp - a store whose writes stop settles (idle_settle.hpp): once no write
+// has come for options::idle_settle_ms it flushes its memtable and merges level 0 down, keeping
+// every value; it does not while writes keep coming, when the level below would cost too much to
+// rewrite, or when turned off. The quiet-period clock and the cost rule are checked alone too.
+#include "lsmt/idle_settle.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <thread>
+
+#include "lsmt.hpp"
+#include "store_util.hpp"
+#include "test_catch.hpp"
+#include "test_util.hpp"
+
+namespace idle_settle_test_cpp {
+
+using lsmt_test::dump;
+using lsmt_test::key_of;
+using lsmt_test::str_db;
+using lsmt_test::temp_dir;
+using namespace std::chrono_literals;
+
+// Small memtables, so that a few hundred writes leave level-0 tables and a memtable behind.
+lsmt::options small_options(uint64_t idle_ms) {
+  lsmt::options o;
+  o.memtable_max_bytes = 16 << 10;
+  o.compaction_interval = 8;
+  o.idle_settle_ms = idle_ms;
+  return o;
+}
+
+std::string value_of(const std::string& tag, int i) {
+  return tag + std::to_string(i) + std::string(100, 'x');
+}
+
+void put_values(str_db& d, int first, int count, const std::string& tag) {
+  for (int i = first; i < first + count; ++i) d.put(key_of(i), value_of(tag, i));
+}
+
+// Polls until level 0 and the memtable are empty, for at most `limit`: whether they became so.
+bool settles_within(const str_db& d, std::chrono::seconds limit) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    const lsmt::stats s = d.stats();
+    if (s.level_tables[0] == 0 && s.immutable_memtables == 0 && s.idle_settles > 0 &&
+        d.property("lsmt.num-files-at-level0") == std::optional<std::string>("0")) {
+      return true;
+    }
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+}
+
+TEST_CASE("idle settle: the quiet period restarts with each write and after each settle",
+          "[idle_settle]") {
+  using clock = lsmt::detail::idle_watch::clock;
+  lsmt::detail::idle_watch w(100);
+  REQUIRE(w.enabled());
+  const clock::time_point t0{};
+  clock::duration wait{};
+  CHECK_FALSE(w.quiet(7, t0, &wait));
+  CHECK(wait == 100ms);
+  CHECK_FALSE(w.quiet(7, t0 + 60ms, &wait));
+  CHECK(wait == 40ms);
+  CHECK_FALSE(w.quiet(8, t0 + 90ms, &wait));  // a write: the period starts again
+  CHECK(wait == 100ms);
+  CHECK_FALSE(w.quiet(8, t0 + 189ms, &wait));
+  CHECK(wait == 1ms);
+  CHECK(w.quiet(8, t0 + 190ms, &wait));  // quiet for 100 ms
+  CHECK(wait == 100ms);
+  CHECK_FALSE(w.quiet(8, t0 + 250ms, &wait));  // a new period began at the settle
+  CHECK(w.quiet(8, t0 + 290ms, &wait));
+  w.stop();
+  CHECK_FALSE(w.quiet(8, t0 + 400ms, &wait));  // stop(): a new period, same sequence or not
+  CHECK(wait == 100ms);
+  CHECK_FALSE(lsmt::detail::idle_watch(0).enabled());
+}
+
+TEST_CASE("idle settle: it pays once what settles is 1 / compaction_interval of what it rewrites",
+          "[idle_settle]") {
+  using lsmt::detail::worth_settling;
+  CHECK(worth_settling(100, 0, 8));  // nothing below to rewrite
+  CHECK(worth_settling(100, 800, 8));
+  CHECK(worth_settling(100, 807, 8));
+  CHECK_FALSE(worth_settling(100, 808, 8));
+  CHECK_FALSE(worth_settling(1, 1 << 20, 8));
+  CHECK_FALSE(worth_settling(0, 0, 8));  // nothing to settle
+}
+
+TEST_CASE("idle settle: a store whose writes stop flushes its memtable and merges level 0 down",
+          "[idle_settle]") {
+  temp_dir tmp;
+  const std::string dir = tmp.sub("db");
+  {
+    str_db d(dir, small_options(200));
+    put_values(d, 0, 600, "a");
+    put_values(d, 0, 300, "b");  // newer versions in level 0 and the memtable
+    d.erase(key_of(5));
+    d.wait_for_compactions();
+    const lsmt::stats before = d.stats();
+    REQUIRE(before.flushes >= 2);
+    REQUIRE(settles_within(d, 30s));
+    const lsmt::stats after = d.stats();
+    CHECK(after.idle_settles == 1);
+    CHECK(after.flushes > before.flushes);  // the memtable was flushed
+    CHECK(after.compactions > 0);           // and level 0 merged down
+    CHECK(after.tables == after.level_tables[6] + after.level_tables[5] + after.level_tables[4] +
+                              after.level_tables[3] + after.level_tables[2] +
+                              after.level_tables[1]);
+    const auto all = dump(d);
+    REQUIRE(all.size() == 599);
+    CHECK(all.count(key_of(5)) == 0);
+    for (int i = 0; i < 600; ++i) {
+      if (i != 5) CHECK(all.at(key_of(i)) == value_of(i < 300 ? "b" : "a", i));
+    }
+    // Settled: no further settle while nothing is written.
+    std::this_thread::sleep_for(600ms);
+    CHECK(d.stats().idle_settles == 1);
+  }
+  str_db again(dir, small_options(200));
+  const auto all = dump(again);
+  CHECK(all.size() == 599);
+  CHECK(all.at(key_of(0)) == value_of("b", 0));
+  CHECK(all.at(key_of(599)) == value_of("a", 599));
+}
+
+TEST_CASE("idle settle: not while writes keep coming", "[idle_settle]") {
+  temp_dir tmp;
+  str_db d(tmp.sub("db"), small_options(1000));
+  put_values(d, 0, 400, "a");
+  // One write every 10 ms for 1.5 s: never a quiet second.
+  const auto end = std::chrono::steady_clock::now() + 1500ms;
+  int i = 400;
+  while (std::chrono::steady_clock::now() < end) {
+    d.put(key_of(i), value_of("w", i));
+    ++i;
+    std::this_thread::sleep_for(10ms);
+  }
+  CHECK(d.stats().idle_settles == 0);
+  CHECK(d.stats().level_tables[0] > 0);
+  REQUIRE(settles_within(d, 30s));  // then it does
+  CHECK(dump(d).size() == static_cast<size_t>(i));
+}
+
+TEST_CASE("idle settle: a few bytes never rewrite the level below, and 0 turns it off",
+          "[idle_settle]") {
+  temp_dir tmp;
+  SECTION("a few bytes over a large level") {
+    str_db d(tmp.sub("db"), small_options(50));
+    put_values(d, 0, 4000, "a");
+    d.compact();  // everything in the bottom level
+    REQUIRE(d.stats().level_tables[0] == 0);
+    const uint64_t flushes = d.stats().flushes;
+    const uint64_t settles = d.stats().idle_settles;
+    d.put(key_of(7), "new");             // a memtable of one entry over about 100 KB
+    std::this_thread::sleep_for(500ms);  // ten quiet periods
+    CHECK(d.stats().flushes == flushes);
+    CHECK(d.stats().idle_settles == settles);
+    CHECK(d.get(key_of(7)) == std::optional<std::string>("new"));
+  }
+  SECTION("idle_settle_ms = 0") {
+    str_db d(tmp.sub("db"), small_options(0));
+    put_values(d, 0, 600, "a");
+    d.wait_for_compactions();
+    const lsmt::stats before = d.stats();
+    REQUIRE(before.level_tables[0] > 0);
+    std::this_thread::sleep_for(500ms);
+    const lsmt::stats after = d.stats();
+    CHECK(after.idle_settles == 0);
+    CHECK(after.flushes == before.flushes);
+    CHECK(after.level_tables[0] == before.level_tables[0]);
+  }
+}
+
+TEST_CASE("idle settle: closing while a settle may start loses nothing", "[idle_settle]") {
+  temp_dir tmp;
+  const std::string dir = tmp.sub("db");
+  for (int round = 0; round < 20; ++round) {
+    str_db d(dir, small_options(1));
+    put_values(d, round * 50, 50, "r");
+    std::this_thread::sleep_for(std::chrono::milliseconds(round % 4));
+  }
+  str_db d(dir, small_options(1));
+  const auto all = dump(d);
+  REQUIRE(all.size() == 1000);
+  for (int i = 0; i < 1000; ++i) CHECK(all.at(key_of(i)) == value_of("r", i));
+}
+
+TEST_CASE("idle settle: idle_settle_ms above a day is refused", "[idle_settle]") {
+  temp_dir tmp;
+  lsmt::options o;
+  o.idle_settle_ms = 86'400'001;
+  CHECK_THROWS_AS(str_db(tmp.sub("db"), o), lsmt::invalid_argument_error);
+  o.idle_settle_ms = 86'400'000;
+  CHECK_NOTHROW(str_db(tmp.sub("db"), o));
+}
+
+}  // namespace idle_settle_test_cpp
