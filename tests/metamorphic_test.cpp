@@ -77,8 +77,8 @@ constexpr uint64_t all = UINT64_MAX;  // max_mapped: map every table
 // One configuration: one row of the table below, whose columns are these fields in order (bytes
 // and entries: the memtable limits; imm: max_immutable_memtables; mapped: max_mapped_bytes, where
 // a cap below the store's size maps some tables and preads the others; int: compaction_interval;
-// min: minimum_sstables; abs: recovery_mode absolute_consistency). To vary another option, add a
-// field here, a column to every row, and a line to make_options().
+// min: minimum_sstables; abs: recovery_mode absolute_consistency; idle: idle_settle_ms). To vary
+// another option, add a field here, a column to every row, and a line to make_options().
 struct config {
   const char* name;
   size_t block_size;
@@ -91,36 +91,37 @@ struct config {
   size_t block_cache_bytes;  // used by the tables read with pread
   size_t compaction_interval;
   size_t minimum_sstables;
-  bool absolute;  // recovery_mode absolute_consistency, else point_in_time
+  bool absolute;            // recovery_mode absolute_consistency, else point_in_time
+  uint64_t idle_settle_ms;  // 1 settles at almost every pause in the history
 };
 
 // clang-format off
 const config configs[] = {
-  // name                   block     bloom bytes      entries imm mapped     sync   cache      int min abs
-  {"defaults",              4 * kib,  10,   8 * mib,   0,      2,  all,       false, 8 * mib,   4,  2, false},
-  {"defaults-pread",        4 * kib,  10,   8 * mib,   0,      2,  0,         false, 8 * mib,   4,  2, true},
-  {"flush-always",          4 * kib,  10,   1,         0,      1,  all,       false, 8 * mib,   4,  2, false},
-  {"flush-always-pread",    1 * kib,  0,    1,         0,      4,  0,         false, 0,         2,  1, true},
-  {"4-entries",             1 * kib,  10,   8 * mib,   4,      1,  all,       false, 8 * mib,   2,  1, false},
-  {"4-entries-sync",        1 * kib,  40,   8 * mib,   4,      2,  0,         true,  16 * kib,  3,  2, true},
-  {"16-entries-nocache",    2 * kib,  10,   8 * mib,   16,     2,  0,         false, 0,         3,  1, false},
-  {"16-entries-bloom1",     4 * kib,  1,    8 * mib,   16,     1,  8 * kib,   false, 8 * mib,   2,  2, true},
-  {"64-entries-bloom40",    8 * kib,  40,   8 * mib,   64,     3,  all,       false, 8 * mib,   4,  4, false},
-  {"64-entries-tinycache",  1 * kib,  10,   8 * mib,   64,     2,  0,         false, 1 * kib,   6,  3, true},
-  {"256-entries-nobloom",   16 * kib, 0,    8 * mib,   256,    2,  all,       false, 8 * mib,   8,  2, false},
-  {"256-entries-bigcache",  32 * kib, 10,   8 * mib,   256,    8,  0,         false, 64 * mib,  5,  5, true},
-  {"1k-entries-block64k",   64 * kib, 10,   8 * mib,   1000,   2,  all,       false, 8 * mib,   4,  2, false},
-  {"80k-bytes",             4 * kib,  10,   80 * kib,  0,      2,  200 * kib, false, 8 * mib,   4,  2, true},
-  {"100k-bytes-pread",      1 * kib,  1,    100 * kib, 0,      1,  0,         false, 4 * kib,   2,  2, false},
-  {"130k-bytes-sync",       2 * kib,  10,   130 * kib, 0,      2,  300 * kib, true,  8 * mib,   3,  1, true},
-  {"200k-bytes-block64k",   64 * kib, 40,   200 * kib, 0,      4,  0,         false, 1 * mib,   12, 6, false},
-  {"1m-bytes-nobloom",      8 * kib,  0,    1 * mib,   0,      2,  2 * mib,   false, 8 * mib,   4,  1, true},
-  {"8-entries-interval16",  4 * kib,  10,   8 * mib,   8,      2,  all,       false, 8 * mib,   16, 8, false},
-  {"8-entries-min1-pread",  4 * kib,  10,   8 * mib,   8,      1,  0,         false, 32 * kib,  2,  1, true},
-  {"32-entries-sync-pread", 16 * kib, 1,    8 * mib,   32,     2,  0,         true,  0,         4,  3, false},
-  {"sync-defaults",         4 * kib,  10,   8 * mib,   0,      2,  all,       true,  8 * mib,   4,  2, true},
-  {"2k-entries-interval2",  2 * kib,  40,   8 * mib,   2000,   1,  all,       false, 8 * mib,   2,  2, false},
-  {"100-entries-mixed",     4 * kib,  1,    70 * kib,  100,    3,  0,         false, 256 * kib, 3,  2, true},
+  // name                   block     bloom bytes      entries imm mapped     sync   cache      int min abs   idle
+  {"defaults",              4 * kib,  10,   8 * mib,   0,      2,  all,       false, 8 * mib,   4,  2, false,   1},
+  {"defaults-pread",        4 * kib,  10,   8 * mib,   0,      2,  0,         false, 8 * mib,   4,  2, true,  250},
+  {"flush-always",          4 * kib,  10,   1,         0,      1,  all,       false, 8 * mib,   4,  2, false,   0},
+  {"flush-always-pread",    1 * kib,  0,    1,         0,      4,  0,         false, 0,         2,  1, true,    1},
+  {"4-entries",             1 * kib,  10,   8 * mib,   4,      1,  all,       false, 8 * mib,   2,  1, false, 250},
+  {"4-entries-sync",        1 * kib,  40,   8 * mib,   4,      2,  0,         true,  16 * kib,  3,  2, true,    0},
+  {"16-entries-nocache",    2 * kib,  10,   8 * mib,   16,     2,  0,         false, 0,         3,  1, false,   1},
+  {"16-entries-bloom1",     4 * kib,  1,    8 * mib,   16,     1,  8 * kib,   false, 8 * mib,   2,  2, true,  250},
+  {"64-entries-bloom40",    8 * kib,  40,   8 * mib,   64,     3,  all,       false, 8 * mib,   4,  4, false,   0},
+  {"64-entries-tinycache",  1 * kib,  10,   8 * mib,   64,     2,  0,         false, 1 * kib,   6,  3, true,    1},
+  {"256-entries-nobloom",   16 * kib, 0,    8 * mib,   256,    2,  all,       false, 8 * mib,   8,  2, false, 250},
+  {"256-entries-bigcache",  32 * kib, 10,   8 * mib,   256,    8,  0,         false, 64 * mib,  5,  5, true,    0},
+  {"1k-entries-block64k",   64 * kib, 10,   8 * mib,   1000,   2,  all,       false, 8 * mib,   4,  2, false,   1},
+  {"80k-bytes",             4 * kib,  10,   80 * kib,  0,      2,  200 * kib, false, 8 * mib,   4,  2, true,  250},
+  {"100k-bytes-pread",      1 * kib,  1,    100 * kib, 0,      1,  0,         false, 4 * kib,   2,  2, false,   0},
+  {"130k-bytes-sync",       2 * kib,  10,   130 * kib, 0,      2,  300 * kib, true,  8 * mib,   3,  1, true,    1},
+  {"200k-bytes-block64k",   64 * kib, 40,   200 * kib, 0,      4,  0,         false, 1 * mib,   12, 6, false, 250},
+  {"1m-bytes-nobloom",      8 * kib,  0,    1 * mib,   0,      2,  2 * mib,   false, 8 * mib,   4,  1, true,    0},
+  {"8-entries-interval16",  4 * kib,  10,   8 * mib,   8,      2,  all,       false, 8 * mib,   16, 8, false,   1},
+  {"8-entries-min1-pread",  4 * kib,  10,   8 * mib,   8,      1,  0,         false, 32 * kib,  2,  1, true,  250},
+  {"32-entries-sync-pread", 16 * kib, 1,    8 * mib,   32,     2,  0,         true,  0,         4,  3, false,   0},
+  {"sync-defaults",         4 * kib,  10,   8 * mib,   0,      2,  all,       true,  8 * mib,   4,  2, true,    1},
+  {"2k-entries-interval2",  2 * kib,  40,   8 * mib,   2000,   1,  all,       false, 8 * mib,   2,  2, false, 250},
+  {"100-entries-mixed",     4 * kib,  1,    70 * kib,  100,    3,  0,         false, 256 * kib, 3,  2, true,    0},
 };
 // clang-format on
 
@@ -137,6 +138,7 @@ lsmt::options make_options(const config& c) {
   o.block_cache_bytes = c.block_cache_bytes;
   o.compaction_interval = c.compaction_interval;
   o.minimum_sstables = c.minimum_sstables;
+  o.idle_settle_ms = c.idle_settle_ms;
   o.recovery_mode =
       c.absolute ? lsmt::recovery_mode::absolute_consistency : lsmt::recovery_mode::point_in_time;
   return o;

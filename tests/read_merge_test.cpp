@@ -26,7 +26,7 @@ namespace fs = std::filesystem;
 using lsmt_test::dump;
 using lsmt_test::key_of;
 using lsmt_test::opt_str;
-using lsmt_test::rwx_r_x;
+using lsmt_test::seed_without_settle;
 using lsmt_test::str_db;
 using lsmt_test::temp_dir;
 
@@ -49,7 +49,7 @@ void fill_with_garbage(str_db& d) {
 TEST_CASE("compaction: scans over deleted and overwritten entries get the tables merged",
           "[compaction]") {
   temp_dir tmp;
-  str_db d(tmp.sub("db"), rwx_r_x, 1000, 64, 2);
+  str_db d(tmp.sub("db"), seed_without_settle(1000, 64, 2));
   fill_with_garbage(d);
   const auto before = d.stats();
   REQUIRE(before.tables == 20);
@@ -84,7 +84,7 @@ TEST_CASE("compaction: scans get the bottom level's hidden entries dropped one t
   // kept them through compact()), and no other level holding anything: no score asks for a
   // merge, so only scans can get the bottom tables rewritten.
   temp_dir tmp;
-  str_db d(tmp.sub("db"), rwx_r_x, 1000, 64, 2);
+  str_db d(tmp.sub("db"), seed_without_settle(1000, 64, 2));
   for (int i = 0; i < 10000; ++i) d.put(key_of(i), "old");
   d.compact();
   {
@@ -116,7 +116,7 @@ TEST_CASE("compaction: scans get the bottom level's hidden entries dropped one t
 TEST_CASE("compaction: scans over live entries only, point reads and writes merge nothing",
           "[compaction]") {
   temp_dir tmp;
-  str_db d(tmp.sub("db"), rwx_r_x, 1000, 64, 2);
+  str_db d(tmp.sub("db"), seed_without_settle(1000, 64, 2));
   for (int i = 0; i < 20000; ++i) d.put(key_of(i), "v");
   d.flush();
   for (int round = 0; round < 5; ++round) {
@@ -136,7 +136,7 @@ TEST_CASE("compaction: scans over live entries only, point reads and writes merg
 TEST_CASE("compaction: deletions still in the memtable do not trigger a merge until flushed",
           "[compaction]") {
   temp_dir tmp;
-  str_db d(tmp.sub("db"), rwx_r_x, 100000, 64, 2);
+  str_db d(tmp.sub("db"), seed_without_settle(100000, 64, 2));
   for (int half = 0; half < 2; ++half) {
     for (int i = half * 10000; i < (half + 1) * 10000; ++i) d.put(key_of(i), "v");
     d.flush();
@@ -159,7 +159,7 @@ TEST_CASE("compaction: deletions still in the memtable do not trigger a merge un
 TEST_CASE("compaction: merges that a snapshot keeps from dropping anything back off",
           "[compaction]") {
   temp_dir tmp;
-  str_db d(tmp.sub("db"), rwx_r_x, 100000, 64, 2);
+  str_db d(tmp.sub("db"), seed_without_settle(100000, 64, 2));
   for (int i = 0; i < 10000; ++i) d.put(key_of(i), "old");
   d.flush();
   auto snap = d.get_snapshot();  // keeps every "old" version alive
@@ -187,7 +187,7 @@ TEST_CASE("compaction: merges that a snapshot keeps from dropping anything back 
 
 TEST_CASE("iterator: stepping over deleted entries after its store is gone", "[iterator]") {
   temp_dir tmp;
-  auto d = std::make_unique<str_db>(tmp.sub("db"), rwx_r_x, 1000, 64, 2);
+  auto d = std::make_unique<str_db>(tmp.sub("db"), seed_without_settle(1000, 64, 2));
   fill_with_garbage(*d);
   auto it = d->new_iterator();
   d.reset();  // closes the store; the iterator keeps its tables
@@ -203,7 +203,7 @@ TEST_CASE("compaction: seeks that pay for level-0 tables get level 0 merged belo
   // 3 level-0 tables of 1000 keys, below the trigger of 8. Merging them reads 3000 entries, so
   // the rule asks for at least min_upper_seeks (4096) level-0 tables positioned: 1366 seeks.
   temp_dir tmp;
-  str_db d(tmp.sub("db"), rwx_r_x, 1000, 8, 2);
+  str_db d(tmp.sub("db"), seed_without_settle(1000, 8, 2));
   for (int i = 0; i < 3000; ++i) d.put(key_of((i * 7) % 3000), "v" + std::to_string(i));
   d.flush();
   d.wait_for_compactions();
@@ -254,6 +254,7 @@ TEST_CASE("compaction: seeks that pay for a level above the bottom get it merged
   o.minimum_sstables = 2;
   o.target_file_size = 32 << 10;
   o.base_level_bytes = 16 << 10;
+  o.idle_settle_ms = 0;  // the seeks alone must get level 0 merged
   temp_dir tmp;
   str_db d(tmp.sub("db"), o);
   for (int i = 0; i < 3000; ++i) d.put(key_of(i), "v" + std::to_string(i));

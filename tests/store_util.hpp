@@ -26,6 +26,19 @@ using str_db = lsmt::db<>;
 using opt_str = std::optional<std::string>;
 inline constexpr std::filesystem::perms rwx_r_x = std::filesystem::perms(0755);
 
+/// The options of the seed constructor db(dir, rwx_r_x, entries, interval, minimum) with idle
+/// settling off (options::idle_settle_ms = 0), for tests that count flushes and merges exactly:
+/// a settle after a slow step (in a sanitizer build, say) would add to them.
+inline lsmt::options seed_without_settle(size_t entries, size_t interval, size_t minimum) {
+  lsmt::options o;
+  o.directory_permissions = rwx_r_x;
+  o.memtable_max_entries = entries;
+  o.compaction_interval = interval;
+  o.minimum_sstables = minimum;
+  o.idle_settle_ms = 0;
+  return o;
+}
+
 inline std::string key_of(int i) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "key-%08d", i);

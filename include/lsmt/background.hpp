@@ -42,6 +42,7 @@
 #include "thread_annotations.hpp"
 #include "thread_tuning.hpp"
 #include "version_set.hpp"
+#include "write_path.hpp"
 
 namespace lsmt::detail {
 
@@ -51,7 +52,8 @@ class background_work {
   /// (version_set::scan_table); the rest through their open readers.
   static constexpr size_t max_scan_files = 64;
 
-  explicit background_work(store_core& core) : c_(core) {}
+  /// `writes` rotates the memtable for a settle (idle_settle.hpp).
+  background_work(store_core& core, write_path& writes) : c_(core), writes_(writes) {}
   background_work(const background_work&) = delete;
   background_work& operator=(const background_work&) = delete;
   ~background_work() { join(); }
@@ -210,23 +212,39 @@ class background_work {
   }
 
   // Waits for work. With something to settle (idle_settle.hpp), it waits at most until the
-  // store has been quiet for options::idle_settle_ms: true then, if a settle pays.
+  // store has been quiet for options::idle_settle_ms: true then, if settling pays.
   bool wait_for_quiet(unique_lock& s) LSMT_REQUIRES(c_.state_mutex) {
     const bool unsettled = c_.mem->entry_count() > 0 || !c_.current->levels[0].empty();
     if (!idle_.enabled() || c_.failed.load() || !unsettled) {
       idle_.stop();
+      c_.work_cv.wait(s);  // the first write into an empty memtable wakes it (write_path.hpp)
+      return false;
+    }
+    if (!c_.imms.empty() || c_.flushing) {  // a flush is under way: its end wakes this thread
       c_.work_cv.wait(s);
       return false;
     }
     idle_watch::clock::duration wait{};
     const uint64_t sequence = c_.last_sequence.load(std::memory_order_acquire);
-    if (idle_.quiet(sequence, idle_watch::clock::now(), &wait) && c_.imms.empty() && !c_.flushing &&
-        worth_settling(c_.mem->entry_bytes() + c_.current->level_bytes(0),
-                       c_.picker.settle_rewrite_bytes(*c_.current), c_.opts.compaction_interval)) {
+    if (idle_.quiet(sequence, idle_watch::clock::now(), &wait) &&
+        c_.picker.settle_pays(*c_.current, c_.mem->entry_bytes(), memtable_keys())) {
       return true;
     }
     c_.work_cv.wait_for(s, wait);
     return false;
+  }
+
+  // The user keys of the memtable, for settle_pays.
+  key_span memtable_keys() const LSMT_REQUIRES(c_.state_mutex) {
+    key_span keys;
+    keys.unbounded = c_.mem->has_range_deletions();
+    if (c_.mem->entry_count() == 0 || keys.unbounded) return keys;
+    const auto it = c_.mem->new_iterator();
+    it->seek_to_first();
+    if (it->valid()) keys.lo.assign(extract_user_key(it->key()));
+    it->seek_to_last();
+    if (it->valid()) keys.hi.assign(extract_user_key(it->key()));
+    return keys;
   }
 
   // A settle's first step: the memtable's rotation, if it holds `entries` (a flush then writes
@@ -234,7 +252,7 @@ class background_work {
   bool rotate_to_settle(size_t entries) LSMT_EXCLUDES(c_.state_mutex) {
     if (entries > 0) {
       try {
-        if (!c_.rotate_if_idle()) return false;
+        if (!writes_.try_rotate_when_idle()) return false;
       } catch (const std::exception& e) {  // closing, or the new log failed: writers meet it
         if (!c_.closing()) {
           c_.log(log_level::warning, std::string("idle settle: rotation failed: ") + e.what());
@@ -243,10 +261,11 @@ class background_work {
       }
     }
     if (c_.logging()) {
-      c_.log(log_level::info, "idle settle: no writes for " +
-                                  std::to_string(c_.opts.idle_settle_ms) + " ms; rotated " +
-                                  std::to_string(entries) +
-                                  " memtable entries for their flush, then level 0 merges down");
+      c_.log(log_level::info,
+             "idle settle: no writes for " + std::to_string(c_.opts.idle_settle_ms) + " ms; " +
+                 (entries > 0 ? "rotated the memtable (" + std::to_string(entries) + " entries), " +
+                                    "then level 0 merges down once flushed"
+                              : std::string("level 0 merges down")));
     }
     return true;
   }
@@ -291,7 +310,7 @@ class background_work {
         if (job.empty() && settle_ready()) {
           c_.settle_due = false;
           job = c_.picker.settle_job(*picked);
-          if (job.empty()) {  // level 0 was empty (a merge emptied it first)
+          if (job.empty()) {  // level 0 is empty (a merge emptied it), or merging it does not pay
             c_.progress_cv.notify_all();
             continue;
           }
@@ -461,6 +480,7 @@ class background_work {
   }
 
   store_core& c_;
+  write_path& writes_;
   idle_watch idle_{c_.opts.idle_settle_ms};  // the compaction thread's alone
   std::thread flush_thread_;
   std::thread compaction_thread_;

@@ -80,6 +80,7 @@
 #include <utility>
 #include <vector>
 
+#include "idle_settle.hpp"
 #include "level_targets.hpp"
 #include "options.hpp"
 #include "read_sampler.hpp"
@@ -149,7 +150,7 @@ class compaction_picker {
       job = level_job(v, best);
     } else if (seeks_sampled && !v.levels[0].empty()) {
       // Seeks paid for level 0's tables as much as merging them down costs.
-      job = level_job(v, {0, best.score, best.base_level});
+      job = level0_job(v);
       job.seek_triggered = true;
     } else if (seeks_sampled && upper != 0) {
       // Seeks paid for a sorted level above the bottom: one of its tables goes down.
@@ -208,18 +209,39 @@ class compaction_picker {
     return job;
   }
 
-  /// The merge an idle store settles with (idle_settle.hpp): level 0 into the sorted levels, as
-  /// at its trigger; empty if level 0 is.
+  /// The merge that settles an idle store (idle_settle.hpp): level 0 into the sorted levels, as
+  /// at its trigger. Empty if level 0 is, or if the merge does not pay for what it rewrites
+  /// below (worth_settling), checked again now that the memtable is in level 0.
   compaction_job settle_job(const version& v) const {
-    compaction_job job = level_job(v, {0, 0.0, best_level(v).base_level});
-    job.idle_triggered = !job.empty();
+    compaction_job job = level0_job(v);
+    uint64_t rewritten = 0;
+    for (const auto& t : job.overlapped) rewritten += t->meta().size;
+    if (job.empty() || !worth_settling(v.level_bytes(0), rewritten, s_.level0_trigger)) return {};
+    job.idle_triggered = true;
     return job;
   }
-  /// The bytes settle_job(v) would rewrite below level 0.
-  uint64_t settle_rewrite_bytes(const version& v) const {
-    uint64_t bytes = 0;
-    for (const auto& t : settle_job(v).overlapped) bytes += t->meta().size;
-    return bytes;
+  /// Whether settling pays (worth_settling) before the memtable is flushed: level 0 and the
+  /// memtable (`memtable_bytes`, in user keys `keys`) against the tables of the level their
+  /// merge writes into that they overlap.
+  bool settle_pays(const version& v, uint64_t memtable_bytes, const key_span& keys) const {
+    std::string_view lo = keys.lo;
+    std::string_view hi = keys.hi;
+    bool any = memtable_bytes > 0;
+    if (!v.levels[0].empty()) {
+      const auto [first, last] = key_range(v.levels[0]);
+      if (!any || compare_user_keys(first, lo) < 0) lo = first;
+      if (!any || compare_user_keys(last, hi) > 0) hi = last;
+      any = true;
+    }
+    if (!any) return false;
+    const size_t out = output_of_level0(v, best_level(v).base_level);
+    uint64_t rewritten = 0;
+    if (memtable_bytes > 0 && keys.unbounded) {
+      rewritten = v.level_bytes(out);
+    } else {
+      for (const auto& t : v.overlapping(out, lo, hi)) rewritten += t->meta().size;
+    }
+    return worth_settling(memtable_bytes + v.level_bytes(0), rewritten, s_.level0_trigger);
   }
 
   /// No merge would be picked now without force (wait_for_compactions).
@@ -380,6 +402,11 @@ class compaction_picker {
     job->move = job->overlapped.empty() && (job->level > 0 || disjoint(job->inputs)) &&
                 std::none_of(job->inputs.begin(), job->inputs.end(),
                              [](const auto& t) { return t->has_range_deletions(); });
+  }
+
+  // Every level-0 table into the sorted levels, below the trigger too (seeks or a settle).
+  compaction_job level0_job(const version& v) const {
+    return level_job(v, {0, 0.0, best_level(v).base_level});
   }
 
   // One table of the bottom level, merged into itself, in turn (a cursor goes round the level's

@@ -67,9 +67,6 @@ class engine_impl {
                " bytes, last sequence " + std::to_string(latest_sequence());
     }
     core_.log(log_level::info, opened);
-    core_.rotate_if_idle = [this] {
-      return writes_.run(write_path::kind::idle_rotate, nullptr, false, nullptr);
-    };
     background_.start();
     core_.sampler->set_wake([this] {
       lock_guard s(core_.state_mutex);
@@ -293,7 +290,7 @@ class engine_impl {
 
   mutable store_core core_;
   write_path writes_{core_};
-  background_work background_{core_};
+  background_work background_{core_, writes_};
   mutex close_mutex_;                    // serializes close()
   mutex checkpoint_mutex_;               // serializes checkpoint(); close() waits for it
   mutable shared_mutex verify_readers_;  // held shared by verify(); close() waits for them

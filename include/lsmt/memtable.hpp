@@ -275,7 +275,7 @@ inline void memtable::add(uint64_t seq, value_type type, std::string_view user_k
     has_range_dels_.store(true, std::memory_order_release);
     count_.store(count_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     entry_bytes_.store(
-        entry_bytes_.load(std::memory_order_relaxed) + user_key.size() + value.size(),
+        entry_bytes_.load(std::memory_order_relaxed) + user_key.size() + tag_size + value.size(),
         std::memory_order_relaxed);
     return;
   }

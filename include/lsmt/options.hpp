@@ -51,8 +51,8 @@ struct options {
   /// memtable and merges level 0 down into the sorted levels, below compaction_interval too, so
   /// that reads, seeks and scans after a burst of writes search one sorted run per level instead
   /// of the memtable and every level-0 table as well (idle_settle.hpp). Only when the memtable
-  /// and level 0 hold at least 1 / compaction_interval of the bytes of the level that merge
-  /// rewrites, so a trickle of writes never rewrites that level for a few bytes. 0 turns it
+  /// and level 0 hold at least 1 / compaction_interval of the bytes of the tables below that
+  /// the merge rewrites, so a trickle of writes never rewrites them for a few bytes. 0 turns it
   /// off; at most 86,400,000 (a day).
   uint64_t idle_settle_ms = 250;
   /// Writes are also slowed while the levels above the bottom level hold more than (this - 1)

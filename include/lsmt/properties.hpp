@@ -45,6 +45,7 @@ inline std::string printable(std::string_view bytes) {
 
 inline std::string memory_lines(const lsmt::stats& s) {
   return "memory: memtables " + std::to_string(s.memtable_bytes) + " bytes (" +
+         std::to_string(s.memtable_entries) + " entries in the active one; " +
          std::to_string(s.immutable_memtables) + " immutable, " +
          std::to_string(s.immutable_memtable_bytes) + " bytes; " +
          std::to_string(s.memtable_pool_bytes) + " bytes of freed blocks kept), filters " +
@@ -84,7 +85,8 @@ inline std::string stats_text(const lsmt::stats& s) {
   out += "flushes: " + n(s.flushes) + ", " + n(s.flush_bytes_written) + " bytes written\n";
   out += "compactions: " + n(s.compactions) + " (" + n(s.compaction_moves) + " moves), " +
          n(s.compaction_bytes_read) + " bytes read, " + n(s.compaction_bytes_written) +
-         " bytes written; idle settles: " + n(s.idle_settles) + "\n";
+         " bytes written\n";
+  out += "idle settles: " + n(s.idle_settles) + "\n";
   out += "stalls: " + n(s.stalls) + ", " + n(s.stall_micros) + " us in total\n";
   out += "slowdowns: " + n(s.slowdowns) + ", " + n(s.slowdown_micros) + " us in total\n";
   out +=

@@ -40,14 +40,13 @@ struct stats {
   size_t live_snapshots = 0;   ///< snapshots (and open transactions) not yet released
 
   // ---- work since open ----
-  uint64_t user_bytes_written = 0;   ///< bytes of keys and values the store accepted
-  uint64_t wal_bytes_written = 0;    ///< bytes of log records written for them
-  uint64_t flushes = 0;              ///< memtables written to SSTables
-  uint64_t flush_bytes_written = 0;  ///< bytes of the SSTables flushes wrote
-  uint64_t compactions = 0;          ///< merges of SSTables, including moves
-  uint64_t compaction_moves = 0;     ///< merges that moved tables down a level without rewriting
-  uint64_t idle_settles = 0;  ///< times writes had stopped and the store settled (idle_settle_ms)
-  uint64_t compaction_bytes_read = 0;     ///< bytes of the tables merges read
+  uint64_t user_bytes_written = 0;     ///< bytes of keys and values the store accepted
+  uint64_t wal_bytes_written = 0;      ///< bytes of log records written for them
+  uint64_t flushes = 0;                ///< memtables written to SSTables
+  uint64_t flush_bytes_written = 0;    ///< bytes of the SSTables flushes wrote
+  uint64_t compactions = 0;            ///< merges of SSTables, including moves
+  uint64_t compaction_moves = 0;       ///< merges that moved tables down a level without rewriting
+  uint64_t compaction_bytes_read = 0;  ///< bytes of the tables merges read
   uint64_t compaction_bytes_written = 0;  ///< bytes of the tables merges wrote
   /// The same, by the level merges wrote into (level 0's row stays 0: flushes are counted above).
   std::array<level_merge_stats, 7> level_merges{};
@@ -65,6 +64,9 @@ struct stats {
   uint64_t block_cache_misses = 0;  ///< block cache lookups that read the block with pread
   uint64_t bloom_checks = 0;        ///< point lookups that checked an SSTable's bloom filter
   uint64_t bloom_useful = 0;        ///< of them, checks that ruled the table out (a read saved)
+  /// Times the writes had stopped for options::idle_settle_ms and a settle began: the memtable
+  /// rotated for its flush, then level 0 merged down (idle_settle.hpp).
+  uint64_t idle_settles = 0;
 
   // ---- memory ----
   // A table mapped at open keeps its filter in its mapping; one opened for pread keeps it in
@@ -72,6 +74,7 @@ struct stats {
   // block, and the index keys only where their fences tie (table_index.hpp). Pages of mapped
   // tables count in the process's RSS as file-backed memory: mapped_bytes bounds them.
   size_t immutable_memtables = 0;  ///< full memtables waiting for their flush
+  size_t memtable_entries = 0;     ///< entries (and range deletions) in the active memtable
   uint64_t memtable_bytes = 0;     ///< arenas, bloom filters and hash indexes of the memtables
   uint64_t immutable_memtable_bytes = 0;  ///< of memtable_bytes, the immutables' part
   /// Not in memtable_bytes, and shared by every store of the process: the freed 2 MiB memtable

@@ -20,7 +20,6 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -134,9 +133,6 @@ class store_core {
   bool compacting LSMT_GUARDED_BY(state_mutex) = false;    // a merge is running
   bool settle_due LSMT_GUARDED_BY(state_mutex) = false;    // an idle settle awaits its merge
   uint64_t settles LSMT_GUARDED_BY(state_mutex) = 0;       // idle settles started
-  // Rotates the memtable unless a writer is queued (idle_settle.hpp): true if it did. Set by the
-  // engine before the background threads start; constant after.
-  std::function<bool()> rotate_if_idle;
   // The published view, once per thread slot (publish_view(), current_view()).
   struct alignas(64) view_pin {
     mutex mu;
@@ -255,6 +251,7 @@ class store_core {
     st.bloom_useful = reads.bloom_useful.load();
 
     st.immutable_memtables = imms.size();
+    st.memtable_entries = mem->entry_count();
     for (const auto& level : current->levels) {
       for (const auto& t : level) {
         st.filter_bytes += t->reader().filter_bytes();

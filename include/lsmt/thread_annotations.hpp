@@ -36,6 +36,7 @@
 #define LSMT_RELEASE_GENERIC(...) LSMT_THREAD_ANNOTATION(release_generic_capability(__VA_ARGS__))
 #define LSMT_ACQUIRE(...) LSMT_THREAD_ANNOTATION(acquire_capability(__VA_ARGS__))
 #define LSMT_RELEASE(...) LSMT_THREAD_ANNOTATION(release_capability(__VA_ARGS__))
+#define LSMT_TRY_ACQUIRE(...) LSMT_THREAD_ANNOTATION(try_acquire_capability(__VA_ARGS__))
 #define LSMT_EXCLUDES(...) LSMT_THREAD_ANNOTATION(locks_excluded(__VA_ARGS__))
 #define LSMT_ASSERT_CAPABILITY(x) LSMT_THREAD_ANNOTATION(assert_capability(x))
 #define LSMT_RETURN_CAPABILITY(x) LSMT_THREAD_ANNOTATION(lock_returned(x))
@@ -47,6 +48,7 @@ namespace lsmt::detail {
 class LSMT_CAPABILITY("mutex") mutex {
  public:
   void lock() LSMT_ACQUIRE() { m_.lock(); }
+  bool try_lock() LSMT_TRY_ACQUIRE(true) { return m_.try_lock(); }
   void unlock() LSMT_RELEASE() { m_.unlock(); }
   std::mutex& native() { return m_; }
 
@@ -134,6 +136,18 @@ class LSMT_SCOPED_CAPABILITY lock_guard {
   ~lock_guard() LSMT_RELEASE() { m_.unlock(); }
   lock_guard(const lock_guard&) = delete;
   lock_guard& operator=(const lock_guard&) = delete;
+
+ private:
+  mutex& m_;
+};
+
+/// Owns a mutex the caller already locked (a try_lock() that succeeded), until its scope ends.
+class LSMT_SCOPED_CAPABILITY adopted_lock {
+ public:
+  explicit adopted_lock(mutex& m) LSMT_REQUIRES(m) : m_(m) {}
+  ~adopted_lock() LSMT_RELEASE() { m_.unlock(); }
+  adopted_lock(const adopted_lock&) = delete;
+  adopted_lock& operator=(const adopted_lock&) = delete;
 
  private:
   mutex& m_;

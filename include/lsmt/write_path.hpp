@@ -77,10 +77,8 @@ inline std::optional<size_t> space_slowdown_steps(uint64_t upper, uint64_t botto
 class write_path {
  public:
   /// write: a batch; rotate: a forced memtable rotation (flush); close; barrier: runs `check`
-  /// while no write can interleave (barrier_log() tells it where the current log ends);
-  /// idle_rotate: the idle settle's rotation (idle_settle.hpp), only if no writer is queued
-  /// (it never waits behind one) and a rotation would not stall.
-  enum class kind { write, rotate, close, barrier, idle_rotate };
+  /// while no write can interleave (barrier_log() tells it where the current log ends).
+  enum class kind { write, rotate, close, barrier };
 
   struct log_position {
     uint64_t number = 0;  // the current log
@@ -94,21 +92,18 @@ class write_path {
   /// Runs one request through the queue: a batch to apply (`check` runs first, while no other
   /// write can interleave; it may throw to refuse the batch), a forced memtable rotation (flush),
   /// or the close, after which every request fails with closed_error. Throws what failed.
-  /// Returns false only for an idle_rotate that did not rotate.
-  bool run(kind k, raw_batch* batch, bool sync, const std::function<void()>* check)
+  void run(kind k, raw_batch* batch, bool sync, const std::function<void()>* check)
       LSMT_EXCLUDES(mutex_) {
     writer w{k, batch, sync, check, false, nullptr, {}};
     unique_lock l(mutex_);
-    if (k == kind::idle_rotate && !writers_.empty()) return false;  // it never waits
     writers_.push_back(&w);
     while (!w.done && &w != writers_.front()) w.cv.wait(l);
     if (w.done) {
       if (w.error) std::rethrow_exception(w.error);
-      return true;
+      return;
     }
     c_.logs.writer_role().acquire();  // w leads until it pops itself
     writer* last = &w;
-    bool rotated = true;  // what an idle_rotate returns
     std::exception_ptr err;
     try {
       c_.ensure_open();
@@ -121,8 +116,6 @@ class write_path {
       } else if (k == kind::barrier) {
         barrier_log_ = {c_.logs.current_number(), c_.logs.current_size()};
         (*check)();
-      } else if (k == kind::idle_rotate) {
-        rotated = rotate_unless_stalled();
       } else {
         make_room(k == kind::rotate);
         if (k == kind::write) {
@@ -150,6 +143,33 @@ class write_path {
     stalls.swap(stall_messages_);  // a leader's, and this thread led
     l.unlock();
     for (const std::string& m : stalls) c_.log(log_level::warning, m);
+    if (err) std::rethrow_exception(err);
+  }
+
+  /// The idle settle's rotation (idle_settle.hpp): rotates a non-empty memtable, but only if the
+  /// queue is free this moment (its mutex not held, nobody queued) and writers would not stall.
+  /// The compaction thread calls it, so it must never wait for a writer: a stalled leader holds
+  /// the queue's mutex while it waits for that very thread. Holding the mutex meanwhile keeps
+  /// writers from leading. True if it rotated; throws closed_error when closing, or what
+  /// creating the new log threw.
+  bool try_rotate_when_idle() LSMT_EXCLUDES(mutex_) {
+    if (!mutex_.try_lock()) return false;
+    adopted_lock held(mutex_);
+    if (!writers_.empty()) return false;
+    c_.ensure_open();
+    c_.logs.writer_role().acquire();  // nobody leads: the queue is empty and its mutex is ours
+    bool rotated = false;
+    std::exception_ptr err;
+    try {
+      if (!c_.failed.load() && c_.leader_mem().entry_count() > 0) {
+        lock_guard s(c_.state_mutex);
+        rotated = !stalled();
+      }
+      if (rotated) rotate_memtable();
+    } catch (...) {
+      err = std::current_exception();
+    }
+    c_.logs.writer_role().release();
     if (err) std::rethrow_exception(err);
     return rotated;
   }
@@ -204,6 +224,7 @@ class write_path {
     const uint64_t first = c_.last_sequence.load(std::memory_order_relaxed) + 1;
     group->set_sequence(first);
     memtable* mem = &c_.leader_mem();
+    const bool first_entries = mem->entry_count() == 0;
     mutex_.unlock();
     pace(group->rep().size());
     try {
@@ -249,6 +270,12 @@ class write_path {
     }
     mutex_.lock();
     c_.last_sequence.store(first + group->count() - 1, std::memory_order_release);
+    if (first_entries && c_.opts.idle_settle_ms != 0) {
+      // The compaction thread waits without a timeout while the memtable and level 0 are
+      // empty; from now on it watches for the writes to stop (idle_settle.hpp).
+      lock_guard s(c_.state_mutex);
+      c_.work_cv.notify_all();
+    }
   }
 
   // Ensures the memtable has room, rotating it when full (or when forced and non-empty). Waits
@@ -287,19 +314,6 @@ class write_path {
       rotate_memtable();
       if (force) return;
     }
-  }
-
-  // The settle's rotation (idle_settle.hpp): rotates a non-empty memtable unless writes would
-  // wait (then a merge is due anyway, and the compaction thread, which calls this, must not wait
-  // for itself). True if it rotated.
-  bool rotate_unless_stalled() LSMT_REQUIRES(mutex_, c_.logs.writer_role()) {
-    if (c_.failed.load() || c_.leader_mem().entry_count() == 0) return false;
-    {
-      lock_guard s(c_.state_mutex);
-      if (stalled()) return false;
-    }
-    rotate_memtable();
-    return true;
   }
 
   bool stalled() const LSMT_REQUIRES(c_.state_mutex) {

@@ -373,6 +373,7 @@ has_match " +0 +[0-9]+$row" " +6 +[0-9]+$row" "total +[0-9]+ +[0-9]+" \
   "writes: [0-9]+ bytes of keys and values, [0-9]+ bytes of log; write amplification [0-9]+\\.[0-9]{2}" \
   "flushes: [0-9]+, [0-9]+ bytes written" \
   "compactions: [0-9]+ \\([0-9]+ moves\\), [0-9]+ bytes read, [0-9]+ bytes written" \
+  "idle settles: [0-9]+" \
   "stalls: [0-9]+, [0-9]+ us in total" "slowdowns: [0-9]+, [0-9]+ us in total" \
   "block cache: [0-9]+ hits, [0-9]+ misses" \
   "bloom filters: [0-9]+ checks, [0-9]+ useful" "memory: memtables [0-9]+ bytes .*" \
