@@ -28,7 +28,8 @@ TEST_CASE("engine: overwrites spread across SSTables return the newest", "[engin
   constexpr int keys = 50;
   constexpr int rounds = 5;
   {
-    str_db d(dir, rwx_r_x, 1000, 16, 2);  // big interval: no automatic compaction
+    // A big interval and no idle settle: no automatic compaction.
+    str_db d(dir, lsmt_test::seed_without_settle(1000, 16, 2));
     for (int r = 0; r < rounds; ++r) {
       for (int i = 0; i < keys; ++i) d.put(key_of(i), "r" + std::to_string(r));
       d.flush();
@@ -90,7 +91,7 @@ TEST_CASE("engine: deleting a key that only exists in an old SSTable", "[engine]
   const fs::path dir = tmp.sub("db");
   const std::string victim = key_of(25);
   {
-    str_db d(dir, rwx_r_x, 1000, 16, 2);
+    str_db d(dir, lsmt_test::seed_without_settle(1000, 16, 2));
     for (int i = 0; i < 50; ++i) d.put(key_of(i), "old");
     d.flush();                     // the oldest table holds the victim
     for (int t = 0; t < 3; ++t) {  // newer tables without it

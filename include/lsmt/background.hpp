@@ -248,11 +248,15 @@ class background_work {
   }
 
   // A settle's first step: the memtable's rotation, if it holds `entries` (a flush then writes
-  // it). False if a writer came first (the store is not idle after all) or the rotation failed.
+  // it). False if the write queue was busy (a writer, a flush() or a checkpoint came first: the
+  // watch starts a new quiet period) or the rotation failed (not retried before a write).
   bool rotate_to_settle(size_t entries) LSMT_EXCLUDES(c_.state_mutex) {
     if (entries > 0) {
       try {
-        if (!writes_.try_rotate_when_idle()) return false;
+        if (!writes_.try_rotate_when_idle()) {
+          idle_.stop();
+          return false;
+        }
       } catch (const std::exception& e) {  // closing, or the new log failed: writers meet it
         if (!c_.closing()) {
           c_.log(log_level::warning, std::string("idle settle: rotation failed: ") + e.what());
