@@ -120,8 +120,9 @@ class db {
 
   /// Opens (creating if needed) the store in dir, with the seed's parameters:
   /// directory permissions, memtable flush size in entries, compaction
-  /// interval in SSTables (compaction starts when that many exist) and the
-  /// minimum number of SSTables left after a compaction.
+  /// interval in SSTables (compaction starts when that many exist, or once
+  /// writes stop for options::idle_settle_ms) and the minimum number of SSTables
+  /// left after a compaction.
   /// Throws invalid_argument_error (0 entries, minimum > interval, ...),
   /// locked_error (the directory is open elsewhere), io_error, corruption_error.
   db(const std::filesystem::path& dir, std::filesystem::perms perms, size_t memtable_flush_size,

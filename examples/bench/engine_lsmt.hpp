@@ -74,9 +74,11 @@ class lsmt_engine final : public engine {
            mib(o.base_level_bytes) + ", level ratio " + std::to_string(o.level_size_ratio) +
            ", writes slowed past " + fixed2(o.slowdown_space_amplification) + "x space" +
            ", mmap reads " + (o.use_mmap_reads ? "up to " + mib(o.max_mapped_bytes) : "off") +
-           (o.bottom_level_filters ? "" : ", no last-level filters") + ", settle after " +
-           std::to_string(o.idle_settle_ms) + " ms idle, compression " +
-           (o.compressor ? std::string(o.compressor->name()) : "none");
+           (o.bottom_level_filters ? "" : ", no last-level filters") +
+           (o.idle_settle_ms == 0
+                ? std::string(", no idle settle")
+                : ", settle after " + std::to_string(o.idle_settle_ms) + " ms idle") +
+           ", compression " + (o.compressor ? std::string(o.compressor->name()) : "none");
   }
 
   lsmt_engine(const std::string& dir, const config& cfg) : db_(dir, make_options(cfg)) {}

@@ -10,9 +10,11 @@
 // can see, and deletions no deeper level needs), or moves them down unchanged when nothing
 // overlaps them, installs the result (one MANIFEST for every table it adds and removes), and
 // retires the inputs (version_set.hpp); once they are released it deletes the retired tables
-// nobody reads any more (releasing a version does the same). Only this thread removes tables or
-// changes the sorted levels, so a merge's picture of the levels below level 0 stays true while
-// it runs; flushes only add level-0 tables.
+// nobody reads any more (releasing a version does the same). While nothing is due it watches for
+// writes to stop and then settles the store (idle_settle.hpp): it rotates the memtable through
+// write_path::try_rotate_when_idle and, once that is flushed, merges level 0 down. Only this thread
+// removes tables or changes the sorted levels, so a merge's picture of the levels below level 0
+// stays true while it runs; flushes only add level-0 tables.
 //
 // A failure stops writes (store_core::fail) and is reported to the next writer; reads go on.
 // When the store starts closing, both threads stop: an unflushed memtable stays in its log,
@@ -35,14 +37,13 @@
 #include <vector>
 
 #include "compaction_picker.hpp"
-#include "idle_settle.hpp"
+#include "idle_settler.hpp"
 #include "merging_iterator.hpp"
 #include "store_core.hpp"
 #include "table_writer.hpp"
 #include "thread_annotations.hpp"
 #include "thread_tuning.hpp"
 #include "version_set.hpp"
-#include "write_path.hpp"
 
 namespace lsmt::detail {
 
@@ -53,7 +54,7 @@ class background_work {
   static constexpr size_t max_scan_files = 64;
 
   /// `writes` rotates the memtable for a settle (idle_settle.hpp).
-  background_work(store_core& core, write_path& writes) : c_(core), writes_(writes) {}
+  background_work(store_core& core, write_path& writes) : c_(core), settler_(core.opts, writes) {}
   background_work(const background_work&) = delete;
   background_work& operator=(const background_work&) = delete;
   ~background_work() { join(); }
@@ -203,75 +204,7 @@ class background_work {
   bool compaction_due() const LSMT_REQUIRES(c_.state_mutex) {
     if (c_.manual_requested > c_.manual_done) return true;
     if (c_.failed.load()) return false;
-    return !c_.range_requests.empty() || c_.picker.due(*c_.current) || settle_ready();
-  }
-
-  // An idle settle's memtable is in level 0: its merge may run (idle_settle.hpp).
-  bool settle_ready() const LSMT_REQUIRES(c_.state_mutex) {
-    return c_.settle_due && c_.imms.empty() && !c_.flushing;
-  }
-
-  // Waits for work. With something to settle (idle_settle.hpp), it waits at most until the
-  // store has been quiet for options::idle_settle_ms: true then, if settling pays.
-  bool wait_for_quiet(unique_lock& s) LSMT_REQUIRES(c_.state_mutex) {
-    const bool unsettled = c_.mem->entry_count() > 0 || !c_.current->levels[0].empty();
-    if (!idle_.enabled() || c_.failed.load() || !unsettled) {
-      idle_.stop();
-      c_.work_cv.wait(s);  // the first write into an empty memtable wakes it (write_path.hpp)
-      return false;
-    }
-    if (!c_.imms.empty() || c_.flushing) {  // a flush is under way: its end wakes this thread
-      c_.work_cv.wait(s);
-      return false;
-    }
-    idle_watch::clock::duration wait{};
-    const uint64_t sequence = c_.last_sequence.load(std::memory_order_acquire);
-    if (idle_.quiet(sequence, idle_watch::clock::now(), &wait) &&
-        c_.picker.settle_pays(*c_.current, c_.mem->entry_bytes(), memtable_keys())) {
-      return true;
-    }
-    c_.work_cv.wait_for(s, wait);
-    return false;
-  }
-
-  // The user keys of the memtable, for settle_pays.
-  key_span memtable_keys() const LSMT_REQUIRES(c_.state_mutex) {
-    key_span keys;
-    keys.unbounded = c_.mem->has_range_deletions();
-    if (c_.mem->entry_count() == 0 || keys.unbounded) return keys;
-    const auto it = c_.mem->new_iterator();
-    it->seek_to_first();
-    if (it->valid()) keys.lo.assign(extract_user_key(it->key()));
-    it->seek_to_last();
-    if (it->valid()) keys.hi.assign(extract_user_key(it->key()));
-    return keys;
-  }
-
-  // A settle's first step: the memtable's rotation, if it holds `entries` (a flush then writes
-  // it). False if the write queue was busy (a writer, a flush() or a checkpoint came first: the
-  // watch starts a new quiet period) or the rotation failed (not retried before a write).
-  bool rotate_to_settle(size_t entries) LSMT_EXCLUDES(c_.state_mutex) {
-    if (entries > 0) {
-      try {
-        if (!writes_.try_rotate_when_idle()) {
-          idle_.stop();
-          return false;
-        }
-      } catch (const std::exception& e) {  // closing, or the new log failed: writers meet it
-        if (!c_.closing()) {
-          c_.log(log_level::warning, std::string("idle settle: rotation failed: ") + e.what());
-        }
-        return false;
-      }
-    }
-    if (c_.logging()) {
-      c_.log(log_level::info,
-             "idle settle: no writes for " + std::to_string(c_.opts.idle_settle_ms) + " ms; " +
-                 (entries > 0 ? "rotated the memtable (" + std::to_string(entries) + " entries), " +
-                                    "then level 0 merges down once flushed"
-                              : std::string("level 0 merges down")));
-    }
-    return true;
+    return !c_.range_requests.empty() || c_.picker.due(*c_.current) || idle_settler::ready(c_);
   }
 
   void compaction_loop() LSMT_EXCLUDES(c_.state_mutex) {
@@ -282,13 +215,13 @@ class background_work {
     bool range_turn = false;  // whether a compact_range() step goes next
     for (;;) {
       while (!c_.closing() && !compaction_due()) {
-        if (!wait_for_quiet(s)) continue;
+        if (!settler_.wait_for_quiet(c_, s)) continue;
         const size_t entries = c_.mem->entry_count();
         s.unlock();
-        const bool settling = rotate_to_settle(entries);
+        const bool settling = settler_.rotate(c_, entries);
         s.lock();
         if (settling) {
-          c_.settle_due = true;  // level 0 merges once the flush is done (settle_ready)
+          c_.settle_due = true;  // level 0 merges once the flush is done (settler_.ready)
           ++c_.settles;
         }
       }
@@ -311,7 +244,7 @@ class background_work {
         }
       } else {
         job = c_.picker.pick(*picked, forced);
-        if (job.empty() && settle_ready()) {
+        if (job.empty() && idle_settler::ready(c_)) {
           c_.settle_due = false;
           job = c_.picker.settle_job(*picked);
           if (job.empty()) {  // level 0 is empty (a merge emptied it), or merging it does not pay
@@ -484,8 +417,7 @@ class background_work {
   }
 
   store_core& c_;
-  write_path& writes_;
-  idle_watch idle_{c_.opts.idle_settle_ms};  // the compaction thread's alone
+  idle_settler settler_;  // the compaction thread's alone
   std::thread flush_thread_;
   std::thread compaction_thread_;
 };

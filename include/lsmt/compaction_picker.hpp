@@ -1,5 +1,5 @@
 // lsmt/compaction_picker.hpp - what to merge next: leveled compaction with dynamic level sizes,
-// forced merges, and merges that reads ask for.
+// forced merges, merges that reads ask for, and the idle settle's (idle_settle.hpp).
 //
 // Leveled rule (the layout is in version.hpp). Each level gets a score; the highest score of at
 // least 1 is merged next:

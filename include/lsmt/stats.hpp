@@ -65,7 +65,7 @@ struct stats {
   uint64_t bloom_checks = 0;        ///< point lookups that checked an SSTable's bloom filter
   uint64_t bloom_useful = 0;        ///< of them, checks that ruled the table out (a read saved)
   /// Times the writes had stopped for options::idle_settle_ms and a settle began: the memtable
-  /// rotated for its flush, then level 0 merged down (idle_settle.hpp).
+  /// rotated for its flush, then level 0 merged down if that still paid (idle_settle.hpp).
   uint64_t idle_settles = 0;
 
   // ---- memory ----

@@ -107,7 +107,7 @@ class store_core {
   std::atomic<uint64_t> slowdown_micros{0};  // and how long, in total
 
   mutable mutex state_mutex;
-  std::shared_ptr<memtable> mem LSMT_GUARDED_BY(state_mutex);  // written by the leader only
+  std::shared_ptr<memtable> mem LSMT_GUARDED_BY(state_mutex);  // written with the writer role
   uint64_t log_number LSMT_GUARDED_BY(state_mutex) = 0;        // mem's log
   std::deque<imm_slot> imms LSMT_GUARDED_BY(state_mutex);      // newest first
   std::shared_ptr<const version> current LSMT_GUARDED_BY(state_mutex);

@@ -5,10 +5,13 @@
 // whole group if any member asked for sync), inserts the entries into the memtable and only
 // then publishes their sequence numbers, so readers see a batch entirely or not at all. The
 // leader works without the queue's mutex held, so followers keep queueing; nobody else touches
-// the current log or writes the memtable, because only the leader does. A full memtable becomes
+// the current log or writes the memtable, because only the leader does (or the compaction thread
+// standing in for one, below). A full memtable becomes
 // immutable and gets a fresh log (log_set.hpp); the flush thread writes it to a table
 // (background.hpp). Writers wait while too many immutable memtables await their flush, or while
-// merging falls far behind (3 x compaction_interval level-0 tables, at least 12).
+// merging falls far behind (3 x compaction_interval level-0 tables, at least 12). The one
+// rotation not made by a leader is an idle settle's (try_rotate_when_idle): the compaction
+// thread takes the queue's mutex with an empty queue, so it stands in for a leader meanwhile.
 //
 // Before that stop, writes slow down, as LevelDB's and RocksDB's do, so that a fast writer
 // gives the merges time (and, on a small machine, CPU) to catch up instead of meeting one long
@@ -29,8 +32,9 @@
 // group's cost doubles for each further max(bottom / 100, target_file_size) bytes, from 1x at
 // the threshold (space_slowdown_steps). The larger of the two counts of doublings applies.
 //
-// Thread safety: run() may be called from any number of threads; the queue's mutex guards the
-// queue, and leadership (log_set::writer_role) is held by one thread at a time.
+// Thread safety: run() may be called from any number of threads, try_rotate_when_idle() from the
+// compaction thread; the queue's mutex guards the queue, and leadership (log_set::writer_role)
+// is held by one thread at a time.
 #ifndef LSMT_WRITE_PATH_HPP
 #define LSMT_WRITE_PATH_HPP
 
