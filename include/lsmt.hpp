@@ -127,7 +127,8 @@ class db {
   /// locked_error (the directory is open elsewhere), io_error, corruption_error.
   db(const std::filesystem::path& dir, std::filesystem::perms perms, size_t memtable_flush_size,
      size_t compaction_interval, size_t minimum_sstables)
-      : db(dir, seed_options(perms, memtable_flush_size, compaction_interval, minimum_sstables)) {}
+      : db(dir,
+           lsmt::seed_options(perms, memtable_flush_size, compaction_interval, minimum_sstables)) {}
 
   /// Opens (creating if options allow) the store in dir.
   explicit db(const std::filesystem::path& dir, const options& opts = {})
@@ -304,17 +305,6 @@ class db {
   void wait_for_compactions() { engine().wait_for_compactions(); }
 
  private:
-  static options seed_options(std::filesystem::perms perms, size_t entries, size_t interval,
-                              size_t minimum) {
-    if (entries == 0) throw invalid_argument_error("lsmt: memtable flush size must be > 0");
-    options o;
-    o.directory_permissions = perms;
-    o.memtable_max_entries = entries;
-    o.compaction_interval = interval;
-    o.minimum_sstables = minimum;
-    return o;
-  }
-
   detail::engine& engine() const {
     if (!engine_) throw closed_error("lsmt: store was moved from");
     return *engine_;

@@ -226,6 +226,36 @@ TEST_CASE("engine: a failed compact() is not retried in a loop", "[engine]") {
   CHECK_THROWS_AS(d.put("k", "v"), lsmt::io_error);  // writes are stopped until reopen
 }
 
+// A flush that fails after an idle settle's rotation stops writes as any failed flush does:
+// wait_for_compactions reports it instead of waiting for good, and a reopen finds every write.
+TEST_CASE("engine: a failed flush after an idle settle's rotation is reported and loses nothing",
+          "[engine]") {
+  temp_dir tmp;
+  auto faulty = std::make_shared<table_failing_fs>();
+  lsmt::options o;
+  o.fs = faulty;
+  o.idle_settle_ms = 1;
+  {
+    str_db d(tmp.sub("db"), o);
+    faulty->fail_tables = true;
+    str_db::batch b;
+    for (int i = 0; i < 100; ++i) b.put(key_of(i), "v" + std::to_string(i));
+    d.write(b);
+    // Nothing else flushes this store: only the settle's rotation makes a table to write.
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (faulty->table_creations == 0 && std::chrono::steady_clock::now() < end) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    REQUIRE(faulty->table_creations > 0);
+    CHECK_THROWS_AS(d.wait_for_compactions(), lsmt::io_error);
+    CHECK(d.get(key_of(7)) == "v7");                   // reads go on
+    CHECK_THROWS_AS(d.put("k", "v"), lsmt::io_error);  // writes are stopped until reopen
+  }
+  faulty->fail_tables = false;
+  str_db d(tmp.sub("db"), o);
+  for (int i = 0; i < 100; ++i) CHECK(d.get(key_of(i)) == "v" + std::to_string(i));
+}
+
 #if defined(__linux__)  // merge_holding_fs knows the compaction thread by its Linux name
 TEST_CASE("engine: writes slow down while level 0 nears the stall, and not once merges catch up",
           "[engine]") {

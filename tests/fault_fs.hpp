@@ -50,6 +50,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -244,6 +245,12 @@ class fault_fs final : public lsmt::file_system {
     std::unique_lock<std::mutex> l(s_->mu);
     s_->op_cv.wait_for(l, timeout, [&] { return s_->ops != seen; });
     return s_->ops;
+  }
+
+  /// Waits until `n` ops of other threads wait for the hold, or the timeout passes: whether so.
+  bool wait_for_held(size_t n, std::chrono::milliseconds timeout) const {
+    std::unique_lock<std::mutex> l(s_->mu);
+    return s_->op_cv.wait_for(l, timeout, [&] { return s_->held >= n; });
   }
 
   /// While on, mutating ops of threads other than the caller wait (see the top of the file).

@@ -70,6 +70,7 @@ struct state {
   uint64_t fault_op = 0;
   bool hold = false;
   std::thread::id holder;
+  size_t held = 0;  // ops waiting for the hold's release
   bool tracing = false;
   std::vector<std::string> trace;
 };
@@ -107,7 +108,12 @@ inline std::pair<std::string, std::string> split(const std::string& path) {
 // to go ahead or the errno to fail with; throws if the file system has crashed.
 inline int begin_op(const std::shared_ptr<state>& s, std::unique_lock<std::mutex>& l,
                     const char* kind, const std::string& what) {
-  s->cv.wait(l, [&] { return !s->hold || s->holder == std::this_thread::get_id(); });
+  if (s->hold && s->holder != std::this_thread::get_id()) {
+    ++s->held;
+    s->op_cv.notify_all();
+    s->cv.wait(l, [&] { return !s->hold; });
+    --s->held;
+  }
   const uint64_t idx = s->ops++;
   s->op_cv.notify_all();  // the waiter wakes only after this op is done: it needs the mutex
   if (s->tracing) s->trace.push_back(std::string(kind) + " " + what);

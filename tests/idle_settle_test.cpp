@@ -9,6 +9,8 @@
 #include <string>
 #include <thread>
 
+#include "fault_fs.hpp"
+#include "log_sink.hpp"
 #include "lsmt.hpp"
 #include "store_util.hpp"
 #include "test_catch.hpp"
@@ -218,6 +220,32 @@ TEST_CASE("idle settle: closing while a settle may start loses nothing", "[idle_
   const auto all = dump(d);
   REQUIRE(all.size() == 1000);
   for (int i = 0; i < 1000; ++i) CHECK(all.at(key_of(i)) == value_of("r", i));
+}
+
+// The compaction thread must never wait for a writer (a stalled leader waits for it): while a
+// writer leads, here held inside its log append with the queue's mutex, the settle comes due
+// and finds the queue busy. It must not rotate then, and must settle once the writer is done.
+TEST_CASE("idle settle: a busy write queue defers it, and nothing is lost", "[idle_settle]") {
+  auto ffs = std::make_shared<lsmt_test::fault_fs>();
+  lsmt_test::log_sink sink;
+  lsmt::options o = small_options(1000);
+  o.fs = ffs;
+  o.logger = sink.logger();
+  str_db d("/db", o);
+  put_values(d, 0, 50, "a");  // unsettled: the settle comes due a second from now
+  ffs->hold_other_threads(true);
+  std::thread writer([&d] { put_values(d, 50, 50, "b"); });
+  REQUIRE(ffs->wait_for_held(1, 30s));  // the writer leads, waiting in its log append
+  CHECK(sink.wait_for("write queue is busy", lsmt::log_level::info, 30));
+  const lsmt::stats held = d.stats();
+  CHECK(held.idle_settles == 0);
+  CHECK(held.flushes == 0);
+  ffs->hold_other_threads(false);
+  writer.join();
+  REQUIRE(settles_within(d, 30s));
+  const auto all = dump(d);
+  REQUIRE(all.size() == 100);
+  for (int i = 0; i < 100; ++i) CHECK(all.at(key_of(i)) == value_of(i < 50 ? "a" : "b", i));
 }
 
 TEST_CASE("idle settle: idle_settle_ms above a day is refused", "[idle_settle]") {

@@ -21,6 +21,7 @@
 #endif
 
 #include "fault_fs.hpp"
+#include "log_sink.hpp"
 #include "lsmt.hpp"
 #include "store_util.hpp"
 #include "test_catch.hpp"
@@ -32,37 +33,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using lsmt_test::key_of;
+using lsmt_test::log_sink;
 using lsmt_test::str_db;
-
-// Collects what the store tells its logger (from any thread).
-struct log_sink {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::vector<std::pair<lsmt::log_level, std::string>> lines;
-
-  std::function<void(lsmt::log_level, std::string_view)> logger() {
-    return [this](lsmt::log_level level, std::string_view message) {
-      std::lock_guard<std::mutex> l(mu);
-      lines.emplace_back(level, std::string(message));
-      cv.notify_all();
-    };
-  }
-  size_t count(const std::string& part, lsmt::log_level level) {
-    std::lock_guard<std::mutex> l(mu);
-    return static_cast<size_t>(std::count_if(lines.begin(), lines.end(), [&](const auto& e) {
-      return e.first == level && e.second.find(part) != std::string::npos;
-    }));
-  }
-  // Waits up to `seconds` for a line holding `part` at `level`.
-  bool wait_for(const std::string& part, lsmt::log_level level, int seconds) {
-    std::unique_lock<std::mutex> l(mu);
-    return cv.wait_for(l, std::chrono::seconds(seconds), [&] {
-      return std::any_of(lines.begin(), lines.end(), [&](const auto& e) {
-        return e.first == level && e.second.find(part) != std::string::npos;
-      });
-    });
-  }
-};
 
 lsmt::options small_options() {
   lsmt::options o;

@@ -189,6 +189,27 @@ TEST_CASE("seed: invalid parameters throw invalid_argument_error", "[seed]") {
   CHECK_THROWS_AS((lsmt::db<>(dir, rwx_r_x, 0, 8, 2)), std::system_error);
 }
 
+TEST_CASE("seed: seed_options are the seed constructor's options", "[seed]") {
+  const lsmt::options o = lsmt::seed_options(rwx_r_x, 123, 5, 3);
+  const lsmt::options defaults;
+  CHECK(o.directory_permissions == rwx_r_x);
+  CHECK(o.memtable_max_entries == 123);
+  CHECK(o.compaction_interval == 5);
+  CHECK(o.minimum_sstables == 3);
+  CHECK(o.memtable_max_bytes == defaults.memtable_max_bytes);  // the rest are the defaults
+  CHECK(o.idle_settle_ms == defaults.idle_settle_ms);
+  expect_invalid([] { (void)lsmt::seed_options(rwx_r_x, 0, 8, 2); });
+
+  // Both ways of opening give the same store: the same flushes for the same writes.
+  temp_dir tmp;
+  lsmt::options quiet = lsmt::seed_options(rwx_r_x, 4, 8, 2);
+  quiet.idle_settle_ms = 0;
+  lsmt::db<> s(tmp.sub("db"), quiet);
+  for (int i = 0; i < 10; ++i) s.put(std::to_string(i), "v");
+  s.flush();
+  CHECK(s.stats().flushes == 3);  // after 4 and 8 writes, then flush() for the last 2
+}
+
 TEST_CASE("seed: boundary parameters are accepted", "[seed]") {
   temp_dir tmp;
   {

@@ -30,11 +30,7 @@ inline constexpr std::filesystem::perms rwx_r_x = std::filesystem::perms(0755);
 /// settling off (options::idle_settle_ms = 0), for tests that count flushes and merges exactly:
 /// a settle after a slow step (in a sanitizer build, say) would add to them.
 inline lsmt::options seed_without_settle(size_t entries, size_t interval, size_t minimum) {
-  lsmt::options o;
-  o.directory_permissions = rwx_r_x;
-  o.memtable_max_entries = entries;
-  o.compaction_interval = interval;
-  o.minimum_sstables = minimum;
+  lsmt::options o = lsmt::seed_options(rwx_r_x, entries, interval, minimum);
   o.idle_settle_ms = 0;
   return o;
 }

@@ -162,12 +162,6 @@ class background_work {
     return result;
   }
 
-  static uint64_t total_size(const table_list& tables) {
-    uint64_t bytes = 0;
-    for (const auto& t : tables) bytes += t->meta().size;
-    return bytes;
-  }
-
   // "2 tables (#12 #13, 4194304 bytes)", for the logger; the first 8 numbers at most.
   static std::string describe(const table_list& tables) {
     std::string out =

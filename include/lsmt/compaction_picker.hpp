@@ -150,7 +150,7 @@ class compaction_picker {
       job = level_job(v, best);
     } else if (seeks_sampled && !v.levels[0].empty()) {
       // Seeks paid for level 0's tables as much as merging them down costs.
-      job = level0_job(v);
+      job = level_job(v, {0, 0.0, best.base_level});
       job.seek_triggered = true;
     } else if (seeks_sampled && upper != 0) {
       // Seeks paid for a sorted level above the bottom: one of its tables goes down.
@@ -210,36 +210,31 @@ class compaction_picker {
   }
 
   /// The merge that settles an idle store (idle_settle.hpp): level 0 into the sorted levels, as
-  /// at its trigger. Empty if level 0 is, or if the merge does not pay for what it rewrites
-  /// below (worth_settling), checked again now that the memtable is in level 0.
+  /// at its trigger. Empty if level 0 is, or if the merge does not pay (settle_pays), checked
+  /// again now that the memtable is in level 0.
   compaction_job settle_job(const version& v) const {
-    compaction_job job = level0_job(v);
-    uint64_t rewritten = 0;
-    for (const auto& t : job.overlapped) rewritten += t->meta().size;
-    if (job.empty() || !worth_settling(v.level_bytes(0), rewritten, s_.level0_trigger)) return {};
+    if (!settle_pays(v, 0, {})) return {};
+    compaction_job job = level_job(v, {0, 0.0, best_level(v).base_level});
     job.idle_triggered = true;
     return job;
   }
-  /// Whether settling pays (worth_settling) before the memtable is flushed: level 0 and the
-  /// memtable (`memtable_bytes`, in user keys `keys`) against the tables of the level their
-  /// merge writes into that they overlap.
+  /// Whether settling pays (worth_settling): level 0 and the memtable (`memtable_bytes`, in user
+  /// keys `keys`; a range deletion makes them unbounded) against the tables of the level their
+  /// merge writes into that they overlap (add_overlapped's, once the memtable is in level 0).
   bool settle_pays(const version& v, uint64_t memtable_bytes, const key_span& keys) const {
-    std::string_view lo = keys.lo;
-    std::string_view hi = keys.hi;
-    bool any = memtable_bytes > 0;
-    if (!v.levels[0].empty()) {
-      const auto [first, last] = key_range(v.levels[0]);
-      if (!any || compare_user_keys(first, lo) < 0) lo = first;
-      if (!any || compare_user_keys(last, hi) > 0) hi = last;
-      any = true;
-    }
-    if (!any) return false;
+    const bool mem = memtable_bytes > 0;
+    if (!mem && v.levels[0].empty()) return false;
     const size_t out = output_of_level0(v, best_level(v).base_level);
-    uint64_t rewritten = 0;
-    if (memtable_bytes > 0 && keys.unbounded) {
-      rewritten = v.level_bytes(out);
-    } else {
-      for (const auto& t : v.overlapping(out, lo, hi)) rewritten += t->meta().size;
+    uint64_t rewritten = v.level_bytes(out);
+    if (!mem || !keys.unbounded) {
+      std::string_view lo = keys.lo;
+      std::string_view hi = keys.hi;
+      if (!v.levels[0].empty()) {
+        const auto [first, last] = key_range(v.levels[0]);
+        if (!mem || compare_user_keys(first, lo) < 0) lo = first;
+        if (!mem || compare_user_keys(last, hi) > 0) hi = last;
+      }
+      rewritten = total_size(v.overlapping(out, lo, hi));
     }
     return worth_settling(memtable_bytes + v.level_bytes(0), rewritten, s_.level0_trigger);
   }
@@ -404,11 +399,6 @@ class compaction_picker {
                              [](const auto& t) { return t->has_range_deletions(); });
   }
 
-  // Every level-0 table into the sorted levels, below the trigger too (seeks or a settle).
-  compaction_job level0_job(const version& v) const {
-    return level_job(v, {0, 0.0, best_level(v).base_level});
-  }
-
   // One table of the bottom level, merged into itself, in turn (a cursor goes round the level's
   // key range): what deletions and newer versions hide in it is dropped.
   compaction_job bottom_job(const version& v) {
@@ -433,10 +423,8 @@ class compaction_picker {
     std::shared_ptr<table_handle> best;
     double best_ratio = 0;
     for (const auto& t : v.levels[level]) {
-      uint64_t overlap = 0;
-      for (const auto& o : v.overlapping(into, t->smallest_user_key(), t->largest_user_key())) {
-        overlap += o->meta().size;
-      }
+      const uint64_t overlap =
+          total_size(v.overlapping(into, t->smallest_user_key(), t->largest_user_key()));
       const double ratio =
           static_cast<double>(overlap) / static_cast<double>(std::max<uint64_t>(1, t->meta().size));
       if (!best || ratio < best_ratio) {

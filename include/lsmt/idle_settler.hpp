@@ -62,6 +62,10 @@ class idle_settler {
       try {
         if (!writes_.try_rotate_when_idle()) {
           idle_.stop();
+          if (c.logging()) {
+            c.log(log_level::info, "idle settle: the write queue is busy; waiting for another " +
+                                       std::to_string(c.opts.idle_settle_ms) + " ms of quiet");
+          }
           return false;
         }
       } catch (const std::exception& e) {  // closing, or the new log failed: writers meet it

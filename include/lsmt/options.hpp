@@ -146,6 +146,20 @@ struct write_options {
   bool sync = false;
 };
 
+/// The options the seed constructor db(dir, perms, entries, interval, minimum) opens with: the
+/// defaults, with those four set. Start from them to change one more option. Throws
+/// invalid_argument_error for 0 entries (the rest is checked when the store opens).
+inline options seed_options(std::filesystem::perms perms, size_t entries, size_t interval,
+                            size_t minimum) {
+  if (entries == 0) throw invalid_argument_error("lsmt: memtable flush size must be > 0");
+  options o;
+  o.directory_permissions = perms;
+  o.memtable_max_entries = entries;
+  o.compaction_interval = interval;
+  o.minimum_sstables = minimum;
+  return o;
+}
+
 namespace detail {
 /// Sends "lsmt: " + message to o.logger, if set. A logger that throws loses that message only.
 inline void log_to(const options& o, log_level level, const std::string& message) {

@@ -154,9 +154,10 @@ inline std::unique_ptr<file_lock> recover(store_core& c) LSMT_EXCLUDES(c.state_m
   c.last_sequence.store(last_seq);
 
   const uint64_t log_number = c.versions.new_file_number();
-  c.logs.writer_role().acquire();  // no writer exists yet: the opener stands in for one
-  c.logs.start(log_number);
-  c.logs.writer_role().release();
+  {
+    role_guard lead(c.logs.writer_role());  // no writer exists yet: the opener stands in for one
+    c.logs.start(log_number);
+  }
   if (replayed->entry_count() > 0) {
     auto it = replayed->new_iterator();
     it->seek_to_first();

@@ -129,6 +129,18 @@ class LSMT_CAPABILITY("role") role {
   void release() LSMT_RELEASE() {}
 };
 
+/// Holds a role for its scope.
+class LSMT_SCOPED_CAPABILITY role_guard {
+ public:
+  explicit role_guard(role& r) LSMT_ACQUIRE(r) : r_(r) { r_.acquire(); }
+  ~role_guard() LSMT_RELEASE() { r_.release(); }
+  role_guard(const role_guard&) = delete;
+  role_guard& operator=(const role_guard&) = delete;
+
+ private:
+  role& r_;
+};
+
 /// std::lock_guard for lsmt::detail::mutex.
 class LSMT_SCOPED_CAPABILITY lock_guard {
  public:

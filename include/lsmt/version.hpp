@@ -80,6 +80,13 @@ inline std::pair<std::string_view, std::string_view> key_range(const table_list&
   return {lo, hi};
 }
 
+/// The bytes of the files of `tables`.
+inline uint64_t total_size(const table_list& tables) {
+  uint64_t bytes = 0;
+  for (const auto& t : tables) bytes += t->meta().size;
+  return bytes;
+}
+
 /// Whether no two of `tables` share a user key (level-0 tables may move down together only then).
 inline bool disjoint(table_list tables) {
   std::sort(tables.begin(), tables.end(), [](const auto& a, const auto& b) {
@@ -107,11 +114,7 @@ struct version {
     for (const table_list& l : levels) n += l.size();
     return n;
   }
-  uint64_t level_bytes(size_t level) const {
-    uint64_t bytes = 0;
-    for (const auto& t : levels[level]) bytes += t->meta().size;
-    return bytes;
-  }
+  uint64_t level_bytes(size_t level) const { return total_size(levels[level]); }
   uint64_t level_entries(size_t level) const {
     uint64_t entries = 0;
     for (const auto& t : levels[level]) entries += t->meta().entries;

@@ -106,10 +106,10 @@ class write_path {
       if (w.error) std::rethrow_exception(w.error);
       return;
     }
-    c_.logs.writer_role().acquire();  // w leads until it pops itself
     writer* last = &w;
     std::exception_ptr err;
     try {
+      role_guard lead(c_.logs.writer_role());  // w leads until it pops itself
       c_.ensure_open();
       if (k == kind::close) {
         {
@@ -131,7 +131,6 @@ class write_path {
     } catch (...) {
       err = std::current_exception();
     }
-    c_.logs.writer_role().release();
     for (;;) {
       writer* r = writers_.front();
       writers_.pop_front();
@@ -161,21 +160,14 @@ class write_path {
     adopted_lock held(mutex_);
     if (!writers_.empty()) return false;
     c_.ensure_open();
-    c_.logs.writer_role().acquire();  // nobody leads: the queue is empty and its mutex is ours
-    bool rotated = false;
-    std::exception_ptr err;
-    try {
-      if (!c_.failed.load() && c_.leader_mem().entry_count() > 0) {
-        lock_guard s(c_.state_mutex);
-        rotated = !stalled();
-      }
-      if (rotated) rotate_memtable();
-    } catch (...) {
-      err = std::current_exception();
+    role_guard lead(c_.logs.writer_role());  // nobody leads: the queue is empty, its mutex ours
+    if (c_.failed.load() || c_.leader_mem().entry_count() == 0) return false;
+    {
+      lock_guard s(c_.state_mutex);
+      if (stalled()) return false;
     }
-    c_.logs.writer_role().release();
-    if (err) std::rethrow_exception(err);
-    return rotated;
+    rotate_memtable();
+    return true;
   }
 
  private:
