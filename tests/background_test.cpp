@@ -247,6 +247,7 @@ TEST_CASE("engine: a failed flush after an idle settle's rotation is reported an
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     REQUIRE(faulty->table_creations > 0);
+    CHECK(d.stats().idle_settles == 1);  // the settle rotated the memtable
     CHECK_THROWS_AS(d.wait_for_compactions(), lsmt::io_error);
     CHECK(d.get(key_of(7)) == "v7");                   // reads go on
     CHECK_THROWS_AS(d.put("k", "v"), lsmt::io_error);  // writes are stopped until reopen

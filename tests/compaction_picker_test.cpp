@@ -281,6 +281,42 @@ TEST_CASE("picker: random versions: every pick keeps the layout's invariant",
 
 // ---- read_sampler: the read-triggered rule ------------------------------------------------------
 
+TEST_CASE("picker: a settle merges level 0 once it is 1 / trigger of what it rewrites below",
+          "[compaction][picker]") {
+  compaction_picker p = make_picker(4);
+  version v;
+  CHECK(p.settle_job(v).empty());  // nothing to settle
+  CHECK_FALSE(p.settle_pays(v, 0, {}));
+  // 60 MiB in the bottom level, below the base size: level 0 merges into it.
+  v.levels[last].push_back(table(1, "a", "f", 20 * MiB));
+  v.levels[last].push_back(table(2, "g", "m", 20 * MiB));
+  v.levels[last].push_back(table(3, "n", "z", 20 * MiB));
+  // The memtable alone, over one bottom table: 5 MiB pays for 20 (a quarter), 4 does not.
+  lsmt::detail::key_span keys{"h", "k", false};
+  CHECK(p.settle_pays(v, 5 * MiB, keys));
+  CHECK_FALSE(p.settle_pays(v, 4 * MiB, keys));
+  keys.unbounded = true;  // a range deletion: every bottom table counts
+  CHECK_FALSE(p.settle_pays(v, 5 * MiB, keys));
+  CHECK(p.settle_pays(v, 15 * MiB, keys));
+  // Level 0 over two bottom tables (40 MiB): 9 MiB does not pay, 10 does, and the merge is
+  // level 0's at its trigger (add_overlapped's tables), marked as a settle.
+  v.levels[0].push_back(table(4, "b", "h", 9 * MiB));
+  CHECK(p.settle_job(v).empty());
+  CHECK_FALSE(p.settle_pays(v, 0, {}));
+  v.levels[0].front() = table(4, "b", "h", 10 * MiB);
+  CHECK(p.settle_pays(v, 0, {}));
+  const compaction_job job = p.settle_job(v);
+  CHECK(job.idle_triggered);
+  CHECK(job.level == 0);
+  CHECK(job.output_level == last);
+  CHECK(numbers(job.inputs) == std::vector<uint64_t>{4});
+  CHECK(numbers(job.overlapped) == std::vector<uint64_t>{1, 2});
+  // A memtable beyond level 0's range widens what the merge would rewrite: 11 MiB over all
+  // three bottom tables (60 MiB) does not pay.
+  CHECK_FALSE(p.settle_pays(v, 1 * MiB, lsmt::detail::key_span{"p", "q", false}));
+  CHECK(p.settle_pays(v, 5 * MiB, lsmt::detail::key_span{"p", "q", false}));
+}
+
 TEST_CASE("picker: read_sampler is never due with the default threshold",
           "[compaction][read-sampler]") {
   read_sampler s;

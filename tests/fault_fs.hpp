@@ -39,7 +39,7 @@
 //
 // Determinism: hold_other_threads(true) makes mutating ops of every thread but the caller wait
 // until hold_other_threads(false), so a test can keep a store's background threads from
-// interleaving their file operations with a write's.
+// interleaving their file operations with a write's; wait_for_held(n) waits until n ops wait.
 //
 // The workloads that run against it are in crash_workload.hpp and workload_driver.hpp.
 //
@@ -248,6 +248,7 @@ class fault_fs final : public lsmt::file_system {
   }
 
   /// Waits until `n` ops of other threads wait for the hold, or the timeout passes: whether so.
+  /// Ops released by hold_other_threads(false) count until their threads wake.
   bool wait_for_held(size_t n, std::chrono::milliseconds timeout) const {
     std::unique_lock<std::mutex> l(s_->mu);
     return s_->op_cv.wait_for(l, timeout, [&] { return s_->held >= n; });

@@ -222,20 +222,28 @@ TEST_CASE("idle settle: closing while a settle may start loses nothing", "[idle_
   for (int i = 0; i < 1000; ++i) CHECK(all.at(key_of(i)) == value_of("r", i));
 }
 
-// The compaction thread must never wait for a writer (a stalled leader waits for it): while a
-// writer leads, here held inside its log append with the queue's mutex, the settle comes due
-// and finds the queue busy. It must not rotate then, and must settle once the writer is done.
+// The compaction thread must never wait for a writer (a stalled leader waits for it). Here a
+// writer is queued, held inside its log append, when the settle comes due: the settle finds the
+// queue busy, must not rotate then, and must settle once the writer is done.
 TEST_CASE("idle settle: a busy write queue defers it, and nothing is lost", "[idle_settle]") {
   auto ffs = std::make_shared<lsmt_test::fault_fs>();
   lsmt_test::log_sink sink;
-  lsmt::options o = small_options(1000);
+  lsmt::options o = small_options(1500);
   o.fs = ffs;
   o.logger = sink.logger();
   str_db d("/db", o);
-  put_values(d, 0, 50, "a");  // unsettled: the settle comes due a second from now
+  put_values(d, 0, 50, "a");  // unsettled: the settle comes due 1.5 s from now
   ffs->hold_other_threads(true);
   std::thread writer([&d] { put_values(d, 50, 50, "b"); });
-  REQUIRE(ffs->wait_for_held(1, 30s));  // the writer leads, waiting in its log append
+  struct release_and_join {  // also when a REQUIRE below fails
+    lsmt_test::fault_fs& fs;
+    std::thread& t;
+    ~release_and_join() {
+      fs.hold_other_threads(false);
+      if (t.joinable()) t.join();
+    }
+  } guard{*ffs, writer};
+  REQUIRE(ffs->wait_for_held(1, 30s));  // the writer, queued, waits in its log append
   CHECK(sink.wait_for("write queue is busy", lsmt::log_level::info, 30));
   const lsmt::stats held = d.stats();
   CHECK(held.idle_settles == 0);

@@ -200,7 +200,8 @@ TEST_CASE("seed: seed_options are the seed constructor's options", "[seed]") {
   CHECK(o.idle_settle_ms == defaults.idle_settle_ms);
   expect_invalid([] { (void)lsmt::seed_options(rwx_r_x, 0, 8, 2); });
 
-  // Both ways of opening give the same store: the same flushes for the same writes.
+  // A store opened with them (settling off, so that nothing else flushes) rotates its memtable
+  // after `entries` writes, as the seed constructor's does.
   temp_dir tmp;
   lsmt::options quiet = lsmt::seed_options(rwx_r_x, 4, 8, 2);
   quiet.idle_settle_ms = 0;

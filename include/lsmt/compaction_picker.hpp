@@ -225,18 +225,17 @@ class compaction_picker {
     const bool mem = memtable_bytes > 0;
     if (!mem && v.levels[0].empty()) return false;
     const size_t out = output_of_level0(v, best_level(v).base_level);
-    uint64_t rewritten = v.level_bytes(out);
-    if (!mem || !keys.unbounded) {
-      std::string_view lo = keys.lo;
-      std::string_view hi = keys.hi;
-      if (!v.levels[0].empty()) {
-        const auto [first, last] = key_range(v.levels[0]);
-        if (!mem || compare_user_keys(first, lo) < 0) lo = first;
-        if (!mem || compare_user_keys(last, hi) > 0) hi = last;
-      }
-      rewritten = total_size(v.overlapping(out, lo, hi));
+    const uint64_t unsettled = memtable_bytes + v.level_bytes(0);
+    if (mem && keys.unbounded)
+      return worth_settling(unsettled, v.level_bytes(out), s_.level0_trigger);
+    std::string_view lo = keys.lo;
+    std::string_view hi = keys.hi;
+    if (!v.levels[0].empty()) {
+      const auto [first, last] = key_range(v.levels[0]);
+      if (!mem || compare_user_keys(first, lo) < 0) lo = first;
+      if (!mem || compare_user_keys(last, hi) > 0) hi = last;
     }
-    return worth_settling(memtable_bytes + v.level_bytes(0), rewritten, s_.level0_trigger);
+    return worth_settling(unsettled, total_size(v.overlapping(out, lo, hi)), s_.level0_trigger);
   }
 
   /// No merge would be picked now without force (wait_for_compactions).

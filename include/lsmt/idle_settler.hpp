@@ -62,7 +62,9 @@ class idle_settler {
       try {
         if (!writes_.try_rotate_when_idle()) {
           idle_.stop();
-          if (c.logging()) {
+          const uint64_t sequence = c.last_sequence.load(std::memory_order_acquire);
+          if (c.logging() && sequence != busy_logged_) {  // once per quiet store, not per try
+            busy_logged_ = sequence;
             c.log(log_level::info, "idle settle: the write queue is busy; waiting for another " +
                                        std::to_string(c.opts.idle_settle_ms) + " ms of quiet");
           }
@@ -101,6 +103,7 @@ class idle_settler {
 
   write_path& writes_;
   idle_watch idle_;
+  uint64_t busy_logged_ = 0;  // the sequence number a busy queue was last logged at
 };
 
 }  // namespace lsmt::detail
