@@ -6,6 +6,10 @@
 // more than the one child that moved, so a scan does not re-read whole tables.
 // Changing direction re-seeks the other children around the current key once.
 //
+// A seek first asks every child for the cache lines its seek will read (prefetch_seek), then
+// positions them, so their misses overlap; one child gains too (its first block's lines arrive
+// together instead of one after another).
+//
 // Internal keys are unique across children (each sequence number is written
 // once), so ties never need breaking. The heap keeps each child's current key
 // beside it (refreshed whenever that child moves), so a heap step compares
@@ -46,12 +50,8 @@ class merging_iterator final : public internal_iterator {
     rebuild(reverse);
   }
   void seek(std::string_view target) override {
-    if (children_.size() > 1) {
-      for (const auto& c : children_) c->prefetch_seek(target);
-      for (const auto& c : children_) c->seek_prefetched(target);
-    } else {
-      for (const auto& c : children_) c->seek(target);
-    }
+    for (const auto& c : children_) c->prefetch_seek(target);
+    for (const auto& c : children_) c->seek_prefetched(target);
     rebuild(forward);
   }
 

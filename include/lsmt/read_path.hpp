@@ -149,16 +149,18 @@ inline uint64_t seek_cost(const version& v, uint64_t level0,
   return first != 0 && positioned[first] ? 1 : 0;
 }
 
-/// An iterator over [lower, upper) of `view` at sequence seq. Tables outside the bounds are left
-/// out of its merge; each sorted level is one child (level_iterator.hpp). The iterator keeps the
-/// view, and so the levels its children read, alive.
+/// An iterator over [lower, upper) of `view` at sequence seq. Tables outside the bounds, and an
+/// empty memtable, are left out of its merge; each sorted level is one child (level_iterator.hpp).
+/// The iterator keeps the view, and so the levels its children read, alive.
 inline std::unique_ptr<db_iterator> make_iterator(const std::shared_ptr<const read_view>& view,
                                                   uint64_t seq, std::optional<std::string> lower,
                                                   std::optional<std::string> upper,
                                                   const std::shared_ptr<read_sampler>& sampler) {
   std::vector<std::unique_ptr<internal_iterator>> children;
   children.reserve(1 + view->imms.size() + view->tables->levels[0].size() + max_levels - 1);
-  children.push_back(view->mem->new_iterator());
+  // An empty memtable adds nothing: an entry added from now on has a sequence above seq (a
+  // write is published after it is added, and seq was taken after that), so it would be hidden.
+  if (view->mem->entry_count() > 0) children.push_back(view->mem->new_iterator());
   for (const auto& m : view->imms) children.push_back(m->new_iterator());
   const version& tables = *view->tables;
   uint64_t level0 = 0;
