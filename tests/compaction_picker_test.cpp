@@ -30,6 +30,7 @@ using lsmt::detail::compaction_job;
 using lsmt::detail::compaction_picker;
 using lsmt::detail::compute_targets;
 using lsmt::detail::max_levels;
+using lsmt::detail::range_job;
 using lsmt::detail::read_sampler;
 using lsmt::detail::seek_cost;
 using lsmt::detail::table_handle;
@@ -589,7 +590,7 @@ TEST_CASE("picker: pending bytes are level 0 at its trigger and each level over 
 
 TEST_CASE("picker: range jobs walk the range's tables down, level by level",
           "[compaction][picker]") {
-  compaction_picker p = make_picker(8);
+  constexpr uint64_t target = 4 * MiB;  // the store's target_file_size
   version v;
   v.levels[0] = {table(20, "x", "y", MiB), table(21, "a", "b", MiB)};
   v.levels[2] = {table(10, "c", "d", MiB), table(11, "f", "g", MiB), table(12, "p", "q", MiB)};
@@ -599,18 +600,20 @@ TEST_CASE("picker: range jobs walk the range's tables down, level by level",
   size_t level = 0;
   // Level 0 has no table in [f, h]: the first step is level 2's table 11, into the bottom
   // level (levels 3-5 are empty), with the bottom table it overlaps; never a move.
-  compaction_job job = p.range_job(v, lo, hi, &level);
+  compaction_job job = range_job(v, lo, hi, &level, target);
+  CHECK(job.target_size == target);
   CHECK(job.level == 2);
   CHECK(job.output_level == last);
   CHECK(numbers(job.inputs) == std::vector<uint64_t>{11});
   CHECK(numbers(job.overlapped) == std::vector<uint64_t>{2});
   CHECK_FALSE(job.move);
-  CHECK(level == max_levels);                     // a step into the bottom level is the last
-  CHECK(p.range_job(v, lo, hi, &level).empty());  // the range is in the bottom level now
+  CHECK(level == max_levels);                           // a step into the bottom level is the last
+  CHECK(range_job(v, lo, hi, &level, target).empty());  // the range is in the bottom level now
 
   // A level-0 table in the range brings every level-0 table, into the next level with data.
   level = 0;
-  job = p.range_job(v, std::optional<std::string>("a"), std::optional<std::string>("a"), &level);
+  job = range_job(v, std::optional<std::string>("a"), std::optional<std::string>("a"), &level,
+                  target);
   CHECK(job.level == 0);
   CHECK(numbers(job.inputs) == std::vector<uint64_t>{20, 21});
   CHECK(job.output_level == 2);
@@ -618,22 +621,22 @@ TEST_CASE("picker: range jobs walk the range's tables down, level by level",
   CHECK(level == 2);
   // Unbounded: level 0 first as well.
   level = 0;
-  CHECK(p.range_job(v, std::nullopt, std::nullopt, &level).level == 0);
+  CHECK(range_job(v, std::nullopt, std::nullopt, &level, target).level == 0);
 
   // A range whose data is all in the bottom level: one step rewrites its tables in place.
   version bottom;
   bottom.levels[last] = v.levels[last];
   level = 0;
-  job = p.range_job(bottom, std::optional<std::string>("g"), std::nullopt, &level);
+  job = range_job(bottom, std::optional<std::string>("g"), std::nullopt, &level, target);
   CHECK(job.level == last);
   CHECK(job.output_level == last);
   CHECK(numbers(job.inputs) == std::vector<uint64_t>{2, 3});
   CHECK(job.overlapped.empty());
   CHECK_FALSE(job.move);
-  CHECK(p.range_job(bottom, std::optional<std::string>("g"), std::nullopt, &level).empty());
+  CHECK(range_job(bottom, std::optional<std::string>("g"), std::nullopt, &level, target).empty());
   // A range that holds no table at all: nothing to do.
   level = 0;
-  CHECK(p.range_job(v, std::optional<std::string>("zz"), std::nullopt, &level).empty());
+  CHECK(range_job(v, std::optional<std::string>("zz"), std::nullopt, &level, target).empty());
 }
 
 }  // namespace compaction_picker_test_cpp

@@ -229,7 +229,7 @@ class background_work {
       range_turn = !range_turn || !c_.picker.due(*picked);
       if (!forced && !c_.range_requests.empty() && range_turn) {
         range_request& r = c_.range_requests.front();
-        job = c_.picker.range_job(*picked, r.lo, r.hi, &r.level);
+        job = range_job(*picked, r.lo, r.hi, &r.level, c_.opts.target_file_size);
         if (job.empty()) {  // the range is done
           c_.range_done = r.ticket;
           c_.range_requests.pop_front();

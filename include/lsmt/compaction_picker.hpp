@@ -80,6 +80,7 @@
 #include <utility>
 #include <vector>
 
+#include "compaction_job.hpp"
 #include "idle_settle.hpp"
 #include "level_targets.hpp"
 #include "options.hpp"
@@ -87,23 +88,6 @@
 #include "version_set.hpp"
 
 namespace lsmt::detail {
-
-/// A merge to run: tables of `level` (with the tables of output_level they overlap), or every
-/// table for compact(). Inputs are held here, so they outlive any version change.
-struct compaction_job {
-  size_t level = 0;             // where `inputs` are
-  size_t output_level = 0;      // where the output goes
-  table_list inputs;            // tables of `level` (every table, for a full merge)
-  table_list overlapped;        // tables of output_level that overlap the inputs
-  bool full = false;            // every table, into the bottom level: compact()
-  bool move = false;            // the inputs move to output_level unchanged (nothing overlaps them)
-  bool read_triggered = false;  // asked for by scans (its result adjusts the back-off)
-  bool seek_triggered = false;  // merged below its target because seeks paid for it
-  bool idle_triggered = false;  // level 0 merged below its trigger: writes stopped (idle_settle)
-  uint64_t target_size = 0;     // output file size (0: one file)
-  size_t max_files = 0;         // at most this many output files (0: no limit)
-  bool empty() const { return inputs.empty(); }
-};
 
 /// The merge policy of one store: leveled compaction with dynamic level sizes, forced merges and
 /// read-triggered merges.
@@ -166,55 +150,13 @@ class compaction_picker {
     return job;
   }
 
-  /// compact_range's next step (engine_impl.hpp), for the user keys [lo, hi] (nullopt: unbounded).
-  /// *level is where the step starts (0 at first) and is advanced for the next step:
-  ///   - the tables of the first level from *level up to the one above the bottom that overlap
-  ///     the range (every level-0 table if any does, as in level_job), merged with what they
-  ///     overlap in the next level holding data, or the bottom level; the output level is where
-  ///     the next step starts. A step into the bottom level is the last.
-  ///   - if no level above the bottom overlaps the range, the range's data is in the bottom
-  ///     level already: one step rewrites its tables there in place, dropping what no reader
-  ///     needs any more (what a released snapshot kept, say).
-  /// Steps are never moves: the point is to rewrite. Empty once the range is done.
-  compaction_job range_job(const version& v, const std::optional<std::string>& lo,
-                           const std::optional<std::string>& hi, size_t* level) const {
-    constexpr size_t last = max_levels - 1;
-    if (*level >= max_levels) return {};
-    const auto in_range = [&](const table_handle& t) {
-      return (!lo || compare_user_keys(t.largest_user_key(), *lo) >= 0) &&
-             (!hi || compare_user_keys(t.smallest_user_key(), *hi) <= 0);
-    };
-    compaction_job job;
-    job.target_size = s_.target_file_size;
-    for (size_t l = *level; l < last && job.inputs.empty(); ++l) {
-      for (const auto& t : v.levels[l]) {
-        if (in_range(*t)) job.inputs.push_back(t);
-      }
-      if (l == 0 && !job.inputs.empty()) job.inputs = v.levels[0];
-      job.level = l;
-    }
-    if (job.inputs.empty()) {  // the bottom level, in place
-      for (const auto& t : v.levels[last]) {
-        if (in_range(*t)) job.inputs.push_back(t);
-      }
-      job.level = job.output_level = last;
-      *level = max_levels;
-      return job.inputs.empty() ? compaction_job{} : job;
-    }
-    const size_t out = v.next_level_holding(job.level);
-    job.output_level = out;
-    const auto [first, end] = key_range(job.inputs);
-    job.overlapped = v.overlapping(out, first, end);
-    *level = out == last ? max_levels : out;
-    return job;
-  }
-
   /// The merge that settles an idle store (idle_settle.hpp): level 0 into the sorted levels, as
   /// at its trigger. Empty if level 0 is, or if the merge does not pay (settle_pays), checked
   /// again now that the memtable is in level 0.
   compaction_job settle_job(const version& v) const {
-    if (!settle_pays(v, 0, {})) return {};
-    compaction_job job = level_job(v, {0, 0.0, best_level(v).base_level});
+    const size_t base = base_level(v);
+    if (!settle_pays(v, base, 0, {})) return {};
+    compaction_job job = level_job(v, {0, 0.0, base});
     job.idle_triggered = true;
     return job;
   }
@@ -222,20 +164,7 @@ class compaction_picker {
   /// keys `keys`; a range deletion makes them unbounded) against the tables of the level their
   /// merge writes into that they overlap (add_overlapped's, once the memtable is in level 0).
   bool settle_pays(const version& v, uint64_t memtable_bytes, const key_span& keys) const {
-    const bool mem = memtable_bytes > 0;
-    if (!mem && v.levels[0].empty()) return false;
-    const size_t out = output_of_level0(v, best_level(v).base_level);
-    const uint64_t unsettled = memtable_bytes + v.level_bytes(0);
-    if (mem && keys.unbounded)
-      return worth_settling(unsettled, v.level_bytes(out), s_.level0_trigger);
-    std::string_view lo = keys.lo;
-    std::string_view hi = keys.hi;
-    if (!v.levels[0].empty()) {
-      const auto [first, last] = key_range(v.levels[0]);
-      if (!mem || compare_user_keys(first, lo) < 0) lo = first;
-      if (!mem || compare_user_keys(last, hi) > 0) hi = last;
-    }
-    return worth_settling(unsettled, total_size(v.overlapping(out, lo, hi)), s_.level0_trigger);
+    return settle_pays(v, base_level(v), memtable_bytes, keys);
   }
 
   /// No merge would be picked now without force (wait_for_compactions).
@@ -320,11 +249,34 @@ class compaction_picker {
     return {best, score, t.base_level};
   }
 
+  // settle_pays, with level 0's base level (compute_targets) given.
+  bool settle_pays(const version& v, size_t base, uint64_t memtable_bytes,
+                   const key_span& keys) const {
+    const bool mem = memtable_bytes > 0;
+    if (!mem && v.levels[0].empty()) return false;
+    const size_t out = output_of_level0(v, base);
+    const uint64_t unsettled = memtable_bytes + v.level_bytes(0);
+    if (mem && keys.unbounded)
+      return worth_settling(unsettled, v.level_bytes(out), s_.level0_trigger);
+    std::string_view lo = keys.lo;
+    std::string_view hi = keys.hi;
+    if (!v.levels[0].empty()) {
+      const auto [first, last] = key_range(v.levels[0]);
+      if (!mem || compare_user_keys(first, lo) < 0) lo = first;
+      if (!mem || compare_user_keys(last, hi) > 0) hi = last;
+    }
+    return worth_settling(unsettled, total_size(v.overlapping(out, lo, hi)), s_.level0_trigger);
+  }
+
+  // The level level 0 merges into, unless a level above it still holds data (output_of_level0).
+  size_t base_level(const version& v) const {
+    return compute_targets(v, s_.base_level_bytes, s_.level_size_ratio).base_level;
+  }
+
   // Entries a merge of level 0 would read: level 0's and its output level's (all of that level:
   // level-0 tables usually span the key space).
   uint64_t level0_merge_entries(const version& v) const {
-    const size_t base = compute_targets(v, s_.base_level_bytes, s_.level_size_ratio).base_level;
-    return v.level_entries(0) + v.level_entries(output_of_level0(v, base));
+    return v.level_entries(0) + v.level_entries(output_of_level0(v, base_level(v)));
   }
 
   // Where a merge of level 0 writes: the first sorted level above the base level that holds data

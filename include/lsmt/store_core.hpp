@@ -58,7 +58,7 @@ inline table_options table_options_of(const options& opts) {
 }
 
 /// A compact_range() call waiting for the compaction thread: its user-key range (nullopt:
-/// unbounded) and the level its next step starts from (compaction_picker::range_job).
+/// unbounded) and the level its next step starts from (range_job, compaction_job.hpp).
 struct range_request {
   std::optional<std::string> lo, hi;
   size_t level = 0;
