@@ -1,22 +1,24 @@
-// Tests for the choice of what to merge, without an engine: compaction_picker.hpp's leveled
-// rule (dynamic level targets, level-0 trigger, the output level of a level-0 merge, trivial
-// moves, the cheapest table of a level, compact()'s full merge and its file sizes) on versions
-// built from table metadata alone, and its read_sampler (the read-triggered rule: threshold,
-// take_due, reset, wake), and what a seek reports to it (read_path.hpp, seek_cost). A
-// randomized test checks that every pick keeps the layout's
-// invariant (LSMT_TEST_SEED overrides its fixed seed).
+// Tests for the choice of what to merge, without an engine, on versions built from table
+// metadata alone: compaction_picker.hpp's leveled rule (dynamic level targets, level-0 trigger,
+// the output level of a level-0 merge, trivial moves, the cheapest table of a level, compact()'s
+// full merge and its file sizes), compact_range()'s steps (compaction_job.hpp, range_job), the
+// picker's read_sampler (the read-triggered rule: threshold, take_due, reset, wake), and what a
+// seek reports to it (read_path.hpp, seek_cost). A randomized test checks that every pick keeps
+// the layout's invariant (LSMT_TEST_SEED overrides its fixed seed).
 #include "lsmt/compaction_picker.hpp"
 
 #include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "ikey.hpp"
+#include "lsmt/compaction_job.hpp"
 #include "lsmt/read_path.hpp"
 #include "test_catch.hpp"
 #include "test_env.hpp"
@@ -590,7 +592,7 @@ TEST_CASE("picker: pending bytes are level 0 at its trigger and each level over 
 
 TEST_CASE("picker: range jobs walk the range's tables down, level by level",
           "[compaction][picker]") {
-  constexpr uint64_t target = 4 * MiB;  // the store's target_file_size
+  constexpr uint64_t target = 4 * MiB;  // any target_file_size: the steps' output size
   version v;
   v.levels[0] = {table(20, "x", "y", MiB), table(21, "a", "b", MiB)};
   v.levels[2] = {table(10, "c", "d", MiB), table(11, "f", "g", MiB), table(12, "p", "q", MiB)};
@@ -633,6 +635,7 @@ TEST_CASE("picker: range jobs walk the range's tables down, level by level",
   CHECK(numbers(job.inputs) == std::vector<uint64_t>{2, 3});
   CHECK(job.overlapped.empty());
   CHECK_FALSE(job.move);
+  CHECK(job.target_size == target);
   CHECK(range_job(bottom, std::optional<std::string>("g"), std::nullopt, &level, target).empty());
   // A range that holds no table at all: nothing to do.
   level = 0;

@@ -36,6 +36,7 @@
 #include <utility>
 #include <vector>
 
+#include "compaction_job.hpp"
 #include "compaction_picker.hpp"
 #include "idle_settler.hpp"
 #include "merging_iterator.hpp"

@@ -1,8 +1,9 @@
 // lsmt/compaction_job.hpp - a merge to run (compaction_picker.hpp picks most of them), and the
 // steps of compact_range(), which merge a key range down level by level.
 //
-// Thread safety: a compaction_job is a plain value; range_job is a pure function of a version,
-// which is immutable.
+// Thread safety: a compaction_job is a plain value. range_job reads only the version, which is
+// immutable, and its arguments; *level is the caller's to guard (store_core's range_request,
+// under state_mutex).
 #ifndef LSMT_COMPACTION_JOB_HPP
 #define LSMT_COMPACTION_JOB_HPP
 

@@ -74,7 +74,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -154,8 +153,8 @@ class compaction_picker {
   /// at its trigger. Empty if level 0 is, or if the merge does not pay (settle_pays), checked
   /// again now that the memtable is in level 0.
   compaction_job settle_job(const version& v) const {
-    const size_t base = base_level(v);
-    if (!settle_pays(v, base, 0, {})) return {};
+    const size_t base = level0_base(v);
+    if (!settle_pays_into(v, base, 0, {})) return {};
     compaction_job job = level_job(v, {0, 0.0, base});
     job.idle_triggered = true;
     return job;
@@ -164,7 +163,7 @@ class compaction_picker {
   /// keys `keys`; a range deletion makes them unbounded) against the tables of the level their
   /// merge writes into that they overlap (add_overlapped's, once the memtable is in level 0).
   bool settle_pays(const version& v, uint64_t memtable_bytes, const key_span& keys) const {
-    return settle_pays(v, base_level(v), memtable_bytes, keys);
+    return settle_pays_into(v, level0_base(v), memtable_bytes, keys);
   }
 
   /// No merge would be picked now without force (wait_for_compactions).
@@ -250,8 +249,8 @@ class compaction_picker {
   }
 
   // settle_pays, with level 0's base level (compute_targets) given.
-  bool settle_pays(const version& v, size_t base, uint64_t memtable_bytes,
-                   const key_span& keys) const {
+  bool settle_pays_into(const version& v, size_t base, uint64_t memtable_bytes,
+                        const key_span& keys) const {
     const bool mem = memtable_bytes > 0;
     if (!mem && v.levels[0].empty()) return false;
     const size_t out = output_of_level0(v, base);
@@ -269,23 +268,23 @@ class compaction_picker {
   }
 
   // The level level 0 merges into, unless a level above it still holds data (output_of_level0).
-  size_t base_level(const version& v) const {
+  size_t level0_base(const version& v) const {
     return compute_targets(v, s_.base_level_bytes, s_.level_size_ratio).base_level;
   }
 
   // Entries a merge of level 0 would read: level 0's and its output level's (all of that level:
   // level-0 tables usually span the key space).
   uint64_t level0_merge_entries(const version& v) const {
-    return v.level_entries(0) + v.level_entries(output_of_level0(v, base_level(v)));
+    return v.level_entries(0) + v.level_entries(output_of_level0(v, level0_base(v)));
   }
 
   // Where a merge of level 0 writes: the first sorted level above the base level that holds data
   // (it may still hold older data, which level 0 must stay above), else the base level.
-  static size_t output_of_level0(const version& v, size_t base_level) {
-    for (size_t l = 1; l < base_level; ++l) {
+  static size_t output_of_level0(const version& v, size_t base) {
+    for (size_t l = 1; l < base; ++l) {
       if (!v.levels[l].empty()) return l;
     }
-    return base_level;
+    return base;
   }
 
   // A seek-triggered merge of one table of sorted level `level`, into the next level holding

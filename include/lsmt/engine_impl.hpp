@@ -7,6 +7,7 @@
 //   read_path.hpp     read views, point lookups and iterators
 //   background.hpp    the flush thread and the compaction thread
 //   compaction_picker.hpp  what to merge: leveled, forced, read- and seek-triggered merges
+//   compaction_job.hpp     a merge to run, and compact_range()'s steps
 //   version_set.hpp   the live tables, file numbers, MANIFEST writes, obsolete tables
 //   recovery.hpp      open: the MANIFEST, log replay, leftovers
 //   file_names.hpp    the directory layout

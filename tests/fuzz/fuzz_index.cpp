@@ -4,7 +4,8 @@
 //     nothing after, the blocks tiling the data area from offset 0.
 //   * If the block is canonical (exactly what block_builder(1) makes of its entries) and its
 //     keys increase, block_iter's binary search must agree with a linear scan, and so must the
-//     table_index (table_index.hpp) table_reader builds from those keys.
+//     table_index (table_index.hpp) table_reader builds from those keys, with and without the
+//     hint a reader passes.
 //   * The block becomes the index of a table (empty filter; an empty data block, or zeros,
 //     wherever a handle points) and table_reader::open validates it (that validation is
 //     private, reachable only through open): open must accept a canonical, ordered, tiling
@@ -99,6 +100,11 @@ void check_binary_search(std::string_view index, const index_walk& w) {
     }
     const table_index::found at = fenced.find(t);
     if (at.ordinal != lower && !(at.or_next && at.ordinal + 1 == lower)) __builtin_trap();
+    // A seek passes first_candidate() as a hint (sstable_reader.hpp's prefetch_seek finds it,
+    // table_iter.hpp's seek_near uses it): the same answer, and never past it.
+    const table_index::found hinted = fenced.find(t, fenced.first_candidate(t));
+    if (hinted.ordinal != at.ordinal || hinted.or_next != at.or_next) __builtin_trap();
+    if (fenced.first_candidate(t) > at.ordinal) __builtin_trap();
   }
 }
 
