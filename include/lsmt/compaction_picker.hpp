@@ -68,16 +68,12 @@
 #define LSMT_COMPACTION_PICKER_HPP
 
 #include <algorithm>
-#include <array>
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
-#include <vector>
 
 #include "compaction_job.hpp"
 #include "idle_settle.hpp"

@@ -19,6 +19,8 @@
 // level 0 is merged into the sorted levels as it would be at compaction_interval tables
 // (compaction_picker::settle_job). A settle that does not pay, or fails, is not retried until
 // a write starts a new quiet period; one that found the write queue busy waits for another.
+// Meanwhile the thread sleeps until that write wakes it (idle_settler.hpp): a quiet store costs
+// no periodic wake-ups, settled or not.
 //
 // The bound on its cost: a merge of level 0 rewrites the tables below that it overlaps. At the
 // trigger it does so for compaction_interval memtables; settling does it for whatever the
@@ -88,6 +90,10 @@ class idle_watch {
     fired_ = true;
     return true;
   }
+
+  /// Whether quiet() returned true for `sequence`: nothing is left to do until a write changes
+  /// the newest sequence number.
+  bool fired_for(uint64_t sequence) const { return watching_ && fired_ && sequence_ == sequence; }
 
   /// Forgets the period (nothing to settle now): the next quiet() starts a new one.
   void stop() { watching_ = false; }

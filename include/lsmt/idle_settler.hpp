@@ -6,6 +6,8 @@
 #ifndef LSMT_IDLE_SETTLER_HPP
 #define LSMT_IDLE_SETTLER_HPP
 
+#include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -32,7 +34,9 @@ class idle_settler {
   }
 
   /// Waits for work. With something to settle (idle_settle.hpp), it waits at most until the
-  /// store has been quiet for options::idle_settle_ms: true then, if settling pays.
+  /// store has been quiet for options::idle_settle_ms: true then, if settling pays. Once that
+  /// moment has passed for the newest write (settled, or not worth it), it waits for the next
+  /// write, or other work, with no periodic wake-up.
   bool wait_for_quiet(store_core& c, unique_lock& s) LSMT_REQUIRES(c.state_mutex) {
     const bool unsettled = c.mem->entry_count() > 0 || !c.current->levels[0].empty();
     if (!idle_.enabled() || c.failed.load() || !unsettled) {
@@ -49,6 +53,20 @@ class idle_settler {
     if (idle_.quiet(sequence, idle_watch::clock::now(), &wait) &&
         c.picker.settle_pays(*c.current, c.mem->entry_bytes(), memtable_keys(c))) {
       return true;
+    }
+    if (idle_.fired_for(sequence)) {
+      // Settled, or not worth settling, for this sequence number: nothing changes before a
+      // write, so wait for one (write_path.hpp wakes a parked thread) instead of waking every
+      // idle_settle_ms. The flag is stored before the sequence is loaded again, both seq_cst,
+      // as the writer stores the sequence before it loads the flag: either this thread sees
+      // the write, or the writer sees the flag and notifies once this thread waits (it holds
+      // state_mutex until then). The timeout is only a safety net.
+      c.settler_parked.store(true, std::memory_order_seq_cst);
+      if (c.last_sequence.load(std::memory_order_seq_cst) == sequence) {
+        c.work_cv.wait_for(s, parked_safety_net);
+      }
+      c.settler_parked.store(false, std::memory_order_relaxed);
+      return false;
     }
     c.work_cv.wait_for(s, wait);
     return false;
@@ -100,6 +118,8 @@ class idle_settler {
     if (it->valid()) keys.hi.assign(extract_user_key(it->key()));
     return keys;
   }
+
+  static constexpr std::chrono::seconds parked_safety_net{60};
 
   write_path& writes_;
   idle_watch idle_;

@@ -100,6 +100,7 @@ class store_core {
   std::atomic<uint64_t> last_sequence{0};  // the newest write readers may see
   std::atomic<lifecycle> life{lifecycle::open};
   std::atomic<bool> failed{false};           // a background or WAL failure stopped writes
+  std::atomic<bool> settler_parked{false};   // the compaction thread awaits a write (settler)
   std::atomic<size_t> level0_tables{0};      // current's level-0 tables (publish_view sets it)
   std::atomic<uint64_t> upper_bytes{0};      // current's levels above the bottom (likewise)
   std::atomic<uint64_t> bottom_bytes{0};     // current's bottom level, the deepest holding tables

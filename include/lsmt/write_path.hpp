@@ -265,10 +265,14 @@ class write_path {
       throw;
     }
     mutex_.lock();
-    c_.last_sequence.store(first + group->count() - 1, std::memory_order_release);
-    if (first_entries && c_.opts.idle_settle_ms != 0) {
+    // seq_cst, as is the load after it: the parked compaction thread stores its flag, then
+    // loads the sequence, so one of the two sees the other's store (idle_settler.hpp).
+    c_.last_sequence.store(first + group->count() - 1, std::memory_order_seq_cst);
+    if ((first_entries || c_.settler_parked.load(std::memory_order_seq_cst)) &&
+        c_.opts.idle_settle_ms != 0) {
       // The compaction thread waits without a timeout while the memtable and level 0 are
-      // empty; from now on it watches for the writes to stop (idle_settle.hpp).
+      // empty, or once they settled or were not worth settling; from now on it watches for the
+      // writes to stop again (idle_settle.hpp).
       lock_guard s(c_.state_mutex);
       c_.work_cv.notify_all();
     }
