@@ -127,6 +127,30 @@ TEST_CASE("idle settle: the quiet period restarts with each write, and ends once
   CHECK_FALSE(lsmt::detail::idle_watch(0).enabled());
 }
 
+TEST_CASE("idle settle: a merge's or a flush's time counts as quiet time when no write comes",
+          "[idle_settle]") {
+  using clock = lsmt::detail::idle_watch::clock;
+  lsmt::detail::idle_watch w(100);
+  const clock::time_point t0{};
+  clock::duration wait{};
+  w.observe(7, t0);                      // a merge starts
+  CHECK(w.quiet(7, t0 + 100ms, &wait));  // it ended 100 ms later, and no write came
+  CHECK(w.fired_for(7));
+  CHECK_FALSE(w.fired_for(8));
+  w.observe(7, t0 + 200ms);  // the same sequence: nothing restarts
+  CHECK(w.fired_for(7));
+  CHECK_FALSE(w.quiet(7, t0 + 300ms, &wait));  // still once per write
+  w.observe(8, t0 + 400ms);                    // a write came: a new period from here
+  CHECK_FALSE(w.fired_for(8));
+  CHECK_FALSE(w.quiet(8, t0 + 450ms, &wait));
+  CHECK(wait == 50ms);
+  w.observe(8, t0 + 480ms);  // the period does not restart either
+  CHECK(w.quiet(8, t0 + 500ms, &wait));
+  w.observe(9, t0 + 600ms);
+  CHECK_FALSE(w.quiet(10, t0 + 900ms, &wait));  // a later write restarts it
+  CHECK(wait == 100ms);
+}
+
 TEST_CASE("idle settle: it pays once what settles is 1 / compaction_interval of what it rewrites",
           "[idle_settle]") {
   using lsmt::detail::worth_settling;

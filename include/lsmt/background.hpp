@@ -280,6 +280,7 @@ class background_work {
       for (const auto& t : job.inputs) input_entries += t->meta().entries;
       for (const auto& t : job.overlapped) input_entries += t->meta().entries;
       c_.compacting = true;
+      settler_.merge_starts(c_);
       s.unlock();
       std::string error;
       merge_result result;

@@ -13,7 +13,9 @@
 // gave part of it (readseq 12.5-13.4M).
 //
 // So once no write has come for options::idle_settle_ms (the newest sequence number has not
-// moved; if a flush is running then, once it ends), the compaction thread settles the store: it
+// moved since the compaction thread first saw it: as a merge started, while a flush ran, or as
+// it came to wait; if a flush is running then, once it ends), the compaction thread settles
+// the store: it
 // rotates the memtable (write_path::try_rotate_when_idle: only if the write queue is free that
 // moment, so the thread never waits for a writer), the flush thread writes it to level 0, and
 // level 0 is merged into the sorted levels as it would be at compaction_interval tables
@@ -74,12 +76,7 @@ class idle_watch {
   /// settle that did not pay, or failed, is not retried until a write starts a new period).
   /// *wait is how long to wait before asking again.
   bool quiet(uint64_t sequence, clock::time_point now, clock::duration* wait) {
-    if (!watching_ || sequence != sequence_) {
-      watching_ = true;
-      fired_ = false;
-      sequence_ = sequence;
-      since_ = now;
-    }
+    observe(sequence, now);
     *wait = delay_;
     if (fired_) return false;
     const clock::time_point due = since_ + delay_;
@@ -89,6 +86,18 @@ class idle_watch {
     }
     fired_ = true;
     return true;
+  }
+
+  /// Notes the newest sequence number without asking: a new period starts if it moved. The
+  /// compaction thread calls it as each merge starts and while a flush runs, so that the time
+  /// they take counts towards the quiet period when no write comes meanwhile.
+  void observe(uint64_t sequence, clock::time_point now) {
+    if (!watching_ || sequence != sequence_) {
+      watching_ = true;
+      fired_ = false;
+      sequence_ = sequence;
+      since_ = now;
+    }
   }
 
   /// Whether quiet() returned true for `sequence`: nothing is left to do until a write changes

@@ -44,12 +44,13 @@ class idle_settler {
       c.work_cv.wait(s);  // the first write into an empty memtable wakes it (write_path.hpp)
       return false;
     }
+    const uint64_t sequence = c.last_sequence.load(std::memory_order_acquire);
     if (!c.imms.empty() || c.flushing) {  // a flush is under way: its end wakes this thread
+      idle_.observe(sequence, idle_watch::clock::now());
       c.work_cv.wait(s);
       return false;
     }
     idle_watch::clock::duration wait{};
-    const uint64_t sequence = c.last_sequence.load(std::memory_order_acquire);
     if (idle_.quiet(sequence, idle_watch::clock::now(), &wait) &&
         c.picker.settle_pays(*c.current, c.mem->entry_bytes(), memtable_keys(c))) {
       return true;
@@ -70,6 +71,13 @@ class idle_settler {
     }
     c.work_cv.wait_for(s, wait);
     return false;
+  }
+
+  /// Called as a merge starts: its time counts towards the quiet period if no write comes.
+  void merge_starts(const store_core& c) {
+    if (c.opts.idle_settle_ms != 0) {
+      idle_.observe(c.last_sequence.load(std::memory_order_acquire), idle_watch::clock::now());
+    }
   }
 
   /// A settle's first step: the memtable's rotation, if it holds `entries` (a flush then writes
