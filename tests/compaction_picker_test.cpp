@@ -320,6 +320,46 @@ TEST_CASE("picker: a settle merges level 0 once it is 1 / trigger of what it rew
   CHECK(p.settle_pays(v, 5 * MiB, lsmt::detail::key_span{"p", "q", false}));
 }
 
+TEST_CASE("picker: a settle whose data would move on down at once merges one level deeper",
+          "[compaction][picker]") {
+  compaction_picker p = make_picker(4);
+  version v;
+  // 100 MiB in the bottom level: the level above is the base level, with a 10 MiB target.
+  for (uint64_t i = 0; i < 10; ++i) {
+    const std::string lo(1, static_cast<char>('a' + 2 * i));
+    const std::string hi(1, static_cast<char>('a' + 2 * i + 1));
+    v.levels[last].push_back(table(i + 1, lo, hi, 10 * MiB));
+  }
+  // 11 MiB in level 0 over the whole key space, more than the base level's target. Not into
+  // the bottom level: rewriting its 100 MiB pays only for a quarter of that (trigger 4), 25 MiB.
+  // So into the empty base level.
+  v.levels[0].push_back(table(20, "a", "t", 11 * MiB));
+  compaction_job job = p.settle_job(v);
+  CHECK(job.output_level == last - 1);
+  CHECK(job.overlapped.empty());
+  // 26 MiB pays for the bottom level: one merge into it, not one into the base level and
+  // another one down.
+  v.levels[0].front() = table(20, "a", "t", 26 * MiB);
+  job = p.settle_job(v);
+  CHECK(job.idle_triggered);
+  CHECK(job.output_level == last);
+  CHECK(job.overlapped.size() == 10);
+  // Over one bottom table only, 12 MiB pays for the 10 it rewrites there.
+  v.levels[0].front() = table(20, "c", "d", 12 * MiB);
+  job = p.settle_job(v);
+  CHECK(job.output_level == last);
+  CHECK(numbers(job.overlapped) == std::vector<uint64_t>{2});
+  // Within the base level's target it stays there (nothing would push it further).
+  v.levels[0].front() = table(20, "c", "d", 9 * MiB);
+  CHECK(p.settle_job(v).output_level == last - 1);
+  // Never past a base level that holds data: level 0 must stay above it.
+  v.levels[0].front() = table(20, "a", "t", 26 * MiB);
+  v.levels[last - 1].push_back(table(30, "x", "y", MiB));
+  job = p.settle_job(v);
+  CHECK(job.output_level == last - 1);
+  CHECK(job.overlapped.empty());
+}
+
 TEST_CASE("picker: read_sampler is never due with the default threshold",
           "[compaction][read-sampler]") {
   read_sampler s;

@@ -34,9 +34,9 @@
 // merged one step down even below score 1, where its old versions and deletions meet what they
 // hide; once only the bottom level holds tables, its tables are rewritten one at a time, in key
 // order round the level, dropping what no reader can see. A store that is only written never
-// merges this way. When such a merge drops less than
-// a tenth of its input (the hidden entries were kept for a snapshot, say), the threshold
-// doubles, up to max_read_backoff times; a merge that drops more resets it.
+// merges this way. When such a merge drops less than a tenth of its input (the hidden entries
+// were kept for a snapshot, say), the threshold doubles, up to max_read_backoff times; a merge
+// that drops more resets it.
 //
 // Seek-triggered merges of level 0: every seek positions each level-0 table, so while level 0
 // holds tables below its trigger (after a fill stops, say), each of them costs every seek one
@@ -146,11 +146,11 @@ class compaction_picker {
   }
 
   /// The merge that settles an idle store (idle_settle.hpp): level 0 into the sorted levels, as
-  /// at its trigger. Empty if level 0 is, or if the merge does not pay (settle_pays), checked
-  /// again now that the memtable is in level 0.
+  /// at its trigger (or one level deeper: settle_base). Empty if level 0 is, or if the merge
+  /// does not pay (settle_pays), checked again now that the memtable is in level 0.
   compaction_job settle_job(const version& v) const {
-    const size_t base = level0_base(v);
-    if (!settle_pays_into(v, base, 0, {})) return {};
+    const size_t base = settle_base(v, 0, {});
+    if (base == 0) return {};
     compaction_job job = level_job(v, {0, 0.0, base});
     job.idle_triggered = true;
     return job;
@@ -159,7 +159,7 @@ class compaction_picker {
   /// keys `keys`; a range deletion makes them unbounded) against the tables of the level their
   /// merge writes into that they overlap (add_overlapped's, once the memtable is in level 0).
   bool settle_pays(const version& v, uint64_t memtable_bytes, const key_span& keys) const {
-    return settle_pays_into(v, level0_base(v), memtable_bytes, keys);
+    return settle_base(v, memtable_bytes, keys) != 0;
   }
 
   /// No merge would be picked now without force (wait_for_compactions).
@@ -201,16 +201,9 @@ class compaction_picker {
         std::max<uint64_t>(merge_entries / upper_seek_divisor, min_upper_seeks), level);
   }
 
-  /// Bytes merges must still move down to bring each level within its target (stats): level
-  /// 0's once it holds level0_trigger tables, and each sorted level's bytes over its target.
+  /// Bytes merges must still move down to bring each level within its target (stats).
   uint64_t pending_bytes(const version& v) const {
-    const level_targets t = compute_targets(v, s_.base_level_bytes, s_.level_size_ratio);
-    uint64_t pending = v.levels[0].size() >= s_.level0_trigger ? v.level_bytes(0) : 0;
-    for (size_t l = 1; l + 1 < max_levels; ++l) {
-      const uint64_t bytes = v.level_bytes(l);
-      if (bytes > t.bytes[l]) pending += bytes - t.bytes[l];
-    }
-    return pending;
+    return bytes_over_targets(v, s_.base_level_bytes, s_.level_size_ratio, s_.level0_trigger);
   }
 
  private:
@@ -244,7 +237,23 @@ class compaction_picker {
     return {best, score, t.base_level};
   }
 
-  // settle_pays, with level 0's base level (compute_targets) given.
+  // The level a settle merges level 0 into, 0 if settling does not pay: level 0's base level,
+  // or the next level holding data when the base level is empty and what settles exceeds its
+  // target (it would move on down at once: one rewrite, not two), if that pays too.
+  size_t settle_base(const version& v, uint64_t memtable_bytes, const key_span& keys) const {
+    const level_targets t = compute_targets(v, s_.base_level_bytes, s_.level_size_ratio);
+    const size_t base = t.base_level;
+    if (base + 1 < max_levels && v.levels[base].empty() &&
+        memtable_bytes + v.level_bytes(0) > t.bytes[base]) {
+      const size_t deeper = v.next_level_holding(base);
+      if (!v.levels[deeper].empty() && settle_pays_into(v, deeper, memtable_bytes, keys)) {
+        return deeper;
+      }
+    }
+    return settle_pays_into(v, base, memtable_bytes, keys) ? base : 0;
+  }
+
+  // settle_pays, with the level level 0 merges into (or the level below it) given.
   bool settle_pays_into(const version& v, size_t base, uint64_t memtable_bytes,
                         const key_span& keys) const {
     const bool mem = memtable_bytes > 0;
@@ -263,15 +272,11 @@ class compaction_picker {
     return worth_settling(unsettled, total_size(v.overlapping(out, lo, hi)), s_.level0_trigger);
   }
 
-  // The level level 0 merges into, unless a level above it still holds data (output_of_level0).
-  size_t level0_base(const version& v) const {
-    return compute_targets(v, s_.base_level_bytes, s_.level_size_ratio).base_level;
-  }
-
   // Entries a merge of level 0 would read: level 0's and its output level's (all of that level:
   // level-0 tables usually span the key space).
   uint64_t level0_merge_entries(const version& v) const {
-    return v.level_entries(0) + v.level_entries(output_of_level0(v, level0_base(v)));
+    const size_t base = compute_targets(v, s_.base_level_bytes, s_.level_size_ratio).base_level;
+    return v.level_entries(0) + v.level_entries(output_of_level0(v, base));
   }
 
   // Where a merge of level 0 writes: the first sorted level above the base level that holds data

@@ -1,4 +1,5 @@
-// lsmt/level_targets.hpp - the size each level of a store should have (compaction_picker.hpp).
+// lsmt/level_targets.hpp - the size each level of a store should have (compaction_picker.hpp),
+// and how far the levels are over it.
 //
 // Thread safety: a pure function of a version, which is immutable.
 #ifndef LSMT_LEVEL_TARGETS_HPP
@@ -34,6 +35,19 @@ inline level_targets compute_targets(const version& v, uint64_t base_bytes, uint
     t.bytes[l - 1] = std::max<uint64_t>(size, 1);
   }
   return t;
+}
+
+/// Bytes merges must still move down to bring each level within its target: level 0's once it
+/// holds `level0_trigger` tables, and each sorted level's bytes over its target.
+inline uint64_t bytes_over_targets(const version& v, uint64_t base_bytes, uint64_t ratio,
+                                   size_t level0_trigger) {
+  const level_targets t = compute_targets(v, base_bytes, ratio);
+  uint64_t pending = v.levels[0].size() >= level0_trigger ? v.level_bytes(0) : 0;
+  for (size_t l = 1; l + 1 < max_levels; ++l) {
+    const uint64_t bytes = v.level_bytes(l);
+    if (bytes > t.bytes[l]) pending += bytes - t.bytes[l];
+  }
+  return pending;
 }
 
 }  // namespace lsmt::detail
