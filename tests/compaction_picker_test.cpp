@@ -360,6 +360,26 @@ TEST_CASE("picker: a settle whose data would move on down at once merges one lev
   CHECK(job.overlapped.empty());
 }
 
+TEST_CASE("picker: a settle never skips an empty level below the base level",
+          "[compaction][picker]") {
+  compaction_picker p = make_picker(4);
+  version v;
+  // 1,000 MiB in the bottom level and nothing above it (as compact() leaves a store): the base
+  // level is two up (10 MiB target), and the level between is empty (100 MiB target).
+  for (uint64_t i = 0; i < 10; ++i) {
+    const std::string lo(1, static_cast<char>('a' + 2 * i));
+    const std::string hi(1, static_cast<char>('a' + 2 * i + 1));
+    v.levels[last].push_back(table(i + 1, lo, hi, 100 * MiB));
+  }
+  // 30 MiB over one bottom table would pay for rewriting its 100 MiB, but it would not move on
+  // from the empty level below the base level: it goes into the base level, rewriting nothing.
+  v.levels[0].push_back(table(20, "c", "d", 30 * MiB));
+  const compaction_job job = p.settle_job(v);
+  CHECK(job.idle_triggered);
+  CHECK(job.output_level == last - 2);
+  CHECK(job.overlapped.empty());
+}
+
 TEST_CASE("picker: read_sampler is never due with the default threshold",
           "[compaction][read-sampler]") {
   read_sampler s;

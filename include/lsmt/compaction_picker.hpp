@@ -238,22 +238,21 @@ class compaction_picker {
   }
 
   // The level a settle merges level 0 into, 0 if settling does not pay: level 0's base level,
-  // or the next level holding data when the base level is empty and what settles exceeds its
-  // target (it would move on down at once: one rewrite, not two), if that pays too.
+  // or the level right below it when the base level is empty, that level holds data and what
+  // settles exceeds the base level's target (it would be merged on down at once: one rewrite,
+  // not two), if that pays too. Not past an empty level: data moves into it without a rewrite.
   size_t settle_base(const version& v, uint64_t memtable_bytes, const key_span& keys) const {
     const level_targets t = compute_targets(v, s_.base_level_bytes, s_.level_size_ratio);
     const size_t base = t.base_level;
-    if (base + 1 < max_levels && v.levels[base].empty() &&
-        memtable_bytes + v.level_bytes(0) > t.bytes[base]) {
-      const size_t deeper = v.next_level_holding(base);
-      if (!v.levels[deeper].empty() && settle_pays_into(v, deeper, memtable_bytes, keys)) {
-        return deeper;
-      }
+    if (base + 1 < max_levels && v.levels[base].empty() && !v.levels[base + 1].empty() &&
+        memtable_bytes + v.level_bytes(0) > t.bytes[base] &&
+        settle_pays_into(v, base + 1, memtable_bytes, keys)) {
+      return base + 1;
     }
     return settle_pays_into(v, base, memtable_bytes, keys) ? base : 0;
   }
 
-  // settle_pays, with the level level 0 merges into (or the level below it) given.
+  // settle_pays, with the base level given (output_of_level0 may pick a level above it).
   bool settle_pays_into(const version& v, size_t base, uint64_t memtable_bytes,
                         const key_span& keys) const {
     const bool mem = memtable_bytes > 0;

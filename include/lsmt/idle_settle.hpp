@@ -18,11 +18,12 @@
 // the store: it rotates the memtable (write_path::try_rotate_when_idle: only if the write queue
 // is free that moment, so the thread never waits for a writer), the flush thread writes it to
 // level 0, and level 0 is merged into the sorted levels as it would be at compaction_interval
-// tables, or straight into the level below an empty base level when it holds more than that
-// level's target and would move on down at once (compaction_picker::settle_job). A settle that
+// tables, or straight into the level below an empty base level, if that one holds data, when
+// level 0 holds more than the base level's target (compaction_picker::settle_job). A settle that
 // does not pay, or fails, is not retried until a write starts a new quiet period; one that
 // found the write queue busy waits for another. Meanwhile the thread sleeps until that write
-// wakes it (idle_settler.hpp): a quiet store costs no periodic wake-ups, settled or not.
+// wakes it (idle_settler.hpp): a quiet store costs no periodic wake-ups (a 60 s safety net
+// aside), settled or not.
 //
 // The bound on its cost: a merge of level 0 rewrites the tables below that it overlaps. At the
 // trigger it does so for compaction_interval memtables; settling does it for whatever the

@@ -36,7 +36,7 @@ class idle_settler {
   /// Waits for work. With something to settle (idle_settle.hpp), it waits at most until the
   /// store has been quiet for options::idle_settle_ms: true then, if settling pays. Once that
   /// moment has passed for the newest write (settled, or not worth it), it waits for the next
-  /// write, or other work, with no periodic wake-up.
+  /// write, or other work, with no periodic wake-up (a 60 s safety net aside).
   bool wait_for_quiet(store_core& c, unique_lock& s) LSMT_REQUIRES(c.state_mutex) {
     const bool unsettled = c.mem->entry_count() > 0 || !c.current->levels[0].empty();
     if (!idle_.enabled() || c.failed.load() || !unsettled) {

@@ -10,8 +10,8 @@
 // exited, the directory lock is released). It only moves forward, and changes under `mutex`,
 // so a thread waiting on a condition variable sees it.
 //
-// Thread safety: see each member; `last_sequence`, `life` and `failed` are atomics readable
-// without the lock.
+// Thread safety: see each member; `last_sequence`, `life`, `failed` and `settler_parked` are
+// atomics readable without the lock.
 #ifndef LSMT_STORE_CORE_HPP
 #define LSMT_STORE_CORE_HPP
 

@@ -268,11 +268,13 @@ class write_path {
     // seq_cst, as is the load after it: the parked compaction thread stores its flag, then
     // loads the sequence, so one of the two sees the other's store (idle_settler.hpp).
     c_.last_sequence.store(first + group->count() - 1, std::memory_order_seq_cst);
-    if ((first_entries || c_.settler_parked.load(std::memory_order_seq_cst)) &&
+    // The exchange: one writer wakes the parked thread, not every group until it runs.
+    if ((first_entries || (c_.settler_parked.load(std::memory_order_seq_cst) &&
+                           c_.settler_parked.exchange(false, std::memory_order_seq_cst))) &&
         c_.opts.idle_settle_ms != 0) {
       // The compaction thread waits without a timeout while the memtable and level 0 are
-      // empty, or once they settled or were not worth settling; from now on it watches for the
-      // writes to stop again (idle_settle.hpp).
+      // empty, and parked (a 60 s safety net aside) once the settle for the newest write has
+      // fired or did not pay; from now on it watches for the writes to stop again.
       lock_guard s(c_.state_mutex);
       c_.work_cv.notify_all();
     }
