@@ -110,8 +110,11 @@ TEST_CASE("engine: wait_for_compactions leaves nothing to flush or merge", "[eng
     const lsmt::stats st = d.stats();
     CAPTURE(round, st.tables, st.immutable_memtables, st.flushes, st.compactions);
     CHECK(st.immutable_memtables == 0);
-    // With interval 4, level 0 is merged down whenever it holds 4 tables.
-    CHECK(st.level_tables[0] < 4);
+    // Level 0 is merged down whenever it holds its trigger's tables: 4, or more once the bottom
+    // level holds more than 8 of them (up to 16).
+    CHECK(st.level0_trigger >= 4);
+    CHECK(st.level0_trigger <= 16);
+    CHECK(st.level_tables[0] < st.level0_trigger);
     // Every memtable made immutable is flushed and counted, and its log is gone: only the
     // current memtable's log is left.
     CHECK(st.flushes == static_cast<uint64_t>(round + 1) * 20 - 1);  // the 51st put rotates
@@ -315,6 +318,53 @@ TEST_CASE("engine: writes slow down while level 0 nears the stall, and not once 
   for (int i = 0; i < 100; ++i) CHECK(d.get(key_of(i)) == value + "12");
 }
 
+// Level 0's trigger rises in a store whose bottom level is large (level_targets.hpp,
+// level0_trigger), and the slowdown and the stall rise with it: here from 2 level-0 tables to 8,
+// so writes slow down from 14 tables instead of 8 and wait at 18 instead of 12.
+TEST_CASE("engine: a large bottom level raises level 0's trigger, its slowdown and its stall",
+          "[engine]") {
+  temp_dir tmp;
+  auto files = std::make_shared<merge_holding_fs>();
+  lsmt::options o;
+  o.fs = files;
+  o.memtable_max_entries = 1000;  // flush() makes each table
+  o.compaction_interval = 2;
+  o.minimum_sstables = 1;
+  o.idle_settle_ms = 0;
+  str_db d(tmp.sub("db"), o);
+  struct release {  // lets merges go before the store closes, even if a check fails
+    merge_holding_fs& f;
+    ~release() { f.hold(false); }
+  } let_go{*files};
+  const std::string value(1000, 'v');
+  for (int i = 0; i < 3000; ++i) d.put("b" + key_of(i), value);  // about 3 MB at the bottom
+  d.compact();
+  lsmt::stats st = d.stats();
+  REQUIRE(st.level_tables[0] == 0);
+  REQUIRE(st.level_bytes[6] > 3'000'000);
+  const uint64_t stalls_before = st.stalls;  // the load above may wait for its flushes
+  files->hold(true);
+  auto round = [&](int r) {  // 100 puts of 1 KB, then one level-0 table of about 100 KB
+    for (int i = 0; i < 100; ++i) d.put(key_of(i), value + std::to_string(r));
+    d.flush();
+  };
+  for (int r = 0; r < 11; ++r) round(r);
+  st = d.stats();
+  // With the trigger at 2, 11 tables would have slowed writes for three tables already.
+  REQUIRE(st.level_tables[0] == 11);
+  CHECK(st.level0_trigger == 8);
+  CHECK(d.property("lsmt.stats").value_or("").find("level 0 merged at: 8 tables") !=
+        std::string::npos);
+  CHECK(st.slowdowns == 0);
+  CHECK(st.stalls == stalls_before);
+  files->hold(false);
+  d.wait_for_compactions();
+  st = d.stats();
+  CHECK(st.level_tables[0] < 8);  // the merge that waited ran
+  for (int i = 0; i < 100; ++i) CHECK(d.get(key_of(i)) == value + "10");
+  CHECK(d.get("b" + key_of(2999)) == value);
+}
+
 // The space slowdown (write_path.hpp): a store whose levels above the bottom hold 40% of the
 // bottom level's bytes, which level_size_ratio 2 allows and 10 does not. Reopened with ratio 10
 // and merges held, writes slow down; once the merges have run, they do not.
@@ -327,6 +377,7 @@ TEST_CASE("engine: writes slow down while the levels above the bottom hold too m
   o.memtable_max_entries = 50;      // 50 puts of 1 KB make one level-0 table
   o.memtable_max_bytes = 64 << 10;  // so level 0's part of the threshold is 8 x 64 KiB
   o.compaction_interval = 2;
+  o.compaction_interval_growth = 1;  // level 0's part stays 8 tables (the trigger's rise adds)
   o.minimum_sstables = 2;
   o.target_file_size = 16 << 10;
   o.base_level_bytes = 1 << 10;

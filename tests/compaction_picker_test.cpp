@@ -31,6 +31,7 @@ namespace {
 using lsmt::detail::compaction_job;
 using lsmt::detail::compaction_picker;
 using lsmt::detail::compute_targets;
+using lsmt::detail::level0_trigger;
 using lsmt::detail::max_levels;
 using lsmt::detail::range_job;
 using lsmt::detail::read_sampler;
@@ -101,6 +102,51 @@ TEST_CASE("picker: level 0 is due at compaction_interval tables, into the base l
   CHECK(numbers(job.inputs) == std::vector<uint64_t>{1, 2, 3, 4});
   CHECK(job.overlapped.empty());
   CHECK_FALSE(job.move);  // the level-0 tables overlap each other
+}
+
+TEST_CASE("picker: level 0's trigger rises with the bottom level, up to 4x compaction_interval",
+          "[compaction][picker]") {
+  compaction_picker p = make_picker(4);
+  version v;
+  auto fill_level0 = [&](uint64_t tables) {
+    v.levels[0].clear();
+    for (uint64_t i = 1; i <= tables; ++i) v.levels[0].push_back(table(100 + i, "a", "z", MiB));
+  };
+  // Half the bottom level in level-0 tables of 1 MiB: 3 below the interval, so it stays 4.
+  v.levels[last].push_back(table(1, "a", "z", 6 * MiB));
+  fill_level0(4);
+  CHECK(level0_trigger(v, 4, 4) == 4);
+  CHECK(p.due(v));
+  // 10 tables' worth: level 0 waits for 10.
+  v.levels[last][0] = table(1, "a", "z", 20 * MiB);
+  fill_level0(9);
+  CHECK(level0_trigger(v, 4, 4) == 10);
+  CHECK_FALSE(p.due(v));
+  CHECK(p.pick(v, false).empty());
+  CHECK(p.pending_bytes(v) == 0);
+  fill_level0(10);
+  REQUIRE(p.due(v));
+  const compaction_job job = p.pick(v, false);
+  CHECK(job.level == 0);
+  CHECK(job.inputs.size() == 10);
+  CHECK(p.pending_bytes(v) == 10 * MiB);
+  // Far more: at most 4x the interval. Larger level-0 tables count as more of the batch.
+  v.levels[last][0] = table(1, "a", "z", 1000 * MiB);
+  fill_level0(15);
+  CHECK(level0_trigger(v, 4, 4) == 16);
+  CHECK_FALSE(p.due(v));
+  fill_level0(16);
+  CHECK(p.due(v));
+  v.levels[0] = {table(101, "a", "z", 100 * MiB), table(102, "a", "z", 100 * MiB),
+                 table(103, "a", "z", 100 * MiB), table(104, "a", "z", 100 * MiB)};
+  CHECK(level0_trigger(v, 4, 4) == 5);
+  CHECK_FALSE(p.due(v));
+  // Below the interval the trigger is the interval, whatever lies below; and with growth 1.
+  fill_level0(3);
+  CHECK(level0_trigger(v, 4, 4) == 4);
+  fill_level0(16);
+  CHECK(level0_trigger(v, 4, 1) == 4);
+  CHECK(level0_trigger(v, 4, 2) == 8);
 }
 
 TEST_CASE("picker: a level-0 merge takes the base level's overlapping tables only",

@@ -127,6 +127,13 @@ TEST_CASE("seed: invalid parameters throw invalid_argument_error", "[seed]") {
     expect_invalid([&] { lsmt::db<> s(dir, rwx_r_x, 100, 1, 1); });
     expect_invalid([&] { lsmt::db<> s(dir, rwx_r_x, 100, 0, 0); });
   }
+  SECTION("compaction interval growth out of range") {
+    lsmt::options o;
+    o.compaction_interval_growth = 0;
+    expect_invalid([&] { lsmt::db<> s(dir, o); });
+    o.compaction_interval_growth = 17;
+    expect_invalid([&] { lsmt::db<> s(dir, o); });
+  }
   SECTION("minimum sstables 0") {
     expect_invalid([&] { lsmt::db<> s(dir, rwx_r_x, 100, 8, 0); });
   }

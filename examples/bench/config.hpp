@@ -43,6 +43,7 @@ struct config {
   uint64_t lsmt_base_mb = 0;             // lsmt's base_level_bytes in MiB (0: its default)
   uint64_t lsmt_ratio = 0;               // lsmt's level_size_ratio (0: its default)
   uint64_t lsmt_l0 = 0;                  // lsmt's compaction_interval (0: its default)
+  uint64_t lsmt_l0_growth = 0;           // lsmt's compaction_interval_growth (0: its default)
   double lsmt_space_amp = -1;            // lsmt's slowdown_space_amplification (< 0: default)
   uint64_t lsmt_restart = 0;             // lsmt's block_restart_interval (0: its default)
   uint64_t lsmt_block = 0;               // lsmt's block_size in bytes (0: its default)
@@ -177,6 +178,7 @@ inline config parse_flags(int argc, char** argv, const std::vector<std::string>&
       {"lsmt_base_mb", uint_flag(&cfg.lsmt_base_mb)},
       {"lsmt_ratio", uint_flag(&cfg.lsmt_ratio)},
       {"lsmt_l0", uint_flag(&cfg.lsmt_l0)},
+      {"lsmt_l0_growth", uint_flag(&cfg.lsmt_l0_growth)},
       {"lsmt_space_amp",
        [&cfg](std::string_view n, const std::string& v) {
          char* end = nullptr;

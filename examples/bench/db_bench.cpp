@@ -40,10 +40,11 @@
 //                       seconds since the store opened [0]
 //   --lsmt_space_amp=X  lsmt's slowdown_space_amplification (0 turns it off) [its default]
 //   --lsmt_idle_ms=N    lsmt's idle_settle_ms (0 turns settling off) [its default]
-//   --lsmt_file_mb=N, --lsmt_base_mb=N, --lsmt_ratio=N, --lsmt_l0=N, --lsmt_restart=N,
-//   --lsmt_block=N      lsmt's target_file_size and base_level_bytes in MiB, its
-//                       level_size_ratio, compaction_interval, block_restart_interval and
-//                       block_size (bytes) [0: lsmt's defaults]
+//   --lsmt_file_mb=N, --lsmt_base_mb=N, --lsmt_ratio=N, --lsmt_l0=N, --lsmt_l0_growth=N,
+//   --lsmt_restart=N, --lsmt_block=N
+//                       lsmt's target_file_size and base_level_bytes in MiB, its
+//                       level_size_ratio, compaction_interval, compaction_interval_growth,
+//                       block_restart_interval and block_size (bytes) [0: lsmt's defaults]
 //   --engines=a,b       any of lsmt,leveldb,rocksdb,lmdb,wiredtiger [all compiled in]
 //   --repeat=N          run the whole list N times, rotating the engine order each time, and
 //                       report each figure's median [1]

@@ -3,10 +3,11 @@
 // Settings: options.bloom_bits_per_key = --bloom_bits, options.block_cache_bytes =
 // --cache_size, options.use_mmap_reads = --lsmt_mmap, options.compressor = --compression, and
 // --lsmt_mapped_mb, --lsmt_memtable_mb and the layout flags --lsmt_file_mb, --lsmt_base_mb,
-// --lsmt_ratio, --lsmt_l0, --lsmt_space_amp and --lsmt_idle_ms when given; everything else is
-// lsmt's default (header line "defaults"). get() reads the value into db_bench's reused string, as
-// LevelDB's and RocksDB's Get do (lsmt's get(key, out) overload); cursors read the stored bytes
-// with raw_key()/raw_value(), like LevelDB's Slice, so a scan copies nothing.
+// --lsmt_ratio, --lsmt_l0, --lsmt_l0_growth, --lsmt_space_amp and --lsmt_idle_ms when given;
+// everything else is lsmt's default (header line "defaults"). get() reads the value into
+// db_bench's reused string, as LevelDB's and RocksDB's Get do (lsmt's get(key, out) overload);
+// cursors read the stored bytes with raw_key()/raw_value(), like LevelDB's Slice, so a scan
+// copies nothing.
 #pragma once
 
 #include <algorithm>
@@ -63,6 +64,9 @@ class lsmt_engine final : public engine {
       opts.compaction_interval = static_cast<size_t>(cfg.lsmt_l0);
       opts.minimum_sstables = std::min(opts.minimum_sstables, opts.compaction_interval);
     }
+    if (cfg.lsmt_l0_growth != 0) {
+      opts.compaction_interval_growth = static_cast<size_t>(cfg.lsmt_l0_growth);
+    }
     return opts;
   }
   static std::string describe(const config& cfg) {
@@ -70,7 +74,9 @@ class lsmt_engine final : public engine {
     return "memtable " + mib(o.memtable_max_bytes) + ", block " + std::to_string(o.block_size) +
            " B (restart every " + std::to_string(o.block_restart_interval) +
            " keys), compaction at " + std::to_string(o.compaction_interval) +
-           " level-0 tables, files " + mib(o.target_file_size) + ", base level " +
+           " level-0 tables (up to " +
+           std::to_string(o.compaction_interval * o.compaction_interval_growth) +
+           " in a large store), files " + mib(o.target_file_size) + ", base level " +
            mib(o.base_level_bytes) + ", level ratio " + std::to_string(o.level_size_ratio) +
            ", writes slowed past " + fixed2(o.slowdown_space_amplification) + "x space" +
            ", mmap reads " + (o.use_mmap_reads ? "up to " + mib(o.max_mapped_bytes) : "off") +

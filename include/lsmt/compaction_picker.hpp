@@ -3,9 +3,11 @@
 //
 // Leveled rule (the layout is in version.hpp). Each level gets a score; the highest score of at
 // least 1 is merged next:
-//   - level 0: its table count over compaction_interval. A level-0 merge takes every level-0
-//     table and the tables of the base level that overlap them (or of a higher sorted level that
-//     still holds data), and writes the result into that level.
+//   - level 0: its table count over its trigger, compaction_interval, which rises in a store
+//     whose bottom level holds more than 2 x compaction_interval level-0 tables' bytes, up to
+//     compaction_interval_growth x (level0_trigger in level_targets.hpp). A level-0 merge takes
+//     every level-0 table and the tables of the base level that overlap them (or of a higher
+//     sorted level that still holds data), and writes the result into that level.
 //   - a sorted level above the bottom: its bytes over its target (compute_targets: the bottom
 //     level's size divided by level_size_ratio per level up, down to the base level, the first
 //     whose target is at most base_level_bytes). A level above the base level has no target: any
@@ -99,11 +101,13 @@ class compaction_picker {
   struct settings {
     explicit settings(const options& o = options{})
         : level0_trigger(o.compaction_interval),
+          level0_growth(o.compaction_interval_growth),
           minimum_tables(o.minimum_sstables),
           target_file_size(o.target_file_size),
           base_level_bytes(o.base_level_bytes),
           level_size_ratio(o.level_size_ratio) {}
     size_t level0_trigger;  // compaction_interval
+    size_t level0_growth;   // compaction_interval_growth
     size_t minimum_tables;  // minimum_sstables: how far compact() collapses the store
     uint64_t target_file_size;
     uint64_t base_level_bytes;
@@ -201,9 +205,15 @@ class compaction_picker {
         std::max<uint64_t>(merge_entries / upper_seek_divisor, min_upper_seeks), level);
   }
 
+  /// Level-0 tables at which level 0 is merged now (level0_trigger; stats).
+  size_t level0_tables_due(const version& v) const {
+    return level0_trigger(v, s_.level0_trigger, s_.level0_growth);
+  }
+
   /// Bytes merges must still move down to bring each level within its target (stats).
   uint64_t pending_bytes(const version& v) const {
-    return bytes_over_targets(v, s_.base_level_bytes, s_.level_size_ratio, s_.level0_trigger);
+    return bytes_over_targets(v, s_.base_level_bytes, s_.level_size_ratio, s_.level0_trigger,
+                              s_.level0_growth);
   }
 
  private:
@@ -219,7 +229,8 @@ class compaction_picker {
   choice best_level(const version& v) const {
     const level_targets t = compute_targets(v, s_.base_level_bytes, s_.level_size_ratio);
     size_t best = 0;
-    double score = static_cast<double>(v.levels[0].size()) / static_cast<double>(s_.level0_trigger);
+    double score =
+        static_cast<double>(v.levels[0].size()) / static_cast<double>(level0_tables_due(v));
     for (size_t l = 1; l + 1 < max_levels; ++l) {
       const uint64_t bytes = v.level_bytes(l);
       if (bytes == 0) continue;

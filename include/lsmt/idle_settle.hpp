@@ -2,7 +2,7 @@
 // level 0 merged down into the sorted levels.
 //
 // Leveled compaction leaves a store in a shape made for writes when they stop: the memtable
-// holds the last writes, and level 0 up to compaction_interval - 1 tables, each of whose key
+// holds the last writes, and level 0 up to one table fewer than its trigger, each of whose key
 // ranges overlaps every other's. Every seek then positions the memtable and each level-0 table
 // on top of one table per sorted level, and every scan merges them all in. At 1M keys (db_bench,
 // lsmt alone, `fillseq,fillrandom,overwrite`, then reads) the overwrite left a 4.3 MiB memtable
@@ -17,8 +17,8 @@
 // it came to wait; if a flush is running then, once it ends), the compaction thread settles
 // the store: it rotates the memtable (write_path::try_rotate_when_idle: only if the write queue
 // is free that moment, so the thread never waits for a writer), the flush thread writes it to
-// level 0, and level 0 is merged into the sorted levels as it would be at compaction_interval
-// tables, or straight into the level below an empty base level, if that one holds data, when
+// level 0, and level 0 is merged into the sorted levels as it would be at its trigger, or
+// straight into the level below an empty base level, if that one holds data, when
 // level 0 holds more than the base level's target (compaction_picker::settle_job). A settle that
 // does not pay, or fails, is not retried until a write starts a new quiet period; one that
 // found the write queue busy waits for another. Meanwhile the thread sleeps until that write

@@ -29,9 +29,13 @@ struct stats {
   std::array<uint64_t, 7> level_bytes{};  ///< their bytes
   uint64_t table_bytes = 0;               ///< bytes of the live SSTables
   /// Bytes that merges must still move down to bring every level within its target size:
-  /// level 0's bytes once it holds compaction_interval tables, plus each sorted level's bytes
+  /// level 0's bytes once it holds level0_trigger tables, plus each sorted level's bytes
   /// above its target. Growing without bound means writes outpace merging.
   uint64_t pending_compaction_bytes = 0;
+  /// Level-0 tables at which level 0 is merged into the sorted levels now: compaction_interval,
+  /// or more in a large store (options::compaction_interval_growth), counted once level 0 holds
+  /// compaction_interval tables.
+  size_t level0_trigger = 0;
   /// Range deletions the live SSTables hold (each table's own, after compactions cut them at
   /// table boundaries or dropped them), and those in the memtables.
   uint64_t table_range_deletions = 0;

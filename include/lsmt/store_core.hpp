@@ -102,6 +102,7 @@ class store_core {
   std::atomic<bool> failed{false};           // a background or WAL failure stopped writes
   std::atomic<bool> settler_parked{false};   // the compaction thread awaits a write (settler)
   std::atomic<size_t> level0_tables{0};      // current's level-0 tables (publish_view sets it)
+  std::atomic<size_t> level0_raise{0};       // its merge trigger over compaction_interval (same)
   std::atomic<uint64_t> upper_bytes{0};      // current's levels above the bottom (likewise)
   std::atomic<uint64_t> bottom_bytes{0};     // current's bottom level, the deepest holding tables
   std::atomic<uint64_t> slowdowns{0};        // times the write leader slept (write_path.hpp)
@@ -168,6 +169,8 @@ class store_core {
     }
     picker.set_threshold(*current);
     level0_tables.store(current->levels[0].size(), std::memory_order_relaxed);
+    level0_raise.store(picker.level0_tables_due(*current) - opts.compaction_interval,
+                       std::memory_order_relaxed);
     uint64_t upper = current->level_bytes(0);
     uint64_t bottom = 0;
     for (size_t l = 1; l < max_levels; ++l) {
@@ -224,6 +227,7 @@ class store_core {
     }
     st.table_bytes = current->total_bytes();
     st.pending_compaction_bytes = picker.pending_bytes(*current);
+    st.level0_trigger = picker.level0_tables_due(*current);
     st.last_sequence = last_sequence.load(std::memory_order_acquire);
     st.live_snapshots = snapshots.size();
 

@@ -9,18 +9,20 @@
 // standing in for one, below). A full memtable becomes
 // immutable and gets a fresh log (log_set.hpp); the flush thread writes it to a table
 // (background.hpp). Writers wait while too many immutable memtables await their flush, or while
-// merging falls far behind (3 x compaction_interval level-0 tables, at least 12). The one
-// rotation not made by a leader is an idle settle's (try_rotate_when_idle): the compaction
-// thread takes the queue's mutex with an empty queue, so it stands in for a leader meanwhile.
+// merging falls far behind (3 x compaction_interval level-0 tables, at least 12, plus as many as
+// level 0's merge trigger has risen above compaction_interval: level0_trigger in
+// level_targets.hpp). The one rotation not made by a leader is an idle settle's
+// (try_rotate_when_idle): the compaction thread takes the queue's mutex with an empty queue, so
+// it stands in for a leader meanwhile.
 //
 // Before that stop, writes slow down, as LevelDB's and RocksDB's do, so that a fast writer
 // gives the merges time (and, on a small machine, CPU) to catch up instead of meeting one long
-// stall. From 2 x compaction_interval level-0 tables (at least 8), the leader owes a sleep for
-// each group: its bytes' time at 128 MiB/s, doubled for each table past that threshold (up to
-// 1024x), and never more than 100 ms in all. It sleeps once it owes a millisecond, without the
-// queue's mutex (followers keep queueing and join the next group; a close waits its turn), and
-// stops as soon as level 0 is back below the threshold (and space below its own, next). A
-// failure meanwhile fails the group.
+// stall. From 2 x compaction_interval level-0 tables (at least 8, plus the trigger's rise), the
+// leader owes a sleep for each group: its bytes' time at 128 MiB/s, doubled for each table past
+// that threshold (up to 1024x), and never more than 100 ms in all. It sleeps once it owes a
+// millisecond, without the queue's mutex (followers keep queueing and join the next group; a
+// close waits its turn), and stops as soon as level 0 is back below the threshold (and space
+// below its own, next). A failure meanwhile fails the group.
 //
 // Space slows writes the same way (options::slowdown_space_amplification = x). The levels above
 // the bottom level (level 0 too) hold what merges have not yet pushed into it: new keys, and the
@@ -59,20 +61,27 @@
 
 namespace lsmt::detail {
 
-/// Level-0 tables from which writes slow down (top of the file).
-inline size_t slowdown_tables(const options& o) {
-  return std::max<size_t>(2 * o.compaction_interval, 8);
+/// Level-0 tables from which writes slow down (top of the file), with level 0's merge trigger
+/// `raise` tables above compaction_interval (level0_trigger).
+inline size_t slowdown_tables(const options& o, size_t raise) {
+  return std::max<size_t>(2 * o.compaction_interval, 8) + raise;
+}
+
+/// Level-0 tables at which writes wait (top of the file), likewise.
+inline size_t stall_tables(const options& o, size_t raise) {
+  return std::max<size_t>(3 * o.compaction_interval, 12) + raise;
 }
 
 /// The space slowdown's doublings (top of the file) for `upper` bytes in the levels above a
 /// bottom level of `bottom` bytes, at most 10; nullopt below the threshold or when it is off.
-inline std::optional<size_t> space_slowdown_steps(uint64_t upper, uint64_t bottom,
-                                                  const options& o) {
+inline std::optional<size_t> space_slowdown_steps(uint64_t upper, uint64_t bottom, const options& o,
+                                                  size_t raise) {
   if (o.slowdown_space_amplification == 0) return std::nullopt;
   const double share = std::max(o.slowdown_space_amplification - 1,
                                 1.25 / static_cast<double>(o.level_size_ratio - 1));
   const uint64_t allowed = static_cast<uint64_t>(share * static_cast<double>(bottom)) +
-                           2 * o.base_level_bytes + o.memtable_max_bytes * slowdown_tables(o);
+                           2 * o.base_level_bytes +
+                           o.memtable_max_bytes * slowdown_tables(o, raise);
   if (upper <= allowed) return std::nullopt;
   const auto step = std::max<uint64_t>({bottom / 100, o.target_file_size, 1});
   return static_cast<size_t>(std::min<uint64_t>((upper - allowed) / step, 10));
@@ -330,8 +339,9 @@ class write_path {
     return std::to_string(c_.current->levels[0].size()) + " level-0 tables await a merge";
   }
 
-  size_t stall_tables() const { return std::max<size_t>(3 * c_.opts.compaction_interval, 12); }
-  size_t slowdown_tables() const { return lsmt::detail::slowdown_tables(c_.opts); }
+  size_t raise() const { return c_.level0_raise.load(std::memory_order_relaxed); }
+  size_t stall_tables() const { return lsmt::detail::stall_tables(c_.opts, raise()); }
+  size_t slowdown_tables() const { return lsmt::detail::slowdown_tables(c_.opts, raise()); }
 
   // The slowdown (top of the file): adds what `bytes` cost at the current level-0 count or
   // space, whichever doubles it more, to the leader's debt (at most max_owed), and sleeps it off
@@ -342,7 +352,7 @@ class write_path {
     auto excess = [this]() -> std::optional<size_t> {
       const std::optional<size_t> space =
           space_slowdown_steps(c_.upper_bytes.load(std::memory_order_relaxed),
-                               c_.bottom_bytes.load(std::memory_order_relaxed), c_.opts);
+                               c_.bottom_bytes.load(std::memory_order_relaxed), c_.opts, raise());
       const size_t n = c_.level0_tables.load(std::memory_order_relaxed);
       const size_t from = slowdown_tables();
       if (n < from) return space;
