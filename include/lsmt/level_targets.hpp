@@ -48,8 +48,8 @@ inline constexpr uint64_t level0_bottom_divisor = 2;
 /// which rewrite much of the levels below whatever the batch's size, so a larger batch rewrites
 /// less per byte it carries. A store with less than 2 x interval tables' worth in its bottom
 /// level keeps `interval`, and so does a level 0 of fewer tables (it is not due either way, and
-/// a few small tables would give a mean that means nothing). Why half, and 4x by default:
-/// README, "Scale".
+/// a few small tables would give a mean that means nothing). Why half, and 4x by default: the
+/// measurement log, examples/bench/README.md, "Write amplification".
 inline size_t level0_trigger(const version& v, size_t interval, size_t growth) {
   const size_t n = v.levels[0].size();
   if (n < interval || growth <= 1) return interval;

@@ -52,9 +52,9 @@ struct options {
   /// compaction_interval, until level 0 holds half the bottom level's bytes. With the defaults
   /// it rises once the bottom level holds more than about 16 flushed memtables (a store of 10M
   /// keys of 100 bytes, not of 1M): larger batches rewrite the levels below less often, which
-  /// cut the write amplification of a 10M-key fill by about a third (README, "Scale"), while
-  /// reads and seeks search more level-0 tables. db::stats() reports the trigger. 1 keeps it at
-  /// compaction_interval; 1 .. 16.
+  /// cut the write amplification of a 10M-key fill by a quarter, counted once its merges settle
+  /// (README, "Where lsmt is behind"), while reads and seeks search more level-0 tables.
+  /// db::stats() reports the trigger. 1 keeps it at compaction_interval; 1 .. 16.
   size_t compaction_interval_growth = 4;
   /// Once no write has come for this many milliseconds, the store settles: it flushes the
   /// memtable and merges level 0 down into the sorted levels, below compaction_interval too, so
