@@ -90,6 +90,22 @@ class merge_holding_fs final : public forwarding_fs {
   std::condition_variable cv_;
   bool held_ = false;
 };
+
+// Lets held merges go when it leaves scope: before the store closes, even if a check fails.
+struct merge_release {
+  merge_holding_fs& files;
+  ~merge_release() { files.hold(false); }
+};
+
+// Options of the level-0 slowdown tests: merges through `files`, level 0 merged at 2 tables,
+// and a memtable that only flush() turns into a table (up to 1000 entries).
+lsmt::options level0_options(const std::shared_ptr<merge_holding_fs>& files) {
+  lsmt::options o;
+  o.fs = files;
+  o.memtable_max_entries = 1000;
+  o.compaction_interval = 2;
+  return o;
+}
 #endif
 
 }  // namespace
@@ -267,17 +283,11 @@ TEST_CASE("engine: writes slow down while level 0 nears the stall, and not once 
           "[engine]") {
   temp_dir tmp;
   auto files = std::make_shared<merge_holding_fs>();
-  lsmt::options o;
-  o.fs = files;
-  o.memtable_max_entries = 1000;  // flush() makes each table
-  o.compaction_interval = 2;      // slowdown from 8 level-0 tables, stall at 12
+  lsmt::options o = level0_options(files);  // slowdown from 8 level-0 tables, stall at 12
   o.minimum_sstables = 2;
   files->hold(true);
   str_db d(tmp.sub("db"), o);
-  struct release {  // lets merges go before the store closes, even if a check fails
-    merge_holding_fs& f;
-    ~release() { f.hold(false); }
-  } let_go{*files};
+  merge_release let_go{*files};
   const std::string value(1000, 'v');
   auto round = [&](int r) {  // 100 puts of 1 KB over the same keys, then one level-0 table
     for (int i = 0; i < 100; ++i) d.put(key_of(i), value + std::to_string(r));
@@ -325,17 +335,11 @@ TEST_CASE("engine: a large bottom level raises level 0's trigger, its slowdown a
           "[engine]") {
   temp_dir tmp;
   auto files = std::make_shared<merge_holding_fs>();
-  lsmt::options o;
-  o.fs = files;
-  o.memtable_max_entries = 1000;  // flush() makes each table
-  o.compaction_interval = 2;
+  lsmt::options o = level0_options(files);
   o.minimum_sstables = 1;
   o.idle_settle_ms = 0;
   str_db d(tmp.sub("db"), o);
-  struct release {  // lets merges go before the store closes, even if a check fails
-    merge_holding_fs& f;
-    ~release() { f.hold(false); }
-  } let_go{*files};
+  merge_release let_go{*files};
   const std::string value(1000, 'v');
   for (int i = 0; i < 3000; ++i) d.put("b" + key_of(i), value);  // about 3 MB at the bottom
   d.compact();
@@ -396,10 +400,6 @@ TEST_CASE("engine: writes slow down while the levels above the bottom hold too m
     }
     return std::make_pair(upper, bottom);
   };
-  struct release {  // lets merges go before the store closes, even if a check fails
-    merge_holding_fs& f;
-    ~release() { f.hold(false); }
-  };
   {
     lsmt::options setup = o;
     setup.slowdown_space_amplification = 0;  // the layout below is built, not judged
@@ -420,7 +420,7 @@ TEST_CASE("engine: writes slow down while the levels above the bottom hold too m
   SECTION("ratio 2: those levels are within their own targets, so no slowdown") {
     files->hold(true);
     str_db d(dir, o);
-    release let_go{*files};
+    merge_release let_go{*files};
     put_range(d, 1600, 1700, "c");
     CHECK(d.stats().slowdowns == 0);
   }
@@ -428,7 +428,7 @@ TEST_CASE("engine: writes slow down while the levels above the bottom hold too m
     o.level_size_ratio = 10;  // threshold: 0.2 x 4 MB + 2 KiB + 512 KiB, about 1.33 MB
     files->hold(true);
     str_db d(dir, o);
-    release let_go{*files};
+    merge_release let_go{*files};
     REQUIRE(d.stats().slowdowns == 0);
     // 1.6 MB is about 7 steps of 40 KB past the threshold: each byte costs 128 x 7.45 ns, so
     // 100 puts of 1 KB owe about 95 ms, slept in naps of 1 ms or more.
@@ -455,7 +455,7 @@ TEST_CASE("engine: writes slow down while the levels above the bottom hold too m
     o.slowdown_space_amplification = 0;
     files->hold(true);
     str_db d(dir, o);
-    release let_go{*files};
+    merge_release let_go{*files};
     put_range(d, 1600, 1700, "c");
     CHECK(d.stats().slowdowns == 0);
   }
