@@ -63,6 +63,17 @@ compaction_picker make_picker(size_t trigger = 4, size_t minimum = 2,
   return compaction_picker(s, sampler ? sampler : std::make_shared<read_sampler>());
 }
 
+// Ten tables of `size` bytes, numbered 1 to 10, over the user keys "a"-"b", "c"-"d", ... "s"-"t".
+table_list ten_tables(uint64_t size) {
+  table_list out;
+  for (uint64_t i = 0; i < 10; ++i) {
+    const std::string lo(1, static_cast<char>('a' + 2 * i));
+    const std::string hi(1, static_cast<char>('a' + 2 * i + 1));
+    out.push_back(table(i + 1, lo, hi, size));
+  }
+  return out;
+}
+
 std::vector<uint64_t> numbers(const table_list& tables) {
   std::vector<uint64_t> out;
   for (const auto& t : tables) out.push_back(t->meta().number);
@@ -130,6 +141,15 @@ TEST_CASE("picker: level 0's trigger rises with the bottom level, up to 4x compa
   CHECK(job.level == 0);
   CHECK(job.inputs.size() == 10);
   CHECK(p.pending_bytes(v) == 10 * MiB);
+  // Past the risen trigger each table adds a quarter, as past a fixed one: 18 tables score 3
+  // (as 12 do with the trigger at 4), 17 score 2.75, against a level above the base level that
+  // scores just below 3 (1 + 127 MiB / base_level_bytes).
+  v.levels[3].push_back(table(50, "a", "z", 127 * MiB));
+  fill_level0(17);
+  CHECK(p.pick(v, false).level == 3);
+  fill_level0(18);
+  CHECK(p.pick(v, false).level == 0);
+  v.levels[3].clear();
   // Far more: at most 4x the interval. Larger level-0 tables count as more of the batch.
   v.levels[last][0] = table(1, "a", "z", 1000 * MiB);
   fill_level0(15);
@@ -242,8 +262,8 @@ TEST_CASE("picker: scans with only the bottom level left rewrite its tables in t
 TEST_CASE("picker: a level above the base level does not starve level 0", "[compaction][picker]") {
   compaction_picker p = make_picker(4);
   version v;
-  v.levels[last].push_back(table(1, "a", "z", 10 * MiB));
-  v.levels[3].push_back(table(2, "a", "z", 32 * MiB));  // must move down: score 1.5
+  v.levels[last].push_back(table(1, "a", "z", 8 * MiB));  // level 0's trigger stays 4
+  v.levels[3].push_back(table(2, "a", "z", 32 * MiB));    // must move down: score 1.5
   for (uint64_t i = 10; i < 14; ++i) v.levels[0].push_back(table(i, "a", "z", MiB));
   CHECK(p.pick(v, false).level == 3);  // level 0 at its trigger: score 1
   for (uint64_t i = 14; i < 22; ++i) v.levels[0].push_back(table(i, "a", "z", MiB));
@@ -371,11 +391,7 @@ TEST_CASE("picker: a settle whose data would move on down at once merges one lev
   compaction_picker p = make_picker(4);
   version v;
   // 100 MiB in the bottom level: the level above is the base level, with a 10 MiB target.
-  for (uint64_t i = 0; i < 10; ++i) {
-    const std::string lo(1, static_cast<char>('a' + 2 * i));
-    const std::string hi(1, static_cast<char>('a' + 2 * i + 1));
-    v.levels[last].push_back(table(i + 1, lo, hi, 10 * MiB));
-  }
+  v.levels[last] = ten_tables(10 * MiB);
   // 11 MiB in level 0 over the whole key space, more than the base level's target. Not into
   // the bottom level: rewriting its 100 MiB pays only for a quarter of that (trigger 4), 25 MiB.
   // So into the empty base level.
@@ -412,11 +428,7 @@ TEST_CASE("picker: a settle never skips an empty level below the base level",
   version v;
   // 1,000 MiB in the bottom level and nothing above it (as compact() leaves a store): the base
   // level is two up (10 MiB target), and the level between is empty (100 MiB target).
-  for (uint64_t i = 0; i < 10; ++i) {
-    const std::string lo(1, static_cast<char>('a' + 2 * i));
-    const std::string hi(1, static_cast<char>('a' + 2 * i + 1));
-    v.levels[last].push_back(table(i + 1, lo, hi, 100 * MiB));
-  }
+  v.levels[last] = ten_tables(100 * MiB);
   // 30 MiB over one bottom table would pay for rewriting its 100 MiB, but it would not move on
   // from the empty level below the base level: it goes into the base level, rewriting nothing.
   v.levels[0].push_back(table(20, "c", "d", 30 * MiB));

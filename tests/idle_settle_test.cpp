@@ -75,8 +75,8 @@ std::optional<uint64_t> compaction_thread_waits() {
     std::string name;
     if (!std::getline(comm, name) || name != "lsmt:compact") continue;
     std::ifstream status(task.path() / "status");
+    static const std::string field = "voluntary_ctxt_switches:";
     for (std::string line; std::getline(status, line);) {
-      const std::string field = "voluntary_ctxt_switches:";
       if (line.compare(0, field.size(), field) == 0) {
         total += std::stoull(line.substr(field.size()));
         found = true;

@@ -209,6 +209,8 @@ class compaction_picker {
   size_t level0_tables_due(const version& v) const {
     return level0_trigger(v, s_.level0_trigger, s_.level0_growth);
   }
+  /// How far that is above compaction_interval (the write path's thresholds rise by it).
+  size_t level0_raise(const version& v) const { return level0_tables_due(v) - s_.level0_trigger; }
 
   /// Bytes merges must still move down to bring each level within its target (stats).
   uint64_t pending_bytes(const version& v) const {
@@ -223,14 +225,23 @@ class compaction_picker {
     size_t base_level = 0;  // where level 0 merges to (compute_targets)
   };
 
-  // The level most in need of a merge, and its score: level 0's table count over its trigger,
-  // or a sorted level's size over its target (any data above the base level must move down).
-  // The bottom level is never the source of an automatic merge. Score 0: nothing to merge.
+  // Level 0's score: its table count over its trigger, 1 at the trigger; past it, each further
+  // table adds 1 / compaction_interval, as with the fixed trigger, so a risen trigger does not
+  // lower level 0's priority near the stall (3 there, as before).
+  double level0_score(const version& v) const {
+    const size_t n = v.levels[0].size();
+    const size_t due = level0_tables_due(v);
+    if (n < due) return static_cast<double>(n) / static_cast<double>(due);
+    return static_cast<double>(n - level0_raise(v)) / static_cast<double>(s_.level0_trigger);
+  }
+
+  // The level most in need of a merge, and its score: level 0's (level0_score), or a sorted
+  // level's size over its target (any data above the base level must move down). The bottom
+  // level is never the source of an automatic merge. Score 0: nothing to merge.
   choice best_level(const version& v) const {
     const level_targets t = compute_targets(v, s_.base_level_bytes, s_.level_size_ratio);
     size_t best = 0;
-    double score =
-        static_cast<double>(v.levels[0].size()) / static_cast<double>(level0_tables_due(v));
+    double score = level0_score(v);
     for (size_t l = 1; l + 1 < max_levels; ++l) {
       const uint64_t bytes = v.level_bytes(l);
       if (bytes == 0) continue;

@@ -26,7 +26,8 @@
 // aside), settled or not.
 //
 // The bound on its cost: a merge of level 0 rewrites the tables below that it overlaps. At the
-// trigger it does so for compaction_interval memtables; settling does it for whatever the
+// trigger it does so for compaction_interval memtables or more (level0_trigger in
+// level_targets.hpp); settling does it for whatever the
 // memtable and level 0 hold, so it waits until they hold at least 1 / compaction_interval of
 // the bytes it would rewrite (worth_settling): before the rotation, counting the tables the
 // memtable's key range overlaps too (compaction_picker::settle_pays), and again once the

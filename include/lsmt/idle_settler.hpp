@@ -75,7 +75,7 @@ class idle_settler {
 
   /// Called as a merge starts: its time counts towards the quiet period if no write comes.
   void merge_starts(const store_core& c) {
-    if (c.opts.idle_settle_ms != 0) {
+    if (idle_.enabled()) {
       idle_.observe(c.last_sequence.load(std::memory_order_acquire), idle_watch::clock::now());
     }
   }

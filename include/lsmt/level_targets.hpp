@@ -1,5 +1,5 @@
 // lsmt/level_targets.hpp - the size each level of a store should have (compaction_picker.hpp),
-// and how far the levels are over it.
+// how far the levels are over it, and how many tables level 0 gathers before it merges.
 //
 // Thread safety: a pure function of a version, which is immutable.
 #ifndef LSMT_LEVEL_TARGETS_HPP

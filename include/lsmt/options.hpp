@@ -122,7 +122,8 @@ struct options {
   /// How much lower the compaction thread's CPU priority is than the store's other threads: it
   /// adds this to its nice value (Linux only; 0 .. 19, 0 leaves it alone). On a busy machine
   /// reads and writes then run before merges, which catch up when the CPU is free; a writer
-  /// that outruns them for long is slowed, then stopped, by level 0's size (compaction_interval).
+  /// that outruns them for long is slowed, then stopped, by level 0's size (compaction_interval,
+  /// compaction_interval_growth).
   int compaction_nice = 10;
   /// Make every write durable against power loss (fsync before acknowledging).
   /// Otherwise a write survives a crash of the process but not of the machine.

@@ -10,8 +10,9 @@
 // exited, the directory lock is released). It only moves forward, and changes under `mutex`,
 // so a thread waiting on a condition variable sees it.
 //
-// Thread safety: see each member; `last_sequence`, `life`, `failed` and `settler_parked` are
-// atomics readable without the lock.
+// Thread safety: see each member; `last_sequence`, `life`, `failed`, `settler_parked` and the
+// figures publish_view copies from the current version for the write path (`level0_tables`,
+// `level0_raise`, `upper_bytes`, `bottom_bytes`) are atomics readable without the lock.
 #ifndef LSMT_STORE_CORE_HPP
 #define LSMT_STORE_CORE_HPP
 
@@ -169,8 +170,7 @@ class store_core {
     }
     picker.set_threshold(*current);
     level0_tables.store(current->levels[0].size(), std::memory_order_relaxed);
-    level0_raise.store(picker.level0_tables_due(*current) - opts.compaction_interval,
-                       std::memory_order_relaxed);
+    level0_raise.store(picker.level0_raise(*current), std::memory_order_relaxed);
     uint64_t upper = current->level_bytes(0);
     uint64_t bottom = 0;
     for (size_t l = 1; l < max_levels; ++l) {
