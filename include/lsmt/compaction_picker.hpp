@@ -40,29 +40,11 @@
 // were kept for a snapshot, say), the threshold doubles, up to max_read_backoff times; a merge
 // that drops more resets it.
 //
-// Seek-triggered merges of level 0: every seek positions each level-0 table, so while level 0
-// holds tables below its trigger (after a fill stops, say), each of them costs every seek one
-// more block search (about a microsecond). Iterators report the level-0 tables their seeks
-// positioned (read_sampler.hpp); once seeks have positioned as many as an eighth of the entries
-// that merging level 0 would rewrite (its own and those of the level it merges into, at least
-// min_upper_seeks; upper_seek_divisor), level 0 is merged down even below its trigger. Merging
-// an entry costs about half a table seek, so by then the seeks have wasted a quarter of what
-// the merge costs, and every later seek is cheaper. Why not wait until they have wasted all of
-// it: the merge runs on the background thread, at a lower priority (options::compaction_nice),
-// while the seeks are what readers wait for, and seeks that have come keep coming. Measured
-// at 1M keys (fillrandom, reads and scans, then seekrandom; lsmt alone, 4 alternated runs):
-// the first seekrandom made a median of 602k seeks/s against 568k with half. Point reads do
-// not count: bloom filters skip level-0 tables for them.
-// With level 0 empty, the same holds for the sorted levels above the bottom one: each costs
-// every seek one more block search (measured at 1M keys: 500-580k seeks/s with a level of 6 MB
-// above the bottom, 700-770k with the bottom alone). Seeks count how often they position the
-// first such level; once that count reaches an eighth of the entries of that level and of the
-// level it merges into (at least min_upper_seeks), one table of that level, the one that
-// rewrites the fewest bytes below per byte, is merged into the next level holding data. The
-// threshold counts what emptying the whole level rewrites, and a merge empties a part of it, so
-// these merges come later than they would pay for: a store that is only read, with seeks,
-// ends up in one level, a table at a time (slowly, when it is large), while one also written
-// keeps its levels. The count restarts whenever it starts counting for another level.
+// Seek-triggered merges: while level 0 holds tables below its trigger, or, with level 0 empty, a
+// sorted level above the bottom holds data, every seek pays one more block search per such table
+// or level; once seeks have paid for an eighth of what the merge that removes them rewrites
+// (upper_seek_divisor, at least min_upper_seeks), that merge runs even below score 1. Why an
+// eighth, and what it measured: read_sampler.hpp.
 //
 // Thread safety: compaction_picker is not thread-safe: the engine calls it with its state
 // mutex held.
@@ -232,7 +214,8 @@ class compaction_picker {
     const size_t n = v.levels[0].size();
     const size_t due = level0_tables_due(v);
     if (n < due) return static_cast<double>(n) / static_cast<double>(due);
-    return static_cast<double>(n - level0_raise(v)) / static_cast<double>(s_.level0_trigger);
+    return static_cast<double>(n - (due - s_.level0_trigger)) /
+           static_cast<double>(s_.level0_trigger);
   }
 
   // The level most in need of a merge, and its score: level 0's (level0_score), or a sorted
