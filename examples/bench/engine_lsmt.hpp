@@ -115,11 +115,11 @@ class lsmt_engine final : public engine {
     return "stats: memtables " + mib(st.memtable_bytes) + " (and " + mib(st.memtable_pool_bytes) +
            " of freed blocks kept), filters " + mib(st.filter_bytes) + ", indexes " +
            mib(st.index_bytes) + ", block cache " + mib(st.block_cache_bytes) + " (sum " +
-           mib(anon) + "); mapped tables " + mib(st.mapped_bytes) + " of " + mib(st.table_bytes) +
-           "; writes stalled " + std::to_string(st.stalls) + " times, " +
-           std::to_string(st.stall_micros / 1000) + " ms in total, slowed " +
-           std::to_string(st.slowdowns) + " times, " + std::to_string(st.slowdown_micros / 1000) +
-           " ms in total" + huge_pages();
+           mib(anon) + "); mapped tables " + mib(st.mapped_bytes) +
+           " (tables of the current version " + mib(st.table_bytes) + "); writes stalled " +
+           std::to_string(st.stalls) + " times, " + std::to_string(st.stall_micros / 1000) +
+           " ms in total, slowed " + std::to_string(st.slowdowns) + " times, " +
+           std::to_string(st.slowdown_micros / 1000) + " ms in total" + huge_pages();
   }
 
  private:

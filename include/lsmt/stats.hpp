@@ -87,7 +87,10 @@ struct stats {
   uint64_t filter_bytes = 0;       ///< bloom filters of the live SSTables
   uint64_t index_bytes = 0;        ///< in-memory indexes of the live SSTables
   uint64_t block_cache_bytes = 0;  ///< blocks held by the block cache (pread reads)
-  uint64_t mapped_bytes = 0;       ///< bytes of the tables read through maps (max_mapped_bytes)
+  /// Bytes of the tables read through maps (max_mapped_bytes). Not a subset of table_bytes: it
+  /// also counts the outputs of a merge under way, and the tables a merge replaced until their
+  /// last reader lets go of them (mapping_budget.hpp), so it may exceed table_bytes.
+  uint64_t mapped_bytes = 0;
 };
 
 }  // namespace lsmt
