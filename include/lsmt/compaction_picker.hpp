@@ -42,9 +42,9 @@
 //
 // Seek-triggered merges: while level 0 holds tables below its trigger, or, with level 0 empty, a
 // sorted level above the bottom holds data, every seek pays one more block search per such table
-// or level; once seeks have paid for an eighth of what the merge that removes them rewrites
-// (upper_seek_divisor, at least min_upper_seeks), that merge runs even below score 1. Why an
-// eighth, and what it measured: read_sampler.hpp.
+// or level; once seeks have paid for an eighth of what merging them away rewrites
+// (upper_seek_divisor, at least min_upper_seeks), level 0, or one table of that level, is merged
+// down even below score 1. Why an eighth, and what it measured: read_sampler.hpp.
 //
 // Thread safety: compaction_picker is not thread-safe: the engine calls it with its state
 // mutex held.
@@ -76,7 +76,7 @@ class compaction_picker {
   static constexpr uint64_t max_read_backoff = 64;
   static constexpr uint64_t min_upper_seeks = 4096;
   /// A seek-triggered merge is due once seeks have positioned what it takes away as often as
-  /// 1 / upper_seek_divisor of the entries it rewrites (see the file comment).
+  /// 1 / upper_seek_divisor of the entries it rewrites (the file comment; read_sampler.hpp).
   static constexpr uint64_t upper_seek_divisor = 8;
 
   /// The policy's parameters, taken from the store's options (options' defaults by default).

@@ -88,8 +88,8 @@ struct stats {
   uint64_t index_bytes = 0;        ///< in-memory indexes of the live SSTables
   uint64_t block_cache_bytes = 0;  ///< blocks held by the block cache (pread reads)
   /// Bytes of the tables read through maps (max_mapped_bytes). Not a subset of table_bytes: it
-  /// also counts the outputs of a merge under way, and the tables a merge replaced until their
-  /// last reader lets go of them (mapping_budget.hpp), so it may exceed table_bytes.
+  /// also counts the outputs of a flush or merge under way, and the tables a merge replaced until
+  /// their last reader lets go of them (mapping_budget.hpp), so it may exceed table_bytes.
   uint64_t mapped_bytes = 0;
 };
 
