@@ -297,6 +297,25 @@ TEST_CASE("write throttle: the level-0 thresholds and the space allowance rise w
   CHECK_FALSE(space_slowdown_steps(allowed, 0, o, 0).has_value());
   CHECK(space_slowdown_steps(allowed + 1, 0, o, 0) == std::optional<size_t>(0));
   CHECK_FALSE(space_slowdown_steps(allowed + 1, 0, o, 1).has_value());
+  // With a large bottom level the allowance is its share alone (0.2 x 100 GiB here), not the
+  // share plus level 0's and the base level's part; each further 1% of the bottom is a doubling.
+  const uint64_t bottom = uint64_t{100} << 30;
+  const uint64_t share = bottom / 5;
+  CHECK_FALSE(space_slowdown_steps(share - 1024, bottom, o, 24).has_value());  // 1.2 - 1 < 0.2
+  CHECK(space_slowdown_steps(share + 1024, bottom, o, 24) == std::optional<size_t>(0));
+  CHECK(space_slowdown_steps(share + 3 * (bottom / 100), bottom, o, 24) ==
+        std::optional<size_t>(3));
+  CHECK(space_slowdown_steps(share + bottom, bottom, o, 24) == std::optional<size_t>(10));
+  // Where that share is below what a tree with no merge due holds above the bottom level (the
+  // sorted levels' targets, 1.25 / 9 of it counted, plus the base level's and level 0's part,
+  // with the trigger's rise), that floor applies.
+  const uint64_t small_bottom = uint64_t{1} << 30;  // share 205 MiB; floor 142 + 128 + 640 MiB
+  const uint64_t no_merge_due =
+      small_bottom * 5 / 36 + 2 * o.base_level_bytes + 40 * o.memtable_max_bytes;
+  CHECK_FALSE(space_slowdown_steps(no_merge_due - 1024, small_bottom, o, 24).has_value());
+  CHECK(space_slowdown_steps(no_merge_due + 1024, small_bottom, o, 24) == std::optional<size_t>(0));
+  CHECK(space_slowdown_steps(no_merge_due + 64 * (uint64_t{1} << 20) + 1024, small_bottom, o, 24) ==
+        std::optional<size_t>(2));  // a step is target_file_size (32 MiB) here
 }
 
 #if defined(__linux__)  // merge_holding_fs knows the compaction thread by its Linux name

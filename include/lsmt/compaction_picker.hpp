@@ -192,7 +192,7 @@ class compaction_picker {
     return level0_trigger(v, s_.level0_trigger, s_.level0_growth);
   }
   /// How far that is above compaction_interval (the write path's thresholds rise by it).
-  size_t level0_raise(const version& v) const { return level0_tables_due(v) - s_.level0_trigger; }
+  size_t level0_raise(const version& v) const { return raise_from(level0_tables_due(v)); }
 
   /// Bytes merges must still move down to bring each level within its target (stats).
   uint64_t pending_bytes(const version& v) const {
@@ -214,9 +214,10 @@ class compaction_picker {
     const size_t n = v.levels[0].size();
     const size_t due = level0_tables_due(v);
     if (n < due) return static_cast<double>(n) / static_cast<double>(due);
-    return static_cast<double>(n - (due - s_.level0_trigger)) /
-           static_cast<double>(s_.level0_trigger);
+    return static_cast<double>(n - raise_from(due)) / static_cast<double>(s_.level0_trigger);
   }
+  // How far a trigger of `due` tables is above compaction_interval.
+  size_t raise_from(size_t due) const { return due - s_.level0_trigger; }
 
   // The level most in need of a merge, and its score: level 0's (level0_score), or a sorted
   // level's size over its target (any data above the base level must move down). The bottom

@@ -13,28 +13,27 @@
 //
 // The thresholds are the picker's (compaction_picker.hpp); why they are where they are:
 //
-// Seek-triggered merges of level 0: every seek positions each level-0 table, so while level 0 holds
-// tables below its trigger (after a fill stops, say), each of them costs every seek one more block
-// search (about a microsecond). Once seeks have positioned as many level-0 tables as an eighth of
-// the entries that merging level 0 would rewrite (its own and those of the level it merges into:
-// compaction_picker::upper_seek_divisor, at least compaction_picker::min_upper_seeks), level 0 is
-// merged down even below its trigger. Merging an entry costs about half a table seek, so by then
-// the seeks have wasted a quarter of what the merge costs, and every later seek is cheaper. Why not
-// wait until they have wasted all of it: the merge runs on the background thread, at a lower
-// priority (options::compaction_nice), while the seeks are what readers wait for, and seeks that
-// have come keep coming. Measured at 1M keys (fillrandom, reads and scans, then seekrandom; lsmt
-// alone, 4 alternated runs): the first seekrandom made a median of 602k seeks/s against 568k with
-// half. Point reads do not count: bloom filters skip level-0 tables for them.
-// With level 0 empty, the same holds for the sorted levels above the bottom one: each costs
-// every seek one more block search (measured at 1M keys: 500-580k seeks/s with a level of 6 MB
-// above the bottom, 700-770k with the bottom alone). Seeks count how often they position the
-// first such level; once that count reaches an eighth of the entries of that level and of the
-// level it merges into (at least min_upper_seeks), one table of that level, the one that
-// rewrites the fewest bytes below per byte, is merged into the next level holding data. The
-// threshold counts what emptying the whole level rewrites, and a merge empties a part of it, so
-// these merges come later than they would pay for: a store that is only read, with seeks,
-// ends up in one level, a table at a time (slowly, when it is large), while one also written
-// keeps its levels. The count restarts whenever it starts counting for another level.
+// Seek-triggered merges of level 0: while level 0 holds tables below its trigger (after a fill
+// stops, say), each costs every seek its block search (above; about a microsecond). Once seeks have
+// positioned as many level-0 tables as an eighth of the entries that merging level 0 would rewrite
+// (its own and those of the level it merges into: compaction_picker::upper_seek_divisor, at least
+// compaction_picker::min_upper_seeks), level 0 is merged down even below its trigger. Merging an
+// entry costs about half a table seek, so by then the seeks have wasted a quarter of what the merge
+// costs, and every later seek is cheaper. Why not wait until they have wasted all of it: the merge
+// runs on the background thread, at a lower priority (options::compaction_nice), while the seeks
+// are what readers wait for, and seeks that have come keep coming. Measured at 1M keys (fillrandom,
+// reads and scans, then seekrandom; lsmt alone, 4 alternated runs): the first seekrandom made a
+// median of 602k seeks/s against 568k with half. Point reads do not count: bloom filters skip
+// level-0 tables for them.
+// With level 0 empty, the same holds for the sorted levels above the bottom one (measured at 1M
+// keys: 500-580k seeks/s with a level of 6 MB above the bottom, 700-770k with the bottom alone):
+// once the count of seeks that position the first such level reaches an eighth of the entries of
+// that level and of the level it merges into (at least min_upper_seeks), one table of that level,
+// the one that rewrites the fewest bytes below per byte, is merged into the next level holding
+// data. The threshold counts what emptying the whole level rewrites, and a merge empties a part of
+// it, so these merges come later than they would pay for: a store that is only read, with seeks,
+// ends up in one level, a table at a time (slowly, when it is large), while one also written keeps
+// its levels. The count restarts whenever it starts counting for another level.
 //
 // Thread safety: every method may be called from any number of threads at once. Shared by a
 // store and its iterators, which may outlive it: the store clears the wake-up function when it
