@@ -473,13 +473,14 @@ TEST_CASE("engine: writes slow down while the levels above the bottom hold too m
     CHECK(d.stats().slowdowns == 0);
   }
   SECTION("ratio 10: slowed while merges are held, not once they have run") {
-    o.level_size_ratio = 10;  // threshold: 0.2 x 4 MB + 2 KiB + 512 KiB, about 1.33 MB
+    // Threshold: the larger of 0.2 x 4 MB and 4 MB x 1.25 / 9 + 2 KiB + 512 KiB, about 1.07 MB.
+    o.level_size_ratio = 10;
     files->hold(true);
     str_db d(dir, o);
     merge_release let_go{*files};
     REQUIRE(d.stats().slowdowns == 0);
-    // 1.6 MB is about 7 steps of 40 KB past the threshold: each byte costs 128 x 7.45 ns, so
-    // 100 puts of 1 KB owe about 95 ms, slept in naps of 1 ms or more.
+    // 1.6 MB is more than 10 steps of 40 KB past the threshold, the most: each byte costs
+    // 1024 x 7.45 ns, so each put of 1 KB owes about 8 ms, slept in naps of 1 ms or more.
     put_range(d, 1600, 1700, "c");
     lsmt::stats st = d.stats();
     CHECK(st.stalls == 0);
