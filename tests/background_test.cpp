@@ -306,7 +306,7 @@ TEST_CASE("write throttle: the level-0 thresholds and the space allowance rise w
   CHECK(space_slowdown_steps(share + 3 * (bottom / 100), bottom, o, 24) ==
         std::optional<size_t>(3));
   CHECK(space_slowdown_steps(share + bottom, bottom, o, 24) == std::optional<size_t>(10));
-  // Where that share is below what a tree with no merge due holds above the bottom level (the
+  // Where that share is below what the levels above the bottom hold before merges fall behind (the
   // sorted levels' targets, 1.25 / 9 of it counted, plus the base level's and level 0's part,
   // with the trigger's rise), that floor applies.
   const uint64_t small_bottom = uint64_t{1} << 30;  // share 205 MiB; floor 142 + 128 + 640 MiB
@@ -473,7 +473,7 @@ TEST_CASE("engine: writes slow down while the levels above the bottom hold too m
     CHECK(d.stats().slowdowns == 0);
   }
   SECTION("ratio 10: slowed while merges are held, not once they have run") {
-    // Threshold: the larger of 0.2 x 4 MB and 4 MB x 1.25 / 9 + 2 KiB + 512 KiB, about 1.07 MB.
+    // Threshold: the larger of 0.2 x 4 MB and 4 MB x 1.25 / 9 + 2 KiB + 512 KiB, about 1.08 MB.
     o.level_size_ratio = 10;
     files->hold(true);
     str_db d(dir, o);

@@ -21,14 +21,14 @@
 // sorted levels' targets (about 1 / (level_size_ratio - 1) of the bottom level; 1.25 / (ratio -
 // 1) counted, for slack), 2 x base_level_bytes, and level 0's slowdown threshold in
 // memtable_max_bytes (the trigger's rise counts only while level 0 holds compaction_interval
-// tables or more, so this part drops back when a level-0 merge lands). Below that floor a
-// slowdown would wait for merges none of which is due, so a small store never trips it. At
-// 100M keys, adding the floor to the share instead let an overwrite's disk peak at 1.33x the
-// keys and values (1.27x now), and the floor costs the fill about 11% of its speed there, as
-// the upper levels' new keys count too (examples/bench/README.md, Write path). Past the
-// threshold, a group's cost doubles for each further max(bottom / 100, target_file_size)
-// bytes, from 1x at the threshold (space_slowdown_steps). The larger of the two counts of
-// doublings applies.
+// tables or more, so this part drops back when a level-0 merge lands). Below that floor the
+// levels are within what the merges' own triggers allow, so a store whose merges keep up never
+// trips it. At 100M keys, adding the base level's and level 0's part to the share instead (the
+// threshold before) let an overwrite's disk peak at 1.33x the keys and values (1.27x now), and
+// the floor costs the fill about 11% of its speed there, as the upper levels' new keys count
+// too (examples/bench/README.md, Write path). Past the threshold, a group's cost doubles for
+// each further max(bottom / 100, target_file_size) bytes, from 1x at the threshold
+// (space_slowdown_steps). The larger of the two counts of doublings applies.
 //
 // Thread safety: pure functions of their arguments.
 #ifndef LSMT_WRITE_THROTTLE_HPP
