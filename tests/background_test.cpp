@@ -310,11 +310,11 @@ TEST_CASE("write throttle: the level-0 thresholds and the space allowance rise w
   // sorted levels' targets, 1.25 / 9 of it counted, plus the base level's and level 0's part,
   // with the trigger's rise), that floor applies.
   const uint64_t small_bottom = uint64_t{1} << 30;  // share 205 MiB; floor 142 + 128 + 640 MiB
-  const uint64_t no_merge_due =
+  const uint64_t floor_bytes =
       small_bottom * 5 / 36 + 2 * o.base_level_bytes + 40 * o.memtable_max_bytes;
-  CHECK_FALSE(space_slowdown_steps(no_merge_due - 1024, small_bottom, o, 24).has_value());
-  CHECK(space_slowdown_steps(no_merge_due + 1024, small_bottom, o, 24) == std::optional<size_t>(0));
-  CHECK(space_slowdown_steps(no_merge_due + 64 * (uint64_t{1} << 20) + 1024, small_bottom, o, 24) ==
+  CHECK_FALSE(space_slowdown_steps(floor_bytes - 1024, small_bottom, o, 24).has_value());
+  CHECK(space_slowdown_steps(floor_bytes + 1024, small_bottom, o, 24) == std::optional<size_t>(0));
+  CHECK(space_slowdown_steps(floor_bytes + 64 * (uint64_t{1} << 20) + 1024, small_bottom, o, 24) ==
         std::optional<size_t>(2));  // a step is target_file_size (32 MiB) here
 }
 

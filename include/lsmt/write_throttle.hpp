@@ -62,10 +62,11 @@ inline std::optional<size_t> space_slowdown_steps(uint64_t upper, uint64_t botto
   const auto share_of_bottom = [bottom](double share) {
     return static_cast<uint64_t>(share * static_cast<double>(bottom));
   };
-  const uint64_t healthy = share_of_bottom(1.25 / static_cast<double>(o.level_size_ratio - 1)) +
-                           2 * o.base_level_bytes +
-                           o.memtable_max_bytes * slowdown_tables(o, raise);
-  const uint64_t allowed = std::max(share_of_bottom(o.slowdown_space_amplification - 1), healthy);
+  const uint64_t floor_bytes = share_of_bottom(1.25 / static_cast<double>(o.level_size_ratio - 1)) +
+                               2 * o.base_level_bytes +
+                               o.memtable_max_bytes * slowdown_tables(o, raise);
+  const uint64_t allowed =
+      std::max(share_of_bottom(o.slowdown_space_amplification - 1), floor_bytes);
   if (upper <= allowed) return std::nullopt;
   const auto step = std::max<uint64_t>({bottom / 100, o.target_file_size, 1});
   return static_cast<size_t>(std::min<uint64_t>((upper - allowed) / step, 10));
