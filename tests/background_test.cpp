@@ -294,28 +294,106 @@ TEST_CASE("write throttle: the level-0 thresholds and the space allowance rise w
   // threshold in memtables: one byte over it is slowed, unless the trigger rose by a table.
   o = lsmt::options{};
   const uint64_t allowed = 2 * o.base_level_bytes + 16 * o.memtable_max_bytes;
-  CHECK_FALSE(space_slowdown_steps(allowed, 0, o, 0).has_value());
-  CHECK(space_slowdown_steps(allowed + 1, 0, o, 0) == std::optional<size_t>(0));
-  CHECK_FALSE(space_slowdown_steps(allowed + 1, 0, o, 1).has_value());
+  CHECK_FALSE(space_slowdown_steps(allowed, allowed, 0, o, 0).has_value());
+  CHECK(space_slowdown_steps(allowed + 1, allowed + 1, 0, o, 0) == std::optional<size_t>(0));
+  CHECK_FALSE(space_slowdown_steps(allowed + 1, allowed + 1, 0, o, 1).has_value());
   // With a large bottom level the allowance is its share alone (0.2 x 100 GiB here), not the
   // share plus level 0's and the base level's part; each further 1% of the bottom is a doubling.
   const uint64_t bottom = uint64_t{100} << 30;
   const uint64_t share = bottom / 5;
-  CHECK_FALSE(space_slowdown_steps(share - 1024, bottom, o, 24).has_value());  // 1.2 - 1 < 0.2
-  CHECK(space_slowdown_steps(share + 1024, bottom, o, 24) == std::optional<size_t>(0));
-  CHECK(space_slowdown_steps(share + 3 * (bottom / 100), bottom, o, 24) ==
-        std::optional<size_t>(3));
-  CHECK(space_slowdown_steps(share + bottom, bottom, o, 24) == std::optional<size_t>(10));
+  CHECK_FALSE(space_slowdown_steps(share - 1024, share - 1024, bottom, o, 24)
+                  .has_value());  // 1.2 - 1 < 0.2
+  CHECK(space_slowdown_steps(share + 1024, share + 1024, bottom, o, 24) ==
+        std::optional<size_t>(0));
+  CHECK(space_slowdown_steps(share + 3 * (bottom / 100), share + 3 * (bottom / 100), bottom, o,
+                             24) == std::optional<size_t>(3));
+  CHECK(space_slowdown_steps(share + bottom, share + bottom, bottom, o, 24) ==
+        std::optional<size_t>(10));
   // Where that share is below what the levels above the bottom hold before merges fall behind (the
   // sorted levels' targets, 1.25 / 9 of it counted, plus the base level's and level 0's part,
   // with the trigger's rise), that floor applies.
   const uint64_t small_bottom = uint64_t{1} << 30;  // share 205 MiB; floor 142 + 128 + 640 MiB
   const uint64_t floor_bytes =
       small_bottom * 5 / 36 + 2 * o.base_level_bytes + 40 * o.memtable_max_bytes;
-  CHECK_FALSE(space_slowdown_steps(floor_bytes - 1024, small_bottom, o, 24).has_value());
-  CHECK(space_slowdown_steps(floor_bytes + 1024, small_bottom, o, 24) == std::optional<size_t>(0));
-  CHECK(space_slowdown_steps(floor_bytes + 64 * (uint64_t{1} << 20) + 1024, small_bottom, o, 24) ==
+  CHECK_FALSE(space_slowdown_steps(floor_bytes - 1024, floor_bytes - 1024, small_bottom, o, 24)
+                  .has_value());
+  CHECK(space_slowdown_steps(floor_bytes + 1024, floor_bytes + 1024, small_bottom, o, 24) ==
+        std::optional<size_t>(0));
+  CHECK(space_slowdown_steps(floor_bytes + 64 * (uint64_t{1} << 20) + 1024,
+                             floor_bytes + 64 * (uint64_t{1} << 20) + 1024, small_bottom, o, 24) ==
         std::optional<size_t>(2));  // a step is target_file_size (32 MiB) here
+  // Above, every byte shadowed an older version (an overwrite's tables). Bytes that shadow none
+  // (a fill's new keys) count only against the larger of the share and the targets, plus the
+  // base level's and level 0's part.
+  const uint64_t rest = 2 * o.base_level_bytes + 40 * o.memtable_max_bytes;
+  const uint64_t few = bottom / 100;  // what the bloom filters' false positives count
+  CHECK_FALSE(space_slowdown_steps(share + rest - 1024, few, bottom, o, 24).has_value());
+  CHECK(space_slowdown_steps(share + rest + 1024, few, bottom, o, 24) == std::optional<size_t>(0));
+  CHECK(space_slowdown_steps(share + rest + 3 * (bottom / 100), few, bottom, o, 24) ==
+        std::optional<size_t>(3));
+  // The shadowing bytes alone past the share, and the larger count of doublings of the two.
+  CHECK(space_slowdown_steps(share + 2048, share + 1024, bottom, o, 24) ==
+        std::optional<size_t>(0));
+  CHECK(space_slowdown_steps(share + rest + 1024, share + 2 * (bottom / 100), bottom, o, 24) ==
+        std::optional<size_t>(2));
+  CHECK(space_slowdown_steps(share + rest + 5 * (bottom / 100), share + 2 * (bottom / 100), bottom,
+                             o, 24) == std::optional<size_t>(5));
+  // Where the targets exceed the share (x = 1.1 < 1 + 1.25 / 9), the new bytes' threshold is the
+  // floor itself.
+  lsmt::options tight = o;
+  tight.slowdown_space_amplification = 1.1;
+  CHECK_FALSE(space_slowdown_steps(floor_bytes - 1024, 0, small_bottom, tight, 24).has_value());
+  CHECK(space_slowdown_steps(floor_bytes + 1024, 0, small_bottom, tight, 24) ==
+        std::optional<size_t>(0));
+  // With x = 1.2 the share (205 MiB) exceeds the targets (142 MiB): new bytes pass the floor.
+  CHECK_FALSE(space_slowdown_steps(floor_bytes + 1024, 0, small_bottom, o, 24).has_value());
+}
+
+// The shadowing estimate (shadowing.hpp): level-0 tables of new keys count next to nothing as
+// shadowing older versions, an overwrite's count whole, and tables opened from disk count whole.
+// Level 0 stays below its merge trigger (8 tables), and idle settles are off, so no merge runs.
+TEST_CASE("engine: only tables over older versions count as shadowing", "[engine]") {
+  temp_dir tmp;
+  const fs::path dir = tmp.sub("db");
+  lsmt::options o;
+  o.memtable_max_entries = 100;  // 100 puts of 1 KB make one level-0 table
+  o.compaction_interval = 8;
+  o.idle_settle_ms = 0;
+  o.target_file_size = 64 << 10;
+  const std::string value(1000, 'v');
+  uint64_t level0 = 0;
+  {
+    str_db d(dir, o);
+    for (int i = 0; i < 2000; ++i) d.put(key_of(2 * i), value);  // even keys into the bottom
+    d.compact();
+    lsmt::stats st = d.stats();
+    REQUIRE(st.level_bytes[0] == 0);
+    CHECK(st.shadowing_bytes == 0);
+    // New keys, each between two of the bottom level's: their tables' ranges overlap it, and its
+    // bloom filters say no.
+    for (int i = 0; i < 400; ++i) d.put(key_of(2 * i + 1), value);
+    d.flush();
+    st = d.stats();
+    const uint64_t fresh = st.level_bytes[0];
+    REQUIRE(st.level_tables[0] == 4);
+    CHECK(st.shadowing_bytes < fresh / 10);
+    // Overwrites: every sample is in the bottom level, so their tables count whole.
+    for (int i = 0; i < 300; ++i) d.put(key_of(2 * i), value + "2");
+    d.flush();
+    const lsmt::stats after = d.stats();
+    REQUIRE(after.level_tables[0] == 7);
+    level0 = after.level_bytes[0];
+    const uint64_t overwritten = level0 - fresh;
+    CHECK(after.shadowing_bytes + 2 >= st.shadowing_bytes + overwritten);
+    CHECK(after.shadowing_bytes <= st.shadowing_bytes + overwritten);
+    CHECK(d.property("lsmt.stats")
+              ->find("shadowing older versions: " + std::to_string(after.shadowing_bytes) +
+                     " bytes") != std::string::npos);
+  }
+  str_db d(dir, o);  // the estimate is not stored: reopened, every table above the bottom counts
+  const lsmt::stats st = d.stats();
+  REQUIRE(st.level_bytes[0] == level0);
+  CHECK(st.shadowing_bytes == level0);
 }
 
 #if defined(__linux__)  // merge_holding_fs knows the compaction thread by its Linux name

@@ -396,4 +396,44 @@ TEST_CASE("table-writer: random merges keep what readers at or after the smalles
   }
 }
 
+// The shadowing sampler's hook (shadowing.hpp): the first user key written into each file and
+// every sample_every-th after it, once per user key however many versions it keeps, and never a
+// key whose versions were all dropped.
+TEST_CASE("table-writer: samples the first key of each file and every n-th after it",
+          "[table-writer]") {
+  memtable mem;
+  for (int i = 0; i < 200; ++i) {
+    char key[8];
+    std::snprintf(key, sizeof key, "k%03d", i);
+    const uint64_t seq = 1000 + static_cast<uint64_t>(i) * 4;
+    mem.add(seq + 1, i % 7 == 0 ? del : val, key, i % 7 == 0 ? "" : std::string(40, 'n'));
+    mem.add(seq, val, key, std::string(40, 'o'));
+  }
+  // Below key 100 every reader sees the newest version: the old one goes, and so do the keys
+  // whose newest version is a deletion. From key 100 on, both versions stay.
+  table_write_plan plan = plan_of(1000 + 100 * 4, true);
+  plan.target_size = 2048;
+  plan.sample_every = 3;
+  std::vector<std::pair<size_t, std::string>> sampled;
+  plan.sample = [&](size_t file, std::string_view user_key) {
+    sampled.emplace_back(file, std::string(user_key));
+  };
+  const output out = write_back(mem, plan);
+  REQUIRE(out.files.size() >= 3);
+  std::vector<std::pair<size_t, std::string>> expected;
+  for (size_t f = 0; f < out.files.size(); ++f) {
+    std::vector<std::string> keys;  // the file's user keys, in order
+    for (const std::string& e : out.files[f]) {
+      const std::string user_key = e.substr(0, e.find('@'));
+      if (keys.empty() || keys.back() != user_key) keys.push_back(user_key);
+    }
+    for (size_t i = 0; i < keys.size(); i += 3) expected.emplace_back(f, keys[i]);
+  }
+  CHECK(sampled == expected);
+  for (const auto& [file, key] : sampled) {
+    const int i = std::stoi(key.substr(1));
+    CHECK((i >= 100 || i % 7 != 0));
+  }
+}
+
 }  // namespace table_writer_test_cpp

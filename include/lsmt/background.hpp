@@ -31,6 +31,7 @@
 #include <exception>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -40,6 +41,7 @@
 #include "compaction_picker.hpp"
 #include "idle_settler.hpp"
 #include "merging_iterator.hpp"
+#include "shadowing.hpp"
 #include "store_core.hpp"
 #include "table_writer.hpp"
 #include "thread_annotations.hpp"
@@ -145,7 +147,15 @@ class background_work {
       plan.smallest_snapshot = smallest_snapshot;
       const range_tombstones dels = slot.mem->range_deletions();
       plan.range_dels = &dels;
+      std::shared_ptr<const version> below;
+      {
+        lock_guard s(c_.state_mutex);
+        below = c_.current;
+      }
+      shadowing_sampler sampler(std::move(below), 0);
+      sampler.attach(plan);
       const table_list tables = c_.versions.write_tables(*it, plan);
+      sampler.apply(tables);
       result = {total_size(tables), c_.logging() ? describe(tables) : std::string()};
       lock_guard m(c_.versions.manifest_mutex());
       std::shared_ptr<const version> now;
@@ -276,6 +286,8 @@ class background_work {
       plan.max_files = job.max_files;
       plan.boundaries = picked->table_ends_below(job.output_level);
       plan.no_filter = !c_.opts.bottom_level_filters && job.output_level == max_levels - 1;
+      std::optional<shadowing_sampler> sampler(std::in_place, picked, job.output_level);
+      sampler->attach(plan);
       uint64_t input_entries = 0;
       for (const auto& t : job.inputs) input_entries += t->meta().entries;
       for (const auto& t : job.overlapped) input_entries += t->meta().entries;
@@ -286,7 +298,7 @@ class background_work {
       merge_result result;
       bool done = false;
       try {
-        result = merge(job, plan);
+        result = merge(job, plan, *sampler);
         done = true;
       } catch (const table_write_cancelled&) {  // closing
       } catch (const std::exception& e) {
@@ -300,6 +312,7 @@ class background_work {
       const bool full = job.full;
       const size_t output_level = job.output_level;
       plan = {};
+      sampler.reset();
       job = {};
       picked.reset();
       c_.versions.delete_obsolete_files();
@@ -345,8 +358,8 @@ class background_work {
 
   // Runs `job`: merges its inputs (or moves them, if nothing overlaps them) and installs the
   // output in output_level in their place.
-  merge_result merge(const compaction_job& job, const table_write_plan& plan)
-      LSMT_EXCLUDES(c_.state_mutex) {
+  merge_result merge(const compaction_job& job, const table_write_plan& plan,
+                     const shadowing_sampler& sampler) LSMT_EXCLUDES(c_.state_mutex) {
     table_list inputs = job.inputs;
     inputs.insert(inputs.end(), job.overlapped.begin(), job.overlapped.end());
     table_list outputs;
@@ -376,6 +389,7 @@ class background_work {
       table_write_plan with_dels = plan;
       if (!dels.empty()) with_dels.range_dels = &dels;
       outputs = c_.versions.write_tables(merged, with_dels);
+      sampler.apply(outputs);
     }
     for (const auto& t : outputs) r.entries += t->meta().entries;
     r.bytes_in = total_size(job.inputs);

@@ -78,6 +78,7 @@ inline std::string stats_text(const lsmt::stats& s) {
   const std::string wa = line;
   auto n = [](uint64_t v) { return std::to_string(v); };
   out += "pending compaction: " + n(s.pending_compaction_bytes) + " bytes\n";
+  out += "shadowing older versions: " + n(s.shadowing_bytes) + " bytes\n";
   out += "level 0 merged at: " + n(s.level0_trigger) + " tables\n";
   out += "range deletions: " + n(s.table_range_deletions) + " in tables, " +
          n(s.memtable_range_deletions) + " in memtables\n";

@@ -32,6 +32,12 @@ struct stats {
   /// level 0's bytes once it holds level0_trigger tables, plus each sorted level's bytes
   /// above its target. Growing without bound means writes outpace merging.
   uint64_t pending_compaction_bytes = 0;
+  /// Of the levels above the bottom level (level 0 too), the bytes estimated to hold keys whose
+  /// older versions wait deeper down, taking space twice until merges drop them: each table's
+  /// bytes times the share of its sampled keys a deeper level may hold (1 in 64 keys, asked
+  /// when a flush or merge writes it; a table opened from disk counts whole). The space
+  /// slowdown holds it to options::slowdown_space_amplification.
+  uint64_t shadowing_bytes = 0;
   /// Level-0 tables at which level 0 is merged into the sorted levels now: compaction_interval,
   /// or more in a large store (options::compaction_interval_growth), counted once level 0 holds
   /// compaction_interval tables.

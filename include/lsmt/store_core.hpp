@@ -12,7 +12,8 @@
 //
 // Thread safety: see each member; `last_sequence`, `life`, `failed`, `settler_parked` and the
 // figures publish_view copies from the current version for the write path (`level0_tables`,
-// `level0_raise`, `upper_bytes`, `bottom_bytes`) are atomics readable without the lock.
+// `level0_raise`, `upper_bytes`,
+// `upper_shadowing_bytes`, `bottom_bytes`) are atomics readable without the lock.
 #ifndef LSMT_STORE_CORE_HPP
 #define LSMT_STORE_CORE_HPP
 
@@ -100,11 +101,12 @@ class store_core {
   std::atomic<uint64_t> wal_bytes{0};      // log records written (by the write leader)
   std::atomic<uint64_t> last_sequence{0};  // the newest write readers may see
   std::atomic<lifecycle> life{lifecycle::open};
-  std::atomic<bool> failed{false};           // a background or WAL failure stopped writes
-  std::atomic<bool> settler_parked{false};   // the compaction thread awaits a write (settler)
-  std::atomic<size_t> level0_tables{0};      // current's level-0 tables (publish_view sets it)
-  std::atomic<size_t> level0_raise{0};       // its merge trigger over compaction_interval (same)
-  std::atomic<uint64_t> upper_bytes{0};      // current's levels above the bottom (likewise)
+  std::atomic<bool> failed{false};          // a background or WAL failure stopped writes
+  std::atomic<bool> settler_parked{false};  // the compaction thread awaits a write (settler)
+  std::atomic<size_t> level0_tables{0};     // current's level-0 tables (publish_view sets it)
+  std::atomic<size_t> level0_raise{0};      // its merge trigger over compaction_interval (same)
+  std::atomic<uint64_t> upper_bytes{0};     // current's levels above the bottom (likewise)
+  std::atomic<uint64_t> upper_shadowing_bytes{0};  // their level_shadowing_bytes() (likewise)
   std::atomic<uint64_t> bottom_bytes{0};     // current's bottom level, the deepest holding tables
   std::atomic<uint64_t> slowdowns{0};        // times the write leader slept (write_path.hpp)
   std::atomic<uint64_t> slowdown_micros{0};  // and how long, in total
@@ -172,14 +174,19 @@ class store_core {
     level0_tables.store(current->levels[0].size(), std::memory_order_relaxed);
     level0_raise.store(picker.level0_raise(*current), std::memory_order_relaxed);
     uint64_t upper = current->level_bytes(0);
+    uint64_t shadowing = current->level_shadowing_bytes(0);
     uint64_t bottom = 0;
+    uint64_t bottom_shadowing = 0;
     for (size_t l = 1; l < max_levels; ++l) {
       const uint64_t bytes = current->level_bytes(l);
       if (bytes == 0) continue;
       upper += bottom;  // the level found before was not the bottom
+      shadowing += bottom_shadowing;
       bottom = bytes;
+      bottom_shadowing = current->level_shadowing_bytes(l);
     }
     upper_bytes.store(upper, std::memory_order_relaxed);
+    upper_shadowing_bytes.store(shadowing, std::memory_order_relaxed);
     bottom_bytes.store(bottom, std::memory_order_relaxed);
   }
 
@@ -227,6 +234,7 @@ class store_core {
     }
     st.table_bytes = current->total_bytes();
     st.pending_compaction_bytes = picker.pending_bytes(*current);
+    st.shadowing_bytes = upper_shadowing_bytes.load(std::memory_order_relaxed);
     st.level0_trigger = picker.level0_tables_due(*current);
     st.last_sequence = last_sequence.load(std::memory_order_acquire);
     st.live_snapshots = snapshots.size();

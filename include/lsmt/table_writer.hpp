@@ -62,6 +62,10 @@ struct table_write_plan {
   std::vector<std::string> boundaries;  // user keys, ascending: cut after one (see above)
   std::function<bool()> cancelled;      // if set and true, the write stops (the store is closing)
   bool no_filter = false;               // the tables get no bloom filter, whatever the options say
+  // If set: called with the index of an output file and a user key written into it, for the
+  // first key of each file and every sample_every-th after it (shadowing.hpp).
+  std::function<void(size_t file, std::string_view user_key)> sample;
+  size_t sample_every = 64;
 };
 
 /// A range-deletion fragment to write: [begin, end) at each of seqs (descending).
@@ -108,7 +112,9 @@ inline std::vector<table_meta> write_tables(
   std::vector<kept_fragment> fragments = kept_fragments(plan);
   size_t next_fragment = 0;
 
+  size_t keys_in_file = 0;  // user keys written into the current file
   auto start_file = [&] {
+    keys_in_file = 0;
     auto [number, path] = new_file();
     created.push_back(number);
     meta.number = number;
@@ -141,6 +147,7 @@ inline std::vector<table_meta> write_tables(
 
   std::string current_key;
   bool has_key = false;
+  bool key_written = false;  // whether a version of current_key went into the output
   uint64_t last_seq_for_key = 0;
   size_t next_boundary = 0;  // the first of plan.boundaries not below current_key
   // Whether the output should end between current_key and user_key (which follows it).
@@ -169,6 +176,7 @@ inline std::vector<table_meta> write_tables(
         }
         current_key.assign(user_key);
         has_key = true;
+        key_written = false;
         last_seq_for_key = max_sequence + 1;  // no newer version seen yet
       }
       const uint64_t seq = extract_sequence(ikey);
@@ -182,6 +190,11 @@ inline std::vector<table_meta> write_tables(
       if (hidden || dead_tombstone) continue;
       if (!builder) start_file();
       builder->add(ikey, in.value());
+      if (!key_written) {
+        key_written = true;
+        if (plan.sample && keys_in_file++ % plan.sample_every == 0)
+          plan.sample(out.size(), user_key);
+      }
     }
     if (!builder && next_fragment < fragments.size()) start_file();  // range deletions only
     if (builder) finish(nullptr);

@@ -53,12 +53,19 @@ class table_handle {
   const table_reader& reader() const { return *reader_; }
   /// Whether the table holds range deletions (false without a reader: tests of the picker).
   bool has_range_deletions() const { return reader_ && reader_->range_deletions(); }
+  /// The share of the table's keys that shadow an older version in a deeper level, as sampled
+  /// when a flush or merge wrote it (shadowing.hpp); 1 if it was not sampled (a table opened
+  /// from disk, or written into the bottom level).
+  double shadowing_share() const { return shadowing_share_; }
+  /// Sets shadowing_share(); only before the handle is shared with other threads.
+  void set_shadowing_share(double share) { shadowing_share_ = share; }
   std::string_view smallest_user_key() const { return extract_user_key(meta_.smallest); }
   std::string_view largest_user_key() const { return extract_user_key(meta_.largest); }
 
  private:
   table_meta meta_;
   std::shared_ptr<table_reader> reader_;
+  double shadowing_share_ = 1;
 };
 
 using table_list = std::vector<std::shared_ptr<table_handle>>;
@@ -115,6 +122,15 @@ struct version {
     return n;
   }
   uint64_t level_bytes(size_t level) const { return total_size(levels[level]); }
+  /// The bytes of `level` weighted by each table's shadowing_share(): about what its keys'
+  /// older versions deeper down take (those versions are as large, for keys of one kind).
+  uint64_t level_shadowing_bytes(size_t level) const {
+    double bytes = 0;
+    for (const auto& t : levels[level]) {
+      bytes += t->shadowing_share() * static_cast<double>(t->meta().size);
+    }
+    return static_cast<uint64_t>(bytes);
+  }
   uint64_t level_entries(size_t level) const {
     uint64_t entries = 0;
     for (const auto& t : levels[level]) entries += t->meta().entries;
@@ -220,6 +236,15 @@ struct version {
   bool deeper_may_hold(size_t level, std::string_view user_key) const {
     for (size_t l = level + 1; l < max_levels; ++l) {
       if (table_for(l, user_key) != nullptr) return true;
+    }
+    return false;
+  }
+  /// Whether a level deeper than `level` may hold a version of user_key, as the key ranges and
+  /// the bloom filters of its tables tell (a table without a filter may hold any key of its range).
+  bool deeper_filters_may_hold(size_t level, std::string_view user_key) const {
+    for (size_t l = level + 1; l < max_levels; ++l) {
+      const table_handle* t = table_for(l, user_key);
+      if (t != nullptr && t->reader().may_contain(user_key)) return true;
     }
     return false;
   }

@@ -310,6 +310,7 @@ class write_path {
     auto excess = [this]() -> std::optional<size_t> {
       const std::optional<size_t> space =
           space_slowdown_steps(c_.upper_bytes.load(std::memory_order_relaxed),
+                               c_.upper_shadowing_bytes.load(std::memory_order_relaxed),
                                c_.bottom_bytes.load(std::memory_order_relaxed), c_.opts, raise());
       const size_t n = c_.level0_tables.load(std::memory_order_relaxed);
       const size_t from = slowdown_tables();

@@ -15,20 +15,26 @@
 // below its own, next).
 //
 // Space slows writes the same way (options::slowdown_space_amplification = x). The levels above
-// the bottom level (level 0 too) hold what merges have not yet pushed into it: new keys, and the
-// old versions and deletions an overwriting writer leaves. The threshold is the bottom level's
-// bytes times x - 1, or, if larger, what those levels hold in a tree no merge is behind in: the
-// sorted levels' targets (about 1 / (level_size_ratio - 1) of the bottom level; 1.25 / (ratio -
-// 1) counted, for slack), 2 x base_level_bytes, and level 0's slowdown threshold in
-// memtable_max_bytes (the trigger's rise counts only while level 0 holds compaction_interval
-// tables or more, so this part drops back when a level-0 merge lands). Below that floor the
-// levels are within what the merges' own triggers allow, so a store whose merges keep up never
-// trips it. At 100M keys, adding the base level's and level 0's part to the share instead (the
-// threshold before) let an overwrite's disk peak at 1.33x the keys and values (1.27x now), and
-// the floor costs the fill about 11% of its speed there, as the upper levels' new keys count
-// too (examples/bench/README.md, Write path). Past the threshold, a group's cost doubles for
-// each further max(bottom / 100, target_file_size) bytes, from 1x at the threshold
-// (space_slowdown_steps). The larger of the two counts of doublings applies.
+// the bottom level (level 0 too) hold what merges have not yet pushed into it: new keys, and
+// overwrites and deletions whose older versions wait below, taking space twice until a merge
+// drops them. Two thresholds, and the larger count of doublings applies:
+//   - the shadowing bytes (shadowing.hpp: each table's bytes times the sampled share of its
+//     keys that a deeper level may hold) against the bottom level's bytes times x - 1, or, if
+//     larger, the floor: what the levels above the bottom hold before merges fall behind. That
+//     is the sorted levels' targets (about 1 / (level_size_ratio - 1) of the bottom level;
+//     1.25 / (ratio - 1) counted, for slack), 2 x base_level_bytes, and level 0's slowdown
+//     threshold in memtable_max_bytes (the trigger's rise counts only while level 0 holds
+//     compaction_interval tables or more, so this part drops back when a level-0 merge lands).
+//     Below the floor the levels are within what the merges' own triggers allow, so a store
+//     whose merges keep up never trips it.
+//   - all their bytes, whatever they shadow, against the larger of the share and the targets,
+//     plus the base level's and level 0's part: a fill's new keys take no space twice, but
+//     merges falling far behind them would leave reads many tables to search.
+// Only what shadows counts against the share, so a fill is not slowed for space its new keys
+// do not waste, and an overwrite is held from its first table on. Measured at 100M keys in the
+// measurement log (examples/bench/README.md, Write path). Past a threshold, a group's cost
+// doubles for each further max(bottom / 100, target_file_size) bytes, from 1x at the threshold
+// (space_slowdown_steps). The larger of the level-0 and space counts of doublings applies.
 //
 // Thread safety: pure functions of their arguments.
 #ifndef LSMT_WRITE_THROTTLE_HPP
@@ -54,22 +60,27 @@ inline size_t stall_tables(const options& o, size_t raise) {
   return std::max<size_t>(3 * o.compaction_interval, 12) + raise;
 }
 
-/// The space slowdown's doublings (above) for `upper` bytes in the levels above a bottom level
-/// of `bottom` bytes, at most 10; nullopt below the threshold or when it is off.
-inline std::optional<size_t> space_slowdown_steps(uint64_t upper, uint64_t bottom, const options& o,
-                                                  size_t raise) {
+/// The space slowdown's doublings (above), at most 10, for levels above a bottom level of
+/// `bottom` bytes that hold `upper` bytes, `shadowing` of them estimated to shadow older
+/// versions below (shadowing.hpp); nullopt below both thresholds or when it is off.
+inline std::optional<size_t> space_slowdown_steps(uint64_t upper, uint64_t shadowing,
+                                                  uint64_t bottom, const options& o, size_t raise) {
   if (o.slowdown_space_amplification == 0) return std::nullopt;
   const auto share_of_bottom = [bottom](double share) {
     return static_cast<uint64_t>(share * static_cast<double>(bottom));
   };
-  const uint64_t floor_bytes = share_of_bottom(1.25 / static_cast<double>(o.level_size_ratio - 1)) +
-                               2 * o.base_level_bytes +
-                               o.memtable_max_bytes * slowdown_tables(o, raise);
-  const uint64_t allowed =
-      std::max(share_of_bottom(o.slowdown_space_amplification - 1), floor_bytes);
-  if (upper <= allowed) return std::nullopt;
+  const uint64_t share = share_of_bottom(o.slowdown_space_amplification - 1);
+  const uint64_t targets = share_of_bottom(1.25 / static_cast<double>(o.level_size_ratio - 1));
+  const uint64_t rest = 2 * o.base_level_bytes + o.memtable_max_bytes * slowdown_tables(o, raise);
   const auto step = std::max<uint64_t>({bottom / 100, o.target_file_size, 1});
-  return static_cast<size_t>(std::min<uint64_t>((upper - allowed) / step, 10));
+  const auto steps = [step](uint64_t bytes, uint64_t allowed) -> std::optional<size_t> {
+    if (bytes <= allowed) return std::nullopt;
+    return static_cast<size_t>(std::min<uint64_t>((bytes - allowed) / step, 10));
+  };
+  const std::optional<size_t> by_shadowing = steps(shadowing, std::max(share, targets + rest));
+  const std::optional<size_t> by_upper = steps(upper, std::max(share, targets) + rest);
+  if (!by_upper) return by_shadowing;
+  return std::max(*by_upper, by_shadowing.value_or(0));
 }
 
 }  // namespace lsmt::detail
