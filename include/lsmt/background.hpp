@@ -6,15 +6,15 @@
 // and the log file is deleted and closed.
 //
 // The compaction thread asks the picker (compaction_picker.hpp) for a merge whenever one may be
-// due, merges the chosen tables into new tables of the output level (dropping what no reader
-// can see, and deletions no deeper level needs), or moves them down unchanged when nothing
-// overlaps them, installs the result (one MANIFEST for every table it adds and removes), and
-// retires the inputs (version_set.hpp); once they are released it deletes the retired tables
-// nobody reads any more (releasing a version does the same). While nothing is due it watches for
-// writes to stop and then settles the store (idle_settle.hpp): it rotates the memtable through
-// write_path::try_rotate_when_idle and, once that is flushed, merges level 0 down. Only this thread
-// removes tables or changes the sorted levels, so a merge's picture of the levels below level 0
-// stays true while it runs; flushes only add level-0 tables.
+// due, and runs it (merge_run.hpp): merges the chosen tables into new tables of the output level
+// (dropping what no reader can see, and deletions no deeper level needs), or moves them down
+// unchanged when nothing overlaps them, installs the result (one MANIFEST for every table it adds
+// and removes), and retires the inputs (version_set.hpp); once they are released it deletes the
+// retired tables nobody reads any more (releasing a version does the same). While nothing is due it
+// watches for writes to stop and then settles the store (idle_settle.hpp): it rotates the memtable
+// through write_path::try_rotate_when_idle and, once that is flushed, merges level 0 down. Only
+// this thread removes tables or changes the sorted levels, so a merge's picture of the levels below
+// level 0 stays true while it runs; flushes only add level-0 tables.
 //
 // A failure stops writes (store_core::fail) and is reported to the next writer; reads go on.
 // When the store starts closing, both threads stop: an unflushed memtable stays in its log,
@@ -40,7 +40,7 @@
 #include "compaction_job.hpp"
 #include "compaction_picker.hpp"
 #include "idle_settler.hpp"
-#include "merging_iterator.hpp"
+#include "merge_run.hpp"
 #include "shadowing.hpp"
 #include "store_core.hpp"
 #include "table_writer.hpp"
@@ -52,10 +52,6 @@ namespace lsmt::detail {
 
 class background_work {
  public:
-  /// A merge reads at most this many of its inputs through descriptors of their own
-  /// (version_set::scan_table); the rest through their open readers.
-  static constexpr size_t max_scan_files = 64;
-
   /// `writes` rotates the memtable for a settle (idle_settle.hpp).
   background_work(store_core& core, write_path& writes) : c_(core), settler_(core.opts, writes) {}
   background_work(const background_work&) = delete;
@@ -156,14 +152,14 @@ class background_work {
       sampler.attach(plan);
       const table_list tables = c_.versions.write_tables(*it, plan);
       sampler.apply(tables);
-      result = {total_size(tables), c_.logging() ? describe(tables) : std::string()};
+      result = {total_size(tables), c_.logging() ? describe_tables(tables) : std::string()};
       lock_guard m(c_.versions.manifest_mutex());
       std::shared_ptr<const version> now;
       {
         lock_guard s(c_.state_mutex);
         now = c_.current;
       }
-      install(edit_levels(*now, {}, 0, tables), 1);
+      install(c_, edit_levels(*now, {}, 0, tables), 1);
     }
     // A merge may have taken the new tables and retired them while `tables` still held them:
     // nobody else would delete them now.
@@ -171,37 +167,6 @@ class background_work {
     c_.versions.remove_quietly(c_.logs.path(slot.log_number));
     c_.logs.close_flushed(slot.log_number);
     return result;
-  }
-
-  // "2 tables (#12 #13, 4194304 bytes)", for the logger; the first 8 numbers at most.
-  static std::string describe(const table_list& tables) {
-    std::string out =
-        std::to_string(tables.size()) + (tables.size() == 1 ? " table (" : " tables (");
-    for (size_t i = 0; i < tables.size() && i < 8; ++i) {
-      out += "#" + std::to_string(tables[i]->meta().number) + " ";
-    }
-    if (tables.size() > 8) out += "... ";
-    return out + std::to_string(total_size(tables)) + " bytes)";
-  }
-
-  // Makes `levels` the live tables: MANIFEST first (the commit point), then memory. The oldest
-  // `flushed_imms` immutable memtables are in `levels` now.
-  void install(std::array<table_list, max_levels> levels, size_t flushed_imms)
-      LSMT_REQUIRES(c_.versions.manifest_mutex()) LSMT_EXCLUDES(c_.state_mutex) {
-    manifest_state m;
-    {
-      lock_guard s(c_.state_mutex);
-      m.log_number = c_.oldest_needed_log(flushed_imms);
-    }
-    m.next_file_number = c_.versions.next_file_number();
-    m.last_sequence = c_.last_sequence.load();
-    std::shared_ptr<const version> v = c_.versions.make_version(std::move(levels));
-    m.tables = v->manifest_tables();
-    c_.versions.write_manifest(m);
-    lock_guard s(c_.state_mutex);
-    c_.current = std::move(v);
-    for (size_t i = 0; i < flushed_imms; ++i) c_.imms.pop_back();
-    c_.publish_view();
   }
 
   // ---- merges ----
@@ -298,7 +263,7 @@ class background_work {
       merge_result result;
       bool done = false;
       try {
-        result = merge(job, plan, *sampler);
+        result = run_merge(c_, job, plan, *sampler);
         done = true;
       } catch (const table_write_cancelled&) {  // closing
       } catch (const std::exception& e) {
@@ -345,85 +310,6 @@ class background_work {
       c_.picker.finished(full, read_triggered, input_entries, result.entries, *c_.current);
       c_.progress_cv.notify_all();  // writers may wait on the table count; compact() too
     }
-  }
-
-  struct merge_result {
-    uint64_t entries = 0;        // in the output
-    uint64_t bytes_in = 0;       // of the tables that came down (job.inputs)
-    uint64_t bytes_read = 0;     // of the inputs (0 for a move)
-    uint64_t bytes_written = 0;  // of the outputs (0 for a move)
-    bool moved = false;
-    std::string summary;  // for the logger
-  };
-
-  // Runs `job`: merges its inputs (or moves them, if nothing overlaps them) and installs the
-  // output in output_level in their place.
-  merge_result merge(const compaction_job& job, const table_write_plan& plan,
-                     const shadowing_sampler& sampler) LSMT_EXCLUDES(c_.state_mutex) {
-    table_list inputs = job.inputs;
-    inputs.insert(inputs.end(), job.overlapped.begin(), job.overlapped.end());
-    table_list outputs;
-    merge_result r;
-    std::string from;  // for the logger, before the inputs are replaced
-    if (c_.logging()) {
-      from = job.full ? "every level, " + describe(inputs) + ","
-                      : "level " + std::to_string(job.level) + " " + describe(job.inputs) +
-                            " and level " + std::to_string(job.output_level) + " " +
-                            describe(job.overlapped);
-    }
-    if (job.move) {
-      outputs = job.inputs;
-    } else {
-      std::vector<std::unique_ptr<internal_iterator>> children;
-      children.reserve(inputs.size());
-      range_tombstones dels;  // the inputs' range deletions
-      for (const auto& t : inputs) {
-        // A descriptor of its own for each of the first max_scan_files inputs, so that merging
-        // a whole large store cannot take every descriptor the process may open.
-        children.push_back(children.size() < max_scan_files ? c_.versions.scan_table(*t)
-                                                            : t->reader().new_iterator(false));
-        if (const auto& mine = t->reader().range_deletions()) dels.add_all(*mine);
-      }
-      merging_iterator merged(std::move(children));
-      merged.seek_to_first();
-      table_write_plan with_dels = plan;
-      if (!dels.empty()) with_dels.range_dels = &dels;
-      outputs = c_.versions.write_tables(merged, with_dels);
-      sampler.apply(outputs);
-    }
-    for (const auto& t : outputs) r.entries += t->meta().entries;
-    r.bytes_in = total_size(job.inputs);
-    if (job.move) {
-      r.moved = true;
-      if (c_.logging()) {
-        r.summary = "moved " + describe(outputs) + " from level " + std::to_string(job.level) +
-                    " to level " + std::to_string(job.output_level);
-      }
-    } else {
-      r.bytes_read = total_size(inputs);
-      r.bytes_written = total_size(outputs);
-      if (c_.logging()) {
-        const char* why = job.read_triggered   ? "read-triggered "
-                          : job.seek_triggered ? "seek-triggered "
-                          : job.idle_triggered ? "idle-triggered "
-                                               : "";
-        r.summary = why + ("merged " + from) + " into level " + std::to_string(job.output_level) +
-                    " " + describe(outputs);
-      }
-    }
-    {
-      lock_guard m(c_.versions.manifest_mutex());
-      std::shared_ptr<const version> now;
-      {
-        // Flushes may have added level-0 tables since the pick; the inputs are all still there
-        // because only merges (this thread) remove tables.
-        lock_guard s(c_.state_mutex);
-        now = c_.current;
-      }
-      install(edit_levels(*now, inputs, job.output_level, outputs), 0);
-    }
-    if (!job.move) c_.versions.retire(inputs);
-    return r;
   }
 
   store_core& c_;
