@@ -139,16 +139,16 @@ class background_work {
     {
       auto it = slot.mem->new_iterator();
       it->seek_to_first();
-      table_write_plan plan;
-      plan.smallest_snapshot = smallest_snapshot;
-      const range_tombstones dels = slot.mem->range_deletions();
-      plan.range_dels = &dels;
       std::shared_ptr<const version> below;
       {
         lock_guard s(c_.state_mutex);
         below = c_.current;
       }
-      shadowing_sampler sampler(std::move(below), 0);
+      shadowing_sampler sampler(std::move(below), 0);  // declared first: it outlives the plan
+      table_write_plan plan;
+      plan.smallest_snapshot = smallest_snapshot;
+      const range_tombstones dels = slot.mem->range_deletions();
+      plan.range_dels = &dels;
       sampler.attach(plan);
       const table_list tables = c_.versions.write_tables(*it, plan);
       sampler.apply(tables);

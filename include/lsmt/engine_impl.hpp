@@ -7,6 +7,7 @@
 //   read_path.hpp     read views, point lookups and iterators
 //   background.hpp    the flush thread and the compaction thread
 //   merge_run.hpp     one merge, run and installed
+//   shadowing.hpp     what share of a new table shadows older versions (the space slowdown's)
 //   compaction_picker.hpp  what to merge: leveled, forced, read- and seek-triggered merges
 //   compaction_job.hpp     a merge to run, and compact_range()'s steps
 //   version_set.hpp   the live tables, file numbers, MANIFEST writes, obsolete tables

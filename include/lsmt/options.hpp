@@ -65,18 +65,19 @@ struct options {
   /// off; at most 86,400,000 (a day).
   uint64_t idle_settle_ms = 250;
   /// Writes are also slowed while the levels above the bottom level hold more than (this - 1)
-  /// x the bottom level's bytes in tables over older versions, or, if larger, what they hold
-  /// when no merge is behind (their target sizes, 1.25 / (level_size_ratio - 1) x the bottom
-  /// level counted, plus 2 x base_level_bytes and level 0's slowdown threshold in memtables);
-  /// more so for each further 1% of the bottom level (or target_file_size, if larger). Those
-  /// levels hold the old versions and deletions that merges have not yet pushed into the
-  /// bottom level, so in a large store this bounds the disk an overwriting writer takes, to
-  /// about this multiple of the live data plus the merges running, at the cost of write speed
-  /// while merges are behind. What counts is estimated per table when it is written (1 key in
-  /// 64 asked of the deeper levels' bloom filters; stats::shadowing_bytes): a fill's new keys
-  /// count only against a looser bound, (this - 1) x the bottom level or the targets, plus
-  /// base_level_bytes' and level 0's part. 0 turns it off (a bulk load that may take the
-  /// space); else 1.05 .. 100.
+  /// x the bottom level's bytes over older versions (each table's bytes times the share of its
+  /// keys estimated to have an older version below), or, if larger, what they hold when no
+  /// merge is behind (their target sizes, 1.25 / (level_size_ratio - 1) x the bottom level
+  /// counted, plus 2 x base_level_bytes and level 0's slowdown threshold in memtables); more
+  /// so for each further 1% of the bottom level (or target_file_size, if larger). Those levels
+  /// hold the old versions and deletions that merges have not yet pushed into the bottom
+  /// level, so in a large store this bounds the disk an overwriting writer takes, to about
+  /// this multiple of the live data plus the merges running, at the cost of write speed while
+  /// merges are behind. The share is estimated per table when it is written (1 key in 64 asked
+  /// of the deeper levels' bloom filters; stats::shadowing_bytes); all the bytes above the
+  /// bottom, a fill's new keys too, count against a looser bound: the larger of (this - 1) x
+  /// the bottom level and the targets, plus base_level_bytes' and level 0's part. 0 turns it
+  /// off (a bulk load that may take the space); else 1.05 .. 100.
   double slowdown_space_amplification = 1.2;
   /// How far compact() collapses the store: it leaves at least this many tables (as far as
   /// the keys allow), splitting its output into files of target_file_size, or into this many
@@ -105,6 +106,8 @@ struct options {
   /// key's block anyway. false (RocksDB's optimize_filters_for_hits) saves that memory and one
   /// filter check per such get, and makes every get of a key the store does not hold read a
   /// block of the last level. Flushes, repair and tables moved down unchanged keep theirs.
+  /// Without them, the space slowdown counts nearly every key above the bottom level as
+  /// shadowing an older version, a fill's new keys too (slowdown_space_amplification).
   bool bottom_level_filters = true;
   /// Compresses the SSTable blocks this store writes, and decompresses them when it reads them
   /// (compressor.hpp; examples/compression/ adapts zstd). Null, the default, compresses

@@ -9,18 +9,22 @@
 // (version::deeper_filters_may_hold). The share of the samples found is the table's
 // shadowing_share(), set before the table is installed.
 //
-// - A fill's tables find about the filters' false-positive rate (about 1% per level at 10 bits
-//   per key), an overwrite's nearly all of their keys, from the first table on: the deeper
-//   levels answer for the key as written, so the estimate does not lag behind a change of
-//   workload.
-// - A key's older version stays below its newer one until a merge takes both, which also
-//   replaces the table, so a table's share holds for as long as the table lives. A table moved
-//   down unchanged keeps its share.
-// - Level 0's own older tables are not asked (level 0's slowdown bounds them), nor a deletion's
-//   own bytes (it counts as one version, not two). Without bottom_level_filters, the bottom
-//   level answers yes for every key in its tables' ranges, and every key counts.
-// - Tables opened from disk and tables written into the bottom level are not sampled: their
-//   share is 1 (the space slowdown then counts them whole, as it did before this estimate).
+// - A fill's tables find about the filters' false-positive rate for each deeper level holding
+//   tables (about 1% per level at 10 bits per key), an overwrite's nearly all of their keys,
+//   from the first table on: the deeper levels answer for the key as written, so the estimate
+//   does not lag behind a change of workload.
+// - In levels 1 and below, a key's older version stays below its newer one until a merge takes
+//   both, which also replaces the table, so a table's share holds for as long as the table
+//   lives. A table moved down unchanged keeps its share. A flush is sampled against the version
+//   current when it starts, and level 0's own older tables are not asked (level 0's slowdown
+//   bounds them), so a level-0 table may undercount by what other level-0 tables held, or what
+//   a level-0 merge running beside the flush moved below it.
+// - A deletion is sampled like a put: it counts as one version shadowing another, though both
+//   go once merged into the bottom. Without bottom_level_filters, the bottom level answers yes
+//   for every key in its tables' ranges, and nearly every key counts.
+// - Tables opened from disk (and flushed at open, from the logs), tables written into the bottom
+//   level, and files of range deletions alone are not sampled: their share is 1 (the space
+//   slowdown then counts them whole, as it did before this estimate).
 // Cost: one probe of each deeper level per 64 keys written, at most 6 searches and filter
 // checks, with no I/O beyond the filters' pages.
 //

@@ -27,6 +27,7 @@
 #ifndef LSMT_TABLE_WRITER_HPP
 #define LSMT_TABLE_WRITER_HPP
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -65,7 +66,7 @@ struct table_write_plan {
   // If set: called with the index of an output file and a user key written into it, for the
   // first key of each file and every sample_every-th after it (shadowing.hpp).
   std::function<void(size_t file, std::string_view user_key)> sample;
-  size_t sample_every = 64;
+  size_t sample_every = 64;  // 0 counts as 1
 };
 
 /// A range-deletion fragment to write: [begin, end) at each of seqs (descending).
