@@ -193,8 +193,9 @@ inline std::vector<table_meta> write_tables(
       builder->add(ikey, in.value());
       if (!key_written) {
         key_written = true;
-        if (plan.sample && keys_in_file++ % plan.sample_every == 0)
+        if (plan.sample && keys_in_file++ % std::max<size_t>(plan.sample_every, 1) == 0) {
           plan.sample(out.size(), user_key);
+        }
       }
     }
     if (!builder && next_fragment < fragments.size()) start_file();  // range deletions only
