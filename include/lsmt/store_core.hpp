@@ -173,21 +173,16 @@ class store_core {
     picker.set_threshold(*current);
     level0_tables.store(current->levels[0].size(), std::memory_order_relaxed);
     level0_raise.store(picker.level0_raise(*current), std::memory_order_relaxed);
+    const size_t bottom = current->bottom_level();  // 0 when no sorted level holds a table
     uint64_t upper = current->level_bytes(0);
     uint64_t shadowing = current->level_shadowing_bytes(0);
-    uint64_t bottom = 0;
-    uint64_t bottom_shadowing = 0;
-    for (size_t l = 1; l < max_levels; ++l) {
-      const uint64_t bytes = current->level_bytes(l);
-      if (bytes == 0) continue;
-      upper += bottom;  // the level found before was not the bottom
-      shadowing += bottom_shadowing;
-      bottom = bytes;
-      bottom_shadowing = current->level_shadowing_bytes(l);
+    for (size_t l = 1; l < bottom; ++l) {
+      upper += current->level_bytes(l);
+      shadowing += current->level_shadowing_bytes(l);
     }
     upper_bytes.store(upper, std::memory_order_relaxed);
     upper_shadowing_bytes.store(shadowing, std::memory_order_relaxed);
-    bottom_bytes.store(bottom, std::memory_order_relaxed);
+    bottom_bytes.store(bottom == 0 ? 0 : current->level_bytes(bottom), std::memory_order_relaxed);
   }
 
   /// The memtable, for the write leader: only the leader replaces it (under state_mutex), so
