@@ -119,7 +119,19 @@ class lsmt_engine final : public engine {
            " (tables of the current version " + mib(st.table_bytes) + "); writes stalled " +
            std::to_string(st.stalls) + " times, " + std::to_string(st.stall_micros / 1000) +
            " ms in total, slowed " + std::to_string(st.slowdowns) + " times, " +
-           std::to_string(st.slowdown_micros / 1000) + " ms in total" + huge_pages();
+           std::to_string(st.slowdown_micros / 1000) + " ms in total" + huge_pages() + levels(st);
+  }
+  // The shape the workload left: tables and bytes per level, the merge debt and the bytes
+  // above the bottom level that shadow older versions (what the space slowdown counts).
+  static std::string levels(const lsmt::stats& st) {
+    std::string out = "; levels";
+    for (size_t l = 0; l < st.level_tables.size(); ++l) {
+      if (st.level_tables[l] == 0) continue;
+      out += " L" + std::to_string(l) + " " + std::to_string(st.level_tables[l]) + "/" +
+             mib(st.level_bytes[l]);
+    }
+    return out + "; merges pending " + mib(st.pending_compaction_bytes) + ", shadowing " +
+           mib(st.shadowing_bytes);
   }
 
  private:
