@@ -31,6 +31,7 @@
 #include "log_replay.hpp"
 #include "manifest.hpp"
 #include "memtable.hpp"
+#include "shadowing.hpp"
 #include "store_core.hpp"
 #include "table_writer.hpp"
 #include "thread_annotations.hpp"
@@ -161,10 +162,18 @@ inline std::unique_ptr<file_lock> recover(store_core& c) LSMT_EXCLUDES(c.state_m
   if (replayed->entry_count() > 0) {
     auto it = replayed->new_iterator();
     it->seek_to_first();
+    // Sampled against the sorted levels the MANIFEST listed, as a flush is against the current
+    // version (shadowing.hpp); a plain version, since only their ranges and filters are asked.
+    auto opened = std::make_shared<version>();
+    opened->levels = levels;
+    opened->index_levels();
+    shadowing_sampler sampler(std::move(opened), 0);  // declared first: it outlives the plan
     table_write_plan plan;  // no snapshot exists yet: only each key's newest version is kept
     const range_tombstones dels = replayed->range_deletions();
     plan.range_dels = &dels;
+    sampler.attach(plan);
     const table_list flushed = c.versions.write_tables(*it, plan);
+    sampler.apply(flushed);
     levels[0].insert(levels[0].begin(), flushed.begin(), flushed.end());
   }
   std::shared_ptr<const version> v = c.versions.make_version(std::move(levels));

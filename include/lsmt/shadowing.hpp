@@ -22,9 +22,10 @@
 // - A deletion is sampled like a put: it counts as one version shadowing another, though both
 //   go once merged into the bottom. Without bottom_level_filters, the bottom level answers yes
 //   for every key in its tables' ranges, and nearly every key counts.
-// - Tables opened from disk (and flushed at open, from the logs), tables written into the bottom
-//   level, and files of range deletions alone are not sampled: their share is 1 (the space
-//   slowdown then counts them whole, as it did before this estimate).
+// - Tables opened from disk, tables written into the bottom level, and files of range deletions
+//   alone are not sampled: their share is 1 (the space slowdown then counts them whole, as it
+//   did before this estimate). The tables an open flushes from the logs are sampled against
+//   the sorted levels the MANIFEST listed (recovery.hpp).
 // Cost: one probe of each deeper level per 64 keys written, at most 6 searches and filter
 // checks, with no I/O beyond the filters' pages.
 //
