@@ -4,7 +4,8 @@
 // Seeds: the files of build_small_store (each with flags 0..3; its tables renumbered 7 and its
 // log's header rewritten to name log 7, what the targets read them as), logs written here with
 // log_writer (synced part way, then torn or damaged), a small table on its own, and edit lists
-// for fuzz_open_store (none, one per file and kind, in both recovery modes). For the targets
+// for fuzz_open_store (none, one per file and kind, in both recovery modes), and blob files
+// written here by blob_writer. For the targets
 // that take one part of a table (fuzz_block, fuzz_index, fuzz_filter, fuzz_footer): the parts of
 // two tables written here by table_builder, found through decode_footer and the index. For
 // fuzz_log_records: the batches of the store's WAL (read with log_reader) and batches made here.
@@ -28,6 +29,7 @@
 
 #include "../ikey.hpp"
 #include "fuzz_common.hpp"
+#include "lsmt/blob_file.hpp"
 
 namespace fs = std::filesystem;
 
@@ -293,6 +295,26 @@ static void open_store_seeds(const fs::path& out, const fs::path& store,
   }
 }
 
+/// Seeds for fuzz_blob_file: blob files of a few records, and one of none.
+static void blob_seeds(const fs::path& out) {
+  const fs::path dir = out / "fuzz_blob_file";
+  const auto write = [](const std::vector<std::pair<std::string, std::string>>& records) {
+    std::string bytes;
+    blob_writer w(std::make_unique<lsmt_test::memory_writable_file>(&bytes), fuzz_table_number,
+                  seed_store_id);
+    for (const auto& [k, v] : records) w.add(k, v);
+    w.finish();
+    return bytes;
+  };
+  const std::string three =
+      write({{"key1", std::string(100, 'a')}, {"key2", ""}, {"key50", std::string(300, 'z')}});
+  put(dir, "three-flags0", flag(0) + three);
+  put(dir, "three-mapped-flags1", flag(1) + three);
+  put(dir, "three-fixed-flags2", flag(2) + three);
+  put(dir, "three-own-id-flags6", flag(6) + three);
+  put(dir, "empty-flags0", flag(0) + write({}));
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: %s CORPUS_DIR\n", argv[0]);
@@ -302,6 +324,7 @@ int main(int argc, char** argv) {
   const fs::path tmp =
       fs::temp_directory_path() / ("lsmt-make-corpus-" + std::to_string(::getpid()));
   fs::remove_all(tmp);
+  fs::create_directories(tmp);  // the store's parent: lsmt creates no parents by default
   lsmt_fuzz::build_small_store(tmp / "store");
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(tmp / "store")) {
@@ -377,6 +400,7 @@ int main(int argc, char** argv) {
     put(out / "fuzz_sstable", "compressed-mapped-flags3", flag(3) + packed);
   }
   table_part_seeds(out, tiny);
+  blob_seeds(out);
   wal_seeds(out);
   log_record_seeds(out, wal, wal_number);
   open_store_seeds(out, tmp / "store", names);

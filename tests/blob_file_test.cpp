@@ -1,0 +1,216 @@
+// Tests for blob_file.hpp: records written by blob_writer read back through a mapped-style file
+// and a copying one; every damage to a file or a reference is a corruption_error, never
+// another key's value.
+#include "lsmt/blob_file.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "memory_file.hpp"
+#include "test_catch.hpp"
+
+namespace blob_file_test_cpp {
+
+namespace {
+
+using lsmt::corruption_error;
+using lsmt::detail::blob_reader;
+using lsmt::detail::blob_ref;
+using lsmt::detail::blob_writer;
+using lsmt_test::memory_readable_file;
+using lsmt_test::memory_writable_file;
+
+constexpr uint64_t store_id = 0x5eed5eed12345678ull;
+constexpr uint64_t file_number = 42;
+
+struct written {
+  std::string bytes;
+  std::vector<std::string> keys;
+  std::vector<std::string> values;
+  std::vector<blob_ref> refs;
+};
+
+written write_file(const std::vector<std::pair<std::string, std::string>>& records) {
+  written w;
+  blob_writer writer(std::make_unique<memory_writable_file>(&w.bytes), file_number, store_id);
+  for (const auto& [k, v] : records) {
+    w.keys.push_back(k);
+    w.values.push_back(v);
+    w.refs.push_back(writer.add(k, v));
+  }
+  writer.finish();
+  REQUIRE(writer.file_size() == w.bytes.size());
+  REQUIRE(writer.record_count() == records.size());
+  return w;
+}
+
+std::shared_ptr<blob_reader> open_bytes(const std::string& bytes, bool mapped,
+                                        uint64_t number = file_number, uint64_t id = store_id) {
+  return blob_reader::open(std::make_unique<memory_readable_file>(bytes, mapped), "test.blob",
+                           number, id);
+}
+
+std::string message_of_open(const std::string& bytes, uint64_t number = file_number,
+                            uint64_t id = store_id) {
+  try {
+    open_bytes(bytes, true, number, id);
+  } catch (const corruption_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+written small_file() {
+  return write_file({{"apple", "red"}, {"banana", std::string(40, 'y')}, {"cherry", ""}});
+}
+
+}  // namespace
+
+TEST_CASE("blob file: records read back by reference and in file order", "[blob]") {
+  std::mt19937_64 rng(7);
+  std::vector<std::pair<std::string, std::string>> records;
+  for (int i = 0; i < 300; ++i) {
+    const size_t value_size = i % 10 == 0 ? 0 : rng() % 20000;
+    std::string value(value_size, '\0');
+    for (char& c : value) c = static_cast<char>(rng());
+    records.emplace_back("key" + std::to_string(rng() % 100000), std::move(value));
+  }
+  const written w = write_file(records);
+  for (const bool mapped : {true, false}) {
+    CAPTURE(mapped);
+    const auto r = open_bytes(w.bytes, mapped);
+    CHECK(r->record_count() == records.size());
+    CHECK(r->file_size() == w.bytes.size());
+    std::string scratch;
+    for (size_t i = 0; i < records.size(); ++i) {
+      REQUIRE(r->read(w.refs[i], w.keys[i], scratch) == w.values[i]);
+    }
+    size_t i = 0;
+    r->for_each([&](const blob_ref& ref, std::string_view k, std::string_view v) {
+      REQUIRE(i < records.size());
+      CHECK(ref == w.refs[i]);
+      CHECK(k == w.keys[i]);
+      CHECK(v == w.values[i]);
+      ++i;
+    });
+    CHECK(i == records.size());
+  }
+}
+
+TEST_CASE("blob file: a file without records opens and holds none", "[blob]") {
+  const written w = write_file({});
+  CHECK(w.bytes.size() == lsmt::detail::blob_header_size + lsmt::detail::blob_footer_size);
+  const auto r = open_bytes(w.bytes, false);
+  CHECK(r->record_count() == 0);
+  int calls = 0;
+  r->for_each([&](const blob_ref&, std::string_view, std::string_view) { ++calls; });
+  CHECK(calls == 0);
+}
+
+TEST_CASE("blob file: references encode and decode whole", "[blob]") {
+  for (const blob_ref ref : {blob_ref{0, 0, 0}, blob_ref{1, 32, 6}, blob_ref{~0ull, ~0ull, 1},
+                             blob_ref{123456789, 1ull << 40, 300}}) {
+    std::string enc;
+    encode_blob_ref(enc, ref);
+    blob_ref back;
+    REQUIRE(decode_blob_ref(enc, &back));
+    CHECK(back == ref);
+    for (size_t n = 0; n < enc.size(); ++n) {
+      CHECK_FALSE(decode_blob_ref(std::string_view(enc).substr(0, n), &back));
+    }
+    CHECK_FALSE(decode_blob_ref(enc + "x", &back));
+  }
+}
+
+TEST_CASE("blob file: identity and framing are checked at open", "[blob]") {
+  const written w = small_file();
+  CHECK(message_of_open(w.bytes).empty());
+  CHECK(message_of_open(w.bytes, 43).find("says it is blob file 42") != std::string::npos);
+  CHECK(message_of_open(w.bytes, file_number, store_id + 1).find("another store") !=
+        std::string::npos);
+  // A file a crash cut short has no footer, whatever its length.
+  for (size_t n = 0; n < w.bytes.size(); ++n) {
+    CAPTURE(n);
+    CHECK_FALSE(message_of_open(w.bytes.substr(0, n)).empty());
+  }
+  CHECK_FALSE(message_of_open(w.bytes + std::string(8, '\0')).empty());
+  std::string table_like = w.bytes;
+  table_like[0] ^= 1;
+  CHECK(message_of_open(table_like).find("bad magic") != std::string::npos);
+}
+
+TEST_CASE("blob file: a flipped bit is an error, never another value", "[blob]") {
+  const written w = small_file();
+  int errors = 0;
+  for (size_t pos = 0; pos < w.bytes.size(); ++pos) {
+    for (const int bit : {0, 7}) {
+      std::string damaged = w.bytes;
+      damaged[pos] = static_cast<char>(damaged[pos] ^ (1 << bit));
+      CAPTURE(pos, bit);
+      for (const bool mapped : {true, false}) {
+        std::shared_ptr<blob_reader> r;
+        try {
+          r = open_bytes(damaged, mapped);
+        } catch (const corruption_error&) {
+          ++errors;
+          continue;
+        }
+        std::string scratch;
+        bool any_error = false;
+        for (size_t i = 0; i < w.refs.size(); ++i) {
+          std::string got;
+          try {
+            got = std::string(r->read(w.refs[i], w.keys[i], scratch));
+          } catch (const corruption_error&) {
+            any_error = true;
+            continue;
+          }
+          CHECK(got == w.values[i]);
+        }
+        bool walk_error = false;
+        try {
+          r->for_each([](const blob_ref&, std::string_view, std::string_view) {});
+        } catch (const corruption_error&) {
+          walk_error = true;
+        }
+        // Every byte is under a checksum, so a damaged file never reads whole.
+        CHECK((any_error && walk_error));
+        errors += any_error ? 1 : 0;
+      }
+    }
+  }
+  CHECK(errors == static_cast<int>(w.bytes.size()) * 2 * 2);
+}
+
+TEST_CASE("blob file: a bad reference is an error naming the file", "[blob]") {
+  const written w = small_file();
+  const auto r = open_bytes(w.bytes, false);
+  std::string scratch;
+  const blob_ref good = w.refs[1];
+  const auto message = [&](const blob_ref& ref, std::string_view key) -> std::string {
+    try {
+      r->read(ref, key, scratch);
+    } catch (const corruption_error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  CHECK(message(good, "banana").empty());
+  CHECK(message(good, "apple").find("another key") != std::string::npos);
+  CHECK(message(w.refs[0], "banana").find("another key") != std::string::npos);
+  CHECK(message({7, good.offset, good.size}, "banana").find("names blob file 7") !=
+        std::string::npos);
+  CHECK(message({file_number, 0, good.size}, "banana").find("outside") != std::string::npos);
+  CHECK(message({file_number, good.offset, 1ull << 40}, "banana").find("outside") !=
+        std::string::npos);
+  CHECK(message({file_number, w.bytes.size(), 6}, "banana").find("outside") != std::string::npos);
+  CHECK(message({file_number, good.offset, good.size - 1}, "banana").find("checksum") !=
+        std::string::npos);
+  CHECK(message({file_number, good.offset + 1, good.size}, "banana").find("test.blob") !=
+        std::string::npos);
+}
+
+}  // namespace blob_file_test_cpp
