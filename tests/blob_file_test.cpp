@@ -1,11 +1,12 @@
 // Tests for blob_file.hpp: records written by blob_writer read back through a mapped-style file
-// and a copying one; every damage to a file or a reference is a corruption_error, never
-// another key's value.
+// and a copying one; every damage to a file or a reference is a corruption_error, never the
+// value of another entry.
 #include "lsmt/blob_file.hpp"
 
 #include <cstdint>
 #include <memory>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -29,17 +30,20 @@ constexpr uint64_t file_number = 42;
 struct written {
   std::string bytes;
   std::vector<std::string> keys;
+  std::vector<uint64_t> seqs;
   std::vector<std::string> values;
   std::vector<blob_ref> refs;
 };
 
+/// A blob file of the records, the i-th at sequence 100 + i.
 written write_file(const std::vector<std::pair<std::string, std::string>>& records) {
   written w;
   blob_writer writer(std::make_unique<memory_writable_file>(&w.bytes), file_number, store_id);
   for (const auto& [k, v] : records) {
     w.keys.push_back(k);
+    w.seqs.push_back(100 + w.seqs.size());
     w.values.push_back(v);
-    w.refs.push_back(writer.add(k, v));
+    w.refs.push_back(writer.add(k, w.seqs.back(), v));
   }
   writer.finish();
   REQUIRE(writer.file_size() == w.bytes.size());
@@ -63,8 +67,20 @@ std::string message_of_open(const std::string& bytes, uint64_t number = file_num
   return "";
 }
 
+/// Two versions of "banana" among them, as a flush that keeps one for a snapshot writes.
 written small_file() {
-  return write_file({{"apple", "red"}, {"banana", std::string(40, 'y')}, {"cherry", ""}});
+  return write_file(
+      {{"apple", "red"}, {"banana", std::string(40, 'y')}, {"banana", "older"}, {"cherry", ""}});
+}
+
+/// `bytes` with the footer's record count set to `count` and its checksum made to match.
+std::string with_footer_count(std::string bytes, uint64_t count) {
+  const size_t footer = bytes.size() - lsmt::detail::blob_footer_size;
+  lsmt::detail::encode_fixed64(bytes.data() + footer, count);
+  lsmt::detail::encode_fixed32(
+      bytes.data() + footer + 20,
+      lsmt::detail::crc32c::mask(lsmt::detail::crc32c::value(bytes.data() + footer, 20)));
+  return bytes;
 }
 
 }  // namespace
@@ -86,13 +102,14 @@ TEST_CASE("blob file: records read back by reference and in file order", "[blob]
     CHECK(r->file_size() == w.bytes.size());
     std::string scratch;
     for (size_t i = 0; i < records.size(); ++i) {
-      REQUIRE(r->read(w.refs[i], w.keys[i], scratch) == w.values[i]);
+      REQUIRE(r->read(w.refs[i], w.keys[i], w.seqs[i], scratch) == w.values[i]);
     }
     size_t i = 0;
-    r->for_each([&](const blob_ref& ref, std::string_view k, std::string_view v) {
+    r->for_each([&](const blob_ref& ref, std::string_view k, uint64_t seq, std::string_view v) {
       REQUIRE(i < records.size());
       CHECK(ref == w.refs[i]);
       CHECK(k == w.keys[i]);
+      CHECK(seq == w.seqs[i]);
       CHECK(v == w.values[i]);
       ++i;
     });
@@ -106,7 +123,7 @@ TEST_CASE("blob file: a file without records opens and holds none", "[blob]") {
   const auto r = open_bytes(w.bytes, false);
   CHECK(r->record_count() == 0);
   int calls = 0;
-  r->for_each([&](const blob_ref&, std::string_view, std::string_view) { ++calls; });
+  r->for_each([&](const blob_ref&, std::string_view, uint64_t, std::string_view) { ++calls; });
   CHECK(calls == 0);
 }
 
@@ -140,13 +157,42 @@ TEST_CASE("blob file: identity and framing are checked at open", "[blob]") {
   std::string table_like = w.bytes;
   table_like[0] ^= 1;
   CHECK(message_of_open(table_like).find("bad magic") != std::string::npos);
+  CHECK(message_of_open(with_footer_count(w.bytes, 1000)).find("more records than the file") !=
+        std::string::npos);
+}
+
+TEST_CASE("blob file: a footer that miscounts the records fails the walk", "[blob]") {
+  const written w = small_file();
+  const auto walk = [](const std::string& bytes) -> std::string {
+    try {
+      open_bytes(bytes, false)
+          ->for_each([](const blob_ref&, std::string_view, uint64_t, std::string_view) {});
+    } catch (const corruption_error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  CHECK(walk(w.bytes).empty());
+  CHECK(walk(with_footer_count(w.bytes, w.refs.size() - 1)).find("more records than") !=
+        std::string::npos);
+  CHECK(walk(with_footer_count(w.bytes, w.refs.size() + 1)).find("the file holds 4") !=
+        std::string::npos);
+}
+
+TEST_CASE("blob file: the writer refuses use after finish", "[blob]") {
+  std::string bytes;
+  blob_writer writer(std::make_unique<memory_writable_file>(&bytes), file_number, store_id);
+  writer.add("k", 1, "v");
+  writer.finish();
+  CHECK_THROWS_AS(writer.add("k", 2, "v"), std::logic_error);
+  CHECK_THROWS_AS(writer.finish(), std::logic_error);
 }
 
 TEST_CASE("blob file: a flipped bit is an error, never another value", "[blob]") {
   const written w = small_file();
   int errors = 0;
   for (size_t pos = 0; pos < w.bytes.size(); ++pos) {
-    for (const int bit : {0, 7}) {
+    for (int bit = 0; bit < 8; ++bit) {
       std::string damaged = w.bytes;
       damaged[pos] = static_cast<char>(damaged[pos] ^ (1 << bit));
       CAPTURE(pos, bit);
@@ -163,7 +209,7 @@ TEST_CASE("blob file: a flipped bit is an error, never another value", "[blob]")
         for (size_t i = 0; i < w.refs.size(); ++i) {
           std::string got;
           try {
-            got = std::string(r->read(w.refs[i], w.keys[i], scratch));
+            got = std::string(r->read(w.refs[i], w.keys[i], w.seqs[i], scratch));
           } catch (const corruption_error&) {
             any_error = true;
             continue;
@@ -172,7 +218,7 @@ TEST_CASE("blob file: a flipped bit is an error, never another value", "[blob]")
         }
         bool walk_error = false;
         try {
-          r->for_each([](const blob_ref&, std::string_view, std::string_view) {});
+          r->for_each([](const blob_ref&, std::string_view, uint64_t, std::string_view) {});
         } catch (const corruption_error&) {
           walk_error = true;
         }
@@ -182,7 +228,7 @@ TEST_CASE("blob file: a flipped bit is an error, never another value", "[blob]")
       }
     }
   }
-  CHECK(errors == static_cast<int>(w.bytes.size()) * 2 * 2);
+  CHECK(errors == static_cast<int>(w.bytes.size()) * 8 * 2);
 }
 
 TEST_CASE("blob file: a bad reference is an error naming the file", "[blob]") {
@@ -190,26 +236,31 @@ TEST_CASE("blob file: a bad reference is an error naming the file", "[blob]") {
   const auto r = open_bytes(w.bytes, false);
   std::string scratch;
   const blob_ref good = w.refs[1];
-  const auto message = [&](const blob_ref& ref, std::string_view key) -> std::string {
+  const uint64_t seq = w.seqs[1];
+  const auto message = [&](const blob_ref& ref, std::string_view key, uint64_t s) -> std::string {
     try {
-      r->read(ref, key, scratch);
+      r->read(ref, key, s, scratch);
     } catch (const corruption_error& e) {
       return e.what();
     }
     return "";
   };
-  CHECK(message(good, "banana").empty());
-  CHECK(message(good, "apple").find("another key") != std::string::npos);
-  CHECK(message(w.refs[0], "banana").find("another key") != std::string::npos);
-  CHECK(message({7, good.offset, good.size}, "banana").find("names blob file 7") !=
+  CHECK(message(good, "banana", seq).empty());
+  CHECK(message(good, "apple", seq).find("another key") != std::string::npos);
+  CHECK(message(w.refs[0], "banana", seq).find("another key") != std::string::npos);
+  // The other version of the same key, in the same file.
+  CHECK(message(w.refs[2], "banana", seq).find("another version") != std::string::npos);
+  CHECK(message(good, "banana", w.seqs[2]).find("another version") != std::string::npos);
+  CHECK(message({7, good.offset, good.size}, "banana", seq).find("names blob file 7") !=
         std::string::npos);
-  CHECK(message({file_number, 0, good.size}, "banana").find("outside") != std::string::npos);
-  CHECK(message({file_number, good.offset, 1ull << 40}, "banana").find("outside") !=
+  CHECK(message({file_number, 0, good.size}, "banana", seq).find("outside") != std::string::npos);
+  CHECK(message({file_number, good.offset, 1ull << 40}, "banana", seq).find("outside") !=
         std::string::npos);
-  CHECK(message({file_number, w.bytes.size(), 6}, "banana").find("outside") != std::string::npos);
-  CHECK(message({file_number, good.offset, good.size - 1}, "banana").find("checksum") !=
+  CHECK(message({file_number, w.bytes.size(), 7}, "banana", seq).find("outside") !=
         std::string::npos);
-  CHECK(message({file_number, good.offset + 1, good.size}, "banana").find("test.blob") !=
+  CHECK(message({file_number, good.offset, good.size - 1}, "banana", seq).find("checksum") !=
+        std::string::npos);
+  CHECK(message({file_number, good.offset + 1, good.size}, "banana", seq).find("test.blob") !=
         std::string::npos);
 }
 

@@ -13,7 +13,7 @@
 //                fixed64(store_id) fixed32(format version = 1)
 //                fixed32(mask(crc32c(previous 28 bytes)))                          32 bytes
 //   record    := fixed32(mask(crc32c(the rest of the record))) varint32(key size)
-//                varint32(value size) key value
+//                varint32(value size) varint64(sequence) key value
 //   footer    := fixed64(record count) fixed64(bytes of all records)
 //                fixed32(format version = 1) fixed32(mask(crc32c(previous 20 bytes)))
 //                fixed64(magic)                                                    32 bytes
@@ -25,9 +25,12 @@
 // file whose writing a crash cut short recognizable: it has none.
 //
 // Reading a value. A reference names a whole record, and the reader checks the record's
-// checksum and that it holds the key being looked up before it returns the value. So a flipped
-// bit in a blob file or in a reference, or a reference into the wrong file or record, is a
-// corruption_error, never another key's value.
+// checksum and that it holds the entry being looked up, its user key and sequence number,
+// before it returns the value. A file may hold several versions of a key (a flush keeps those a
+// snapshot still sees), which the sequence tells apart. So a flipped bit in a blob file or in a
+// reference, or a reference into the wrong file or record, is a corruption_error, never the
+// value of another entry. The one exception takes crafted bytes: a reference damaged to point
+// into a value that holds a forged record, checksum, key and sequence included.
 //
 // Keys are stored next to their values so that a blob file can be read on its own: to verify
 // it (for_each), to dump it, or to tell which of its values a store still uses.
@@ -41,6 +44,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -56,8 +60,8 @@ inline constexpr uint64_t blob_magic = 0x6c736d745f626c62ull;  // "lsmt_blb"
 inline constexpr uint32_t blob_format_version = 1;
 inline constexpr size_t blob_header_size = 32;
 inline constexpr size_t blob_footer_size = 32;
-/// The smallest record: a checksum, two one-byte varints, an empty key and an empty value.
-inline constexpr uint64_t blob_min_record_size = 6;
+/// The smallest record: a checksum, three one-byte varints, an empty key and an empty value.
+inline constexpr uint64_t blob_min_record_size = 7;
 /// The largest record a reader accepts: a 256 MiB value (the largest one a log record holds,
 /// wal.hpp) with its key and framing. Larger references are corrupt, so crafted bytes cannot
 /// make a reader allocate more.
@@ -80,7 +84,7 @@ inline void encode_blob_ref(std::string& dst, const blob_ref& ref) {
   put_varint64(dst, ref.size);
 }
 
-/// Decodes a whole reference: false if `in` is not one (short, overlong or trailing bytes).
+/// Decodes a whole reference: false if `in` is not one (cut short, or followed by more bytes).
 inline bool decode_blob_ref(std::string_view in, blob_ref* ref) noexcept {
   return get_varint64(in, &ref->file) && get_varint64(in, &ref->offset) &&
          get_varint64(in, &ref->size) && in.empty();
@@ -102,12 +106,15 @@ class blob_writer {
     offset_ = blob_header_size;
   }
 
-  /// Appends a record of key and value; returns where it is. Throws invalid_argument_error for a
-  /// record larger than blob_max_record_size, io_error from the file.
-  blob_ref add(std::string_view key, std::string_view value) {
+  /// Appends a record of the entry (key, sequence) and its value; returns where it is. Throws
+  /// invalid_argument_error for a record larger than blob_max_record_size, io_error from the
+  /// file, std::logic_error after finish().
+  blob_ref add(std::string_view key, uint64_t sequence, std::string_view value) {
+    if (finished_) throw std::logic_error("lsmt: blob_writer::add after finish");
     head_.assign(4, '\0');
     put_varint32(head_, checked_size(key.size()));
     put_varint32(head_, checked_size(value.size()));
+    put_varint64(head_, sequence);
     head_.append(key);
     uint32_t crc = crc32c::value(head_.data() + 4, head_.size() - 4);
     crc = crc32c::extend(crc, value.data(), value.size());
@@ -123,8 +130,10 @@ class blob_writer {
     return ref;
   }
 
-  /// Writes the footer, syncs and closes the file.
+  /// Writes the footer, syncs and closes the file. Once only (std::logic_error after that).
   void finish() {
+    if (finished_) throw std::logic_error("lsmt: blob_writer::finish called twice");
+    finished_ = true;
     std::string f;
     put_fixed64(f, count_);
     put_fixed64(f, offset_ - blob_header_size);
@@ -163,7 +172,8 @@ class blob_writer {
   uint64_t number_;
   uint64_t offset_ = 0;
   uint64_t count_ = 0;
-  std::string head_;  // the record being added: checksum, sizes and key
+  bool finished_ = false;
+  std::string head_;  // the record being added: checksum, sizes, sequence and key
 };
 
 /// An open blob file, validated: header, identity and footer.
@@ -182,10 +192,12 @@ class blob_reader {
   uint64_t record_count() const { return count_; }
   uint64_t file_size() const { return file_->size(); }
 
-  /// The value of the record `ref` names, which must hold `key`. The result points into the
-  /// file's mapping or into `scratch`. Throws corruption_error if the reference is out of range,
-  /// the record's checksum does not match, or it holds another key; io_error from the file.
-  std::string_view read(const blob_ref& ref, std::string_view key, std::string& scratch) const {
+  /// The value of the record `ref` names, which must hold the entry (key, sequence). The result
+  /// points into the file's mapping or into `scratch`. Throws corruption_error if the reference
+  /// is out of range, the record's checksum does not match, or it holds another entry; io_error
+  /// from the file.
+  std::string_view read(const blob_ref& ref, std::string_view key, uint64_t sequence,
+                        std::string& scratch) const {
     if (ref.file != number_)
       corrupt(ref.offset, "the reference names blob file " + std::to_string(ref.file));
     const uint64_t end = blob_header_size + records_bytes_;
@@ -195,22 +207,27 @@ class blob_reader {
                               " bytes) is outside the file's records");
     }
     std::string_view found_key;
+    uint64_t found_sequence = 0;
     std::string_view value;
-    if (const char* why = parse(ref, scratch, &found_key, &value)) corrupt(ref.offset, why);
+    if (const char* why = parse(ref, scratch, &found_key, &found_sequence, &value)) {
+      corrupt(ref.offset, why);
+    }
     if (found_key != key) corrupt(ref.offset, "the record holds another key");
+    if (found_sequence != sequence) corrupt(ref.offset, "the record holds another version");
     return value;
   }
 
-  /// Calls f(ref, key, value) for every record, in file order, after checking its checksum.
+  /// Calls f(ref, key, sequence, value) for every record, in file order, after checking its
+  /// checksum.
   /// Throws corruption_error at the first damaged record, or one past the count in the footer,
   /// or if the records do not fill the space the footer gives them exactly, or are fewer.
-  void for_each(
-      const std::function<void(const blob_ref&, std::string_view, std::string_view)>& f) const {
+  void for_each(const std::function<void(const blob_ref&, std::string_view, uint64_t,
+                                         std::string_view)>& f) const {
     const uint64_t end = blob_header_size + records_bytes_;
     uint64_t offset = blob_header_size;
     uint64_t seen = 0;
     std::string scratch;
-    char head[4 + 5 + 5];
+    char head[4 + 5 + 5 + 10];
     while (offset < end) {
       if (seen == count_) {
         corrupt(offset, "more records than the footer's " + std::to_string(count_));
@@ -222,9 +239,11 @@ class blob_reader {
       h.remove_prefix(std::min<size_t>(4, h.size()));
       uint32_t key_size = 0;
       uint32_t value_size = 0;
+      uint64_t sequence = 0;
       const size_t before = h.size();
-      if (!get_varint32(h, &key_size) || !get_varint32(h, &value_size)) {
-        corrupt(offset, "malformed record sizes");
+      if (!get_varint32(h, &key_size) || !get_varint32(h, &value_size) ||
+          !get_varint64(h, &sequence)) {
+        corrupt(offset, "malformed record header");
       }
       const uint64_t size = 4 + (before - h.size()) + uint64_t{key_size} + value_size;
       if (size > end - offset || size > blob_max_record_size) {
@@ -233,8 +252,8 @@ class blob_reader {
       const blob_ref ref{number_, offset, size};
       std::string_view key;
       std::string_view value;
-      if (const char* why = parse(ref, scratch, &key, &value)) corrupt(offset, why);
-      f(ref, key, value);
+      if (const char* why = parse(ref, scratch, &key, &sequence, &value)) corrupt(offset, why);
+      f(ref, key, sequence, value);
       offset += size;
       ++seen;
     }
@@ -255,7 +274,7 @@ class blob_reader {
 
   /// Reads the record `ref` names (in range) and checks it: null, or why it is not a record.
   const char* parse(const blob_ref& ref, std::string& scratch, std::string_view* key,
-                    std::string_view* value) const {
+                    uint64_t* sequence, std::string_view* value) const {
     const auto size = static_cast<size_t>(ref.size);
     if (!file_->is_mapped()) scratch.resize(size);
     std::string_view rec = file_->read(ref.offset, size, scratch.data());
@@ -266,7 +285,7 @@ class blob_reader {
     uint32_t key_size = 0;
     uint32_t value_size = 0;
     if (!get_varint32(rec, &key_size) || !get_varint32(rec, &value_size) ||
-        uint64_t{key_size} + value_size != rec.size()) {
+        !get_varint64(rec, sequence) || uint64_t{key_size} + value_size != rec.size()) {
       return "the record's sizes do not match its length";
     }
     *key = rec.substr(0, key_size);

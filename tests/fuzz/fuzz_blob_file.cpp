@@ -33,7 +33,11 @@ void fix_checksums(std::string& f) {
     const size_t before = rest.size();
     uint32_t key_size = 0;
     uint32_t value_size = 0;
-    if (!get_varint32(rest, &key_size) || !get_varint32(rest, &value_size)) return;
+    uint64_t sequence = 0;
+    if (!get_varint32(rest, &key_size) || !get_varint32(rest, &value_size) ||
+        !get_varint64(rest, &sequence)) {
+      return;
+    }
     const uint64_t size = 4 + (before - rest.size()) + uint64_t{key_size} + value_size;
     if (size > footer - at) return;
     encode_fixed32(f.data() + at,
@@ -45,6 +49,7 @@ void fix_checksums(std::string& f) {
 struct record {
   blob_ref ref;
   std::string key;
+  uint64_t sequence;
   std::string value;
 };
 
@@ -70,9 +75,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   std::vector<record> records;
   try {
-    r->for_each([&](const blob_ref& ref, std::string_view k, std::string_view v) {
+    r->for_each([&](const blob_ref& ref, std::string_view k, uint64_t seq, std::string_view v) {
       if (ref.file != number) __builtin_trap();
-      records.push_back({ref, std::string(k), std::string(v)});
+      records.push_back({ref, std::string(k), seq, std::string(v)});
     });
   } catch (const lsmt::error&) {
   }
@@ -81,21 +86,29 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const record& rec : records) {
     std::string_view got;
     try {
-      got = r->read(rec.ref, rec.key, scratch);
+      got = r->read(rec.ref, rec.key, rec.sequence, scratch);
     } catch (const lsmt::error&) {
       __builtin_trap();  // for_each returned it, so it reads
     }
     if (got != rec.value) __builtin_trap();
     bool refused = false;
     try {
-      (void)r->read(blob_ref{number, rec.ref.offset, rec.ref.size + 1}, rec.key, scratch);
+      (void)r->read(blob_ref{number, rec.ref.offset, rec.ref.size + 1}, rec.key, rec.sequence,
+                    scratch);
     } catch (const lsmt::error&) {
       refused = true;
     }
     if (!refused) __builtin_trap();
     refused = false;
     try {
-      (void)r->read(rec.ref, rec.key + "x", scratch);
+      (void)r->read(rec.ref, rec.key + "x", rec.sequence, scratch);
+    } catch (const lsmt::error&) {
+      refused = true;
+    }
+    if (!refused) __builtin_trap();
+    refused = false;
+    try {
+      (void)r->read(rec.ref, rec.key, rec.sequence + 1, scratch);
     } catch (const lsmt::error&) {
       refused = true;
     }

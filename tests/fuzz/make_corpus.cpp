@@ -295,23 +295,27 @@ static void open_store_seeds(const fs::path& out, const fs::path& store,
   }
 }
 
-/// Seeds for fuzz_blob_file: blob files of a few records, and one of none.
+/// Seeds for fuzz_blob_file: a blob file of four records (two versions of one key), and one of
+/// none.
 static void blob_seeds(const fs::path& out) {
   const fs::path dir = out / "fuzz_blob_file";
   const auto write = [](const std::vector<std::pair<std::string, std::string>>& records) {
     std::string bytes;
     blob_writer w(std::make_unique<lsmt_test::memory_writable_file>(&bytes), fuzz_table_number,
                   seed_store_id);
-    for (const auto& [k, v] : records) w.add(k, v);
+    uint64_t sequence = 10;
+    for (const auto& [k, v] : records) w.add(k, sequence++, v);
     w.finish();
     return bytes;
   };
-  const std::string three =
-      write({{"key1", std::string(100, 'a')}, {"key2", ""}, {"key50", std::string(300, 'z')}});
-  put(dir, "three-flags0", flag(0) + three);
-  put(dir, "three-mapped-flags1", flag(1) + three);
-  put(dir, "three-fixed-flags2", flag(2) + three);
-  put(dir, "three-own-id-flags6", flag(6) + three);
+  const std::string four = write({{"key1", std::string(100, 'a')},
+                                  {"key2", ""},
+                                  {"key2", "older"},
+                                  {"key50", std::string(300, 'z')}});
+  put(dir, "four-flags0", flag(0) + four);
+  put(dir, "four-mapped-flags1", flag(1) + four);
+  put(dir, "four-fixed-flags2", flag(2) + four);
+  put(dir, "four-own-id-flags6", flag(6) + four);
   put(dir, "empty-flags0", flag(0) + write({}));
 }
 
