@@ -1,0 +1,150 @@
+// lsmt/blob_set.hpp - a store's open blob files (blob_file.hpp), and when their files go.
+//
+// A blob file lives as long as a table refers to it. Each table_handle (version.hpp) holds a
+// shared_ptr to the blob_handle of every blob file its entries refer to, so the last table
+// that refers to a blob file lets go of it when no version lists that table any more and no
+// reader holds one that does. The blob_registry knows every blob_handle by number, through a
+// weak_ptr: a merge that copies references into new tables finds the handles there (its input
+// tables hold them meanwhile), and delete_unused() removes the file of a handle that expired.
+//
+// Only a handle that was part of an installed version is ever deleted (arm()): a blob file
+// written by a flush that failed is removed by that flush, and nothing is removed when opening
+// a store fails. After close() nothing is deleted; the next open removes every blob file its
+// MANIFEST does not list.
+//
+// Thread safety: a blob_handle is immutable and thread-safe. The registry's methods are
+// thread-safe; its mutex is an innermost lock (delete_unused() runs when a version is released,
+// with any other lock held).
+#ifndef LSMT_BLOB_SET_HPP
+#define LSMT_BLOB_SET_HPP
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "blob_file.hpp"
+#include "file_names.hpp"
+#include "file_system.hpp"
+#include "manifest.hpp"
+#include "thread_annotations.hpp"
+
+namespace lsmt::detail {
+
+/// An open blob file and what the MANIFEST says about it.
+class blob_handle {
+ public:
+  blob_handle(blob_meta meta, std::shared_ptr<blob_reader> reader)
+      : meta_(meta), reader_(std::move(reader)) {}
+
+  const blob_meta& meta() const { return meta_; }
+  const blob_reader& reader() const { return *reader_; }
+
+ private:
+  blob_meta meta_;
+  std::shared_ptr<blob_reader> reader_;
+};
+
+using blob_list = std::vector<std::shared_ptr<const blob_handle>>;
+
+/// The value the blob reference `ref` (an entry's value) names, for `user_key`, among `blobs`
+/// (the blob files of the table that holds the entry). Reads into `out`. Throws
+/// corruption_error for a malformed reference or one into a file the table does not list.
+inline void read_blob_value(const blob_list& blobs, std::string_view user_key,
+                            std::string_view ref_bytes, std::string& out) {
+  blob_ref ref;
+  if (!decode_blob_ref(ref_bytes, &ref)) {
+    throw corruption_error("lsmt: a malformed blob reference for key of " +
+                           std::to_string(user_key.size()) + " bytes");
+  }
+  for (const auto& b : blobs) {
+    if (b->meta().number == ref.file) {
+      std::string scratch;
+      const std::string_view v = b->reader().read(ref, user_key, scratch);
+      if (!scratch.empty() && v.data() >= scratch.data() &&
+          v.data() < scratch.data() + scratch.size()) {
+        // Read into scratch (pread): keep the value's bytes and take the buffer.
+        scratch.erase(0, static_cast<size_t>(v.data() - scratch.data()));
+        scratch.resize(v.size());
+        out.swap(scratch);
+      } else {
+        out.assign(v.data(), v.size());
+      }
+      return;
+    }
+  }
+  throw corruption_error("lsmt: a blob reference names blob file " + std::to_string(ref.file) +
+                         ", which its table does not list");
+}
+
+/// Every open blob file by number (see the top of this file). Thread-safe.
+class blob_registry {
+ public:
+  blob_registry(std::shared_ptr<file_system> fs, std::string dir)
+      : fs_(std::move(fs)), dir_(std::move(dir)) {}
+
+  /// Records a newly opened handle (not armed: its file is never deleted until arm()).
+  void add(const std::shared_ptr<const blob_handle>& h) {
+    lock_guard g(mutex_);
+    entries_[h->meta().number] = entry{h, false};
+  }
+
+  /// The live handle of blob file `number`, or null.
+  std::shared_ptr<const blob_handle> find(uint64_t number) const {
+    lock_guard g(mutex_);
+    const auto it = entries_.find(number);
+    return it == entries_.end() ? nullptr : it->second.handle.lock();
+  }
+
+  /// The handles are in an installed version: their files go once nobody holds them.
+  void arm(const blob_list& handles) {
+    lock_guard g(mutex_);
+    for (const auto& h : handles) {
+      const auto it = entries_.find(h->meta().number);
+      if (it != entries_.end()) it->second.armed = true;
+    }
+  }
+
+  /// Deletes the files of armed handles nobody holds; forgets unarmed ones nobody holds.
+  void delete_unused() {
+    lock_guard g(mutex_);
+    if (closed_) return;
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      if (!it->second.handle.expired()) {
+        ++it;
+        continue;
+      }
+      if (it->second.armed) {
+        try {
+          fs_->remove_file(file_path(dir_, it->first, file_kind::blob));
+        } catch (...) {  // NOLINT(bugprone-empty-catch): the next open removes a leftover
+        }
+      }
+      it = entries_.erase(it);
+    }
+  }
+
+  void close() {
+    delete_unused();
+    lock_guard g(mutex_);
+    closed_ = true;
+  }
+
+ private:
+  struct entry {
+    std::weak_ptr<const blob_handle> handle;
+    bool armed = false;
+  };
+  const std::shared_ptr<file_system> fs_;
+  const std::string dir_;
+  mutable mutex mutex_;
+  std::map<uint64_t, entry> entries_ LSMT_GUARDED_BY(mutex_);
+  bool closed_ LSMT_GUARDED_BY(mutex_) = false;
+};
+
+}  // namespace lsmt::detail
+
+#endif  // LSMT_BLOB_SET_HPP
