@@ -147,6 +147,7 @@ class background_work {
       shadowing_sampler sampler(std::move(below), 0);  // declared first: it outlives the plan
       table_write_plan plan;
       plan.smallest_snapshot = smallest_snapshot;
+      plan.blob_min_size = c_.opts.blob_min_size;
       const range_tombstones dels = slot.mem->range_deletions();
       plan.range_dels = &dels;
       sampler.attach(plan);

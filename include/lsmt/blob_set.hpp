@@ -29,6 +29,7 @@
 #include "blob_file.hpp"
 #include "file_names.hpp"
 #include "file_system.hpp"
+#include "internal_key.hpp"
 #include "manifest.hpp"
 #include "thread_annotations.hpp"
 
@@ -50,10 +51,11 @@ class blob_handle {
 
 using blob_list = std::vector<std::shared_ptr<const blob_handle>>;
 
-/// The value the blob reference `ref` (an entry's value) names, for `user_key`, among `blobs`
-/// (the blob files of the table that holds the entry). Reads into `out`. Throws
-/// corruption_error for a malformed reference or one into a file the table does not list.
-inline void read_blob_value(const blob_list& blobs, std::string_view user_key,
+/// The value the blob reference `ref_bytes` (the value of the entry (user_key, sequence))
+/// names, among `blobs` (the blob files of the table that holds the entry). Reads into `out`,
+/// which may hold ref_bytes. Throws corruption_error for a malformed reference or one into a
+/// file the table does not list.
+inline void read_blob_value(const blob_list& blobs, std::string_view user_key, uint64_t sequence,
                             std::string_view ref_bytes, std::string& out) {
   blob_ref ref;
   if (!decode_blob_ref(ref_bytes, &ref)) {
@@ -63,7 +65,7 @@ inline void read_blob_value(const blob_list& blobs, std::string_view user_key,
   for (const auto& b : blobs) {
     if (b->meta().number == ref.file) {
       std::string scratch;
-      const std::string_view v = b->reader().read(ref, user_key, scratch);
+      const std::string_view v = b->reader().read(ref, user_key, sequence, scratch);
       if (!scratch.empty() && v.data() >= scratch.data() &&
           v.data() < scratch.data() + scratch.size()) {
         // Read into scratch (pread): keep the value's bytes and take the buffer.
@@ -79,6 +81,26 @@ inline void read_blob_value(const blob_list& blobs, std::string_view user_key,
   throw corruption_error("lsmt: a blob reference names blob file " + std::to_string(ref.file) +
                          ", which its table does not list");
 }
+
+/// What an iterator over tables shows as an entry's value: the value itself, or for a blob
+/// index the value its reference names. Keeps the last one read, so asking again for the same
+/// entry reads nothing. Thread safety: one thread at a time, like the iterator that owns it.
+class blob_value_reader {
+ public:
+  /// The value of the entry (ikey, value) of a table whose blob files are `blobs`.
+  std::string_view resolve(const blob_list& blobs, std::string_view ikey, std::string_view value) {
+    if (extract_type(ikey) != value_type::blob_index) return value;
+    if (ikey == key_) return buf_;
+    key_.clear();  // buf_ holds no entry's value until the read below returns
+    read_blob_value(blobs, extract_user_key(ikey), extract_sequence(ikey), value, buf_);
+    key_.assign(ikey.data(), ikey.size());
+    return buf_;
+  }
+
+ private:
+  std::string key_;  // the entry whose value buf_ holds, or empty
+  std::string buf_;
+};
 
 /// Every open blob file by number (see the top of this file). Thread-safe.
 class blob_registry {

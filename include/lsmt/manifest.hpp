@@ -31,8 +31,8 @@
 // files writes version 4, byte for byte, so it stays readable by an lsmt that predates them.
 //
 // Versions. 1 had no link records in its logs, 2 added them, 3 added the log header
-// (wal.hpp), table identity (table_format.hpp) and store_id, 4 added levels, 5 blob files. The logs and
-// tables of a version 1 or 2 store cannot be read by this lsmt, so it refuses them with a clear
+// (wal.hpp), table identity (table_format.hpp) and store_id, 4 added levels, 5 blob files. The logs
+// and tables of a version 1 or 2 store cannot be read by this lsmt, so it refuses them with a clear
 // error rather than misreading them. A version 3 MANIFEST is read as version 4 with every table
 // in level 0 (its tables overlapped, newest first, as level 0's do); the next MANIFEST written
 // is version 4, and compactions move the tables down. As all of them overlap, the first
@@ -75,8 +75,8 @@ struct table_meta {
   uint64_t number = 0;
   uint64_t size = 0;
   uint64_t entries = 0;
-  std::string smallest, largest;    // internal keys
-  uint32_t level = 0;               // in a MANIFEST; a version knows its tables' levels itself
+  std::string smallest, largest;     // internal keys
+  uint32_t level = 0;                // in a MANIFEST; a version knows its tables' levels itself
   std::vector<uint64_t> blob_files;  // that its entries refer to, ascending
 };
 
@@ -190,7 +190,8 @@ void decode_blobs(std::string_view& in, manifest_state& state, const At& at, con
   referenced.erase(std::unique(referenced.begin(), referenced.end()), referenced.end());
   std::vector<uint64_t> listed;
   for (const blob_meta& b : state.blobs) listed.push_back(b.number);
-  if (referenced != listed) fail("the blob list differs from the files the tables refer to", offset);
+  if (referenced != listed)
+    fail("the blob list differs from the files the tables refer to", offset);
   for (const table_meta& t : state.tables) {
     if (std::binary_search(listed.begin(), listed.end(), t.number)) {
       fail("a blob file and a table share a number", offset);

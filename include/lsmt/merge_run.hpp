@@ -54,7 +54,9 @@ inline void install(store_core& c, std::array<table_list, max_levels> levels, si
   m.last_sequence = c.last_sequence.load();
   std::shared_ptr<const version> v = c.versions.make_version(std::move(levels));
   m.tables = v->manifest_tables();
+  m.blobs = v->manifest_blobs();
   c.versions.write_manifest(m);
+  c.versions.arm_blobs(*v);
   lock_guard s(c.state_mutex);
   c.current = std::move(v);
   for (size_t i = 0; i < flushed_imms; ++i) c.imms.pop_back();

@@ -32,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include "blob_set.hpp"
 #include "fence_index.hpp"
 #include "internal_key.hpp"
 #include "manifest.hpp"
@@ -43,14 +44,16 @@ namespace lsmt::detail {
 /// An open table and what the MANIFEST says about it. Immutable; thread-safe.
 class table_handle {
  public:
-  table_handle(table_meta meta, std::shared_ptr<table_reader> reader)
-      : meta_(std::move(meta)), reader_(std::move(reader)) {}
+  table_handle(table_meta meta, std::shared_ptr<table_reader> reader, blob_list blobs = {})
+      : meta_(std::move(meta)), reader_(std::move(reader)), blobs_(std::move(blobs)) {}
   table_handle(const table_handle&) = delete;
   table_handle& operator=(const table_handle&) = delete;
   ~table_handle() = default;
 
   const table_meta& meta() const { return meta_; }
   const table_reader& reader() const { return *reader_; }
+  /// The blob files its entries refer to (blob_set.hpp), in meta().blob_files' order.
+  const blob_list& blobs() const { return blobs_; }
   /// Whether the table holds range deletions (false without a reader: tests of the picker).
   bool has_range_deletions() const { return reader_ && reader_->range_deletions(); }
   /// The share of the table's keys that shadow an older version in a deeper level, as sampled
@@ -65,6 +68,7 @@ class table_handle {
  private:
   table_meta meta_;
   std::shared_ptr<table_reader> reader_;
+  blob_list blobs_;
   double shadowing_share_ = 1;
 };
 
@@ -267,6 +271,30 @@ struct version {
     for (size_t l = level + 1; l < max_levels && out.empty(); ++l) {
       for (const auto& t : levels[l]) out.emplace_back(t->largest_user_key());
     }
+    return out;
+  }
+
+  /// The MANIFEST's blob list: every blob file a table refers to, once, ascending.
+  std::vector<blob_meta> manifest_blobs() const {
+    std::vector<blob_meta> out;
+    for (const table_list& l : levels) {
+      for (const auto& t : l) {
+        for (const auto& b : t->blobs()) out.push_back(b->meta());
+      }
+    }
+    std::sort(out.begin(), out.end(),
+              [](const blob_meta& a, const blob_meta& b) { return a.number < b.number; });
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+  }
+  /// Every blob file a table refers to, once.
+  blob_list all_blobs() const {
+    blob_list out;
+    for (const table_list& l : levels) {
+      for (const auto& t : l) out.insert(out.end(), t->blobs().begin(), t->blobs().end());
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
     return out;
   }
 

@@ -1,0 +1,165 @@
+// tests/blob_store_test.cpp - key-value separation in a store (options::blob_min_size): values
+// at or above the threshold go into blob files at the flush, and gets, scans, snapshots, merges,
+// reopening and checkpoints see the same data as a model; a blob file no table refers to any
+// more is deleted; a damaged blob file is an error, never a wrong value.
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "lsmt.hpp"
+#include "store_util.hpp"
+#include "test_catch.hpp"
+#include "test_util.hpp"
+
+namespace blob_store_test_cpp {
+
+namespace fs = std::filesystem;
+using lsmt_test::dump;
+using lsmt_test::key_of;
+using lsmt_test::pattern_value;
+using lsmt_test::str_db;
+using lsmt_test::temp_dir;
+
+namespace {
+
+lsmt::options blob_options() {
+  lsmt::options o;
+  o.memtable_max_bytes = 64 << 10;  // many flushes
+  o.compaction_interval = 3;
+  o.target_file_size = 16 << 10;
+  o.base_level_bytes = 32 << 10;
+  o.idle_settle_ms = 0;
+  o.blob_min_size = 100;
+  return o;
+}
+
+size_t files_with(const std::string& dir, const std::string& ext) {
+  size_t n = 0;
+  for (const auto& e : fs::directory_iterator(dir)) n += e.path().extension() == ext ? 1 : 0;
+  return n;
+}
+
+void check_model(const str_db& d, const std::map<std::string, std::string>& model) {
+  CHECK(dump(d) == model);
+  for (const auto& [k, v] : model) {
+    const auto got = d.get(k);
+    REQUIRE(got.has_value());
+    REQUIRE(*got == v);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("blob store: values above the threshold live in blob files and read back",
+          "[blob_store]") {
+  temp_dir tmp;
+  const std::string dir = tmp.sub("db");
+  std::map<std::string, std::string> model;
+  std::mt19937 rng(11);
+  {
+    str_db d(dir, blob_options());
+    for (int round = 0; round < 3; ++round) {
+      for (int i = 0; i < 1500; ++i) {
+        const int k = static_cast<int>(rng() % 1000);
+        if (rng() % 10 == 0) {
+          d.erase(key_of(k));
+          model.erase(key_of(k));
+          continue;
+        }
+        const size_t len = rng() % 3 == 0 ? rng() % 100 : 100 + rng() % 900;  // half in blobs
+        const std::string v = pattern_value(static_cast<uint32_t>(rng()), len);
+        d.put(key_of(k), v);
+        model[key_of(k)] = v;
+      }
+      d.flush();
+      check_model(d, model);
+    }
+    CHECK(files_with(dir, ".blob") > 0);
+    d.wait_for_compactions();
+    check_model(d, model);
+    d.compact();
+    check_model(d, model);
+  }
+  str_db again(dir, blob_options());
+  check_model(again, model);
+}
+
+TEST_CASE("blob store: a snapshot reads the versions it saw from blob files", "[blob_store]") {
+  temp_dir tmp;
+  str_db d(tmp.sub("db"), blob_options());
+  const std::string old_value = pattern_value(1, 500);
+  const std::string new_value = pattern_value(2, 500);
+  d.put("k", old_value);
+  const lsmt::snapshot snap = d.get_snapshot();
+  d.put("k", new_value);
+  d.flush();  // both versions into one blob file
+  const lsmt::read_options at{&snap};
+  CHECK(d.get("k", at) == old_value);
+  CHECK(d.get("k") == new_value);
+  d.compact();
+  CHECK(d.get("k", at) == old_value);
+  CHECK(d.get("k") == new_value);
+}
+
+TEST_CASE("blob store: a blob file no table refers to any more is deleted", "[blob_store]") {
+  temp_dir tmp;
+  const std::string dir = tmp.sub("db");
+  str_db d(dir, blob_options());
+  for (int i = 0; i < 300; ++i) d.put(key_of(i), pattern_value(static_cast<uint32_t>(i), 400));
+  d.flush();
+  const size_t first = files_with(dir, ".blob");
+  REQUIRE(first > 0);
+  for (int i = 0; i < 300; ++i) d.erase(key_of(i));
+  d.flush();
+  d.compact();  // the deletions meet the values: nothing refers to the blob files
+  CHECK(files_with(dir, ".blob") == 0);
+  CHECK(dump(d).empty());
+}
+
+TEST_CASE("blob store: a damaged blob file is an error, never a wrong value", "[blob_store]") {
+  temp_dir tmp;
+  const std::string dir = tmp.sub("db");
+  const std::string value = pattern_value(7, 1000);
+  {
+    str_db d(dir, blob_options());
+    d.put("k", value);
+    d.flush();
+  }
+  std::string blob;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.path().extension() == ".blob") blob = e.path().string();
+  }
+  REQUIRE(!blob.empty());
+  {
+    std::fstream f(blob, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(blob) / 2));
+    f.put('\x5a');
+  }
+  str_db d(dir, blob_options());
+  CHECK_THROWS_AS(d.get("k"), lsmt::corruption_error);
+  CHECK_THROWS_AS(dump(d), lsmt::corruption_error);
+}
+
+TEST_CASE("blob store: a checkpoint holds the blob files", "[blob_store]") {
+  temp_dir tmp;
+  const std::string dir = tmp.sub("db");
+  std::map<std::string, std::string> model;
+  {
+    str_db d(dir, blob_options());
+    for (int i = 0; i < 200; ++i) {
+      model[key_of(i)] = pattern_value(static_cast<uint32_t>(i), 300);
+      d.put(key_of(i), model[key_of(i)]);
+    }
+    d.flush();
+    d.checkpoint(tmp.sub("copy"));
+  }
+  CHECK(files_with(tmp.sub("copy"), ".blob") > 0);
+  str_db copy(tmp.sub("copy"), blob_options());
+  check_model(copy, model);
+}
+
+}  // namespace blob_store_test_cpp
