@@ -44,6 +44,7 @@ class lsmt_engine final : public engine {
     opts.bottom_level_filters = cfg.lsmt_bottom_filters;
     if (cfg.lsmt_idle_ms != UINT64_MAX) opts.idle_settle_ms = cfg.lsmt_idle_ms;
     if (cfg.lsmt_memtable_mb != 0) opts.memtable_max_bytes = cfg.lsmt_memtable_mb << 20;
+    opts.blob_min_size = static_cast<size_t>(cfg.lsmt_blob_min);
     if (cfg.lsmt_file_mb != 0) opts.target_file_size = cfg.lsmt_file_mb << 20;
     if (cfg.lsmt_base_mb != 0) opts.base_level_bytes = cfg.lsmt_base_mb << 20;
     if (cfg.lsmt_ratio != 0) opts.level_size_ratio = static_cast<size_t>(cfg.lsmt_ratio);

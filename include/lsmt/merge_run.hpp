@@ -14,6 +14,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -73,6 +74,42 @@ struct merge_result {
   std::string summary;  // for the logger
 };
 
+/// Garbage collection of blob files (blob_set.hpp): a merge into the bottom level copies the
+/// values its entries keep in the oldest blob_gc_share of the store's blob files into a blob
+/// file of its own, so that those files lose their references, and go, as the merges sweep the
+/// key space. Overwritten and deleted values then leave the disk with the blob files that held
+/// them, a quarter of the files at a time (RocksDB's blob_garbage_collection_age_cutoff works
+/// the same way, 0.25 by default).
+inline constexpr double blob_gc_share = 0.25;
+
+/// The blob files older than the returned number are collected by a merge into the bottom level
+/// of `v`: the oldest blob_gc_share of them, or none (0).
+inline uint64_t blob_gc_cutoff(const version& v) {
+  const std::vector<blob_meta> blobs = v.manifest_blobs();
+  const auto n = static_cast<size_t>(static_cast<double>(blobs.size()) * blob_gc_share);
+  return n == 0 ? 0 : blobs[n].number;
+}
+
+/// Sets `plan` to collect the blob files of `inputs` older than `cutoff` (see blob_gc_share;
+/// compact() collects all of them).
+inline void collect_blobs(table_write_plan& plan, const table_list& inputs, uint64_t cutoff) {
+  if (cutoff == 0) return;
+  auto files = std::make_shared<std::map<uint64_t, std::shared_ptr<const blob_handle>>>();
+  for (const auto& t : inputs) {
+    for (const auto& b : t->blobs()) (*files)[b->meta().number] = b;
+  }
+  if (files->empty() || files->begin()->first >= cutoff) return;
+  plan.relocate = [cutoff](uint64_t file) { return file < cutoff; };
+  plan.read_blob = [files](std::string_view ikey, std::string_view ref, std::string& out) {
+    blob_ref r;
+    const auto it = decode_blob_ref(ref, &r) ? files->find(r.file) : files->end();
+    if (it == files->end()) {
+      throw corruption_error("lsmt: a merge's input refers to a blob file it does not list");
+    }
+    read_blob_value({it->second}, extract_user_key(ikey), extract_sequence(ikey), ref, out);
+  };
+}
+
 /// A merge reads at most this many of its inputs through descriptors of their own
 /// (version_set::scan_table); the rest through their open readers.
 inline constexpr size_t max_scan_files = 64;
@@ -110,6 +147,19 @@ inline merge_result run_merge(store_core& c, const compaction_job& job,
     merged.seek_to_first();
     table_write_plan with_dels = plan;
     if (!dels.empty()) with_dels.range_dels = &dels;
+    {
+      std::shared_ptr<const version> now;
+      {
+        lock_guard s(c.state_mutex);
+        now = c.current;
+      }
+      // compact() rewrites every value it keeps, so that the store holds no garbage after it.
+      if (job.full) {
+        collect_blobs(with_dels, inputs, UINT64_MAX);
+      } else if (job.output_level >= now->bottom_level()) {
+        collect_blobs(with_dels, inputs, blob_gc_cutoff(*now));
+      }
+    }
     outputs = c.versions.write_tables(merged, with_dels);
     sampler.apply(outputs);
   }

@@ -27,7 +27,9 @@
 // bytes goes into one new blob file, and the table holds a blob index for it (the entry's key
 // with type blob_index, and a blob_ref as its value). Blob indexes read from the input are
 // copied as they are. Each output table lists the blob files its entries refer to
-// (table_meta::blob_files). The blob file is finished, and synced, before the tables.
+// (table_meta::blob_files), unless plan.relocate() names the file one refers to: then the value
+// is read and written into the new blob file, as a flush does (garbage collection). The blob
+// file is finished, and synced, before the tables.
 //
 // Thread safety: a free function; it touches only what it is given.
 #ifndef LSMT_TABLE_WRITER_HPP
@@ -75,6 +77,11 @@ struct table_write_plan {
   std::function<void(size_t file, std::string_view user_key)> sample;
   size_t sample_every = 64;  // 0 counts as 1
   size_t blob_min_size = 0;  // values of at least this many bytes go into a blob file; 0: none
+  // If set (merges): whether a blob index into this blob file has its value copied into the
+  // merge's own blob file (garbage collection, merge_run.hpp); read_blob(ikey, ref, out) reads
+  // the value then.
+  std::function<bool(uint64_t blob_file)> relocate;
+  std::function<void(std::string_view ikey, std::string_view ref, std::string& out)> read_blob;
 };
 
 /// A range-deletion fragment to write: [begin, end) at each of seqs (descending).
@@ -133,6 +140,7 @@ inline std::vector<table_meta> write_tables(
   std::unique_ptr<blob_writer> blob;
   std::string blob_key;    // an entry's key with type blob_index
   std::string blob_value;  // its blob_ref
+  std::string relocated;   // a value read back from an old blob file
   std::unique_ptr<table_builder> builder;
   table_meta meta;
   std::vector<kept_fragment> fragments = kept_fragments(plan);
@@ -171,6 +179,17 @@ inline std::vector<table_meta> write_tables(
     builder.reset();
   };
 
+  // Writes (user_key, seq)'s value into the blob file and a blob index into the table.
+  const auto add_blob = [&](std::string_view user_key, uint64_t seq, std::string_view value) {
+    if (!blob) blob = blobs->new_file();
+    const blob_ref ref = blob->add(user_key, seq, value);
+    blob_key.assign(user_key.data(), user_key.size());
+    put_fixed64(blob_key, pack_tag(seq, value_type::blob_index));
+    blob_value.clear();
+    encode_blob_ref(blob_value, ref);
+    builder->add(blob_key, blob_value);
+    add_blob_file(meta.blob_files, ref.file);
+  };
   std::string current_key;
   bool has_key = false;
   bool key_written = false;  // whether a version of current_key went into the output
@@ -219,23 +238,21 @@ inline std::vector<table_meta> write_tables(
       const value_type type = extract_type(ikey);
       if (type == value_type::value && plan.blob_min_size != 0 &&
           value.size() >= plan.blob_min_size && blobs != nullptr) {
-        if (!blob) blob = blobs->new_file();
-        const blob_ref ref = blob->add(user_key, seq, value);
-        blob_key.assign(user_key.data(), user_key.size());
-        put_fixed64(blob_key, pack_tag(seq, value_type::blob_index));
-        blob_value.clear();
-        encode_blob_ref(blob_value, ref);
-        builder->add(blob_key, blob_value);
-        add_blob_file(meta.blob_files, ref.file);
-      } else {
-        builder->add(ikey, value);
-        if (type == value_type::blob_index) {
-          blob_ref ref;
-          if (!decode_blob_ref(value, &ref)) {
-            throw corruption_error("lsmt: a malformed blob reference in a merge's input");
-          }
+        add_blob(user_key, seq, value);
+      } else if (type == value_type::blob_index) {
+        blob_ref ref;
+        if (!decode_blob_ref(value, &ref)) {
+          throw corruption_error("lsmt: a malformed blob reference in a merge's input");
+        }
+        if (plan.relocate && blobs != nullptr && plan.relocate(ref.file)) {
+          plan.read_blob(ikey, value, relocated);
+          add_blob(user_key, seq, relocated);
+        } else {
+          builder->add(ikey, value);
           add_blob_file(meta.blob_files, ref.file);
         }
+      } else {
+        builder->add(ikey, value);
       }
       if (!key_written) {
         key_written = true;
