@@ -179,6 +179,20 @@ TEST_CASE("blob store: a damaged blob file is an error, never a wrong value", "[
   str_db d(dir, blob_options());
   CHECK_THROWS_AS(d.get("k"), lsmt::corruption_error);
   CHECK_THROWS_AS(dump(d), lsmt::corruption_error);
+  const lsmt::verify_report report = d.verify();
+  REQUIRE(report.problems.size() == 1);
+  CHECK(report.problems[0].find(".blob") != std::string::npos);
+  CHECK(report.problems[0].find("checksum mismatch") != std::string::npos);
+}
+
+TEST_CASE("blob store: verify reads the blob files whole", "[blob_store]") {
+  temp_dir tmp;
+  str_db d(tmp.sub("db"), blob_options());
+  for (int i = 0; i < 100; ++i) d.put(key_of(i), pattern_value(static_cast<uint32_t>(i), 300));
+  d.flush();
+  const lsmt::verify_report report = d.verify();
+  CHECK(report.ok());
+  CHECK(report.bytes > 100 * 300);  // the blob files' bytes count too
 }
 
 TEST_CASE("blob store: a checkpoint holds the blob files", "[blob_store]") {
