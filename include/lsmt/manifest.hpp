@@ -14,7 +14,7 @@
 //               fixed64(store_id) varint32(table count) table*
 //   table    := varint32(level) varint64(number) varint64(size) varint64(entries)
 //               length_prefixed(smallest) length_prefixed(largest)     (internal keys)
-//               [varint32(n) varint64(blob file number)^n]             (version 5 only)
+//               [varint32(n) (varint64(blob file number) varint64(bytes))^n]  (version 5 only)
 //   version 5 payload := the version 4 payload, then varint32(blob count) blob*
 //   blob     := varint64(number) varint64(size) varint64(record count)
 //
@@ -27,7 +27,9 @@
 // random when the store is created; every table records it, with its own number (table_format.hpp).
 //
 // Blob files (blob_file.hpp). A table lists, in ascending order, the blob files its entries
-// refer to; the blob list holds each of those files once, and no other. A store without blob
+// refer to, each with the bytes of the records it refers to there; the blob list holds each of
+// those files once, and no other. A blob file's bytes less what the tables refer to are its
+// garbage, which merges collect (merge_run.hpp). A store without blob
 // files writes version 4, byte for byte, so it stays readable by an lsmt that predates them.
 //
 // Versions. 1 had no link records in its logs, 2 added them, 3 added the log header
@@ -78,6 +80,7 @@ struct table_meta {
   std::string smallest, largest;     // internal keys
   uint32_t level = 0;                // in a MANIFEST; a version knows its tables' levels itself
   std::vector<uint64_t> blob_files;  // that its entries refer to, ascending
+  std::vector<uint64_t> blob_bytes;  // of the records it refers to in each of blob_files
 };
 
 struct blob_meta {
@@ -124,7 +127,10 @@ inline std::string encode_manifest(const manifest_state& state) {
     put_length_prefixed(payload, t.largest);
     if (blobs) {
       put_varint32(payload, static_cast<uint32_t>(t.blob_files.size()));
-      for (const uint64_t b : t.blob_files) put_varint64(payload, b);
+      for (size_t i = 0; i < t.blob_files.size(); ++i) {
+        put_varint64(payload, t.blob_files[i]);
+        put_varint64(payload, t.blob_bytes[i]);
+      }
     }
   }
   if (blobs) {
@@ -145,19 +151,21 @@ inline std::string encode_manifest(const manifest_state& state) {
   return out;
 }
 
-/// A table's list of blob files: ascending numbers, each given once. Calls fail(why, offset)
-/// (which throws) if it is not one.
+/// A table's list of blob files: ascending numbers, each given once, with a byte count. Calls
+/// fail(why, offset) (which throws) if it is not one.
 template <class Fail>
-void decode_blob_list(std::string_view& in, std::vector<uint64_t>& out, size_t offset,
-                      const Fail& fail) {
+void decode_blob_list(std::string_view& in, table_meta& t, size_t offset, const Fail& fail) {
   uint32_t n = 0;
-  if (!get_varint32(in, &n) || n > in.size()) fail("truncated blob list", offset);
-  out.reserve(n);
+  if (!get_varint32(in, &n) || n > in.size() / 2) fail("truncated blob list", offset);
+  t.blob_files.reserve(n);
+  t.blob_bytes.reserve(n);
   for (uint32_t i = 0; i < n; ++i) {
     uint64_t b = 0;
-    if (!get_varint64(in, &b)) fail("truncated blob list", offset);
-    if (!out.empty() && b <= out.back()) fail("blob list out of order", offset);
-    out.push_back(b);
+    uint64_t bytes = 0;
+    if (!get_varint64(in, &b) || !get_varint64(in, &bytes)) fail("truncated blob list", offset);
+    if (!t.blob_files.empty() && b <= t.blob_files.back()) fail("blob list out of order", offset);
+    t.blob_files.push_back(b);
+    t.blob_bytes.push_back(bytes);
   }
 }
 
@@ -277,7 +285,7 @@ inline manifest_state decode_manifest(std::string_view bytes) {
     }
     t.smallest.assign(smallest.data(), smallest.size());
     t.largest.assign(largest.data(), largest.size());
-    if (has_blobs) decode_blob_list(in, t.blob_files, offset, fail);
+    if (has_blobs) decode_blob_list(in, t, offset, fail);
     state.tables.push_back(std::move(t));
   }
   if (has_blobs) decode_blobs(in, state, at, fail);

@@ -11,6 +11,7 @@
 #ifndef LSMT_MERGE_RUN_HPP
 #define LSMT_MERGE_RUN_HPP
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -75,31 +76,42 @@ struct merge_result {
 };
 
 /// Garbage collection of blob files (blob_set.hpp): a merge into the bottom level copies the
-/// values its entries keep in the oldest blob_gc_share of the store's blob files into a blob
-/// file of its own, so that those files lose their references, and go, as the merges sweep the
-/// key space. Overwritten and deleted values then leave the disk with the blob files that held
-/// them, a quarter of the files at a time (RocksDB's blob_garbage_collection_age_cutoff works
-/// the same way, 0.25 by default).
-inline constexpr double blob_gc_share = 0.25;
+/// values its entries keep in a blob file whose garbage (the bytes no table refers to any more,
+/// of overwritten and deleted values) is at least blob_gc_garbage of its records into a blob
+/// file of its own. Such files then lose their references as the merges sweep the key space,
+/// and go. A fill, which leaves no garbage, rewrites no value.
+inline constexpr double blob_gc_garbage = 0.25;
 
-/// The blob files older than the returned number are collected by a merge into the bottom level
-/// of `v`: the oldest blob_gc_share of them, or none (0).
-inline uint64_t blob_gc_cutoff(const version& v) {
-  const std::vector<blob_meta> blobs = v.manifest_blobs();
-  const auto n = static_cast<size_t>(static_cast<double>(blobs.size()) * blob_gc_share);
-  return n == 0 ? 0 : blobs[n].number;
+/// The blob files of `v` that a merge into its bottom level collects: numbers, ascending.
+inline std::vector<uint64_t> blob_gc_files(const version& v) {
+  std::vector<uint64_t> out;
+  const std::map<uint64_t, uint64_t> live = v.blob_live_bytes();
+  for (const blob_meta& b : v.manifest_blobs()) {
+    const auto it = live.find(b.number);
+    const double records = static_cast<double>(b.size - blob_header_size - blob_footer_size);
+    const double used = it == live.end() ? 0 : static_cast<double>(it->second);
+    if (used < records * (1 - blob_gc_garbage)) out.push_back(b.number);
+  }
+  return out;
 }
 
-/// Sets `plan` to collect the blob files of `inputs` older than `cutoff` (see blob_gc_share;
-/// compact() collects all of them).
-inline void collect_blobs(table_write_plan& plan, const table_list& inputs, uint64_t cutoff) {
-  if (cutoff == 0) return;
+/// Sets `plan` to collect the blob files of `inputs` that `collect` lists (ascending; see
+/// blob_gc_garbage), or all of them if `all` (compact()).
+inline void collect_blobs(table_write_plan& plan, const table_list& inputs,
+                          std::vector<uint64_t> collect, bool all) {
+  if (collect.empty() && !all) return;
   auto files = std::make_shared<std::map<uint64_t, std::shared_ptr<const blob_handle>>>();
   for (const auto& t : inputs) {
     for (const auto& b : t->blobs()) (*files)[b->meta().number] = b;
   }
-  if (files->empty() || files->begin()->first >= cutoff) return;
-  plan.relocate = [cutoff](uint64_t file) { return file < cutoff; };
+  if (files->empty()) return;
+  if (all) {
+    plan.relocate = [](uint64_t) { return true; };
+  } else {
+    plan.relocate = [collect = std::move(collect)](uint64_t file) {
+      return std::binary_search(collect.begin(), collect.end(), file);
+    };
+  }
   plan.read_blob = [files](std::string_view ikey, std::string_view ref, std::string& out) {
     blob_ref r;
     const auto it = decode_blob_ref(ref, &r) ? files->find(r.file) : files->end();
@@ -155,9 +167,9 @@ inline merge_result run_merge(store_core& c, const compaction_job& job,
       }
       // compact() rewrites every value it keeps, so that the store holds no garbage after it.
       if (job.full) {
-        collect_blobs(with_dels, inputs, UINT64_MAX);
+        collect_blobs(with_dels, inputs, {}, true);
       } else if (job.output_level >= now->bottom_level()) {
-        collect_blobs(with_dels, inputs, blob_gc_cutoff(*now));
+        collect_blobs(with_dels, inputs, blob_gc_files(*now), false);
       }
     }
     outputs = c.versions.write_tables(merged, with_dels);

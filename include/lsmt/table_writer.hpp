@@ -113,10 +113,15 @@ inline std::vector<kept_fragment> kept_fragments(const table_write_plan& plan) {
   return out;
 }
 
-/// Adds `number` to the ascending list `files` unless it is there.
-inline void add_blob_file(std::vector<uint64_t>& files, uint64_t number) {
-  const auto it = std::lower_bound(files.begin(), files.end(), number);
-  if (it == files.end() || *it != number) files.insert(it, number);
+/// Counts a reference of table `t` to `bytes` of blob file `number` (table_meta::blob_files).
+inline void add_blob_ref(table_meta& t, uint64_t number, uint64_t bytes) {
+  const auto it = std::lower_bound(t.blob_files.begin(), t.blob_files.end(), number);
+  const auto i = it - t.blob_files.begin();
+  if (it == t.blob_files.end() || *it != number) {
+    t.blob_files.insert(it, number);
+    t.blob_bytes.insert(t.blob_bytes.begin() + i, 0);
+  }
+  t.blob_bytes[static_cast<size_t>(i)] += bytes;
 }
 
 /// Where the blob files of a write come from and go (see the top of this file).
@@ -188,7 +193,7 @@ inline std::vector<table_meta> write_tables(
     blob_value.clear();
     encode_blob_ref(blob_value, ref);
     builder->add(blob_key, blob_value);
-    add_blob_file(meta.blob_files, ref.file);
+    add_blob_ref(meta, ref.file, ref.size);
   };
   std::string current_key;
   bool has_key = false;
@@ -249,7 +254,7 @@ inline std::vector<table_meta> write_tables(
           add_blob(user_key, seq, relocated);
         } else {
           builder->add(ikey, value);
-          add_blob_file(meta.blob_files, ref.file);
+          add_blob_ref(meta, ref.file, ref.size);
         }
       } else {
         builder->add(ikey, value);

@@ -25,6 +25,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -285,6 +286,17 @@ struct version {
     std::sort(out.begin(), out.end(),
               [](const blob_meta& a, const blob_meta& b) { return a.number < b.number; });
     out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+  }
+  /// The bytes of each blob file that the tables refer to, by number.
+  std::map<uint64_t, uint64_t> blob_live_bytes() const {
+    std::map<uint64_t, uint64_t> out;
+    for (const table_list& l : levels) {
+      for (const auto& t : l) {
+        const table_meta& m = t->meta();
+        for (size_t i = 0; i < m.blob_files.size(); ++i) out[m.blob_files[i]] += m.blob_bytes[i];
+      }
+    }
     return out;
   }
   /// Every blob file a table refers to, once.
