@@ -77,10 +77,10 @@ struct table_meta {
   uint64_t number = 0;
   uint64_t size = 0;
   uint64_t entries = 0;
-  std::string smallest, largest;     // internal keys
-  uint32_t level = 0;                // in a MANIFEST; a version knows its tables' levels itself
-  std::vector<uint64_t> blob_files;  // that its entries refer to, ascending
-  std::vector<uint64_t> blob_bytes;  // of the records it refers to in each of blob_files
+  std::string smallest, largest;       // internal keys
+  uint32_t level = 0;                  // in a MANIFEST; a version knows its tables' levels itself
+  std::vector<uint64_t> blob_files{};  // that its entries refer to, ascending
+  std::vector<uint64_t> blob_bytes{};  // of the records it refers to in each of blob_files
 };
 
 struct blob_meta {
