@@ -38,7 +38,7 @@ namespace lsmt::detail {
 /// An open blob file and what the MANIFEST says about it.
 class blob_handle {
  public:
-  blob_handle(blob_meta meta, std::shared_ptr<blob_reader> reader)
+  blob_handle(const blob_meta& meta, std::shared_ptr<blob_reader> reader)
       : meta_(meta), reader_(std::move(reader)) {}
 
   const blob_meta& meta() const { return meta_; }

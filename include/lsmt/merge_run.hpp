@@ -88,7 +88,7 @@ inline std::vector<uint64_t> blob_gc_files(const version& v) {
   const std::map<uint64_t, uint64_t> live = v.blob_live_bytes();
   for (const blob_meta& b : v.manifest_blobs()) {
     const auto it = live.find(b.number);
-    const double records = static_cast<double>(b.size - blob_header_size - blob_footer_size);
+    const auto records = static_cast<double>(b.size - blob_header_size - blob_footer_size);
     const double used = it == live.end() ? 0 : static_cast<double>(it->second);
     if (used < records * (1 - blob_gc_garbage)) out.push_back(b.number);
   }
