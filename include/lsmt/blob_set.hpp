@@ -7,10 +7,11 @@
 // weak_ptr: a merge that copies references into new tables finds the handles there (its input
 // tables hold them meanwhile), and delete_unused() removes the file of a handle that expired.
 //
-// Only a handle that was part of an installed version is ever deleted (arm()): a blob file
-// written by a flush that failed is removed by that flush, and nothing is removed when opening
-// a store fails. After close() nothing is deleted; the next open removes every blob file its
-// MANIFEST does not list.
+// Only a blob file that an installed version dropped is ever deleted (retire(): it was in the
+// version a MANIFEST replaced, and no table of the new one refers to it), as only a table a
+// merge retired is: a blob file written by a flush that failed is removed by that flush, and
+// nothing is removed when opening a store fails, even after its MANIFEST is written. After
+// close() nothing is deleted; the next open removes every blob file its MANIFEST does not list.
 //
 // Thread safety: a blob_handle is immutable and thread-safe. The registry's methods are
 // thread-safe; its mutex is an innermost lock (delete_unused() runs when a version is released,
@@ -108,7 +109,7 @@ class blob_registry {
   blob_registry(std::shared_ptr<file_system> fs, std::string dir)
       : fs_(std::move(fs)), dir_(std::move(dir)) {}
 
-  /// Records a newly opened handle (not armed: its file is never deleted until arm()).
+  /// Records a newly opened handle (its file is never deleted unless retire() names it).
   void add(const std::shared_ptr<const blob_handle>& h) {
     lock_guard g(mutex_);
     entries_[h->meta().number] = entry{h, false};
@@ -121,16 +122,16 @@ class blob_registry {
     return it == entries_.end() ? nullptr : it->second.handle.lock();
   }
 
-  /// The handles are in an installed version: their files go once nobody holds them.
-  void arm(const blob_list& handles) {
+  /// A MANIFEST no longer lists these blob files: they go once nobody holds them.
+  void retire(const std::vector<uint64_t>& numbers) {
     lock_guard g(mutex_);
-    for (const auto& h : handles) {
-      const auto it = entries_.find(h->meta().number);
-      if (it != entries_.end()) it->second.armed = true;
+    for (const uint64_t n : numbers) {
+      const auto it = entries_.find(n);
+      if (it != entries_.end()) it->second.retired = true;
     }
   }
 
-  /// Deletes the files of armed handles nobody holds; forgets unarmed ones nobody holds.
+  /// Deletes the files of retired handles nobody holds; forgets the others nobody holds.
   void delete_unused() {
     lock_guard g(mutex_);
     if (closed_) return;
@@ -139,7 +140,7 @@ class blob_registry {
         ++it;
         continue;
       }
-      if (it->second.armed) {
+      if (it->second.retired) {
         try {
           fs_->remove_file(file_path(dir_, it->first, file_kind::blob));
         } catch (...) {  // NOLINT(bugprone-empty-catch): the next open removes a leftover
@@ -158,7 +159,7 @@ class blob_registry {
  private:
   struct entry {
     std::weak_ptr<const blob_handle> handle;
-    bool armed = false;
+    bool retired = false;
   };
   const std::shared_ptr<file_system> fs_;
   const std::string dir_;

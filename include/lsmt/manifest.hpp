@@ -58,6 +58,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -111,6 +112,12 @@ inline constexpr size_t manifest_header_size = 16;              // magic, versio
 inline constexpr size_t manifest_trailer_size = 4;              // crc
 
 inline std::string encode_manifest(const manifest_state& state) {
+  for (const table_meta& t : state.tables) {
+    if (!t.blob_files.empty() && state.blobs.empty()) {
+      // Version 4 would drop the table's blob list, and its values with it.
+      throw std::logic_error("lsmt: a MANIFEST whose tables refer to blob files it does not list");
+    }
+  }
   std::string payload;
   put_varint64(payload, state.next_file_number);
   put_varint64(payload, state.last_sequence);

@@ -58,7 +58,12 @@ inline void install(store_core& c, std::array<table_list, max_levels> levels, si
   m.tables = v->manifest_tables();
   m.blobs = v->manifest_blobs();
   c.versions.write_manifest(m);
-  c.versions.arm_blobs(*v);
+  std::shared_ptr<const version> before;  // install()s are serialized: still the current one
+  {
+    lock_guard s(c.state_mutex);
+    before = c.current;
+  }
+  if (before) c.versions.retire_blobs(*before, *v);
   lock_guard s(c.state_mutex);
   c.current = std::move(v);
   for (size_t i = 0; i < flushed_imms; ++i) c.imms.pop_back();

@@ -93,10 +93,10 @@ struct options {
   uint64_t base_level_bytes = uint64_t{64} << 20;
   /// Values of at least this many bytes are kept apart from the tables, in blob files the flush
   /// writes (blob_file.hpp), and the tables hold a reference to each: merges then copy the
-  /// reference, not the value. 0 keeps every value in the tables. EXPERIMENTAL, on the
-  /// blob-files branch only: blob files are not yet garbage-collected (space grows with
-  /// overwrites until no table refers to a file), and verify, repair and checkpoint do not
-  /// know them yet.
+  /// reference, not the value. Merges into the bottom level collect blob files that hold 25% or
+  /// more garbage (merge_run.hpp). 0 keeps every value in the tables. EXPERIMENTAL, on the
+  /// blob-files branch only: repair refuses a store with blob files, and the lsmt tool shows
+  /// only the references.
   size_t blob_min_size = 0;
   /// Target size of an SSTable data block, in bytes (1 KiB .. 1 MiB).
   size_t block_size = 4096;

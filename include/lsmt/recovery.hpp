@@ -182,6 +182,7 @@ inline std::unique_ptr<file_lock> recover(store_core& c) LSMT_EXCLUDES(c.state_m
     opened->index_levels();
     shadowing_sampler sampler(std::move(opened), 0);  // declared first: it outlives the plan
     table_write_plan plan;  // no snapshot exists yet: only each key's newest version is kept
+    plan.blob_min_size = c.opts.blob_min_size;
     const range_tombstones dels = replayed->range_deletions();
     plan.range_dels = &dels;
     sampler.attach(plan);
@@ -202,7 +203,6 @@ inline std::unique_ptr<file_lock> recover(store_core& c) LSMT_EXCLUDES(c.state_m
     lock_guard g(c.versions.manifest_mutex());
     c.versions.write_manifest(next);
   }
-  c.versions.arm_blobs(*v);
   blobs.clear();
 
   // Leftovers of earlier runs: covered logs, tables no MANIFEST lists.

@@ -120,19 +120,29 @@ inline void repair_table(const repair_table_file& t, uint64_t store_id, memtable
     });
   }
   std::vector<std::pair<std::string, std::string>> kept;  // entries before any damage
+  bool blob_refs = false;  // a blob index: repair does not handle blob files yet
+  const auto refuse_blobs = [&] {
+    if (!blob_refs) return;
+    throw invalid_argument_error("lsmt: repair: table '" + t.path +
+                                 "' refers to blob files, which repair does not handle yet; "
+                                 "nothing was changed");
+  };
   try {
     walk_table(reader->file_number(), *reader->new_iterator(false),
                [&](std::string_view k, std::string_view v) {
+                 blob_refs = blob_refs || extract_type(k) == value_type::blob_index;
                  kept.emplace_back(std::string(k), std::string(v));
                  in.last_sequence = std::max(in.last_sequence, extract_sequence(k));
                });
   } catch (const std::exception& e) {
+    refuse_blobs();
     for (const auto& [k, v] : kept) {
       salvage.add(extract_sequence(k), extract_type(k), extract_user_key(k), v);
     }
     return lose(std::string(e.what()) + "; the " + std::to_string(kept.size()) +
                 " entries before it were kept");
   }
+  refuse_blobs();
   ++report.tables_merged;
   in.whole.push_back(reader);
   in.merged_files.push_back(t.path);

@@ -309,10 +309,18 @@ class version_set {
     return range_set_;
   }
 
-  /// The blob files of `v`, whose MANIFEST is written, are deleted once no table refers to them
-  /// any more (blob_set.hpp). Not before: if writing the MANIFEST failed, it may still have
-  /// reached the disk.
-  void arm_blobs(const version& v) { blobs_->arm(v.all_blobs()); }
+  /// The MANIFEST of `after` replaced that of `before`: the blob files only `before` refers to
+  /// are deleted once nobody holds them (blob_set.hpp). Call it only after the MANIFEST is
+  /// written: if writing it failed, it may still have reached the disk.
+  void retire_blobs(const version& before, const version& after) {
+    std::vector<uint64_t> kept;
+    for (const blob_meta& b : after.manifest_blobs()) kept.push_back(b.number);
+    std::vector<uint64_t> dropped;
+    for (const blob_meta& b : before.manifest_blobs()) {
+      if (!std::binary_search(kept.begin(), kept.end(), b.number)) dropped.push_back(b.number);
+    }
+    if (!dropped.empty()) blobs_->retire(dropped);
+  }
 
   /// Tables no version made from now on lists; deleted once nobody holds them.
   void retire(const std::vector<std::shared_ptr<table_handle>>& tables) { retired_->add(tables); }
