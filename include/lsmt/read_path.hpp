@@ -57,10 +57,12 @@ inline range_cover cover_of(const read_view& v, std::string_view key, uint64_t s
   return range_cover{std::max(in_memory, in_tables), in_memory > in_tables};
 }
 
-/// The newest point version of key with sequence <= snapshot in v (see lookup()).
+/// The newest point version of key with sequence <= snapshot in v (see lookup()). A value in a
+/// blob file is read only if its sequence is above `deleted_at` (a range deletion that covers
+/// the key hides it otherwise, and lookup() returns the deletion).
 inline bool lookup_point(const read_view& v, std::string_view key, uint64_t snapshot,
                          value_type* type, std::string* value, uint64_t* seq,
-                         read_counters* counters) {
+                         read_counters* counters, uint64_t deleted_at = 0) {
   std::string scratch;
   std::string* out = value != nullptr ? value : &scratch;
   const uint64_t h = hash64(key);  // for every bloom filter on the way
@@ -87,8 +89,8 @@ inline bool lookup_point(const read_view& v, std::string_view key, uint64_t snap
     if (lookup_key.empty()) lookup_key = lookup_key_in(lookup_buffer, key, snapshot);
     if (!t.reader().get(lookup_key, h, type, out, seq, counters)) return false;
     if (*type == value_type::blob_index) {
-      // The entry's value is a blob_ref: read the value it names (unless none is wanted).
-      if (value != nullptr) read_blob_value(t.blobs(), key, *seq, *out, *out);
+      // The entry's value is a blob_ref: read the value it names, unless none is wanted.
+      if (value != nullptr && *seq > deleted_at) read_blob_value(t.blobs(), key, *seq, *out, *out);
       *type = value_type::value;
     }
     return true;
@@ -114,7 +116,7 @@ inline bool lookup(const read_view& v, std::string_view key, uint64_t snapshot, 
                    std::string* scratch = nullptr) {
   const uint64_t deleted_at = cover_of(v, key, snapshot).seq;
   std::string* into = deleted_at != 0 && scratch != nullptr && value != nullptr ? scratch : value;
-  const bool found = lookup_point(v, key, snapshot, type, into, seq, counters);
+  const bool found = lookup_point(v, key, snapshot, type, into, seq, counters, deleted_at);
   if (deleted_at == 0 || (found && *seq > deleted_at)) {
     if (found && into != value && *type == value_type::value) value->assign(*into);
     return found;
