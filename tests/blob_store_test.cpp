@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "lsmt.hpp"
+#include "lsmt/blob_set.hpp"
 #include "store_util.hpp"
 #include "test_catch.hpp"
 #include "test_util.hpp"
