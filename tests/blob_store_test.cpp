@@ -231,6 +231,65 @@ TEST_CASE("blob store: a damaged blob file is an error, never a wrong value", "[
   CHECK(report.problems[0].find("checksum mismatch") != std::string::npos);
 }
 
+TEST_CASE("blob store: a scan reads the blob value of the versions it shows only",
+          "[blob_store]") {
+  temp_dir tmp;
+  const std::string dir = tmp.sub("db");
+  lsmt::options o = blob_options();
+  o.compaction_interval = 100;  // two flushes, two tables, no merge
+  const std::string old_value = pattern_value(1, 1000);
+  const std::string new_value = pattern_value(2, 1000);
+  {
+    str_db d(dir, o);
+    d.put("a", old_value);
+    d.put("k", old_value);
+    d.flush();
+    d.put("k", new_value);
+    d.flush();
+  }
+  std::vector<std::string> blobs;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.path().extension() == ".blob") blobs.push_back(e.path().string());
+  }
+  REQUIRE(blobs.size() == 2);
+  std::sort(blobs.begin(), blobs.end());  // by number: the first holds the older version of k
+  const auto damage = [](const std::string& path) {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(path) - 100));  // k's record, last
+    f.put('\x5a');
+  };
+  damage(blobs[0]);
+  {
+    str_db d(dir, o);
+    CHECK(d.get("k") == new_value);
+    // Both ways, the hidden version's damaged record is never read.
+    auto it = d.new_iterator();
+    it.seek("k");
+    REQUIRE(it.valid());
+    CHECK(it.value() == new_value);
+    it.seek_to_last();
+    REQUIRE(it.valid());
+    CHECK(it.key() == "k");
+    CHECK(it.value() == new_value);
+    it.prev();
+    REQUIRE(it.valid());
+    CHECK(it.key() == "a");
+    CHECK(it.value() == old_value);  // a's record, before k's in the file, is intact
+    it.seek("k");
+    REQUIRE(it.valid());
+    CHECK(it.value() == new_value);
+  }
+  damage(blobs[1]);
+  str_db d(dir, o);
+  // A key-only scan reads no value, and a damaged value is an error when it is asked for.
+  auto it = d.new_iterator();
+  it.seek_to_last();
+  REQUIRE(it.valid());
+  CHECK(it.key() == "k");
+  CHECK_THROWS_AS(it.value(), lsmt::corruption_error);
+  CHECK_THROWS_AS(it.value(), lsmt::corruption_error);  // and stays one
+}
+
 TEST_CASE("blob store: verify reads the blob files whole", "[blob_store]") {
   temp_dir tmp;
   str_db d(tmp.sub("db"), blob_options());

@@ -64,6 +64,11 @@ class level_iterator final : public internal_iterator {
   std::string_view value() const override {
     return blob_values_.resolve(tables_[index_]->blobs(), iter_.key(), iter_.value());
   }
+  std::string_view stored_value() const override { return iter_.value(); }
+  const blob_list* value_blobs() const override {
+    return extract_type(iter_.key()) == value_type::blob_index ? &tables_[index_]->blobs()
+                                                                : nullptr;
+  }
 
  private:
   // The first table in [first_, last_) whose largest key is >= target, or last_.

@@ -178,6 +178,10 @@ class blob_resolving_iterator final : public internal_iterator {
   std::string_view value() const override {
     return values_.resolve(table_.blobs(), inner_->key(), inner_->value());
   }
+  std::string_view stored_value() const override { return inner_->value(); }
+  const blob_list* value_blobs() const override {
+    return extract_type(inner_->key()) == value_type::blob_index ? &table_.blobs() : nullptr;
+  }
 
  private:
   std::unique_ptr<internal_iterator> inner_;
