@@ -194,12 +194,27 @@ TEST_CASE("blob store: overwritten values leave the disk", "[blob_store]") {
     d.flush();
     d.wait_for_compactions();
     most = std::max(most, blob_bytes());
+    const lsmt::stats st = d.stats();
+    REQUIRE(st.blob_file_bytes == blob_bytes());  // every file on disk, and only those, counts
+    REQUIRE(st.blob_files == files_with(dir, ".blob"));
   }
   const uint64_t live = uint64_t{keys} * size;
+  const lsmt::stats before = d.stats();
+  // The garbage is what is not live: each live value's record adds its key and framing.
+  CHECK(before.blob_garbage_bytes > 0);
+  CHECK(before.blob_garbage_bytes < before.blob_file_bytes - live);
+  CHECK(before.blob_bytes_written >= most);
+  CHECK(before.flush_bytes_written + before.compaction_bytes_written >=
+        before.blob_bytes_written + before.table_bytes);
+  CHECK(d.property("lsmt.stats").value_or("").find("blob files: ") != std::string::npos);
   INFO("largest blob bytes " << most << ", live " << live);
   CHECK(most < 5 * live);  // without collection: over 6x (762,320 bytes in one run)
   d.compact();
   CHECK(blob_bytes() < live * 12 / 10);  // compact() leaves no garbage
+  const lsmt::stats after = d.stats();
+  CHECK(after.blob_garbage_bytes == 0);
+  CHECK(after.blob_file_bytes == blob_bytes());
+  CHECK(after.blob_bytes_written > before.blob_bytes_written);  // compact() rewrote the values
   check_model(d, model);
 }
 

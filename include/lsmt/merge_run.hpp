@@ -75,7 +75,8 @@ struct merge_result {
   uint64_t entries = 0;        // in the output
   uint64_t bytes_in = 0;       // of the tables that came down (job.inputs)
   uint64_t bytes_read = 0;     // of the inputs (0 for a move)
-  uint64_t bytes_written = 0;  // of the outputs (0 for a move)
+  uint64_t bytes_written = 0;  // of the outputs (0 for a move), blob files included
+  uint64_t blob_bytes_written = 0;  // of them, the blob files it wrote (collection)
   bool moved = false;
   std::string summary;  // for the logger
 };
@@ -190,7 +191,8 @@ inline merge_result run_merge(store_core& c, const compaction_job& job,
     }
   } else {
     r.bytes_read = total_size(inputs);
-    r.bytes_written = total_size(outputs);
+    r.blob_bytes_written = new_blob_bytes(outputs, inputs);
+    r.bytes_written = total_size(outputs) + r.blob_bytes_written;
     if (c.logging()) {
       const char* why = job.read_triggered   ? "read-triggered "
                         : job.seek_triggered ? "seek-triggered "
