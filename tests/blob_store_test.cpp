@@ -315,51 +315,6 @@ TEST_CASE("blob store: verify reads the blob files whole", "[blob_store]") {
   CHECK(report.bytes > 100 * 300);  // the blob files' bytes count too
 }
 
-TEST_CASE("blob store: repair refuses a store with blob files and changes nothing",
-          "[blob_store]") {
-  temp_dir tmp;
-  const std::string dir = tmp.sub("db");
-  {
-    str_db d(dir, blob_options());
-    d.put("k", pattern_value(3, 500));
-    d.flush();
-  }
-  std::vector<std::string> before;
-  for (const auto& e : fs::directory_iterator(dir)) before.push_back(e.path().filename());
-  CHECK_THROWS_AS(lsmt::repair(dir, blob_options()), lsmt::invalid_argument_error);
-  std::vector<std::string> after;
-  for (const auto& e : fs::directory_iterator(dir)) after.push_back(e.path().filename());
-  std::sort(before.begin(), before.end());
-  std::sort(after.begin(), after.end());
-  CHECK(before == after);
-  str_db d(dir, blob_options());
-  CHECK(d.get("k") == pattern_value(3, 500));
-}
-
-TEST_CASE(
-    "blob store: repair refuses tables that refer to blob files, even when the files are "
-    "gone",
-    "[blob_store]") {
-  temp_dir tmp;
-  const std::string dir = tmp.sub("db");
-  {
-    str_db d(dir, blob_options());
-    d.put("k", pattern_value(3, 500));
-    d.flush();
-  }
-  for (const auto& e : fs::directory_iterator(dir)) {
-    if (e.path().extension() == ".blob") fs::remove(e.path());
-  }
-  std::vector<std::string> before;
-  for (const auto& e : fs::directory_iterator(dir)) before.push_back(e.path().filename());
-  CHECK_THROWS_AS(lsmt::repair(dir, blob_options()), lsmt::invalid_argument_error);
-  std::vector<std::string> after;
-  for (const auto& e : fs::directory_iterator(dir)) after.push_back(e.path().filename());
-  std::sort(before.begin(), before.end());
-  std::sort(after.begin(), after.end());
-  CHECK(before == after);
-}
-
 TEST_CASE("blob store: the registry deletes only blob files a MANIFEST dropped", "[blob_store]") {
   namespace d = lsmt::detail;
   temp_dir tmp;
