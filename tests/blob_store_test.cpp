@@ -315,6 +315,39 @@ TEST_CASE("blob store: verify reads the blob files whole", "[blob_store]") {
   CHECK(report.bytes > 100 * 300);  // the blob files' bytes count too
 }
 
+TEST_CASE("blob store: with blob_min_size set to 0 again, compact() moves the values back",
+          "[blob_store]") {
+  temp_dir tmp;
+  const std::string dir = tmp.sub("db");
+  std::map<std::string, std::string> model;
+  {
+    str_db d(dir, blob_options());
+    for (int i = 0; i < 200; ++i) {
+      model[key_of(i)] = pattern_value(static_cast<uint32_t>(i), i % 2 == 0 ? 20 : 400);
+      d.put(key_of(i), model[key_of(i)]);
+    }
+    d.flush();
+    REQUIRE(files_with(dir, ".blob") > 0);
+  }
+  lsmt::options plain = blob_options();
+  plain.blob_min_size = 0;
+  str_db d(dir, plain);
+  check_model(d, model);  // the blob files are read whatever the option says
+  d.compact();
+  CHECK(files_with(dir, ".blob") == 0);
+  CHECK(d.stats().blob_files == 0);
+  check_model(d, model);
+  lsmt::options larger = blob_options();
+  larger.blob_min_size = 300;
+  d.close();
+  str_db e(dir, larger);
+  for (int i = 0; i < 200; ++i) e.put(key_of(i), model[key_of(i)]);
+  e.flush();
+  e.compact();  // the 400-byte values go back into a blob file, the 20-byte ones stay put
+  CHECK(files_with(dir, ".blob") == 1);
+  check_model(e, model);
+}
+
 TEST_CASE("blob store: the registry deletes only blob files a MANIFEST dropped", "[blob_store]") {
   namespace d = lsmt::detail;
   temp_dir tmp;

@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dump_blob.hpp"
 #include "format.hpp"
 #include "lsmt/block.hpp"
 #include "lsmt/bloom.hpp"
@@ -156,7 +157,9 @@ inline void dump_data_block(std::ostream& out, const byte_format& fmt,
     }
     out << "  " << fmt.internal_key(k);
     if (d::holds_value(d::extract_type(k))) {
-      out << " = " << fmt.quote(it.value());  // for a blob index, its blob reference
+      out << " = "
+          << (d::extract_type(k) == d::value_type::blob_index ? describe_blob_ref(fmt, it.value())
+                                                               : fmt.quote(it.value()));
       ++t.puts;
     } else {
       ++t.deletions;

@@ -2,9 +2,10 @@
 // (key-value separation). A table entry then holds a blob reference instead of the value, so
 // the merges that rewrite tables copy a few bytes per large value instead of the value.
 //
-// Status: the file format and its reader and writer only. The engine does not write blob files
-// yet; the measurement log (examples/bench/README.md, "Large values") says why they are next
-// and what the integration needs.
+// A store writes blob files when options::blob_min_size is set: a flush writes one for the
+// values of that size or more, and a merge into the bottom level may write one as it collects
+// garbage (merge_run.hpp). blob_set.hpp says how long a blob file lives; the measurement log
+// (examples/bench/README.md, "Large values") why lsmt separates values at the flush.
 //
 // Format (integers as in coding.hpp):
 //

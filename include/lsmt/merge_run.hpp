@@ -102,10 +102,13 @@ inline std::vector<uint64_t> blob_gc_files(const version& v) {
 }
 
 /// Sets `plan` to collect the blob files of `inputs` that `collect` lists (ascending; see
-/// blob_gc_garbage), or all of them if `all` (compact()).
+/// blob_gc_garbage), or all of them if `all` (compact()). The values it copies go into a new
+/// blob file if they have at least `min_size` bytes (options::blob_min_size), else, or if it is
+/// 0, into the tables.
 inline void collect_blobs(table_write_plan& plan, const table_list& inputs,
-                          std::vector<uint64_t> collect, bool all) {
+                          std::vector<uint64_t> collect, bool all, size_t min_size) {
   if (collect.empty() && !all) return;
+  plan.relocate_min_size = min_size;
   auto files = std::make_shared<std::map<uint64_t, std::shared_ptr<const blob_handle>>>();
   for (const auto& t : inputs) {
     for (const auto& b : t->blobs()) (*files)[b->meta().number] = b;
@@ -173,9 +176,9 @@ inline merge_result run_merge(store_core& c, const compaction_job& job,
       }
       // compact() rewrites every value it keeps, so that the store holds no garbage after it.
       if (job.full) {
-        collect_blobs(with_dels, inputs, {}, true);
+        collect_blobs(with_dels, inputs, {}, true, c.opts.blob_min_size);
       } else if (job.output_level >= now->bottom_level()) {
-        collect_blobs(with_dels, inputs, blob_gc_files(*now), false);
+        collect_blobs(with_dels, inputs, blob_gc_files(*now), false, c.opts.blob_min_size);
       }
     }
     outputs = c.versions.write_tables(merged, with_dels);

@@ -94,9 +94,9 @@ struct options {
   /// Values of at least this many bytes are kept apart from the tables, in blob files the flush
   /// writes (blob_file.hpp), and the tables hold a reference to each: merges then copy the
   /// reference, not the value. Merges into the bottom level collect blob files that hold 25% or
-  /// more garbage (merge_run.hpp). 0 keeps every value in the tables. EXPERIMENTAL, on the
-  /// blob-files branch only: repair refuses a store with blob files, and the lsmt tool shows
-  /// only the references.
+  /// more garbage (merge_run.hpp); compact() rewrites every value. 0 (the default) keeps every
+  /// value in the tables. A store that has blob files is opened by this lsmt with any setting,
+  /// and by no lsmt older than the one that wrote them (its MANIFEST is version 5).
   size_t blob_min_size = 0;
   /// Target size of an SSTable data block, in bytes (1 KiB .. 1 MiB).
   size_t block_size = 4096;

@@ -28,8 +28,9 @@
 // with type blob_index, and a blob_ref as its value). Blob indexes read from the input are
 // copied as they are. Each output table lists the blob files its entries refer to
 // (table_meta::blob_files), unless plan.relocate() names the file one refers to: then the value
-// is read and written into the new blob file, as a flush does (garbage collection). The blob
-// file is finished, and synced, before the tables.
+// is read and written into the new blob file, as a flush does (garbage collection), or into the
+// table as a plain value if it is smaller than plan.relocate_min_size (or that is 0: the store
+// no longer separates values). The blob file is finished, and synced, before the tables.
 //
 // Thread safety: a free function; it touches only what it is given.
 #ifndef LSMT_TABLE_WRITER_HPP
@@ -82,6 +83,7 @@ struct table_write_plan {
   // the value then.
   std::function<bool(uint64_t blob_file)> relocate;
   std::function<void(std::string_view ikey, std::string_view ref, std::string& out)> read_blob;
+  size_t relocate_min_size = 0;  // a relocated value this size or more goes to a blob file
 };
 
 /// A range-deletion fragment to write: [begin, end) at each of seqs (descending).
@@ -251,7 +253,13 @@ inline std::vector<table_meta> write_tables(
         }
         if (plan.relocate && blobs != nullptr && plan.relocate(ref.file)) {
           plan.read_blob(ikey, value, relocated);
-          add_blob(user_key, seq, relocated);
+          if (plan.relocate_min_size != 0 && relocated.size() >= plan.relocate_min_size) {
+            add_blob(user_key, seq, relocated);
+          } else {
+            blob_key.assign(user_key.data(), user_key.size());
+            put_fixed64(blob_key, pack_tag(seq, value_type::value));
+            builder->add(blob_key, relocated);
+          }
         } else {
           builder->add(ikey, value);
           add_blob_ref(meta, ref.file, ref.size);
