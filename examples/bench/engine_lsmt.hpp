@@ -122,14 +122,19 @@ class lsmt_engine final : public engine {
            " ms in total, slowed " + std::to_string(st.slowdowns) + " times, " +
            std::to_string(st.slowdown_micros / 1000) + " ms in total" + huge_pages() + levels(st);
   }
-  // The shape the workload left: tables and bytes per level, the merge debt and the bytes
-  // above the bottom level that shadow older versions (what the space slowdown counts).
+  // The shape the workload left: tables and bytes per level, blob files and their garbage, the
+  // merge debt and the bytes above the bottom level that shadow older versions (what the space
+  // slowdown counts).
   static std::string levels(const lsmt::stats& st) {
     std::string out = "; levels";
     for (size_t l = 0; l < st.level_tables.size(); ++l) {
       if (st.level_tables[l] == 0) continue;
       out += " L" + std::to_string(l) + " " + std::to_string(st.level_tables[l]) + "/" +
              mib(st.level_bytes[l]);
+    }
+    if (st.blob_files != 0) {
+      out += "; blob files " + std::to_string(st.blob_files) + "/" + mib(st.blob_file_bytes) +
+             " (garbage " + mib(st.blob_garbage_bytes) + ")";
     }
     return out + "; merges pending " + mib(st.pending_compaction_bytes) + ", shadowing " +
            mib(st.shadowing_bytes);
