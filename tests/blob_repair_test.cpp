@@ -127,7 +127,7 @@ TEST_CASE("blob repair: a damaged record loses its value, not the store; its key
   CHECK(r.lost[0].find(name) != std::string::npos);
   CHECK(r.lost[0].find("1 values could not be read") != std::string::npos);
   CHECK(fs::exists(fs::path(dir) / "lost" / name));  // kept for a closer look
-  CHECK(!fs::exists(blobs[0]));                       // read whole, written again
+  CHECK(!fs::exists(blobs[0]));                      // read whole, written again
   str_db d(dir, o);
   CHECK(d.get("a") == old_value);
   CHECK(!d.get("k").has_value());  // neither the lost value nor the older one

@@ -246,8 +246,7 @@ TEST_CASE("blob store: a damaged blob file is an error, never a wrong value", "[
   CHECK(report.problems[0].find("checksum mismatch") != std::string::npos);
 }
 
-TEST_CASE("blob store: a scan reads the blob value of the versions it shows only",
-          "[blob_store]") {
+TEST_CASE("blob store: a scan reads the blob value of the versions it shows only", "[blob_store]") {
   temp_dir tmp;
   const std::string dir = tmp.sub("db");
   lsmt::options o = blob_options();

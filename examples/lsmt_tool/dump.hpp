@@ -1,6 +1,6 @@
 // dump.hpp - the `dump FILE` subcommand: tells which kind of store file FILE is and prints it
-// with dump_table, dump_log, dump_blob or dump_manifest. It reads the file alone and never opens the store
-// (an open would replay, and then remove, the very logs one wants to look at).
+// with dump_table, dump_log, dump_blob or dump_manifest. It reads the file alone and never opens
+// the store (an open would replay, and then remove, the very logs one wants to look at).
 #ifndef LSMT_TOOL_DUMP_HPP
 #define LSMT_TOOL_DUMP_HPP
 

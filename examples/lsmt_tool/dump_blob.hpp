@@ -30,7 +30,8 @@ namespace lsmt_tool {
 inline std::string describe_blob_ref(const byte_format& fmt, std::string_view ref_bytes) {
   namespace d = lsmt::detail;
   d::blob_ref ref;
-  if (!d::decode_blob_ref(ref_bytes, &ref)) return "(malformed blob reference " + fmt.quote(ref_bytes) + ")";
+  if (!d::decode_blob_ref(ref_bytes, &ref))
+    return "(malformed blob reference " + fmt.quote(ref_bytes) + ")";
   return "-> " + d::file_name(ref.file, d::file_kind::blob) + " record " +
          std::to_string(ref.ordinal) + " at offset " + std::to_string(ref.offset) + ", " +
          std::to_string(ref.size) + " bytes";
@@ -59,13 +60,13 @@ inline void dump_blob(std::ostream& out, const byte_format& fmt, lsmt::file_syst
   out << "  format version: " << d::blob_format_version << "\n";
   uint64_t records = 0;
   uint64_t value_bytes = 0;
-  reader->for_each([&](const d::blob_ref& ref, std::string_view key, uint64_t seq,
-                       std::string_view value) {
-    out << "record " << ref.ordinal << " at offset " << ref.offset << ", " << ref.size
-        << " bytes: " << fmt.quote(key) << " @" << seq << " = " << fmt.quote(value) << "\n";
-    ++records;
-    value_bytes += value.size();
-  });
+  reader->for_each(
+      [&](const d::blob_ref& ref, std::string_view key, uint64_t seq, std::string_view value) {
+        out << "record " << ref.ordinal << " at offset " << ref.offset << ", " << ref.size
+            << " bytes: " << fmt.quote(key) << " @" << seq << " = " << fmt.quote(value) << "\n";
+        ++records;
+        value_bytes += value.size();
+      });
   out << "records: " << records << ", " << value_bytes << " bytes of values\n";
 }
 

@@ -159,7 +159,7 @@ inline void dump_data_block(std::ostream& out, const byte_format& fmt,
     if (d::holds_value(d::extract_type(k))) {
       out << " = "
           << (d::extract_type(k) == d::value_type::blob_index ? describe_blob_ref(fmt, it.value())
-                                                               : fmt.quote(it.value()));
+                                                              : fmt.quote(it.value()));
       ++t.puts;
     } else {
       ++t.deletions;

@@ -132,7 +132,7 @@ class background_work {
   struct flush_result {
     uint64_t bytes = 0;       // of the tables written
     uint64_t blob_bytes = 0;  // of the blob files written
-    std::string tables;  // what they are, for the logger
+    std::string tables;       // what they are, for the logger
   };
 
   flush_result flush_one(const imm_slot& slot, uint64_t smallest_snapshot)

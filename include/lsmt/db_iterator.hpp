@@ -140,8 +140,8 @@ class db_iterator {
   // the blob files of its table, is null again).
   mutable std::string saved_value_;
   mutable const blob_list* saved_blobs_ = nullptr;
-  uint64_t saved_sequence_ = 0;  // of the shown entry, for its blob reference
-  std::shared_ptr<read_sampler> sampler_;                    // null: nothing is counted
+  uint64_t saved_sequence_ = 0;            // of the shown entry, for its blob reference
+  std::shared_ptr<read_sampler> sampler_;  // null: nothing is counted
   std::function<range_cover(std::string_view)> covered_by_;  // null: no range deletion applies
   bool hider_in_table_ = false;  // forward: saved_key_'s newest entry is in a table
   key_copy prev_key_;            // backward: the key whose entries are being read

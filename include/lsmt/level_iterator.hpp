@@ -67,7 +67,7 @@ class level_iterator final : public internal_iterator {
   std::string_view stored_value() const override { return iter_.value(); }
   const blob_list* value_blobs() const override {
     return extract_type(iter_.key()) == value_type::blob_index ? &tables_[index_]->blobs()
-                                                                : nullptr;
+                                                               : nullptr;
   }
 
  private:

@@ -72,10 +72,10 @@ inline void install(store_core& c, std::array<table_list, max_levels> levels, si
 
 /// What a merge did, for the counters and the logger.
 struct merge_result {
-  uint64_t entries = 0;        // in the output
-  uint64_t bytes_in = 0;       // of the tables that came down (job.inputs)
-  uint64_t bytes_read = 0;     // of the inputs (0 for a move)
-  uint64_t bytes_written = 0;  // of the outputs (0 for a move), blob files included
+  uint64_t entries = 0;             // in the output
+  uint64_t bytes_in = 0;            // of the tables that came down (job.inputs)
+  uint64_t bytes_read = 0;          // of the inputs (0 for a move)
+  uint64_t bytes_written = 0;       // of the outputs (0 for a move), blob files included
   uint64_t blob_bytes_written = 0;  // of them, the blob files it wrote (collection)
   bool moved = false;
   std::string summary;  // for the logger

@@ -56,8 +56,8 @@ struct repair_report {
   bool ok() const { return lost.empty(); }
 };
 
-/// Rebuilds the store in dir from its tables, logs and blob files (see the top of this file). Throws
-/// locked_error if the store is open, invalid_argument_error if dir holds no lsmt file, and
+/// Rebuilds the store in dir from its tables, logs and blob files (see the top of this file).
+/// Throws locked_error if the store is open, invalid_argument_error if dir holds no lsmt file, and
 /// io_error if the new store cannot be written (the old files are then untouched).
 repair_report repair(const std::filesystem::path& dir, const options& opts = {});
 

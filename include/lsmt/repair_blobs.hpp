@@ -108,12 +108,12 @@ class repair_blob_files {
   struct file {
     std::string path;  // empty for number 0 (malformed references) and missing files
     std::shared_ptr<blob_reader> reader;
-    std::string why;  // the first reason a read failed, or why it did not open
+    std::string why;        // the first reason a read failed, or why it did not open
     uint64_t failures = 0;  // reads that failed
     uint64_t lost = 0;      // of them, values found nowhere else
   };
 
-  bool failed(uint64_t number, std::string why) {
+  bool failed(uint64_t number, const std::string& why) {
     file& f = files_[number];
     if (f.why.empty()) f.why = why;
     ++f.failures;

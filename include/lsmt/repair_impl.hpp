@@ -302,8 +302,8 @@ LSMT_INLINE repair_report repair(const std::filesystem::path& dir, const options
   new_blobs.new_file = [&] {
     const uint64_t n = next_number++;
     created_blobs.push_back(n);
-    return std::make_unique<blob_writer>(fs.new_writable_file(file_path(d, n, file_kind::blob)),
-                                         n, store_id);
+    return std::make_unique<blob_writer>(fs.new_writable_file(file_path(d, n, file_kind::blob)), n,
+                                         store_id);
   };
   manifest_state m;
   try {

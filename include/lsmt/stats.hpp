@@ -53,7 +53,7 @@ struct stats {
   /// Of their records' bytes, those no live SSTable refers to: values overwritten or deleted,
   /// which stay until a merge into the bottom level collects their file (merge_run.hpp).
   uint64_t blob_garbage_bytes = 0;
-  size_t live_snapshots = 0;   ///< snapshots (and open transactions) not yet released
+  size_t live_snapshots = 0;  ///< snapshots (and open transactions) not yet released
 
   // ---- work since open ----
   uint64_t user_bytes_written = 0;     ///< bytes of keys and values the store accepted
