@@ -336,15 +336,34 @@ TEST_CASE("blob store: with blob_min_size set to 0 again, compact() moves the va
   CHECK(files_with(dir, ".blob") == 0);
   CHECK(d.stats().blob_files == 0);
   check_model(d, model);
+}
+
+TEST_CASE("blob store: with blob_min_size raised, compact() moves the smaller values back",
+          "[blob_store]") {
+  temp_dir tmp;
+  const std::string dir = tmp.sub("db");
+  std::map<std::string, std::string> model;
+  uint64_t large_bytes = 0;  // of the values that stay in blob files
+  {
+    str_db d(dir, blob_options());  // 100 bytes
+    for (int i = 0; i < 200; ++i) {
+      const bool large = i % 2 == 0;
+      model[key_of(i)] = pattern_value(static_cast<uint32_t>(i), large ? 400 : 200);
+      large_bytes += large ? 400 : 0;
+      d.put(key_of(i), model[key_of(i)]);
+    }
+    d.flush();
+    CHECK(d.stats().blob_file_bytes > large_bytes * 3 / 2);  // and the 200-byte values too
+  }
   lsmt::options larger = blob_options();
   larger.blob_min_size = 300;
-  d.close();
-  str_db e(dir, larger);
-  for (int i = 0; i < 200; ++i) e.put(key_of(i), model[key_of(i)]);
-  e.flush();
-  e.compact();  // the 400-byte values go back into a blob file, the 20-byte ones stay put
-  CHECK(files_with(dir, ".blob") == 1);
-  check_model(e, model);
+  str_db d(dir, larger);
+  d.compact();  // the 400-byte values go into a new blob file, the 200-byte ones into tables
+  const lsmt::stats st = d.stats();
+  CHECK(st.blob_files == 1);
+  CHECK(st.blob_file_bytes > large_bytes);
+  CHECK(st.blob_file_bytes < large_bytes * 12 / 10);  // only the large values, and their keys
+  check_model(d, model);
 }
 
 TEST_CASE("blob store: the registry deletes only blob files a MANIFEST dropped", "[blob_store]") {

@@ -85,7 +85,10 @@ class lsmt_engine final : public engine {
            (o.idle_settle_ms == 0
                 ? std::string(", no idle settle")
                 : ", settle after " + std::to_string(o.idle_settle_ms) + " ms idle") +
-           ", compression " + (o.compressor ? std::string(o.compressor->name()) : "none");
+           ", compression " + (o.compressor ? std::string(o.compressor->name()) : "none") +
+           (o.blob_min_size == 0
+                ? std::string()
+                : ", values of " + std::to_string(o.blob_min_size) + " B or more in blob files");
   }
 
   lsmt_engine(const std::string& dir, const config& cfg) : db_(dir, make_options(cfg)) {}

@@ -3,9 +3,10 @@
 // the merges that rewrite tables copy a few bytes per large value instead of the value.
 //
 // A store writes blob files when options::blob_min_size is set: a flush writes one for the
-// values of that size or more, and a merge into the bottom level may write one as it collects
-// garbage (merge_run.hpp). blob_set.hpp says how long a blob file lives; the measurement log
-// (examples/bench/README.md, "Large values") why lsmt separates values at the flush.
+// values of that size or more, a merge into the bottom level (or compact()) may write one as it
+// collects garbage (merge_run.hpp), and repair writes them as a flush does (repair_blobs.hpp).
+// blob_set.hpp says how long a blob file lives; the measurement log (examples/bench/README.md,
+// "Large values") why lsmt separates values at the flush.
 //
 // Format (integers as in coding.hpp):
 //

@@ -30,6 +30,7 @@
 #include "blob_file.hpp"
 #include "file_names.hpp"
 #include "file_system.hpp"
+#include "internal_iterator.hpp"
 #include "internal_key.hpp"
 #include "manifest.hpp"
 #include "thread_annotations.hpp"
@@ -50,7 +51,7 @@ class blob_handle {
   std::shared_ptr<blob_reader> reader_;
 };
 
-using blob_list = std::vector<std::shared_ptr<const blob_handle>>;
+// blob_list, a table's blob files, is declared in internal_iterator.hpp.
 
 /// The value the blob reference `ref_bytes` (the value of the entry (user_key, sequence))
 /// names, among `blobs` (the blob files of the table that holds the entry). Reads into `out`,

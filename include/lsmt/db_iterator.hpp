@@ -40,6 +40,7 @@
 
 #include "block.hpp"
 #include "config.hpp"
+#include "internal_iterator.hpp"
 #include "internal_key.hpp"
 
 namespace lsmt::detail {

@@ -96,7 +96,7 @@ inline std::vector<uint64_t> blob_gc_files(const version& v) {
     const auto it = live.find(b.number);
     const auto records = static_cast<double>(b.size - blob_header_size - blob_footer_size);
     const double used = it == live.end() ? 0 : static_cast<double>(it->second);
-    if (used < records * (1 - blob_gc_garbage)) out.push_back(b.number);
+    if (used <= records * (1 - blob_gc_garbage)) out.push_back(b.number);
   }
   return out;
 }

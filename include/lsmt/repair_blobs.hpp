@@ -7,12 +7,15 @@
 // values of options::blob_min_size bytes or more in new blob files, as a flush does, and the
 // rest in the tables.
 //
-// A value that cannot be read is lost: its blob file is missing, is not a whole blob file of the
-// store, or its record is damaged. Its entry becomes a deletion at the same sequence, so an
-// older version of the key does not come back in its place. The report says, per blob file,
-// how many values were lost and why (the first reason). After the new MANIFEST, a blob file
-// whose every read succeeded is deleted like a merged table; the others move into lost/, with
-// a line in the report even when a log held every value that failed.
+// A value that cannot be read, from any copy of its write, is lost: its blob file is missing, is
+// not a whole blob file of the store, or its record is damaged. Its entry becomes a deletion at
+// the same sequence, so an older version of the key does not come back in its place. The report
+// says, per blob file, how many values were lost and why (the first reason). An I/O error
+// (io_error) is no damage: repair stops, changing nothing. After the new MANIFEST, a blob file
+// whose every read succeeded is deleted like a merged table, unless a table went to lost/ (what
+// it holds past its damage may refer to any blob file): then every blob file goes there too.
+// The others move into lost/, with a line in the report even when another copy of each value
+// that failed was read.
 //
 // Thread safety: used by repair alone, on one thread.
 #ifndef LSMT_REPAIR_BLOBS_HPP
@@ -51,6 +54,8 @@ class repair_blob_files {
       f.reader = blob_reader::open(fs_.new_readable_file(f.path, false), f.path, number, store_id);
     } catch (const std::bad_alloc&) {
       throw;  // says nothing about the file
+    } catch (const io_error&) {
+      throw;  // nor does a failing disk, or too many open files: repair stops, changing nothing
     } catch (const std::exception& e) {
       f.why = e.what();
     }
@@ -73,6 +78,8 @@ class repair_blob_files {
       return true;
     } catch (const std::bad_alloc&) {
       throw;
+    } catch (const io_error&) {
+      throw;  // as in open(): the new files are removed, the old ones stay as they were
     } catch (const std::exception& e) {
       return failed(ref.file, e.what());
     }
@@ -81,12 +88,13 @@ class repair_blob_files {
   /// The value the last read() could not read is lost.
   void lose_last() { ++files_[failed_file_].lost; }
 
-  /// What repair reports: a line per blob file that lost values, and where each file goes.
+  /// What repair reports: a line per blob file that lost values, and where each file goes
+  /// (lost/ for all of them if `keep_all`: a table went there).
   void finish(std::vector<std::string>& lost_lines, std::vector<std::string>& merged_files,
-              std::vector<std::string>& lost_files) {
+              std::vector<std::string>& lost_files, bool keep_all) {
     for (const auto& [number, f] : files_) {
       if (f.failures == 0 && f.reader) {
-        merged_files.push_back(f.path);
+        (keep_all ? lost_files : merged_files).push_back(f.path);
         continue;
       }
       const std::string what = number == 0 ? std::string("blob references")
@@ -96,7 +104,7 @@ class repair_blob_files {
                              " values could not be read (their keys are deleted): " + f.why);
       } else if (f.failures != 0) {
         lost_lines.push_back(what + ": " + std::to_string(f.failures) +
-                             " values could not be read, but a log held each: " + f.why);
+                             " values could not be read, but another copy of each was: " + f.why);
       } else {
         lost_lines.push_back(what + ": " + f.why);  // no table refers to it
       }
@@ -127,33 +135,24 @@ class repair_blob_files {
   uint64_t failed_file_ = 0;  // what the last failed read() named
 };
 
-/// Shows the entries of `in` with every blob index replaced: by a value (value_type::value) if
-/// `blobs` reads it, else by a deletion at its sequence, unless the same write follows (from a
-/// log a crash left beside the table it was flushed to), which then shows instead. A value
-/// read from a blob file may also be followed by that write: a unique_iterator after this one
-/// drops the second. Forward only, as write_tables reads.
+/// Shows the entries of `in` with every blob index replaced by the value it names, and each
+/// write once: the entries of one (user key, sequence) are one write found in several files (a
+/// table and the log it was flushed from, or tables a merge or a repair wrote again before a
+/// crash), and the first that can be read stands for them all: a plain entry, or a blob index
+/// whose value `blobs` reads. If none can, the write is lost, and shows as a deletion at its
+/// sequence. Every entry shown is a copy. Forward only, as write_tables reads.
 class blob_inlining_iterator final : public internal_iterator {
  public:
   blob_inlining_iterator(internal_iterator& in, repair_blob_files& blobs)
       : in_(in), blobs_(blobs) {}
-  bool valid() const override { return ahead_ || in_.valid(); }
+  bool valid() const override { return valid_; }
   void seek_to_first() override {
-    ahead_ = false;
     in_.seek_to_first();
     load();
   }
-  void next() override {
-    if (ahead_) {
-      ahead_ = false;  // in_ already sits on the entry after the deletion shown
-    } else {
-      in_.next();
-    }
-    load();
-  }
-  std::string_view key() const override { return inlined_ ? std::string_view(key_) : in_.key(); }
-  std::string_view value() const override {
-    return inlined_ ? std::string_view(value_) : in_.value();
-  }
+  void next() override { load(); }  // in_ already sits past the entry shown
+  std::string_view key() const override { return key_; }
+  std::string_view value() const override { return value_; }
   void seek_to_last() override { throw std::logic_error("blob_inlining_iterator: forward only"); }
   void seek(std::string_view /*target*/) override {
     throw std::logic_error("blob_inlining_iterator: forward only");
@@ -161,32 +160,42 @@ class blob_inlining_iterator final : public internal_iterator {
   void prev() override { throw std::logic_error("blob_inlining_iterator: forward only"); }
 
  private:
+  // Reads the write at in_'s position, and moves in_ past every entry of it.
   void load() {
-    inlined_ = in_.valid() && extract_type(in_.key()) == value_type::blob_index;
-    if (!inlined_) return;
-    const std::string_view ikey = in_.key();
-    const uint64_t seq = extract_sequence(ikey);
-    const bool read = blobs_.read(ikey, in_.value(), value_);
-    key_.clear();
-    append_internal_key(key_, extract_user_key(ikey), seq,
-                        read ? value_type::value : value_type::deletion);
-    if (read) return;
-    value_.clear();
-    in_.next();
-    if (in_.valid() && extract_sequence(in_.key()) == seq &&
-        extract_user_key(in_.key()) == extract_user_key(key_)) {
-      inlined_ = false;  // the same write, whole: show it
-      return;
+    valid_ = in_.valid();
+    if (!valid_) return;
+    user_key_.assign(extract_user_key(in_.key()));
+    const uint64_t seq = extract_sequence(in_.key());
+    bool found = false;
+    value_type type = value_type::deletion;
+    do {
+      if (!found) {
+        const value_type t = extract_type(in_.key());
+        if (t != value_type::blob_index) {
+          found = true;
+          type = t;
+          value_.assign(in_.value());
+        } else if (blobs_.read(in_.key(), in_.value(), value_)) {
+          found = true;
+          type = value_type::value;
+        }
+      }
+      in_.next();
+    } while (in_.valid() && extract_sequence(in_.key()) == seq &&
+             extract_user_key(in_.key()) == user_key_);
+    if (!found) {
+      blobs_.lose_last();
+      value_.clear();
     }
-    blobs_.lose_last();
-    ahead_ = true;
+    key_.clear();
+    append_internal_key(key_, user_key_, seq, type);
   }
 
   internal_iterator& in_;
   repair_blob_files& blobs_;
-  bool inlined_ = false;  // key_ and value_ hold the entry shown
-  bool ahead_ = false;    // and in_ has moved past it
-  std::string key_;
+  bool valid_ = false;
+  std::string user_key_;  // of the write shown
+  std::string key_;       // its internal key, and its value
   std::string value_;
 };
 

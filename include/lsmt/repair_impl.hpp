@@ -229,9 +229,9 @@ LSMT_INLINE repair_report repair(const std::filesystem::path& dir, const options
   memtable salvage;
   repair_input in;
   if (manifest) {
-    // What the MANIFEST calls obsolete (tables it does not list, logs before its log_number)
-    // holds nothing it needs, and may hold what later deletions removed: opening would delete
-    // them, and so does repair. A table it lists that is missing is lost.
+    // What the MANIFEST calls obsolete (tables and blob files it does not list, logs before
+    // its log_number) holds nothing it needs, and may hold what later deletions removed:
+    // opening would delete them, and so does repair. A table it lists that is missing is lost.
     std::set<uint64_t> listed;
     for (const table_meta& t : manifest->tables) listed.insert(t.number);
     std::vector<uint64_t> live;
@@ -330,7 +330,12 @@ LSMT_INLINE repair_report repair(const std::filesystem::path& dir, const options
     }
     throw;
   }
-  old_blobs.finish(report.lost, in.merged_files, in.lost_files);
+  const bool table_lost =
+      std::any_of(in.lost_files.begin(), in.lost_files.end(), [](const std::string& p) {
+        return parse_file_number(std::filesystem::path(p).filename().string(), file_kind::table) !=
+               0;
+      });
+  old_blobs.finish(report.lost, in.merged_files, in.lost_files, table_lost);
   report.tables_written = m.tables.size();
   for (const table_meta& t : m.tables) report.entries_written += t.entries;
 

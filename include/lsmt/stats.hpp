@@ -64,10 +64,10 @@ struct stats {
   uint64_t compaction_moves = 0;       ///< merges that moved tables down a level without rewriting
   uint64_t compaction_bytes_read = 0;  ///< bytes of the tables merges read
   uint64_t compaction_bytes_written = 0;  ///< bytes of the tables (and blob files) merges wrote
-  /// Of flush_bytes_written and compaction_bytes_written, the bytes of blob files.
-  uint64_t blob_bytes_written = 0;
   /// The same, by the level merges wrote into (level 0's row stays 0: flushes are counted above).
   std::array<level_merge_stats, 7> level_merges{};
+  /// Of flush_bytes_written and compaction_bytes_written, the bytes of blob files.
+  uint64_t blob_bytes_written = 0;
   /// Bytes written to disk (logs, flushes, merges) per byte of keys and values accepted since
   /// open; 0 before the first write.
   double write_amplification = 0;

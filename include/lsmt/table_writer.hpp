@@ -23,9 +23,10 @@
 // (table_format.hpp, "Bounds") never share a user key. Fragments past the last entry go into
 // the last file, or into a file of their own.
 //
-// Blob files (blob_file.hpp). Given plan.blob_min_size (a flush), a value of at least that many
-// bytes goes into one new blob file, and the table holds a blob index for it (the entry's key
-// with type blob_index, and a blob_ref as its value). Blob indexes read from the input are
+// Blob files (blob_file.hpp). Given plan.blob_min_size (a flush, recovery's flush of a replayed
+// log, or repair), a value of at least that many bytes goes into one new blob file, and the
+// table holds a blob index for it (the entry's key with type blob_index, and a blob_ref as its
+// value). Blob indexes read from the input are
 // copied as they are. Each output table lists the blob files its entries refer to
 // (table_meta::blob_files), unless plan.relocate() names the file one refers to: then the value
 // is read and written into the new blob file, as a flush does (garbage collection), or into the

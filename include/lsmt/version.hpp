@@ -102,17 +102,14 @@ inline uint64_t total_size(const table_list& tables) {
 /// The bytes of the blob files `outputs` refer to and none of `inputs` does: those a flush or a
 /// merge with these inputs wrote along with `outputs`.
 inline uint64_t new_blob_bytes(const table_list& outputs, const table_list& inputs) {
-  std::vector<const blob_meta*> seen;  // the blob files of inputs, then those counted
+  std::unordered_set<uint64_t> seen;  // the blob files of inputs, then those counted
   for (const auto& t : inputs) {
-    for (const auto& b : t->blobs()) seen.push_back(&b->meta());
+    for (const auto& b : t->blobs()) seen.insert(b->meta().number);
   }
   uint64_t bytes = 0;
   for (const auto& t : outputs) {
     for (const auto& b : t->blobs()) {
-      const auto same = [&](const blob_meta* m) { return m->number == b->meta().number; };
-      if (std::any_of(seen.begin(), seen.end(), same)) continue;
-      seen.push_back(&b->meta());
-      bytes += b->meta().size;
+      if (seen.insert(b->meta().number).second) bytes += b->meta().size;
     }
   }
   return bytes;

@@ -58,9 +58,8 @@ struct reference {
       }
       std::sort(files[blobs].begin(), files[blobs].end());
     }
-    if (std::none_of(files[1].begin(), files[1].end(), [](const auto& f) {
-          return fs::path(f.first).extension() == ".blob";
-        })) {
+    if (std::none_of(files[1].begin(), files[1].end(),
+                     [](const auto& f) { return fs::path(f.first).extension() == ".blob"; })) {
       __builtin_trap();  // the blob store must have blob files to damage
     }
   }
@@ -148,7 +147,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     auto it = db->new_iterator();
     for (it.seek_to_first(); it.valid(); it.next()) (void)it.value();
-    for (it.seek_to_last(); it.valid(); it.prev()) (void)it.key();
+    for (it.seek_to_last(); it.valid(); it.prev()) (void)it.value();  // a blob's, read now
   } catch (const lsmt::error&) {
     read_failed = true;
   }
