@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "blob_util.hpp"
 #include "lsmt.hpp"
 #include "store_util.hpp"
 #include "test_catch.hpp"
@@ -33,12 +34,7 @@ lsmt::options blob_options() {
 }
 
 std::vector<std::string> blob_files(const std::string& dir) {
-  std::vector<std::string> out;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    if (e.path().extension() == ".blob") out.push_back(e.path().string());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
+  return lsmt_test::files_with(dir, ".blob");
 }
 
 // Two flushes, so two blob files, of a store in dir.

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "blob_util.hpp"
 #include "lsmt.hpp"
 #include "store_util.hpp"
 #include "test_catch.hpp"
@@ -19,7 +20,9 @@
 namespace blob_repair_test_cpp {
 
 namespace fs = std::filesystem;
+using lsmt_test::damage_byte;
 using lsmt_test::dump;
+using lsmt_test::files_with;
 using lsmt_test::key_of;
 using lsmt_test::pattern_value;
 using lsmt_test::str_db;
@@ -35,15 +38,6 @@ lsmt::options blob_options() {
   o.idle_settle_ms = 0;
   o.blob_min_size = 100;
   return o;
-}
-
-std::vector<std::string> files_with(const std::string& dir, const std::string& ext) {
-  std::vector<std::string> out;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    if (e.path().extension() == ext) out.push_back(e.path().string());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
 }
 
 // A store of 400 keys, each overwritten a few times, half of the values in blob files.
@@ -116,9 +110,7 @@ TEST_CASE("blob repair: a damaged record loses its value, not the store; its key
   REQUIRE(blobs.size() == 2);
   {
     // The second file holds k's newer version, then z's: damage k's record.
-    std::fstream f(blobs[1], std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(32 + 100);  // past the 32-byte header, inside the first record
-    f.put('\x5a');
+    damage_byte(blobs[1], 32 + 100);  // past the 32-byte header, inside the first record
   }
   const lsmt::repair_report r = lsmt::repair(dir, o);
   REQUIRE(r.lost.size() == 1);
@@ -194,11 +186,7 @@ TEST_CASE("blob repair: a value a log still holds is not lost with its blob reco
   fs::remove(fs::path(dir) / "MANIFEST");
   const std::vector<std::string> blobs = files_with(dir, ".blob");
   REQUIRE(blobs.size() == 1);
-  {
-    std::fstream f(blobs[0], std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(32 + 100);
-    f.put('\x5a');
-  }
+  { damage_byte(blobs[0], 32 + 100); }
   const lsmt::repair_report r = lsmt::repair(dir, blob_options());
   REQUIRE(r.lost.size() == 1);
   INFO(r.lost[0]);
@@ -279,9 +267,7 @@ TEST_CASE("blob repair: once a table goes to lost/, so does every blob file",
   {
     // The first table's first data block: the table is lost from there on, and what it holds
     // after the damage may refer to any blob file.
-    std::fstream f(tables[0], std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(10);
-    f.put('\x5a');
+    damage_byte(tables[0], 10);
   }
   const lsmt::repair_report r = lsmt::repair(dir, o);
   REQUIRE(r.lost.size() == 1);

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "blob_util.hpp"
 #include "lsmt.hpp"
 #include "lsmt/blob_set.hpp"
 #include "store_util.hpp"
@@ -40,9 +41,7 @@ lsmt::options blob_options() {
 }
 
 size_t files_with(const std::string& dir, const std::string& ext) {
-  size_t n = 0;
-  for (const auto& e : fs::directory_iterator(dir)) n += e.path().extension() == ext ? 1 : 0;
-  return n;
+  return lsmt_test::files_with(dir, ext).size();
 }
 
 void check_model(const str_db& d, const std::map<std::string, std::string>& model) {
@@ -232,11 +231,7 @@ TEST_CASE("blob store: a damaged blob file is an error, never a wrong value", "[
     if (e.path().extension() == ".blob") blob = e.path().string();
   }
   REQUIRE(!blob.empty());
-  {
-    std::fstream f(blob, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(static_cast<std::streamoff>(fs::file_size(blob) / 2));
-    f.put('\x5a');
-  }
+  { lsmt_test::damage_byte(blob, fs::file_size(blob) / 2); }
   str_db d(dir, blob_options());
   CHECK_THROWS_AS(d.get("k"), lsmt::corruption_error);
   CHECK_THROWS_AS(dump(d), lsmt::corruption_error);
@@ -268,9 +263,7 @@ TEST_CASE("blob store: a scan reads the blob value of the versions it shows only
   REQUIRE(blobs.size() == 2);
   std::sort(blobs.begin(), blobs.end());  // by number: the first holds the older version of k
   const auto damage = [](const std::string& path) {
-    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(static_cast<std::streamoff>(fs::file_size(path) - 100));  // k's record, last
-    f.put('\x5a');
+    lsmt_test::damage_byte(path, fs::file_size(path) - 100);  // k's record, last
   };
   damage(blobs[0]);
   {
