@@ -231,6 +231,25 @@ TEST_CASE("blob file: a flipped bit is an error, never another value", "[blob]")
   CHECK(errors == static_cast<int>(w.bytes.size()) * 8 * 2);
 }
 
+TEST_CASE("blob file: a mapped file checks a record's checksum on its first read", "[blob]") {
+  const written w = small_file();
+  const auto r = open_bytes(w.bytes, true);
+  std::string scratch;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (size_t i = 0; i < w.refs.size(); ++i) {
+      CHECK(r->read(w.refs[i], w.keys[i], w.seqs[i], scratch) == w.values[i]);
+    }
+  }
+  // Checked or not, a reference must still match the record's framing, key and sequence.
+  CHECK_THROWS_AS(r->read(w.refs[1], w.keys[1], w.seqs[2], scratch), corruption_error);
+  blob_ref longer = w.refs[1];
+  ++longer.size;
+  CHECK_THROWS_AS(r->read(longer, w.keys[1], w.seqs[1], scratch), corruption_error);
+  blob_ref past = w.refs[1];
+  past.ordinal = w.refs.size();
+  CHECK_THROWS_AS(r->read(past, w.keys[1], w.seqs[1], scratch), corruption_error);
+}
+
 TEST_CASE("blob file: a bad reference is an error naming the file", "[blob]") {
   const written w = small_file();
   const auto r = open_bytes(w.bytes, false);

@@ -276,6 +276,21 @@ inline std::vector<workload> make_workloads(uint64_t seed, bool quick) {
       g.range_writes(4, 0.25);
     });
   }
+  {  // Blob files: every value of a byte or more goes into its flush's blob file; merges copy
+     // the references, collect blob files with garbage at the bottom, and compact() rewrites
+     // every value kept; blob files no table refers to any more are deleted.
+    lsmt::options o = tiny_leveled_options();
+    o.blob_min_size = 1;
+    make("blobs", o, [&](generator& g) {
+      g.set_key_space(40);
+      g.writes(34 / scale, 0.25);
+      g.add(step::reopen);
+      g.writes(8 / scale, 0.25);
+      g.add(step::flush);
+      g.add(step::compact);
+      g.writes(4, 0.25);
+    });
+  }
   {  // Reopens: recovery replays WALs into a table mid-workload.
     lsmt::options o = base_options();
     o.memtable_max_entries = 5;

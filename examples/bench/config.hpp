@@ -39,6 +39,7 @@ struct config {
   int bloom_bits = 10;
   bool lsmt_mmap = true;                 // lsmt's use_mmap_reads
   uint64_t lsmt_memtable_mb = 0;         // lsmt's memtable_max_bytes in MiB (0: its default)
+  uint64_t lsmt_blob_min = 0;            // lsmt's blob_min_size in bytes (0: none)
   uint64_t lsmt_file_mb = 0;             // lsmt's target_file_size in MiB (0: its default)
   uint64_t lsmt_base_mb = 0;             // lsmt's base_level_bytes in MiB (0: its default)
   uint64_t lsmt_ratio = 0;               // lsmt's level_size_ratio (0: its default)
@@ -174,6 +175,7 @@ inline config parse_flags(int argc, char** argv, const std::vector<std::string>&
       {"bloom_bits", int_flag(&cfg.bloom_bits)},
       {"repeat", int_flag(&cfg.repeat)},
       {"lsmt_memtable_mb", uint_flag(&cfg.lsmt_memtable_mb)},
+      {"lsmt_blob_min", uint_flag(&cfg.lsmt_blob_min)},
       {"lsmt_file_mb", uint_flag(&cfg.lsmt_file_mb)},
       {"lsmt_base_mb", uint_flag(&cfg.lsmt_base_mb)},
       {"lsmt_ratio", uint_flag(&cfg.lsmt_ratio)},

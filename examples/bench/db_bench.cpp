@@ -35,6 +35,7 @@
 //   --lsmt_bottom_filters=0|1  lsmt's bottom_level_filters: 0 writes no bloom filters into the
 //                       last level [1]
 //   --lsmt_memtable_mb=N  lsmt's memtable_max_bytes in MiB [0: its default]
+//   --lsmt_blob_min=N   lsmt's blob_min_size: values of N bytes or more go into blob files [0]
 //   --lsmt_log=0|1|2    lsmt's warnings (write stalls, background failures) go to stderr (1),
 //                       or all its messages (2: flushes and merges too), each with the
 //                       seconds since the store opened [0]

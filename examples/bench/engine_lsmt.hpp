@@ -44,6 +44,7 @@ class lsmt_engine final : public engine {
     opts.bottom_level_filters = cfg.lsmt_bottom_filters;
     if (cfg.lsmt_idle_ms != UINT64_MAX) opts.idle_settle_ms = cfg.lsmt_idle_ms;
     if (cfg.lsmt_memtable_mb != 0) opts.memtable_max_bytes = cfg.lsmt_memtable_mb << 20;
+    opts.blob_min_size = static_cast<size_t>(cfg.lsmt_blob_min);
     if (cfg.lsmt_file_mb != 0) opts.target_file_size = cfg.lsmt_file_mb << 20;
     if (cfg.lsmt_base_mb != 0) opts.base_level_bytes = cfg.lsmt_base_mb << 20;
     if (cfg.lsmt_ratio != 0) opts.level_size_ratio = static_cast<size_t>(cfg.lsmt_ratio);
@@ -84,7 +85,10 @@ class lsmt_engine final : public engine {
            (o.idle_settle_ms == 0
                 ? std::string(", no idle settle")
                 : ", settle after " + std::to_string(o.idle_settle_ms) + " ms idle") +
-           ", compression " + (o.compressor ? std::string(o.compressor->name()) : "none");
+           ", compression " + (o.compressor ? std::string(o.compressor->name()) : "none") +
+           (o.blob_min_size == 0
+                ? std::string()
+                : ", values of " + std::to_string(o.blob_min_size) + " B or more in blob files");
   }
 
   lsmt_engine(const std::string& dir, const config& cfg) : db_(dir, make_options(cfg)) {}
@@ -121,14 +125,19 @@ class lsmt_engine final : public engine {
            " ms in total, slowed " + std::to_string(st.slowdowns) + " times, " +
            std::to_string(st.slowdown_micros / 1000) + " ms in total" + huge_pages() + levels(st);
   }
-  // The shape the workload left: tables and bytes per level, the merge debt and the bytes
-  // above the bottom level that shadow older versions (what the space slowdown counts).
+  // The shape the workload left: tables and bytes per level, blob files and their garbage, the
+  // merge debt and the bytes above the bottom level that shadow older versions (what the space
+  // slowdown counts).
   static std::string levels(const lsmt::stats& st) {
     std::string out = "; levels";
     for (size_t l = 0; l < st.level_tables.size(); ++l) {
       if (st.level_tables[l] == 0) continue;
       out += " L" + std::to_string(l) + " " + std::to_string(st.level_tables[l]) + "/" +
              mib(st.level_bytes[l]);
+    }
+    if (st.blob_files != 0) {
+      out += "; blob files " + std::to_string(st.blob_files) + "/" + mib(st.blob_file_bytes) +
+             " (garbage " + mib(st.blob_garbage_bytes) + ")";
     }
     return out + "; merges pending " + mib(st.pending_compaction_bytes) + ", shadowing " +
            mib(st.shadowing_bytes);

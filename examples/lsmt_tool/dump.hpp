@@ -1,6 +1,6 @@
 // dump.hpp - the `dump FILE` subcommand: tells which kind of store file FILE is and prints it
-// with dump_table, dump_log or dump_manifest. It reads the file alone and never opens the store
-// (an open would replay, and then remove, the very logs one wants to look at).
+// with dump_table, dump_log, dump_blob or dump_manifest. It reads the file alone and never opens
+// the store (an open would replay, and then remove, the very logs one wants to look at).
 #ifndef LSMT_TOOL_DUMP_HPP
 #define LSMT_TOOL_DUMP_HPP
 
@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "cli.hpp"
+#include "dump_blob.hpp"
 #include "dump_log.hpp"
 #include "dump_manifest.hpp"
 #include "dump_table.hpp"
@@ -25,17 +26,18 @@
 
 namespace lsmt_tool {
 
-enum class store_file { table, log, manifest };
+enum class store_file { table, log, manifest, blob };
 
 /// The kind of store file at path: by its name as file_names.hpp gives it (NNNNNN.sst,
-/// NNNNNN.log, MANIFEST; also any *.sst, *.log or MANIFEST*, for copies), else by its magic
-/// number. nullopt if neither tells.
+/// NNNNNN.log, NNNNNN.blob, MANIFEST; also any *.sst, *.log, *.blob or MANIFEST*, for copies),
+/// else by its magic number. nullopt if neither tells.
 inline std::optional<store_file> store_file_kind(lsmt::file_system& fs, const std::string& path) {
   namespace d = lsmt::detail;
   const std::filesystem::path p(path);
   const std::string name = p.filename().string();
   if (p.extension() == ".sst") return store_file::table;
   if (p.extension() == ".log") return store_file::log;
+  if (p.extension() == ".blob") return store_file::blob;
   if (name.rfind("MANIFEST", 0) == 0) return store_file::manifest;
 
   const std::unique_ptr<lsmt::readable_file> file = fs.new_readable_file(path, false);
@@ -47,6 +49,9 @@ inline std::optional<store_file> store_file_kind(lsmt::file_system& fs, const st
   }
   if (head.size() == sizeof buf && d::decode_fixed64(head.data()) == d::manifest_magic) {
     return store_file::manifest;
+  }
+  if (head.size() == sizeof buf && d::decode_fixed64(head.data()) == d::blob_magic) {
+    return store_file::blob;
   }
   // A table's magic number is its last 8 bytes (table_format.hpp).
   const std::string_view tail = file->read(file->size() - sizeof buf, sizeof buf, buf);
@@ -63,8 +68,8 @@ inline int run_dump(invocation& inv) {
   const std::optional<store_file> kind = store_file_kind(fs, path);
   if (!kind) {
     throw lsmt::corruption_error("lsmt: '" + path +
-                                 "' is not a table, log or MANIFEST of an lsmt store (by name or "
-                                 "magic number)");
+                                 "' is not a table, log, blob file or MANIFEST of an lsmt store "
+                                 "(by name or magic number)");
   }
   try {
     switch (*kind) {
@@ -76,6 +81,9 @@ inline int run_dump(invocation& inv) {
         break;
       case store_file::manifest:
         dump_manifest(*inv.out, inv.format, fs, path);
+        break;
+      case store_file::blob:
+        dump_blob(*inv.out, inv.format, fs, path);
         break;
     }
   } catch (const lsmt::corruption_error& e) {

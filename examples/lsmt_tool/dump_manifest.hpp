@@ -65,7 +65,19 @@ inline void dump_manifest(std::ostream& out, const byte_format& fmt, lsmt::file_
       out << "  " << d::file_name(t.number, d::file_kind::table) << ": " << t.size << " bytes, "
           << counted(t.entries, "entry", "entries") << ", " << fmt.internal_key(t.smallest)
           << " .. " << fmt.internal_key(t.largest) << '\n';
+      for (size_t b = 0; b < t.blob_files.size(); ++b) {
+        out << "    refers to " << t.blob_bytes[b] << " bytes of "
+            << d::file_name(t.blob_files[b], d::file_kind::blob) << '\n';
+      }
     }
+  }
+  if (m.blobs.empty()) return;
+  uint64_t blob_bytes = 0;
+  for (const d::blob_meta& b : m.blobs) blob_bytes += b.size;
+  out << "blob files: " << m.blobs.size() << ", " << blob_bytes << " bytes\n";
+  for (const d::blob_meta& b : m.blobs) {
+    out << "  " << d::file_name(b.number, d::file_kind::blob) << ": " << b.size << " bytes, "
+        << counted(b.records, "record", "records") << '\n';
   }
 }
 

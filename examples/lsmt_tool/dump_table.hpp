@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dump_blob.hpp"
 #include "format.hpp"
 #include "lsmt/block.hpp"
 #include "lsmt/bloom.hpp"
@@ -155,8 +156,10 @@ inline void dump_data_block(std::ostream& out, const byte_format& fmt,
                                    " is past the block's index separator");
     }
     out << "  " << fmt.internal_key(k);
-    if (d::extract_type(k) == d::value_type::value) {
-      out << " = " << fmt.quote(it.value());
+    if (d::holds_value(d::extract_type(k))) {
+      out << " = "
+          << (d::extract_type(k) == d::value_type::blob_index ? describe_blob_ref(fmt, it.value())
+                                                              : fmt.quote(it.value()));
       ++t.puts;
     } else {
       ++t.deletions;
@@ -203,7 +206,10 @@ inline range_totals dump_range_deletions(std::ostream& out, const byte_format& f
     out << "  range_del " << fmt.range(begin, it.value()) << " @" << seq << '\n';
     std::string claim;
     d::append_internal_key(claim, d::range_claim(it.value()), 0, d::value_type::deletion);
-    if (r.count == 0) r.smallest = d::make_lookup_key(begin, d::max_sequence);
+    if (r.count == 0) {
+      r.smallest.clear();
+      d::append_internal_key(r.smallest, begin, d::max_sequence, d::value_type_for_bound);
+    }
     if (r.count == 0 || d::compare_internal_keys(claim, r.largest) > 0) r.largest = claim;
     prev.assign(k);
     ++r.count;

@@ -121,11 +121,14 @@ class byte_format {
     return '"' + escape(bytes, true) + '"';
   }
 
-  /// An internal key (internal_key.hpp) as: quoted user key, @sequence, put or del.
+  /// An internal key (internal_key.hpp) as: quoted user key, @sequence, put, blob or del.
   std::string internal_key(std::string_view ikey) const {
     namespace d = lsmt::detail;
     if (!d::valid_internal_key(ikey)) return "(invalid internal key " + to_hex(ikey) + ")";
-    const char* type = d::extract_type(ikey) == d::value_type::value ? "put" : "del";
+    const d::value_type t = d::extract_type(ikey);
+    const char* type = t == d::value_type::value        ? "put"
+                       : t == d::value_type::blob_index ? "blob"
+                                                        : "del";
     // An index separator that is a short successor carries the largest sequence, which reads
     // better as a word than as 72057594037927935.
     const uint64_t seq = d::extract_sequence(ikey);

@@ -71,13 +71,14 @@ constexpr command commands[] = {
     {"dump", false, "[--hex] dump FILE",
      "print a store file without opening the store: a table (NNNNNN.sst: footer, filter, index, "
      "each block and its entries, range deletions), a log (NNNNNN.log: each record, its "
-     "sequence, count, puts, deletes and range deletes) or a MANIFEST (its counters and the tables "
-     "per level with their key ranges)",
+     "sequence, count, puts, deletes and range deletes), a blob file (NNNNNN.blob: each record, "
+     "its key, sequence and value) or a MANIFEST (its counters, the tables per level with "
+     "their key ranges, the blob files)",
      run_dump},
     {"repair", false, "repair DIR",
      "rebuild a store that does not open (a lost or damaged MANIFEST, a damaged table or log) "
-     "from what its tables and logs still hold; print what could not be saved (damaged files "
-     "are moved to DIR/lost/) and exit 3 if anything was lost",
+     "from what its tables, logs and blob files still hold; print what could not be saved "
+     "(damaged files are moved to DIR/lost/) and exit 3 if anything was lost",
      run_repair},
     {"destroy", false, "destroy DIR",
      "delete the store in DIR, which must not be open: only lsmt's files, and DIR if that "

@@ -115,7 +115,8 @@ class background_work {
       }
       s.lock();
       c_.flushing = false;
-      c_.flush_bytes += done.bytes;
+      c_.flush_bytes += done.bytes + done.blob_bytes;
+      c_.blob_bytes += done.blob_bytes;
       ++c_.flushes;
       c_.progress_cv.notify_all();
       c_.work_cv.notify_all();  // the compaction thread may now have work
@@ -129,8 +130,9 @@ class background_work {
   }
 
   struct flush_result {
-    uint64_t bytes = 0;  // of the tables written
-    std::string tables;  // what they are, for the logger
+    uint64_t bytes = 0;       // of the tables written
+    uint64_t blob_bytes = 0;  // of the blob files written
+    std::string tables;       // what they are, for the logger
   };
 
   flush_result flush_one(const imm_slot& slot, uint64_t smallest_snapshot)
@@ -147,12 +149,14 @@ class background_work {
       shadowing_sampler sampler(std::move(below), 0);  // declared first: it outlives the plan
       table_write_plan plan;
       plan.smallest_snapshot = smallest_snapshot;
+      plan.blob_min_size = c_.opts.blob_min_size;
       const range_tombstones dels = slot.mem->range_deletions();
       plan.range_dels = &dels;
       sampler.attach(plan);
       const table_list tables = c_.versions.write_tables(*it, plan);
       sampler.apply(tables);
-      result = {total_size(tables), c_.logging() ? describe_tables(tables) : std::string()};
+      result = {total_size(tables), new_blob_bytes(tables, {}),
+                c_.logging() ? describe_tables(tables) : std::string()};
       lock_guard m(c_.versions.manifest_mutex());
       std::shared_ptr<const version> now;
       {
@@ -300,6 +304,7 @@ class background_work {
       if (result.moved) ++c_.moves;
       c_.compaction_bytes_read += result.bytes_read;
       c_.compaction_bytes_written += result.bytes_written;
+      c_.blob_bytes += result.blob_bytes_written;
       lsmt::level_merge_stats& into = c_.level_merges[output_level];
       ++into.merges;
       into.moves += result.moved ? 1 : 0;

@@ -2,9 +2,11 @@
 // (key-value separation). A table entry then holds a blob reference instead of the value, so
 // the merges that rewrite tables copy a few bytes per large value instead of the value.
 //
-// Status: the file format and its reader and writer only. The engine does not write blob files
-// yet; the measurement log (examples/bench/README.md, "Large values") says why they are next
-// and what the integration needs.
+// A store writes blob files when options::blob_min_size is set: a flush writes one for the
+// values of that size or more, a merge into the bottom level (or compact()) may write one as it
+// collects garbage (merge_run.hpp), and repair writes them as a flush does (repair_blobs.hpp).
+// blob_set.hpp says how long a blob file lives; the measurement log (examples/bench/README.md,
+// "Large values") why lsmt separates values at the flush.
 //
 // Format (integers as in coding.hpp):
 //
@@ -18,6 +20,7 @@
 //                fixed32(format version = 1) fixed32(mask(crc32c(previous 20 bytes)))
 //                fixed64(magic)                                                    32 bytes
 //   blob_ref  := varint64(file number) varint64(offset of the record) varint64(its size)
+//                varint64(its ordinal: 0 for the file's first record, and so on)
 //
 // Identity. Like a table's footer (table_format.hpp, "Identity"), the header names the file's
 // number and the store it belongs to, and opening checks both, so a blob file renamed, swapped
@@ -32,15 +35,22 @@
 // value of another entry. The one exception takes crafted bytes: a reference damaged to point
 // into a value that holds a forged record, checksum, key and sequence included.
 //
+// A record of a mapped file is checksummed on its first read only; later reads trust that
+// check, since the mapping holds the same bytes (as a table trusts a block it has verified),
+// and still check the record's framing, key and sequence. The reader keeps one bit per record
+// (the reference's ordinal) for it. A file read with pread is checksummed on every read.
+//
 // Keys are stored next to their values so that a blob file can be read on its own: to verify
 // it (for_each), to dump it, or to tell which of its values a store still uses.
 //
 // Thread safety: a blob_writer is used by one thread at a time. A blob_reader is immutable
-// after open(); read() and for_each() may be called from any number of threads at once.
+// after open() but for its atomic bits of checked records; read() and for_each() may be called
+// from any number of threads at once.
 #ifndef LSMT_BLOB_FILE_HPP
 #define LSMT_BLOB_FILE_HPP
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -69,25 +79,27 @@ inline constexpr uint64_t blob_max_record_size = (uint64_t{256} << 20) + (uint64
 
 /// Where a value lives: a record of a blob file.
 struct blob_ref {
-  uint64_t file = 0;    // the blob file's number
-  uint64_t offset = 0;  // of the record, from the start of the file
-  uint64_t size = 0;    // of the record, its framing included
+  uint64_t file = 0;     // the blob file's number
+  uint64_t offset = 0;   // of the record, from the start of the file
+  uint64_t size = 0;     // of the record, its framing included
+  uint64_t ordinal = 0;  // of the record in its file, from 0
 };
 
 inline bool operator==(const blob_ref& a, const blob_ref& b) {
-  return a.file == b.file && a.offset == b.offset && a.size == b.size;
+  return a.file == b.file && a.offset == b.offset && a.size == b.size && a.ordinal == b.ordinal;
 }
 
 inline void encode_blob_ref(std::string& dst, const blob_ref& ref) {
   put_varint64(dst, ref.file);
   put_varint64(dst, ref.offset);
   put_varint64(dst, ref.size);
+  put_varint64(dst, ref.ordinal);
 }
 
 /// Decodes a whole reference: false if `in` is not one (cut short, or followed by more bytes).
 inline bool decode_blob_ref(std::string_view in, blob_ref* ref) noexcept {
   return get_varint64(in, &ref->file) && get_varint64(in, &ref->offset) &&
-         get_varint64(in, &ref->size) && in.empty();
+         get_varint64(in, &ref->size) && get_varint64(in, &ref->ordinal) && in.empty();
 }
 
 /// Writes one blob file. Records are appended in any key order; finish() writes the footer and
@@ -119,7 +131,7 @@ class blob_writer {
     uint32_t crc = crc32c::value(head_.data() + 4, head_.size() - 4);
     crc = crc32c::extend(crc, value.data(), value.size());
     encode_fixed32(head_.data(), crc32c::mask(crc));
-    const blob_ref ref{number_, offset_, head_.size() + value.size()};
+    const blob_ref ref{number_, offset_, head_.size() + value.size(), count_};
     if (ref.size > blob_max_record_size) {
       throw invalid_argument_error("lsmt: a blob record of " + std::to_string(ref.size) +
                                    " bytes is larger than the largest allowed");
@@ -206,14 +218,20 @@ class blob_reader {
       corrupt(ref.offset, "the reference (" + std::to_string(ref.size) +
                               " bytes) is outside the file's records");
     }
+    if (ref.ordinal >= count_) {
+      corrupt(ref.offset, "the reference names record " + std::to_string(ref.ordinal) + " of " +
+                              std::to_string(count_));
+    }
+    const bool checked = verified_ && verified(ref.ordinal);
     std::string_view found_key;
     uint64_t found_sequence = 0;
     std::string_view value;
-    if (const char* why = parse(ref, scratch, &found_key, &found_sequence, &value)) {
+    if (const char* why = parse(ref, scratch, &found_key, &found_sequence, &value, !checked)) {
       corrupt(ref.offset, why);
     }
     if (found_key != key) corrupt(ref.offset, "the record holds another key");
     if (found_sequence != sequence) corrupt(ref.offset, "the record holds another version");
+    if (verified_ && !checked) set_verified(ref.ordinal);
     return value;
   }
 
@@ -249,7 +267,7 @@ class blob_reader {
       if (size > end - offset || size > blob_max_record_size) {
         corrupt(offset, "the record runs past the file's records");
       }
-      const blob_ref ref{number_, offset, size};
+      const blob_ref ref{number_, offset, size, seen};
       std::string_view key;
       std::string_view value;
       if (const char* why = parse(ref, scratch, &key, &sequence, &value)) corrupt(offset, why);
@@ -274,13 +292,15 @@ class blob_reader {
 
   /// Reads the record `ref` names (in range) and checks it: null, or why it is not a record.
   const char* parse(const blob_ref& ref, std::string& scratch, std::string_view* key,
-                    uint64_t* sequence, std::string_view* value) const {
+                    uint64_t* sequence, std::string_view* value, bool check_crc = true) const {
     const auto size = static_cast<size_t>(ref.size);
     if (!file_->is_mapped()) scratch.resize(size);
     std::string_view rec = file_->read(ref.offset, size, scratch.data());
     if (rec.size() != size) return "short read";
     const uint32_t stored = crc32c::unmask(decode_fixed32(rec.data()));
-    if (crc32c::value(rec.data() + 4, size - 4) != stored) return "checksum mismatch";
+    if (check_crc && crc32c::value(rec.data() + 4, size - 4) != stored) {
+      return "checksum mismatch";
+    }
     rec.remove_prefix(4);
     uint32_t key_size = 0;
     uint32_t value_size = 0;
@@ -331,6 +351,17 @@ class blob_reader {
     if (count_ > records_bytes_ / blob_min_record_size) {
       corrupt(at, "the footer counts more records than the file can hold");
     }
+    if (file_->is_mapped()) {
+      verified_ =
+          std::make_unique<std::atomic<uint64_t>[]>(static_cast<size_t>((count_ + 63) / 64));
+    }
+  }
+
+  bool verified(uint64_t ordinal) const {
+    return (verified_[ordinal / 64].load(std::memory_order_relaxed) >> (ordinal % 64) & 1) != 0;
+  }
+  void set_verified(uint64_t ordinal) const {
+    verified_[ordinal / 64].fetch_or(uint64_t{1} << (ordinal % 64), std::memory_order_relaxed);
   }
 
   std::unique_ptr<readable_file> file_;
@@ -338,6 +369,8 @@ class blob_reader {
   uint64_t number_;
   uint64_t count_ = 0;
   uint64_t records_bytes_ = 0;
+  // For a mapped file, one bit per record: set once a read has checked its checksum.
+  std::unique_ptr<std::atomic<uint64_t>[]> verified_;
 };
 
 }  // namespace lsmt::detail

@@ -193,13 +193,17 @@ inline void write_checkpoint(
     for (const log_copy& log : logs) write_log_copy(*c.fs, tmp, log);
     m.store_id = c.versions.store_id();
     m.tables = v->manifest_tables();
-    // `v` keeps its tables from being deleted while they are linked or copied. Tables are
-    // synced when written, and a link is a directory entry, which the MANIFEST write syncs.
-    for (const table_meta& t : m.tables) {
-      const std::string from = file_path(c.dir, t.number, file_kind::table);
-      const std::string to = file_path(tmp, t.number, file_kind::table);
+    m.blobs = v->manifest_blobs();
+    // `v` keeps its tables and blob files from being deleted while they are linked or copied.
+    // They are synced when written, and a link is a directory entry, which the MANIFEST write
+    // syncs.
+    const auto link_or_copy = [&](uint64_t number, file_kind kind) {
+      const std::string from = file_path(c.dir, number, kind);
+      const std::string to = file_path(tmp, number, kind);
       if (!c.fs->link_file(from, to)) copy_file(*c.fs, from, to);
-    }
+    };
+    for (const table_meta& t : m.tables) link_or_copy(t.number, file_kind::table);
+    for (const blob_meta& b : m.blobs) link_or_copy(b.number, file_kind::blob);
     write_manifest(*c.fs, tmp, m);  // syncs tmp's entries too
     if (c.fs->file_exists(dest)) {
       throw invalid_argument_error("lsmt: checkpoint destination '" + dest +

@@ -12,6 +12,7 @@
 //                   value() are views into it.
 //   moving backward: the inner iterator sits just before every entry of the
 //                   shown key; key() and value() are copies (saved_*).
+// Either way, a value kept in a blob file is read only when value() is called.
 //
 // It counts the entries it steps over without showing them (older versions
 // and deletions visible at its snapshot) that a merge of the tables would drop:
@@ -39,6 +40,7 @@
 
 #include "block.hpp"
 #include "config.hpp"
+#include "internal_iterator.hpp"
 #include "internal_key.hpp"
 
 namespace lsmt::detail {
@@ -135,8 +137,12 @@ class db_iterator {
   direction_t direction_ = forward;
   bool valid_ = false;
   key_copy saved_key_;
-  std::string saved_value_;
-  std::shared_ptr<read_sampler> sampler_;                    // null: nothing is counted
+  // Backward: the shown value, or the blob reference value() reads once (then saved_blobs_,
+  // the blob files of its table, is null again).
+  mutable std::string saved_value_;
+  mutable const blob_list* saved_blobs_ = nullptr;
+  uint64_t saved_sequence_ = 0;            // of the shown entry, for its blob reference
+  std::shared_ptr<read_sampler> sampler_;  // null: nothing is counted
   std::function<range_cover(std::string_view)> covered_by_;  // null: no range deletion applies
   bool hider_in_table_ = false;  // forward: saved_key_'s newest entry is in a table
   key_copy prev_key_;            // backward: the key whose entries are being read

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <utility>
 
+#include "blob_set.hpp"
 #include "block.hpp"
 #include "db_iterator.hpp"
 #include "internal_iterator.hpp"
@@ -47,7 +48,12 @@ LSMT_INLINE std::string_view db_iterator::key() const {
 }
 
 LSMT_INLINE std::string_view db_iterator::value() const {
-  return direction_ == forward ? inner_->value() : std::string_view(saved_value_);
+  if (direction_ == forward) return inner_->value();
+  if (saved_blobs_ != nullptr) {  // saved_value_ holds a blob reference: read what it names
+    read_blob_value(*saved_blobs_, saved_key_, saved_sequence_, saved_value_, saved_value_);
+    saved_blobs_ = nullptr;
+  }
+  return saved_value_;
 }
 
 LSMT_INLINE void db_iterator::seek_to_first() {
@@ -201,7 +207,12 @@ LSMT_INLINE void db_iterator::find_prev_user_entry() {
       const hider h = hider_of(user_key, tag);
       newest_in_table = in_table && h != hider::range_in_memory;  // as forward
       newest_is_value = h == hider::none;
-      if (newest_is_value) saved_value_.assign(inner_->value());
+      if (newest_is_value) {
+        // Keep the stored value: an older version's blob is never read, as it is not shown.
+        saved_value_.assign(inner_->stored_value());
+        saved_blobs_ = inner_->value_blobs();
+        saved_sequence_ = tag >> 8;
+      }
     }
     inner_->prev();
   }
@@ -212,6 +223,7 @@ LSMT_INLINE void db_iterator::find_prev_user_entry() {
   } else {
     saved_key_.clear();
     saved_value_.clear();
+    saved_blobs_ = nullptr;
   }
   count_hidden(hidden);
 }

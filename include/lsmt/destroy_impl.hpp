@@ -25,7 +25,8 @@ LSMT_INLINE void destroy(const std::filesystem::path& dir, std::shared_ptr<file_
     for (const std::string& name : fs->list_directory(d)) {
       const bool ours = name == "MANIFEST.tmp" ||
                         detail::parse_file_number(name, detail::file_kind::log) != 0 ||
-                        detail::parse_file_number(name, detail::file_kind::table) != 0;
+                        detail::parse_file_number(name, detail::file_kind::table) != 0 ||
+                        detail::parse_file_number(name, detail::file_kind::blob) != 0;
       if (ours) fs->remove_file((dir / name).string());
     }
     // The MANIFEST last: if a removal above failed, the store is still there to destroy

@@ -6,8 +6,9 @@
 //   MANIFEST.tmp  the next MANIFEST while it is written; a leftover is removed at open
 //   NNNNNN.log    write-ahead logs (wal.hpp); one per memtable
 //   NNNNNN.sst    sorted string tables (table_format.hpp)
-// NNNNNN is a file number, at least six decimal digits. Logs and tables share one sequence of
-// numbers (version_set hands them out), so a newer file always has a larger number.
+//   NNNNNN.blob   large values the tables refer to (blob_file.hpp)
+// NNNNNN is a file number, at least six decimal digits. Logs, tables and blob files share one
+// sequence of numbers (version_set hands them out), so a newer file always has a larger number.
 //
 // Thread safety: stateless functions.
 #ifndef LSMT_FILE_NAMES_HPP
@@ -22,11 +23,21 @@
 
 namespace lsmt::detail {
 
-enum class file_kind { log, table };
+enum class file_kind { log, table, blob };
 
-inline const char* file_extension(file_kind kind) { return kind == file_kind::log ? "log" : "sst"; }
+inline const char* file_extension(file_kind kind) {
+  switch (kind) {
+    case file_kind::log:
+      return "log";
+    case file_kind::table:
+      return "sst";
+    case file_kind::blob:
+      return "blob";
+  }
+  return "";
+}
 
-/// NNNNNN.log or NNNNNN.sst.
+/// NNNNNN.log, NNNNNN.sst or NNNNNN.blob.
 inline std::string file_name(uint64_t number, file_kind kind) {
   char name[32];
   std::snprintf(name, sizeof(name), "%06llu.%s", static_cast<unsigned long long>(number),
@@ -34,7 +45,7 @@ inline std::string file_name(uint64_t number, file_kind kind) {
   return name;
 }
 
-/// dir/NNNNNN.log or dir/NNNNNN.sst.
+/// dir/ and file_name(number, kind).
 inline std::string file_path(const std::string& dir, uint64_t number, file_kind kind) {
   return dir + "/" + file_name(number, kind);
 }

@@ -10,9 +10,15 @@
 #ifndef LSMT_INTERNAL_ITERATOR_HPP
 #define LSMT_INTERNAL_ITERATOR_HPP
 
+#include <memory>
 #include <string_view>
+#include <vector>
 
 namespace lsmt::detail {
+
+class blob_handle;
+/// The blob files a table's entries refer to (blob_set.hpp).
+using blob_list = std::vector<std::shared_ptr<const blob_handle>>;
 
 class internal_iterator {
  public:
@@ -42,6 +48,14 @@ class internal_iterator {
   virtual std::string_view key() const = 0;
   /// REQUIRES: valid().
   virtual std::string_view value() const = 0;
+  /// The value as its table stores it: for an entry whose value is in a blob file, the
+  /// reference value() resolves; otherwise value() itself. With value_blobs(), it lets a caller
+  /// copy an entry it may not need and read its blob only if it does. REQUIRES: valid().
+  virtual std::string_view stored_value() const { return value(); }
+  /// The blob files stored_value() refers to (read_blob_value() in blob_set.hpp), or null when
+  /// stored_value() is the value. The list lives as long as the source does, not only until the
+  /// iterator moves. REQUIRES: valid().
+  virtual const blob_list* value_blobs() const { return nullptr; }
   /// True when the current entry comes from a memtable (merging it away needs a
   /// flush first, not a compaction). REQUIRES: valid().
   virtual bool in_memory() const { return false; }

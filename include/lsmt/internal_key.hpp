@@ -34,12 +34,20 @@ namespace lsmt::detail {
 
 /// Entry types. Part of the on-disk format: DO NOT CHANGE THESE VALUES. Point entries (tables'
 /// data blocks, the memtable's tree) are deletions or values; a range deletion lives in WAL
-/// batches and in a table's range-deletion block (range_tombstones.hpp).
-enum class value_type : uint8_t { deletion = 0, value = 1, range_deletion = 2 };
+/// batches and in a table's range-deletion block (range_tombstones.hpp). A blob index is a value
+/// kept in a blob file: the entry's value is a blob_ref (blob_file.hpp). Only tables hold blob
+/// indexes (the flush writes them), never a WAL batch or a memtable.
+enum class value_type : uint8_t { deletion = 0, value = 1, range_deletion = 2, blob_index = 3 };
 
 /// The type used when seeking: the highest point entry type, so it sorts before every point
 /// entry of the same sequence (range deletions never meet point seeks).
-inline constexpr value_type value_type_for_seek = value_type::value;
+inline constexpr value_type value_type_for_seek = value_type::blob_index;
+
+/// The type of the keys a table stores only to bound others (index separators, the bounds a
+/// range deletion widens): always at max_sequence, which no entry has, so their type orders
+/// nothing. It stays `value`, which every lsmt reads, so tables without blob indexes read in
+/// an lsmt that predates them.
+inline constexpr value_type value_type_for_bound = value_type::value;
 
 inline constexpr uint64_t max_sequence = (uint64_t{1} << 56) - 1;
 inline constexpr size_t tag_size = 8;
@@ -72,9 +80,17 @@ inline uint64_t extract_sequence(std::string_view ikey) noexcept { return extrac
 inline value_type extract_type(std::string_view ikey) noexcept {
   return static_cast<value_type>(extract_tag(ikey) & 0xff);
 }
-/// True when ikey is long enough and carries a point entry's type (deletion or value).
+/// True when ikey is long enough and carries a point entry's type (deletion, value or blob
+/// index).
 inline bool valid_internal_key(std::string_view ikey) noexcept {
-  return ikey.size() >= tag_size && (extract_tag(ikey) & 0xff) <= 1;
+  if (ikey.size() < tag_size) return false;
+  const uint64_t t = extract_tag(ikey) & 0xff;
+  return t <= 1 || t == static_cast<uint64_t>(value_type::blob_index);
+}
+
+/// Whether an entry of this type holds a value (inline or in a blob file).
+inline bool holds_value(value_type t) noexcept {
+  return t == value_type::value || t == value_type::blob_index;
 }
 
 /// Bytewise comparison of user keys: <0, 0, >0.

@@ -7,6 +7,8 @@
 // level, not one per table, and it is a member, re-pointed at each table it reads, so opening a
 // table allocates nothing.
 //
+// Entries whose value is in a blob file (blob indexes) show that value: value() reads it.
+//
 // Thread safety: one thread at a time, like every internal_iterator. The version must outlive
 // it (the read view it was made from pins it).
 #ifndef LSMT_LEVEL_ITERATOR_HPP
@@ -58,7 +60,15 @@ class level_iterator final : public internal_iterator {
     skip_backward();
   }
   std::string_view key() const override { return iter_.key(); }
-  std::string_view value() const override { return iter_.value(); }
+  /// For a blob index, the value its reference names (blob_set.hpp).
+  std::string_view value() const override {
+    return blob_values_.resolve(tables_[index_]->blobs(), iter_.key(), iter_.value());
+  }
+  std::string_view stored_value() const override { return iter_.value(); }
+  const blob_list* value_blobs() const override {
+    return extract_type(iter_.key()) == value_type::blob_index ? &tables_[index_]->blobs()
+                                                               : nullptr;
+  }
 
  private:
   // The first table in [first_, last_) whose largest key is >= target, or last_.
@@ -124,6 +134,7 @@ class level_iterator final : public internal_iterator {
   // What the last prefetch_seek found: the table, and the block its fences allow.
   size_t hint_table_ = 0;
   uint32_t hint_block_ = table_reader::no_hint;
+  mutable blob_value_reader blob_values_;  // value() is const, and reads a blob at most once
 };
 
 }  // namespace lsmt::detail

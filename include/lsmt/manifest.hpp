@@ -14,6 +14,9 @@
 //               fixed64(store_id) varint32(table count) table*
 //   table    := varint32(level) varint64(number) varint64(size) varint64(entries)
 //               length_prefixed(smallest) length_prefixed(largest)     (internal keys)
+//               [varint32(n) (varint64(blob file number) varint64(bytes))^n]  (version 5 only)
+//   version 5 payload := the version 4 payload, then varint32(blob count) blob*
+//   blob     := varint64(number) varint64(size) varint64(record count)
 //
 // Levels (version.hpp): level 0 holds flush outputs, whose key ranges may overlap, newest
 // first; each level 1 .. max_levels-1 is one sorted run: its tables are listed in key order and
@@ -23,9 +26,15 @@
 // checks), and every later log links to the one before it (wal.hpp). store_id is chosen at
 // random when the store is created; every table records it, with its own number (table_format.hpp).
 //
+// Blob files (blob_file.hpp). A table lists, in ascending order, the blob files its entries
+// refer to, each with the bytes of the records it refers to there; the blob list holds each of
+// those files once, and no other. A blob file's bytes less what the tables refer to are its
+// garbage, which merges collect (merge_run.hpp). A store without blob
+// files writes version 4, byte for byte, so it stays readable by an lsmt that predates them.
+//
 // Versions. 1 had no link records in its logs, 2 added them, 3 added the log header
-// (wal.hpp), table identity (table_format.hpp) and store_id, 4 added levels. The logs and
-// tables of a version 1 or 2 store cannot be read by this lsmt, so it refuses them with a clear
+// (wal.hpp), table identity (table_format.hpp) and store_id, 4 added levels, 5 blob files. The logs
+// and tables of a version 1 or 2 store cannot be read by this lsmt, so it refuses them with a clear
 // error rather than misreading them. A version 3 MANIFEST is read as version 4 with every table
 // in level 0 (its tables overlapped, newest first, as level 0's do); the next MANIFEST written
 // is version 4, and compactions move the tables down. As all of them overlap, the first
@@ -49,6 +58,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,9 +78,21 @@ struct table_meta {
   uint64_t number = 0;
   uint64_t size = 0;
   uint64_t entries = 0;
-  std::string smallest, largest;  // internal keys
-  uint32_t level = 0;             // in a MANIFEST; a version knows its tables' levels itself
+  std::string smallest, largest;       // internal keys
+  uint32_t level = 0;                  // in a MANIFEST; a version knows its tables' levels itself
+  std::vector<uint64_t> blob_files{};  // that its entries refer to, ascending
+  std::vector<uint64_t> blob_bytes{};  // of the records it refers to in each of blob_files
 };
+
+struct blob_meta {
+  uint64_t number = 0;
+  uint64_t size = 0;
+  uint64_t records = 0;
+};
+
+inline bool operator==(const blob_meta& a, const blob_meta& b) {
+  return a.number == b.number && a.size == b.size && a.records == b.records;
+}
 
 struct manifest_state {
   uint64_t next_file_number = 1;
@@ -79,21 +101,30 @@ struct manifest_state {
   uint64_t store_id = 0;           // chosen at creation; every table records it
   std::vector<table_meta> tables;  // by level (level 0 first); level 0 newest first, others in
                                    // key order
+  std::vector<blob_meta> blobs;    // the blob files the tables refer to, ascending
 };
 
 inline constexpr uint64_t manifest_magic = 0x6c736d745f6d6e66;  // "lsmt_mnf"
+inline constexpr uint32_t manifest_version_5 = 5;               // written with blob files
 inline constexpr uint32_t manifest_version = 4;                 // written and read
 inline constexpr uint32_t manifest_version_3 = 3;               // read, as level 0 only
 inline constexpr size_t manifest_header_size = 16;              // magic, version, payload length
 inline constexpr size_t manifest_trailer_size = 4;              // crc
 
 inline std::string encode_manifest(const manifest_state& state) {
+  for (const table_meta& t : state.tables) {
+    if (!t.blob_files.empty() && state.blobs.empty()) {
+      // Version 4 would drop the table's blob list, and its values with it.
+      throw std::logic_error("lsmt: a MANIFEST whose tables refer to blob files it does not list");
+    }
+  }
   std::string payload;
   put_varint64(payload, state.next_file_number);
   put_varint64(payload, state.last_sequence);
   put_varint64(payload, state.log_number);
   put_fixed64(payload, state.store_id);
   put_varint32(payload, static_cast<uint32_t>(state.tables.size()));
+  const bool blobs = !state.blobs.empty();
   for (const table_meta& t : state.tables) {
     put_varint32(payload, t.level);
     put_varint64(payload, t.number);
@@ -101,15 +132,86 @@ inline std::string encode_manifest(const manifest_state& state) {
     put_varint64(payload, t.entries);
     put_length_prefixed(payload, t.smallest);
     put_length_prefixed(payload, t.largest);
+    if (blobs) {
+      put_varint32(payload, static_cast<uint32_t>(t.blob_files.size()));
+      for (size_t i = 0; i < t.blob_files.size(); ++i) {
+        put_varint64(payload, t.blob_files[i]);
+        put_varint64(payload, t.blob_bytes[i]);
+      }
+    }
+  }
+  if (blobs) {
+    put_varint32(payload, static_cast<uint32_t>(state.blobs.size()));
+    for (const blob_meta& b : state.blobs) {
+      put_varint64(payload, b.number);
+      put_varint64(payload, b.size);
+      put_varint64(payload, b.records);
+    }
   }
   std::string out;
   out.reserve(manifest_header_size + payload.size() + manifest_trailer_size);
   put_fixed64(out, manifest_magic);
-  put_fixed32(out, manifest_version);
+  put_fixed32(out, blobs ? manifest_version_5 : manifest_version);
   put_fixed32(out, static_cast<uint32_t>(payload.size()));
   out += payload;
   put_fixed32(out, crc32c::mask(crc32c::value(payload.data(), payload.size())));
   return out;
+}
+
+/// A table's list of blob files: ascending numbers, each given once, with a byte count. Calls
+/// fail(why, offset) (which throws) if it is not one.
+template <class Fail>
+void decode_blob_list(std::string_view& in, table_meta& t, size_t offset, const Fail& fail) {
+  uint32_t n = 0;
+  if (!get_varint32(in, &n) || n > in.size() / 2) fail("truncated blob list", offset);
+  t.blob_files.reserve(n);
+  t.blob_bytes.reserve(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    uint64_t b = 0;
+    uint64_t bytes = 0;
+    if (!get_varint64(in, &b) || !get_varint64(in, &bytes)) fail("truncated blob list", offset);
+    if (!t.blob_files.empty() && b <= t.blob_files.back()) fail("blob list out of order", offset);
+    t.blob_files.push_back(b);
+    t.blob_bytes.push_back(bytes);
+  }
+}
+
+/// The blob list after the tables: each blob file once, ascending, below next_file_number, no
+/// table's number, and each of them referred to by some table, which refers to no other.
+template <class At, class Fail>
+void decode_blobs(std::string_view& in, manifest_state& state, const At& at, const Fail& fail) {
+  uint32_t n = 0;
+  const size_t offset = at();
+  constexpr size_t min_blob_size = 3;  // three 1-byte varints
+  if (!get_varint32(in, &n) || n > in.size() / min_blob_size) fail("truncated blob list", offset);
+  state.blobs.reserve(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    blob_meta b;
+    if (!get_varint64(in, &b.number) || !get_varint64(in, &b.size) ||
+        !get_varint64(in, &b.records)) {
+      fail("truncated blob entry", at());
+    }
+    if (!state.blobs.empty() && b.number <= state.blobs.back().number) {
+      fail("blob files out of order", at());
+    }
+    if (b.number >= state.next_file_number) fail("blob number >= next_file_number", at());
+    state.blobs.push_back(b);
+  }
+  std::vector<uint64_t> referenced;
+  for (const table_meta& t : state.tables) {
+    referenced.insert(referenced.end(), t.blob_files.begin(), t.blob_files.end());
+  }
+  std::sort(referenced.begin(), referenced.end());
+  referenced.erase(std::unique(referenced.begin(), referenced.end()), referenced.end());
+  std::vector<uint64_t> listed;
+  for (const blob_meta& b : state.blobs) listed.push_back(b.number);
+  if (referenced != listed)
+    fail("the blob list differs from the files the tables refer to", offset);
+  for (const table_meta& t : state.tables) {
+    if (std::binary_search(listed.begin(), listed.end(), t.number)) {
+      fail("a blob file and a table share a number", offset);
+    }
+  }
 }
 
 /// Throws corruption_error unless bytes is a well-formed manifest.
@@ -124,14 +226,15 @@ inline manifest_state decode_manifest(std::string_view bytes) {
   if (version == 1 || version == 2) {
     throw corruption_error("lsmt: MANIFEST version " + std::to_string(version) +
                            " was written by an older lsmt, whose logs and tables this lsmt "
-                           "cannot read (it reads versions 3 and " +
-                           std::to_string(manifest_version) +
-                           "): open the store with that lsmt and copy its data out");
+                           "cannot read (it reads versions 3 to 5): open the store with that "
+                           "lsmt and copy its data out");
   }
-  if (version != manifest_version && version != manifest_version_3) {
+  if (version != manifest_version && version != manifest_version_3 &&
+      version != manifest_version_5) {
     fail("unknown version " + std::to_string(version), 8);
   }
-  const bool has_levels = version == manifest_version;
+  const bool has_levels = version != manifest_version_3;
+  const bool has_blobs = version == manifest_version_5;
   const uint32_t length = decode_fixed32(bytes.data() + 12);
   if (length != bytes.size() - manifest_header_size - manifest_trailer_size) {
     fail("payload length does not match the file size", 12);
@@ -189,8 +292,10 @@ inline manifest_state decode_manifest(std::string_view bytes) {
     }
     t.smallest.assign(smallest.data(), smallest.size());
     t.largest.assign(largest.data(), largest.size());
+    if (has_blobs) decode_blob_list(in, t, offset, fail);
     state.tables.push_back(std::move(t));
   }
+  if (has_blobs) decode_blobs(in, state, at, fail);
   if (!in.empty()) fail("trailing bytes after the last table", at());
 
   std::vector<uint64_t> numbers;

@@ -11,9 +11,11 @@
 #ifndef LSMT_MERGE_RUN_HPP
 #define LSMT_MERGE_RUN_HPP
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -54,7 +56,14 @@ inline void install(store_core& c, std::array<table_list, max_levels> levels, si
   m.last_sequence = c.last_sequence.load();
   std::shared_ptr<const version> v = c.versions.make_version(std::move(levels));
   m.tables = v->manifest_tables();
+  m.blobs = v->manifest_blobs();
   c.versions.write_manifest(m);
+  std::shared_ptr<const version> before;  // install()s are serialized: still the current one
+  {
+    lock_guard s(c.state_mutex);
+    before = c.current;
+  }
+  if (before) c.versions.retire_blobs(*before, *v);
   lock_guard s(c.state_mutex);
   c.current = std::move(v);
   for (size_t i = 0; i < flushed_imms; ++i) c.imms.pop_back();
@@ -63,13 +72,64 @@ inline void install(store_core& c, std::array<table_list, max_levels> levels, si
 
 /// What a merge did, for the counters and the logger.
 struct merge_result {
-  uint64_t entries = 0;        // in the output
-  uint64_t bytes_in = 0;       // of the tables that came down (job.inputs)
-  uint64_t bytes_read = 0;     // of the inputs (0 for a move)
-  uint64_t bytes_written = 0;  // of the outputs (0 for a move)
+  uint64_t entries = 0;             // in the output
+  uint64_t bytes_in = 0;            // of the tables that came down (job.inputs)
+  uint64_t bytes_read = 0;          // of the inputs (0 for a move)
+  uint64_t bytes_written = 0;       // of the outputs (0 for a move), blob files included
+  uint64_t blob_bytes_written = 0;  // of them, the blob files it wrote (collection)
   bool moved = false;
   std::string summary;  // for the logger
 };
+
+/// Garbage collection of blob files (blob_set.hpp): a merge into the bottom level copies the
+/// values its entries keep in a blob file whose garbage (the bytes no table refers to any more,
+/// of overwritten and deleted values) is at least blob_gc_garbage of its records into a blob
+/// file of its own. Such files then lose their references as the merges sweep the key space,
+/// and go. A fill, which leaves no garbage, rewrites no value.
+inline constexpr double blob_gc_garbage = 0.25;
+
+/// The blob files of `v` that a merge into its bottom level collects: numbers, ascending.
+inline std::vector<uint64_t> blob_gc_files(const version& v) {
+  std::vector<uint64_t> out;
+  const std::map<uint64_t, uint64_t> live = v.blob_live_bytes();
+  for (const blob_meta& b : v.manifest_blobs()) {
+    const auto it = live.find(b.number);
+    const auto records = static_cast<double>(b.size - blob_header_size - blob_footer_size);
+    const double used = it == live.end() ? 0 : static_cast<double>(it->second);
+    if (used <= records * (1 - blob_gc_garbage)) out.push_back(b.number);
+  }
+  return out;
+}
+
+/// Sets `plan` to collect the blob files of `inputs` that `collect` lists (ascending; see
+/// blob_gc_garbage), or all of them if `all` (compact()). The values it copies go into a new
+/// blob file if they have at least `min_size` bytes (options::blob_min_size), else, or if it is
+/// 0, into the tables.
+inline void collect_blobs(table_write_plan& plan, const table_list& inputs,
+                          std::vector<uint64_t> collect, bool all, size_t min_size) {
+  if (collect.empty() && !all) return;
+  plan.relocate_min_size = min_size;
+  auto files = std::make_shared<std::map<uint64_t, std::shared_ptr<const blob_handle>>>();
+  for (const auto& t : inputs) {
+    for (const auto& b : t->blobs()) (*files)[b->meta().number] = b;
+  }
+  if (files->empty()) return;
+  if (all) {
+    plan.relocate = [](uint64_t) { return true; };
+  } else {
+    plan.relocate = [collect = std::move(collect)](uint64_t file) {
+      return std::binary_search(collect.begin(), collect.end(), file);
+    };
+  }
+  plan.read_blob = [files](std::string_view ikey, std::string_view ref, std::string& out) {
+    blob_ref r;
+    const auto it = decode_blob_ref(ref, &r) ? files->find(r.file) : files->end();
+    if (it == files->end()) {
+      throw corruption_error("lsmt: a merge's input refers to a blob file it does not list");
+    }
+    read_blob_value({it->second}, extract_user_key(ikey), extract_sequence(ikey), ref, out);
+  };
+}
 
 /// A merge reads at most this many of its inputs through descriptors of their own
 /// (version_set::scan_table); the rest through their open readers.
@@ -108,6 +168,19 @@ inline merge_result run_merge(store_core& c, const compaction_job& job,
     merged.seek_to_first();
     table_write_plan with_dels = plan;
     if (!dels.empty()) with_dels.range_dels = &dels;
+    {
+      std::shared_ptr<const version> now;
+      {
+        lock_guard s(c.state_mutex);
+        now = c.current;
+      }
+      // compact() rewrites every value it keeps, so that the store holds no garbage after it.
+      if (job.full) {
+        collect_blobs(with_dels, inputs, {}, true, c.opts.blob_min_size);
+      } else if (job.output_level >= now->bottom_level()) {
+        collect_blobs(with_dels, inputs, blob_gc_files(*now), false, c.opts.blob_min_size);
+      }
+    }
     outputs = c.versions.write_tables(merged, with_dels);
     sampler.apply(outputs);
   }
@@ -121,7 +194,8 @@ inline merge_result run_merge(store_core& c, const compaction_job& job,
     }
   } else {
     r.bytes_read = total_size(inputs);
-    r.bytes_written = total_size(outputs);
+    r.blob_bytes_written = new_blob_bytes(outputs, inputs);
+    r.bytes_written = total_size(outputs) + r.blob_bytes_written;
     if (c.logging()) {
       const char* why = job.read_triggered   ? "read-triggered "
                         : job.seek_triggered ? "seek-triggered "

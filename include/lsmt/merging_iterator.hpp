@@ -39,6 +39,8 @@ class merging_iterator final : public internal_iterator {
   bool valid() const override { return !heap_.empty(); }
   std::string_view key() const override { return heap_.front().key; }
   std::string_view value() const override { return heap_.front().child->value(); }
+  std::string_view stored_value() const override { return heap_.front().child->stored_value(); }
+  const blob_list* value_blobs() const override { return heap_.front().child->value_blobs(); }
   bool in_memory() const override { return heap_.front().child->in_memory(); }
 
   void seek_to_first() override {

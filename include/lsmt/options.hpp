@@ -91,6 +91,13 @@ struct options {
   size_t level_size_ratio = 10;
   /// The most data the base level (the one level 0 compacts into) is sized for (>= 1 KiB).
   uint64_t base_level_bytes = uint64_t{64} << 20;
+  /// Values of at least this many bytes are kept apart from the tables, in blob files the flush
+  /// writes (blob_file.hpp), and the tables hold a reference to each: merges then copy the
+  /// reference, not the value. Merges into the bottom level collect blob files that hold 25% or
+  /// more garbage (merge_run.hpp); compact() rewrites every value. 0 (the default) keeps every
+  /// value in the tables. A store that has blob files is opened by this lsmt with any setting,
+  /// and by no lsmt older than the one that wrote them (its MANIFEST is version 5).
+  size_t blob_min_size = 0;
   /// Target size of an SSTable data block, in bytes (1 KiB .. 1 MiB).
   size_t block_size = 4096;
   /// Every this many keys, a data block stores a key whole and lists it in its restart array

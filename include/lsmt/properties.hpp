@@ -84,6 +84,11 @@ inline std::string stats_text(const lsmt::stats& s) {
          n(s.memtable_range_deletions) + " in memtables\n";
   out += "writes: " + n(s.user_bytes_written) + " bytes of keys and values, " +
          n(s.wal_bytes_written) + " bytes of log; write amplification " + wa + "\n";
+  if (s.blob_files != 0 || s.blob_bytes_written != 0) {
+    out += "blob files: " + n(s.blob_files) + ", " + n(s.blob_file_bytes) + " bytes, " +
+           n(s.blob_garbage_bytes) + " bytes of garbage; " + n(s.blob_bytes_written) +
+           " bytes written\n";
+  }
   out += "flushes: " + n(s.flushes) + ", " + n(s.flush_bytes_written) + " bytes written\n";
   out += "compactions: " + n(s.compactions) + " (" + n(s.compaction_moves) + " moves), " +
          n(s.compaction_bytes_read) + " bytes read, " + n(s.compaction_bytes_written) +

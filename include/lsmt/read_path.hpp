@@ -57,10 +57,12 @@ inline range_cover cover_of(const read_view& v, std::string_view key, uint64_t s
   return range_cover{std::max(in_memory, in_tables), in_memory > in_tables};
 }
 
-/// The newest point version of key with sequence <= snapshot in v (see lookup()).
+/// The newest point version of key with sequence <= snapshot in v (see lookup()). A value in a
+/// blob file is read only if its sequence is above `deleted_at` (a range deletion that covers
+/// the key hides it otherwise, and lookup() returns the deletion).
 inline bool lookup_point(const read_view& v, std::string_view key, uint64_t snapshot,
                          value_type* type, std::string* value, uint64_t* seq,
-                         read_counters* counters) {
+                         read_counters* counters, uint64_t deleted_at = 0) {
   std::string scratch;
   std::string* out = value != nullptr ? value : &scratch;
   const uint64_t h = hash64(key);  // for every bloom filter on the way
@@ -85,7 +87,13 @@ inline bool lookup_point(const read_view& v, std::string_view key, uint64_t snap
   std::string_view lookup_key;
   const auto get = [&](const table_handle& t) {
     if (lookup_key.empty()) lookup_key = lookup_key_in(lookup_buffer, key, snapshot);
-    return t.reader().get(lookup_key, h, type, out, seq, counters);
+    if (!t.reader().get(lookup_key, h, type, out, seq, counters)) return false;
+    if (*type == value_type::blob_index) {
+      // The entry's value is a blob_ref: read the value it names, unless none is wanted.
+      if (value != nullptr && *seq > deleted_at) read_blob_value(t.blobs(), key, *seq, *out, *out);
+      *type = value_type::value;
+    }
+    return true;
   };
   for (const auto& t : tables.levels[0]) {
     if (overlaps(*t, key, key) && get(*t)) return true;
@@ -108,7 +116,7 @@ inline bool lookup(const read_view& v, std::string_view key, uint64_t snapshot, 
                    std::string* scratch = nullptr) {
   const uint64_t deleted_at = cover_of(v, key, snapshot).seq;
   std::string* into = deleted_at != 0 && scratch != nullptr && value != nullptr ? scratch : value;
-  const bool found = lookup_point(v, key, snapshot, type, into, seq, counters);
+  const bool found = lookup_point(v, key, snapshot, type, into, seq, counters, deleted_at);
   if (deleted_at == 0 || (found && *seq > deleted_at)) {
     if (found && into != value && *type == value_type::value) value->assign(*into);
     return found;
@@ -151,6 +159,36 @@ inline uint64_t seek_cost(const version& v, uint64_t level0,
 
 /// An iterator over [lower, upper) of `view` at sequence seq. Tables outside the bounds, and an
 /// empty memtable, are left out of its merge; each sorted level is one child (level_iterator.hpp).
+/// An iterator over one table that refers to blob files, whose values are what readers see: for
+/// a blob index, the value its reference names (blob_set.hpp). The table must outlive it (the
+/// read view pins it). One thread at a time.
+class blob_resolving_iterator final : public internal_iterator {
+ public:
+  blob_resolving_iterator(std::unique_ptr<internal_iterator> inner, const table_handle& table)
+      : inner_(std::move(inner)), table_(table) {}
+  bool valid() const override { return inner_->valid(); }
+  void seek_to_first() override { inner_->seek_to_first(); }
+  void seek_to_last() override { inner_->seek_to_last(); }
+  void seek(std::string_view target) override { inner_->seek(target); }
+  void prefetch_seek(std::string_view target) override { inner_->prefetch_seek(target); }
+  void seek_prefetched(std::string_view target) override { inner_->seek_prefetched(target); }
+  void next() override { inner_->next(); }
+  void prev() override { inner_->prev(); }
+  std::string_view key() const override { return inner_->key(); }
+  std::string_view value() const override {
+    return values_.resolve(table_.blobs(), inner_->key(), inner_->value());
+  }
+  std::string_view stored_value() const override { return inner_->value(); }
+  const blob_list* value_blobs() const override {
+    return extract_type(inner_->key()) == value_type::blob_index ? &table_.blobs() : nullptr;
+  }
+
+ private:
+  std::unique_ptr<internal_iterator> inner_;
+  const table_handle& table_;
+  mutable blob_value_reader values_;
+};
+
 /// The iterator keeps the view, and so the levels its children read, alive.
 inline std::unique_ptr<db_iterator> make_iterator(const std::shared_ptr<const read_view>& view,
                                                   uint64_t seq, std::optional<std::string> lower,
@@ -168,7 +206,11 @@ inline std::unique_ptr<db_iterator> make_iterator(const std::shared_ptr<const re
   for (const auto& t : tables.levels[0]) {
     if (lower && compare_user_keys(t->largest_user_key(), *lower) < 0) continue;
     if (upper && compare_user_keys(t->smallest_user_key(), *upper) >= 0) continue;
-    children.push_back(t->reader().new_iterator());
+    if (t->blobs().empty()) {
+      children.push_back(t->reader().new_iterator());
+    } else {
+      children.push_back(std::make_unique<blob_resolving_iterator>(t->reader().new_iterator(), *t));
+    }
     ++level0;
   }
   for (size_t l = 1; l < max_levels; ++l) {

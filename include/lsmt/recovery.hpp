@@ -112,6 +112,7 @@ inline std::unique_ptr<file_lock> recover(store_core& c) LSMT_EXCLUDES(c.state_m
   }
   std::vector<uint64_t> logs;
   std::set<uint64_t> tables_on_disk;
+  std::set<uint64_t> blobs_on_disk;
   uint64_t max_number = 0;
   for (const std::string& name : fs.list_directory(dir)) {
     if (const uint64_t n = parse_file_number(name, file_kind::log); n != 0) {
@@ -120,13 +121,17 @@ inline std::unique_ptr<file_lock> recover(store_core& c) LSMT_EXCLUDES(c.state_m
     } else if (const uint64_t t = parse_file_number(name, file_kind::table); t != 0) {
       tables_on_disk.insert(t);
       max_number = std::max(max_number, t);
+    } else if (const uint64_t b = parse_file_number(name, file_kind::blob); b != 0) {
+      blobs_on_disk.insert(b);
+      max_number = std::max(max_number, b);
     }
   }
   if (!m) {
     // Without a MANIFEST only logs can be trusted leftovers (a crash during the very first
-    // open). Tables would mean a lost MANIFEST: refuse rather than silently drop them.
-    if (!tables_on_disk.empty()) {
-      throw corruption_error("lsmt: " + dir + " has table files but no MANIFEST");
+    // open). Tables or blob files would mean a lost MANIFEST: refuse rather than silently drop
+    // them.
+    if (!tables_on_disk.empty() || !blobs_on_disk.empty()) {
+      throw corruption_error("lsmt: " + dir + " has table or blob files but no MANIFEST");
     }
     m = manifest_state{};
     m->store_id = new_store_id();
@@ -134,6 +139,14 @@ inline std::unique_ptr<file_lock> recover(store_core& c) LSMT_EXCLUDES(c.state_m
   c.versions.set_store_id(m->store_id);
   c.versions.set_next_file_number(std::max(m->next_file_number, max_number + 1));
 
+  blob_list blobs;  // holds the blob files open until the tables do
+  for (const blob_meta& meta : m->blobs) {
+    if (blobs_on_disk.count(meta.number) == 0) {
+      throw corruption_error("lsmt: blob file " + c.versions.blob_path(meta.number) +
+                             " listed in MANIFEST is missing");
+    }
+    blobs.push_back(c.versions.open_blob(meta));
+  }
   std::array<table_list, max_levels> levels;
   for (const table_meta& meta : m->tables) {
     if (tables_on_disk.count(meta.number) == 0) {
@@ -169,6 +182,7 @@ inline std::unique_ptr<file_lock> recover(store_core& c) LSMT_EXCLUDES(c.state_m
     opened->index_levels();
     shadowing_sampler sampler(std::move(opened), 0);  // declared first: it outlives the plan
     table_write_plan plan;  // no snapshot exists yet: only each key's newest version is kept
+    plan.blob_min_size = c.opts.blob_min_size;
     const range_tombstones dels = replayed->range_deletions();
     plan.range_dels = &dels;
     sampler.attach(plan);
@@ -184,10 +198,12 @@ inline std::unique_ptr<file_lock> recover(store_core& c) LSMT_EXCLUDES(c.state_m
   next.last_sequence = last_seq;
   next.log_number = log_number;
   next.tables = v->manifest_tables();
+  next.blobs = v->manifest_blobs();
   {
     lock_guard g(c.versions.manifest_mutex());
     c.versions.write_manifest(next);
   }
+  blobs.clear();
 
   // Leftovers of earlier runs: covered logs, tables no MANIFEST lists.
   std::set<uint64_t> live;
@@ -197,6 +213,11 @@ inline std::unique_ptr<file_lock> recover(store_core& c) LSMT_EXCLUDES(c.state_m
   }
   for (uint64_t n : tables_on_disk) {
     if (live.count(n) == 0) c.versions.remove_quietly(c.versions.table_path(n));
+  }
+  std::set<uint64_t> live_blobs;
+  for (const blob_meta& b : next.blobs) live_blobs.insert(b.number);
+  for (uint64_t n : blobs_on_disk) {
+    if (live_blobs.count(n) == 0) c.versions.remove_quietly(c.versions.blob_path(n));
   }
   const std::string manifest_tmp = manifest_path(dir) + ".tmp";
   if (fs.file_exists(manifest_tmp)) c.versions.remove_quietly(manifest_tmp);

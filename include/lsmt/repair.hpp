@@ -18,10 +18,15 @@
 //   3. Everything kept is merged, newest version of each key first (sequence numbers decide,
 //      not file order), into new tables of the bottom level; deletions (range deletions too)
 //      and the versions they or newer writes hide are dropped, as no older data is left outside the
-//      merge. An entry found twice (a table and the log it came from) is written once.
+//      merge. An entry found twice (a table and the log it came from) is written once. Values
+//      kept in blob files are read and written again, into new blob files if
+//      opts.blob_min_size says so; one that cannot be read from any copy of its write is lost,
+//      and its key deleted rather than an older version brought back (repair_blobs.hpp).
 //   4. A new empty log and a new MANIFEST (written atomically, as always) make the new tables
-//      the store. Then the files that were merged whole are deleted, and every file that was
-//      damaged, foreign or unreadable is moved into DIR/lost/ rather than deleted.
+//      the store. Then the files that were merged whole, and the blob files every read of which
+//      succeeded, are deleted, and every file that was damaged, foreign or unreadable is moved
+//      into DIR/lost/ rather than deleted (every blob file too, once a table went there). Blob
+//      files the MANIFEST does not list are obsolete, like tables.
 // A crash before step 4's MANIFEST leaves the old files as they were (the new tables are
 // leftovers the next open or repair removes or merges again); a crash after it leaves old
 // files the next open removes. What could not be saved is listed in repair_report::lost.
@@ -52,8 +57,8 @@ struct repair_report {
   bool ok() const { return lost.empty(); }
 };
 
-/// Rebuilds the store in dir from its tables and logs (see the top of this file). Throws
-/// locked_error if the store is open, invalid_argument_error if dir holds no lsmt file, and
+/// Rebuilds the store in dir from its tables, logs and blob files (see the top of this file).
+/// Throws locked_error if the store is open, invalid_argument_error if dir holds no lsmt file, and
 /// io_error if the new store cannot be written (the old files are then untouched).
 repair_report repair(const std::filesystem::path& dir, const options& opts = {});
 

@@ -28,6 +28,7 @@
 #include "posix_file_system.hpp"
 #include "recovery.hpp"
 #include "repair.hpp"
+#include "repair_blobs.hpp"
 #include "sstable_reader.hpp"
 #include "table_writer.hpp"
 #include "version_set.hpp"
@@ -201,10 +202,12 @@ LSMT_INLINE repair_report repair(const std::filesystem::path& dir, const options
   const std::unique_ptr<file_lock> lock = fs.lock_file(lock_file_path(d));
   std::vector<uint64_t> tables;
   std::vector<uint64_t> logs;
+  std::vector<uint64_t> blobs;
   uint64_t max_number = 0;
   for (const std::string& name : fs.list_directory(d)) {
     if (const uint64_t n = parse_file_number(name, file_kind::table); n != 0) tables.push_back(n);
     if (const uint64_t n = parse_file_number(name, file_kind::log); n != 0) logs.push_back(n);
+    if (const uint64_t n = parse_file_number(name, file_kind::blob); n != 0) blobs.push_back(n);
   }
   if (tables.empty() && logs.empty() && !fs.file_exists(manifest_path(d))) {
     throw invalid_argument_error("lsmt: repair: '" + d + "' holds no lsmt store");
@@ -213,6 +216,7 @@ LSMT_INLINE repair_report repair(const std::filesystem::path& dir, const options
   std::sort(logs.begin(), logs.end());
   for (const uint64_t n : tables) max_number = std::max(max_number, n);
   for (const uint64_t n : logs) max_number = std::max(max_number, n);
+  for (const uint64_t n : blobs) max_number = std::max(max_number, n);
 
   repair_report report;
   std::optional<manifest_state> manifest;
@@ -225,9 +229,9 @@ LSMT_INLINE repair_report repair(const std::filesystem::path& dir, const options
   memtable salvage;
   repair_input in;
   if (manifest) {
-    // What the MANIFEST calls obsolete (tables it does not list, logs before its log_number)
-    // holds nothing it needs, and may hold what later deletions removed: opening would delete
-    // them, and so does repair. A table it lists that is missing is lost.
+    // What the MANIFEST calls obsolete (tables and blob files it does not list, logs before
+    // its log_number) holds nothing it needs, and may hold what later deletions removed:
+    // opening would delete them, and so does repair. A table it lists that is missing is lost.
     std::set<uint64_t> listed;
     for (const table_meta& t : manifest->tables) listed.insert(t.number);
     std::vector<uint64_t> live;
@@ -249,6 +253,15 @@ LSMT_INLINE repair_report repair(const std::filesystem::path& dir, const options
       in.obsolete_files.push_back(file_path(d, *it, file_kind::log));
     }
     logs.erase(logs.begin(), first_log);
+    // Blob files likewise: only those it lists hold values its tables refer to.
+    std::set<uint64_t> listed_blobs;
+    for (const blob_meta& b : manifest->blobs) listed_blobs.insert(b.number);
+    const auto unlisted = std::stable_partition(
+        blobs.begin(), blobs.end(), [&](uint64_t n) { return listed_blobs.count(n) != 0; });
+    for (auto it = unlisted; it != blobs.end(); ++it) {
+      in.obsolete_files.push_back(file_path(d, *it, file_kind::blob));
+    }
+    blobs.erase(unlisted, blobs.end());
     max_number = std::max(max_number, manifest->next_file_number);
   }
   // Its compressor reads the tables, and all of it writes the new ones.
@@ -261,6 +274,8 @@ LSMT_INLINE repair_report repair(const std::filesystem::path& dir, const options
   const uint64_t store_id = manifest ? manifest->store_id : voted_store_id(opened);
   for (const repair_table_file& t : opened) repair_table(t, store_id, salvage, in, report);
   opened.clear();  // in.whole holds the tables that are merged
+  repair_blob_files old_blobs(fs, d);
+  for (const uint64_t n : blobs) old_blobs.open(n, store_id);
   for (const uint64_t n : logs) {
     repair_log(fs, file_path(d, n, file_kind::log), n, salvage, in, report);
   }
@@ -270,7 +285,8 @@ LSMT_INLINE repair_report repair(const std::filesystem::path& dir, const options
   children.push_back(salvage.new_iterator());
   for (const auto& r : in.whole) children.push_back(r->new_iterator(false));
   merging_iterator merged(std::move(children));
-  unique_iterator unique(merged);
+  blob_inlining_iterator inlined(merged, old_blobs);  // every value is written again
+  unique_iterator unique(inlined);
   unique.seek_to_first();
   table_write_plan plan;
   plan.smallest_snapshot = in.last_sequence;  // no reader: keep each key's newest version
@@ -278,8 +294,17 @@ LSMT_INLINE repair_report repair(const std::filesystem::path& dir, const options
   const range_tombstones dels = salvage.range_deletions();  // what they cover goes too
   plan.range_dels = &dels;
   plan.target_size = opts.target_file_size;
+  plan.blob_min_size = opts.blob_min_size;
   uint64_t next_number = max_number + 1;
   std::vector<uint64_t> created;
+  std::vector<uint64_t> created_blobs;
+  blob_output new_blobs;
+  new_blobs.new_file = [&] {
+    const uint64_t n = next_number++;
+    created_blobs.push_back(n);
+    return std::make_unique<blob_writer>(fs.new_writable_file(file_path(d, n, file_kind::blob)), n,
+                                         store_id);
+  };
   manifest_state m;
   try {
     m.tables = write_tables(
@@ -288,7 +313,8 @@ LSMT_INLINE repair_report repair(const std::filesystem::path& dir, const options
           const uint64_t n = next_number++;
           return std::make_pair(n, file_path(d, n, file_kind::table));
         },
-        created);
+        created, &new_blobs);
+    m.blobs = new_blobs.written;
     // Step 4: an empty log, then the MANIFEST that names both.
     m.log_number = next_number++;
     log_writer(fs.new_log_file(file_path(d, m.log_number, file_kind::log)), m.log_number).close();
@@ -299,8 +325,17 @@ LSMT_INLINE repair_report repair(const std::filesystem::path& dir, const options
     write_manifest(fs, d, m);
   } catch (...) {
     for (const uint64_t n : created) remove_file_quietly(fs, file_path(d, n, file_kind::table));
+    for (const uint64_t n : created_blobs) {
+      remove_file_quietly(fs, file_path(d, n, file_kind::blob));
+    }
     throw;
   }
+  const bool table_lost =
+      std::any_of(in.lost_files.begin(), in.lost_files.end(), [](const std::string& p) {
+        return parse_file_number(std::filesystem::path(p).filename().string(), file_kind::table) !=
+               0;
+      });
+  old_blobs.finish(report.lost, in.merged_files, in.lost_files, table_lost);
   report.tables_written = m.tables.size();
   for (const table_meta& t : m.tables) report.entries_written += t.entries;
 

@@ -44,7 +44,7 @@ inline std::string index_separator(std::string_view a, std::string_view b) {
     if (c < 0xff && c + 1 < static_cast<unsigned char>(ub[i])) {
       std::string k(ua.substr(0, i));
       k.push_back(static_cast<char>(c + 1));
-      put_fixed64(k, pack_tag(max_sequence, value_type_for_seek));
+      put_fixed64(k, pack_tag(max_sequence, value_type_for_bound));
       return k;
     }
   }
@@ -59,7 +59,7 @@ inline std::string index_successor(std::string_view a) {
     if (c != 0xff) {
       std::string k(ua.substr(0, i));
       k.push_back(static_cast<char>(c + 1));
-      put_fixed64(k, pack_tag(max_sequence, value_type_for_seek));
+      put_fixed64(k, pack_tag(max_sequence, value_type_for_bound));
       return k;
     }
   }

@@ -105,7 +105,7 @@ class table_reader : public std::enable_shared_from_this<table_reader> {
     const std::string_view k = block.key();
     *seq = extract_sequence(k);
     *type = extract_type(k);
-    if (*type == value_type::value) value->assign(block.value().data(), block.value().size());
+    if (holds_value(*type)) value->assign(block.value().data(), block.value().size());
     return true;
   }
 

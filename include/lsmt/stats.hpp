@@ -18,7 +18,7 @@ struct level_merge_stats {
   uint64_t moves = 0;          ///< of them, tables moved down into it without being rewritten
   uint64_t bytes_in = 0;       ///< bytes of the tables that came down (every table, compact())
   uint64_t bytes_read = 0;     ///< bytes merges read: those and this level's they overlapped
-  uint64_t bytes_written = 0;  ///< bytes merges wrote into this level (0 for a move)
+  uint64_t bytes_written = 0;  ///< bytes merges wrote into this level, blob files too (0: move)
 };
 
 /// A store's counters at one moment. "Since open" counters start at 0 each time the store opens.
@@ -47,19 +47,27 @@ struct stats {
   uint64_t table_range_deletions = 0;
   uint64_t memtable_range_deletions = 0;
   uint64_t last_sequence = 0;  ///< sequence number of the newest write
-  size_t live_snapshots = 0;   ///< snapshots (and open transactions) not yet released
+  // Blob files hold the values of options::blob_min_size or more bytes.
+  size_t blob_files = 0;         ///< live blob files (those the live SSTables refer to)
+  uint64_t blob_file_bytes = 0;  ///< their bytes
+  /// Of their records' bytes, those no live SSTable refers to: values overwritten or deleted,
+  /// which stay until a merge into the bottom level collects their file (merge_run.hpp).
+  uint64_t blob_garbage_bytes = 0;
+  size_t live_snapshots = 0;  ///< snapshots (and open transactions) not yet released
 
   // ---- work since open ----
   uint64_t user_bytes_written = 0;     ///< bytes of keys and values the store accepted
   uint64_t wal_bytes_written = 0;      ///< bytes of log records written for them
   uint64_t flushes = 0;                ///< memtables written to SSTables
-  uint64_t flush_bytes_written = 0;    ///< bytes of the SSTables flushes wrote
+  uint64_t flush_bytes_written = 0;    ///< bytes of the SSTables and blob files flushes wrote
   uint64_t compactions = 0;            ///< merges of SSTables, including moves
   uint64_t compaction_moves = 0;       ///< merges that moved tables down a level without rewriting
   uint64_t compaction_bytes_read = 0;  ///< bytes of the tables merges read
-  uint64_t compaction_bytes_written = 0;  ///< bytes of the tables merges wrote
+  uint64_t compaction_bytes_written = 0;  ///< bytes of the tables (and blob files) merges wrote
   /// The same, by the level merges wrote into (level 0's row stays 0: flushes are counted above).
   std::array<level_merge_stats, 7> level_merges{};
+  /// Of flush_bytes_written and compaction_bytes_written, the bytes of blob files.
+  uint64_t blob_bytes_written = 0;
   /// Bytes written to disk (logs, flushes, merges) per byte of keys and values accepted since
   /// open; 0 before the first write.
   double write_amplification = 0;

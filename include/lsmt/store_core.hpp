@@ -22,6 +22,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -127,7 +128,8 @@ class store_core {
   std::deque<range_request> range_requests LSMT_GUARDED_BY(state_mutex);  // oldest first
   uint64_t range_requested LSMT_GUARDED_BY(state_mutex) = 0;              // compact_range() calls
   uint64_t range_done LSMT_GUARDED_BY(state_mutex) = 0;                   // and the last one served
-  uint64_t flush_bytes LSMT_GUARDED_BY(state_mutex) = 0;  // table bytes flushes wrote
+  uint64_t flush_bytes LSMT_GUARDED_BY(state_mutex) = 0;  // table and blob bytes flushes wrote
+  uint64_t blob_bytes LSMT_GUARDED_BY(state_mutex) = 0;   // blob bytes flushes and merges wrote
   uint64_t compaction_bytes_read LSMT_GUARDED_BY(state_mutex) = 0;
   uint64_t compaction_bytes_written LSMT_GUARDED_BY(state_mutex) = 0;
   uint64_t moves LSMT_GUARDED_BY(state_mutex) = 0;  // merges that moved tables down
@@ -244,6 +246,16 @@ class store_core {
     st.compaction_bytes_read = compaction_bytes_read;
     st.compaction_bytes_written = compaction_bytes_written;
     st.level_merges = level_merges;
+    st.blob_bytes_written = blob_bytes;
+    const std::map<uint64_t, uint64_t> live = current->blob_live_bytes();
+    for (const blob_meta& b : current->manifest_blobs()) {
+      ++st.blob_files;
+      st.blob_file_bytes += b.size;
+      const auto it = live.find(b.number);
+      const uint64_t records = b.size - blob_header_size - blob_footer_size;
+      const uint64_t used = it == live.end() ? 0 : std::min(it->second, records);
+      st.blob_garbage_bytes += records - used;
+    }
     if (st.user_bytes_written != 0) {
       st.write_amplification = static_cast<double>(st.wal_bytes_written + st.flush_bytes_written +
                                                    st.compaction_bytes_written) /

@@ -240,7 +240,7 @@ inline void widen_bounds(std::string& smallest, std::string& largest, std::strin
                          std::string_view end) {
   const bool points = !smallest.empty();
   std::string low;
-  append_internal_key(low, begin, max_sequence, value_type_for_seek);
+  append_internal_key(low, begin, max_sequence, value_type_for_bound);
   if (!points || compare_internal_keys(low, smallest) < 0) smallest = std::move(low);
   std::string high;
   append_internal_key(high, range_claim(end), 0, value_type::deletion);

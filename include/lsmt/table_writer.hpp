@@ -23,6 +23,16 @@
 // (table_format.hpp, "Bounds") never share a user key. Fragments past the last entry go into
 // the last file, or into a file of their own.
 //
+// Blob files (blob_file.hpp). Given plan.blob_min_size (a flush, recovery's flush of a replayed
+// log, or repair), a value of at least that many bytes goes into one new blob file, and the
+// table holds a blob index for it (the entry's key with type blob_index, and a blob_ref as its
+// value). Blob indexes read from the input are
+// copied as they are. Each output table lists the blob files its entries refer to
+// (table_meta::blob_files), unless plan.relocate() names the file one refers to: then the value
+// is read and written into the new blob file, as a flush does (garbage collection), or into the
+// table as a plain value if it is smaller than plan.relocate_min_size (or that is 0: the store
+// no longer separates values). The blob file is finished, and synced, before the tables.
+//
 // Thread safety: a free function; it touches only what it is given.
 #ifndef LSMT_TABLE_WRITER_HPP
 #define LSMT_TABLE_WRITER_HPP
@@ -35,6 +45,7 @@
 #include <string_view>
 #include <vector>
 
+#include "blob_file.hpp"
 #include "file_system.hpp"
 #include "internal_iterator.hpp"
 #include "internal_key.hpp"
@@ -67,6 +78,13 @@ struct table_write_plan {
   // first key of each file and every sample_every-th after it (shadowing.hpp).
   std::function<void(size_t file, std::string_view user_key)> sample;
   size_t sample_every = 64;  // 0 counts as 1
+  size_t blob_min_size = 0;  // values of at least this many bytes go into a blob file; 0: none
+  // If set (merges): whether a blob index into this blob file has its value copied into the
+  // merge's own blob file (garbage collection, merge_run.hpp); read_blob(ikey, ref, out) reads
+  // the value then.
+  std::function<bool(uint64_t blob_file)> relocate;
+  std::function<void(std::string_view ikey, std::string_view ref, std::string& out)> read_blob;
+  size_t relocate_min_size = 0;  // a relocated value this size or more goes to a blob file
 };
 
 /// A range-deletion fragment to write: [begin, end) at each of seqs (descending).
@@ -98,16 +116,39 @@ inline std::vector<kept_fragment> kept_fragments(const table_write_plan& plan) {
   return out;
 }
 
+/// Counts a reference of table `t` to `bytes` of blob file `number` (table_meta::blob_files).
+inline void add_blob_ref(table_meta& t, uint64_t number, uint64_t bytes) {
+  const auto it = std::lower_bound(t.blob_files.begin(), t.blob_files.end(), number);
+  const auto i = it - t.blob_files.begin();
+  if (it == t.blob_files.end() || *it != number) {
+    t.blob_files.insert(it, number);
+    t.blob_bytes.insert(t.blob_bytes.begin() + i, 0);
+  }
+  t.blob_bytes[static_cast<size_t>(i)] += bytes;
+}
+
+/// Where the blob files of a write come from and go (see the top of this file).
+struct blob_output {
+  /// Creates the next blob file (the caller records its number, to delete it if the write fails).
+  std::function<std::unique_ptr<blob_writer>()> new_file;
+  /// The blob files written, finished and synced.
+  std::vector<blob_meta> written;
+};
+
 /// Writes the entries of `in` (from its current position) into new tables of store `store_id`.
 /// new_file() returns the number and the path of the next file to create; every
 /// number it hands out is appended to `created` first, so the caller can
-/// delete them if this throws.
+/// delete them if this throws. `blobs` is needed only with plan.blob_min_size.
 inline std::vector<table_meta> write_tables(
     internal_iterator& in, const table_write_plan& plan, const table_options& topts,
     uint64_t store_id, file_system& fs,
     const std::function<std::pair<uint64_t, std::string>()>& new_file,
-    std::vector<uint64_t>& created) {
+    std::vector<uint64_t>& created, blob_output* blobs = nullptr) {
   std::vector<table_meta> out;
+  std::unique_ptr<blob_writer> blob;
+  std::string blob_key;    // an entry's key with type blob_index
+  std::string blob_value;  // its blob_ref
+  std::string relocated;   // a value read back from an old blob file
   std::unique_ptr<table_builder> builder;
   table_meta meta;
   std::vector<kept_fragment> fragments = kept_fragments(plan);
@@ -146,6 +187,17 @@ inline std::vector<table_meta> write_tables(
     builder.reset();
   };
 
+  // Writes (user_key, seq)'s value into the blob file and a blob index into the table.
+  const auto add_blob = [&](std::string_view user_key, uint64_t seq, std::string_view value) {
+    if (!blob) blob = blobs->new_file();
+    const blob_ref ref = blob->add(user_key, seq, value);
+    blob_key.assign(user_key.data(), user_key.size());
+    put_fixed64(blob_key, pack_tag(seq, value_type::blob_index));
+    blob_value.clear();
+    encode_blob_ref(blob_value, ref);
+    builder->add(blob_key, blob_value);
+    add_blob_ref(meta, ref.file, ref.size);
+  };
   std::string current_key;
   bool has_key = false;
   bool key_written = false;  // whether a version of current_key went into the output
@@ -190,7 +242,32 @@ inline std::vector<table_meta> write_tables(
       last_seq_for_key = seq;
       if (hidden || dead_tombstone) continue;
       if (!builder) start_file();
-      builder->add(ikey, in.value());
+      const std::string_view value = in.value();
+      const value_type type = extract_type(ikey);
+      if (type == value_type::value && plan.blob_min_size != 0 &&
+          value.size() >= plan.blob_min_size && blobs != nullptr) {
+        add_blob(user_key, seq, value);
+      } else if (type == value_type::blob_index) {
+        blob_ref ref;
+        if (!decode_blob_ref(value, &ref)) {
+          throw corruption_error("lsmt: a malformed blob reference in a merge's input");
+        }
+        if (plan.relocate && blobs != nullptr && plan.relocate(ref.file)) {
+          plan.read_blob(ikey, value, relocated);
+          if (plan.relocate_min_size != 0 && relocated.size() >= plan.relocate_min_size) {
+            add_blob(user_key, seq, relocated);
+          } else {
+            blob_key.assign(user_key.data(), user_key.size());
+            put_fixed64(blob_key, pack_tag(seq, value_type::value));
+            builder->add(blob_key, relocated);
+          }
+        } else {
+          builder->add(ikey, value);
+          add_blob_ref(meta, ref.file, ref.size);
+        }
+      } else {
+        builder->add(ikey, value);
+      }
       if (!key_written) {
         key_written = true;
         if (plan.sample && keys_in_file++ % std::max<size_t>(plan.sample_every, 1) == 0) {
@@ -199,9 +276,15 @@ inline std::vector<table_meta> write_tables(
       }
     }
     if (!builder && next_fragment < fragments.size()) start_file();  // range deletions only
+    if (blob) {
+      blob->finish();
+      blobs->written.push_back(blob_meta{blob->number(), blob->file_size(), blob->record_count()});
+      blob.reset();
+    }
     if (builder) finish(nullptr);
   } catch (...) {
     if (builder) builder->abandon();
+    if (blob) blob->abandon();
     throw;
   }
   return out;

@@ -25,6 +25,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -32,6 +33,7 @@
 #include <utility>
 #include <vector>
 
+#include "blob_set.hpp"
 #include "fence_index.hpp"
 #include "internal_key.hpp"
 #include "manifest.hpp"
@@ -43,14 +45,16 @@ namespace lsmt::detail {
 /// An open table and what the MANIFEST says about it. Immutable; thread-safe.
 class table_handle {
  public:
-  table_handle(table_meta meta, std::shared_ptr<table_reader> reader)
-      : meta_(std::move(meta)), reader_(std::move(reader)) {}
+  table_handle(table_meta meta, std::shared_ptr<table_reader> reader, blob_list blobs = {})
+      : meta_(std::move(meta)), reader_(std::move(reader)), blobs_(std::move(blobs)) {}
   table_handle(const table_handle&) = delete;
   table_handle& operator=(const table_handle&) = delete;
   ~table_handle() = default;
 
   const table_meta& meta() const { return meta_; }
   const table_reader& reader() const { return *reader_; }
+  /// The blob files its entries refer to (blob_set.hpp), in meta().blob_files' order.
+  const blob_list& blobs() const { return blobs_; }
   /// Whether the table holds range deletions (false without a reader: tests of the picker).
   bool has_range_deletions() const { return reader_ && reader_->range_deletions(); }
   /// The share of the table's keys that shadow an older version in a deeper level, as sampled
@@ -65,6 +69,7 @@ class table_handle {
  private:
   table_meta meta_;
   std::shared_ptr<table_reader> reader_;
+  blob_list blobs_;
   double shadowing_share_ = 1;
 };
 
@@ -91,6 +96,22 @@ inline std::pair<std::string_view, std::string_view> key_range(const table_list&
 inline uint64_t total_size(const table_list& tables) {
   uint64_t bytes = 0;
   for (const auto& t : tables) bytes += t->meta().size;
+  return bytes;
+}
+
+/// The bytes of the blob files `outputs` refer to and none of `inputs` does: those a flush or a
+/// merge with these inputs wrote along with `outputs`.
+inline uint64_t new_blob_bytes(const table_list& outputs, const table_list& inputs) {
+  std::unordered_set<uint64_t> seen;  // the blob files of inputs, then those counted
+  for (const auto& t : inputs) {
+    for (const auto& b : t->blobs()) seen.insert(b->meta().number);
+  }
+  uint64_t bytes = 0;
+  for (const auto& t : outputs) {
+    for (const auto& b : t->blobs()) {
+      if (seen.insert(b->meta().number).second) bytes += b->meta().size;
+    }
+  }
   return bytes;
 }
 
@@ -267,6 +288,41 @@ struct version {
     for (size_t l = level + 1; l < max_levels && out.empty(); ++l) {
       for (const auto& t : levels[l]) out.emplace_back(t->largest_user_key());
     }
+    return out;
+  }
+
+  /// The MANIFEST's blob list: every blob file a table refers to, once, ascending.
+  std::vector<blob_meta> manifest_blobs() const {
+    std::vector<blob_meta> out;
+    for (const table_list& l : levels) {
+      for (const auto& t : l) {
+        for (const auto& b : t->blobs()) out.push_back(b->meta());
+      }
+    }
+    std::sort(out.begin(), out.end(),
+              [](const blob_meta& a, const blob_meta& b) { return a.number < b.number; });
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+  }
+  /// The bytes of each blob file that the tables refer to, by number.
+  std::map<uint64_t, uint64_t> blob_live_bytes() const {
+    std::map<uint64_t, uint64_t> out;
+    for (const table_list& l : levels) {
+      for (const auto& t : l) {
+        const table_meta& m = t->meta();
+        for (size_t i = 0; i < m.blob_files.size(); ++i) out[m.blob_files[i]] += m.blob_bytes[i];
+      }
+    }
+    return out;
+  }
+  /// Every blob file a table refers to, once.
+  blob_list all_blobs() const {
+    blob_list out;
+    for (const table_list& l : levels) {
+      for (const auto& t : l) out.insert(out.end(), t->blobs().begin(), t->blobs().end());
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
     return out;
   }
 

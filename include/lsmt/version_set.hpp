@@ -29,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "blob_set.hpp"
 #include "block_cache.hpp"
 #include "file_names.hpp"
 #include "file_system.hpp"
@@ -160,10 +161,33 @@ class version_set {
   void set_store_id(uint64_t id) { store_id_ = id; }
   uint64_t store_id() const { return store_id_; }
 
+  std::string blob_path(uint64_t number) const { return file_path(dir_, number, file_kind::blob); }
+
+  /// Opens the blob file meta describes, checking that the file is that blob file: its size,
+  /// its header's number and store, and its record count; and registers it (blob_set.hpp).
+  std::shared_ptr<const blob_handle> open_blob(const blob_meta& meta) {
+    const std::string path = blob_path(meta.number);
+    auto file = open_within_budget(*fs_, path, meta.size, mapped_);
+    if (file->size() != meta.size) {
+      throw corruption_error("lsmt: blob file '" + path + "' " + "is " +
+                             std::to_string(file->size()) + " bytes, but the MANIFEST says " +
+                             std::to_string(meta.size));
+    }
+    auto reader = blob_reader::open(std::move(file), path, meta.number, store_id_);
+    if (reader->record_count() != meta.records) {
+      throw corruption_error("lsmt: blob file '" + path + "' holds " +
+                             std::to_string(reader->record_count()) +
+                             " records, but the MANIFEST says " + std::to_string(meta.records));
+    }
+    auto h = std::make_shared<const blob_handle>(meta, std::move(reader));
+    blobs_->add(h);
+    return h;
+  }
+
   /// Opens the table meta describes, checking that the file is that table (table_format.hpp,
   /// "Identity"): its size, and its footer's number, store and key range. The table is mapped
   /// if it fits in what is left of max_mapped_bytes (mapping_budget.hpp), else read with pread
-  /// until a read finds room for it.
+  /// until a read finds room for it. The blob files it refers to must be open (open_blob()).
   std::shared_ptr<table_handle> open_table(const table_meta& meta) const {
     const std::string path = table_path(meta.number);
     auto file = open_within_budget(*fs_, path, meta.size, mapped_);
@@ -178,7 +202,13 @@ class version_set {
     if (!reader->mapped() && meta.size <= mapped_->cap()) {
       reader->set_mapper(fs_, path, mapped_);
     }
-    return std::make_shared<table_handle>(meta, std::move(reader));
+    blob_list blobs;
+    for (const uint64_t b : meta.blob_files) {
+      auto h = blobs_->find(b);
+      if (!h) fail("refers to blob file " + std::to_string(b) + ", which is not open");
+      blobs.push_back(std::move(h));
+    }
+    return std::make_shared<table_handle>(meta, std::move(reader), std::move(blobs));
   }
 
   /// An iterator for one pass over table t in key order (sstable_reader.hpp,
@@ -202,9 +232,18 @@ class version_set {
   std::vector<std::shared_ptr<table_handle>> write_tables(internal_iterator& in,
                                                           const table_write_plan& plan) {
     std::vector<uint64_t> created;
+    std::vector<uint64_t> created_blobs;
     std::vector<table_meta> metas;
     table_options topts = topts_;
     if (plan.no_filter) topts.bloom_bits_per_key = 0;
+    blob_output blobs;
+    blobs.new_file = [&] {
+      const uint64_t n = new_file_number();
+      created_blobs.push_back(n);
+      return std::make_unique<blob_writer>(fs_->new_writable_file(blob_path(n)), n, store_id_);
+    };
+    blob_list opened;  // holds the new blob files' handles until the tables do
+    std::vector<std::shared_ptr<table_handle>> tables;
     try {
       metas = detail::write_tables(
           in, plan, topts, store_id_, *fs_,
@@ -212,14 +251,17 @@ class version_set {
             const uint64_t n = new_file_number();
             return std::make_pair(n, table_path(n));
           },
-          created);
+          created, &blobs);
+      for (const blob_meta& b : blobs.written) opened.push_back(open_blob(b));
+      tables.reserve(metas.size());
+      for (const table_meta& m : metas) tables.push_back(open_table(m));
     } catch (...) {
+      tables.clear();
+      opened.clear();
       for (uint64_t n : created) remove_quietly(table_path(n));
+      for (uint64_t n : created_blobs) remove_quietly(blob_path(n));
       throw;
     }
-    std::vector<std::shared_ptr<table_handle>> tables;
-    tables.reserve(metas.size());
-    for (const table_meta& m : metas) tables.push_back(open_table(m));
     return tables;
   }
 
@@ -237,12 +279,14 @@ class version_set {
   /// A version of `levels` whose release deletes the retired tables nobody holds any more.
   std::shared_ptr<const version> make_version(std::array<table_list, max_levels> levels) {
     std::shared_ptr<retired_tables> retired = retired_;
+    std::shared_ptr<blob_registry> blobs = blobs_;
     std::shared_ptr<const range_tombstones> dels = range_deletions_of(levels);
     auto v = std::make_unique<version>(version{std::move(levels), std::move(dels), {}});
     v->index_levels();
-    return {v.release(), [retired](const version* released) {
+    return {v.release(), [retired, blobs](const version* released) {
               delete released;
               retired->delete_unused();
+              blobs->delete_unused();
             }};
   }
 
@@ -265,15 +309,34 @@ class version_set {
     return range_set_;
   }
 
+  /// The MANIFEST of `after` replaced that of `before`: the blob files only `before` refers to
+  /// are deleted once nobody holds them (blob_set.hpp). Call it only after the MANIFEST is
+  /// written: if writing it failed, it may still have reached the disk.
+  void retire_blobs(const version& before, const version& after) {
+    std::vector<uint64_t> kept;
+    for (const blob_meta& b : after.manifest_blobs()) kept.push_back(b.number);
+    std::vector<uint64_t> dropped;
+    for (const blob_meta& b : before.manifest_blobs()) {
+      if (!std::binary_search(kept.begin(), kept.end(), b.number)) dropped.push_back(b.number);
+    }
+    if (!dropped.empty()) blobs_->retire(dropped);
+  }
+
   /// Tables no version made from now on lists; deleted once nobody holds them.
   void retire(const std::vector<std::shared_ptr<table_handle>>& tables) { retired_->add(tables); }
 
   /// Deletes the files of retired tables that nobody else holds. Failures are left to the next
   /// open, which removes every table its MANIFEST does not list.
-  void delete_obsolete_files() { retired_->delete_unused(); }
+  void delete_obsolete_files() {
+    retired_->delete_unused();
+    blobs_->delete_unused();
+  }
 
   /// The store is closed: delete what can be deleted, then never delete again.
-  void close() { retired_->close(); }
+  void close() {
+    retired_->close();
+    blobs_->close();
+  }
 
   void remove_quietly(const std::string& path) noexcept { remove_file_quietly(*fs_, path); }
 
@@ -295,6 +358,7 @@ class version_set {
   std::shared_ptr<const range_tombstones> range_set_ LSMT_GUARDED_BY(range_cache_mutex_);
   // Versions, and so the retired tables, may outlive this version_set.
   std::shared_ptr<retired_tables> retired_ = std::make_shared<retired_tables>(fs_, dir_);
+  std::shared_ptr<blob_registry> blobs_ = std::make_shared<blob_registry>(fs_, dir_);
 };
 
 }  // namespace lsmt::detail

@@ -203,8 +203,13 @@ inline std::string assemble_table(std::string data, std::string_view filter, std
   return data;
 }
 
-inline lsmt::options small_store_options() {
+/// With blob_min_size (the blob store of fuzz_open_store): its values of 30 bytes or more, about
+/// a quarter of them, go into blob files.
+inline constexpr size_t small_store_blob_min = 30;
+
+inline lsmt::options small_store_options(size_t blob_min_size = 0) {
   lsmt::options o;
+  o.blob_min_size = blob_min_size;
   o.memtable_max_entries = 24;
   o.compaction_interval = 6;
   o.minimum_sstables = 2;
@@ -214,10 +219,12 @@ inline lsmt::options small_store_options() {
 }
 
 /// A small store (a few tables with tombstones, a MANIFEST, a WAL synced twice, so its header
-/// records how far), written with the same operations for a given seed.
-inline void build_small_store(const std::filesystem::path& dir, uint64_t seed = 42) {
+/// records how far), written with the same operations for a given seed; with blob_min_size,
+/// blob files too.
+inline void build_small_store(const std::filesystem::path& dir, uint64_t seed = 42,
+                              size_t blob_min_size = 0) {
   std::mt19937_64 rng(seed);
-  lsmt::db<> db(dir, small_store_options());
+  lsmt::db<> db(dir, small_store_options(blob_min_size));
   auto op = [&](bool sync) {
     lsmt::write_options wo;
     wo.sync = sync;

@@ -1,4 +1,5 @@
-// tests/fuzz/fuzz_manifest.cpp - bytes as a MANIFEST (manifest.hpp, version 3): decode_manifest.
+// tests/fuzz/fuzz_manifest.cpp - bytes as a MANIFEST (manifest.hpp, versions 3 to 5):
+// decode_manifest.
 // Input: byte 0 = flags (bit 0: set the length field and recompute the CRC first; bit 1: set the
 // version field to 1 + bit 2 first, an older lsmt's MANIFEST), the rest = the file.
 //   * decode_manifest returns a state or throws lsmt::error;
@@ -15,14 +16,15 @@ namespace {
 bool same(const lsmt::detail::manifest_state& a, const lsmt::detail::manifest_state& b) {
   if (a.next_file_number != b.next_file_number || a.last_sequence != b.last_sequence ||
       a.log_number != b.log_number || a.store_id != b.store_id ||
-      a.tables.size() != b.tables.size()) {
+      a.tables.size() != b.tables.size() || !(a.blobs == b.blobs)) {
     return false;
   }
   for (size_t i = 0; i < a.tables.size(); ++i) {
     const auto& x = a.tables[i];
     const auto& y = b.tables[i];
     if (x.number != y.number || x.size != y.size || x.entries != y.entries ||
-        x.smallest != y.smallest || x.largest != y.largest) {
+        x.smallest != y.smallest || x.largest != y.largest || x.level != y.level ||
+        x.blob_files != y.blob_files || x.blob_bytes != y.blob_bytes) {
       return false;
     }
   }

@@ -4,8 +4,9 @@
 // Seeds: the files of build_small_store (each with flags 0..3; its tables renumbered 7 and its
 // log's header rewritten to name log 7, what the targets read them as), logs written here with
 // log_writer (synced part way, then torn or damaged), a small table on its own, and edit lists
-// for fuzz_open_store (none, one per file and kind, in both recovery modes), and blob files
-// written here by blob_writer. For the targets
+// for fuzz_open_store (none, one per file and kind, in both recovery modes, of the store with
+// and the one without blob files), blob files written here by blob_writer, and the MANIFEST
+// (version 5) of the store with blob files. For the targets
 // that take one part of a table (fuzz_block, fuzz_index, fuzz_filter, fuzz_footer): the parts of
 // two tables written here by table_builder, found through decode_footer and the index. For
 // fuzz_log_records: the batches of the store's WAL (read with log_reader) and batches made here.
@@ -259,29 +260,37 @@ static void log_record_seeds(const fs::path& out, const std::string& wal, uint64
   put(dir, "sequence-edges-flags0", seed(0, 0, {top.rep(), past.rep()}));
 }
 
-/// Seeds for fuzz_open_store: byte 0 = flags (bit 0: absolute_consistency), then 4-byte edits.
+/// Seeds for fuzz_open_store: byte 0 = flags (bit 0: absolute_consistency, bit 1: the store
+/// with blob files, `blobs`), then 4-byte edits.
 static void open_store_seeds(const fs::path& out, const fs::path& store,
-                             const std::vector<std::string>& names) {
+                             const std::vector<std::string>& names, bool blobs) {
   const fs::path dir = out / "fuzz_open_store";
-  put(dir, "no-edit-flags0", flag(0));
-  put(dir, "no-edit-flags1", flag(1));
+  const unsigned store_bit = blobs ? 2 : 0;
+  const std::string prefix = blobs ? "blobs-" : "";
+  const auto flags_of = [&](unsigned mode) { return flag(mode | store_bit); };
+  // A seed's name ends in its flags byte.
+  const auto put_seed = [&](const std::string& name, unsigned mode, const std::string& bytes) {
+    put(dir, prefix + name + "-flags" + std::to_string(mode | store_bit), bytes);
+  };
+  put_seed("no-edit", 0, flags_of(0));
+  put_seed("no-edit", 1, flags_of(1));
   // Per file one flip, one zeroed word and one truncation, in alternating modes.
   for (size_t f = 0; f < names.size(); ++f) {
     const auto size = static_cast<unsigned>(fs::file_size(store / names[f]));
     const unsigned mid = size / 2;
     for (unsigned op = 1; op <= 3; ++op) {
       const unsigned mode = (op + f) % 2;
-      std::string e = flag(mode);
+      std::string e = flags_of(mode);
       e.push_back(static_cast<char>((op << 6) | f));
       e.push_back(static_cast<char>(mid & 0xff));
       e.push_back(static_cast<char>(mid >> 8));
       e.push_back('\x10');
-      put(dir, names[f] + "-op" + std::to_string(op) + "-flags" + std::to_string(mode), e);
+      put_seed(names[f] + "-op" + std::to_string(op), mode, e);
     }
   }
   // Several edits at once (libFuzzer grows inputs slowly from short seeds).
   for (unsigned mode = 0; mode < 2; ++mode) {
-    std::string e = flag(mode);
+    std::string e = flags_of(mode);
     for (unsigned i = 0; i < 8; ++i) {
       const unsigned f = (i * 3) % static_cast<unsigned>(names.size());
       const auto size = static_cast<unsigned>(fs::file_size(store / names[f]));
@@ -291,7 +300,7 @@ static void open_store_seeds(const fs::path& out, const fs::path& store,
       e.push_back(static_cast<char>(at >> 8));
       e.push_back(static_cast<char>(1u << (i % 8)));
     }
-    put(dir, "eight-edits-flags" + std::to_string(mode), e);
+    put_seed("eight-edits", mode, e);
   }
 }
 
@@ -407,7 +416,23 @@ int main(int argc, char** argv) {
   blob_seeds(out);
   wal_seeds(out);
   log_record_seeds(out, wal, wal_number);
-  open_store_seeds(out, tmp / "store", names);
+  open_store_seeds(out, tmp / "store", names, false);
+  // The same writes with blob files: their own edit seeds, and a version 5 MANIFEST.
+  lsmt_fuzz::build_small_store(tmp / "blob-store", 42, lsmt_fuzz::small_store_blob_min);
+  std::vector<std::string> blob_names;
+  for (const auto& e : fs::directory_iterator(tmp / "blob-store")) {
+    if (e.path().filename() != "LOCK") blob_names.push_back(e.path().filename());
+  }
+  std::sort(blob_names.begin(), blob_names.end());
+  if (std::none_of(blob_names.begin(), blob_names.end(),
+                   [](const std::string& n) { return fs::path(n).extension() == ".blob"; })) {
+    throw std::runtime_error("the store with blob files has none");
+  }
+  open_store_seeds(out, tmp / "blob-store", blob_names, true);
+  for (unsigned flags = 0; flags < 2; ++flags) {
+    put(out / "fuzz_manifest", "MANIFEST-blobs-flags" + std::to_string(flags),
+        flag(flags) + slurp(tmp / "blob-store" / "MANIFEST"));
+  }
   fs::remove_all(tmp);
   return 0;
 }

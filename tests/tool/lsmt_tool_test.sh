@@ -1,10 +1,10 @@
 #!/bin/sh
 # lsmt_tool_test.sh - runs every subcommand of the lsmt tool against the store that
 # lsmt_tool_make_store builds (make_store.cpp lists its contents), and checks each one's output
-# and exit code: dump of a table (with and without range deletions), a log and the MANIFEST, and
-# of damaged copies of each; get, put, del, delrange, scan, stats, sstables, compact (whole and
-# by range), size, verify (of the store and of a damaged copy), repair, checkpoint, destroy;
-# usage errors; --help.
+# and exit code: dump of a table (with and without range deletions), a log, the MANIFEST and a
+# blob file (of a second store), and of damaged copies of each; get, put, del, delrange, scan,
+# stats, sstables, compact (whole and by range), size, verify (of the store and of a damaged
+# copy), repair, checkpoint, destroy; usage errors; --help.
 #
 #   sh lsmt_tool_test.sh LSMT MAKE_STORE WORK_DIR
 #
@@ -265,9 +265,41 @@ dd if="$DB/MANIFEST" of="$BAD/MANIFEST.short" bs=1 count=40 2>/dev/null
 run 3 dump "$BAD/MANIFEST.short"
 err_has "payload length does not match the file size"
 
+# ---- a store with a blob file (lsmt_tool_make_store --blobs) ---------------------------------
+BDB=$WORK/blobs
+if "$MAKE_STORE" --blobs "$BDB"; then
+  BLOB=$(ls "$BDB"/*.blob)
+  BLOB_NAME=${BLOB##*/}
+  run 0 dump "$BLOB"
+  err_empty
+  has_line "blob file $BLOB: $(size_of "$BLOB") bytes" "  format version: 1" \
+    "records: 1, 300 bytes of values"
+  has_match "  store id: 0x[0-9a-f]{16} \\(not checked: the file is read on its own\\)" \
+    "record 0 at offset 32, 3[0-9]{2} bytes: \"big\" @1 = \"b{300}\""
+  BSST=$(ls "$BDB"/*.sst)
+  run 0 dump "$BSST"
+  has_match "  \"big\" @1 blob = -> $BLOB_NAME record 0 at offset 32, 3[0-9]{2} bytes"
+  has_line '  "small" @2 put = "s"'
+  run 0 dump "$BDB/MANIFEST"
+  has_match "MANIFEST .*, format version 5, one record \\(the whole state\\)" \
+    "    refers to 3[0-9]{2} bytes of $BLOB_NAME" "blob files: 1, [0-9]+ bytes" \
+    "  $BLOB_NAME: [0-9]+ bytes, 1 record"
+  cp "$BLOB" "$BAD/$BLOB_NAME"  # inside the record: its checksum no longer matches
+  printf 'XXXX' | dd of="$BAD/$BLOB_NAME" bs=1 seek=100 conv=notrunc 2>/dev/null
+  run 3 dump "$BAD/$BLOB_NAME"
+  err_has "at offset 32: checksum mismatch"
+  run 0 "$BDB" get big
+  out_is "$(awk 'BEGIN { s = ""; for (i = 0; i < 300; i++) s = s "b"; print s }')"
+  run 0 "$BDB" verify
+  run 0 "$BDB" stats
+  has_match "blob files: 1, [0-9]+ bytes, 0 bytes of garbage; [0-9]+ bytes written"
+else
+  fail "lsmt_tool_make_store --blobs $BDB failed"
+fi
+
 printf 'not a store file\n' >"$BAD/junk"
 run 3 dump "$BAD/junk"
-err_has "is not a table, log or MANIFEST"
+err_has "is not a table, log, blob file or MANIFEST"
 run 3 dump "$BAD/no-such-file.sst"
 err_has "lsmt: open '$BAD/no-such-file.sst'"
 run 3 dump "$BAD"

@@ -12,6 +12,11 @@
 //   log-a = 1, log-b = 2,                             only in the log, one record each
 //   delete_range(key0040, key0050), delete key0005    (@2004 .. @2007)
 // A small memtable and block size give several flushes and many data blocks.
+//
+//   lsmt_tool_make_store --blobs DIR
+//
+// builds a store that keeps values of 100 bytes or more in a blob file (options::blob_min_size):
+//   big = 300 times 'b' @1, in the blob file; small = s @2, in the table; one flush, one table.
 #include <cstdio>
 #include <exception>
 #include <iostream>
@@ -19,9 +24,39 @@
 
 #include "lsmt.hpp"
 
+namespace {
+
+int make_blob_store(const char* dir) {
+  lsmt::options opts;
+  opts.blob_min_size = 100;
+  opts.error_if_exists = true;
+  lsmt::db<> store(dir, opts);
+  store.put("big", std::string(300, 'b'));
+  store.put("small", "s");
+  store.flush();
+  const lsmt::stats s = store.stats();
+  store.close();
+  if (s.tables != 1 || s.blob_files != 1) {
+    std::cerr << "lsmt_tool_make_store: expected one table and one blob file, got " << s.tables
+              << " and " << s.blob_files << '\n';
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  if (argc == 3 && std::string(argv[1]) == "--blobs") {
+    try {
+      return make_blob_store(argv[2]);
+    } catch (const std::exception& e) {
+      std::cerr << "lsmt_tool_make_store: " << e.what() << '\n';
+      return 1;
+    }
+  }
   if (argc != 2) {
-    std::cerr << "usage: lsmt_tool_make_store DIR\n";
+    std::cerr << "usage: lsmt_tool_make_store [--blobs] DIR\n";
     return 2;
   }
   try {
