@@ -2,7 +2,8 @@
 // lock is exclusive across processes and dies with its holder.
 //
 // Kill cycles: a forked child opens the store and runs a random workload (puts, erases, range
-// deletes, batches, some synced; small memtables, so flushes and compactions run all the time),
+// deletes, batches, some synced; small memtables, so flushes and compactions run all the time;
+// every second cycle with blob files),
 // writing the index of each acknowledged operation to a pipe. The parent SIGKILLs it after a random
 // delay (which may fall in the child's open, i.e. in recovery), reopens the store and checks it
 // holds exactly the state after the acknowledged operations, or after those plus the one in flight
@@ -16,8 +17,8 @@
 // Environment: LSMT_TEST_SEED (the seed, printed on failure),
 //              LSMT_KILL_SECONDS (time budget of the kill cycles, default 20).
 //
-// Floors: at least 10 kill cycles and on average one acknowledged operation per cycle (a normal
-// run has about 250), so an empty workload cannot pass.
+// Floors: at least 10 kill cycles, on average one acknowledged operation per cycle (a normal
+// run has about 250), so an empty workload cannot pass, and one reopened store with blob files.
 #include <poll.h>
 #include <signal.h>
 #include <sys/types.h>
@@ -139,9 +140,12 @@ void run(lsmt::db<>& db, const op& o) {
   db.write(b, wo);
 }
 
-lsmt::options cycle_options(uint64_t seed) {
+// Every second cycle writes its values of 64 bytes or more to blob files; the cycles between read
+// (and collect) what the others left, so the switch is killed too.
+lsmt::options cycle_options(uint64_t seed, bool blobs) {
   std::mt19937_64 rng(seed ^ 0x5eed);
   lsmt::options o;
+  o.blob_min_size = blobs ? 64 : 0;
   o.memtable_max_entries = 20 + rng() % 100;
   o.compaction_interval = 2 + rng() % 4;
   o.minimum_sstables = 1 + rng() % o.compaction_interval;
@@ -152,9 +156,9 @@ lsmt::options cycle_options(uint64_t seed) {
 }
 
 // The child: opens the store, runs the workload, reports each acknowledged op. Never returns.
-[[noreturn]] void child_main(const fs::path& dir, uint64_t seed, int fd) {
+[[noreturn]] void child_main(const fs::path& dir, uint64_t seed, bool blobs, int fd) {
   try {
-    lsmt::db<> db(dir, cycle_options(seed));
+    lsmt::db<> db(dir, cycle_options(seed, blobs));
     lsmt_test::write_u64_or_exit(fd, 0);  // opened
     workload w(seed);
     for (uint64_t i = 1;; ++i) {
@@ -200,9 +204,11 @@ TEST_CASE("crash: SIGKILL at random moments loses no acknowledged write", "[cras
   uint64_t total_acked = 0;
   size_t in_flight_applied = 0;
   size_t killed_in_open = 0;
+  size_t blob_cycles = 0;  // cycles whose reopened store held blob files
   bool ok = true;
   while (ok && (cycles < 10 || clock_type::now() < end)) {
     const uint64_t seed = rng();
+    const bool blobs = cycles % 2 == 1;
     // Mostly kill in the workload (a delay after the child reports the store open); sometimes
     // during the open, i.e. in recovery (a delay after the fork).
     const bool kill_in_open = rng.chance(0.15);
@@ -215,7 +221,7 @@ TEST_CASE("crash: SIGKILL at random moments loses no acknowledged write", "[cras
     REQUIRE(pid >= 0);
     if (pid == 0) {
       ::close(fds[0]);
-      child_main(dir, seed, fds[1]);
+      child_main(dir, seed, blobs, fds[1]);
     }
     ::close(fds[1]);
     std::string buf;
@@ -251,10 +257,11 @@ TEST_CASE("crash: SIGKILL at random moments loses no acknowledged write", "[cras
 
     // A SIGKILL leaves at most a torn last record, which both recovery modes drop quietly: the
     // strict mode must open, and report nothing.
-    lsmt::options strict = cycle_options(seed);
+    lsmt::options strict = cycle_options(seed, blobs);
     strict.recovery_mode = lsmt::recovery_mode::absolute_consistency;
     lsmt::db<> db(dir, strict);
     CHECK(db.recovery().clean());
+    if (db.stats().blob_files > 0) ++blob_cycles;
     const model_t got = scan(db);
     if (got == with_next && got != model) {
       model = with_next;
@@ -276,15 +283,18 @@ TEST_CASE("crash: SIGKILL at random moments loses no acknowledged write", "[cras
     ++cycles;
   }
   std::printf(
-      "kill cycles: %zu (%zu killed while opening; %llu acknowledged ops; in-flight op survived "
-      "%zu times)\n",
-      cycles, killed_in_open, static_cast<unsigned long long>(total_acked), in_flight_applied);
+      "kill cycles: %zu (%zu killed while opening, %zu with blob files; %llu acknowledged ops; "
+      "in-flight op survived %zu times)\n",
+      cycles, killed_in_open, blob_cycles, static_cast<unsigned long long>(total_acked),
+      in_flight_applied);
   // Floors: at least 10 cycles, and on average at least one acknowledged op per cycle, so a
   // workload that acknowledges nothing (whose recovered state is trivially right) fails. A
   // normal run acknowledges about 250 ops per cycle (1,044 cycles, 263,375 ops in 20 s; 10
   // cycles with LSMT_KILL_SECONDS=0: 2,577 ops).
+  // And the blob files must have been there to be killed over (a normal run: most cycles).
   CHECK(cycles >= 10);
   CHECK(total_acked >= cycles);
+  CHECK(blob_cycles >= 1);
 }
 
 namespace {

@@ -91,12 +91,10 @@ inline constexpr double blob_gc_garbage = 0.25;
 /// The blob files of `v` that a merge into its bottom level collects: numbers, ascending.
 inline std::vector<uint64_t> blob_gc_files(const version& v) {
   std::vector<uint64_t> out;
-  const std::map<uint64_t, uint64_t> live = v.blob_live_bytes();
-  for (const blob_meta& b : v.manifest_blobs()) {
-    const auto it = live.find(b.number);
-    const auto records = static_cast<double>(b.size - blob_header_size - blob_footer_size);
-    const double used = it == live.end() ? 0 : static_cast<double>(it->second);
-    if (used <= records * (1 - blob_gc_garbage)) out.push_back(b.number);
+  for (const version::blob_file_use& b : v.blob_garbage()) {
+    if (static_cast<double>(b.garbage) >= static_cast<double>(b.records) * blob_gc_garbage) {
+      out.push_back(b.meta.number);
+    }
   }
   return out;
 }

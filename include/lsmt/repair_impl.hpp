@@ -11,7 +11,6 @@
 #include <new>
 #include <optional>
 #include <set>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -38,37 +37,6 @@
 namespace lsmt {
 
 namespace detail {
-
-/// Skips an entry whose internal key equals the previous one (the same write found twice).
-class unique_iterator final : public internal_iterator {
- public:
-  explicit unique_iterator(internal_iterator& in) : in_(in) {}
-  bool valid() const override { return in_.valid(); }
-  void seek_to_first() override {
-    in_.seek_to_first();
-    remember();
-  }
-  void next() override {
-    in_.next();
-    while (in_.valid() && in_.key() == last_) in_.next();
-    remember();
-  }
-  std::string_view key() const override { return in_.key(); }
-  std::string_view value() const override { return in_.value(); }
-  // write_tables only goes forward from the first entry.
-  void seek_to_last() override { throw std::logic_error("unique_iterator: forward only"); }
-  void seek(std::string_view /*target*/) override {
-    throw std::logic_error("unique_iterator: forward only");
-  }
-  void prev() override { throw std::logic_error("unique_iterator: forward only"); }
-
- private:
-  void remember() {
-    if (in_.valid()) last_.assign(in_.key().data(), in_.key().size());
-  }
-  internal_iterator& in_;
-  std::string last_;
-};
 
 struct repair_input {
   std::vector<std::shared_ptr<table_reader>> whole;  // tables read to the end without damage
@@ -285,9 +253,9 @@ LSMT_INLINE repair_report repair(const std::filesystem::path& dir, const options
   children.push_back(salvage.new_iterator());
   for (const auto& r : in.whole) children.push_back(r->new_iterator(false));
   merging_iterator merged(std::move(children));
-  blob_inlining_iterator inlined(merged, old_blobs);  // every value is written again
-  unique_iterator unique(inlined);
-  unique.seek_to_first();
+  // Every value is written again; the entries of one write found in several files become one.
+  blob_inlining_iterator inlined(merged, old_blobs);
+  inlined.seek_to_first();
   table_write_plan plan;
   plan.smallest_snapshot = in.last_sequence;  // no reader: keep each key's newest version
   plan.drop_tombstones = true;                // nothing older is left outside the merge
@@ -308,7 +276,7 @@ LSMT_INLINE repair_report repair(const std::filesystem::path& dir, const options
   manifest_state m;
   try {
     m.tables = write_tables(
-        unique, plan, topts, store_id, fs,
+        inlined, plan, topts, store_id, fs,
         [&] {
           const uint64_t n = next_number++;
           return std::make_pair(n, file_path(d, n, file_kind::table));

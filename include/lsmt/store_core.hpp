@@ -22,7 +22,6 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
-#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -247,14 +246,10 @@ class store_core {
     st.compaction_bytes_written = compaction_bytes_written;
     st.level_merges = level_merges;
     st.blob_bytes_written = blob_bytes;
-    const std::map<uint64_t, uint64_t> live = current->blob_live_bytes();
-    for (const blob_meta& b : current->manifest_blobs()) {
+    for (const version::blob_file_use& b : current->blob_garbage()) {
       ++st.blob_files;
-      st.blob_file_bytes += b.size;
-      const auto it = live.find(b.number);
-      const uint64_t records = b.size - blob_header_size - blob_footer_size;
-      const uint64_t used = it == live.end() ? 0 : std::min(it->second, records);
-      st.blob_garbage_bytes += records - used;
+      st.blob_file_bytes += b.meta.size;
+      st.blob_garbage_bytes += b.garbage;
     }
     if (st.user_bytes_written != 0) {
       st.write_amplification = static_cast<double>(st.wal_bytes_written + st.flush_bytes_written +

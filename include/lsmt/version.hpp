@@ -304,14 +304,30 @@ struct version {
     out.erase(std::unique(out.begin(), out.end()), out.end());
     return out;
   }
-  /// The bytes of each blob file that the tables refer to, by number.
-  std::map<uint64_t, uint64_t> blob_live_bytes() const {
-    std::map<uint64_t, uint64_t> out;
+  /// A blob file the tables refer to, and its garbage: the bytes of its records that no table
+  /// refers to any more (values overwritten or deleted since it was written).
+  struct blob_file_use {
+    blob_meta meta;
+    uint64_t records = 0;  // the bytes of its records: its size less header and footer
+    uint64_t garbage = 0;
+  };
+  /// Every blob file a table refers to, once, ascending by number, with its garbage.
+  std::vector<blob_file_use> blob_garbage() const {
+    std::map<uint64_t, uint64_t> used;  // the bytes of each blob file that the tables refer to
     for (const table_list& l : levels) {
       for (const auto& t : l) {
         const table_meta& m = t->meta();
-        for (size_t i = 0; i < m.blob_files.size(); ++i) out[m.blob_files[i]] += m.blob_bytes[i];
+        for (size_t i = 0; i < m.blob_files.size(); ++i) used[m.blob_files[i]] += m.blob_bytes[i];
       }
+    }
+    std::vector<blob_file_use> out;
+    for (const blob_meta& b : manifest_blobs()) {
+      blob_file_use u;
+      u.meta = b;
+      u.records = b.size - blob_header_size - blob_footer_size;
+      const auto it = used.find(b.number);
+      u.garbage = u.records - (it == used.end() ? 0 : std::min(it->second, u.records));
+      out.push_back(u);
     }
     return out;
   }
