@@ -18,7 +18,7 @@
 //              LSMT_KILL_SECONDS (time budget of the kill cycles, default 20).
 //
 // Floors: at least 10 kill cycles, on average one acknowledged operation per cycle (a normal
-// run has about 250), so an empty workload cannot pass, and one reopened store with blob files.
+// run has about 200), so an empty workload cannot pass, and one kill of a store with blob files.
 #include <poll.h>
 #include <signal.h>
 #include <sys/types.h>
@@ -204,7 +204,7 @@ TEST_CASE("crash: SIGKILL at random moments loses no acknowledged write", "[cras
   uint64_t total_acked = 0;
   size_t in_flight_applied = 0;
   size_t killed_in_open = 0;
-  size_t blob_cycles = 0;  // cycles whose reopened store held blob files
+  size_t blob_cycles = 0;  // cycles killed with blob files in the store
   bool ok = true;
   while (ok && (cycles < 10 || clock_type::now() < end)) {
     const uint64_t seed = rng();
@@ -257,11 +257,18 @@ TEST_CASE("crash: SIGKILL at random moments loses no acknowledged write", "[cras
 
     // A SIGKILL leaves at most a torn last record, which both recovery modes drop quietly: the
     // strict mode must open, and report nothing.
+    // Blob files the killed child left (counted before the reopen, whose flush may write more).
+    // A child killed early in its first open may not have made the directory yet.
+    bool left_blob_files = false;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+      left_blob_files |= e.path().extension() == ".blob";
+    }
     lsmt::options strict = cycle_options(seed, blobs);
     strict.recovery_mode = lsmt::recovery_mode::absolute_consistency;
     lsmt::db<> db(dir, strict);
     CHECK(db.recovery().clean());
-    if (db.stats().blob_files > 0) ++blob_cycles;
+    if (left_blob_files && db.stats().blob_files > 0) ++blob_cycles;
     const model_t got = scan(db);
     if (got == with_next && got != model) {
       model = with_next;
@@ -291,7 +298,7 @@ TEST_CASE("crash: SIGKILL at random moments loses no acknowledged write", "[cras
   // workload that acknowledges nothing (whose recovered state is trivially right) fails. A
   // normal run acknowledges about 200 ops per cycle (668 cycles, 144,345 ops in 20 s; 10
   // cycles with LSMT_KILL_SECONDS=0: 2,218 ops). And the blob files must have been there to be
-  // killed over (a normal run: 588 of the 668 cycles reopened a store with blob files).
+  // killed over (a normal run: 700 of 800 cycles).
   CHECK(cycles >= 10);
   CHECK(total_acked >= cycles);
   CHECK(blob_cycles >= 1);

@@ -92,7 +92,7 @@ inline constexpr double blob_gc_garbage = 0.25;
 inline std::vector<uint64_t> blob_gc_files(const version& v) {
   std::vector<uint64_t> out;
   for (const version::blob_file_use& b : v.blob_garbage()) {
-    if (static_cast<double>(b.garbage) >= static_cast<double>(b.records) * blob_gc_garbage) {
+    if (static_cast<double>(b.garbage) >= static_cast<double>(b.record_bytes) * blob_gc_garbage) {
       out.push_back(b.meta.number);
     }
   }

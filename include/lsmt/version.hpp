@@ -308,7 +308,7 @@ struct version {
   /// refers to any more (values overwritten or deleted since it was written).
   struct blob_file_use {
     blob_meta meta;
-    uint64_t records = 0;  // the bytes of its records: its size less header and footer
+    uint64_t record_bytes = 0;  // the bytes of its records: its size less header and footer
     uint64_t garbage = 0;
   };
   /// Every blob file a table refers to, once, ascending by number, with its garbage.
@@ -324,9 +324,9 @@ struct version {
     for (const blob_meta& b : manifest_blobs()) {
       blob_file_use u;
       u.meta = b;
-      u.records = b.size - blob_header_size - blob_footer_size;
+      u.record_bytes = b.size - blob_header_size - blob_footer_size;
       const auto it = used.find(b.number);
-      u.garbage = u.records - (it == used.end() ? 0 : std::min(it->second, u.records));
+      u.garbage = u.record_bytes - (it == used.end() ? 0 : std::min(it->second, u.record_bytes));
       out.push_back(u);
     }
     return out;
