@@ -55,6 +55,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <memory>
 #include <new>
 #include <optional>
 #include <set>
@@ -68,7 +69,6 @@
 #include "lsmt/blob_file.hpp"
 #include "lsmt/block.hpp"
 #include "lsmt/block_cache.hpp"
-#include "lsmt/coding.hpp"
 #include "lsmt/manifest.hpp"
 #include "lsmt/sstable_reader.hpp"
 #include "lsmt/table_format.hpp"
@@ -148,28 +148,20 @@ void find_live_records(reference_store& ref) {
   for (const auto& [name, bytes] : ref.files) {
     if (name.size() < 5 || name.compare(name.size() - 5, 5, ".blob") != 0) continue;
     auto& live = ref.live_records[name];
-    REQUIRE(bytes.size() >= lsmt::detail::blob_header_size + lsmt::detail::blob_footer_size);
-    const uint64_t end = bytes.size() - lsmt::detail::blob_footer_size;
-    for (uint64_t off = lsmt::detail::blob_header_size; off < end;) {
-      std::string_view in(bytes.data() + off + 4, end - off - 4);  // past the checksum
-      uint32_t key_size = 0;
-      uint32_t value_size = 0;
-      uint64_t sequence = 0;
-      REQUIRE(lsmt::detail::get_varint32(in, &key_size));
-      REQUIRE(lsmt::detail::get_varint32(in, &value_size));
-      REQUIRE(lsmt::detail::get_varint64(in, &sequence));
-      REQUIRE(in.size() >= uint64_t{key_size} + value_size);
-      const std::string key(in.substr(0, key_size));
-      const std::string_view value = in.substr(key_size, value_size);
-      const uint64_t next = end - in.size() + key_size + value_size;
+    // The header names the file and its store (blob_file.hpp); the reader checks each record.
+    REQUIRE(bytes.size() >= lsmt::detail::blob_header_size);
+    const auto reader = lsmt::detail::blob_reader::open(
+        std::make_unique<lsmt_test::memory_readable_file>(bytes, true), name,
+        decode_fixed64(bytes.data() + 8), decode_fixed64(bytes.data() + 16));
+    reader->for_each([&](const lsmt::detail::blob_ref& r, std::string_view key, uint64_t,
+                         std::string_view value) {
       // Values are random strings of 48 bytes or more: equal means this very write.
-      const auto it = ref.final_state().find(key);
+      const auto it = ref.final_state().find(std::string(key));
       if (it != ref.final_state().end() && it->second == value) {
-        holders[{key, it->second}].emplace_back(name, live.size());
-        live.emplace_back(off, next);
+        holders[{it->first, it->second}].emplace_back(name, live.size());
+        live.emplace_back(r.offset, r.offset + r.size);
       }
-      off = next;
-    }
+    });
   }
   for (const auto& [write, records] : holders) {
     if (records.size() < 2) continue;
