@@ -97,6 +97,11 @@ struct scratch_dir : lsmt_test::temp_dir {
 using lsmt_test::read_file;
 using lsmt_test::write_file;
 
+/// Whether the file name `name` ends in `ext` (".log", ".sst", ".blob").
+bool has_extension(const std::string& name, const char* ext) {
+  return fs::path(name).extension() == ext;
+}
+
 lsmt::options reference_options() {
   lsmt::options o;
   o.memtable_max_entries = 50;
@@ -146,7 +151,7 @@ void find_live_records(reference_store& ref) {
   std::map<std::pair<std::string, std::string>, std::vector<std::pair<std::string, size_t>>>
       holders;  // (key, final value) -> the records that hold it: blob file, index in its list
   for (const auto& [name, bytes] : ref.files) {
-    if (name.size() < 5 || name.compare(name.size() - 5, 5, ".blob") != 0) continue;
+    if (!has_extension(name, ".blob")) continue;
     auto& live = ref.live_records[name];
     // The header names the file and its store (blob_file.hpp); the reader checks each record.
     REQUIRE(bytes.size() >= lsmt::detail::blob_header_size);
@@ -225,7 +230,7 @@ reference_store build_reference(lsmt_test::seeded_rng& rng) {
   for (const std::string& n : names) {
     if (n == "LOCK") continue;
     ref.files.emplace_back(n, read_file(dir.path() / n));
-    if (n.size() > 4 && n.compare(n.size() - 4, 4, ".log") == 0) {
+    if (has_extension(n, ".log")) {
       ++logs;
       const std::string& b = ref.files.back().second;
       size_t batches = 0;
@@ -448,9 +453,9 @@ TEST_CASE("corruption: damaged WAL, tables and MANIFEST give right data or corru
   for (size_t f = 0; f < ref.files.size(); ++f) {
     const std::string& name = ref.files[f].first;
     const std::string& original = ref.files[f].second;
-    const bool is_log = name.size() > 4 && name.compare(name.size() - 4, 4, ".log") == 0;
-    const bool is_sst = name.size() > 4 && name.compare(name.size() - 4, 4, ".sst") == 0;
-    const bool is_blob = name.size() > 5 && name.compare(name.size() - 5, 5, ".blob") == 0;
+    const bool is_log = has_extension(name, ".log");
+    const bool is_sst = has_extension(name, ".sst");
+    const bool is_blob = has_extension(name, ".blob");
     // Every byte of the WAL and MANIFEST; a stride with a random phase over each table and blob
     // file.
     const size_t stride =
