@@ -258,7 +258,8 @@ TEST_CASE("crash: SIGKILL at random moments loses no acknowledged write", "[cras
 
     // A SIGKILL leaves at most a torn last record, which both recovery modes drop quietly: the
     // strict mode must open, and report nothing.
-    // Blob files the killed child left (counted before the reopen, whose flush may write more).
+    // Blob files in the store when the child was killed: its own or an earlier cycle's (counted
+    // before the reopen, whose flush may write more).
     // A child killed early in its first open may not have made the directory yet.
     const bool left_blob_files = fs::exists(dir) && !lsmt_test::files_with(dir, ".blob").empty();
     lsmt::options strict = cycle_options(seed, blobs);
@@ -294,8 +295,8 @@ TEST_CASE("crash: SIGKILL at random moments loses no acknowledged write", "[cras
   // Floors: at least 10 cycles, and on average at least one acknowledged op per cycle, so a
   // workload that acknowledges nothing (whose recovered state is trivially right) fails. A
   // normal run acknowledges about 280 ops per cycle (a run of the whole suite: 836 cycles,
-  // 231,965 ops in 20 s; 10 cycles with LSMT_KILL_SECONDS=0: 2,218 ops). And the blob files must
-  // have been there to be killed over (that run: 647 of the 836 cycles).
+  // 231,965 ops in 20 s; 10 cycles with LSMT_KILL_SECONDS=0 at 4f99228: 2,218 ops). And the blob
+  // files must have been there to be killed over (that run: 647 of the 836 cycles).
   CHECK(cycles >= 10);
   CHECK(total_acked >= cycles);
   CHECK(blob_cycles >= 1);
