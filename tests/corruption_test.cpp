@@ -69,6 +69,7 @@
 #include "lsmt/blob_file.hpp"
 #include "lsmt/block.hpp"
 #include "lsmt/block_cache.hpp"
+#include "lsmt/file_names.hpp"
 #include "lsmt/manifest.hpp"
 #include "lsmt/sstable_reader.hpp"
 #include "lsmt/table_format.hpp"
@@ -97,10 +98,8 @@ struct scratch_dir : lsmt_test::temp_dir {
 using lsmt_test::read_file;
 using lsmt_test::write_file;
 
-/// Whether the file name `name` ends in `ext` (".log", ".sst", ".blob").
-bool has_extension(const std::string& name, const char* ext) {
-  return fs::path(name).extension() == ext;
-}
+using lsmt::detail::file_kind;
+using lsmt::detail::parse_file_number;
 
 lsmt::options reference_options() {
   lsmt::options o;
@@ -151,13 +150,15 @@ void find_live_records(reference_store& ref) {
   std::map<std::pair<std::string, std::string>, std::vector<std::pair<std::string, size_t>>>
       holders;  // (key, final value) -> the records that hold it: blob file, index in its list
   for (const auto& [name, bytes] : ref.files) {
-    if (!has_extension(name, ".blob")) continue;
+    const uint64_t number = parse_file_number(name, file_kind::blob);
+    if (number == 0) continue;
     auto& live = ref.live_records[name];
-    // The header names the file and its store (blob_file.hpp); the reader checks each record.
+    // The reader checks that the header names this file (by the number in its name) and the
+    // store its header gives (blob_file.hpp), then each record.
     REQUIRE(bytes.size() >= lsmt::detail::blob_header_size);
     const auto reader = lsmt::detail::blob_reader::open(
-        std::make_unique<lsmt_test::memory_readable_file>(bytes, true), name,
-        decode_fixed64(bytes.data() + 8), decode_fixed64(bytes.data() + 16));
+        std::make_unique<lsmt_test::memory_readable_file>(bytes, true), name, number,
+        decode_fixed64(bytes.data() + 16));
     reader->for_each([&](const lsmt::detail::blob_ref& r, std::string_view key, uint64_t,
                          std::string_view value) {
       // Values are random strings of 48 bytes or more: equal means this very write.
@@ -230,7 +231,7 @@ reference_store build_reference(lsmt_test::seeded_rng& rng) {
   for (const std::string& n : names) {
     if (n == "LOCK") continue;
     ref.files.emplace_back(n, read_file(dir.path() / n));
-    if (has_extension(n, ".log")) {
+    if (parse_file_number(n, file_kind::log) != 0) {
       ++logs;
       const std::string& b = ref.files.back().second;
       size_t batches = 0;
@@ -453,9 +454,9 @@ TEST_CASE("corruption: damaged WAL, tables and MANIFEST give right data or corru
   for (size_t f = 0; f < ref.files.size(); ++f) {
     const std::string& name = ref.files[f].first;
     const std::string& original = ref.files[f].second;
-    const bool is_log = has_extension(name, ".log");
-    const bool is_sst = has_extension(name, ".sst");
-    const bool is_blob = has_extension(name, ".blob");
+    const bool is_log = parse_file_number(name, file_kind::log) != 0;
+    const bool is_sst = parse_file_number(name, file_kind::table) != 0;
+    const bool is_blob = parse_file_number(name, file_kind::blob) != 0;
     // Every byte of the WAL and MANIFEST; a stride with a random phase over each table and blob
     // file.
     const size_t stride =

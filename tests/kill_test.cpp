@@ -261,12 +261,12 @@ TEST_CASE("crash: SIGKILL at random moments loses no acknowledged write", "[cras
     // Blob files in the store when the child was killed: its own or an earlier cycle's (counted
     // before the reopen, whose flush may write more).
     // A child killed early in its first open may not have made the directory yet.
-    const bool left_blob_files = fs::exists(dir) && !lsmt_test::files_with(dir, ".blob").empty();
+    const bool had_blob_files = fs::exists(dir) && !lsmt_test::files_with(dir, ".blob").empty();
     lsmt::options strict = cycle_options(seed, blobs);
     strict.recovery_mode = lsmt::recovery_mode::absolute_consistency;
     lsmt::db<> db(dir, strict);
     CHECK(db.recovery().clean());
-    if (left_blob_files && db.stats().blob_files > 0) ++blob_cycles;
+    if (had_blob_files && db.stats().blob_files > 0) ++blob_cycles;
     const model_t got = scan(db);
     if (got == with_next && got != model) {
       model = with_next;
