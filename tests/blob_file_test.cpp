@@ -3,11 +3,13 @@
 // value of another entry.
 #include "lsmt/blob_file.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "memory_file.hpp"
@@ -186,6 +188,62 @@ TEST_CASE("blob file: the writer refuses use after finish", "[blob]") {
   writer.finish();
   CHECK_THROWS_AS(writer.add("k", 2, "v"), std::logic_error);
   CHECK_THROWS_AS(writer.finish(), std::logic_error);
+}
+
+/// A memory_writable_file that also records the file's size at each flush().
+class flush_recording_file final : public lsmt::writable_file {
+ public:
+  flush_recording_file(std::string* out, std::vector<uint64_t>* flushes)
+      : file_(out), flushes_(flushes) {}
+  void append(std::string_view data) override { file_.append(data); }
+  void flush() override { flushes_->push_back(file_.size()); }
+  void sync() override { flush(); }
+  void close() override {}
+  uint64_t size() const override { return file_.size(); }
+  bool write_at(uint64_t offset, std::string_view data) override {
+    return file_.write_at(offset, data);
+  }
+
+ private:
+  memory_writable_file file_;
+  std::vector<uint64_t>* flushes_;
+};
+
+TEST_CASE("blob file: the writer hands whole records to the file every blob_write_size bytes",
+          "[blob]") {
+  using lsmt::detail::blob_write_size;
+  std::string bytes;
+  std::vector<uint64_t> flushes;
+  blob_writer writer(std::make_unique<flush_recording_file>(&bytes, &flushes), file_number,
+                     store_id);
+  std::vector<uint64_t> record_ends;
+  uint64_t largest = 0;
+  for (int i = 0; i < 200; ++i) {
+    const std::string value(static_cast<size_t>(8000 + (i * 37) % 500),
+                            static_cast<char>('a' + i % 26));
+    const blob_ref ref =
+        writer.add("key" + std::to_string(i), 100 + static_cast<uint64_t>(i), value);
+    record_ends.push_back(ref.offset + ref.size);
+    largest = std::max(largest, ref.size);
+  }
+  const uint64_t records_end = record_ends.back();
+  REQUIRE(records_end > 5 * blob_write_size);
+  REQUIRE(flushes.size() >= 5);
+  uint64_t previous = 0;
+  for (const uint64_t at : flushes) {
+    CAPTURE(previous, at);
+    CHECK(std::find(record_ends.begin(), record_ends.end(), at) != record_ends.end());
+    CHECK(at - previous >= blob_write_size);
+    CHECK(at - previous < blob_write_size + largest);
+    previous = at;
+  }
+  CHECK(records_end - previous < blob_write_size + largest);
+  writer.finish();  // the footer's flush comes last, at the end of the file
+  CHECK(flushes.back() == bytes.size());
+  // The records still read back whole.
+  auto reader = blob_reader::open(std::make_unique<memory_readable_file>(bytes, true), "f",
+                                  file_number, store_id);
+  CHECK(reader->record_count() == 200);
 }
 
 TEST_CASE("blob file: a flipped bit is an error, never another value", "[blob]") {

@@ -229,8 +229,9 @@ inline size_t page_size() {
 /// folio of memory the host has not backed lately took 4.6-9.1 us per 4 KiB to fill, against
 /// 0.6-0.8 in 64 KiB folios. Writing only flushes 64 KiB at a time lost most of the read gains
 /// (the reads right after a fill go to level-0 tables). README, Memory, has the benchmark
-/// figures. The buffer takes its 2 MiB only once a file outgrows 64 KiB, so a small file (the
-/// MANIFEST) stays small. One thread at a time.
+/// figures. Blob files, which a fill of large values writes at the rate of its puts, flush
+/// every 256 KiB instead (blob_file.hpp, "Writes"). The buffer takes its 2 MiB only once a file
+/// outgrows 64 KiB, so a small file (the MANIFEST) stays small. One thread at a time.
 class posix_writable_file final : public writable_file {
  public:
   static constexpr size_t buffer_capacity = size_t{2} << 20;
