@@ -18,13 +18,15 @@
 //              LSMT_KILL_SECONDS (time budget of the kill cycles, default 20).
 //
 // Floors: at least 10 kill cycles, on average one acknowledged operation per cycle (a normal
-// run has about 280), so an empty workload cannot pass, and one kill of a store with blob files.
+// run has about 280), so an empty workload cannot pass, one kill of a store with blob files, and
+// one of a child that had written a blob file of its own.
 #include <poll.h>
 #include <signal.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -205,7 +207,8 @@ TEST_CASE("crash: SIGKILL at random moments loses no acknowledged write", "[cras
   uint64_t total_acked = 0;
   size_t in_flight_applied = 0;
   size_t killed_in_open = 0;
-  size_t blob_cycles = 0;  // cycles killed with blob files in the store
+  size_t blob_cycles = 0;          // cycles killed with blob files in the store
+  size_t blob_writing_cycles = 0;  // cycles whose child wrote a blob file before its kill
   bool ok = true;
   while (ok && (cycles < 10 || clock_type::now() < end)) {
     const uint64_t seed = rng();
@@ -214,6 +217,9 @@ TEST_CASE("crash: SIGKILL at random moments loses no acknowledged write", "[cras
     // during the open, i.e. in recovery (a delay after the fork).
     const bool kill_in_open = rng.chance(0.15);
     const uint64_t delay_us = kill_in_open ? rng.uniform(0, 3000) : rng.uniform(0, 20000);
+    // The blob files before the child runs, to tell whether it wrote any (sorted names).
+    const std::vector<std::string> blobs_before =
+        fs::exists(dir) ? lsmt_test::files_with(dir, ".blob") : std::vector<std::string>{};
     int fds[2];
     REQUIRE(::pipe(fds) == 0);
     std::fflush(stdout);
@@ -261,7 +267,13 @@ TEST_CASE("crash: SIGKILL at random moments loses no acknowledged write", "[cras
     // Blob files in the store when the child was killed: its own or an earlier cycle's (counted
     // before the reopen, whose flush may write more).
     // A child killed early in its first open may not have made the directory yet.
-    const bool had_blob_files = fs::exists(dir) && !lsmt_test::files_with(dir, ".blob").empty();
+    const std::vector<std::string> blobs_after =
+        fs::exists(dir) ? lsmt_test::files_with(dir, ".blob") : std::vector<std::string>{};
+    const bool had_blob_files = !blobs_after.empty();
+    if (!std::includes(blobs_before.begin(), blobs_before.end(), blobs_after.begin(),
+                       blobs_after.end())) {
+      ++blob_writing_cycles;  // a name the child made: a store never reuses a file number
+    }
     lsmt::options strict = cycle_options(seed, blobs);
     strict.recovery_mode = lsmt::recovery_mode::absolute_consistency;
     lsmt::db<> db(dir, strict);
@@ -288,18 +300,20 @@ TEST_CASE("crash: SIGKILL at random moments loses no acknowledged write", "[cras
     ++cycles;
   }
   std::printf(
-      "kill cycles: %zu (%zu killed while opening, %zu with blob files; %llu acknowledged ops; "
-      "in-flight op survived %zu times)\n",
-      cycles, killed_in_open, blob_cycles, static_cast<unsigned long long>(total_acked),
-      in_flight_applied);
+      "kill cycles: %zu (%zu killed while opening, %zu with blob files, %zu after writing one; "
+      "%llu acknowledged ops; in-flight op survived %zu times)\n",
+      cycles, killed_in_open, blob_cycles, blob_writing_cycles,
+      static_cast<unsigned long long>(total_acked), in_flight_applied);
   // Floors: at least 10 cycles, and on average at least one acknowledged op per cycle, so a
   // workload that acknowledges nothing (whose recovered state is trivially right) fails. A
   // normal run acknowledges about 280 ops per cycle (a run of the whole suite: 836 cycles,
   // 231,965 ops in 20 s; 10 cycles with LSMT_KILL_SECONDS=0 at 4f99228: 2,218 ops). And the blob
-  // files must have been there to be killed over (that run: 647 of the 836 cycles).
+  // files must have been there to be killed over (that run: 647 of the 836 cycles), and some
+  // child must have been killed after writing one of its own, not only over earlier cycles'.
   CHECK(cycles >= 10);
   CHECK(total_acked >= cycles);
   CHECK(blob_cycles >= 1);
+  CHECK(blob_writing_cycles >= 1);
 }
 
 namespace {
