@@ -18,7 +18,7 @@
 //              LSMT_KILL_SECONDS (time budget of the kill cycles, default 20).
 //
 // Floors: at least 10 kill cycles, on average one acknowledged operation per cycle (a normal
-// run has about 280), so an empty workload cannot pass, one kill of a store with blob files, and
+// run has about 240), so an empty workload cannot pass, one kill of a store with blob files, and
 // one of a child that had written a blob file of its own.
 #include <poll.h>
 #include <signal.h>
@@ -306,10 +306,11 @@ TEST_CASE("crash: SIGKILL at random moments loses no acknowledged write", "[cras
       static_cast<unsigned long long>(total_acked), in_flight_applied);
   // Floors: at least 10 cycles, and on average at least one acknowledged op per cycle, so a
   // workload that acknowledges nothing (whose recovered state is trivially right) fails. A
-  // normal run acknowledges about 280 ops per cycle (a run of the whole suite: 836 cycles,
-  // 231,965 ops in 20 s; 10 cycles with LSMT_KILL_SECONDS=0 at 4f99228: 2,218 ops). And the blob
-  // files must have been there to be killed over (that run: 647 of the 836 cycles), and some
-  // child must have been killed after writing one of its own, not only over earlier cycles'.
+  // normal run acknowledges about 240 ops per cycle (a run of the whole suite at 8d7d1a3: 1,135
+  // cycles, 275,448 ops in 20 s; 10 cycles with LSMT_KILL_SECONDS=0 at 4f99228: 2,218 ops). And
+  // the blob files must have been there to be killed over (that run: 915 of the 1,135 cycles),
+  // and some child must have been killed after writing one of its own, not only over earlier
+  // cycles' (450).
   CHECK(cycles >= 10);
   CHECK(total_acked >= cycles);
   CHECK(blob_cycles >= 1);
