@@ -85,6 +85,25 @@ std::string with_footer_count(std::string bytes, uint64_t count) {
   return bytes;
 }
 
+/// A memory_writable_file that also records the file's size at each flush().
+class flush_recording_file final : public lsmt::writable_file {
+ public:
+  flush_recording_file(std::string* out, std::vector<uint64_t>* flushes)
+      : file_(out), flushes_(flushes) {}
+  void append(std::string_view data) override { file_.append(data); }
+  void flush() override { flushes_->push_back(file_.size()); }
+  void sync() override { flush(); }
+  void close() override {}
+  uint64_t size() const override { return file_.size(); }
+  bool write_at(uint64_t offset, std::string_view data) override {
+    return file_.write_at(offset, data);
+  }
+
+ private:
+  memory_writable_file file_;
+  std::vector<uint64_t>* flushes_;
+};
+
 }  // namespace
 
 TEST_CASE("blob file: records read back by reference and in file order", "[blob]") {
@@ -190,25 +209,6 @@ TEST_CASE("blob file: the writer refuses use after finish", "[blob]") {
   CHECK_THROWS_AS(writer.finish(), std::logic_error);
 }
 
-/// A memory_writable_file that also records the file's size at each flush().
-class flush_recording_file final : public lsmt::writable_file {
- public:
-  flush_recording_file(std::string* out, std::vector<uint64_t>* flushes)
-      : file_(out), flushes_(flushes) {}
-  void append(std::string_view data) override { file_.append(data); }
-  void flush() override { flushes_->push_back(file_.size()); }
-  void sync() override { flush(); }
-  void close() override {}
-  uint64_t size() const override { return file_.size(); }
-  bool write_at(uint64_t offset, std::string_view data) override {
-    return file_.write_at(offset, data);
-  }
-
- private:
-  memory_writable_file file_;
-  std::vector<uint64_t>* flushes_;
-};
-
 TEST_CASE("blob file: the writer hands whole records to the file every blob_write_size bytes",
           "[blob]") {
   using lsmt::detail::blob_write_size;
@@ -232,8 +232,12 @@ TEST_CASE("blob file: the writer hands whole records to the file every blob_writ
   uint64_t previous = 0;
   for (const uint64_t at : flushes) {
     CAPTURE(previous, at);
-    CHECK(std::find(record_ends.begin(), record_ends.end(), at) != record_ends.end());
+    const auto it = std::find(record_ends.begin(), record_ends.end(), at);
+    REQUIRE(it != record_ends.end());
     CHECK(at - previous >= blob_write_size);
+    // It comes at the first record end that reached blob_write_size: the one before fell short.
+    const uint64_t before = it == record_ends.begin() ? lsmt::detail::blob_header_size : *(it - 1);
+    CHECK(before - previous < blob_write_size);
     CHECK(at - previous < blob_write_size + largest);
     previous = at;
   }

@@ -19,7 +19,7 @@
 //
 // Floors: at least 10 kill cycles, on average one acknowledged operation per cycle (a normal
 // run has about 240), so an empty workload cannot pass, one kill of a store with blob files, and
-// one of a child that had written a blob file of its own.
+// one of a child that had created a blob file of its own (finished or not).
 #include <poll.h>
 #include <signal.h>
 #include <sys/types.h>
@@ -208,7 +208,7 @@ TEST_CASE("crash: SIGKILL at random moments loses no acknowledged write", "[cras
   size_t in_flight_applied = 0;
   size_t killed_in_open = 0;
   size_t blob_cycles = 0;          // cycles killed with blob files in the store
-  size_t blob_writing_cycles = 0;  // cycles whose child wrote a blob file before its kill
+  size_t blob_writing_cycles = 0;  // cycles whose child created a blob file before its kill
   bool ok = true;
   while (ok && (cycles < 10 || clock_type::now() < end)) {
     const uint64_t seed = rng();
@@ -300,7 +300,7 @@ TEST_CASE("crash: SIGKILL at random moments loses no acknowledged write", "[cras
     ++cycles;
   }
   std::printf(
-      "kill cycles: %zu (%zu killed while opening, %zu with blob files, %zu after writing one; "
+      "kill cycles: %zu (%zu killed while opening, %zu with blob files, %zu after creating one; "
       "%llu acknowledged ops; in-flight op survived %zu times)\n",
       cycles, killed_in_open, blob_cycles, blob_writing_cycles,
       static_cast<unsigned long long>(total_acked), in_flight_applied);
@@ -309,7 +309,7 @@ TEST_CASE("crash: SIGKILL at random moments loses no acknowledged write", "[cras
   // normal run acknowledges about 240 ops per cycle (a run of the whole suite at 8d7d1a3: 1,135
   // cycles, 275,448 ops in 20 s; 10 cycles with LSMT_KILL_SECONDS=0 at 4f99228: 2,218 ops). And
   // the blob files must have been there to be killed over (that run: 915 of the 1,135 cycles),
-  // and some child must have been killed after writing one of its own, not only over earlier
+  // and some child must have been killed after creating one of its own, not only over earlier
   // cycles' (450).
   CHECK(cycles >= 10);
   CHECK(total_acked >= cycles);

@@ -43,14 +43,14 @@
 // Keys are stored next to their values so that a blob file can be read on its own: to verify
 // it (for_each), to dump it, or to tell which of its values a store still uses.
 //
-// Writes. A blob_writer hands its file to the kernel every blob_write_size bytes of whole
-// records, not in posix_writable_file's 2 MiB writes, because the size of a write sizes the
-// page-cache folios that take it (posix_io.hpp) and large folios are slow to fill on the
-// benchmark machine. A fill of 8 KiB values is bound by the flush that copies them into a blob
-// file; at 5M keys' worth, 256 KiB writes made 74,670 puts/s against 41,433 in 2 MiB writes
-// (medians of 9 runs, alternated), and the reads right after it 334,335 gets/s against 373,875,
-// since a mapped file in smaller folios takes more faults (examples/bench/README.md, "Blob
-// files written 256 KiB at a time").
+// Writes. A blob_writer hands its file to the kernel every blob_write_size bytes of records
+// (whole records, but for a record larger than posix_writable_file's 2 MiB buffer), not in that
+// buffer's 2 MiB writes: the size of a write sizes the page-cache folios that take it
+// (posix_io.hpp), and 2 MiB folios were slow to fill on the benchmark machine, where a fill of
+// 8 KiB values waited on the flush that copied them into a blob file. 256 KiB writes, with
+// their writeback started at once, filled about 2x faster there, and the reads right after the
+// fill went 0.91x at 5M keys' worth and 1.04x at 1M (examples/bench/README.md, "Blob files
+// written 256 KiB at a time").
 //
 // Thread safety: a blob_writer is used by one thread at a time. A blob_reader is immutable
 // after open() but for its atomic bits of checked records; read() and for_each() may be called

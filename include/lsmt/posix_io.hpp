@@ -229,13 +229,15 @@ inline size_t page_size() {
 /// folio of memory the host has not backed lately took 4.6-9.1 us per 4 KiB to fill, against
 /// 0.6-0.8 in 64 KiB folios. Writing only flushes 64 KiB at a time lost most of the read gains
 /// (the reads right after a fill go to level-0 tables). README, Memory, has the benchmark
-/// figures. Blob files, which a fill of large values writes at the rate of its puts, flush
-/// every 256 KiB instead (blob_file.hpp, "Writes"). The buffer takes its 2 MiB only once a file
-/// outgrows 64 KiB, so a small file (the MANIFEST) stays small. One thread at a time.
+/// figures. Blob files, whose flush a fill of large values waits on, flush every 256 KiB
+/// instead (blob_file.hpp, "Writes"); a flush of that many bytes starts their writeback as a
+/// full buffer does. The buffer takes its 2 MiB only once a file outgrows 64 KiB, so a small
+/// file (the MANIFEST) stays small. One thread at a time.
 class posix_writable_file final : public writable_file {
  public:
   static constexpr size_t buffer_capacity = size_t{2} << 20;
-  static constexpr size_t small_file = size_t{64} << 10;  // grows its buffer as needed
+  static constexpr size_t small_file = size_t{64} << 10;            // grows its buffer as needed
+  static constexpr size_t writeback_min_bytes = size_t{256} << 10;  // see flush()
 
   posix_writable_file(std::string path, unique_fd fd)
       : path_(std::move(path)), fd_(std::move(fd)) {}
@@ -266,7 +268,11 @@ class posix_writable_file final : public writable_file {
 
   void flush() override {
     check_open("flush");
+    const size_t n = buffer_.size();
     flush_buffer(fd_.get());
+    // A large flush (a blob file's, every blob_write_size) starts its writeback as a full
+    // buffer's does, so finishing the file syncs less.
+    if (n >= writeback_min_bytes) start_writeback(size_ - n, n);
   }
 
   void sync() override {
