@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "lsmt/posix_io.hpp"
 #include "memory_file.hpp"
 #include "test_catch.hpp"
 
@@ -208,6 +209,12 @@ TEST_CASE("blob file: the writer refuses use after finish", "[blob]") {
   CHECK_THROWS_AS(writer.add("k", 2, "v"), std::logic_error);
   CHECK_THROWS_AS(writer.finish(), std::logic_error);
 }
+
+// posix_writable_file starts the writeback of a flush this large (posix_io.hpp): a smaller
+// blob_write_size would silently turn that off.
+static_assert(lsmt::detail::blob_write_size >=
+                  lsmt::detail::posix_writable_file::writeback_min_bytes,
+              "blob files flush in writes the writeback hint covers");
 
 TEST_CASE("blob file: the writer hands whole records to the file every blob_write_size bytes",
           "[blob]") {

@@ -44,7 +44,7 @@
 // it (for_each), to dump it, or to tell which of its values a store still uses.
 //
 // Writes. A blob_writer hands its file to the kernel every blob_write_size bytes of records
-// (whole records, but for a record larger than posix_writable_file's 2 MiB buffer), not in that
+// (whole records, unless one overflows posix_writable_file's 2 MiB buffer), not in that
 // buffer's 2 MiB writes: the size of a write sizes the page-cache folios that take it
 // (posix_io.hpp), and 2 MiB folios were slow to fill on the benchmark machine, where a fill of
 // 8 KiB values waited on the flush that copied them into a blob file. 256 KiB writes, with
