@@ -267,16 +267,15 @@ class posix_writable_file final : public writable_file {
   }
 
   void flush() override {
-    check_open("flush");
     const size_t n = buffer_.size();
-    flush_buffer(fd_.get());
+    hand_over();
     // A large flush (a blob file's, every blob_write_size) starts its writeback as a full
     // buffer's does.
     if (n >= writeback_min_bytes) start_writeback();
   }
 
   void sync() override {
-    flush();
+    hand_over();  // no writeback hint: the fdatasync writes everything anyway
     fdatasync_or_throw(fd_.get(), path_);
   }
 
@@ -290,12 +289,17 @@ class posix_writable_file final : public writable_file {
   uint64_t size() const override { return size_; }
 
   bool write_at(uint64_t offset, std::string_view data) override {
-    flush();
+    hand_over();
     pwrite_all(fd_.get(), data, offset, path_);
     return true;
   }
 
  private:
+  /// flush() without the writeback hint: the buffer goes to the kernel.
+  void hand_over() {
+    check_open("flush");
+    flush_buffer(fd_.get());
+  }
   void check_open(const char* op) const {
     if (!fd_) throw io_error(std::string("lsmt: ") + op + " on closed file '" + path_ + "'", EBADF);
   }
